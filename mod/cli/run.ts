@@ -1,0 +1,131 @@
+/**
+ * argv -> command -> exit code. Help, version, suggestions for unknown
+ * commands, and the one error path: an expected failure prints
+ * `socklab <cmd>: error: <cause>` and no stack trace.
+ *
+ * @module
+ */
+import config from "../../deno.json" with { type: "json" };
+import { type Command, commandHelp, parseCommandArgs, RunError, UsageError } from "./command.ts";
+import { type Io, OutputClosed } from "./io.ts";
+import { COMMANDS } from "./table.ts";
+
+export const VERSION: string = config.version;
+
+/** `socklab --version`. */
+export function versionLine(): string {
+  return `socklab ${VERSION} (deno ${Deno.version.deno})`;
+}
+
+/** `socklab --help`: every command with its summary. */
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary} [${c.part}]`);
+  return [
+    `socklab ${VERSION}: the TCP/IP socket-programming lab in one executable`,
+    "",
+    "Usage: socklab <command> [options] [arguments]",
+    "       socklab help <command>     socklab <command> --help     socklab --version",
+    "",
+    "Commands (lab part in brackets):",
+    ...rows,
+    "",
+    "stdout carries the data received, one message a line; logs go to stderr.",
+    "Exit codes: 0 success, 1 run-time failure, 2 usage error.",
+    "",
+    "Example:",
+    "  socklab echo-server --port 5002 &  socklab echo-client 'Oh Romeo'",
+    "",
+  ].join("\n");
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(
+        d[i - 1][j] + 1,
+        d[i][j - 1] + 1,
+        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The command name closest to `name`, if any is reasonably close. */
+export function closestCommand(name: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of COMMANDS) {
+    const d = c.name.startsWith(name) || name.startsWith(c.name) ? 1 : distance(name, c.name);
+    if (d < bestD) [best, bestD] = [c.name, d];
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+function unknownCommand(io: Io, name: string): number {
+  const near = closestCommand(name);
+  io.log(
+    `socklab: error: unknown command '${name}'${near ? `; did you mean '${near}'?` : ""}`,
+  );
+  io.log("Run 'socklab --help' for the list of commands.");
+  return 2;
+}
+
+/** Run socklab with these arguments; returns the exit code. */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h") {
+    io.write(mainHelp());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === "--version" || first === "-V" || first === "version") {
+    io.out(versionLine());
+    return 0;
+  }
+  if (first === "help") {
+    if (rest.length === 0) {
+      io.write(mainHelp());
+      return 0;
+    }
+    const cmd = findCommand(rest[0]);
+    if (!cmd) return unknownCommand(io, rest[0]);
+    io.write(commandHelp(cmd));
+    return 0;
+  }
+  if (first.startsWith("-")) {
+    io.log(`socklab: error: unknown option '${first}' (options go after the command)`);
+    io.log("Run 'socklab --help' for the list of commands.");
+    return 2;
+  }
+  const cmd = findCommand(first);
+  if (!cmd) return unknownCommand(io, first);
+
+  try {
+    const args = parseCommandArgs(cmd, rest);
+    if (args === null) {
+      io.write(commandHelp(cmd));
+      return 0;
+    }
+    return await cmd.run(args, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      io.log(`Run 'socklab ${cmd.name} --help' for usage.`);
+      return 2;
+    }
+    if (e instanceof RunError) {
+      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof OutputClosed) return 0;
+    throw e;
+  }
+}

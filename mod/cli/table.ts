@@ -1,0 +1,18 @@
+/**
+ * The command table: every subcommand socklab has, in the order `--help`
+ * lists them (the lab's order). A new command is one import and one entry.
+ *
+ * @module
+ */
+import type { Command } from "./command.ts";
+import { sockets } from "../net/commands.ts";
+import { echoClient, echoServer } from "../tcp/commands.ts";
+import { helloRecv, helloSend } from "../udp/commands.ts";
+
+export const COMMANDS: readonly Command[] = [
+  helloSend,
+  helloRecv,
+  echoServer,
+  echoClient,
+  sockets,
+];

@@ -1,0 +1,58 @@
+/**
+ * Addresses: formatting `host:port` the way every log line and error shows
+ * it, and name resolution through the system resolver (getaddrinfo, so
+ * /etc/hosts is honoured: `localhost` never leaves the host).
+ *
+ * @module
+ */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+
+/** `127.0.0.1:5003`, `[::1]:5003`. */
+export function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+/** `host:port` of a Deno network address. */
+export function formatAddr(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    return hostPort(addr.hostname, addr.port);
+  }
+  return "path" in addr ? String(addr.path) : String(addr);
+}
+
+/** 4 for an IPv4 literal, 6 for an IPv6 literal, 0 for a name. */
+export function ipFamily(host: string): 0 | 4 | 6 {
+  return isIP(host) as 0 | 4 | 6;
+}
+
+export interface Resolved {
+  address: string;
+  family: 4 | 6;
+}
+
+/**
+ * All addresses of `host` (literals are returned as they are), optionally of
+ * one family. Throws an Error naming the host when it has none.
+ */
+export async function resolveHost(host: string, family?: 4 | 6): Promise<Resolved[]> {
+  const lit = ipFamily(host);
+  if (lit) {
+    if (family && lit !== family) {
+      throw new Error(`${host} is an IPv${lit} address, not IPv${family}`);
+    }
+    return [{ address: host, family: lit }];
+  }
+  let found: Resolved[];
+  try {
+    const all = await lookup(host, { all: true, family: family ?? 0 });
+    found = all.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+  } catch {
+    found = [];
+  }
+  if (found.length === 0) {
+    throw new Error(`cannot resolve '${host}'${family ? ` to an IPv${family} address` : ""}`);
+  }
+  const seen = new Set<string>();
+  return found.filter((a) => !seen.has(a.address) && seen.add(a.address));
+}

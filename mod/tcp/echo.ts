@@ -1,0 +1,129 @@
+/**
+ * Part 1.2, Codes C and D: the TCP echo server (reads 16 bytes at a time,
+ * echoes them back) and the echo exchange of the client (reads the echo 8
+ * bytes at a time).
+ *
+ * @module
+ */
+import { formatAddr } from "../net/address.ts";
+import { isPeerGone, listenError } from "../net/errors.ts";
+import type { Server } from "../net/server.ts";
+
+export interface EchoServerOptions {
+  hostname: string;
+  port: number;
+  /** Bytes per read, like Code C's recv(16). */
+  readSize?: number;
+  /** Log sink (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+/** Start the echo server; resolves once it is listening. Serves clients concurrently. */
+export async function startEchoServer(opts: EchoServerOptions): Promise<Server> {
+  const log = opts.log ?? (() => {});
+  const readSize = opts.readSize ?? 16;
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
+  } catch (e) {
+    throw listenError(e, opts.hostname, opts.port);
+  }
+  const conns = new Set<Deno.TcpConn>();
+  let served = 0;
+  let bytes = 0;
+  let closing = false;
+
+  async function session(conn: Deno.TcpConn) {
+    const peer = formatAddr(conn.remoteAddr);
+    const decoder = new TextDecoder();
+    const buf = new Uint8Array(readSize);
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) {
+          log(`received: `);
+          log(`No more data from ${peer}`);
+          break;
+        }
+        bytes += n;
+        log(`received: ${decoder.decode(buf.subarray(0, n), { stream: true })}`);
+        let off = 0;
+        while (off < n) off += await conn.write(buf.subarray(off, n));
+      }
+    } catch (e) {
+      if (!closing) log(`connection from ${peer} ended: ${isPeerGone(e) ? "peer vanished" : e}`);
+    } finally {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  const closed = (async () => {
+    try {
+      for await (const conn of listener) {
+        served++;
+        conns.add(conn);
+        session(conn);
+      }
+    } catch (e) {
+      if (!closing) throw e;
+    }
+  })();
+
+  const addr = listener.addr;
+  return {
+    name: "echo-server",
+    address: formatAddr(addr),
+    port: addr.port,
+    closed,
+    async close() {
+      if (closing) return closed;
+      closing = true;
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      await closed;
+    },
+    summary: () => `served ${served} connection(s), echoed ${bytes} byte(s)`,
+  };
+}
+
+/**
+ * Code D's exchange on an open connection: send `message`, then read the echo
+ * `readSize` bytes at a time until as many bytes came back as were sent.
+ * `onChunk` gets each read's text as it arrives. Returns the echoed text.
+ */
+export async function echoExchange(
+  conn: Deno.Conn,
+  message: string,
+  onChunk: (text: string) => void,
+  readSize = 8,
+): Promise<string> {
+  const data = new TextEncoder().encode(message);
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(readSize);
+  let received = 0;
+  let text = "";
+  while (received < data.length) {
+    const n = await conn.read(buf);
+    if (n === null) {
+      throw new Error(
+        `the server closed the connection after echoing ${received} of ${data.length} bytes`,
+      );
+    }
+    received += n;
+    const chunk = decoder.decode(buf.subarray(0, n), { stream: true });
+    text += chunk;
+    onChunk(chunk);
+  }
+  return text;
+}

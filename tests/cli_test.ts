@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import {
+  type Command,
+  commandHelp,
+  parseCommandArgs,
+  parseNumber,
+  parsePort,
+  UsageError,
+} from "../mod/cli/command.ts";
+import { closestCommand } from "../mod/cli/run.ts";
+import { COMMANDS } from "../mod/cli/table.ts";
+import { runSocklab } from "./helpers/cli.ts";
+
+const fake: Command = {
+  name: "fake",
+  summary: "a command for tests",
+  part: "0",
+  positionals: [
+    { name: "server", help: "the server" },
+    { name: "port", help: "the port" },
+    { name: "extra", help: "optional", optional: true },
+  ],
+  options: {
+    count: { type: "string", default: "3", arg: "N", help: "how many" },
+    trace: { type: "boolean", help: "trace" },
+  },
+  example: "socklab fake a 1",
+  run: () => Promise.resolve(0),
+};
+
+Deno.test("parser accepts GNU options in both forms and applies defaults", () => {
+  const a = parseCommandArgs(fake, ["h", "--count=7", "5", "--trace"])!;
+  assert.deepEqual(a.positionals, ["h", "5"]);
+  assert.equal(a.values.count, "7");
+  assert.equal(a.values.trace, true);
+  const b = parseCommandArgs(fake, ["--count", "9", "h", "5", "x"])!;
+  assert.equal(b.values.count, "9");
+  assert.equal(parseCommandArgs(fake, ["h", "5"])!.values.count, "3");
+});
+
+Deno.test("parser names the missing positional, the extra one and the unknown option", () => {
+  assert.throws(() => parseCommandArgs(fake, ["h"]), {
+    name: "UsageError",
+    message: "missing <port>",
+  });
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "c", "d"]), /unexpected argument 'd'/);
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--nope"]), /Unknown option '--nope'/);
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--count"]), /argument missing/);
+});
+
+Deno.test("parser returns null for -h and --help, and help lists every option with its default", () => {
+  assert.equal(parseCommandArgs(fake, ["-h"]), null);
+  assert.equal(parseCommandArgs(fake, ["--help"]), null);
+  const help = commandHelp(fake);
+  assert.match(help, /Usage: socklab fake \[options\] <server> <port> \[extra\]/);
+  assert.match(help, /--count <N>\s+how many \(default: 3\)/);
+  assert.match(help, /--trace\s+trace/);
+  assert.match(help, /Example:\n  socklab fake a 1/);
+});
+
+Deno.test("port and number parsers reject bad values and name them", () => {
+  assert.equal(parsePort("5003", "--port"), 5003);
+  assert.equal(parsePort("0", "--port"), 0);
+  assert.throws(() => parsePort("abc", "--port"), /--port: 'abc' is not a port number/);
+  assert.throws(() => parsePort("70000", "--port"), /--port: 70000 is out of range/);
+  assert.throws(() => parsePort("0", "<port>", false), /out of range \(1-65535\)/);
+  assert.throws(() => parsePort("-1", "--port"), UsageError);
+  assert.equal(parseNumber("0.05", "--interval", { min: 0 }), 0.05);
+  assert.throws(() => parseNumber("1e3x", "--interval"), /not a number/);
+  assert.throws(() => parseNumber("2.5", "--count", { integer: true }), /not an integer/);
+});
+
+Deno.test("every command has a summary, a part, an example starting with its name, and help", () => {
+  const names = new Set<string>();
+  for (const c of COMMANDS) {
+    assert.ok(!names.has(c.name), `duplicate command ${c.name}`);
+    names.add(c.name);
+    assert.ok(c.summary.length > 5 && c.part.length > 0, c.name);
+    assert.ok(c.example.startsWith(`socklab ${c.name}`), `${c.name} example: ${c.example}`);
+    for (const [opt, spec] of Object.entries(c.options)) {
+      assert.ok(spec.help.length > 3, `${c.name} --${opt} has no help`);
+    }
+  }
+});
+
+Deno.test("closestCommand suggests near names and nothing for far ones", () => {
+  assert.equal(closestCommand("echo-clent"), "echo-client");
+  assert.equal(closestCommand("socket"), "sockets");
+  assert.equal(closestCommand("zzzzzzzzzzzz"), undefined);
+});
+
+Deno.test("socklab --help, help <cmd>, <cmd> --help and --version exit 0", async () => {
+  const main = await runSocklab(["--help"]);
+  assert.equal(main.code, 0);
+  for (const c of COMMANDS) assert.match(main.stdout, new RegExp(`^  ${c.name} `, "m"));
+  const viaHelp = await runSocklab(["help", "echo-client"]);
+  const viaFlag = await runSocklab(["echo-client", "--help"]);
+  assert.equal(viaHelp.code, 0);
+  assert.equal(viaFlag.code, 0);
+  assert.equal(viaHelp.stdout, viaFlag.stdout);
+  assert.match(viaHelp.stdout, /--port <PORT>\s+server TCP port \(default: 5002\)/);
+  const v = await runSocklab(["--version"]);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^socklab \d+\.\d+\.\d+ \(deno /);
+});
+
+Deno.test("an unknown command exits 2 and suggests the closest name", async () => {
+  const r = await runSocklab(["echo-clent"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, "");
+  assert.match(
+    r.stderr,
+    /socklab: error: unknown command 'echo-clent'; did you mean 'echo-client'\?/,
+  );
+  const nosuch = await runSocklab(["nosuch"]);
+  assert.equal(nosuch.code, 2);
+  assert.match(nosuch.stderr, /unknown command 'nosuch'/);
+  assert.doesNotMatch(nosuch.stderr, /at .*\.ts:\d+/);
+});
+
+Deno.test("bad option values exit 2 with one line naming the value", async () => {
+  for (
+    const [args, msg] of [
+      [["echo-client", "--port", "abc"], /--port: 'abc' is not a port number/],
+      [["echo-server", "--port=70000"], /--port: 70000 is out of range/],
+      [["sockets", "extra"], /unexpected argument 'extra'/],
+      [["sockets", "--proto", "sctp"], /--proto: 'sctp' is not one of tcp, udp/],
+      [["hello-send", "--bogus"], /Unknown option '--bogus'/],
+    ] as [string[], RegExp][]
+  ) {
+    const r = await runSocklab(args);
+    assert.equal(r.code, 2, args.join(" "));
+    const first = r.stderr.split("\n")[0];
+    assert.match(first, new RegExp(`^socklab ${args[0]}: error: `));
+    assert.match(first, msg);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+  }
+});

@@ -1,0 +1,277 @@
+/**
+ * Run the socklab CLI as a subprocess exactly as the binary runs (the same
+ * Deno flags, from mod/cli/flags.ts), read its stdout and stderr line by line
+ * with deadlines, wait for `listening on`, and always stop what was started.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+
+export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
+export const MAIN: string = ROOT + "main.ts";
+
+/** The argv that runs socklab with `args`: `deno run <flags> main.ts ...args`. */
+export function socklabArgv(args: string[]): string[] {
+  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", MAIN, ...args];
+}
+
+const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+
+/** Reads a byte stream into lines as they arrive; lets a test wait for one. */
+export class LineReader {
+  readonly lines: string[] = [];
+  text = "";
+  done: Promise<void>;
+  #waiters = new Set<() => void>();
+  #ended = false;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = this.#pump(stream);
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>) {
+    const decoder = new TextDecoder();
+    let partial = "";
+    try {
+      for await (const chunk of stream) {
+        const s = decoder.decode(chunk, { stream: true });
+        this.text += s;
+        partial += s;
+        const parts = partial.split("\n");
+        partial = parts.pop()!;
+        this.lines.push(...parts);
+        this.#wake();
+      }
+    } finally {
+      if (partial) this.lines.push(partial);
+      this.#ended = true;
+      this.#wake();
+    }
+  }
+
+  #wake() {
+    for (const w of this.#waiters) w();
+  }
+
+  /**
+   * Wait until a line matches `pattern` (searching lines from `from` on) and
+   * return its match. Fails after `timeoutMs` or when the stream ends first,
+   * showing what did arrive.
+   */
+  waitFor(pattern: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        for (let i = from; i < this.lines.length; i++) {
+          const m = this.lines[i].match(pattern);
+          if (m) return finish(() => resolve(m));
+        }
+        if (this.#ended) {
+          finish(() =>
+            reject(new Error(`stream ended without a line matching ${pattern}; got:\n${this.text}`))
+          );
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new Error(`no line matching ${pattern} within ${timeoutMs} ms; got:\n${this.text}`),
+            )
+          ),
+        timeoutMs,
+      );
+      const finish = (f: () => void) => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        f();
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** Wait until at least `n` lines have arrived. */
+  async waitForLines(n: number, timeoutMs = 10_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length < n) {
+      if (this.#ended) throw new Error(`stream ended after ${this.lines.length} of ${n} lines`);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `only ${this.lines.length} of ${n} lines within ${timeoutMs} ms:\n${this.text}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, left);
+        const self = this;
+        function done() {
+          clearTimeout(t);
+          self.#waiters.delete(done);
+          resolve();
+        }
+        this.#waiters.add(done);
+      });
+    }
+    return this.lines.slice(0, n);
+  }
+}
+
+export interface SpawnOptions {
+  /** Prefix for the argv, e.g. `ip netns exec NAME`. */
+  prefix?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Keep stdin open as a pipe (write with `writeStdin`, end with `closeStdin`). */
+  stdin?: boolean;
+}
+
+/** A running process with line readers on stdout and stderr. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly stdout: LineReader;
+  readonly stderr: LineReader;
+  readonly argv: string[];
+  #stdinWriter?: WritableStreamDefaultWriter<Uint8Array>;
+  #status?: Promise<Deno.CommandStatus>;
+
+  constructor(argv: string[], opts: SpawnOptions = {}) {
+    this.argv = [...(opts.prefix ?? []), ...argv];
+    this.child = new Deno.Command(this.argv[0], {
+      args: this.argv.slice(1),
+      stdin: opts.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { ...ENV, ...opts.env },
+      cwd: opts.cwd,
+    }).spawn();
+    this.stdout = new LineReader(this.child.stdout);
+    this.stderr = new LineReader(this.child.stderr);
+    if (opts.stdin) this.#stdinWriter = this.child.stdin.getWriter();
+  }
+
+  /** Exit status (after both output streams are drained). */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#status ??= (async () => {
+      const st = await this.child.status;
+      await Promise.all([this.stdout.done, this.stderr.done]);
+      return st;
+    })();
+  }
+
+  async writeStdin(text: string | Uint8Array): Promise<void> {
+    await this.#stdinWriter!.write(
+      typeof text === "string" ? new TextEncoder().encode(text) : text,
+    );
+  }
+
+  async closeStdin(): Promise<void> {
+    if (!this.#stdinWriter) return;
+    const w = this.#stdinWriter;
+    this.#stdinWriter = undefined;
+    await w.close().catch(() => {});
+  }
+
+  /** Wait for `listening on host:port` on stderr; returns the port. */
+  async listening(timeoutMs = 15_000): Promise<{ host: string; port: number }> {
+    const m = await this.stderr.waitFor(/listening on \[?([^\]]*?)\]?:(\d+)/, timeoutMs);
+    return { host: m[1], port: Number(m[2]) };
+  }
+
+  /** Send a signal (ignored if the process is gone). */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.child.kill(signal);
+    } catch { /* already exited */ }
+  }
+
+  /**
+   * Stop the process: SIGTERM, then SIGKILL if it has not exited within
+   * `graceMs`. Returns its status.
+   */
+  async stop(graceMs = 5_000): Promise<Deno.CommandStatus> {
+    await this.closeStdin();
+    this.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.kill("SIGKILL");
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([this.child.status, killed]);
+    clearTimeout(timer);
+    return await this.status;
+  }
+
+  /** Wait for the process to exit by itself within `timeoutMs`, else kill it and fail. */
+  async exited(timeoutMs = 20_000): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), timeoutMs)
+    );
+    const first = await Promise.race([this.child.status, late]);
+    clearTimeout(timer);
+    if (first === "late") {
+      await this.stop(1000);
+      throw new Error(
+        `${
+          this.argv.slice(-4).join(" ")
+        } did not exit within ${timeoutMs} ms\nstdout:\n${this.stdout.text}\nstderr:\n${this.stderr.text}`,
+      );
+    }
+    return await this.status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop(2_000);
+  }
+}
+
+/** Start `socklab ...args` in the background. Use with `await using`. */
+export function spawnSocklab(args: string[], opts: SpawnOptions = {}): Proc {
+  return new Proc(socklabArgv(args), opts);
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `socklab ...args` to completion (killed and failed after `timeoutMs`). */
+export async function runSocklab(
+  args: string[],
+  opts: SpawnOptions & { input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  return await runProc(socklabArgv(args), opts);
+}
+
+/** Run any program to completion, with the same deadline handling. */
+export async function runProc(
+  argv: string[],
+  opts: SpawnOptions & { input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  await using p = new Proc(argv, { ...opts, stdin: opts.input !== undefined });
+  if (opts.input !== undefined) {
+    await p.writeStdin(opts.input);
+    await p.closeStdin();
+  }
+  const st = await p.exited(opts.timeoutMs ?? 20_000);
+  return { code: st.code, stdout: p.stdout.text, stderr: p.stderr.text };
+}
+
+/** Start a socklab server on port 0 and wait until it listens. */
+export async function startServer(
+  args: string[],
+  opts: SpawnOptions = {},
+): Promise<{ proc: Proc; port: number; host: string }> {
+  const proc = spawnSocklab([...args, "--port", "0"], opts);
+  try {
+    const { host, port } = await proc.listening();
+    return { proc, port, host };
+  } catch (e) {
+    await proc.stop(1000);
+    throw e;
+  }
+}
