@@ -55,7 +55,7 @@ Deno.test("parser returns null for -h and --help, and help lists every option wi
   assert.match(help, /Usage: socklab fake \[options\] <server> <port> \[extra\]/);
   assert.match(help, /--count <N>\s+how many \(default: 3\)/);
   assert.match(help, /--trace\s+trace/);
-  assert.match(help, /Example:\n  socklab fake a 1/);
+  assert.match(help, /Example:\n {2}socklab fake a 1/);
 });
 
 Deno.test("port and number parsers reject bad values and name them", () => {

@@ -57,6 +57,6 @@ Deno.test("parseProcNet shows UDP sockets as UNCONN like ss", () => {
 
 Deno.test("formatSocketTable aligns columns and brackets IPv6", () => {
   const lines = formatSocketTable(parseProcNet(TCP6, "tcp", 6).slice(0, 1));
-  assert.match(lines[0], /^Netid  State\s+Recv-Q/);
+  assert.match(lines[0], /^Netid {2}State\s+Recv-Q/);
   assert.match(lines[1], /^tcp\s+LISTEN\s+0\s+0\s+\[::1\]:5011\s+\[::\]:\*$/);
 });

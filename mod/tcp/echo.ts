@@ -19,7 +19,7 @@ export interface EchoServerOptions {
 }
 
 /** Start the echo server; resolves once it is listening. Serves clients concurrently. */
-export async function startEchoServer(opts: EchoServerOptions): Promise<Server> {
+export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
   const log = opts.log ?? (() => {});
   const readSize = opts.readSize ?? 16;
   let listener: Deno.TcpListener;
@@ -73,7 +73,7 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<Server> 
   })();
 
   const addr = listener.addr;
-  return {
+  return Promise.resolve({
     name: "echo-server",
     address: formatAddr(addr),
     port: addr.port,
@@ -92,7 +92,7 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<Server> 
       await closed;
     },
     summary: () => `served ${served} connection(s), echoed ${bytes} byte(s)`,
-  };
+  });
 }
 
 /**

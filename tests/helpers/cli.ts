@@ -103,13 +103,12 @@ export class LineReader {
         );
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, left);
-        const self = this;
-        function done() {
+        const done = () => {
           clearTimeout(t);
-          self.#waiters.delete(done);
+          this.#waiters.delete(done);
           resolve();
-        }
+        };
+        const t = setTimeout(done, left);
         this.#waiters.add(done);
       });
     }
