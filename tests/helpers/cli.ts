@@ -7,6 +7,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { LineReader } from "../../mod/proc/lines.ts";
+
+export { LineReader };
 
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 export const MAIN: string = ROOT + "main.ts";
@@ -17,104 +20,6 @@ export function socklabArgv(args: string[]): string[] {
 }
 
 const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
-
-/** Reads a byte stream into lines as they arrive; lets a test wait for one. */
-export class LineReader {
-  readonly lines: string[] = [];
-  text = "";
-  done: Promise<void>;
-  #waiters = new Set<() => void>();
-  #ended = false;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = this.#pump(stream);
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>) {
-    const decoder = new TextDecoder();
-    let partial = "";
-    try {
-      for await (const chunk of stream) {
-        const s = decoder.decode(chunk, { stream: true });
-        this.text += s;
-        partial += s;
-        const parts = partial.split("\n");
-        partial = parts.pop()!;
-        this.lines.push(...parts);
-        this.#wake();
-      }
-    } finally {
-      if (partial) this.lines.push(partial);
-      this.#ended = true;
-      this.#wake();
-    }
-  }
-
-  #wake() {
-    for (const w of this.#waiters) w();
-  }
-
-  /**
-   * Wait until a line matches `pattern` (searching lines from `from` on) and
-   * return its match. Fails after `timeoutMs` or when the stream ends first,
-   * showing what did arrive.
-   */
-  waitFor(pattern: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        for (let i = from; i < this.lines.length; i++) {
-          const m = this.lines[i].match(pattern);
-          if (m) return finish(() => resolve(m));
-        }
-        if (this.#ended) {
-          finish(() =>
-            reject(new Error(`stream ended without a line matching ${pattern}; got:\n${this.text}`))
-          );
-        }
-      };
-      const timer = setTimeout(
-        () =>
-          finish(() =>
-            reject(
-              new Error(`no line matching ${pattern} within ${timeoutMs} ms; got:\n${this.text}`),
-            )
-          ),
-        timeoutMs,
-      );
-      const finish = (f: () => void) => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        f();
-      };
-      this.#waiters.add(check);
-      check();
-    });
-  }
-
-  /** Wait until at least `n` lines have arrived. */
-  async waitForLines(n: number, timeoutMs = 10_000): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lines.length < n) {
-      if (this.#ended) throw new Error(`stream ended after ${this.lines.length} of ${n} lines`);
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(
-          `only ${this.lines.length} of ${n} lines within ${timeoutMs} ms:\n${this.text}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          this.#waiters.delete(done);
-          resolve();
-        };
-        const t = setTimeout(done, left);
-        this.#waiters.add(done);
-      });
-    }
-    return this.lines.slice(0, n);
-  }
-}
 
 export interface SpawnOptions {
   /** Prefix for the argv, e.g. `ip netns exec NAME`. */

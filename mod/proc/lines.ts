@@ -1,0 +1,150 @@
+/**
+ * Line-by-line reading of a child process's output, with deadlines.
+ *
+ * @module
+ */
+
+/**
+ * Reads a byte stream into lines as they arrive and lets a caller wait for a
+ * line. Used by the tests (to watch the CLI) and by `grade` (to watch the
+ * graded program). With `maxBytes`, keeps at most that much and then drains
+ * the rest, setting `capped` (and calling `onCap`) so the owner can stop the
+ * writer.
+ */
+export class LineReader {
+  readonly lines: string[] = [];
+  text = "";
+  done: Promise<void>;
+  #waiters = new Set<() => void>();
+  #ended = false;
+
+  /** Bytes received in all (including any past the cap). */
+  bytes = 0;
+  /** True once more than `maxBytes` arrived. */
+  capped = false;
+  readonly #maxBytes: number;
+  readonly #onCap?: () => void;
+
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    opts: { maxBytes?: number; onCap?: () => void } = {},
+  ) {
+    this.#maxBytes = opts.maxBytes ?? Infinity;
+    this.#onCap = opts.onCap;
+    this.done = this.#pump(stream);
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>) {
+    const decoder = new TextDecoder();
+    let partial = "";
+    try {
+      for await (let chunk of stream) {
+        this.bytes += chunk.length;
+        if (this.capped) continue;
+        const room = this.#maxBytes - (this.bytes - chunk.length);
+        if (chunk.length > room) {
+          chunk = chunk.subarray(0, Math.max(0, room));
+          this.capped = true;
+          this.#onCap?.();
+        }
+        const s = decoder.decode(chunk, { stream: true });
+        this.text += s;
+        partial += s;
+        const parts = partial.split("\n");
+        partial = parts.pop()!;
+        this.lines.push(...parts);
+        this.#wake();
+      }
+    } finally {
+      if (partial) this.lines.push(partial);
+      this.#ended = true;
+      this.#wake();
+    }
+  }
+
+  #wake() {
+    for (const w of this.#waiters) w();
+  }
+
+  /**
+   * Wait until a line matches `pattern` (searching lines from `from` on) and
+   * return its match. Fails after `timeoutMs` or when the stream ends first,
+   * showing what did arrive.
+   */
+  waitFor(pattern: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        for (let i = from; i < this.lines.length; i++) {
+          const m = this.lines[i].match(pattern);
+          if (m) return finish(() => resolve(m));
+        }
+        if (this.#ended) {
+          finish(() =>
+            reject(new Error(`stream ended without a line matching ${pattern}; got:\n${this.text}`))
+          );
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new Error(`no line matching ${pattern} within ${timeoutMs} ms; got:\n${this.text}`),
+            )
+          ),
+        timeoutMs,
+      );
+      const finish = (f: () => void) => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        f();
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /**
+   * Wait until `pred(lines)` holds; false if the stream ends or `timeoutMs`
+   * passes first. Never rejects: for callers that want a verdict.
+   */
+  until(pred: (lines: string[]) => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (pred(this.lines)) return finish(true);
+        if (this.#ended) finish(false);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const finish = (v: boolean) => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(v);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** Wait until at least `n` lines have arrived. */
+  async waitForLines(n: number, timeoutMs = 10_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.lines.length < n) {
+      if (this.#ended) throw new Error(`stream ended after ${this.lines.length} of ${n} lines`);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `only ${this.lines.length} of ${n} lines within ${timeoutMs} ms:\n${this.text}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.#waiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, left);
+        this.#waiters.add(done);
+      });
+    }
+    return this.lines.slice(0, n);
+  }
+}

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { descendants, Sandbox } from "../mod/proc/sandbox.ts";
+
+/** True while `pid` is a live (not zombie) process. */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+const py = (code: string) => ["python3", "-c", code];
+
+Deno.test("sandbox: a program that exits by itself gives its code and output", async () => {
+  await using sb = new Sandbox({
+    argv: py("import sys; print('a', flush=True); print('b'); sys.exit(3)"),
+    timeLimitMs: 10_000,
+  });
+  const r = await sb.finish();
+  assert.equal(r.code, 3);
+  assert.equal(r.exitedByItself, true);
+  assert.equal(r.timedOut, false);
+  assert.deepEqual(sb.stdout.lines, ["a", "b"]);
+});
+
+Deno.test("sandbox: stdin is fed and closed; output is read live", async () => {
+  await using sb = new Sandbox({
+    argv: py("import sys\nfor l in sys.stdin: print(l.strip().upper(), flush=True)"),
+    timeLimitMs: 10_000,
+    stdin: "piped",
+  });
+  await sb.writeStdin("one\n");
+  assert.equal(await sb.stdout.until((l) => l.includes("ONE"), 5_000), true);
+  await sb.writeStdin("two\n");
+  await sb.closeStdin();
+  const r = await sb.finish();
+  assert.equal(r.code, 0);
+  assert.deepEqual(sb.stdout.lines, ["ONE", "TWO"]);
+});
+
+Deno.test("sandbox: a program that never exits is stopped at its time limit", async () => {
+  await using sb = new Sandbox({
+    argv: py("import time\nwhile True: time.sleep(1)"),
+    timeLimitMs: 300,
+  });
+  const r = await sb.finish();
+  assert.equal(r.timedOut, true);
+  assert.equal(r.exitedByItself, false);
+  assert.equal(r.signal, "SIGTERM");
+  assert.equal(alive(sb.pid), false);
+});
+
+Deno.test("sandbox: endless output is capped and the program stopped", async () => {
+  await using sb = new Sandbox({
+    argv: py("import sys\nwhile True: sys.stdout.write('x' * 4096)"),
+    timeLimitMs: 20_000,
+    outputCapBytes: 64 * 1024,
+  });
+  const r = await sb.finish();
+  assert.equal(r.outputCapped, true);
+  assert.equal(r.timedOut, false);
+  assert.ok(r.stdout.length <= 64 * 1024, `kept ${r.stdout.length}`);
+  assert.ok(sb.stdout.bytes >= 64 * 1024);
+});
+
+Deno.test("sandbox: a program ignoring SIGTERM is killed after the grace period", async () => {
+  await using sb = new Sandbox({
+    argv: py(
+      "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\nwhile True: time.sleep(1)",
+    ),
+    timeLimitMs: 30_000,
+    graceMs: 200,
+  });
+  assert.equal(await sb.stdout.until((l) => l.includes("ready"), 10_000), true);
+  const r = await sb.stop();
+  assert.equal(r.signal, "SIGKILL");
+  assert.equal(alive(sb.pid), false);
+});
+
+Deno.test("sandbox: children and escaped grandchildren are stopped too", async () => {
+  // The child sleeps in the group; the grandchild leaves it with setsid.
+  await using sb = new Sandbox({
+    argv: [
+      "sh",
+      "-c",
+      "sleep 300 & echo child $!; setsid sh -c 'echo escaped $$; exec sleep 300' & wait",
+    ],
+    timeLimitMs: 30_000,
+    graceMs: 200,
+  });
+  assert.equal(
+    await sb.stdout.until(
+      (l) => l.some((x) => x.startsWith("child")) && l.some((x) => x.startsWith("escaped")),
+      10_000,
+    ),
+    true,
+  );
+  const pids = sb.stdout.lines.map((l) => Number(l.split(" ")[1]));
+  assert.equal(pids.length, 2);
+  assert.ok(pids.every(alive));
+  assert.ok(descendants(sb.pid).length >= 2);
+  await sb.stop();
+  for (const p of pids) assert.equal(alive(p), false, `process ${p} still running`);
+});
+
+Deno.test("sandbox: a program that does not exist is a clear error", () => {
+  assert.throws(
+    () => new Sandbox({ argv: ["/nonexistent/prog"], timeLimitMs: 1000 }),
+    /nonexistent\/prog/,
+  );
+});
