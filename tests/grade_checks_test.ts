@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import {
+  checkFlood,
+  checkOffset,
+  checkPmuMessages,
+  checkScriptLines,
+  checkSenderAllLines,
+  checkSenderFormat,
+  offsetsIn,
+} from "../mod/grade/checks.ts";
+
+const msgs = (n: number, pre = "") =>
+  Array.from({ length: n }, (_, i) => `${pre}This is PMU data ${i}`);
+
+Deno.test("pmu check accepts one message a line, with prefixes and status lines", () => {
+  assert.equal(checkPmuMessages(msgs(12), 12).passed, true);
+  const noisy = ["connected to 127.0.0.1", ...msgs(5, "received: "), "recv() called: 6", "b'x'"];
+  assert.equal(checkPmuMessages(noisy, 5).passed, true);
+  assert.equal(checkPmuMessages(msgs(3).map((m) => `b'${m}'`), 3).passed, true);
+});
+
+Deno.test("pmu check names merged, missing, repeated and truncated output", () => {
+  const merged = checkPmuMessages(
+    ["This is PMU data 0This is PMU data 1", "This is PMU data 2"],
+    3,
+  );
+  assert.equal(merged.passed, false);
+  assert.match(merged.detail, /line 1 holds 2 messages/);
+
+  const missing = checkPmuMessages(msgs(6).filter((_, i) => i !== 3), 6);
+  assert.match(missing.detail, /message 3 is missing/);
+
+  const fixedN = checkPmuMessages(msgs(10), 14);
+  assert.match(fixedN.detail, /got messages 0\.\.9 but the server sent 14/);
+
+  // A script reading fixed 18-byte records: fine until the numbers get two digits.
+  const stream = msgs(12).join("");
+  const records = stream.match(/.{1,18}/g)!;
+  const fixed = checkPmuMessages(records, 12);
+  assert.equal(fixed.passed, false);
+  assert.match(fixed.detail, /repeats or breaks the order|holds 2|missing/);
+
+  assert.match(checkPmuMessages(["nothing here"], 3).detail, /no 'This is PMU data i' line/);
+  assert.equal(checkPmuMessages(msgs(4), undefined, 2).passed, true);
+  assert.equal(checkPmuMessages(msgs(1), undefined, 2).passed, false);
+});
+
+Deno.test("flood check ignores line breaks and reports how far a partial flood got", () => {
+  const flood = "ACT I. SCENE II. Capulet's orchard.\n".repeat(200);
+  assert.equal(checkFlood(flood, flood).passed, true);
+  // Printed with a line break after every 1,024-byte read.
+  const chunked = flood.match(/[\s\S]{1,1024}/g)!.join("\n");
+  assert.equal(checkFlood("sending CMD_floodme\n" + chunked, flood).passed, true);
+  const partial = checkFlood(flood.slice(0, 1024), flood);
+  assert.equal(partial.passed, false);
+  assert.match(partial.detail, /only \d+ of \d+ flood bytes .*then the output stops/);
+  assert.match(checkFlood("nothing", flood).detail, /first bytes .* are not in the output/);
+});
+
+Deno.test("offset check finds raw and wrapped acknowledgements, and only real ones pass", () => {
+  assert.deepEqual(offsetsIn("OFFSET:7\nb'OFFSET:12'\ndata4 = OFFSET=3\nReceived OFFSET:0 from"), [
+    7,
+    12,
+    3,
+    0,
+  ]);
+  assert.equal(checkOffset("b'OFFSET:7'", [7]).passed, true);
+  assert.match(
+    checkOffset("OFFSET:9", [7]).detail,
+    /printed OFFSET 9 but the server sent OFFSET:7/,
+  );
+  assert.match(checkOffset("sent RESET", [4]).detail, /holds no OFFSET/);
+  assert.match(checkOffset("", []).detail, /received no RESET:20/);
+});
+
+Deno.test("script check wants consecutive lines of the play, with or without the ID", () => {
+  const script = [
+    "ROMEO: But soft!",
+    "",
+    "JULIET: Ay me.",
+    "ROMEO: She speaks.",
+    "JULIET: O Romeo.",
+  ];
+  const out = [
+    "swcmTVJULIET: Ay me.",
+    "swcmTVROMEO: She speaks.",
+    "swcmTVJULIET: O Romeo.",
+    "swcmTVROMEO: But soft!",
+  ];
+  assert.equal(checkScriptLines(out, script, 4).passed, true, "wraps around the end");
+  assert.equal(checkScriptLines(out.map((l) => l.slice(6)), script, 3).passed, true);
+  assert.equal(
+    checkScriptLines(out.map((l) => `(b'${l}', ('127.0.0.1', 10505))`), script, 3).passed,
+    true,
+  );
+  assert.match(checkScriptLines([], script, 3).detail, /nothing was printed/);
+  assert.match(checkScriptLines(["hello"], script, 3).detail, /none of the 1 printed lines/);
+  const gap = checkScriptLines([out[0], out[2]], script, 2);
+  assert.equal(gap.passed, false);
+});
+
+Deno.test("sender checks: exact format, and every line in order", () => {
+  assert.equal(checkSenderFormat(["123456hello"], "123456", "hello").passed, true);
+  assert.match(checkSenderFormat(["123456 hello"], "123456", "hello").detail, /no separator/);
+  assert.match(
+    checkSenderFormat(["hello"], "123456", "hello").detail,
+    /must start with the 6-digit sciper/,
+  );
+  assert.match(checkSenderFormat([], "123456", "hello").detail, /no datagram/);
+  assert.equal(
+    checkSenderAllLines(["123456a", "123456 b", "123456c"], ["a", "b", "c"]).passed,
+    true,
+  );
+  const one = checkSenderAllLines(["123456a"], ["a", "b", "c"]);
+  assert.match(one.detail, /1 of 3 stdin lines arrived; line 2 \("b"\) never did/);
+});
