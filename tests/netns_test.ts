@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runProc, runSocklab, spawnSocklab } from "./helpers/cli.ts";
-import { netnsTest } from "./helpers/netns.ts";
+import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
 
 netnsTest("a private namespace has lo up with a multicast route, and nothing else", async (ns) => {
   const links = await runProc(["ip", "-o", "link", "show"], { prefix: ns.prefix });
@@ -22,3 +22,14 @@ netnsTest("socklab runs inside the namespace on the lab's fixed ports", async (n
   assert.equal(r.code, 0, r.stderr);
   await recv.stdout.waitFor(/^Received: inside$/);
 });
+
+netnsTest(
+  "a namespace can have its own /etc/hosts with localhost on both loopbacks",
+  async (ns) => {
+    const r = await runProc(["getent", "ahosts", "localhost"], { prefix: ns.prefix });
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^127\.0\.0\.1\s/m);
+    assert.match(r.stdout, /^::1\s/m);
+  },
+  { hosts: DUAL_STACK_HOSTS },
+);

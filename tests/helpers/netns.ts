@@ -4,6 +4,10 @@
  * need fixed lab ports. The namespace has only `lo`, up, with multicast on
  * and a multicast route, so 224.0.0.0/4 stays inside it.
  *
+ * With `hosts`, the namespace gets its own /etc/hosts (`ip netns exec`
+ * bind-mounts /etc/netns/NAME/hosts over /etc/hosts), e.g. the lab's
+ * `127.0.0.1 localhost` + `::1 localhost` where this machine lists only one.
+ *
  * Processes run inside it through `ip netns exec`: pass `ns.prefix` as the
  * `prefix` of spawnSocklab/runProc. Creating one needs root (CI runs as
  * root): in CI (CI=true) a test that cannot have one fails; elsewhere it is
@@ -34,7 +38,7 @@ export class Netns {
   }
 
   /** Create a namespace with lo up and multicast routed to lo. Throws with the reason. */
-  static async create(): Promise<Netns> {
+  static async create(opts: { hosts?: string } = {}): Promise<Netns> {
     const name = `socklab-t${Deno.pid}-${++counter}`;
     const steps = [
       ["netns", "add", name],
@@ -49,6 +53,10 @@ export class Netns {
         throw new Error(`cannot create a network namespace (ip ${step.join(" ")}): ${r.err}`);
       }
     }
+    if (opts.hosts !== undefined) {
+      await Deno.mkdir(`/etc/netns/${name}`, { recursive: true });
+      await Deno.writeTextFile(`/etc/netns/${name}/hosts`, opts.hosts);
+    }
     return new Netns(name);
   }
 
@@ -56,6 +64,7 @@ export class Netns {
     if (this.#deleted) return;
     this.#deleted = true;
     await ip(["netns", "del", this.name]);
+    await Deno.remove(`/etc/netns/${this.name}`, { recursive: true }).catch(() => {});
   }
 }
 
@@ -78,6 +87,7 @@ const IN_CI = Deno.env.get("CI") === "true";
 export function netnsTest(
   name: string,
   fn: (ns: Netns, t: Deno.TestContext) => Promise<void>,
+  opts: { hosts?: string } = {},
 ): void {
   if (NETNS_UNAVAILABLE && !IN_CI) {
     Deno.test({ name: `${name} (skipped: ${NETNS_UNAVAILABLE})`, ignore: true, fn() {} });
@@ -87,7 +97,10 @@ export function netnsTest(
     if (NETNS_UNAVAILABLE) {
       throw new Error(`CI needs a private network namespace: ${NETNS_UNAVAILABLE}`);
     }
-    await using ns = await Netns.create();
+    await using ns = await Netns.create(opts);
     await fn(ns, t);
   });
 }
+
+/** The /etc/hosts the lab asks for: localhost on both loopbacks. */
+export const DUAL_STACK_HOSTS = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n";

@@ -1,0 +1,67 @@
+/**
+ * What a gradable part is: the lab's prototype, and a function that runs the
+ * program through its tests. One module per part implements it; the
+ * registry is in `parts.ts`.
+ *
+ * @module
+ */
+import type { SandboxOptions, SandboxResult } from "../proc/sandbox.ts";
+import type { TestResult } from "./report.ts";
+
+export interface GradeContext {
+  /** The student's program, e.g. ["python3", "PDC.py"]; prototype arguments are appended. */
+  program: string[];
+  /** Wall-clock limit of one run of the program, ms. */
+  timeLimitMs: number;
+  /** Output kept per run before the program is stopped. */
+  outputCapBytes: number;
+  /** Progress and, with --verbose, the program's output (stderr of grade). */
+  log: (line: string) => void;
+  verbose: boolean;
+  /** Random seed for what the program must not guess (n, offsets). */
+  seed: number;
+  /** Part-specific options (sciper, certificate paths...). */
+  options: Record<string, string | undefined>;
+  /** Prefix for the program's argv (e.g. a network namespace); empty normally. */
+  prefix: string[];
+}
+
+export interface GradablePart {
+  name: string;
+  /** The lab's prototype, e.g. `<server> <port> <command>`. */
+  prototype: string;
+  summary: string;
+  run(ctx: GradeContext): Promise<TestResult[]>;
+}
+
+/** The sandbox options for one run of the program with `args` appended. */
+export function programRun(
+  ctx: GradeContext,
+  args: string[],
+  extra: Partial<SandboxOptions> = {},
+): SandboxOptions {
+  return {
+    argv: [...ctx.program, ...args],
+    timeLimitMs: ctx.timeLimitMs,
+    outputCapBytes: ctx.outputCapBytes,
+    prefix: ctx.prefix,
+    ...extra,
+  };
+}
+
+/** With --verbose, show what the program printed. */
+export function showOutput(ctx: GradeContext, test: string, r: SandboxResult): void {
+  if (!ctx.verbose) return;
+  ctx.log(`--- ${test}: program ${describeEnd(r)}`);
+  for (const l of r.stdout.split("\n").slice(0, 200)) if (l) ctx.log(`  stdout| ${l}`);
+  for (const l of r.stderr.split("\n").slice(0, 200)) if (l) ctx.log(`  stderr| ${l}`);
+}
+
+/** How the run ended, in words. */
+export function describeEnd(r: SandboxResult): string {
+  if (r.outputCapped) return `was stopped: it printed more than the output limit`;
+  if (r.timedOut) return `was stopped after ${(r.durationMs / 1000).toFixed(1)} s (time limit)`;
+  if (!r.exitedByItself) return `was stopped by the grader`;
+  if (r.signal) return `was killed by ${r.signal}`;
+  return `exited with code ${r.code} after ${(r.durationMs / 1000).toFixed(1)} s`;
+}
