@@ -5,6 +5,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer } from "../tcp/commands.ts";
 import { helloRecv, helloSend } from "../udp/commands.ts";
@@ -15,4 +16,5 @@ export const COMMANDS: readonly Command[] = [
   echoServer,
   echoClient,
   sockets,
+  lab,
 ];

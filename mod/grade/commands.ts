@@ -1,0 +1,104 @@
+/**
+ * `socklab grade <part> [options] -- <program...>`: the lab's scoring system,
+ * offline. Starts the servers the part needs, runs the program with the
+ * lab's prototype arguments appended, and says what passed and why.
+ *
+ * @module
+ */
+import { type Command, flag, numOpt, RunError, str, UsageError } from "../cli/command.ts";
+import { findProgram } from "../proc/sandbox.ts";
+import type { GradeContext } from "./part.ts";
+import { PARTS } from "./parts.ts";
+import { formatReport, makeReport } from "./report.ts";
+
+export const grade: Command = {
+  name: "grade",
+  summary: "score a lab script against socklab's servers, saying what failed and why",
+  part: "scoring",
+  positionals: [{
+    name: "part",
+    help: "which part: part2, part3, part4-receiver, part4-sender, part5, part6",
+  }],
+  rest: "program...",
+  options: {
+    json: {
+      type: "boolean",
+      help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines',
+    },
+    verbose: { type: "boolean", short: "v", help: "show the program's stdout and stderr" },
+    "time-limit": {
+      type: "string",
+      default: "20",
+      arg: "SECONDS",
+      help: "wall-clock limit of each run of the program",
+    },
+    "output-limit": {
+      type: "string",
+      default: "4194304",
+      arg: "BYTES",
+      help: "output kept per run; a program printing more is stopped",
+    },
+    seed: { type: "string", arg: "N", help: "random seed (default: a new one each run)" },
+    sciper: {
+      type: "string",
+      default: "123456",
+      arg: "SCIPER",
+      help: "part4-sender: the 6-digit sciper given to the program",
+    },
+    cert: {
+      type: "string",
+      arg: "FILE",
+      help: "part5: the program's certificate (default: made on the fly)",
+    },
+    key: { type: "string", arg: "FILE", help: "part5: the program's private key" },
+    ca: { type: "string", arg: "FILE", help: "part5: the CA certificate that signed --cert" },
+  },
+  description: `The program gets the lab's prototype arguments appended, e.g.
+  socklab grade part2 -- python3 PDC.py
+runs 'python3 PDC.py 127.0.0.1 <port> CMD_short:0' and the other tests.
+Every run has a time limit and an output limit; the program and all its
+children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
+  example: "socklab grade part2 -- python3 PDC.py",
+  async run(args, io) {
+    const partName = args.positionals[0];
+    const part = PARTS.find((p) => p.name === partName);
+    if (!part) {
+      throw new UsageError(
+        `'${partName}' is not a gradable part (${PARTS.map((p) => p.name).join(", ")})`,
+      );
+    }
+    const timeLimit = numOpt(args, "time-limit", { min: 0.1, max: 3600 });
+    const outputCap = numOpt(args, "output-limit", { min: 1024, integer: true });
+    const seedRaw = str(args, "seed");
+    const seed = seedRaw === undefined
+      ? Math.floor(Math.random() * 2 ** 31)
+      : numOpt(args, "seed", { integer: true, min: 0 });
+    const sciper = str(args, "sciper")!;
+    if (!/^\d{6}$/.test(sciper)) throw new UsageError(`--sciper: '${sciper}' is not 6 digits`);
+    if (!findProgram(args.rest[0])) {
+      throw new RunError(
+        `cannot run '${args.rest[0]}': not found (is it on PATH, or give its path)`,
+      );
+    }
+    const json = flag(args, "json");
+    const ctx: GradeContext = {
+      program: args.rest,
+      timeLimitMs: timeLimit * 1000,
+      outputCapBytes: outputCap,
+      log: io.log,
+      verbose: flag(args, "verbose"),
+      seed,
+      options: { sciper, cert: str(args, "cert"), key: str(args, "key"), ca: str(args, "ca") },
+      prefix: [],
+    };
+    io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
+    const tests = await part.run(ctx);
+    const report = makeReport(part.name, tests);
+    if (json) io.out(JSON.stringify(report));
+    else {
+      const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+      for (const line of formatReport(report, color)) io.out(line);
+    }
+    return report.success ? 0 : 1;
+  },
+};

@@ -1,0 +1,92 @@
+/**
+ * `socklab lab`: every course server at once on its lab port, for a
+ * teaching assistant's lab VM. One status table on stderr; Ctrl-C stops all.
+ *
+ * @module
+ */
+import { type Command, RunError, str, UsageError } from "../cli/command.ts";
+import type { Server } from "../net/server.ts";
+import { SERVICES } from "./services.ts";
+
+function nameList(raw: string | undefined, what: string): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!SERVICES.some((s) => s.name === n)) {
+      throw new UsageError(
+        `${what}: '${n}' is not a service (${SERVICES.map((s) => s.name).join(", ")})`,
+      );
+    }
+  }
+  return names;
+}
+
+export const lab: Command = {
+  name: "lab",
+  summary: "every course server at once, on the lab's ports",
+  part: "all",
+  positionals: [],
+  options: {
+    only: { type: "string", arg: "LIST", help: "start only these services (comma-separated)" },
+    skip: { type: "string", arg: "LIST", help: "start all but these services (comma-separated)" },
+    host: {
+      type: "string",
+      default: "0.0.0.0",
+      arg: "HOST",
+      help: "IPv4 address the servers listen on",
+    },
+  },
+  description: `Services: ${SERVICES.map((s) => `${s.name} (${s.port})`).join(", ")}.
+Prints one status table on stderr once every service is up; Ctrl-C stops them all.`,
+  example: "socklab lab --skip hello",
+  async run(args, io) {
+    const only = nameList(str(args, "only"), "--only");
+    const skip = nameList(str(args, "skip"), "--skip") ?? [];
+    const host = str(args, "host")!;
+    const chosen = SERVICES.filter((s) =>
+      (!only || only.includes(s.name)) && !skip.includes(s.name)
+    );
+    if (chosen.length === 0) throw new UsageError("no service left to start");
+
+    const started: [typeof chosen[number], Server][] = [];
+    const stopAll = async () => {
+      for (const [, srv] of [...started].reverse()) await srv.close().catch(() => {});
+    };
+    for (const svc of chosen) {
+      try {
+        const srv = await svc.start({ host, log: (l) => io.log(`[${svc.name}] ${l}`) }, svc.port);
+        started.push([svc, srv]);
+      } catch (e) {
+        await stopAll();
+        const why = (e instanceof Error ? e.message : String(e)).split(";")[0];
+        throw new RunError(
+          `${svc.name} (lab part ${svc.part}) cannot start: ${why}; ` +
+            `free the port, or run without it: socklab lab --skip ${svc.name}`,
+        );
+      }
+    }
+    const rows = [
+      ["service", "part", "protocol", "address"],
+      ...started.map(([s, srv]) => [
+        s.name,
+        s.part,
+        s.protocol,
+        srv.address,
+      ]),
+    ];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const r of rows) io.log(r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+    io.log(`lab ready: ${started.length} service(s); Ctrl-C stops them all`);
+    const why = await Promise.race([
+      io.stopped,
+      ...started.map(([s, srv]) => srv.closed.then(() => `${s.name} stopped`)),
+    ]);
+    await stopAll();
+    io.log(
+      `lab stopped (${why}): ${
+        started.map(([s, srv]) => `${s.name}: ${srv.summary()}`).join("; ")
+      }`,
+    );
+    return 0;
+  },
+};

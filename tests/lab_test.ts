@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { runSocklab, spawnSocklab } from "./helpers/cli.ts";
+import { netnsTest } from "./helpers/netns.ts";
+
+// lab uses the fixed lab ports: always inside a private namespace.
+
+netnsTest(
+  "lab starts every service on its lab port, each answers a client, Ctrl-C stops all",
+  async (ns) => {
+    await using lab = spawnSocklab(["lab"], { prefix: ns.prefix });
+    await lab.stderr.waitFor(/^lab ready: \d+ service/, 20_000);
+    assert.match(lab.stderr.text, /^service\s+part\s+protocol\s+address$/m);
+    assert.match(lab.stderr.text, /^echo\s+1\.2\s+TCP\s+0\.0\.0\.0:5002$/m);
+    assert.match(lab.stderr.text, /^hello\s+1\.1\s+UDP\s+0\.0\.0\.0:50007$/m);
+
+    const echo = await runSocklab(["echo-client", "--host", "127.0.0.1", "lab echo"], {
+      prefix: ns.prefix,
+    });
+    assert.equal(echo.code, 0, echo.stderr);
+    assert.equal(echo.stdout, "lab echo\n");
+    const hello = await runSocklab(["hello-send", "--host", "127.0.0.1", "lab hello"], {
+      prefix: ns.prefix,
+    });
+    assert.equal(hello.code, 0);
+    await lab.stderr.waitFor(/^\[hello\] From: 127\.0\.0\.1:\d+ Received: lab hello$/);
+
+    const st = await lab.stop();
+    assert.equal(st.code, 0);
+    assert.match(
+      lab.stderr.text,
+      /^lab stopped \(SIGTERM\): hello: received 1 datagram\(s\); echo: served 1 connection/m,
+    );
+  },
+);
+
+netnsTest(
+  "lab --only / --skip choose services, and a taken port names the service and the fix",
+  async (ns) => {
+    await using echo = spawnSocklab(["echo-server", "--host", "0.0.0.0"], { prefix: ns.prefix });
+    await echo.listening();
+    const taken = await runSocklab(["lab"], { prefix: ns.prefix });
+    assert.equal(taken.code, 1);
+    assert.match(
+      taken.stderr,
+      /^socklab lab: error: echo \(lab part 1\.2\) cannot start: tcp port 5002 is already in use.*socklab lab --skip echo$/m,
+    );
+
+    await using lab = spawnSocklab(["lab", "--skip", "echo"], { prefix: ns.prefix });
+    await lab.stderr.waitFor(/^lab ready: 1 service/, 20_000);
+    assert.doesNotMatch(lab.stderr.text, /^echo /m);
+
+    const bad = await runSocklab(["lab", "--only", "pmux"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--only: 'pmux' is not a service/);
+  },
+);
