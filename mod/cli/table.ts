@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
-import { lab } from "../lab/commands.ts";
+import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer } from "../tcp/commands.ts";
 import { helloRecv, helloSend } from "../udp/commands.ts";
@@ -17,4 +17,5 @@ export const COMMANDS: readonly Command[] = [
   echoClient,
   sockets,
   lab,
+  demo,
 ];

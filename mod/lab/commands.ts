@@ -6,6 +6,7 @@
  */
 import { type Command, RunError, str, UsageError } from "../cli/command.ts";
 import type { Server } from "../net/server.ts";
+import { runDemo } from "./demo.ts";
 import { SERVICES } from "./services.ts";
 
 function nameList(raw: string | undefined, what: string): string[] | undefined {
@@ -88,5 +89,29 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
       }`,
     );
     return 0;
+  },
+};
+
+export const demo: Command = {
+  name: "demo",
+  summary: "every part of the lab end to end on free loopback ports, with pass/fail",
+  part: "all",
+  positionals: [],
+  options: {
+    json: { type: "boolean", help: "print the results as one JSON document" },
+  },
+  description: `Runs each part in this one process with socklab's own servers and
+clients, on free loopback ports (multicast with TTL 0: nothing leaves the
+host). Prints a short transcript per part; exits 0 only if every part passed.`,
+  example: "socklab demo",
+  async run(args, io) {
+    const json = args.values.json === true;
+    const t0 = performance.now();
+    const results = await runDemo(json ? io.log : io.out);
+    const passed = results.filter((r) => r.passed).length;
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    if (json) io.out(JSON.stringify({ passed, total: results.length, results }));
+    else io.out(`demo: ${passed}/${results.length} parts passed in ${secs} s`);
+    return passed === results.length ? 0 : 1;
   },
 };
