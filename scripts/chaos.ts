@@ -1,0 +1,52 @@
+/**
+ * `deno task chaos`: a bounded storm of hostile peers against every socklab
+ * server, alongside well-behaved clients, and a table of what happened.
+ * Loopback only (the multicast receiver's storm runs in a private network
+ * namespace). Exit 0 when every invariant holds: every good exchange correct,
+ * the server alive and error-free, its descriptors back to the baseline.
+ *
+ *   deno task chaos [--only NAME[,NAME]] [--reduced] [--json] [--seed N]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { echoStorm, FULL, REDUCED } from "./chaos/targets.ts";
+import { kindTable, runStorm, type StormResult, summaryTable, violations } from "./chaos/storm.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    only: { type: "string" },
+    reduced: { type: "boolean" },
+    json: { type: "boolean" },
+    seed: { type: "string", default: "1" },
+  },
+});
+
+const scale = values.reduced ? REDUCED : FULL;
+const seed = Number(values.seed);
+const all = [echoStorm(scale, seed)];
+const only = values.only?.split(",");
+const specs = only ? all.filter((s) => only.includes(s.name)) : all;
+if (only && specs.length !== only.length) {
+  console.error(`chaos: unknown server in --only (known: ${all.map((s) => s.name).join(", ")})`);
+  Deno.exit(2);
+}
+
+const log = (l: string) => console.error(l);
+const results: StormResult[] = [];
+for (const spec of specs) {
+  log(`chaos: storming ${spec.name} (${spec.kinds.reduce((n, k) => n + k.count, 0)} peer runs)`);
+  results.push(await runStorm({ ...spec, log }));
+}
+
+const bad = results.flatMap(violations);
+if (values.json) {
+  console.log(JSON.stringify({ results, violations: bad }, null, 2));
+} else {
+  console.log(summaryTable(results));
+  console.log();
+  console.log(kindTable(results));
+  for (const v of bad) console.log(`VIOLATION: ${v}`);
+}
+Deno.exit(bad.length ? 1 : 0);
