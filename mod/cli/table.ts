@@ -9,6 +9,7 @@ import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer } from "../tcp/commands.ts";
 import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
+import { receiver, sender, tv } from "../multicast/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,
@@ -18,6 +19,9 @@ export const COMMANDS: readonly Command[] = [
   sockets,
   pmuUdp,
   pdcUdp,
+  tv,
+  receiver,
+  sender,
   lab,
   demo,
 ];
