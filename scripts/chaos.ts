@@ -1,17 +1,26 @@
 /**
  * `deno task chaos`: a bounded storm of hostile peers against every socklab
  * server, alongside well-behaved clients, and a table of what happened.
- * Loopback only (the multicast receiver's storm runs in a private network
- * namespace). Exit 0 when every invariant holds: every good exchange correct,
- * the server alive and error-free, its descriptors back to the baseline.
+ * Loopback only; the multicast receiver's storm runs in a private network
+ * namespace (this script runs itself there with --in-netns). Exit 0 when
+ * every invariant holds: every good exchange correct, the server alive and
+ * error-free, its descriptors back to the baseline.
  *
  *   deno task chaos [--only NAME[,NAME]] [--reduced] [--json] [--seed N]
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { echoStorm, FULL, REDUCED } from "./chaos/targets.ts";
-import { kindTable, runStorm, type StormResult, summaryTable, violations } from "./chaos/storm.ts";
+import { stormsInNetns } from "./chaos/netns.ts";
+import {
+  kindTable,
+  runStorm,
+  type StormResult,
+  type StormSpec,
+  summaryTable,
+  violations,
+} from "./chaos/storm.ts";
+import { echoStorm, FULL, pmuUdpStorm, receiverStorm, REDUCED } from "./chaos/targets.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -20,12 +29,17 @@ const { values } = parseArgs({
     reduced: { type: "boolean" },
     json: { type: "boolean" },
     seed: { type: "string", default: "1" },
+    "in-netns": { type: "boolean" },
   },
 });
 
 const scale = values.reduced ? REDUCED : FULL;
 const seed = Number(values.seed);
-const all = [echoStorm(scale, seed)];
+const all: StormSpec[] = [
+  echoStorm(scale, seed),
+  pmuUdpStorm(scale, seed),
+  receiverStorm(scale, seed),
+];
 const only = values.only?.split(",");
 const specs = only ? all.filter((s) => only.includes(s.name)) : all;
 if (only && specs.length !== only.length) {
@@ -36,6 +50,11 @@ if (only && specs.length !== only.length) {
 const log = (l: string) => console.error(l);
 const results: StormResult[] = [];
 for (const spec of specs) {
+  if (spec.netns && !values["in-netns"]) {
+    log(`chaos: storming ${spec.name} inside a private network namespace`);
+    results.push(...await stormsInNetns([spec.name], { reduced: !!values.reduced, seed }));
+    continue;
+  }
   log(`chaos: storming ${spec.name} (${spec.kinds.reduce((n, k) => n + k.count, 0)} peer runs)`);
   results.push(await runStorm({ ...spec, log }));
 }

@@ -8,6 +8,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { type Random, randomInt } from "../../mod/net/random.ts";
+import { openMulticastSender } from "../../mod/multicast/sender.ts";
 
 export interface Endpoint {
   hostname: string;
@@ -24,8 +26,6 @@ export interface Endpoint {
  */
 export type Outcome = "closed" | "reset" | "held" | "refused" | "sent";
 export const OUTCOMES: readonly Outcome[] = ["closed", "reset", "held", "refused", "sent"];
-
-export type Random = () => number;
 
 export interface PeerCtx {
   ep: Endpoint;
@@ -45,10 +45,6 @@ export function randomBytes(random: Random, n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = (random() * 256) | 0;
   return b;
-}
-
-export function randomInt(random: Random, lo: number, hi: number): number {
-  return lo + Math.floor(random() * (hi - lo + 1));
 }
 
 function close(c: { close(): void }) {
@@ -392,9 +388,29 @@ export function maxDatagram(hostname: string): number {
   return hostname.includes(":") ? 65_527 : 65_507;
 }
 
+/** Datagrams are sent in bursts of this many at full rate, with a 1 ms breath between bursts. */
+export const BURST = 32;
+
+async function burst(
+  ctx: PeerCtx,
+  count: number,
+  send: (i: number) => Promise<void>,
+): Promise<number> {
+  const until = Date.now() + ctx.holdMs;
+  let sent = 0;
+  for (let i = 0; i < count && Date.now() < until && !ctx.signal.aborted; i++) {
+    try {
+      await send(i);
+      sent++;
+    } catch { /* ENOBUFS, or ECONNREFUSED from an earlier datagram: keep going */ }
+    if (i % BURST === BURST - 1) await new Promise((r) => setTimeout(r, 1));
+  }
+  return sent;
+}
+
 /**
- * `count` datagrams from one socket as fast as the kernel takes them
- * (bounded in count and by `holdMs`): each `make(i)` is one datagram.
+ * `count` datagrams from one socket at full rate (bursts of {@link BURST}),
+ * bounded in count and by `holdMs`: each `make(i)` is one datagram.
  */
 export function datagrams(count: number, make: (ctx: PeerCtx, i: number) => Uint8Array): Peer {
   return async (ctx) => {
@@ -404,20 +420,31 @@ export function datagrams(count: number, make: (ctx: PeerCtx, i: number) => Uint
       hostname: v6 ? "::1" : "127.0.0.1",
       port: 0,
     });
-    const until = Date.now() + ctx.holdMs;
-    let sent = 0;
+    const to = { transport: "udp" as const, ...ctx.ep };
     try {
-      const to = { transport: "udp" as const, ...ctx.ep };
-      for (let i = 0; i < count && Date.now() < until && !ctx.signal.aborted; i++) {
-        try {
-          await sock.send(make(ctx, i), to);
-          sent++;
-        } catch { /* ENOBUFS/ECONNREFUSED on a full or closed port: keep going */ }
-      }
+      return { sent: await burst(ctx, count, (i) => sock.send(make(ctx, i), to).then(() => {})) };
     } finally {
       close(sock);
     }
-    return { sent };
+  };
+}
+
+/**
+ * `count` datagrams to a multicast group as fast as the kernel takes them,
+ * from socklab's own multicast socket (mod/multicast/sender.ts) with TTL 0:
+ * even outside a private namespace nothing would leave the host.
+ */
+export function multicastDatagrams(
+  count: number,
+  make: (ctx: PeerCtx, i: number) => Uint8Array,
+): Peer {
+  return async (ctx) => {
+    const sock = await openMulticastSender({ group: ctx.ep.hostname, port: ctx.ep.port, ttl: 0 });
+    try {
+      return { sent: await burst(ctx, count, (i) => sock.send(make(ctx, i))) };
+    } finally {
+      sock.close();
+    }
   };
 }
 

@@ -10,9 +10,10 @@
  *
  * @module
  */
-import { spawnSocklab } from "../../tests/helpers/cli.ts";
+import { seededRandom } from "../../mod/net/random.ts";
+import { type Proc, spawnSocklab } from "../../tests/helpers/cli.ts";
 import { crashLines, isAlive, sample, settledFds } from "./measure.ts";
-import { type Endpoint, type Outcome, OUTCOMES, type Peer, type Random } from "./peers.ts";
+import { type Endpoint, type Outcome, OUTCOMES, type Peer } from "./peers.ts";
 
 export interface Kind {
   name: string;
@@ -21,13 +22,17 @@ export interface Kind {
   peer: Peer;
 }
 
-/** One well-behaved exchange; resolves with null when everything came back right, else why not. */
-export type Good = (ep: Endpoint, i: number) => Promise<string | null>;
+/**
+ * One well-behaved exchange (number `i`, -1 for the warm-up); resolves with
+ * null when everything came back right, else why not. `server` is the server
+ * process (a receiver's good exchange reads its stdout).
+ */
+export type Good = (ep: Endpoint, i: number, server: Proc) => Promise<string | null>;
 
 export interface StormSpec {
   /** Row name in the table. */
   name: string;
-  /** socklab arguments that start the server (`--port 0` is appended unless `port` is given). */
+  /** socklab arguments that start the server (`--port 0` is appended unless `port` is set). */
   argv: string[];
   /** Where the peers connect (the port comes from the server's `listening on` line). */
   hostname: string;
@@ -51,10 +56,14 @@ export interface StormSpec {
   seed: number;
   /** Prefix for the server's argv (e.g. `ip netns exec NAME`). */
   prefix?: string[];
-  /** A fixed port instead of `--port 0` (multicast receivers take the group's port). */
+  /** Multicast: the whole storm must run inside a private network namespace. */
+  netns?: boolean;
+  /** A fixed port, already in `argv` (a multicast receiver's positional), instead of `--port 0`. */
   port?: number;
   /** The server's `listening on`-like line; default: `listening on host:port`. */
   ready?: RegExp;
+  /** What the server says it handled, from its shutdown summary (for the table). */
+  handled?: (summary: string) => string;
   /** Progress lines (stderr in `deno task chaos`). */
   log?: (line: string) => void;
 }
@@ -83,19 +92,10 @@ export interface StormResult {
   alive: boolean;
   exitCode: number | null;
   seconds: number;
+  /** The server's shutdown summary line. */
   summary: string;
-}
-
-/** mulberry32: a small seeded generator, so a storm can be repeated. */
-export function seeded(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  /** What the server handled (from its summary), e.g. `1914 datagrams`. */
+  handled: string;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -107,9 +107,14 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Run a good exchange, turning exceptions and lateness into a reason. */
-async function goodOnce(spec: StormSpec, ep: Endpoint, i: number): Promise<string | null> {
+async function goodOnce(
+  spec: StormSpec,
+  ep: Endpoint,
+  i: number,
+  server: Proc,
+): Promise<string | null> {
   try {
-    return await withTimeout(spec.good(ep, i), spec.goodTimeoutMs ?? 15_000, `good #${i}`);
+    return await withTimeout(spec.good(ep, i, server), spec.goodTimeoutMs ?? 15_000, `good #${i}`);
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
@@ -119,7 +124,7 @@ async function goodOnce(spec: StormSpec, ep: Endpoint, i: number): Promise<strin
 export async function runStorm(spec: StormSpec): Promise<StormResult> {
   const t0 = performance.now();
   const log = spec.log ?? (() => {});
-  const args = [...spec.argv, "--port", String(spec.port ?? 0)];
+  const args = spec.port === undefined ? [...spec.argv, "--port", "0"] : spec.argv;
   await using proc = spawnSocklab(args, { prefix: spec.prefix });
   const ready = spec.ready ?? /listening on \[?([^\]\s]*?)\]?:(\d+)/;
   const m = await proc.stderr.waitFor(ready, 20_000);
@@ -129,13 +134,13 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
   log(`${spec.name}: pid ${pid}, ${ep.hostname}:${ep.port}`);
 
   // Baseline: one good exchange first (lazy initialisation opens files), then the settled count.
-  const warm = await goodOnce(spec, ep, -1);
+  const warm = await goodOnce(spec, ep, -1, proc);
   if (warm) throw new Error(`${spec.name}: the warm-up exchange failed before any storm: ${warm}`);
   const fdsBefore = await settledFds(pid, { stableMs: 500 });
   const rssStartKiB = sample(pid)?.rssKiB ?? -1;
 
   // The storm.
-  const random = seeded(spec.seed);
+  const random = seededRandom(spec.seed);
   const abort = new AbortController();
   const stormTimer = setTimeout(() => abort.abort(), spec.stormMs);
   const jobs: { kind: KindResult; peer: Peer }[] = [];
@@ -183,7 +188,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
   const goodWorker = async () => {
     while (goodAttempted < spec.goodMax && (!hostileDone || goodAttempted < spec.goodMin)) {
       const i = goodAttempted++;
-      const why = await goodOnce(spec, ep, i);
+      const why = await goodOnce(spec, ep, i, proc);
       if (why === null) goodCorrect++;
       else if (goodFailures.length < 10) goodFailures.push(`#${i}: ${why}`);
     }
@@ -203,7 +208,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
   await Promise.all(goods);
 
   // After: alive, a last good exchange, descriptors back to the baseline.
-  const last = await goodOnce(spec, ep, goodAttempted);
+  const last = await goodOnce(spec, ep, goodAttempted, proc);
   goodAttempted++;
   if (last === null) goodCorrect++;
   else goodFailures.push(`final: ${last}`);
@@ -235,6 +240,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
     exitCode: st.code,
     seconds: (performance.now() - t0) / 1000,
     summary,
+    handled: spec.handled?.(summary) ?? "",
   };
 }
 
@@ -265,6 +271,7 @@ export function summaryTable(results: StormResult[]): string {
   const head = [
     "server",
     "hostile peers",
+    "server handled",
     "good attempted",
     "good correct",
     "server errors",
@@ -278,6 +285,7 @@ export function summaryTable(results: StormResult[]): string {
   const rows = results.map((r) => [
     r.name,
     String(r.hostile),
+    r.handled,
     String(r.goodAttempted),
     `${r.goodCorrect} (${
       r.goodAttempted ? Math.floor(100 * r.goodCorrect / r.goodAttempted) : 0

@@ -5,17 +5,28 @@
  *
  * @module
  */
+import { encodeDatagram, MAX_DATAGRAM } from "../../mod/multicast/datagram.ts";
+import { openMulticastSender } from "../../mod/multicast/sender.ts";
+import { randomInt } from "../../mod/net/random.ts";
 import { echoExchange } from "../../mod/tcp/echo.ts";
+import { resetExchange } from "../../mod/udp/pdc_udp.ts";
+import { parseAck } from "../../mod/udp/reset.ts";
 import {
   closeAfterConnect,
   connectAndStall,
+  datagrams,
   type Endpoint,
   mebibyteNoTerminator,
+  multicastDatagrams,
   neverRead,
+  randomBytes,
   randomGarbage,
   resetMidStream,
   stallMidCommand,
+  udpGarbage,
+  udpMaxSize,
 } from "./peers.ts";
+import type { Proc } from "../../tests/helpers/cli.ts";
 import type { Kind, StormSpec } from "./storm.ts";
 
 export interface Scale {
@@ -82,11 +93,158 @@ export function echoStorm(scale: Scale, seed = 1): StormSpec {
       ["never read", 10, neverRead("", true)],
     ]),
     good: goodEcho,
+    handled: (s) => `${s.match(/served (\d+) connection/)?.[1] ?? "?"} connections`,
     goodWorkers: 3,
     goodMax: scale.goodMax,
     goodMin: scale.goodMin,
     concurrency: 40,
     holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+const enc = new TextEncoder();
+
+/** Near misses of `RESET:20`: mutated by one edit, out of range, signed, huge, with junk after. */
+const NEAR_RESETS = [
+  "RESET:3601",
+  "RESET:-1",
+  "RESET:20.5",
+  "RESET:",
+  "RESET:99999999999999999999",
+  "reset:20",
+  "RESET:20\n\n",
+  "RESET:20\0",
+  " RESET:20",
+  "RESET:20;RESET:20",
+  "RESET:" + "9".repeat(4000),
+  "OFFSET:7",
+];
+
+/** pdc-udp's exchange (retransmitting) against pmu-udp: an acknowledgement OFFSET:<x>, 0 <= x <= 20. */
+async function goodReset(ep: Endpoint): Promise<string | null> {
+  const r = await resetExchange({
+    targets: [{ address: ep.hostname, family: 4 }],
+    port: ep.port,
+    command: "RESET:20",
+    timeout: 0.3,
+    maxTries: 40,
+  });
+  if (r.answer === null) return `no acknowledgement in ${r.attempts} attempts`;
+  const x = parseAck(r.answer);
+  if (x === null || x > 20 || r.answer !== `OFFSET:${x}`) return `bad answer ${r.answer}`;
+  return null;
+}
+
+/** socklab pmu-udp (part 3), IPv4, losing half its answers like the course server. */
+export function pmuUdpStorm(scale: Scale, seed = 1): StormSpec {
+  return {
+    name: "pmu-udp",
+    argv: ["pmu-udp", "--host", "127.0.0.1", "--family", "4", "--drop", "0.5", "--seed", "1"],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["UDP garbage at full rate", 8, udpGarbage(2_000)],
+      ["UDP max-size at full rate", 4, udpMaxSize(300)],
+      [
+        "near-miss commands",
+        8,
+        datagrams(500, (_, i) => enc.encode(NEAR_RESETS[i % NEAR_RESETS.length])),
+      ],
+      ["empty datagrams", 2, datagrams(1_000, () => new Uint8Array(0))],
+    ]),
+    good: goodReset,
+    handled: (s) => `${s.match(/received (\d+) datagram/)?.[1] ?? "?"} datagrams`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 8,
+    holdMs: scale.holdMs * 3,
+    stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+/** The group and port of the multicast storm (inside a private namespace only). */
+export const STORM_GROUP = "224.1.1.1";
+export const STORM_PORT = 10505;
+const SCIPER = "123456";
+
+/**
+ * sender's datagram `<sciper><line>` through socklab's multicast socket (TTL 0)
+ * until the receiver prints exactly that line: a good datagram the flood made
+ * the kernel drop is sent again every 0.25 s (UDP promises nothing; the
+ * receiver must print what does arrive, exactly, and never die).
+ */
+async function goodMulticast(ep: Endpoint, i: number, rx: Proc): Promise<string | null> {
+  const line = `${SCIPER}good ${i} ${"Romeo ".repeat(1 + (Math.abs(i) % 20))}`.trimEnd();
+  const sock = await openMulticastSender({ group: ep.hostname, port: ep.port, ttl: 0 });
+  try {
+    const from = rx.stdout.lines.length;
+    for (let k = 0; k < 40; k++) {
+      await sock.send(enc.encode(line));
+      try {
+        await rx.stdout.waitFor(new RegExp(`^${line}$`), 250, from);
+        return null;
+      } catch { /* not yet: send again */ }
+    }
+    return `the receiver never printed '${line}'`;
+  } finally {
+    sock.close();
+  }
+}
+
+/** socklab receiver (part 4.1) in a private namespace. */
+export function receiverStorm(scale: Scale, seed = 1): StormSpec {
+  return {
+    name: "receiver",
+    argv: ["receiver", STORM_GROUP, String(STORM_PORT)],
+    port: STORM_PORT,
+    hostname: STORM_GROUP,
+    netns: true,
+    kinds: kinds(scale, [
+      [
+        "short datagrams (0-5 bytes)",
+        4,
+        multicastDatagrams(500, (ctx) => randomBytes(ctx.random, randomInt(ctx.random, 0, 5))),
+      ],
+      [
+        "invalid UTF-8",
+        4,
+        multicastDatagrams(500, (ctx) =>
+          encodeDatagram(
+            "swcmTV",
+            randomBytes(ctx.random, randomInt(ctx.random, 1, 200)).map(
+              (b) => b | 0x80,
+            ),
+          )),
+      ],
+      [
+        "forged line breaks",
+        2,
+        multicastDatagrams(
+          200,
+          (_, i) => enc.encode(`swcmTV\n${SCIPER}good ${i} Romeo\r\n\x1b[2J`),
+        ),
+      ],
+      [
+        "garbage at full rate",
+        4,
+        multicastDatagrams(1_000, (ctx) => randomBytes(ctx.random, randomInt(ctx.random, 0, 1500))),
+      ],
+      [
+        "max-size at full rate",
+        2,
+        multicastDatagrams(100, (ctx) => randomBytes(ctx.random, MAX_DATAGRAM)),
+      ],
+    ]),
+    good: goodMulticast,
+    handled: (s) => `${s.match(/received (\d+) datagram/)?.[1] ?? "?"} datagrams`,
+    goodWorkers: 2,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 4,
+    holdMs: scale.holdMs * 3,
     stormMs: scale.stormMs,
     seed,
   };
