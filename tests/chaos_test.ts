@@ -5,12 +5,28 @@
  * descriptors back to the baseline. `deno task chaos` runs the full storm.
  */
 import assert from "node:assert/strict";
-import { runStorm, violations } from "../scripts/chaos/storm.ts";
-import { echoStorm, REDUCED } from "../scripts/chaos/targets.ts";
+import { stormsInNetns } from "../scripts/chaos/netns.ts";
+import { runStorm, type StormResult, type StormSpec, violations } from "../scripts/chaos/storm.ts";
+import { echoStorm, pmuUdpStorm, receiverStorm, REDUCED } from "../scripts/chaos/targets.ts";
+import { netnsTest } from "./helpers/netns.ts";
 
-Deno.test("chaos: echo-server keeps serving good clients through a storm, no leak", async () => {
-  const r = await runStorm(echoStorm(REDUCED, 7));
+function invariants(r: StormResult, spec: StormSpec) {
   assert.deepEqual(violations(r), []);
-  assert.ok(r.goodAttempted >= REDUCED.goodMin, `only ${r.goodAttempted} good exchanges`);
-  assert.ok(r.hostile > 0);
+  assert.ok(r.goodAttempted > REDUCED.goodMin, `only ${r.goodAttempted} good exchanges`);
+  assert.equal(r.kinds.length, spec.kinds.length);
+  for (const k of r.kinds) assert.ok(k.launched > 0, `no ${k.name} peer ran`);
+}
+
+const SEED = 7;
+
+for (const make of [echoStorm, pmuUdpStorm]) {
+  const spec = make(REDUCED, SEED);
+  Deno.test(`chaos: ${spec.name} keeps serving good clients through a storm, no leak`, async () => {
+    invariants(await runStorm(spec), spec);
+  });
+}
+
+netnsTest("chaos: the multicast receiver prints every good datagram through a storm", async () => {
+  const [r] = await stormsInNetns(["receiver"], { reduced: true, seed: SEED });
+  invariants(r, receiverStorm(REDUCED, SEED));
 });
