@@ -9,6 +9,7 @@ import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer } from "../tcp/commands.ts";
 import { helloRecv, helloSend } from "../udp/commands.ts";
+import { receiver, sender, tv } from "../multicast/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,
@@ -16,6 +17,9 @@ export const COMMANDS: readonly Command[] = [
   echoServer,
   echoClient,
   sockets,
+  tv,
+  receiver,
+  sender,
   lab,
   demo,
 ];
