@@ -309,7 +309,7 @@ netnsTest(
 );
 
 netnsTest(
-  "bad groups, SCIPERs and options are usage errors; an unreachable group is a run error",
+  "bad groups, SCIPERs and options are usage errors; no multicast route is a run error, unless --iface 127.0.0.1",
   async (ns) => {
     const usage: [string[], RegExp][] = [
       [["receiver", "10.0.0.1", PORT], /<group>: '10\.0\.0\.1' is not an IPv4 multicast address/],
@@ -353,5 +353,15 @@ netnsTest(
     assert.match(tv.stderr, /^socklab tv: error: cannot send to 224\.1\.1\.1:10505: /m);
     assert.equal(snd.code, 1, snd.stderr);
     assert.match(snd.stderr, /^socklab sender: error: cannot send to 224\.1\.1\.1:10505: /m);
+    assert.match(snd.stderr, /no route for multicast on this host/);
+
+    // --iface 127.0.0.1 keeps it all on the loopback interface, route or not.
+    await using rx = await receiver(ns, GROUP, "--iface", "127.0.0.1");
+    const viaLo = await runSocklab(["sender", GROUP, PORT, "123456", "--iface", "127.0.0.1"], {
+      prefix: ns.prefix,
+      input: "via lo\n",
+    });
+    assert.equal(viaLo.code, 0, viaLo.stderr);
+    assert.equal((await rx.stdout.waitForLines(1))[0], "123456via lo");
   },
 );

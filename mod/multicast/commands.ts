@@ -115,7 +115,7 @@ once it runs, and every datagram sent.`,
 
 export const receiver: Command = {
   name: "receiver",
-  summary: "join a multicast group and print every datagram (4.1)",
+  summary: "join a multicast group and print every datagram",
   part: "4.1",
   positionals: [
     { name: "group", help: "multicast group to join, e.g. 224.1.1.1" },
@@ -156,7 +156,7 @@ as U+FFFD, line breaks as \\n, other control characters as \\xNN.`,
 
 export const sender: Command = {
   name: "sender",
-  summary: "send each line of stdin to a multicast group as <sciper><line> (4.2)",
+  summary: "send each line of stdin to a multicast group as <sciper><line>",
   part: "4.2",
   positionals: [
     { name: "group", help: "multicast group, e.g. 224.1.1.1" },

@@ -67,7 +67,11 @@ export async function openMulticastSender(opts: MulticastSendOptions): Promise<M
       try {
         await sock.send(data, to);
       } catch (e) {
-        throw new RunError(`cannot send to ${where}: ${message(e)}`);
+        const hint = e instanceof Deno.errors.NetworkUnreachable
+          ? " (no route for multicast on this host: add one, e.g. " +
+            "'ip route add 224.0.0.0/4 dev eth0', or send from an interface with --iface)"
+          : "";
+        throw new RunError(`cannot send to ${where}: ${message(e)}${hint}`);
       }
     },
     close() {
