@@ -24,7 +24,7 @@ import { MAX_SEED, randomSeed } from "../net/random.ts";
 import { sendHello, startHelloReceiver } from "./hello.ts";
 import { pdcTargets, resetExchange, runExperiment } from "./pdc_udp.ts";
 import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "./pmu_udp.ts";
-import { type AckSeparator, formatExperiment, summarize } from "./reset.ts";
+import { type AckSeparator, formatExperiment, MAX_RESET, summarize } from "./reset.ts";
 
 export const helloSend: Command = {
   name: "hello-send",
@@ -145,7 +145,8 @@ export const pmuUdp: Command = {
       help: "answer OFFSET:<x> (the course server) or OFFSET=<x> (the handout)",
     },
   },
-  description: `Answers 'RESET:<n>' (0 <= n <= ${3600}) with 'OFFSET:<x>', x uniform in 0..n, and
+  description:
+    `Answers 'RESET:<n>' (0 <= n <= ${MAX_RESET}) with 'OFFSET:<x>', x uniform in 0..n, and
 anything else with 'Wrong command.'; loses each answer with probability --drop.
 Logs every datagram on stderr like the course server: 'Received <data> from
 <addr>', then 'Ack sent!' or 'Ignoring message from <addr>' (answer dropped, or
