@@ -26,6 +26,15 @@ import {
   parseDatagram,
   parseScript,
 } from "../mod/multicast/datagram.ts";
+import {
+  commandSoFar,
+  floodText,
+  MAX_DELAY,
+  parseCommand,
+  pmuMessages,
+  splitAll,
+  WRONG_COMMAND as WRONG_PMU,
+} from "../mod/pmu/mod.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261124);
 const N = 3_000;
@@ -258,6 +267,118 @@ cases(
     for (const l of parseScript(t)) {
       assert.doesNotMatch(l, /\n/); // a lone \r stays inside a line (the receiver escapes it)
       assert.equal(l, l.trimEnd());
+    }
+  },
+);
+
+// --- parts 2, 5, 6: PMU commands and the stream splitter ---------------------------
+
+const validCommand = (r: Random) => {
+  const eol = ["", "\n", "\r\n"][randomInt(r, 0, 2)];
+  if (r() < 0.3) return `CMD_floodme${eol}`;
+  const d = [String(randomInt(r, 0, 60)), (r() * 60).toFixed(randomInt(r, 1, 3)), "0.5", ".5"][
+    randomInt(r, 0, 3)
+  ];
+  return `CMD_short:${d}${eol}`;
+};
+
+cases(
+  "parseCommand: valid commands parse exactly; mutations are wrong or valid by the grammar",
+  (r, i) => {
+    const v = validCommand(r);
+    return {
+      valid: i % 3 === 0,
+      text: i % 3 === 0
+        ? v
+        : i % 3 === 1
+        ? dec.decode(mutate(r, enc.encode(v)))
+        : text(r, 30, "CMD_shortflodme:.0123456789\r\n x"),
+    };
+  },
+  ({ valid, text: t }) => {
+    const c = parseCommand(t);
+    const bare = t.replace(/\r?\n$/, "");
+    if (valid) assert.notEqual(c.kind, "wrong", t);
+    if (c.kind === "short") {
+      assert.match(bare, /^CMD_short:(\d+(\.\d+)?|\.\d+)$/);
+      assert.ok(c.delay >= 0 && c.delay <= MAX_DELAY && c.delay === Number(bare.slice(10)));
+    } else if (c.kind === "flood") assert.equal(bare, "CMD_floodme");
+    else assert.equal(c.text, t, "a wrong command keeps what was received");
+  },
+);
+
+cases(
+  "commandSoFar: a server reading byte by byte decides within 16 bytes, as parseCommand would",
+  (r, i) =>
+    i % 2 ? validCommand(r) + text(r, 10) : dec.decode(mutate(r, enc.encode(validCommand(r)))),
+  (t) => {
+    let decided = -1;
+    for (let k = 0; k <= t.length; k++) {
+      const c = commandSoFar(t.slice(0, k));
+      if (c === null) continue;
+      decided = k;
+      if (c.kind !== "wrong") assert.deepEqual(c, parseCommand(t.slice(0, k)));
+      break;
+    }
+    if (decided === -1) assert.ok(t.length <= 16, `still undecided after ${t.length} chars`);
+    else assert.ok(decided <= 16, `decided only after ${decided} chars`);
+  },
+);
+
+/** Cut `data` into random reads of 1 to `max` bytes (a cut may split a UTF-8 character). */
+function cutRandomly(r: Random, data: Uint8Array, max: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < data.length;) {
+    const n = randomInt(r, 1, max);
+    out.push(data.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
+cases(
+  "PmuSplitter: n messages cut anywhere come out as exactly messages 0..n-1, nothing else",
+  (r) => {
+    const n = randomInt(r, 0, 25);
+    const sep = () => ["", "", "", "\n", "\r\n", " "][randomInt(r, 0, 5)];
+    const stream = pmuMessages(n).map((m) => m + sep()).join("");
+    return { n, cuts: cutRandomly(r, enc.encode(stream), randomInt(r, 1, 40)).map((c) => [...c]) };
+  },
+  ({ n, cuts }) => {
+    const pieces = splitAll(cuts.map((c) => new Uint8Array(c)));
+    assert.deepEqual(
+      pieces,
+      pmuMessages(n).map((text, index) => ({ kind: "message", index, text })),
+    );
+  },
+);
+
+cases(
+  "PmuSplitter: a flood, Wrong command. or any bytes pass through exactly (whitespace aside)",
+  (r, i) => {
+    const data = i % 3 === 0
+      ? enc.encode(floodText(randomInt(r, 0, 5000)))
+      : i % 3 === 1
+      ? enc.encode(WRONG_PMU)
+      : r() < 0.5
+      ? bytes(r, 300)
+      : mutate(r, enc.encode(pmuMessages(randomInt(r, 1, 5)).join("")));
+    return cutRandomly(r, data, randomInt(r, 1, 64)).map((c) => [...c]);
+  },
+  (cuts) => {
+    const all = new Uint8Array(cuts.flat());
+    const pieces = splitAll(cuts.map((c) => new Uint8Array(c)));
+    const joined = pieces.map((p) => p.text).join("");
+    const strip = (s: string) => s.replace(/\s+/g, "");
+    assert.equal(strip(joined), strip(dec.decode(all)), "nothing lost, nothing invented");
+    const text = dec.decode(all);
+    if (!text.trimStart().startsWith("This is PMU data")) {
+      assert.equal(joined, text.trim() === "" ? "" : text, "non-message streams are exact");
+    }
+    for (const p of pieces) {
+      if (p.kind !== "message") continue;
+      const m = /^This is PMU data (\d+)$/.exec(p.text); // as received: 007 stays 007
+      assert.ok(m && Number(m[1]) === p.index, p.text);
     }
   },
 );
