@@ -9,7 +9,7 @@ import { grade } from "../grade/commands.ts";
 import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer } from "../tcp/commands.ts";
-import { helloRecv, helloSend } from "../udp/commands.ts";
+import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
 import { receiver, sender, tv } from "../multicast/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
@@ -18,6 +18,8 @@ export const COMMANDS: readonly Command[] = [
   echoServer,
   echoClient,
   sockets,
+  pmuUdp,
+  pdcUdp,
   tv,
   receiver,
   sender,
