@@ -5,6 +5,7 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { grade } from "../grade/commands.ts";
 import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer } from "../tcp/commands.ts";
@@ -24,4 +25,5 @@ export const COMMANDS: readonly Command[] = [
   sender,
   lab,
   demo,
+  grade,
 ];

@@ -4,5 +4,6 @@
  * @module
  */
 import type { GradablePart } from "./part.ts";
+import { part4Receiver, part4Sender } from "./part4.ts";
 
-export const PARTS: GradablePart[] = [];
+export const PARTS: GradablePart[] = [part4Receiver, part4Sender];

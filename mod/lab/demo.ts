@@ -5,6 +5,11 @@
  *
  * @module
  */
+import { parseDatagram } from "../multicast/datagram.ts";
+import { startReceiver } from "../multicast/receiver.ts";
+import { DEFAULT_SCRIPT } from "../multicast/script.ts";
+import { openMulticastSender } from "../multicast/sender.ts";
+import { startTv } from "../multicast/tv.ts";
 import { echoExchange, startEchoServer } from "../tcp/echo.ts";
 import { sendHello, startHelloReceiver } from "../udp/hello.ts";
 
@@ -75,6 +80,84 @@ export const DEMO_STEPS: DemoStep[] = [
     },
   },
 ];
+
+/** A UDP port that was free a moment ago. */
+function freeUdpPort(): number {
+  const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (s.addr as Deno.NetAddr).port;
+  s.close();
+  return port;
+}
+
+/** Part 4 in the main namespace: TTL 0 from 127.0.0.1, loopback on; nothing reaches a wire. */
+const MULTICAST_STEP: DemoStep = {
+  part: "4",
+  title: "multicast TV, receiver and sender (TTL 0: this host only)",
+  async run(say) {
+    const group = "224.1.1.1";
+    const port = freeUdpPort();
+    const got: string[] = [];
+    let wake: (() => void) | undefined;
+    const receiver = await startReceiver({
+      group,
+      port,
+      iface: "127.0.0.1",
+      onDatagram: (data) => {
+        const d = parseDatagram(data);
+        got.push(d.id + d.text);
+        wake?.();
+      },
+    });
+    const waitFor = async (pred: () => boolean, what: string) => {
+      const deadline = Date.now() + 5000;
+      while (!pred()) {
+        if (Date.now() > deadline) throw new Error(`${what}: not received within 5 s`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+      }
+    };
+    try {
+      say(`receiver joined ${group}:${port} on 127.0.0.1`);
+      const lines = DEFAULT_SCRIPT.split("\n").filter((l) => l.trim()).slice(0, 4);
+      const tv = await startTv({
+        group,
+        port,
+        id: "swcmTV",
+        interval: 0.05,
+        ttl: 0,
+        iface: "127.0.0.1",
+        lines,
+      });
+      try {
+        await waitFor(() => got.length >= 3, "tv");
+      } finally {
+        await tv.close();
+      }
+      for (const l of got.slice(0, 3)) say(`receiver: ${l}`);
+      const tvOk = got.slice(0, 3).every((l, i) => l === "swcmTV" + lines[i].trimEnd());
+      const sender = await openMulticastSender({ group, port, ttl: 0, iface: "127.0.0.1" });
+      const before = got.length;
+      try {
+        await sender.send(
+          new TextEncoder().encode("123456What light through yonder socket breaks?"),
+        );
+      } finally {
+        sender.close();
+      }
+      say("sender 123456: What light through yonder socket breaks?");
+      await waitFor(() => got.slice(before).some((l) => l.startsWith("123456")), "sender");
+      const mine = got.slice(before).find((l) => l.startsWith("123456"))!;
+      say(`receiver: ${mine}`);
+      return tvOk && mine === "123456What light through yonder socket breaks?";
+    } finally {
+      await receiver.close();
+    }
+  },
+};
+
+DEMO_STEPS.push(MULTICAST_STEP);
 
 export interface DemoResult {
   part: string;

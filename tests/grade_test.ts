@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { runSocklab, socklabArgv } from "./helpers/cli.ts";
+import { netnsTest } from "./helpers/netns.ts";
+
+const STUDENTS = new URL("./fixtures/students/", import.meta.url).pathname;
+const py = (name: string) => ["python3", STUDENTS + name];
+/** `socklab <client>` as a graded program, exactly as the binary would run it. */
+const socklab = (...args: string[]) => socklabArgv(args);
+
+interface Report {
+  part: string;
+  max_grade: number;
+  score: number;
+  success: 0 | 1;
+  tests: { name: string; passed: boolean; detail: string }[];
+}
+
+async function grade(
+  part: string,
+  program: string[],
+  opts: { prefix?: string[]; extra?: string[] } = {},
+): Promise<Report> {
+  const r = await runSocklab(["grade", part, "--json", ...(opts.extra ?? []), "--", ...program], {
+    prefix: opts.prefix,
+    timeoutMs: 90_000,
+  });
+  assert.ok(r.code === 0 || r.code === 1, `grade exit ${r.code}: ${r.stderr}`);
+  const report = JSON.parse(r.stdout) as Report;
+  assert.equal(r.code, report.success ? 0 : 1);
+  return report;
+}
+
+/** The names of the failed tests. */
+const failed = (r: Report) => r.tests.filter((t) => !t.passed).map((t) => t.name);
+const detail = (r: Report, name: string) => r.tests.find((t) => t.name === name)!.detail;
+
+Deno.test("grade: usage errors exit 2 naming the problem", async () => {
+  const noPart = await runSocklab(["grade", "part9", "--", "python3", "x.py"]);
+  assert.equal(noPart.code, 2);
+  assert.match(noPart.stderr, /'part9' is not a gradable part \(.*part4-receiver/);
+  const noProgram = await runSocklab(["grade", "part4-sender"]);
+  assert.equal(noProgram.code, 2);
+  assert.match(noProgram.stderr, /missing <program\.\.\.> after --/);
+  const badSciper = await runSocklab([
+    "grade",
+    "part4-sender",
+    "--sciper",
+    "12345",
+    "--",
+    "python3",
+  ]);
+  assert.equal(badSciper.code, 2);
+  assert.match(badSciper.stderr, /--sciper: '12345' is not 6 digits/);
+  const missing = await runSocklab(["grade", "part4-sender", "--", "/nonexistent/student.py"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot run '\/nonexistent\/student\.py'/);
+});
+
+netnsTest(
+  "grade part4-receiver: full marks for socklab's receiver and a correct script",
+  async (ns) => {
+    for (const program of [socklab("receiver"), py("part4_receiver_good.py")]) {
+      const r = await grade("part4-receiver", program, { prefix: ns.prefix });
+      assert.deepEqual(failed(r), [], JSON.stringify(r.tests));
+      assert.equal(r.score, r.max_grade);
+    }
+  },
+);
+
+netnsTest(
+  "grade part4-receiver: a receiver that forgets to join the group fails with the reason",
+  async (ns) => {
+    const r = await grade("part4-receiver", py("part4_receiver_nojoin.py"), { prefix: ns.prefix });
+    assert.equal(r.score, 0);
+    assert.match(
+      detail(r, "receives the broadcast"),
+      /nothing was printed: did the program join the group/,
+    );
+  },
+);
+
+netnsTest(
+  "grade part4-sender: full marks for socklab's sender and a correct script; broken ones lose the right test",
+  async (ns) => {
+    for (const program of [socklab("sender"), py("part4_sender_good.py")]) {
+      const r = await grade("part4-sender", program, {
+        prefix: ns.prefix,
+        extra: ["--sciper", "654321"],
+      });
+      assert.deepEqual(failed(r), [], JSON.stringify(r.tests));
+    }
+    const sep = await grade("part4-sender", py("part4_sender_separator.py"), { prefix: ns.prefix });
+    assert.deepEqual(failed(sep), ["datagram is <sciper><text>"]);
+    assert.match(
+      detail(sep, "datagram is <sciper><text>"),
+      /no separator between the 6-byte ID and the text/,
+    );
+    const once = await grade("part4-sender", py("part4_sender_once.py"), { prefix: ns.prefix });
+    assert.deepEqual(failed(once), ["one datagram per input line"]);
+    assert.match(detail(once, "one datagram per input line"), /1 of 3 stdin lines arrived/);
+  },
+);
