@@ -125,11 +125,12 @@ async function send(conn: Deno.Conn, data: Uint8Array, split: Split, random: () 
 }
 
 /** A command for the log: quoted and cut short when it is not a valid one. */
-function show(text: string, valid: boolean): string {
+function show(text: string, valid: boolean, whole = true): string {
   const t = text.replace(/\r?\n$/, "");
   if (valid) return t;
-  const q = JSON.stringify(t.length > 40 ? t.slice(0, 40) : t);
-  return t.length > 40 ? `${q}... (${encoder.encode(text).length} bytes)` : q;
+  if (t.length <= 40) return JSON.stringify(t);
+  const q = `${JSON.stringify(t.slice(0, 40))}...`;
+  return whole ? `${q} (${encoder.encode(text).length} bytes)` : q;
 }
 
 /**
@@ -189,7 +190,7 @@ export async function pmuSession(
       received = next;
       const text = decoder.decode(received);
       if (received.length > cap) {
-        report.command = `${show(text, false)} (longer than ${cap} bytes)`;
+        report.command = `${show(text, false, false)} (longer than ${cap} bytes)`;
         cmd = { kind: "wrong", text };
         break;
       }
