@@ -20,7 +20,15 @@ import {
   summaryTable,
   violations,
 } from "./chaos/storm.ts";
-import { echoStorm, FULL, pmuUdpStorm, receiverStorm, REDUCED } from "./chaos/targets.ts";
+import {
+  echoStorm,
+  FULL,
+  pmuStorm,
+  pmuUdpStorm,
+  receiverStorm,
+  REDUCED,
+  wsPmuStorm,
+} from "./chaos/targets.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -37,6 +45,8 @@ const scale = values.reduced ? REDUCED : FULL;
 const seed = Number(values.seed);
 const all: StormSpec[] = [
   echoStorm(scale, seed),
+  pmuStorm(scale, seed),
+  wsPmuStorm(scale, seed),
   pmuUdpStorm(scale, seed),
   receiverStorm(scale, seed),
 ];

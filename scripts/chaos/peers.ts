@@ -24,6 +24,15 @@ export interface Endpoint {
  * - `refused`: the connection was refused;
  * - `sent`: fire-and-forget peers (datagrams, close-right-after-connect).
  */
+/** What a peer sends: text, or bytes made for the endpoint (a WebSocket upgrade names it). */
+export type Payload = string | ((ep: Endpoint) => Uint8Array);
+
+function bytesOf(p: Payload, ep: Endpoint): Uint8Array {
+  return typeof p === "string" ? enc.encode(p) : p(ep);
+}
+
+const enc = new TextEncoder();
+
 export type Outcome = "closed" | "reset" | "held" | "refused" | "sent";
 export const OUTCOMES: readonly Outcome[] = ["closed", "reset", "held", "refused", "sent"];
 
@@ -38,8 +47,6 @@ export interface PeerCtx {
 
 /** A peer runs once; a batch peer may stand for several (outcome -> count). */
 export type Peer = (ctx: PeerCtx) => Promise<Outcome | Partial<Record<Outcome, number>>>;
-
-const enc = new TextEncoder();
 
 export function randomBytes(random: Random, n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -152,6 +159,12 @@ export function sendThenWatch(payload: (ctx: PeerCtx) => Uint8Array | null): Pee
 
 // --- plain TCP ----------------------------------------------------------------
 
+/** Each run sends the next text of `list`, then waits for the server's verdict. */
+export function sendEachOf(list: readonly string[]): Peer {
+  let k = 0;
+  return sendThenWatch(() => enc.encode(list[k++ % list.length]));
+}
+
 /** Random bytes (1 to 4 KiB), then wait for the server's verdict. */
 export const randomGarbage: Peer = sendThenWatch((ctx) =>
   randomBytes(ctx.random, randomInt(ctx.random, 1, 4096))
@@ -182,12 +195,12 @@ export const closeAfterConnect: Peer = async (ctx) => {
  * bound nor stop serving others. With `keepSending`, also keep writing the
  * command bytes for the whole hold (an echo server answers everything).
  */
-export function neverRead(command: string, keepSending = false): Peer {
+export function neverRead(command: Payload, keepSending = false): Peer {
   return async (ctx) => {
     const conn = await dial(ctx);
     if (conn === "refused") return "refused";
     try {
-      const data = enc.encode(command);
+      const data = bytesOf(command, ctx.ep);
       if (!keepSending) {
         const stopped = await writeAll(conn, data, ctx.holdMs, ctx.signal);
         if (stopped) return stopped;
@@ -227,16 +240,52 @@ function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
 const RST_PEER = fileURLToPath(new URL("./rst_peer.py", import.meta.url));
 
 /**
+ * The interpreter for the helper. Measured: the pyenv shim `python3` on PATH
+ * took 43 s to start 40 trivial scripts at once (1 s each alone), Debian's
+ * /usr/bin/python3 5 s; so the real binary, and at most two helpers at once.
+ */
+const PYTHON = (() => {
+  try {
+    Deno.statSync("/usr/bin/python3");
+    return "/usr/bin/python3";
+  } catch {
+    return "python3";
+  }
+})();
+let pythons = 0;
+const pythonQueue: (() => void)[] = [];
+async function withPython<T>(fn: () => Promise<T>): Promise<T> {
+  if (pythons >= 2) await new Promise<void>((r) => pythonQueue.push(r));
+  pythons++;
+  try {
+    return await fn();
+  } finally {
+    pythons--;
+    pythonQueue.shift()?.();
+  }
+}
+
+/**
  * Resets in the middle of the server's stream: connect, send `command`, read
  * `readBytes`, then close with SO_LINGER 0 so the kernel sends a RST. Deno
  * cannot set SO_LINGER (measured: closing a Deno socket with unread data gave
  * the server an EOF, then EPIPE, not a reset), so a python3 helper does it,
  * `batch` resets per process.
  */
-export function resetMidStream(command: string, readBytes = 1, batch = 10): Peer {
-  return async (ctx) => {
-    const hex = [...enc.encode(command)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    const child = new Deno.Command("python3", {
+export function resetMidStream(command: Payload, readBytes = 1, batch = 20): Peer {
+  return (ctx) => withPython(() => resetBatch(ctx, command, readBytes, batch));
+}
+
+async function resetBatch(
+  ctx: PeerCtx,
+  command: Payload,
+  readBytes: number,
+  batch: number,
+): Promise<Partial<Record<Outcome, number>>> {
+  {
+    if (ctx.signal.aborted) return {};
+    const hex = [...bytesOf(command, ctx.ep)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const child = new Deno.Command(PYTHON, {
       args: [RST_PEER, ctx.ep.hostname, String(ctx.ep.port), String(batch), hex, String(readBytes)],
       stdout: "piped",
       stderr: "null",
@@ -256,7 +305,7 @@ export function resetMidStream(command: string, readBytes = 1, batch = 10): Peer
     } finally {
       clearTimeout(timer);
     }
-  };
+  }
 }
 
 // --- TLS port -----------------------------------------------------------------

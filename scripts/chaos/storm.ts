@@ -74,6 +74,8 @@ export interface KindResult {
   outcomes: Record<Outcome, number>;
   /** Peers that failed in a way the harness did not expect (a harness bug, listed). */
   errors: string[];
+  /** Longest single run of this kind, seconds. */
+  maxSeconds: number;
 }
 
 export interface StormResult {
@@ -150,6 +152,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
       launched: 0,
       outcomes: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>,
       errors: [],
+      maxSeconds: 0,
     };
     for (let i = 0; i < k.count; i++) jobs.push({ kind: r, peer: k.peer });
     return r;
@@ -163,6 +166,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
   const hostileWorker = async () => {
     while (next < jobs.length && !abort.signal.aborted) {
       const job = jobs[next++];
+      const began = performance.now();
       try {
         const out = await job.peer({ ep, random, signal: abort.signal, holdMs: spec.holdMs });
         if (typeof out === "string") {
@@ -178,6 +182,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
         job.kind.launched++;
         if (job.kind.errors.length < 5) job.kind.errors.push(String(e));
       }
+      job.kind.maxSeconds = Math.max(job.kind.maxSeconds, (performance.now() - began) / 1000);
     }
   };
 
@@ -307,7 +312,17 @@ export function summaryTable(results: StormResult[]): string {
  * refused, sent-and-gone).
  */
 export function kindTable(results: StormResult[]): string {
-  const head = ["server", "kind", "peers", "closed", "reset", "held", "refused", "sent"];
+  const head = [
+    "server",
+    "kind",
+    "peers",
+    "closed",
+    "reset",
+    "held",
+    "refused",
+    "sent",
+    "longest s",
+  ];
   const rows: string[][] = [];
   for (const r of results) {
     for (const k of r.kinds) {
@@ -318,6 +333,7 @@ export function kindTable(results: StormResult[]): string {
         ...(["closed", "reset", "held", "refused", "sent"] as Outcome[]).map((o) =>
           k.outcomes[o] ? String(k.outcomes[o]) : ""
         ),
+        k.maxSeconds.toFixed(1),
       ]);
     }
   }

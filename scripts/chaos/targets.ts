@@ -9,6 +9,9 @@ import { encodeDatagram, MAX_DATAGRAM } from "../../mod/multicast/datagram.ts";
 import { openMulticastSender } from "../../mod/multicast/sender.ts";
 import { randomInt } from "../../mod/net/random.ts";
 import { echoExchange } from "../../mod/tcp/echo.ts";
+import { pdcExchange } from "../../mod/tcp/pdc.ts";
+import { floodText, pmuMessage } from "../../mod/pmu/mod.ts";
+import { NORMAL_CLOSES, runWsPdc } from "../../mod/ws/ws_pdc.ts";
 import { resetExchange } from "../../mod/udp/pdc_udp.ts";
 import { parseAck } from "../../mod/udp/reset.ts";
 import {
@@ -19,12 +22,23 @@ import {
   mebibyteNoTerminator,
   multicastDatagrams,
   neverRead,
+  plainHttp,
   randomBytes,
   randomGarbage,
   resetMidStream,
+  sendEachOf,
   stallMidCommand,
   udpGarbage,
   udpMaxSize,
+  wsBigMessage,
+  wsFrame,
+  wsGarbageFrames,
+  wsHalfUpgrade,
+  wsInvalidOpcode,
+  wsOversize,
+  wsThen,
+  wsUnmasked,
+  wsUpgrade,
 } from "./peers.ts";
 import type { Proc } from "../../tests/helpers/cli.ts";
 import type { Kind, StormSpec } from "./storm.ts";
@@ -89,7 +103,7 @@ export function echoStorm(scale: Scale, seed = 1): StormSpec {
       ["connect and stall", 40, connectAndStall],
       ["stall mid-command", 40, stallMidCommand("Oh Rom")],
       ["close after connect", 80, closeAfterConnect],
-      ["reset mid-stream", 40, resetMidStream("Oh Romeo, Romeo! wherefore art thou Romeo?", 8)],
+      ["reset mid-stream", 15, resetMidStream("Oh Romeo, Romeo! wherefore art thou Romeo?", 8)],
       ["never read", 10, neverRead("", true)],
     ]),
     good: goodEcho,
@@ -245,6 +259,163 @@ export function receiverStorm(scale: Scale, seed = 1): StormSpec {
     goodMin: scale.goodMin,
     concurrency: 4,
     holdMs: scale.holdMs * 3,
+    stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+// --- PMU (parts 2, 5, 6) ------------------------------------------------------------
+
+/** Near misses of the PMU's commands. */
+const NEAR_COMMANDS = [
+  "CMD_short:61",
+  "CMD_short:-1",
+  "CMD_short:1e3",
+  "CMD_short:",
+  "CMD_shortt:0",
+  "cmd_short:0",
+  "CMD_floodme!",
+  "CMD_flood",
+  "CMD_short:0\n\n",
+  "CMD_short:0\0",
+  " CMD_short:0",
+  "CMD_short:" + "9".repeat(300),
+  "GET / HTTP/1.1\r\n\r\n",
+];
+
+/** The good commands, in turn: mostly CMD_short:0, every fourth a flood. */
+export function goodCommand(i: number): string {
+  return Math.abs(i) % 4 === 3 ? "CMD_floodme" : "CMD_short:0";
+}
+
+/**
+ * What a PDC must print for `command`: the flood exactly (newline added only if
+ * missing), or `This is PMU data 0..n-1` one a line with 10 <= n <= 20. Null if right.
+ */
+export function checkPdcOutput(command: string, out: string): string | null {
+  if (command === "CMD_floodme") {
+    const f = floodText();
+    const want = f.endsWith("\n") ? f : f + "\n";
+    return out === want ? null : `flood differs: ${out.length} chars, want ${want.length}`;
+  }
+  const lines = out.split("\n");
+  if (lines.pop() !== "") return `output does not end with a newline: ${JSON.stringify(out)}`;
+  return checkMessages(lines);
+}
+
+function checkMessages(messages: string[]): string | null {
+  const n = messages.length;
+  if (n < 10 || n > 20) return `${n} messages (want 10..20): ${JSON.stringify(messages)}`;
+  const bad = messages.findIndex((m, k) => m !== pmuMessage(k));
+  return bad === -1 ? null : `message ${bad} is ${JSON.stringify(messages[bad])}`;
+}
+
+/** pdc's exchange (mod/tcp/pdc.ts) over any connection. */
+export async function goodPdc(conn: Deno.Conn, i: number): Promise<string | null> {
+  try {
+    const command = goodCommand(i);
+    let out = "";
+    await pdcExchange(conn, command, (t) => out += t);
+    return checkPdcOutput(command, out);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** The hostile kinds of a PMU over TCP or TLS-less framing (part 2). */
+function pmuKinds(scale: Scale): Kind[] {
+  return kinds(scale, [
+    ["random bytes", 60, randomGarbage],
+    ["near-miss commands", 40, sendEachOf(NEAR_COMMANDS)],
+    ["1 MiB, no terminator", 8, mebibyteNoTerminator],
+    ["connect and stall", 40, connectAndStall],
+    ["stall mid-command", 40, stallMidCommand("CMD_sho")],
+    ["close after connect", 80, closeAfterConnect],
+    ["reset mid-stream", 15, resetMidStream("CMD_floodme", 1)],
+    ["never read", 20, neverRead("CMD_floodme")],
+  ]);
+}
+
+/** The idle timeout the storms give the servers: half a stalling peer's patience. */
+const idleFor = (scale: Scale) => String(scale.holdMs / 2000);
+
+/** socklab pmu (part 2). */
+export function pmuStorm(scale: Scale, seed = 1): StormSpec {
+  return {
+    name: "pmu",
+    argv: ["pmu", "--host", "127.0.0.1", "--idle-timeout", idleFor(scale)],
+    hostname: "127.0.0.1",
+    kinds: pmuKinds(scale),
+    good: async (ep, i) => goodPdc(await Deno.connect(ep), i),
+    handled: (s) => `${s.match(/served (\d+) connection/)?.[1] ?? "?"} connections`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 40,
+    holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+/** ws-pdc's exchange (mod/ws/ws_pdc.ts): every message right, a normal close. */
+async function goodWs(ep: Endpoint, i: number): Promise<string | null> {
+  const command = goodCommand(i);
+  const got: Uint8Array[] = [];
+  const r = await runWsPdc(new URL(`ws://${ep.hostname}:${ep.port}/`), command, (m) => {
+    got.push(m.data);
+  });
+  if (!NORMAL_CLOSES.includes(r.code)) return `closed with ${r.code} ${r.reason}`;
+  if (command === "CMD_floodme") {
+    const text = got.length === 1 ? dec.decode(got[0]) : null;
+    return text === floodText() ? null : `flood: ${got.length} messages, not the flood text`;
+  }
+  return checkMessages(got.map((d) => dec.decode(d)));
+}
+
+const dec = new TextDecoder();
+
+/** socklab ws-pmu (part 6). */
+export function wsPmuStorm(scale: Scale, seed = 1): StormSpec {
+  const floodFrame = (ep: Endpoint) => {
+    const up = wsUpgrade(ep);
+    const f = wsFrame(0x1, enc.encode("CMD_floodme"));
+    const all = new Uint8Array(up.length + f.length);
+    all.set(up);
+    all.set(f, up.length);
+    return all;
+  };
+  return {
+    name: "ws-pmu",
+    argv: ["ws-pmu", "--host", "127.0.0.1", "--idle-timeout", idleFor(scale)],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["random bytes", 40, randomGarbage],
+      ["plain HTTP request", 40, plainHttp],
+      ["half an upgrade, then stall", 20, wsHalfUpgrade],
+      ["garbage frames", 40, wsGarbageFrames],
+      ["frame announcing 2^40 bytes", 20, wsOversize],
+      ["message over the maximum (4 KiB)", 20, wsBigMessage(4096)],
+      ["reserved opcodes", 20, wsInvalidOpcode],
+      ["unmasked frame", 20, wsUnmasked],
+      ["upgrade, then stall", 20, wsThen(() => new Uint8Array(0))],
+      ["connect and stall", 20, connectAndStall],
+      ["close after connect", 60, closeAfterConnect],
+      ["reset mid-stream", 15, resetMidStream(floodFrame, 1)],
+      ["never read", 20, neverRead(floodFrame)],
+    ]),
+    good: goodWs,
+    handled: (s) =>
+      `${s.match(/served (\d+) WebSocket/)?.[1] ?? "?"} WebSockets, ${
+        s.match(/answered (\d+) plain/)?.[1] ?? "?"
+      } HTTP`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 40,
+    holdMs: scale.holdMs,
     stormMs: scale.stormMs,
     seed,
   };
