@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import { stormsInNetns } from "../scripts/chaos/netns.ts";
 import { runStorm, type StormResult, type StormSpec, violations } from "../scripts/chaos/storm.ts";
-import { echoStorm, pmuUdpStorm, receiverStorm, REDUCED } from "../scripts/chaos/targets.ts";
+import {
+  echoStorm,
+  pmuStorm,
+  pmuUdpStorm,
+  receiverStorm,
+  REDUCED,
+  wsPmuStorm,
+} from "../scripts/chaos/targets.ts";
 import { netnsTest } from "./helpers/netns.ts";
 
 function invariants(r: StormResult, spec: StormSpec) {
@@ -19,7 +26,7 @@ function invariants(r: StormResult, spec: StormSpec) {
 
 const SEED = 7;
 
-for (const make of [echoStorm, pmuUdpStorm]) {
+for (const make of [echoStorm, pmuStorm, wsPmuStorm, pmuUdpStorm]) {
   const spec = make(REDUCED, SEED);
   Deno.test(`chaos: ${spec.name} keeps serving good clients through a storm, no leak`, async () => {
     invariants(await runStorm(spec), spec);
