@@ -328,7 +328,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     },
     summary: () =>
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
-      `${counts.wrong + counts.none} wrong`,
+      `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}`,
   });
 }
 
