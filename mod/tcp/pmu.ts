@@ -165,6 +165,14 @@ export async function pmuSession(
     await send(conn, data, split, random);
     report.bytes += data.length;
   };
+  const lingerMs = Math.min(idleMs, 2000);
+  // Shutdown ends the session at once, even in the middle of a blocked write.
+  const hangUp = () => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  signal?.addEventListener("abort", hangUp);
   try {
     // 1. The command: bytes until they make a decision, the cap, EOF or the idle timeout.
     let received = new Uint8Array(0);
@@ -210,11 +218,17 @@ export async function pmuSession(
       }
     } else {
       report.planned = 1;
-      await write(
-        cmd.kind === "flood" ? opts.flood ?? encoder.encode(floodText()) : encoder.encode(
-          WRONG_COMMAND,
-        ),
-      );
+      if (cmd.kind === "flood") await write(opts.flood ?? encoder.encode(floodText()));
+      else {
+        // A peer that cannot take 14 bytes (e.g. a TLS client that never finished its
+        // handshake) is hung up on instead of holding the session.
+        const guard = setTimeout(hangUp, lingerMs);
+        try {
+          await write(encoder.encode(WRONG_COMMAND));
+        } finally {
+          clearTimeout(guard);
+        }
+      }
       report.sent = 1;
     }
 
@@ -223,7 +237,7 @@ export async function pmuSession(
     try {
       await conn.closeWrite();
     } catch { /* already gone */ }
-    const lingerEnd = performance.now() + Math.min(idleMs, 2000);
+    const lingerEnd = performance.now() + lingerMs;
     while (performance.now() < lingerEnd) {
       const n = await reader.read(lingerEnd - performance.now(), signal);
       if (n === null || n === "timeout" || signal?.aborted) break;
@@ -235,9 +249,8 @@ export async function pmuSession(
       ? "peer vanished"
       : message(e);
   } finally {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
+    signal?.removeEventListener("abort", hangUp);
+    hangUp();
     report.seconds = (performance.now() - started) / 1000;
   }
   return report;
