@@ -222,7 +222,10 @@ export async function pmuSession(
       else {
         // A peer that cannot take 14 bytes (e.g. a TLS client that never finished its
         // handshake) is hung up on instead of holding the session.
-        const guard = setTimeout(hangUp, lingerMs);
+        const guard = setTimeout(() => {
+          report.error = "hung up: the peer did not take the answer";
+          hangUp();
+        }, lingerMs);
         try {
           await write(encoder.encode(WRONG_COMMAND));
         } finally {
@@ -243,7 +246,7 @@ export async function pmuSession(
       if (n === null || n === "timeout" || signal?.aborted) break;
     }
   } catch (e) {
-    report.error = signal?.aborted
+    report.error ??= signal?.aborted
       ? "server shutting down"
       : isPeerGone(e)
       ? "peer vanished"
@@ -306,19 +309,26 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   let closing = false;
 
   const closed = (async () => {
-    try {
-      for await (const conn of listener) {
-        served++;
-        const random = seededRandom(Math.floor(seeds() * 2 ** 32));
-        const s = pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
-          counts[r.kind]++;
-          log(reportLine(r));
-        });
-        sessions.add(s);
-        s.finally(() => sessions.delete(s));
+    while (!closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (closing || e instanceof Deno.errors.BadResource) break;
+        // One failed accept (a peer gone before accept, out of file descriptors) must not
+        // stop the server: log it and go on, a moment later.
+        log(`accept failed: ${message(e)}`);
+        await pause(100, abort.signal);
+        continue;
       }
-    } catch (e) {
-      if (!closing) throw e;
+      served++;
+      const random = seededRandom(Math.floor(seeds() * 2 ** 32));
+      const s = pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
+        counts[r.kind]++;
+        log(reportLine(r));
+      });
+      sessions.add(s);
+      s.finally(() => sessions.delete(s));
     }
   })();
 
