@@ -12,6 +12,8 @@ import { openMulticastSender } from "../multicast/sender.ts";
 import { startTv } from "../multicast/tv.ts";
 import { echoExchange, startEchoServer } from "../tcp/echo.ts";
 import { sendHello, startHelloReceiver } from "../udp/hello.ts";
+import { pdcTargets, resetExchange } from "../udp/pdc_udp.ts";
+import { startPmuUdp } from "../udp/pmu_udp.ts";
 
 /** One step of the demo: a lab part, run end to end. */
 export interface DemoStep {
@@ -89,6 +91,44 @@ function freeUdpPort(): number {
   return port;
 }
 
+/** Part 3: an IPv6-only lossy server; the client, given localhost, retransmits on both families. */
+const UDP_STEP: DemoStep = {
+  part: "3",
+  title: "UDP RESET with loss and retransmission, IPv4 and IPv6",
+  async run(say) {
+    const server = await startPmuUdp({
+      hosts: { 6: "::1" },
+      port: 0,
+      family: "6",
+      drop: 0.5,
+      dropFirst: 1,
+      seed: 20211104,
+    });
+    try {
+      say(`pmu-udp serving IPv6 only on ${server.address}, the first answer lost, then half`);
+      const targets = await pdcTargets("localhost");
+      const r = await within(
+        resetExchange({
+          targets,
+          port: server.port,
+          command: "RESET:20",
+          timeout: 0.2,
+          maxTries: 20,
+          log: (l) => say(`pdc-udp: ${l}`),
+        }),
+        10_000,
+        "pdc-udp",
+      );
+      say(
+        `pdc-udp localhost ${server.port}: ${r.answer} from ${r.from} after ${r.attempts} attempts`,
+      );
+      return r.offset !== null && r.offset >= 0 && r.offset <= 20 && r.attempts >= 2;
+    } finally {
+      await server.close();
+    }
+  },
+};
+
 /** Part 4 in the main namespace: TTL 0 from 127.0.0.1, loopback on; nothing reaches a wire. */
 const MULTICAST_STEP: DemoStep = {
   part: "4",
@@ -157,7 +197,7 @@ const MULTICAST_STEP: DemoStep = {
   },
 };
 
-DEMO_STEPS.push(MULTICAST_STEP);
+DEMO_STEPS.push(UDP_STEP, MULTICAST_STEP);
 
 export interface DemoResult {
   part: string;
