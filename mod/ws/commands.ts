@@ -26,7 +26,8 @@ import {
   type PmuPiece,
 } from "../pmu/mod.ts";
 import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE, startWsPmu } from "./ws_pmu.ts";
-import { closeCodeText, NORMAL_CLOSES, runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
+import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
+import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
 
 /** The flood of `--flood-file` or `--flood-bytes`. */
 async function floodOf(args: Args): Promise<Uint8Array> {

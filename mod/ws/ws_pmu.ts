@@ -27,6 +27,7 @@ import {
   seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
+import { closeCodeText } from "./close.ts";
 import { asDenoError } from "./node_errors.ts";
 
 /** Seconds a client may stay silent before it gets `Wrong command.`. */
@@ -57,16 +58,14 @@ const CLOSE_GOING_AWAY = 1001;
 /** How long close() lets clients answer the closing handshake before cutting them off. */
 const SHUTDOWN_GRACE_MS = 1000;
 
-/** What one connection got, for its log line. */
-function describeClose(code: number): string {
-  const names: Record<number, string> = {
-    1000: "normal",
-    1001: "going away",
-    1005: "no status",
-    1006: "abnormal: no close frame",
-    1009: "message too big",
-  };
-  return `${code}${names[code] ? ` (${names[code]})` : ""}`;
+/**
+ * The close code ws sends after a protocol error (1009 for a message over maxPayload,
+ * 1007 for invalid UTF-8...): ws keeps it under its own `status-code` symbol.
+ */
+function wsErrorStatus(e: Error): number | undefined {
+  const key = Object.getOwnPropertySymbols(e).find((s) => s.description === "status-code");
+  const code = key ? (e as unknown as Record<symbol, unknown>)[key] : undefined;
+  return typeof code === "number" ? code : undefined;
 }
 
 function rawBytes(data: RawData): Uint8Array {
@@ -89,8 +88,8 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const flood = opts.flood ?? new TextEncoder().encode(floodText(DEFAULT_FLOOD_BYTES));
   const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
   const sockets = new Set<Socket>();
-  /** Open connections, each with a promise of its end. */
-  const clients = new Map<WebSocket, Promise<void>>();
+  /** Open connections: how to close each at shutdown, and a promise of its end. */
+  const clients = new Map<WebSocket, { ended: Promise<void>; shutdown(): void }>();
   const stats = { connections: 0, short: 0, flood: 0, wrong: 0, http: 0, badHandshake: 0 };
   let closing = false;
 
@@ -151,7 +150,6 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
 
   function session(ws: WebSocket, req: http.IncomingMessage) {
     stats.connections++;
-    clients.set(ws, new Promise((resolve) => ws.once("close", () => resolve())));
     const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
     let what = "";
     let sent = 0;
@@ -159,6 +157,16 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     let problem = "";
     let done = false;
     let wake: () => void = () => {};
+    /** The close code this server sent, if it closed first. */
+    let closedWith: number | undefined;
+    const closeWith = (code: number, reason?: string) => {
+      closedWith ??= code;
+      ws.close(code, reason);
+    };
+    clients.set(ws, {
+      ended: new Promise((resolve) => ws.once("close", () => resolve())),
+      shutdown: () => closeWith(CLOSE_GOING_AWAY, "server shutting down"),
+    });
 
     const send = (data: string | Uint8Array) => {
       ws.send(data, { binary }, (err) => {
@@ -168,7 +176,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     };
     const answerAndClose = (data: string | Uint8Array) => {
       send(data);
-      ws.close(CLOSE_NORMAL);
+      closeWith(CLOSE_NORMAL);
     };
     const idle = setTimeout(() => {
       if (what) return;
@@ -178,6 +186,8 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     }, idleMs);
 
     ws.on("error", (e) => {
+      // A protocol error (e.g. a message over maxPayload): ws closes with the error's code.
+      closedWith ??= wsErrorStatus(e);
       if (!problem) problem = e.message;
     });
     ws.once("message", async (data) => {
@@ -213,7 +223,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
         }
         send(pmuMessage(i));
       }
-      if (!done) ws.close(CLOSE_NORMAL);
+      if (!done) closeWith(CLOSE_NORMAL);
     });
     ws.on("close", (code) => {
       done = true;
@@ -222,9 +232,10 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       clients.delete(ws);
       let line = `${peer}: ${what || "no command"}`;
       if (planned && sent < planned) line += ` (${sent} sent)`;
-      line += `, closed ${describeClose(code)}`;
-      if (code === 1006) line += " (peer vanished)";
-      if (problem && code !== CLOSE_NORMAL) line += `: ${problem}`;
+      if (closedWith !== undefined) line += `, closed ${closeCodeText(closedWith)}`;
+      else if (code === 1006) line += ", peer vanished (1006, no close frame)";
+      else line += `, closed by the client ${closeCodeText(code)}`;
+      if (problem && closedWith !== CLOSE_NORMAL) line += `: ${problem}`;
       log(line);
     });
   }
@@ -256,10 +267,10 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       closing = true;
       httpServer.close();
       httpServer.closeIdleConnections?.();
-      for (const ws of clients.keys()) ws.close(CLOSE_GOING_AWAY, "server shutting down");
+      for (const c of clients.values()) c.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        Promise.all(clients.values()),
+        Promise.all([...clients.values()].map((c) => c.ended)),
         new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
       ]);
       clearTimeout(timer);
