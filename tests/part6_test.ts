@@ -179,7 +179,7 @@ Deno.test("python3 websocket-client (Debian's) receives binary frames it can .de
 
 // --- a server that survives bad clients ---------------------------------------------------
 
-Deno.test("ws-pmu closes an oversize message with 1009 and a silent client gets 'Wrong command.'", async () => {
+Deno.test("ws-pmu closes an oversize message with 1009; silent clients get 'Wrong command.'", async () => {
   const { proc: server, port } = await wsPmu("--max-message", "64", "--idle-timeout", "0.3");
   await using _s = server;
   const url = `ws://127.0.0.1:${port}`;
@@ -194,6 +194,15 @@ Deno.test("ws-pmu closes an oversize message with 1009 and a silent client gets 
   assert.equal(silent.code, 1000);
   assert.deepEqual(silent.messages.map(decode), [WRONG_COMMAND]);
   await server.stderr.waitFor(/no command within 0\.3 s -> Wrong command\., closed 1000/);
+
+  // A TCP connection that never sends a handshake is dropped after the idle timeout too.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    assert.equal(await readUntilClosed(conn), "");
+  } finally {
+    conn.close();
+  }
+  await server.stderr.waitFor(/: no WebSocket handshake within 0\.3 s -> dropped$/);
 
   const r = await runSocklab(["ws-pdc", "127.0.0.1", String(port), "CMD_short:0", "--trace"]);
   assert.equal(r.code, 0, r.stderr);

@@ -90,7 +90,15 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const sockets = new Set<Socket>();
   /** Open connections: how to close each at shutdown, and a promise of its end. */
   const clients = new Map<WebSocket, { ended: Promise<void>; shutdown(): void }>();
-  const stats = { connections: 0, short: 0, flood: 0, wrong: 0, http: 0, badHandshake: 0 };
+  const stats = {
+    connections: 0,
+    short: 0,
+    flood: 0,
+    wrong: 0,
+    http: 0,
+    badHandshake: 0,
+    silent: 0,
+  };
   let closing = false;
 
   const httpServer = http.createServer((req, res) => {
@@ -111,6 +119,16 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   httpServer.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
+    // Deno's node:http has no headersTimeout: drop a connection that sends no complete
+    // request within the idle timeout. (ws clears this timeout when it upgrades the socket.)
+    s.setTimeout(idleMs, () => {
+      stats.silent++;
+      log(
+        `${hostPort(s.remoteAddress ?? "?", s.remotePort ?? 0)}: no WebSocket handshake ` +
+          `within ${idleMs / 1000} s -> dropped`,
+      );
+      s.destroy();
+    });
   });
   httpServer.on("clientError", (_e: Error, s: Socket) => {
     if (s.writable) s.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
@@ -281,6 +299,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     summary: () =>
       `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
       `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
-      `request(s) with 426 and ${stats.badHandshake} bad handshake(s)`,
+      `request(s) with 426, ${stats.badHandshake} bad handshake(s), ${stats.silent} silent ` +
+      `connection(s) dropped`,
   };
 }
