@@ -180,7 +180,7 @@ Deno.test("python3 websocket-client (Debian's) receives binary frames it can .de
 // --- a server that survives bad clients ---------------------------------------------------
 
 Deno.test("ws-pmu closes an oversize message with 1009; silent clients get 'Wrong command.'", async () => {
-  const { proc: server, port } = await wsPmu("--max-message", "64", "--idle-timeout", "0.3");
+  const { proc: server, port } = await wsPmu("--max-command", "64", "--idle-timeout", "0.3");
   await using _s = server;
   const url = `ws://127.0.0.1:${port}`;
   const big = await nativeSession(url, "CMD_short:0" + " ".repeat(200));

@@ -10,7 +10,7 @@
 import { type RawData, WebSocket } from "ws";
 import type { IncomingMessage } from "node:http";
 import { RunError, UsageError } from "../cli/command.ts";
-import { hostPort } from "../net/address.ts";
+import { hostPort, isValidHost } from "../net/address.ts";
 import { connectError } from "../net/errors.ts";
 import { asDenoError, nodeCode } from "./node_errors.ts";
 
@@ -56,7 +56,7 @@ export function targetUrl(server: string, port?: number): URL {
     return url;
   }
   if (port === undefined) throw new UsageError("missing <port>");
-  if (server === "" || /[\s/?#@]/.test(server)) {
+  if (!isValidHost(server)) {
     throw new UsageError(`'${server}' is not a host name or address`);
   }
   try {

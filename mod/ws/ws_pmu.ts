@@ -32,8 +32,6 @@ import { asDenoError } from "./node_errors.ts";
 
 /** Seconds a client may stay silent before it gets `Wrong command.`. */
 export const DEFAULT_IDLE_TIMEOUT = 10;
-/** Largest message a client may send, in bytes (ws closes with 1009 above it). */
-export const DEFAULT_MAX_MESSAGE = MAX_COMMAND_BYTES;
 
 export interface WsPmuOptions {
   hostname: string;
@@ -48,8 +46,8 @@ export interface WsPmuOptions {
   flood?: Uint8Array;
   /** Seconds to wait for the command (default {@link DEFAULT_IDLE_TIMEOUT}). */
   idleTimeout?: number;
-  /** Largest incoming message in bytes (default {@link DEFAULT_MAX_MESSAGE}). */
-  maxMessage?: number;
+  /** Largest incoming message in bytes; ws closes with 1009 above it (default 256). */
+  maxCommandBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -84,7 +82,9 @@ function shown(text: string): string {
 export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const log = opts.log ?? (() => {});
   const binary = !opts.text;
-  const random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
+  // Per-connection randomness as `pmu` draws it (mod/tcp/pmu.ts): one seeded generator per
+  // connection from a seeded sequence, so `--seed S` gives the same counts as `pmu --seed S`.
+  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   const flood = opts.flood ?? new TextEncoder().encode(floodText(DEFAULT_FLOOD_BYTES));
   const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
   const sockets = new Set<Socket>();
@@ -137,7 +137,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
 
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: opts.maxMessage ?? DEFAULT_MAX_MESSAGE,
+    maxPayload: opts.maxCommandBytes ?? MAX_COMMAND_BYTES,
     perMessageDeflate: false,
     clientTracking: false,
   });
@@ -168,6 +168,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
 
   function session(ws: WebSocket, req: http.IncomingMessage) {
     stats.connections++;
+    const random = seededRandom(Math.floor(seeds() * 2 ** 32));
     const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
     let what = "";
     let sent = 0;
