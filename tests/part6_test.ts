@@ -59,24 +59,31 @@ Deno.test("ws-pdc CMD_short:0 prints each message on its own line, exits 0; one 
   assert.match(server.stderr.text, /ws-pmu: stopped \(SIGTERM\); served 1 WebSocket connection/);
 });
 
-Deno.test("ws-pmu without --count sends 10..20 messages; --seed makes the count repeatable", async () => {
-  const [a, b] = await Promise.all([wsPmu("--seed", "42"), wsPmu("--seed", "42")]);
-  await using _a = a.proc;
-  await using _b = b.proc;
-  const runs = await Promise.all(
-    [a.port, a.port, b.port, b.port].map((p) =>
-      runSocklab(["ws-pdc", "127.0.0.1", String(p), "CMD_short:0"])
-    ),
-  );
-  const counts = runs.map((r) => {
-    assert.equal(r.code, 0, r.stderr);
-    const got = lines(r.stdout);
-    assert.deepEqual(got, msgs(got.length));
-    assert.ok(got.length >= 10 && got.length <= 20, `n = ${got.length}`);
-    return got.length;
-  });
-  // The same seed gives the same sequence of counts (connections in the same order).
-  assert.deepEqual([counts[0], counts[1]].sort(), [counts[2], counts[3]].sort());
+Deno.test("ws-pmu without --count sends 10..20 messages; --seed gives pmu's counts", async () => {
+  const [ws, tcp] = await Promise.all([
+    wsPmu("--seed", "42"),
+    startServer(["pmu", "--host", "127.0.0.1", "--seed", "42"]),
+  ]);
+  await using _w = ws.proc;
+  await using _t = tcp.proc;
+  /** Counts of two connections in a row (the seed fixes the sequence, in order). */
+  const twoCounts = async (client: string, port: number) => {
+    const counts = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await runSocklab([client, "127.0.0.1", String(port), "CMD_short:0"]);
+      assert.equal(r.code, 0, r.stderr);
+      const got = lines(r.stdout);
+      assert.deepEqual(got, msgs(got.length));
+      assert.ok(got.length >= 10 && got.length <= 20, `n = ${got.length}`);
+      counts.push(got.length);
+    }
+    return counts;
+  };
+  const [overWs, overTcp] = await Promise.all([
+    twoCounts("ws-pdc", ws.port),
+    twoCounts("pdc", tcp.port),
+  ]);
+  assert.deepEqual(overWs, overTcp, "ws-pmu --seed 42 draws the counts pmu --seed 42 draws");
 });
 
 Deno.test("ws-pdc CMD_short:<d> gets the messages about d seconds apart (--trace)", async () => {
@@ -330,19 +337,18 @@ Deno.test("ws-pdc: refused connection names host:port; failed handshake shows th
 });
 
 Deno.test("ws-pdc usage errors exit 2", async () => {
-  for (
-    const [args, why] of [
-      [["127.0.0.1", "5006"], /missing <command>/],
-      [["127.0.0.1", "port", "CMD_short:0"], /<port>: 'port' is not a port number/],
-      [["127.0.0.1", "0", "CMD_short:0"], /<port>: 0 is out of range/],
-      [["http://127.0.0.1:5006/", "CMD_short:0"], /only ws:\/\/ URLs/],
-      [["bad host", "5006", "CMD_short:0"], /'bad host' is not a host name/],
-    ] as const
-  ) {
-    const r = await runSocklab(["ws-pdc", ...args]);
-    assert.equal(r.code, 2, `${args}: ${r.stderr}`);
-    assert.match(r.stderr, why);
-  }
+  const cases = [
+    [["127.0.0.1", "5006"], /missing <command>/],
+    [["127.0.0.1", "port", "CMD_short:0"], /<port>: 'port' is not a port number/],
+    [["127.0.0.1", "0", "CMD_short:0"], /<port>: 0 is out of range/],
+    [["http://127.0.0.1:5006/", "CMD_short:0"], /only ws:\/\/ URLs/],
+    [["bad host", "5006", "CMD_short:0"], /'bad host' is not a host name/],
+  ] as const;
+  const results = await Promise.all(cases.map(([args]) => runSocklab(["ws-pdc", ...args])));
+  results.forEach((r, i) => {
+    assert.equal(r.code, 2, `${cases[i][0]}: ${r.stderr}`);
+    assert.match(r.stderr, cases[i][1]);
+  });
 });
 
 Deno.test("targetUrl builds ws:// URLs from <server> <port> or takes a full URL", () => {
