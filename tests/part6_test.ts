@@ -216,7 +216,7 @@ Deno.test("ws-pmu closes an oversize message with 1009; silent clients get 'Wron
   assert.equal(lines(r.stdout).length, Number(r.stderr.match(/(\d+) messages$/m)![1]));
 });
 
-Deno.test("ws-pmu answers plain HTTP with 426 and a broken handshake with 400", async () => {
+Deno.test("ws-pmu answers plain HTTP with 426, a broken handshake or plain TCP with 400", async () => {
   const { proc: server, port } = await wsPmu();
   await using _s = server;
   const res = await fetch(`http://127.0.0.1:${port}/`);
@@ -237,6 +237,22 @@ Deno.test("ws-pmu answers plain HTTP with 426 and a broken handshake with 400", 
     conn.close();
   }
   await server.stderr.waitFor(/bad WebSocket handshake \(Missing or invalid Sec-WebSocket-Key/);
+
+  // A part 2 PDC (plain TCP) pointed at the WebSocket port: 400, logged.
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await tcp.write(new TextEncoder().encode("CMD_short:0"));
+    assert.match(await readUntilClosed(tcp), /^HTTP\/1\.1 400 Bad Request\r\n/);
+  } finally {
+    tcp.close();
+  }
+  await server.stderr.waitFor(/: not an HTTP request \(a plain TCP client\?\) -> 400$/);
+  const st = await server.stop();
+  assert.equal(st.code, 0);
+  assert.match(
+    server.stderr.text,
+    /1 plain HTTP request\(s\) with 426, 2 bad handshake\(s\) with 400/,
+  );
 });
 
 async function readUntilClosed(conn: Deno.Conn, limit = 65536): Promise<string> {
@@ -332,6 +348,20 @@ Deno.test("ws-pdc: refused connection names host:port; failed handshake shows th
     h.stderr,
     new RegExp(
       `^socklab ws-pdc: error: WebSocket handshake with 127\\.0\\.0\\.1:${http.addr.port} failed: HTTP 404 Not Found`,
+    ),
+  );
+});
+
+Deno.test("ws-pdc against the TCP pmu (not a WebSocket server) exits 1 saying so", async () => {
+  const { proc: server, port } = await startServer(["pmu", "--host", "127.0.0.1"]);
+  await using _s = server;
+  const r = await runSocklab(["ws-pdc", "127.0.0.1", String(port), "CMD_short:0"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, "");
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^socklab ws-pdc: error: WebSocket handshake with 127\\.0\\.0\\.1:${port} failed: the answer is not HTTP`,
     ),
   );
 });

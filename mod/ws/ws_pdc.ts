@@ -121,6 +121,14 @@ export function runWsPdc(
       const code = nodeCode(e);
       if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") {
         fail(new RunError(`cannot resolve '${host}'`));
+      } else if (code?.startsWith("HPE_")) {
+        // node:http could not parse the answer: not an HTTP server (a plain TCP PMU?).
+        fail(
+          new RunError(
+            `WebSocket handshake with ${where} failed: the answer is not HTTP (${e.message}); ` +
+              "is it a WebSocket server?",
+          ),
+        );
       } else if (code) {
         fail(connectError(asDenoError(e), host, port));
       } else {

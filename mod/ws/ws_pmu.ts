@@ -130,9 +130,20 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       s.destroy();
     });
   });
+  // Not HTTP at all: typically a plain TCP PDC (part 2) pointed at the WebSocket port.
   httpServer.on("clientError", (_e: Error, s: Socket) => {
-    if (s.writable) s.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-    else s.destroy();
+    stats.badHandshake++;
+    log(
+      `${hostPort(s.remoteAddress ?? "?", s.remotePort ?? 0)}: not an HTTP request ` +
+        `(a plain TCP client?) -> 400`,
+    );
+    const body = "400 Bad Request: this is a WebSocket server; plain TCP is not spoken here\n";
+    if (s.writable) {
+      s.end(
+        `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    } else s.destroy();
   });
 
   const wss = new WebSocketServer({
@@ -300,7 +311,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     summary: () =>
       `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
       `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
-      `request(s) with 426, ${stats.badHandshake} bad handshake(s), ${stats.silent} silent ` +
+      `request(s) with 426, ${stats.badHandshake} bad handshake(s) with 400, ${stats.silent} silent ` +
       `connection(s) dropped`,
   };
 }
