@@ -11,7 +11,8 @@ import { randomInt } from "../../mod/net/random.ts";
 import { echoExchange } from "../../mod/tcp/echo.ts";
 import { pdcExchange } from "../../mod/tcp/pdc.ts";
 import { floodText, pmuMessage } from "../../mod/pmu/mod.ts";
-import { NORMAL_CLOSES, runWsPdc } from "../../mod/ws/ws_pdc.ts";
+import { NORMAL_CLOSES } from "../../mod/ws/close.ts";
+import { runWsPdc } from "../../mod/ws/ws_pdc.ts";
 import { resetExchange } from "../../mod/udp/pdc_udp.ts";
 import { parseAck } from "../../mod/udp/reset.ts";
 import {
