@@ -390,11 +390,57 @@ export function wsThen(frames: (ctx: PeerCtx) => Uint8Array): Peer {
       if (head === null || !/^HTTP\/1\.1 101/.test(head)) return "closed";
       const more = await writeAll(conn, frames(ctx), ctx.holdMs, ctx.signal);
       if (more) return more;
-      return await drain(conn, ctx.holdMs, ctx.signal);
+      return await drainWs(conn, ctx.holdMs, ctx.signal);
     } finally {
       close(conn);
     }
   };
+}
+
+/**
+ * Like {@link drain} on an open WebSocket, but a close frame from the server
+ * counts as `closed`: the server ended the session even if this peer never
+ * answers the closing handshake (the server then waits for the answer; npm
+ * ws gives up after 30 s).
+ */
+export function drainWs(conn: Deno.Conn, ms: number, signal: AbortSignal): Promise<Outcome> {
+  const buf = new Uint8Array(64 * 1024);
+  let pending = new Uint8Array(0);
+  return bounded(conn, ms, signal, async (): Promise<Outcome> => {
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) return "closed";
+        const all = new Uint8Array(pending.length + n);
+        all.set(pending);
+        all.set(buf.subarray(0, n), pending.length);
+        // Walk the server's (unmasked) frames; stop at a close frame.
+        let at = 0;
+        while (at + 2 <= all.length) {
+          const op = all[at] & 0x0f;
+          let len = all[at + 1] & 0x7f;
+          let head = 2;
+          if (len === 126) {
+            if (at + 4 > all.length) break;
+            len = (all[at + 2] << 8) | all[at + 3];
+            head = 4;
+          } else if (len === 127) {
+            if (at + 10 > all.length) break;
+            len = Number(new DataView(all.buffer, at + 2, 8).getBigUint64(0));
+            head = 10;
+          }
+          if (op === 0x8) return "closed";
+          if (at + head + len > all.length) break;
+          at += head + len;
+        }
+        pending = all.slice(at);
+      }
+    } catch (e) {
+      const g = gone(e);
+      if (g) return g;
+      throw e;
+    }
+  }, () => "held");
 }
 
 /** Random bytes after a valid upgrade. */
