@@ -137,3 +137,56 @@ netnsTest(
   },
   { hosts: "127.0.0.1 localhost\n" },
 );
+
+Deno.test("grade part2: full marks for socklab's pdc and a correct script", async () => {
+  for (const program of [socklab("pdc"), py("part2_good.py")]) {
+    const r = await grade("part2", program, { extra: ["--seed", "11"] });
+    assert.deepEqual(failed(r), [], JSON.stringify(r.tests));
+    assert.equal(r.max_grade, 4);
+  }
+});
+
+Deno.test("grade part2: broken scripts lose exactly the tests they should, with the reason", async () => {
+  const fixed = await grade("part2", py("part2_fixed_n.py"), { extra: ["--seed", "7"] });
+  assert.deepEqual(failed(fixed), ["CMD_short:0", "CMD_short:0, messages cut into pieces"]);
+  assert.match(
+    detail(fixed, "CMD_short:0"),
+    /got messages 0\.\.9 but the server sent \d+.*do not assume the number/,
+  );
+
+  const records = await grade("part2", py("part2_records18.py"), { extra: ["--seed", "7"] });
+  assert.deepEqual(failed(records), ["CMD_short:0", "CMD_short:0, messages cut into pieces"]);
+  assert.match(detail(records, "CMD_short:0"), /expected 'This is PMU data 10'/);
+
+  const partial = await grade("part2", py("part2_partial_flood.py"), { extra: ["--seed", "7"] });
+  assert.deepEqual(failed(partial), ["CMD_floodme"]);
+  assert.match(
+    detail(partial, "CMD_floodme"),
+    /only \d+ of \d+ flood bytes .*receive until the server closes/,
+  );
+});
+
+Deno.test("grade: hostile programs are stopped within the limits and leave no process", async () => {
+  const marker = `socklab-hostile-${Deno.pid}`;
+  // Ignores SIGTERM, spawns a child, prints without end; the marker finds any survivor.
+  const hostile = `
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+subprocess.Popen(["sleep", "300", "${marker}"])
+while True:
+    sys.stdout.write("noise " * 100 + "\\n")
+`;
+  const r = await grade("part2", ["python3", "-c", hostile, marker], {
+    extra: ["--time-limit", "3", "--output-limit", "100000"],
+  });
+  assert.equal(r.score, 0);
+  assert.match(r.tests[0].detail, /printed more than the output limit|stopped/);
+  const ps = await new Deno.Command("pgrep", { args: ["-f", marker], stdout: "piped" }).output();
+  assert.equal(new TextDecoder().decode(ps.stdout).trim(), "", "a graded process survived");
+
+  const sleeper = await grade("part2", ["python3", "-c", "import time; time.sleep(300)"], {
+    extra: ["--time-limit", "1"],
+  });
+  assert.equal(sleeper.score, 0);
+  assert.match(sleeper.tests[0].detail, /stopped after \d+\.\d s \(time limit\)/);
+});
