@@ -8,6 +8,7 @@ import type { Command } from "./command.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer } from "../tcp/commands.ts";
 import { helloRecv, helloSend } from "../udp/commands.ts";
+import { ca } from "../tls/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,
@@ -15,4 +16,5 @@ export const COMMANDS: readonly Command[] = [
   echoServer,
   echoClient,
   sockets,
+  ca,
 ];

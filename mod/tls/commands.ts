@@ -1,0 +1,161 @@
+/**
+ * CLI of part 5: `ca` (the lab's certificate authority).
+ *
+ * @module
+ */
+import { type Args, type Command, flag, numOpt, str, UsageError } from "../cli/command.ts";
+import {
+  caInit,
+  DEFAULT_NAMES,
+  describeCert,
+  makeRequest,
+  opensslDate,
+  signRequest,
+  validName,
+} from "./ca.ts";
+
+const ACTIONS = ["init", "request", "sign"] as const;
+type Action = typeof ACTIONS[number];
+
+/** Which options each action takes (any other given option is a usage error). */
+const ACTION_OPTIONS: Record<Action, string[]> = {
+  init: ["dir", "cn", "days", "force"],
+  request: ["key", "csr", "cn"],
+  sign: ["dir", "out", "days", "not-before", "not-after", "name"],
+};
+
+/** Options the user typed (not defaults): a string/boolean/array value that is set. */
+function given(args: Args, name: string): boolean {
+  const v = args.values[name];
+  return v !== undefined && v !== false;
+}
+
+function dateOpt(args: Args, name: string): string | undefined {
+  const raw = str(args, name);
+  if (raw === undefined) return undefined;
+  const d = opensslDate(raw);
+  if (!d) {
+    throw new UsageError(`--${name}: '${raw}' is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)`);
+  }
+  return d;
+}
+
+export const ca: Command = {
+  name: "ca",
+  summary: "lab certificate authority: ca init | ca request | ca sign <csr>",
+  part: "5",
+  positionals: [
+    { name: "action", help: "init, request or sign" },
+    { name: "csr", help: "(sign) the certificate request to sign", optional: true },
+  ],
+  options: {
+    dir: { type: "string", arg: "DIR", help: "(init, sign) the CA's directory (default: lab-ca)" },
+    cn: {
+      type: "string",
+      arg: "NAME",
+      help: "(init, request) common name (default: 'socklab lab CA' / localhost)",
+    },
+    days: {
+      type: "string",
+      arg: "N",
+      help: "(init, sign) validity in days (default: 3650 for init, 365 for sign)",
+    },
+    force: { type: "boolean", help: "(init) replace an existing CA" },
+    key: {
+      type: "string",
+      arg: "FILE",
+      help: "(request) private key, made (RSA 2048) unless it exists (default: pmu_key.pem)",
+    },
+    csr: { type: "string", arg: "FILE", help: "(request) request to write (default: pmu.csr)" },
+    out: {
+      type: "string",
+      arg: "FILE",
+      help: "(sign) certificate to write (default: the request's name with .crt)",
+    },
+    "not-before": {
+      type: "string",
+      arg: "DATE",
+      help: "(sign) start of validity, YYYY-MM-DD[THH:MM:SSZ] UTC (default: now)",
+    },
+    "not-after": {
+      type: "string",
+      arg: "DATE",
+      help: "(sign) end of validity, overrides --days",
+    },
+    name: {
+      type: "string",
+      arg: "NAME",
+      multiple: true,
+      help: `(sign) host name or IP address the certificate is for (default: ${
+        DEFAULT_NAMES.join(", ")
+      })`,
+    },
+  },
+  description: `The course's signing service on your machine; openssl (on PATH, or
+$SOCKLAB_OPENSSL) does the cryptography, without prompts.
+
+  ca init [--dir D]                   make the CA: D/ca.key and the self-signed D/ca.crt
+  ca request [--key K] [--csr R]      a 2048-bit RSA key K (kept if it exists) and a
+             [--cn NAME]              certificate request R (the handout's openssl steps)
+  ca sign <csr> [--dir D] [--out F]   an X.509 v3 server certificate for the request,
+                                      subjectAltName localhost, 127.0.0.1, ::1
+
+stdout: the files written, one a line; stderr: what they hold.`,
+  example:
+    "socklab ca init && socklab ca request --key CAMIPRO1_key.pem --csr CAMIPRO1.csr && socklab ca sign CAMIPRO1.csr",
+  async run(args, io) {
+    const action = args.positionals[0] as Action;
+    if (!ACTIONS.includes(action)) {
+      throw new UsageError(`<action>: '${action}' is not one of ${ACTIONS.join(", ")}`);
+    }
+    for (const name of Object.keys(ca.options)) {
+      if (given(args, name) && !ACTION_OPTIONS[action].includes(name)) {
+        throw new UsageError(`--${name} does not apply to 'ca ${action}'`);
+      }
+    }
+    if (action !== "sign" && args.positionals.length > 1) {
+      throw new UsageError(`unexpected argument '${args.positionals[1]}'`);
+    }
+    const dir = str(args, "dir") ?? "lab-ca";
+
+    if (action === "init") {
+      const days = given(args, "days") ? numOpt(args, "days", { min: 1, integer: true }) : 3650;
+      const files = await caInit({ dir, cn: str(args, "cn"), days, force: flag(args, "force") });
+      io.log(`CA certificate ${files.cert}: ${await describeCert(files.cert)}`);
+      io.log(`CA key ${files.key}: keep it private`);
+      io.out(files.cert);
+      io.out(files.key);
+      return 0;
+    }
+
+    if (action === "request") {
+      const key = str(args, "key") ?? "pmu_key.pem";
+      const csr = str(args, "csr") ?? "pmu.csr";
+      const { newKey } = await makeRequest({ key, csr, cn: str(args, "cn") });
+      io.log(newKey ? `new 2048-bit RSA key ${key}` : `using the existing key ${key}`);
+      io.log(`certificate request ${csr}; have it signed: socklab ca sign ${csr}`);
+      if (newKey) io.out(key);
+      io.out(csr);
+      return 0;
+    }
+
+    const csr = args.positionals[1];
+    if (csr === undefined) throw new UsageError("missing <csr> (ca sign <csr>)");
+    const days = given(args, "days") ? numOpt(args, "days", { min: 1, integer: true }) : 365;
+    const notBefore = dateOpt(args, "not-before");
+    const notAfter = dateOpt(args, "not-after");
+    if (notBefore && notAfter && notBefore >= notAfter) {
+      throw new UsageError("--not-before must come before --not-after");
+    }
+    const names = (args.values.name as string[] | undefined) ?? [...DEFAULT_NAMES];
+    for (const n of names) {
+      if (!validName(n)) throw new UsageError(`--name: '${n}' is not a host name or IP address`);
+    }
+    const out = str(args, "out") ?? csr.replace(/\.(csr|req|pem)$/i, "") + ".crt";
+    if (out === csr) throw new UsageError(`--out: would overwrite the request ${csr}`);
+    await signRequest({ csr, dir, out, days, notBefore, notAfter, names });
+    io.log(`signed ${out}: ${await describeCert(out)}`);
+    io.out(out);
+    return 0;
+  },
+};
