@@ -10,7 +10,7 @@
  */
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { RunError } from "../cli/command.ts";
+import { RunError, UsageError } from "../cli/command.ts";
 import { message } from "../net/errors.ts";
 
 /** Environment variable naming the openssl executable (default: `openssl` on PATH). */
@@ -147,6 +147,30 @@ export function opensslDate(raw: string): string | null {
     return null;
   }
   return `${y}${mo}${d}${h}${mi}${s}Z`;
+}
+
+/** `YYYYMMDDHHMMSSZ` of a time. */
+function asn1Time(t: Date): string {
+  return t.toISOString().replace(/[-:T]/g, "").replace(/\.\d+Z$/, "Z");
+}
+
+/** -startdate/-enddate: the missing end is now, or start + days. */
+function validity(notBefore: string | undefined, notAfter: string | undefined, days: number) {
+  const start = notBefore ?? asn1Time(new Date());
+  const end = notAfter ?? asn1Time(new Date(parseAsn1(start).getTime() + days * 86_400_000));
+  if (start >= end) {
+    const iso = (t: string) => parseAsn1(t).toISOString().replace(".000Z", "Z");
+    throw new UsageError(
+      `the validity would end (${iso(end)}) before it starts (${iso(start)}); ` +
+        `--not-before must come before --not-after`,
+    );
+  }
+  return ["-startdate", start, "-enddate", end];
+}
+
+function parseAsn1(t: string): Date {
+  const m = t.match(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/)!;
+  return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
 }
 
 /** An openssl configuration with the sections every step needs. */
@@ -331,8 +355,10 @@ export async function signRequest(opts: SignOptions): Promise<string> {
     const cnf = join(tmp, "openssl.cnf");
     await Deno.writeTextFile(cnf, config(tmp, opts.names ?? DEFAULT_NAMES));
     await Deno.writeTextFile(join(tmp, "index.txt"), "");
-    const dates = opts.notAfter ? ["-enddate", opts.notAfter] : ["-days", String(opts.days ?? 365)];
-    if (opts.notBefore) dates.push("-startdate", opts.notBefore);
+    // openssl counts -days from now even with -startdate: give both ends explicitly.
+    const dates = opts.notBefore || opts.notAfter
+      ? validity(opts.notBefore, opts.notAfter, opts.days ?? 365)
+      : ["-days", String(opts.days ?? 365)];
     await openssl([
       "ca",
       "-batch",

@@ -144,9 +144,6 @@ stdout: the files written, one a line; stderr: what they hold.`,
     const days = given(args, "days") ? numOpt(args, "days", { min: 1, integer: true }) : 365;
     const notBefore = dateOpt(args, "not-before");
     const notAfter = dateOpt(args, "not-after");
-    if (notBefore && notAfter && notBefore >= notAfter) {
-      throw new UsageError("--not-before must come before --not-after");
-    }
     const names = (args.values.name as string[] | undefined) ?? [...DEFAULT_NAMES];
     for (const n of names) {
       if (!validName(n)) throw new UsageError(`--name: '${n}' is not a host name or IP address`);
