@@ -8,7 +8,7 @@
  */
 import { RunError } from "../cli/command.ts";
 import { hostPort } from "../net/address.ts";
-import { connectError, message } from "../net/errors.ts";
+import { connectError, listenError, message } from "../net/errors.ts";
 import { mustRead } from "./ca.ts";
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----/;
@@ -183,4 +183,44 @@ export async function connectSecure(opts: SecureConnectOptions): Promise<Deno.Tl
     } catch { /* already closed */ }
     throw new RunError(`${hostPort(opts.name, opts.port)}: ${tlsReason(e, opts)}`);
   }
+}
+
+/**
+ * Deno.listenTls with the identity; a bad certificate/key pair or a busy
+ * port is a RunError naming the file or the address.
+ */
+export function listenSecure(id: Identity, hostname: string, port: number): Deno.TlsListener {
+  try {
+    return Deno.listenTls({ hostname, port, cert: id.cert, key: id.key });
+  } catch (e) {
+    throw identityError(e, id) ?? listenError(e, hostname, port);
+  }
+}
+
+/**
+ * Run the server side of the TLS handshake on an accepted connection. A
+ * failed handshake (a plain-TCP client, a client that rejects the
+ * certificate, one that vanishes) is an Error whose message is the reason
+ * in one line; the caller logs it and goes on.
+ */
+export async function serverHandshake(conn: Deno.TlsConn): Promise<void> {
+  try {
+    await conn.handshake();
+  } catch (e) {
+    throw new Error(handshakeFailure(e));
+  }
+}
+
+/** Why a client's handshake failed, as the server sees it. */
+export function handshakeFailure(e: unknown): string {
+  const m = message(e);
+  if (/InvalidContentType|corrupt message|HTTP request|not a TLS|InvalidMessage/i.test(m)) {
+    return "not a TLS client (it sent plain text to this TLS port)";
+  }
+  const alert = m.match(/received fatal alert: (\w+)/);
+  if (alert) return `the client rejected the certificate (alert ${alert[1]})`;
+  if (e instanceof Deno.errors.UnexpectedEof || /unexpected end of file/.test(m)) {
+    return "the client closed the connection during the handshake";
+  }
+  return m;
 }
