@@ -6,7 +6,7 @@
  */
 import type { Command } from "./command.ts";
 import { sockets } from "../net/commands.ts";
-import { echoClient, echoServer } from "../tcp/commands.ts";
+import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { helloRecv, helloSend } from "../udp/commands.ts";
 import { ca } from "../tls/commands.ts";
 
@@ -16,5 +16,7 @@ export const COMMANDS: readonly Command[] = [
   echoServer,
   echoClient,
   sockets,
+  pmu,
+  pdc,
   ca,
 ];
