@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { opensslDate, opensslReason, subjectAltName, validName } from "../mod/tls/ca.ts";
 import { tlsReason } from "../mod/tls/secure.ts";
-import { ROOT, runProc, runSocklab } from "./helpers/cli.ts";
+import { Proc, ROOT, runProc, runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { closedTcpPort } from "./helpers/ports.ts";
 
 const CERTS = join(ROOT, "certs");
 const DEMO_CA = join(CERTS, "ca.crt");
@@ -308,4 +309,284 @@ Deno.test("ca: a missing openssl is one clear line (empty PATH, or a wrong SOCKL
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
+});
+
+// ---------------------------------------------------------------------------
+// secure-pmu and secure-pdc
+
+const LOCAL_CRT = join(CERTS, "localhost.crt");
+const LOCAL_KEY = join(CERTS, "localhost.key");
+
+/** secure-pmu on 127.0.0.1 and a free port, with these certificate and key. */
+function startSecurePmu(cert = LOCAL_CRT, key = LOCAL_KEY, extra: string[] = []) {
+  return startServer(["secure-pmu", cert, key, "--host", "127.0.0.1", "--count", "5", ...extra]);
+}
+
+/** secure-pdc to 127.0.0.1:port (the name checked is --name, default localhost). */
+function securePdc(port: number, ca: string, extra: string[] = [], command = "CMD_short:0") {
+  return runSocklab(["secure-pdc", "--port", String(port), ...extra, command, ca]);
+}
+
+const FIVE = [0, 1, 2, 3, 4].map((i) => `This is PMU data ${i}`).join("\n") + "\n";
+
+Deno.test("secure-pdc gets the PMU messages from secure-pmu over TLS (certs/ demo CA)", async () => {
+  const { proc: server, port } = await startSecurePmu();
+  await using _s = server;
+  const r = await securePdc(port, DEMO_CA);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, FIVE);
+  assert.match(r.stderr, /sending: CMD_short:0/);
+  // Over IPv6 too: the certificate names ::1.
+  const { proc: server6, port: port6 } = await startServer([
+    "secure-pmu",
+    LOCAL_CRT,
+    LOCAL_KEY,
+    "--host",
+    "::1",
+    "--count",
+    "2",
+  ]);
+  await using _s6 = server6;
+  const r6 = await runSocklab([
+    "secure-pdc",
+    "--host",
+    "::1",
+    "--port",
+    String(port6),
+    "CMD_short:0",
+    DEMO_CA,
+  ]);
+  assert.equal(r6.code, 0, r6.stderr);
+  assert.equal(r6.stdout, "This is PMU data 0\nThis is PMU data 1\n");
+  const st = await server.stop();
+  assert.equal(st.code, 0);
+  assert.match(server.stderr.text, /secure-pmu: stopped \(SIGTERM\)/);
+});
+
+Deno.test("secure-pdc rejects a foreign CA, an expired certificate and a wrong name, with the reason", async () => {
+  const f = await getFixtures();
+  const cases: [string, RegExp][] = [
+    [f.foreignCert, /certificate rejected: unknown issuer/],
+    [f.expiredCert, /certificate rejected: expired \(not valid after 2021-01-01T00:00:00Z\)/],
+    [
+      f.otherNameCert,
+      /certificate rejected: wrong name \(it is for banana\.test, not localhost; --no-hostname-check/,
+    ],
+  ];
+  for (const [cert, reason] of cases) {
+    const { proc: server, port } = await startSecurePmu(cert, f.key);
+    await using _s = server;
+    const r = await securePdc(port, DEMO_CA);
+    assert.equal(r.code, 1, `${cert}: ${r.stderr}`);
+    assert.equal(r.stdout, "");
+    const lines = r.stderr.trim().split("\n");
+    assert.match(
+      lines.at(-1)!,
+      new RegExp(`^socklab secure-pdc: error: localhost:${port}: ${reason.source}`),
+    );
+    // The server logs the failed handshake and goes on.
+    await server.stderr.waitFor(/handshake/);
+  }
+});
+
+Deno.test("--no-hostname-check accepts the wrong-name certificate but still rejects the foreign CA", async () => {
+  const f = await getFixtures();
+  {
+    const { proc: server, port } = await startSecurePmu(f.otherNameCert, f.key);
+    await using _s = server;
+    const r = await securePdc(port, DEMO_CA, ["--no-hostname-check"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, FIVE);
+  }
+  {
+    const { proc: server, port } = await startSecurePmu(f.foreignCert, f.key);
+    await using _s = server;
+    const r = await securePdc(port, DEMO_CA, ["--no-hostname-check"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /certificate rejected: unknown issuer/);
+    // And the foreign CA's own certificate is what accepts it.
+    const ok2 = await securePdc(port, f.foreignCa);
+    assert.equal(ok2.code, 0, ok2.stderr);
+  }
+});
+
+Deno.test("a plain TCP client and a failed handshake do not stop secure-pmu serving the next client", async () => {
+  const f = await getFixtures();
+  const { proc: server, port } = await startSecurePmu();
+  await using _s = server;
+  // Plain TCP: the command in clear text gets a TLS alert back, not data.
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+  await tcp.write(new TextEncoder().encode("CMD_short:0"));
+  const buf = new Uint8Array(1024);
+  const n = await tcp.read(buf).catch(() => null);
+  assert.ok(n === null || !new TextDecoder().decode(buf.subarray(0, n)).includes("PMU data"));
+  tcp.close();
+  await server.stderr.waitFor(/not a TLS client/);
+  // A client that does not trust the certificate aborts the handshake.
+  const r1 = await securePdc(port, f.foreignCa);
+  assert.equal(r1.code, 1);
+  await server.stderr.waitFor(/rejected the certificate/);
+  // A client that connects and leaves.
+  (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+  const r2 = await securePdc(port, DEMO_CA);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(r2.stdout, FIVE);
+  await server.stderr.waitFor(/closed the connection during the handshake/);
+});
+
+Deno.test("secure-pmu: a silent client times out of the handshake, and SIGTERM ends it at once", async () => {
+  const { proc: server, port } = await startSecurePmu(LOCAL_CRT, LOCAL_KEY, [
+    "--idle-timeout",
+    "0.5",
+  ]);
+  await using _s = server;
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+  await server.stderr.waitFor(/TLS handshake failed: no TLS handshake within 0\.5 s/);
+  silent.close();
+  // Another silent client holds a connection while the server is asked to stop.
+  const { proc: server2, port: port2 } = await startSecurePmu();
+  await using _s2 = server2;
+  const held = await Deno.connect({ hostname: "127.0.0.1", port: port2 });
+  try {
+    const t0 = Date.now();
+    const st = await server2.stop(8_000);
+    assert.equal(st.code, 0, server2.stderr.text);
+    assert.ok(Date.now() - t0 < 7_000, "stopped without waiting for the silent client");
+    assert.match(server2.stderr.text, /secure-pmu: stopped \(SIGTERM\); served 1 connection/);
+  } finally {
+    held.close();
+  }
+});
+
+Deno.test("openssl s_client -CAfile receives the messages from secure-pmu", async () => {
+  const { proc: server, port } = await startSecurePmu();
+  await using _s = server;
+  const r = await runProc([
+    "openssl",
+    "s_client",
+    "-quiet",
+    "-CAfile",
+    DEMO_CA,
+    "-verify_return_error",
+    "-verify_hostname",
+    "localhost",
+    "-connect",
+    `127.0.0.1:${port}`,
+  ], { input: "CMD_short:0" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, FIVE.replaceAll("\n", ""));
+  assert.match(r.stderr, /verify return:1/);
+});
+
+Deno.test("secure-pdc verifies and reads openssl s_server (a certificate signed by the demo CA)", async () => {
+  await using sserver = new Proc([
+    "openssl",
+    "s_server",
+    "-accept",
+    "127.0.0.1:0",
+    "-cert",
+    LOCAL_CRT,
+    "-key",
+    LOCAL_KEY,
+    "-naccept",
+    "1",
+  ], { stdin: true });
+  const port = Number((await sserver.stdout.waitFor(/^ACCEPT 127\.0\.0\.1:(\d+)/))[1]);
+  // s_server sends what it reads on stdin; the PMU stream has no separators.
+  await sserver.writeStdin("This is PMU data 0This is PMU data 1This is PMU data 2");
+  await using pdc = spawnSocklab(["secure-pdc", "--port", String(port), "CMD_short:0", DEMO_CA]);
+  // The last message is complete only when the stream ends (its number could go on).
+  await pdc.stdout.waitForLines(2);
+  // s_server got the command (it prints what it receives; closing with unread bytes
+  // would reset the connection). Then end of stdin: s_server closes and exits.
+  await sserver.stdout.waitForText(/CMD_short:0/);
+  await sserver.closeStdin();
+  const st = await pdc.exited();
+  assert.equal(st.code, 0, pdc.stderr.text);
+  assert.equal(pdc.stdout.text, "This is PMU data 0\nThis is PMU data 1\nThis is PMU data 2\n");
+  assert.equal((await sserver.exited()).code, 0);
+});
+
+Deno.test("ca request + ca sign make a certificate that secure-pmu serves and secure-pdc accepts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-ca-flow-" });
+  try {
+    await ok(["ca", "init", "--dir", "ca"], { cwd: dir });
+    await ok([
+      "ca",
+      "request",
+      "--key",
+      "CAMIPRO1_key.pem",
+      "--csr",
+      "CAMIPRO1.csr",
+      "--cn",
+      "banana",
+    ], { cwd: dir });
+    await ok(["ca", "sign", "CAMIPRO1.csr", "--dir", "ca"], { cwd: dir });
+    const { proc: server, port } = await startSecurePmu(
+      join(dir, "CAMIPRO1.crt"),
+      join(dir, "CAMIPRO1_key.pem"),
+    );
+    await using _s = server;
+    const r = await securePdc(port, join(dir, "ca/ca.crt"));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, FIVE);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("secure-pmu: a missing, mismatched or v1 certificate is one startup line naming the file", async () => {
+  const f = await getFixtures();
+  const v1 = join(f.dir, "v1.crt");
+  // What `openssl x509 -req` makes without extensions: a v1 certificate.
+  const made = await runProc([
+    "openssl",
+    "x509",
+    "-req",
+    "-in",
+    join(f.dir, "pmu.csr"),
+    "-CA",
+    DEMO_CA,
+    "-CAkey",
+    join(CERTS, "ca.key"),
+    "-out",
+    v1,
+    "-days",
+    "30",
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const cases: [string[], RegExp][] = [
+    [["/nonexistent/pmu.crt", LOCAL_KEY], /certificate \/nonexistent\/pmu\.crt: no such file/],
+    [[LOCAL_CRT, "/nonexistent/key.pem"], /key \/nonexistent\/key\.pem: no such file/],
+    [
+      [LOCAL_KEY, LOCAL_CRT],
+      /certificate .*localhost\.key holds no PEM certificate .*swap the two arguments/,
+    ],
+    [[LOCAL_CRT, f.key], /certificate .*localhost\.crt and key .*pmu_key\.pem do not match/],
+    [[v1, f.key], /certificate .*v1\.crt is an X\.509 v1 certificate/],
+  ];
+  for (const [files, re] of cases) {
+    const r = await runSocklab(["secure-pmu", ...files, "--host", "127.0.0.1", "--port", "0"]);
+    assert.equal(r.code, 1, `${files}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^socklab secure-pmu: error: ${re.source}.*\\n$`));
+  }
+});
+
+Deno.test("secure-pdc: a refused connection or a bad CA file is exit 1 naming it", async () => {
+  const port = closedTcpPort();
+  const r = await securePdc(port, DEMO_CA);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(`^socklab secure-pdc: error: connection refused by localhost:${port}`, "m"),
+  );
+  const r2 = await securePdc(port, "/nonexistent/ca.crt");
+  assert.equal(r2.code, 1);
+  assert.match(
+    r2.stderr,
+    /^socklab secure-pdc: error: CA certificate \/nonexistent\/ca\.crt: no such file$/m,
+  );
+  const r3 = await securePdc(port, LOCAL_KEY);
+  assert.equal(r3.code, 1);
+  assert.match(r3.stderr, /holds no PEM certificate/);
 });

@@ -8,7 +8,7 @@ import type { Command } from "./command.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { helloRecv, helloSend } from "../udp/commands.ts";
-import { ca } from "../tls/commands.ts";
+import { ca, securePdc, securePmu } from "../tls/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,
@@ -19,4 +19,6 @@ export const COMMANDS: readonly Command[] = [
   pmu,
   pdc,
   ca,
+  securePmu,
+  securePdc,
 ];

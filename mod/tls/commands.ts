@@ -1,9 +1,29 @@
 /**
- * CLI of part 5: `ca` (the lab's certificate authority).
+ * CLI of part 5: `ca` (the lab's certificate authority), `secure-pmu` (the PMU of part 2
+ * over TLS: the same server and session code) and `secure-pdc` (the course's Part5_PDC: the
+ * PDC of part 2 over a verified TLS connection).
  *
  * @module
  */
-import { type Args, type Command, flag, numOpt, str, UsageError } from "../cli/command.ts";
+import { type Args, type Command, flag, numOpt, portOpt, str, UsageError } from "../cli/command.ts";
+import { serveUntilStopped } from "../cli/serve.ts";
+import { hostPort, ipFamily, isValidHost } from "../net/address.ts";
+import {
+  bindAddress,
+  ipv4Of,
+  parsePmuServerOptions,
+  pmuServerOptions,
+  runPdc,
+} from "../tcp/commands.ts";
+import { startPmuServer } from "../tcp/pmu.ts";
+import {
+  checkIdentity,
+  connectSecure,
+  lenientClose,
+  loadCaCert,
+  loadIdentity,
+  serverHandshake,
+} from "./secure.ts";
 import {
   caInit,
   DEFAULT_NAMES,
@@ -154,5 +174,115 @@ stdout: the files written, one a line; stderr: what they hold.`,
     io.log(`signed ${out}: ${await describeCert(out)}`);
     io.out(out);
     return 0;
+  },
+};
+
+export const securePmu: Command = {
+  name: "secure-pmu",
+  summary: "PMU over TLS on localhost:5003 (the part 5 server)",
+  part: "5",
+  positionals: [
+    { name: "certificate", help: "the server's certificate (PEM, X.509 v3), e.g. CAMIPRO1.crt" },
+    { name: "key", help: "its private key (PEM, not encrypted), e.g. CAMIPRO1_key.pem" },
+  ],
+  options: {
+    host: {
+      type: "string",
+      default: "localhost",
+      arg: "HOST",
+      help: "address to listen on (localhost: 127.0.0.1, as the handout hard-codes)",
+    },
+    port: { type: "string", default: "5003", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...pmuServerOptions,
+  },
+  description: `The PMU of part 2 (same commands, same answers) behind a TLS handshake that
+proves the server's identity with the certificate. A missing, unreadable or mismatched
+certificate or key is an error at startup; a client whose handshake fails (plain TCP, a
+client that rejects the certificate, one that says nothing) is logged and the server goes
+on. One log line per connection on stderr.`,
+  example: "socklab secure-pmu CAMIPRO1.crt CAMIPRO1_key.pem",
+  async run(args, io) {
+    const [certFile, keyFile] = args.positionals;
+    const port = portOpt(args);
+    const parsed = await parsePmuServerOptions(args);
+    const hostname = await bindAddress(str(args, "host")!);
+    const id = await loadIdentity(certFile, keyFile);
+    checkIdentity(id, hostname);
+    const handshakeMs = (parsed.idleTimeout ?? 10) * 1000;
+    const server = await startPmuServer({
+      hostname,
+      port,
+      ...parsed,
+      tls: { cert: id.cert, key: id.key },
+      log: io.log,
+      prepare: (conn, signal) => serverHandshake(conn, handshakeMs, signal),
+    });
+    return serveUntilStopped(io, server);
+  },
+};
+
+export const securePdc: Command = {
+  name: "secure-pdc",
+  summary: "PDC over TLS: verifies the server against a CA, prints the messages (Part5_PDC)",
+  part: "5",
+  positionals: [
+    { name: "command", help: "CMD_short:<d> or CMD_floodme (sent as is)" },
+    { name: "ca-certificate", help: "the CA certificate to trust (PEM), e.g. Part5.ca.crt" },
+  ],
+  options: {
+    host: {
+      type: "string",
+      default: "localhost",
+      arg: "HOST",
+      help: "server name (resolved to IPv4) or IP address; the certificate must be for it",
+    },
+    port: { type: "string", default: "5003", arg: "PORT", help: "server TCP port" },
+    "no-hostname-check": {
+      type: "boolean",
+      help: "accept a certificate for any name (the course's client checked the chain only)",
+    },
+    trace: {
+      type: "boolean",
+      help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
+        "<messages> messages'",
+    },
+    "read-size": {
+      type: "string",
+      default: "1024",
+      arg: "BYTES",
+      help: "bytes asked for per read, like recv(1024)",
+    },
+  },
+  description: `Connects to the server, runs the TLS handshake trusting the given CA certificate
+(and Deno's built-in public roots, which never sign for localhost), checks that the certificate
+is valid for --host unless --no-hostname-check, sends the command, then prints every
+'This is PMU data <i>' on its own line like pdc, and exits 0 when the server closes.
+A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name...`,
+  example: "socklab secure-pdc CMD_short:0 Part5.ca.crt",
+  async run(args, io) {
+    const [command, caFile] = args.positionals;
+    const port = portOpt(args, "port", false);
+    const readSize = numOpt(args, "read-size", { min: 1, max: 1 << 20, integer: true });
+    const host = str(args, "host")!;
+    if (!isValidHost(host)) {
+      throw new UsageError(`--host: '${host}' is not a valid host name or IP address`);
+    }
+    const caCert = await loadCaCert(caFile);
+    const address = ipFamily(host) ? host : await ipv4Of(host);
+    const hostnameCheck = !flag(args, "no-hostname-check");
+    const conn = await connectSecure({ address, port, name: host, caCert, caFile, hostnameCheck });
+    io.log(
+      `connected to ${hostPort(host, port)} over TLS: certificate chain verified against ` +
+        `${caFile}${hostnameCheck ? `, valid for ${host}` : " (host name not checked)"}`,
+    );
+    io.log(`sending: ${command}`);
+    const trace = flag(args, "trace");
+    const lenient = lenientClose(conn, () => {
+      if (trace) io.log("the server closed the TCP connection without TLS close_notify");
+    });
+    return await runPdc(io, lenient, command, hostPort(host, port), {
+      trace,
+      readSize,
+    });
   },
 };

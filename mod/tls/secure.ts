@@ -8,7 +8,7 @@
  */
 import { RunError } from "../cli/command.ts";
 import { hostPort } from "../net/address.ts";
-import { connectError, listenError, message } from "../net/errors.ts";
+import { connectError, message } from "../net/errors.ts";
 import { mustRead } from "./ca.ts";
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----/;
@@ -186,28 +186,63 @@ export async function connectSecure(opts: SecureConnectOptions): Promise<Deno.Tl
 }
 
 /**
- * Deno.listenTls with the identity; a bad certificate/key pair or a busy
- * port is a RunError naming the file or the address.
+ * Check that rustls accepts the identity (a matching key, an X.509 v3
+ * certificate) before the server binds its port: a throwaway listener on
+ * `hostname`, port 0. A RunError names the file.
  */
-export function listenSecure(id: Identity, hostname: string, port: number): Deno.TlsListener {
+export function checkIdentity(id: Identity, hostname: string): void {
+  let l: Deno.TlsListener;
   try {
-    return Deno.listenTls({ hostname, port, cert: id.cert, key: id.key });
+    l = Deno.listenTls({ hostname, port: 0, cert: id.cert, key: id.key });
   } catch (e) {
-    throw identityError(e, id) ?? listenError(e, hostname, port);
+    const err = identityError(e, id);
+    if (err) throw err;
+    return; // an address problem: the real listen reports it
   }
+  l.close();
 }
 
 /**
- * Run the server side of the TLS handshake on an accepted connection. A
- * failed handshake (a plain-TCP client, a client that rejects the
- * certificate, one that vanishes) is an Error whose message is the reason
- * in one line; the caller logs it and goes on.
+ * Run the server side of the TLS handshake on an accepted connection, for at
+ * most `timeoutMs` (a client that connects and says nothing must not hold a
+ * session forever) or until `signal` aborts. A failed handshake (a plain-TCP
+ * client, a client that rejects the certificate, one that vanishes) is an
+ * Error whose message is the reason in one line; the caller logs it and goes on.
  */
-export async function serverHandshake(conn: Deno.TlsConn): Promise<void> {
+export async function serverHandshake(
+  conn: Deno.Conn,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const tls = conn as Deno.TlsConn;
+  if (typeof tls.handshake !== "function") return;
+  const hs = tls.handshake();
+  hs.catch(() => {}); // rejected when the connection is closed below
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<string>((resolve) => {
+    timer = setTimeout(
+      () => resolve(`no TLS handshake within ${timeoutMs / 1000} s`),
+      Math.max(0, timeoutMs),
+    );
+    onAbort = () => resolve("server shutting down");
+    signal?.addEventListener("abort", onAbort);
+    if (signal?.aborted) onAbort();
+  });
   try {
-    await conn.handshake();
+    const r = await Promise.race([hs.then(() => null), stop]);
+    if (r !== null) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      throw new Error(`TLS handshake failed: ${r}`);
+    }
   } catch (e) {
-    throw new Error(handshakeFailure(e));
+    if (e instanceof Error && e.message.startsWith("TLS handshake failed")) throw e;
+    throw new Error(`TLS handshake failed: ${handshakeFailure(e)}`);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -223,4 +258,34 @@ export function handshakeFailure(e: unknown): string {
     return "the client closed the connection during the handshake";
   }
   return m;
+}
+
+/** True for rustls's "peer closed connection without sending TLS close_notify". */
+export function isMissingCloseNotify(e: unknown): boolean {
+  return /without sending TLS close_notify/.test(message(e));
+}
+
+/**
+ * The connection, with a TCP close that was not preceded by TLS close_notify read as the
+ * end of the stream. Python's ssl (the students' secure_pmu.py) and `openssl s_server`
+ * close that way; for the PMU protocol, where the server closes once it has said
+ * everything, it is the normal end, not an attack. `onMissing` is told when it happens.
+ */
+export function lenientClose(conn: Deno.TlsConn, onMissing?: () => void): Deno.TlsConn {
+  const read = async (p: Uint8Array): Promise<number | null> => {
+    try {
+      return await conn.read(p);
+    } catch (e) {
+      if (!isMissingCloseNotify(e)) throw e;
+      onMissing?.();
+      return null;
+    }
+  };
+  return new Proxy(conn, {
+    get(target, key) {
+      if (key === "read") return read;
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
 }

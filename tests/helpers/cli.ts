@@ -91,6 +91,32 @@ export class LineReader {
     });
   }
 
+  /**
+   * Wait until everything received so far, partial last line included, matches `pattern`
+   * (for output that does not end its lines, e.g. what `openssl s_server` received).
+   */
+  async waitForText(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.text)) {
+      const left = deadline - Date.now();
+      if (this.#ended || left <= 0) {
+        throw new Error(
+          `no ${pattern} ${this.#ended ? "before the stream ended" : `within ${timeoutMs} ms`}; ` +
+            `got:\n${this.text}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.#waiters.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, left);
+        this.#waiters.add(done);
+      });
+    }
+  }
+
   /** Wait until at least `n` lines have arrived. */
   async waitForLines(n: number, timeoutMs = 10_000): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
@@ -173,8 +199,12 @@ export class Proc {
 
   /** Wait for `listening on host:port` on stderr; returns the port. */
   async listening(timeoutMs = 15_000): Promise<{ host: string; port: number }> {
-    const m = await this.stderr.waitFor(/listening on \[?([^\]]*?)\]?:(\d+)/, timeoutMs);
-    return { host: m[1], port: Number(m[2]) };
+    // `[::1]:5003` or `127.0.0.1:5003` (an IPv6 address is always in brackets).
+    const m = await this.stderr.waitFor(
+      /listening on (?:\[([^\]]*)\]|([^\s[\]]*?)):(\d+)/,
+      timeoutMs,
+    );
+    return { host: m[1] ?? m[2], port: Number(m[3]) };
   }
 
   /** Send a signal (ignored if the process is gone). */
