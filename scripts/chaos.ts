@@ -27,6 +27,7 @@ import {
   pmuUdpStorm,
   receiverStorm,
   REDUCED,
+  securePmuStorm,
   wsPmuStorm,
 } from "./chaos/targets.ts";
 
@@ -46,6 +47,7 @@ const seed = Number(values.seed);
 const all: StormSpec[] = [
   echoStorm(scale, seed),
   pmuStorm(scale, seed),
+  securePmuStorm(scale, seed),
   wsPmuStorm(scale, seed),
   pmuUdpStorm(scale, seed),
   receiverStorm(scale, seed),

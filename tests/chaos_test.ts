@@ -13,6 +13,7 @@ import {
   pmuUdpStorm,
   receiverStorm,
   REDUCED,
+  securePmuStorm,
   wsPmuStorm,
 } from "../scripts/chaos/targets.ts";
 import { netnsTest } from "./helpers/netns.ts";
@@ -26,7 +27,7 @@ function invariants(r: StormResult, spec: StormSpec) {
 
 const SEED = 7;
 
-for (const make of [echoStorm, pmuStorm, wsPmuStorm, pmuUdpStorm]) {
+for (const make of [echoStorm, pmuStorm, securePmuStorm, wsPmuStorm, pmuUdpStorm]) {
   const spec = make(REDUCED, SEED);
   Deno.test(`chaos: ${spec.name} keeps serving good clients through a storm, no leak`, async () => {
     invariants(await runStorm(spec), spec);

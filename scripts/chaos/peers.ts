@@ -272,8 +272,13 @@ async function withPython<T>(fn: () => Promise<T>): Promise<T> {
  * the server an EOF, then EPIPE, not a reset), so a python3 helper does it,
  * `batch` resets per process.
  */
-export function resetMidStream(command: Payload, readBytes = 1, batch = 20): Peer {
-  return (ctx) => withPython(() => resetBatch(ctx, command, readBytes, batch));
+export function resetMidStream(
+  command: Payload,
+  readBytes = 1,
+  opts: { batch?: number; tls?: boolean } = {},
+): Peer {
+  return (ctx) =>
+    withPython(() => resetBatch(ctx, command, readBytes, opts.batch ?? 20, opts.tls ?? false));
 }
 
 async function resetBatch(
@@ -281,12 +286,21 @@ async function resetBatch(
   command: Payload,
   readBytes: number,
   batch: number,
+  tls: boolean,
 ): Promise<Partial<Record<Outcome, number>>> {
   {
     if (ctx.signal.aborted) return {};
     const hex = [...bytesOf(command, ctx.ep)].map((b) => b.toString(16).padStart(2, "0")).join("");
     const child = new Deno.Command(PYTHON, {
-      args: [RST_PEER, ctx.ep.hostname, String(ctx.ep.port), String(batch), hex, String(readBytes)],
+      args: [
+        RST_PEER,
+        ctx.ep.hostname,
+        String(ctx.ep.port),
+        String(batch),
+        hex,
+        String(readBytes),
+        ...(tls ? ["tls"] : []),
+      ],
       stdout: "piped",
       stderr: "null",
       signal: ctx.signal,
@@ -328,6 +342,41 @@ export const tlsGarbage: Peer = sendThenWatch((ctx) => {
   rec.set(body, 5);
   return rec;
 });
+
+/**
+ * Over TLS (trusting the CA `caCert`): the handshake, then `payload` (if any),
+ * then nothing: `read` says whether to read (and discard) the answer.
+ * `never read` with a flood leaves the server's writes blocked on a full window.
+ */
+export function tlsThen(caCert: string, payload: string | null, read: boolean): Peer {
+  return async (ctx) => {
+    let conn: Deno.TlsConn;
+    try {
+      conn = await Deno.connectTls({ ...ctx.ep, hostname: ctx.ep.hostname, caCerts: [caCert] });
+    } catch (e) {
+      if (e instanceof Deno.errors.ConnectionRefused || ctx.signal.aborted) return "refused";
+      throw e;
+    }
+    try {
+      const hs = await bounded(conn, ctx.holdMs, ctx.signal, async () => {
+        await conn.handshake();
+        return null;
+      }, () => "held" as const).catch((e) => gone(e) ?? "closed");
+      if (hs) return hs;
+      if (payload) {
+        const stopped = await writeAll(conn, enc.encode(payload), ctx.holdMs, ctx.signal);
+        if (stopped) return stopped;
+      }
+      if (read) {
+        return await drain(conn, ctx.holdMs, ctx.signal).catch((e) => gone(e) ?? "closed");
+      }
+      await sleepFor(ctx.holdMs, ctx.signal);
+      return "held";
+    } finally {
+      close(conn);
+    }
+  };
+}
 
 // --- WebSocket ----------------------------------------------------------------
 

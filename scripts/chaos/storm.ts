@@ -90,6 +90,8 @@ export interface StormResult {
   rssStartKiB: number;
   peakRssKiB: number;
   fdsBefore: number;
+  /** Most descriptors open at once during the storm (sampled every 200 ms). */
+  peakFds: number;
   fdsAfter: number;
   alive: boolean;
   exitCode: number | null;
@@ -200,9 +202,13 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
   };
 
   let peakRssKiB = 0;
+  let peakFds = fdsBefore;
   const sampler = setInterval(() => {
     const s = sample(pid);
-    if (s) peakRssKiB = Math.max(peakRssKiB, s.hwmKiB);
+    if (s) {
+      peakRssKiB = Math.max(peakRssKiB, s.hwmKiB);
+      peakFds = Math.max(peakFds, s.fds);
+    }
   }, 200);
 
   const goods = Array.from({ length: spec.goodWorkers }, goodWorker);
@@ -240,6 +246,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
     rssStartKiB,
     peakRssKiB,
     fdsBefore,
+    peakFds,
     fdsAfter,
     alive,
     exitCode: st.code,
@@ -283,6 +290,7 @@ export function summaryTable(results: StormResult[]): string {
     "RSS start MiB",
     "peak RSS MiB",
     "fds before",
+    "peak fds",
     "fds after",
     "alive",
     "seconds",
@@ -299,6 +307,7 @@ export function summaryTable(results: StormResult[]): string {
     mib(r.rssStartKiB),
     mib(r.peakRssKiB),
     String(r.fdsBefore),
+    String(r.peakFds),
     String(r.fdsAfter),
     r.alive ? "yes" : "NO",
     r.seconds.toFixed(1),

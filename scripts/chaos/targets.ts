@@ -11,6 +11,8 @@ import { randomInt } from "../../mod/net/random.ts";
 import { echoExchange } from "../../mod/tcp/echo.ts";
 import { pdcExchange } from "../../mod/tcp/pdc.ts";
 import { floodText, pmuMessage } from "../../mod/pmu/mod.ts";
+import { fileURLToPath } from "node:url";
+import { connectSecure, lenientClose } from "../../mod/tls/secure.ts";
 import { NORMAL_CLOSES } from "../../mod/ws/close.ts";
 import { runWsPdc } from "../../mod/ws/ws_pdc.ts";
 import { resetExchange } from "../../mod/udp/pdc_udp.ts";
@@ -24,11 +26,15 @@ import {
   multicastDatagrams,
   neverRead,
   plainHttp,
+  plainOnTls,
   randomBytes,
   randomGarbage,
   resetMidStream,
   sendEachOf,
   stallMidCommand,
+  tlsGarbage,
+  tlsHandshakeStall,
+  tlsThen,
   udpGarbage,
   udpMaxSize,
   wsBigMessage,
@@ -284,6 +290,13 @@ const NEAR_COMMANDS = [
   "GET / HTTP/1.1\r\n\r\n",
 ];
 
+/**
+ * The flood size the storms give the servers: 1 MiB, far more than the kernel
+ * buffers of a connection hold, so a client that never reads leaves the
+ * server's write blocked (the default 56 KiB would just sit in the buffers).
+ */
+export const STORM_FLOOD = 1 << 20;
+
 /** The good commands, in turn: mostly CMD_short:0, every fourth a flood. */
 export function goodCommand(i: number): string {
   return Math.abs(i) % 4 === 3 ? "CMD_floodme" : "CMD_short:0";
@@ -295,7 +308,7 @@ export function goodCommand(i: number): string {
  */
 export function checkPdcOutput(command: string, out: string): string | null {
   if (command === "CMD_floodme") {
-    const f = floodText();
+    const f = floodText(STORM_FLOOD);
     const want = f.endsWith("\n") ? f : f + "\n";
     return out === want ? null : `flood differs: ${out.length} chars, want ${want.length}`;
   }
@@ -339,14 +352,19 @@ function pmuKinds(scale: Scale): Kind[] {
   ]);
 }
 
-/** The idle timeout the storms give the servers: half a stalling peer's patience. */
-const idleFor = (scale: Scale) => String(scale.holdMs / 2000);
+/** Server flags of the PMU storms: an idle timeout of half a stalling peer's patience, the flood. */
+const pmuFlags = (scale: Scale) => [
+  "--idle-timeout",
+  String(scale.holdMs / 2000),
+  "--flood-bytes",
+  String(STORM_FLOOD),
+];
 
 /** socklab pmu (part 2). */
 export function pmuStorm(scale: Scale, seed = 1): StormSpec {
   return {
     name: "pmu",
-    argv: ["pmu", "--host", "127.0.0.1", "--idle-timeout", idleFor(scale)],
+    argv: ["pmu", "--host", "127.0.0.1", ...pmuFlags(scale)],
     hostname: "127.0.0.1",
     kinds: pmuKinds(scale),
     good: async (ep, i) => goodPdc(await Deno.connect(ep), i),
@@ -371,7 +389,9 @@ async function goodWs(ep: Endpoint, i: number): Promise<string | null> {
   if (!NORMAL_CLOSES.includes(r.code)) return `closed with ${r.code} ${r.reason}`;
   if (command === "CMD_floodme") {
     const text = got.length === 1 ? dec.decode(got[0]) : null;
-    return text === floodText() ? null : `flood: ${got.length} messages, not the flood text`;
+    return text === floodText(STORM_FLOOD)
+      ? null
+      : `flood: ${got.length} messages, not the flood text`;
   }
   return checkMessages(got.map((d) => dec.decode(d)));
 }
@@ -390,7 +410,7 @@ export function wsPmuStorm(scale: Scale, seed = 1): StormSpec {
   };
   return {
     name: "ws-pmu",
-    argv: ["ws-pmu", "--host", "127.0.0.1", "--idle-timeout", idleFor(scale)],
+    argv: ["ws-pmu", "--host", "127.0.0.1", ...pmuFlags(scale)],
     hostname: "127.0.0.1",
     kinds: kinds(scale, [
       ["random bytes", 40, randomGarbage],
@@ -416,6 +436,60 @@ export function wsPmuStorm(scale: Scale, seed = 1): StormSpec {
     goodMax: scale.goodMax,
     goodMin: scale.goodMin,
     concurrency: 40,
+    holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+/** The demo certificates (certs/README.md): public test material. */
+const CERTS = fileURLToPath(new URL("../../certs/", import.meta.url));
+
+/** secure-pdc's connection (mod/tls/secure.ts: chain checked against the CA), then pdc's exchange. */
+async function goodSecure(ep: Endpoint, i: number): Promise<string | null> {
+  const caFile = CERTS + "ca.crt";
+  const conn = await connectSecure({
+    address: ep.hostname,
+    port: ep.port,
+    name: "localhost",
+    caCert: await Deno.readTextFile(caFile),
+    caFile,
+  });
+  return goodPdc(lenientClose(conn), i);
+}
+
+/** socklab secure-pmu (part 5) with the demo certificate. */
+export function securePmuStorm(scale: Scale, seed = 1): StormSpec {
+  const ca = Deno.readTextFileSync(CERTS + "ca.crt");
+  return {
+    name: "secure-pmu",
+    argv: [
+      "secure-pmu",
+      CERTS + "localhost.crt",
+      CERTS + "localhost.key",
+      "--host",
+      "127.0.0.1",
+      ...pmuFlags(scale),
+    ],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["random bytes", 40, randomGarbage],
+      ["TLS record of garbage", 40, tlsGarbage],
+      ["plain TCP command", 40, plainOnTls("CMD_short:0")],
+      ["handshake header, then stall", 20, tlsHandshakeStall],
+      ["connect and stall", 20, connectAndStall],
+      ["close after connect", 60, closeAfterConnect],
+      ["handshake, then stall", 20, tlsThen(ca, null, true)],
+      ["near-miss command over TLS", 20, tlsThen(ca, "CMD_short:61", true)],
+      ["reset mid-stream (TLS)", 10, resetMidStream("CMD_floodme", 1, { tls: true })],
+      ["never read (TLS)", 20, tlsThen(ca, "CMD_floodme", false)],
+    ]),
+    good: goodSecure,
+    handled: (s) => `${s.match(/served (\d+) connection/)?.[1] ?? "?"} connections`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 30,
     holdMs: scale.holdMs,
     stormMs: scale.stormMs,
     seed,
