@@ -60,7 +60,7 @@ export interface StormSpec {
   netns?: boolean;
   /** A fixed port, already in `argv` (a multicast receiver's positional), instead of `--port 0`. */
   port?: number;
-  /** The server's `listening on`-like line; default: `listening on host:port`. */
+  /** The server's ready line, port in group 1 (default: `listening on host:port`). */
   ready?: RegExp;
   /** What the server says it handled, from its shutdown summary (for the table). */
   handled?: (summary: string) => string;
@@ -130,9 +130,9 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
   const log = spec.log ?? (() => {});
   const args = spec.port === undefined ? [...spec.argv, "--port", "0"] : spec.argv;
   await using proc = spawnSocklab(args, { prefix: spec.prefix });
-  const ready = spec.ready ?? /listening on \[?([^\]\s]*?)\]?:(\d+)/;
+  const ready = spec.ready ?? /listening on (?:\[[^\]]*\]|[^\s[\]]*?):(\d+)/;
   const m = await proc.stderr.waitFor(ready, 20_000);
-  const port = spec.port ?? Number(m[2]);
+  const port = spec.port ?? Number(m[1]);
   const ep: Endpoint = { hostname: spec.hostname, port };
   const pid = proc.child.pid;
   log(`${spec.name}: pid ${pid}, ${ep.hostname}:${ep.port}`);
