@@ -6,7 +6,10 @@
  * every invariant holds: every good exchange correct, the server alive and
  * error-free, its descriptors back to the baseline.
  *
- *   deno task chaos [--only NAME[,NAME]] [--reduced] [--json] [--seed N]
+ *   deno task chaos [--only NAME[,NAME]] [--reduced] [--json] [--seed N] [--doc FILE]
+ *
+ * `--doc RELIABILITY.md` also writes the tables of the run into that file,
+ * between its `<!-- chaos:begin -->` and `<!-- chaos:end -->` lines.
  *
  * @module
  */
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     json: { type: "boolean" },
     seed: { type: "string", default: "1" },
     "in-netns": { type: "boolean" },
+    doc: { type: "string" },
   },
 });
 
@@ -72,12 +76,30 @@ for (const spec of specs) {
 }
 
 const bad = results.flatMap(violations);
+const report = [
+  summaryTable(results),
+  "",
+  kindTable(results),
+  ...bad.map((v) => `\nVIOLATION: ${v}`),
+].join("\n");
 if (values.json) {
   console.log(JSON.stringify({ results, violations: bad }, null, 2));
 } else {
-  console.log(summaryTable(results));
-  console.log();
-  console.log(kindTable(results));
-  for (const v of bad) console.log(`VIOLATION: ${v}`);
+  console.log(report);
+}
+if (values.doc) {
+  const doc = await Deno.readTextFile(values.doc);
+  const m = /(<!-- chaos:begin -->\n)[^]*?(<!-- chaos:end -->)/.exec(doc);
+  if (!m) {
+    console.error(`chaos: ${values.doc} has no <!-- chaos:begin --> ... <!-- chaos:end --> lines`);
+    Deno.exit(2);
+  }
+  const when = new Date().toISOString().slice(0, 16).replace("T", " ");
+  const args = Deno.args.filter((a, i) => !a.startsWith("--doc") && Deno.args[i - 1] !== "--doc")
+    .join(" ");
+  const block = `${m[1]}\nRun of ${when} UTC, \`deno task chaos${args ? " " + args : ""}\`, ` +
+    `seed ${seed}, ${Deno.build.os}, Deno ${Deno.version.deno}:\n\n${report}\n\n${m[2]}`;
+  await Deno.writeTextFile(values.doc, doc.replace(m[0], block));
+  console.error(`chaos: tables written to ${values.doc}`);
 }
 Deno.exit(bad.length ? 1 : 0);
