@@ -11,6 +11,7 @@ import { receiver, sender, tv } from "../multicast/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
+import { wsPdc, wsPmu } from "../ws/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,
@@ -25,6 +26,8 @@ export const COMMANDS: readonly Command[] = [
   tv,
   receiver,
   sender,
+  wsPmu,
+  wsPdc,
   lab,
   demo,
   grade,

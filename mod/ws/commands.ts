@@ -1,0 +1,150 @@
+/**
+ * CLI of part 6: `ws-pmu` (the PMU over WebSocket, ws://tcpip.epfl.ch:5006) and `ws-pdc`
+ * (the PDC over WebSocket).
+ *
+ * @module
+ */
+import {
+  type Command,
+  flag,
+  parsePort,
+  portOpt,
+  RunError,
+  str,
+  UsageError,
+} from "../cli/command.ts";
+import { serveUntilStopped } from "../cli/serve.ts";
+import { hostPort, resolveHost } from "../net/address.ts";
+import { message as errMsg } from "../net/errors.ts";
+import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
+import { parsePmuServerOptions, pmuServerOptions } from "../tcp/commands.ts";
+import { startWsPmu } from "./ws_pmu.ts";
+import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
+import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
+
+/** `pmu`'s option table for ws-pmu: no --split; --max-command is the WebSocket message cap. */
+function wsPmuOptions(): Command["options"] {
+  const { split: _split, ...options } = pmuServerOptions;
+  return {
+    ...options,
+    "max-command": {
+      ...options["max-command"],
+      help: "largest message a client may send; a larger one is closed with 1009 (message too big)",
+    },
+  };
+}
+
+export const wsPmu: Command = {
+  name: "ws-pmu",
+  summary: "PMU server over WebSocket (ws://tcpip.epfl.ch:5006)",
+  part: "6 server",
+  positionals: [],
+  options: {
+    host: { type: "string", default: "0.0.0.0", arg: "HOST", help: "address to listen on" },
+    port: { type: "string", default: "5006", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    text: {
+      type: "boolean",
+      help: "send text frames (default: binary frames, as the course's server did)",
+    },
+    // The PMU options of `pmu` (part 2), less the TCP-only --split.
+    ...wsPmuOptions(),
+  },
+  description: `Each client sends one command as a WebSocket message:
+  CMD_short:<d>  n messages 'This is PMU data <i>' (i = 0..n-1), one WebSocket message
+                 each, d seconds apart, then a normal close (1000)
+  CMD_floodme    the flood text as one message, then close
+  anything else  'Wrong command.', then close
+A plain HTTP request is answered 426 Upgrade Required. One log line per connection.`,
+  example: "socklab ws-pmu --port 5006",
+  async run(args, io) {
+    const port = portOpt(args);
+    const { count, seed, idleTimeout, maxCommandBytes, flood } = await parsePmuServerOptions(args);
+    const hostArg = str(args, "host")!;
+    let hostname: string;
+    try {
+      hostname = (await resolveHost(hostArg))[0].address;
+    } catch (e) {
+      throw new RunError(errMsg(e));
+    }
+    const server = await startWsPmu({
+      hostname,
+      port,
+      text: flag(args, "text"),
+      count,
+      seed,
+      flood,
+      idleTimeout,
+      maxCommandBytes,
+      log: io.log,
+    });
+    return serveUntilStopped(io, server);
+  },
+};
+
+const PMU_MESSAGE = new RegExp(`^${MESSAGE_PREFIX}\\d+$`);
+
+export const wsPdc: Command = {
+  name: "ws-pdc",
+  summary: "PDC over WebSocket: sends a command, prints each message",
+  part: "6 client",
+  positionals: [
+    { name: "server", help: "server name or address, or a full ws:// URL" },
+    { name: "port", help: "server port (leave out after a ws:// URL that has one)" },
+    { name: "command", help: "CMD_short:<d> or CMD_floodme", optional: true },
+  ],
+  options: {
+    trace: {
+      type: "boolean",
+      help: "print each message's size, frame type and time on stderr, then totals",
+    },
+  },
+  description: `Connects to ws://<server>:<port>/, sends <command>, prints every message on its
+own line as it arrives (binary frames decoded as UTF-8; the flood whole), and exits 0 when
+the server closes normally. Also: socklab ws-pdc ws://<server>:<port>/ <command>`,
+  example: "socklab ws-pdc 127.0.0.1 5006 CMD_short:0",
+  async run(args, io) {
+    const [server, second, third] = args.positionals;
+    let url: URL;
+    let command: string;
+    if (third === undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(server)) {
+      url = targetUrl(server);
+      command = second;
+    } else {
+      if (third === undefined) throw new UsageError("missing <command>");
+      url = targetUrl(server, parsePort(second, "<port>", false));
+      command = third;
+    }
+    const { host, port } = urlHostPort(url);
+    if (port === 0) throw new UsageError("<port>: 0 is out of range (1-65535)");
+    const trace = flag(args, "trace");
+    const out = new PdcOutput();
+    const decoder = new TextDecoder();
+    if (trace) io.log(`connecting to ${url.href}, command ${JSON.stringify(command)}`);
+    const result = await runWsPdc(url, command, (m) => {
+      const text = decoder.decode(m.data);
+      if (trace) {
+        io.log(
+          `message ${m.data.length} bytes (${m.binary ? "binary" : "text"}) at ${
+            (m.atMs / 1000).toFixed(3)
+          } s`,
+        );
+      }
+      const piece: PmuPiece = PMU_MESSAGE.test(text)
+        ? { kind: "message", index: Number(text.slice(MESSAGE_PREFIX.length)), text }
+        : { kind: "text", text };
+      io.write(out.render([piece]) + out.finish());
+    });
+    if (trace) {
+      io.log(`closed by ${hostPort(host, port)}: ${closeCodeText(result.code)}`);
+      io.log(`${result.messages} reads, ${result.bytes} bytes, ${result.messages} messages`);
+    }
+    if (!NORMAL_CLOSES.includes(result.code)) {
+      throw new RunError(
+        `the connection to ${hostPort(host, port)} ended with close code ${
+          closeCodeText(result.code)
+        } after ${result.messages} message(s)`,
+      );
+    }
+    return 0;
+  },
+};
