@@ -121,11 +121,9 @@ const PMU_STEP: DemoStep = {
       );
       const flood = await exchange("CMD_floodme");
       const want = floodText();
-      say(
-        `CMD_floodme: ${flood.stats.bytes} bytes in ${flood.stats.reads} reads, printed exactly: ${
-          flood.text === want
-        }`,
-      );
+      // pdc prints the flood as sent, adding a final newline only if it lacks one.
+      const exact = flood.text === (want.endsWith("\n") ? want : want + "\n");
+      say(`CMD_floodme: ${flood.stats.bytes} bytes in ${flood.stats.reads} reads, exact: ${exact}`);
       const okShort = lines.length === 15 && lines.every((l, i) => l === `This is PMU data ${i}`);
       return okShort && exact;
     } finally {
