@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { opensslDate, opensslReason, subjectAltName, validName } from "../mod/tls/ca.ts";
 import { tlsReason } from "../mod/tls/secure.ts";
 import { Proc, ROOT, runProc, runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { netnsTest } from "./helpers/netns.ts";
 import { closedTcpPort } from "./helpers/ports.ts";
 
 const CERTS = join(ROOT, "certs");
@@ -252,6 +253,27 @@ Deno.test("certs/: the demo CA and the localhost certificate are v3, long-lived 
     assert.equal(r.code, 0, `${f} expires within 5 years; rerun scripts/make-certs.sh`);
   }
   assert.match(await Deno.readTextFile(join(CERTS, "README.md")), /PUBLIC TEST MATERIAL/);
+});
+
+Deno.test("scripts/make-certs.sh makes the demo CA and a localhost certificate through socklab ca", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-make-certs-" });
+  try {
+    const r = await runProc(["bash", join(ROOT, "scripts/make-certs.sh")], {
+      env: { CERTS_DIR: dir, DENO: Deno.execPath() },
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /localhost\.crt: OK/);
+    const files = [];
+    for await (const e of Deno.readDir(dir)) files.push(e.name);
+    assert.deepEqual(files.sort(), ["ca.crt", "ca.key", "localhost.crt", "localhost.key"]);
+    assert.match(
+      await certText(join(dir, "localhost.crt")),
+      /Not After : .* 20(3[6-9]|[4-9]\d) GMT/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("ca: usage errors are exit 2 with one line; a missing CA or request is exit 1 naming it", async () => {
@@ -590,3 +612,17 @@ Deno.test("secure-pdc: a refused connection or a bad CA file is exit 1 naming it
   assert.equal(r3.code, 1);
   assert.match(r3.stderr, /holds no PEM certificate/);
 });
+
+netnsTest(
+  "defaults: secure-pmu on localhost (127.0.0.1):5003, secure-pdc to localhost:5003, the lab's prototypes",
+  async (ns) => {
+    await using server = spawnSocklab(["secure-pmu", LOCAL_CRT, LOCAL_KEY, "--count", "2"], {
+      prefix: ns.prefix,
+    });
+    const { host, port } = await server.listening();
+    assert.equal(`${host}:${port}`, "127.0.0.1:5003");
+    const r = await runSocklab(["secure-pdc", "CMD_short:0", DEMO_CA], { prefix: ns.prefix });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "This is PMU data 0\nThis is PMU data 1\n");
+  },
+);
