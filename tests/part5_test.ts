@@ -344,7 +344,7 @@ function startSecurePmu(cert = LOCAL_CRT, key = LOCAL_KEY, extra: string[] = [])
   return startServer(["secure-pmu", cert, key, "--host", "127.0.0.1", "--count", "5", ...extra]);
 }
 
-/** secure-pdc to 127.0.0.1:port (the name checked is --name, default localhost). */
+/** secure-pdc to localhost:port (the default --host: 127.0.0.1, and the name checked). */
 function securePdc(port: number, ca: string, extra: string[] = [], command = "CMD_short:0") {
   return runSocklab(["secure-pdc", "--port", String(port), ...extra, command, ca]);
 }
@@ -402,8 +402,9 @@ Deno.test("secure-pdc rejects a foreign CA, an expired certificate and a wrong n
     assert.equal(r.code, 1, `${cert}: ${r.stderr}`);
     assert.equal(r.stdout, "");
     const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
     assert.match(
-      lines.at(-1)!,
+      lines[0],
       new RegExp(`^socklab secure-pdc: error: localhost:${port}: ${reason.source}`),
     );
     // The server logs the failed handshake and goes on.
