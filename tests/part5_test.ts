@@ -302,8 +302,9 @@ Deno.test("ca: usage errors are exit 2 with one line; a missing CA or request is
       /certificate request \/nonexistent\/x\.csr: no such file/,
     ],
   ];
-  for (const [args, code, re] of cases) {
-    const r = await runSocklab(args);
+  const results = await Promise.all(cases.map(([args]) => runSocklab(args)));
+  for (const [i, [args, code, re]] of cases.entries()) {
+    const r = results[i];
     assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
     assert.match(
       r.stderr.split("\n")[0],
@@ -358,6 +359,10 @@ Deno.test("secure-pdc gets the PMU messages from secure-pmu over TLS (certs/ dem
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, FIVE);
   assert.match(r.stderr, /sending: CMD_short:0/);
+  assert.match(
+    server.stderr.text,
+    /certificate .*localhost\.crt: subject CN=localhost; issuer .*socklab demo CA.*; names DNS:localhost, IP:127\.0\.0\.1, IP:::1/,
+  );
   // Over IPv6 too: the certificate names ::1.
   const { proc: server6, port: port6 } = await startServer([
     "secure-pmu",
@@ -409,6 +414,12 @@ Deno.test("secure-pdc rejects a foreign CA, an expired certificate and a wrong n
     );
     // The server logs the failed handshake and goes on.
     await server.stderr.waitFor(/handshake/);
+    if (cert === f.expiredCert) {
+      assert.match(
+        server.stderr.text,
+        /warning: certificate .*: it expired on 2021-01-01T00:00:00Z/,
+      );
+    }
   }
 });
 
@@ -588,8 +599,13 @@ Deno.test("secure-pmu: a missing, mismatched or v1 certificate is one startup li
     [[LOCAL_CRT, f.key], /certificate .*localhost\.crt and key .*pmu_key\.pem do not match/],
     [[v1, f.key], /certificate .*v1\.crt is an X\.509 v1 certificate/],
   ];
-  for (const [files, re] of cases) {
-    const r = await runSocklab(["secure-pmu", ...files, "--host", "127.0.0.1", "--port", "0"]);
+  const results = await Promise.all(
+    cases.map(([files]) =>
+      runSocklab(["secure-pmu", ...files, "--host", "127.0.0.1", "--port", "0"])
+    ),
+  );
+  for (const [i, [files, re]] of cases.entries()) {
+    const r = results[i];
     assert.equal(r.code, 1, `${files}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^socklab secure-pmu: error: ${re.source}.*\\n$`));
   }
