@@ -6,14 +6,17 @@
 #
 #   scripts/make-certs.sh            # remake certs/ (replaces what is there)
 #   SOCKLAB=/path/to/socklab scripts/make-certs.sh   # with the binary
+#   CERTS_DIR=/tmp/x DENO=/path/to/deno scripts/make-certs.sh   # elsewhere, another deno
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -n "${SOCKLAB:-}" ]]; then
   socklab() { "$SOCKLAB" "$@"; }
 else
-  socklab() { DENO_NO_UPDATE_CHECK=1 deno run --unstable-net --allow-all --no-prompt main.ts "$@"; }
+  socklab() {
+    DENO_NO_UPDATE_CHECK=1 "${DENO:-deno}" run --unstable-net --allow-all --no-prompt main.ts "$@"
+  }
 fi
-dir=certs
+dir=${CERTS_DIR:-certs}
 mkdir -p "$dir"
 # The demo CA, valid 10 years.
 socklab ca init --dir "$dir" --cn "socklab demo CA (public test material)" --days 3650 --force

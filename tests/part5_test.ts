@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { opensslDate, opensslReason, subjectAltName, validName } from "../mod/tls/ca.ts";
 import { tlsReason } from "../mod/tls/secure.ts";
 import { Proc, ROOT, runProc, runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { netnsTest } from "./helpers/netns.ts";
 import { closedTcpPort } from "./helpers/ports.ts";
 
 const CERTS = join(ROOT, "certs");
@@ -254,6 +255,27 @@ Deno.test("certs/: the demo CA and the localhost certificate are v3, long-lived 
   assert.match(await Deno.readTextFile(join(CERTS, "README.md")), /PUBLIC TEST MATERIAL/);
 });
 
+Deno.test("scripts/make-certs.sh makes the demo CA and a localhost certificate through socklab ca", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-make-certs-" });
+  try {
+    const r = await runProc(["bash", join(ROOT, "scripts/make-certs.sh")], {
+      env: { CERTS_DIR: dir, DENO: Deno.execPath() },
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /localhost\.crt: OK/);
+    const files = [];
+    for await (const e of Deno.readDir(dir)) files.push(e.name);
+    assert.deepEqual(files.sort(), ["ca.crt", "ca.key", "localhost.crt", "localhost.key"]);
+    assert.match(
+      await certText(join(dir, "localhost.crt")),
+      /Not After : .* 20(3[6-9]|[4-9]\d) GMT/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("ca: usage errors are exit 2 with one line; a missing CA or request is exit 1 naming it", async () => {
   const cases: [string[], number, RegExp][] = [
     [["ca", "frob"], 2, /<action>: 'frob' is not one of init, request, sign/],
@@ -280,8 +302,9 @@ Deno.test("ca: usage errors are exit 2 with one line; a missing CA or request is
       /certificate request \/nonexistent\/x\.csr: no such file/,
     ],
   ];
-  for (const [args, code, re] of cases) {
-    const r = await runSocklab(args);
+  const results = await Promise.all(cases.map(([args]) => runSocklab(args)));
+  for (const [i, [args, code, re]] of cases.entries()) {
+    const r = results[i];
     assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
     assert.match(
       r.stderr.split("\n")[0],
@@ -322,7 +345,7 @@ function startSecurePmu(cert = LOCAL_CRT, key = LOCAL_KEY, extra: string[] = [])
   return startServer(["secure-pmu", cert, key, "--host", "127.0.0.1", "--count", "5", ...extra]);
 }
 
-/** secure-pdc to 127.0.0.1:port (the name checked is --name, default localhost). */
+/** secure-pdc to localhost:port (the default --host: 127.0.0.1, and the name checked). */
 function securePdc(port: number, ca: string, extra: string[] = [], command = "CMD_short:0") {
   return runSocklab(["secure-pdc", "--port", String(port), ...extra, command, ca]);
 }
@@ -336,6 +359,10 @@ Deno.test("secure-pdc gets the PMU messages from secure-pmu over TLS (certs/ dem
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, FIVE);
   assert.match(r.stderr, /sending: CMD_short:0/);
+  assert.match(
+    server.stderr.text,
+    /certificate .*localhost\.crt: subject CN=localhost; issuer .*socklab demo CA.*; names DNS:localhost, IP:127\.0\.0\.1, IP:::1/,
+  );
   // Over IPv6 too: the certificate names ::1.
   const { proc: server6, port: port6 } = await startServer([
     "secure-pmu",
@@ -380,12 +407,19 @@ Deno.test("secure-pdc rejects a foreign CA, an expired certificate and a wrong n
     assert.equal(r.code, 1, `${cert}: ${r.stderr}`);
     assert.equal(r.stdout, "");
     const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
     assert.match(
-      lines.at(-1)!,
+      lines[0],
       new RegExp(`^socklab secure-pdc: error: localhost:${port}: ${reason.source}`),
     );
     // The server logs the failed handshake and goes on.
     await server.stderr.waitFor(/handshake/);
+    if (cert === f.expiredCert) {
+      assert.match(
+        server.stderr.text,
+        /warning: certificate .*: it expired on 2021-01-01T00:00:00Z/,
+      );
+    }
   }
 });
 
@@ -565,8 +599,13 @@ Deno.test("secure-pmu: a missing, mismatched or v1 certificate is one startup li
     [[LOCAL_CRT, f.key], /certificate .*localhost\.crt and key .*pmu_key\.pem do not match/],
     [[v1, f.key], /certificate .*v1\.crt is an X\.509 v1 certificate/],
   ];
-  for (const [files, re] of cases) {
-    const r = await runSocklab(["secure-pmu", ...files, "--host", "127.0.0.1", "--port", "0"]);
+  const results = await Promise.all(
+    cases.map(([files]) =>
+      runSocklab(["secure-pmu", ...files, "--host", "127.0.0.1", "--port", "0"])
+    ),
+  );
+  for (const [i, [files, re]] of cases.entries()) {
+    const r = results[i];
     assert.equal(r.code, 1, `${files}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^socklab secure-pmu: error: ${re.source}.*\\n$`));
   }
@@ -590,3 +629,17 @@ Deno.test("secure-pdc: a refused connection or a bad CA file is exit 1 naming it
   assert.equal(r3.code, 1);
   assert.match(r3.stderr, /holds no PEM certificate/);
 });
+
+netnsTest(
+  "defaults: secure-pmu on localhost (127.0.0.1):5003, secure-pdc to localhost:5003, the lab's prototypes",
+  async (ns) => {
+    await using server = spawnSocklab(["secure-pmu", LOCAL_CRT, LOCAL_KEY, "--count", "2"], {
+      prefix: ns.prefix,
+    });
+    const { host, port } = await server.listening();
+    assert.equal(`${host}:${port}`, "127.0.0.1:5003");
+    const r = await runSocklab(["secure-pdc", "CMD_short:0", DEMO_CA], { prefix: ns.prefix });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "This is PMU data 0\nThis is PMU data 1\n");
+  },
+);

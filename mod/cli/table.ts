@@ -10,8 +10,8 @@ import { demo, lab } from "../lab/commands.ts";
 import { receiver, sender, tv } from "../multicast/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
-import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
 import { ca, securePdc, securePmu } from "../tls/commands.ts";
+import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
 import { wsPdc, wsPmu } from "../ws/commands.ts";
 
 export const COMMANDS: readonly Command[] = [

@@ -32,7 +32,7 @@ export function pmuRuns(seed: number, withSplit: boolean): PmuRun[] {
   const runs: PmuRun[] = [
     // 11..19: never the 10 a script might assume, and two-digit numbers (18-byte records break).
     { name: "CMD_short:0", command: "CMD_short:0", count: randomInt(random, 11, 19) },
-    { name: "CMD_short:1", command: "CMD_short:1", count: randomInt(random, 3, 5) },
+    { name: "CMD_short:1", command: "CMD_short:1", count: randomInt(random, 3, 4) },
     { name: "CMD_floodme", command: "CMD_floodme" },
   ];
   if (withSplit) {

@@ -10,7 +10,12 @@ import { startReceiver } from "../multicast/receiver.ts";
 import { DEFAULT_SCRIPT } from "../multicast/script.ts";
 import { openMulticastSender } from "../multicast/sender.ts";
 import { startTv } from "../multicast/tv.ts";
+import { floodText } from "../pmu/flood.ts";
 import { echoExchange, startEchoServer } from "../tcp/echo.ts";
+import { pdcExchange } from "../tcp/pdc.ts";
+import { startPmuServer } from "../tcp/pmu.ts";
+import { runWsPdc, targetUrl } from "../ws/ws_pdc.ts";
+import { startWsPmu } from "../ws/ws_pmu.ts";
 import { sendHello, startHelloReceiver } from "../udp/hello.ts";
 import { pdcTargets, resetExchange } from "../udp/pdc_udp.ts";
 import { startPmuUdp } from "../udp/pmu_udp.ts";
@@ -36,52 +41,128 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-export const DEMO_STEPS: DemoStep[] = [
-  {
-    part: "1.1",
-    title: "UDP datagram (Codes A and B)",
-    async run(say) {
-      let got!: (v: string) => void;
-      const received = new Promise<string>((r) => got = r);
-      const recv = startHelloReceiver({
-        hostname: "127.0.0.1",
-        port: 0,
-        onDatagram: (from, text) => got(`From: ${from}  Received: ${text}`),
-      });
-      try {
-        say(`hello-recv listening on ${recv.address}`);
-        await sendHello("127.0.0.1", recv.port, "Hello, Romeo! ");
-        say("hello-send: Message sent");
-        say(`hello-recv: ${await within(received, 5000, "hello-recv")}`);
-        return true;
-      } finally {
-        await recv.close();
-      }
-    },
+const HELLO_STEP: DemoStep = {
+  part: "1.1",
+  title: "UDP datagram (Codes A and B)",
+  async run(say) {
+    let got!: (v: string) => void;
+    const received = new Promise<string>((r) => got = r);
+    const recv = startHelloReceiver({
+      hostname: "127.0.0.1",
+      port: 0,
+      onDatagram: (from, text) => got(`From: ${from}  Received: ${text}`),
+    });
+    try {
+      say(`hello-recv listening on ${recv.address}`);
+      await sendHello("127.0.0.1", recv.port, "Hello, Romeo! ");
+      say("hello-send: Message sent");
+      say(`hello-recv: ${await within(received, 5000, "hello-recv")}`);
+      return true;
+    } finally {
+      await recv.close();
+    }
   },
-  {
-    part: "1.2",
-    title: "TCP echo, read 8 bytes at a time (Codes C and D)",
-    async run(say) {
-      const server = await startEchoServer({ hostname: "127.0.0.1", port: 0 });
+};
+
+const ECHO_STEP: DemoStep = {
+  part: "1.2",
+  title: "TCP echo, read 8 bytes at a time (Codes C and D)",
+  async run(say) {
+    const server = await startEchoServer({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const msg = "Oh Romeo, Romeo! wherefore art thou Romeo?";
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      const reads: string[] = [];
       try {
-        const msg = "Oh Romeo, Romeo! wherefore art thou Romeo?";
+        const echoed = await within(echoExchange(conn, msg, (c) => reads.push(c)), 5000, "echo");
+        say(`echo-client sent ${msg.length} bytes, got them back in ${reads.length} reads:`);
+        say(`  ${reads.map((r) => JSON.stringify(r)).join(" ")}`);
+        return echoed === msg;
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await server.close();
+    }
+  },
+};
+
+/** Part 2: n messages written separately arrive cut anywhere; the PDC re-frames them. */
+const PMU_STEP: DemoStep = {
+  part: "2",
+  title: "PMU over TCP: a stream, re-framed into messages",
+  async run(say) {
+    const server = await startPmuServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      count: 15,
+      split: "random",
+      seed: 3,
+    });
+    try {
+      const exchange = async (command: string) => {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-        const reads: string[] = [];
+        let text = "";
         try {
-          const echoed = await within(echoExchange(conn, msg, (c) => reads.push(c)), 5000, "echo");
-          say(`echo-client sent ${msg.length} bytes, got them back in ${reads.length} reads:`);
-          say(`  ${reads.map((r) => JSON.stringify(r)).join(" ")}`);
-          return echoed === msg;
+          const stats = await within(pdcExchange(conn, command, (t) => text += t), 10_000, command);
+          return { text, stats };
         } finally {
-          conn.close();
+          try {
+            conn.close();
+          } catch { /* closed by the exchange */ }
         }
-      } finally {
-        await server.close();
-      }
-    },
+      };
+      const short = await exchange("CMD_short:0");
+      const lines = short.text.trimEnd().split("\n");
+      say(`pmu --count 15 --split random; pdc ${server.address} CMD_short:0:`);
+      say(`  ${lines[0]} | ${lines[1]} | ... | ${lines.at(-1)}`);
+      say(
+        `  ${short.stats.messages} messages from ${short.stats.reads} reads of ${short.stats.bytes} bytes`,
+      );
+      const flood = await exchange("CMD_floodme");
+      const want = floodText();
+      // pdc prints the flood as sent, adding a final newline only if it lacks one.
+      const exact = flood.text === (want.endsWith("\n") ? want : want + "\n");
+      say(`CMD_floodme: ${flood.stats.bytes} bytes in ${flood.stats.reads} reads, exact: ${exact}`);
+      const okShort = lines.length === 15 && lines.every((l, i) => l === `This is PMU data ${i}`);
+      return okShort && exact;
+    } finally {
+      await server.close();
+    }
   },
-];
+};
+
+/** Part 6: the same commands over WebSocket; each PMU message is one WebSocket message. */
+const WS_STEP: DemoStep = {
+  part: "6",
+  title: "PMU over WebSocket (npm ws): one message per WebSocket message",
+  async run(say) {
+    const server = await startWsPmu({ hostname: "127.0.0.1", port: 0, count: 12, seed: 6 });
+    try {
+      const got: string[] = [];
+      let binary = true;
+      const url = targetUrl("127.0.0.1", server.port);
+      const r = await within(
+        runWsPdc(url, "CMD_short:0", (m) => {
+          binary &&= m.binary;
+          got.push(new TextDecoder().decode(m.data));
+        }),
+        10_000,
+        "ws-pdc",
+      );
+      say(
+        `ws-pdc ${url.href} CMD_short:0: ${r.messages} messages (${
+          binary ? "binary" : "text"
+        } frames), close ${r.code}`,
+      );
+      say(`  ${got[0]} | ${got[1]} | ... | ${got.at(-1)}`);
+      return r.code === 1000 && got.length === 12 &&
+        got.every((l, i) => l === `This is PMU data ${i}`);
+    } finally {
+      await server.close();
+    }
+  },
+};
 
 /** A UDP port that was free a moment ago. */
 function freeUdpPort(): number {
@@ -197,7 +278,15 @@ const MULTICAST_STEP: DemoStep = {
   },
 };
 
-DEMO_STEPS.push(UDP_STEP, MULTICAST_STEP);
+/** Every part, in the lab's order. */
+export const DEMO_STEPS: DemoStep[] = [
+  HELLO_STEP,
+  ECHO_STEP,
+  PMU_STEP,
+  UDP_STEP,
+  MULTICAST_STEP,
+  WS_STEP,
+];
 
 export interface DemoResult {
   part: string;

@@ -9,7 +9,9 @@ import { startTv } from "../multicast/tv.ts";
 import { parseScript } from "../multicast/datagram.ts";
 import { randomSeed } from "../net/random.ts";
 import type { Server } from "../net/server.ts";
+import { startPmuServer } from "../tcp/pmu.ts";
 import { startPmuUdp } from "../udp/pmu_udp.ts";
+import { startWsPmu } from "../ws/ws_pmu.ts";
 import { startEchoServer } from "../tcp/echo.ts";
 import { startHelloReceiver } from "../udp/hello.ts";
 
@@ -58,6 +60,13 @@ export const SERVICES: Service[] = [
     start: (ctx, port) => startEchoServer({ hostname: ctx.host, port, log: ctx.log }),
   },
   {
+    name: "pmu",
+    part: "2",
+    protocol: "TCP",
+    port: 5003,
+    start: (ctx, port) => startPmuServer({ hostname: ctx.host, port, log: ctx.log }),
+  },
+  {
     name: "pmu-udp",
     part: "3",
     protocol: "UDP, IPv4/IPv6 alternating",
@@ -90,5 +99,12 @@ export const SERVICES: Service[] = [
         lines: parseScript(DEFAULT_SCRIPT),
         log: ctx.log,
       }),
+  },
+  {
+    name: "ws-pmu",
+    part: "6",
+    protocol: "WebSocket",
+    port: 5006,
+    start: (ctx, port) => startWsPmu({ hostname: ctx.host, port, log: ctx.log }),
   },
 ];

@@ -129,24 +129,12 @@ export class LineReader {
    * (for output that does not end its lines, e.g. what `openssl s_server` received).
    */
   async waitForText(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pattern.test(this.text)) {
-      const left = deadline - Date.now();
-      if (this.#ended || left <= 0) {
-        throw new Error(
-          `no ${pattern} ${this.#ended ? "before the stream ended" : `within ${timeoutMs} ms`}; ` +
-            `got:\n${this.text}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          this.#waiters.delete(done);
-          resolve();
-        };
-        const t = setTimeout(done, left);
-        this.#waiters.add(done);
-      });
+    const ok = await this.until(() => pattern.test(this.text), timeoutMs);
+    if (!ok) {
+      throw new Error(
+        `no ${pattern} ${this.#ended ? "before the stream ended" : `within ${timeoutMs} ms`}; ` +
+          `got:\n${this.text}`,
+      );
     }
   }
 

@@ -19,6 +19,7 @@ import { startPmuServer } from "../tcp/pmu.ts";
 import {
   checkIdentity,
   connectSecure,
+  describeServerCert,
   lenientClose,
   loadCaCert,
   loadIdentity,
@@ -208,6 +209,9 @@ on. One log line per connection on stderr.`,
     const hostname = await bindAddress(str(args, "host")!);
     const id = await loadIdentity(certFile, keyFile);
     checkIdentity(id, hostname);
+    const about = describeServerCert(id.cert);
+    io.log(`certificate ${certFile}: ${about.line}`);
+    for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
     const handshakeMs = (parsed.idleTimeout ?? 10) * 1000;
     const server = await startPmuServer({
       hostname,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { X509Certificate } from "node:crypto";
 import { RunError } from "../cli/command.ts";
 import { hostPort } from "../net/address.ts";
 import { connectError, message } from "../net/errors.ts";
@@ -71,6 +72,42 @@ export function identityError(e: unknown, id: Identity): RunError | null {
     return new RunError(`certificate ${id.certFile} / key ${id.keyFile}: ${m}`);
   }
   return null;
+}
+
+/**
+ * What a server certificate says, for the log: one line (subject, issuer, end of validity,
+ * names) and warnings a student can act on (expired, not yet valid, not for localhost).
+ */
+export function describeServerCert(pem: string, now = new Date()): {
+  line: string;
+  warnings: string[];
+} {
+  let c: X509Certificate;
+  try {
+    c = new X509Certificate(pem);
+  } catch {
+    return { line: "(unreadable by node:crypto)", warnings: [] };
+  }
+  const oneLine = (dn: string) => dn.split("\n").join(", ");
+  const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, "Z");
+  const names = c.subjectAltName?.replace(/IP Address:/g, "IP:") ?? "none (no subjectAltName)";
+  const line = `subject ${oneLine(c.subject)}; issuer ${oneLine(c.issuer)}; valid until ` +
+    `${c.validToDate.toISOString().slice(0, 10)}; names ${names}`;
+  const warnings: string[] = [];
+  if (c.validToDate < now) {
+    warnings.push(`it expired on ${iso(c.validToDate)}: clients will reject it`);
+  } else if (c.validFromDate > now) {
+    warnings.push(
+      `it is not valid before ${iso(c.validFromDate)}: clients will reject it`,
+    );
+  }
+  if (!c.checkHost("localhost") && !c.checkIP("127.0.0.1")) {
+    warnings.push(
+      "it is not for localhost or 127.0.0.1: clients that check the host name will reject it " +
+        "(secure-pdc --no-hostname-check does not check it)",
+    );
+  }
+  return { line, warnings };
 }
 
 /** Read the CA certificate a client trusts; a missing or wrong file is a RunError naming it. */

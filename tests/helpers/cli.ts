@@ -78,9 +78,8 @@ export class Proc {
 
   /** Wait for `listening on host:port` on stderr; returns the port. */
   async listening(timeoutMs = 15_000): Promise<{ host: string; port: number }> {
-    // `[::1]:5003` or `127.0.0.1:5003` (an IPv6 address is always in brackets).
     const m = await this.stderr.waitFor(
-      /listening on (?:\[([^\]]*)\]|([^\s[\]]*?)):(\d+)/,
+      /listening on (?:\[([^\]]+)\]|([^\s\[\]:]+)):(\d+)/,
       timeoutMs,
     );
     return { host: m[1] ?? m[2], port: Number(m[3]) };
