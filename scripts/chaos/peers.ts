@@ -181,6 +181,23 @@ export function stallMidCommand(partial: string): Peer {
   return sendThenWatch(() => enc.encode(partial));
 }
 
+/**
+ * `n` connections at once, each silent until the server closes it or `holdMs`
+ * pass (a connection flood: what a limit on concurrent connections is for).
+ * With `payload`, each sends it first (e.g. a WebSocket upgrade).
+ */
+export function connectionFlood(n: number, payload?: Payload): Peer {
+  return async (ctx) => {
+    const out: Partial<Record<Outcome, number>> = {};
+    const one = sendThenWatch((c) => payload === undefined ? null : bytesOf(payload, c.ep));
+    const results = await Promise.all(Array.from({ length: n }, () => one(ctx)));
+    for (const r of results) {
+      if (typeof r === "string") out[r] = (out[r] ?? 0) + 1;
+    }
+    return out;
+  };
+}
+
 /** Connect and close at once, before sending anything. */
 export const closeAfterConnect: Peer = async (ctx) => {
   const conn = await dial(ctx);

@@ -20,6 +20,7 @@ import { parseAck } from "../../mod/udp/reset.ts";
 import {
   closeAfterConnect,
   connectAndStall,
+  connectionFlood,
   datagrams,
   type Endpoint,
   mebibyteNoTerminator,
@@ -128,6 +129,7 @@ export function echoStorm(scale: Scale, seed = 1): StormSpec {
       ["close after connect", 80, closeAfterConnect],
       ["reset mid-stream", 15, resetMidStream("Oh Romeo, Romeo! wherefore art thou Romeo?", 8)],
       ["never read", 10, neverRead("", true)],
+      ["connection flood (100 at once)", 2, connectionFlood(100)],
     ]),
     good: goodEcho,
     handled: (s) => `${s.match(/served (\d+) connection/)?.[1] ?? "?"} connections`,
@@ -365,6 +367,7 @@ function pmuKinds(scale: Scale): Kind[] {
     ["close after connect", 80, closeAfterConnect],
     ["reset mid-stream", 15, resetMidStream("CMD_floodme", 1)],
     ["never read", 20, neverRead("CMD_floodme")],
+    ["connection flood (100 at once)", 3, connectionFlood(100)],
   ]);
 }
 
@@ -442,6 +445,7 @@ export function wsPmuStorm(scale: Scale, seed = 1): StormSpec {
       ["close after connect", 60, closeAfterConnect],
       ["reset mid-stream", 15, resetMidStream(floodFrame, 1)],
       ["never read", 20, neverRead(floodFrame)],
+      ["connection flood (100 at once)", 3, connectionFlood(100)],
     ]),
     good: goodWs,
     handled: (s) =>
@@ -499,6 +503,7 @@ export function securePmuStorm(scale: Scale, seed = 1): StormSpec {
       ["near-miss command over TLS", 20, tlsThen(ca, "CMD_short:61", true)],
       ["reset mid-stream (TLS)", 10, resetMidStream("CMD_floodme", 1, { tls: true })],
       ["never read (TLS)", 20, tlsThen(ca, "CMD_floodme", false)],
+      ["connection flood (100 at once)", 3, connectionFlood(100)],
     ]),
     good: goodSecure,
     handled: (s) => `${s.match(/served (\d+) connection/)?.[1] ?? "?"} connections`,
