@@ -15,15 +15,13 @@ import {
   pmuServerOptions,
   runPdc,
 } from "../tcp/commands.ts";
-import { startPmuServer } from "../tcp/pmu.ts";
 import {
-  checkIdentity,
   connectSecure,
   describeServerCert,
   lenientClose,
   loadCaCert,
   loadIdentity,
-  serverHandshake,
+  startSecurePmu,
 } from "./secure.ts";
 import {
   caInit,
@@ -208,19 +206,10 @@ on. One log line per connection on stderr.`,
     const parsed = await parsePmuServerOptions(args);
     const hostname = await bindAddress(str(args, "host")!);
     const id = await loadIdentity(certFile, keyFile);
-    checkIdentity(id, hostname);
+    const server = await startSecurePmu({ hostname, port, ...parsed, identity: id, log: io.log });
     const about = describeServerCert(id.cert);
     io.log(`certificate ${certFile}: ${about.line}`);
     for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
-    const handshakeMs = (parsed.idleTimeout ?? 10) * 1000;
-    const server = await startPmuServer({
-      hostname,
-      port,
-      ...parsed,
-      tls: { cert: id.cert, key: id.key },
-      log: io.log,
-      prepare: (conn, signal) => serverHandshake(conn, handshakeMs, signal),
-    });
     return serveUntilStopped(io, server);
   },
 };
