@@ -19,6 +19,9 @@ Deno.test("grade: usage errors exit 2 naming the problem", async () => {
   ]);
   assert.equal(badSciper.code, 2);
   assert.match(badSciper.stderr, /--sciper: '12345' is not 6 digits/);
+  const tls = await runSocklab(["grade", "part5", "--cert", "a.crt", "--", "python3", "x.py"]);
+  assert.equal(tls.code, 2);
+  assert.match(tls.stderr, /--cert, --key and --ca go together/);
   const missing = await runSocklab(["grade", "part4-sender", "--", "/nonexistent/student.py"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot run '\/nonexistent\/student\.py'/);
