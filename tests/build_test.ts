@@ -12,7 +12,7 @@ Deno.test("compile, bundle and the tests' subprocesses use the same flags", () =
   assert.deepEqual(argv.slice(2, 2 + DENO_FLAGS.length), [...DENO_FLAGS]);
 });
 
-Deno.test("the bundle is one file that runs --help and an echo round trip under deno", async () => {
+Deno.test("the bundle is one file that runs --help, echo, pdc/pmu and pdc-udp exchanges under deno", async () => {
   const dir = await Deno.makeTempDir({ prefix: "socklab-bundle-" });
   try {
     const out = await bundle(`${dir}/socklab.js`);
