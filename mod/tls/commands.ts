@@ -12,6 +12,7 @@ import {
   bindAddress,
   ipv4Of,
   parsePmuServerOptions,
+  PDC_READ_OPTIONS,
   pmuServerOptions,
   runPdc,
 } from "../tcp/commands.ts";
@@ -234,17 +235,7 @@ export const securePdc: Command = {
       type: "boolean",
       help: "accept a certificate for any name (the course's client checked the chain only)",
     },
-    trace: {
-      type: "boolean",
-      help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
-        "<messages> messages'",
-    },
-    "read-size": {
-      type: "string",
-      default: "1024",
-      arg: "BYTES",
-      help: "bytes asked for per read, like recv(1024)",
-    },
+    ...PDC_READ_OPTIONS,
   },
   description: `Connects to the server, runs the TLS handshake trusting the given CA certificate
 (and Deno's built-in public roots, which never sign for localhost), checks that the certificate
