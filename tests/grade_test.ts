@@ -51,3 +51,20 @@ while True:
   assert.equal(sleeper.score, 0);
   assert.match(sleeper.tests[0].detail, /stopped after \d+\.\d s \(time limit\)/);
 });
+
+Deno.test("grade: a program that fails by itself is reported with its exit code and last stderr line", async () => {
+  const r = await grade(
+    "part2",
+    ["python3", "-c", "import sys; sys.exit('boom: no socket today')"],
+    {
+      extra: ["--seed", "3"],
+    },
+  );
+  assert.equal(r.score, 0);
+  for (const t of r.tests) {
+    assert.match(
+      t.detail,
+      /the program exited with code 1 after [\d.]+ s \(stderr: boom: no socket today\)/,
+    );
+  }
+});
