@@ -9,6 +9,7 @@ import {
   type Command,
   flag,
   numOpt,
+  type OptionSpec,
   parseNumber,
   parsePort,
   portOpt,
@@ -266,6 +267,21 @@ export async function runPdc(
   }
 }
 
+/** The options of every stream PDC (pdc, secure-pdc): --trace and --read-size. */
+export const PDC_READ_OPTIONS: Record<string, OptionSpec> = {
+  trace: {
+    type: "boolean",
+    help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
+      "<messages> messages'",
+  },
+  "read-size": {
+    type: "string",
+    default: "1024",
+    arg: "BYTES",
+    help: "bytes asked for per read, like recv(1024)",
+  },
+};
+
 export const pdc: Command = {
   name: "pdc",
   summary: "PDC over TCP, IPv4: prints each PMU message on its own line",
@@ -275,19 +291,7 @@ export const pdc: Command = {
     { name: "port", help: "PMU server TCP port (the course's: 5003)" },
     { name: "command", help: "CMD_short:<d> or CMD_floodme (sent as is)" },
   ],
-  options: {
-    trace: {
-      type: "boolean",
-      help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
-        "<messages> messages'",
-    },
-    "read-size": {
-      type: "string",
-      default: "1024",
-      arg: "BYTES",
-      help: "bytes asked for per read, like recv(1024)",
-    },
-  },
+  options: PDC_READ_OPTIONS,
   description: `Sends the command, then prints every 'This is PMU data <i>' on its own line as
 soon as it is complete, however TCP cut the stream into reads; anything else (a flood,
 'Wrong command.') is printed exactly as received. Exits 0 when the server closes.`,
