@@ -21,7 +21,7 @@ export interface Endpoint {
  * - `closed`: the server closed the connection (EOF) on its own;
  * - `reset`: the server (or the kernel for it) reset the connection;
  * - `held`: the peer gave up first (the server kept it open for `holdMs`);
- * - `refused`: the connection was refused;
+ * - `refused`: the connection was refused, or the server said it is busy;
  * - `sent`: fire-and-forget peers (datagrams, close-right-after-connect).
  */
 /** What a peer sends: text, or bytes made for the endpoint (a WebSocket upgrade names it). */
@@ -104,13 +104,22 @@ function gone(e: unknown): Outcome | null {
   return null;
 }
 
+/**
+ * How the servers refuse a client over their connection limit (`pmu`,
+ * `secure-pmu`: a line; `ws-pmu`: an HTTP status): such a peer counts as `refused`.
+ */
+export const BUSY_REPLIES = ["Server busy", "HTTP/1.1 503"];
+
 /** Read and discard until the server closes (`closed`/`reset`) or `ms` pass (`held`). */
 export function drain(conn: Deno.Conn, ms: number, signal: AbortSignal): Promise<Outcome> {
   const buf = new Uint8Array(64 * 1024);
   return bounded(conn, ms, signal, async (): Promise<Outcome> => {
     try {
-      while ((await conn.read(buf)) !== null) { /* discard */ }
-      return "closed";
+      let first = "";
+      for (let n; (n = await conn.read(buf)) !== null;) {
+        if (first.length < 32) first += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      return BUSY_REPLIES.some((b) => first.startsWith(b)) ? "refused" : "closed";
     } catch (e) {
       const g = gone(e);
       if (g) return g;
