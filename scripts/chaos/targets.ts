@@ -196,7 +196,7 @@ export function pmuUdpStorm(scale: Scale, seed = 1): StormSpec {
     handled: (s) => `${s.match(/received (\d+) datagram/)?.[1] ?? "?"} datagrams`,
     goodWorkers: 3,
     goodMax: scale.goodMax,
-    goodMin: scale.goodMin,
+    goodMin: scale.goodMin * 3, // the datagram storm is over in seconds: keep checking
     concurrency: 8,
     holdMs: scale.holdMs * 3,
     stormMs: scale.stormMs,
@@ -281,7 +281,7 @@ export function receiverStorm(scale: Scale, seed = 1): StormSpec {
     handled: (s) => `${s.match(/received (\d+) datagram/)?.[1] ?? "?"} datagrams`,
     goodWorkers: 2,
     goodMax: scale.goodMax,
-    goodMin: scale.goodMin,
+    goodMin: scale.goodMin * 3, // the datagram storm is over in seconds: keep checking
     concurrency: 4,
     holdMs: scale.holdMs * 3,
     stormMs: scale.stormMs,
