@@ -18,6 +18,7 @@ import { runWsPdc } from "../../mod/ws/ws_pdc.ts";
 import { resetExchange } from "../../mod/udp/pdc_udp.ts";
 import { parseAck } from "../../mod/udp/reset.ts";
 import {
+  BUSY_REPLIES,
   closeAfterConnect,
   connectAndStall,
   connectionFlood,
@@ -343,11 +344,19 @@ function checkMessages(messages: string[]): string | null {
 }
 
 /** pdc's exchange (mod/tcp/pdc.ts) over any connection. */
-export async function goodPdc(conn: Deno.Conn, i: number): Promise<string | null> {
+export async function goodPdc(
+  conn: Deno.Conn,
+  i: number,
+  onBusy?: () => void,
+): Promise<string | null> {
   try {
     const command = goodCommand(i);
     let out = "";
     await pdcExchange(conn, command, (t) => out += t);
+    if (onBusy && out.startsWith(BUSY_REPLIES[0])) {
+      onBusy();
+      return BUSY_REPLIES[0];
+    }
     return checkPdcOutput(command, out);
   } finally {
     try {
@@ -513,6 +522,56 @@ export function securePmuStorm(scale: Scale, seed = 1): StormSpec {
     concurrency: 30,
     holdMs: scale.holdMs,
     stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+/** The connection limit of the `pmu-at-limit` storm. */
+export const STORM_LIMIT = 64;
+
+/**
+ * `pmu --max-connections 64` under connection floods far over its limit: the
+ * floods are refused politely, and a good client told `Server busy` tries
+ * again 0.1 s later (as a real one would), up to 100 times; its exchange must
+ * then be exactly right.
+ */
+export function pmuAtLimitStorm(scale: Scale, seed = 1): StormSpec {
+  return {
+    name: "pmu-at-limit",
+    argv: [
+      "pmu",
+      "--host",
+      "127.0.0.1",
+      ...pmuFlags(scale),
+      "--max-connections",
+      String(STORM_LIMIT),
+    ],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["connection flood (100 at once)", 6, connectionFlood(100)],
+      ["connect and stall", 40, connectAndStall],
+      ["never read", 10, neverRead("CMD_floodme")],
+    ]),
+    good: async (ep, i) => {
+      for (let k = 0; k < 100; k++) {
+        let busy = false;
+        const why = await goodPdc(await Deno.connect(ep), i, () => busy = true);
+        if (!busy) return why;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return "told 'Server busy' 100 times in a row";
+    },
+    handled: (s) =>
+      `${s.match(/served (\d+) connection/)?.[1] ?? "?"} served, ${
+        s.match(/(\d+) refused/)?.[1] ?? "0"
+      } refused`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 20,
+    holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    goodTimeoutMs: 30_000,
     seed,
   };
 }
