@@ -26,6 +26,7 @@ import {
 import {
   echoStorm,
   FULL,
+  pmuAtLimitStorm,
   pmuStorm,
   pmuUdpStorm,
   receiverStorm,
@@ -51,6 +52,7 @@ const seed = Number(values.seed);
 const all: StormSpec[] = [
   echoStorm(scale, seed),
   pmuStorm(scale, seed),
+  pmuAtLimitStorm(scale, seed),
   securePmuStorm(scale, seed),
   wsPmuStorm(scale, seed),
   pmuUdpStorm(scale, seed),

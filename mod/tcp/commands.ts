@@ -24,7 +24,12 @@ import { connectError, isPeerGone, message as errMsg } from "../net/errors.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
 import { echoExchange, startEchoServer } from "./echo.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "./pdc.ts";
-import { type PmuServerOptions, type Split, startPmuServer } from "./pmu.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  type PmuServerOptions,
+  type Split,
+  startPmuServer,
+} from "./pmu.ts";
 
 /** The IPv4 address of `host` for the lab's AF_INET sockets, or a RunError. */
 export async function ipv4Of(host: string): Promise<string> {
@@ -128,7 +133,8 @@ export const pmuServerOptions: Command["options"] = {
     type: "string",
     default: "10",
     arg: "SECONDS",
-    help: "answer 'Wrong command.' if no command arrives within this time",
+    help: "answer 'Wrong command.' if no command arrives within this time; hang up on a " +
+      "client that reads nothing of its answer for this long",
   },
   split: {
     type: "string",
@@ -142,6 +148,12 @@ export const pmuServerOptions: Command["options"] = {
     help: "size of the CMD_floodme text",
   },
   "flood-file": { type: "string", arg: "FILE", help: "send this file's bytes as the flood" },
+  "max-connections": {
+    type: "string",
+    default: String(DEFAULT_MAX_CONNECTIONS),
+    arg: "N",
+    help: "most clients served at once; one more is told 'Server busy...' and closed (logged)",
+  },
   "max-command": {
     type: "string",
     default: String(MAX_COMMAND_BYTES),
@@ -163,6 +175,11 @@ export async function parsePmuServerOptions(
   const idleTimeout = numOpt(args, "idle-timeout", { min: 0.001, max: 86_400 });
   const split = parseSplit(str(args, "split"));
   const maxCommandBytes = numOpt(args, "max-command", { min: 1, max: 1 << 20, integer: true });
+  const maxConnections = numOpt(args, "max-connections", {
+    min: 1,
+    max: 1_000_000,
+    integer: true,
+  });
   const file = str(args, "flood-file");
   const floodBytes = numOpt(args, "flood-bytes", { min: 0, max: 1 << 30, integer: true });
   let flood: Uint8Array;
@@ -178,7 +195,7 @@ export async function parsePmuServerOptions(
   } else {
     flood = new TextEncoder().encode(floodText(floodBytes));
   }
-  return { count, seed, idleTimeout, split, maxCommandBytes, flood };
+  return { count, seed, idleTimeout, split, maxCommandBytes, maxConnections, flood };
 }
 
 /** The address a server binds: an IP literal as given, a name's IPv4 address. */

@@ -109,17 +109,27 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+/** Writes all of `data`; `progress` hears of every write that took bytes. */
+async function writeAll(conn: Deno.Conn, data: Uint8Array, progress?: () => void): Promise<void> {
   let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
+  while (off < data.length) {
+    off += await conn.write(data.subarray(off));
+    progress?.();
+  }
 }
 
 /** Writes `data` as one write, or cut into pieces per `split`, each its own write. */
-async function send(conn: Deno.Conn, data: Uint8Array, split: Split, random: () => number) {
-  if (split === "none" || data.length <= 1) return await writeAll(conn, data);
+async function send(
+  conn: Deno.Conn,
+  data: Uint8Array,
+  split: Split,
+  random: () => number,
+  progress?: () => void,
+) {
+  if (split === "none" || data.length <= 1) return await writeAll(conn, data, progress);
   for (let off = 0; off < data.length;) {
     const k = split === "random" ? randomInt(random, 1, Math.min(data.length, 64)) : split;
-    await writeAll(conn, data.subarray(off, off + k));
+    await writeAll(conn, data.subarray(off, off + k), progress);
     off += k;
   }
 }
@@ -161,16 +171,31 @@ export async function pmuSession(
     seconds: 0,
   };
   const reader = new ConnReader(conn);
-  const write = async (data: Uint8Array) => {
-    await send(conn, data, split, random);
-    report.bytes += data.length;
-  };
   const lingerMs = Math.min(idleMs, 2000);
   // Shutdown ends the session at once, even in the middle of a blocked write.
   const hangUp = () => {
     try {
       conn.close();
     } catch { /* already closed */ }
+  };
+  // A client that stops reading blocks the writes (the kernel's buffers are full; nothing is
+  // buffered here): once it has taken nothing for the idle timeout, it is hung up on.
+  let stall: ReturnType<typeof setTimeout> | undefined;
+  const watch = () => {
+    clearTimeout(stall);
+    stall = setTimeout(() => {
+      report.error = `hung up: the client read nothing for ${idleMs / 1000} s`;
+      hangUp();
+    }, idleMs);
+  };
+  const write = async (data: Uint8Array) => {
+    watch();
+    try {
+      await send(conn, data, split, random, watch);
+    } finally {
+      clearTimeout(stall);
+    }
+    report.bytes += data.length;
   };
   signal?.addEventListener("abort", hangUp);
   try {
@@ -276,8 +301,19 @@ export function reportLine(r: PmuSessionReport): string {
   return `${r.peer} ${r.command || "(no command)"} -> ${what}${err}, ${r.seconds.toFixed(2)} s`;
 }
 
+/** Connections a PMU server serves at once by default: the lab's 200 students, with room. */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+
+/** What a client over the connection limit is told before the server closes. */
+export const BUSY = "Server busy: too many connections, try again later.";
+
 /** Options of {@link startPmuServer}. */
 export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "signal"> {
+  /**
+   * Most connections served at once (default {@link DEFAULT_MAX_CONNECTIONS}); a client over
+   * the limit gets {@link BUSY} and is closed, and the refusal is logged.
+   */
+  maxConnections?: number;
   hostname: string;
   port: number;
   /** Serve over TLS with this PEM certificate chain and key (part 5). */
@@ -315,9 +351,32 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   const flood = opts.flood ?? encoder.encode(floodText(DEFAULT_FLOOD_BYTES));
   const abort = new AbortController();
   const sessions = new Set<Promise<void>>();
+  const refusals = new Set<Promise<void>>();
   const counts = { short: 0, flood: 0, wrong: 0, none: 0 };
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let served = 0;
+  let refused = 0;
   let closing = false;
+
+  /** Over the limit: say so in one write (bounded in time), close, log. */
+  async function refuse(conn: Deno.Conn) {
+    refused++;
+    log(
+      `${peerOf(conn)} refused: ${maxConnections} connections already open ` +
+        `(--max-connections ${maxConnections})`,
+    );
+    const hangUp = () => {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    };
+    const guard = setTimeout(hangUp, 2000);
+    try {
+      await conn.write(encoder.encode(BUSY));
+    } catch { /* gone already: nothing to be polite to */ }
+    clearTimeout(guard);
+    hangUp();
+  }
 
   const closed = (async () => {
     while (!closing) {
@@ -330,6 +389,12 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
         // stop the server: log it and go on, a moment later.
         log(`accept failed: ${message(e)}`);
         await pause(100, abort.signal);
+        continue;
+      }
+      if (sessions.size >= maxConnections) {
+        const r = refuse(conn);
+        refusals.add(r);
+        r.finally(() => refusals.delete(r));
         continue;
       }
       served++;
@@ -368,11 +433,12 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
         } catch { /* already closed */ }
       }
       await closed.catch(() => {});
-      await Promise.all(sessions);
+      await Promise.all([...sessions, ...refusals]);
     },
     summary: () =>
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
-      `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}`,
+      `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}` +
+      (refused ? `, ${refused} refused (busy)` : ""),
   });
 }
 

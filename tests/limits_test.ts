@@ -1,0 +1,95 @@
+/**
+ * The limits of the servers (RELIABILITY.md): a client over --max-connections
+ * is refused politely and logged, a client that stops reading is hung up on
+ * after --idle-timeout, and every limit is a flag with its default in --help.
+ */
+import assert from "node:assert/strict";
+import { runSocklab, startServer } from "./helpers/cli.ts";
+
+const enc = new TextEncoder();
+
+/** Connections that stay silent (closed at the end of the test). */
+async function stallers(port: number, n: number): Promise<Deno.TcpConn[]> {
+  const out: Deno.TcpConn[] = [];
+  for (let i = 0; i < n; i++) out.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+  return out;
+}
+
+function closeAll(conns: Deno.Conn[]) {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+}
+
+Deno.test("pmu --max-connections: the client over the limit is told so and logged; then served again", async () => {
+  const { proc: server, port } = await startServer([
+    "pmu",
+    "--host",
+    "127.0.0.1",
+    "--max-connections",
+    "2",
+    "--count",
+    "3",
+  ]);
+  await using _s = server;
+  const held = await stallers(port, 2);
+  try {
+    const r = await runSocklab(["pdc", "127.0.0.1", String(port), "CMD_short:0"]);
+    assert.equal(r.stdout, "Server busy: too many connections, try again later.\n");
+    await server.stderr.waitFor(
+      /^127\.0\.0\.1:\d+ refused: 2 connections already open \(--max-connections 2\)$/,
+    );
+  } finally {
+    closeAll(held);
+  }
+  await server.stderr.waitFor(/\(no command, EOF\)/);
+  // Both stalled sessions have ended once their log lines are out: room again.
+  await server.stderr.until(
+    (ls) => ls.filter((l) => /\(no command, EOF\)/.test(l)).length === 2,
+    10_000,
+  );
+  const ok = await runSocklab(["pdc", "127.0.0.1", String(port), "CMD_short:0"]);
+  assert.equal(ok.stdout, "This is PMU data 0\nThis is PMU data 1\nThis is PMU data 2\n");
+  const st = await server.stop();
+  assert.equal(st.code, 0);
+  assert.match(server.stderr.text, /1 refused \(busy\)/);
+});
+
+Deno.test("pmu hangs up on a client that reads nothing of its flood for --idle-timeout", async () => {
+  const { proc: server, port } = await startServer([
+    "pmu",
+    "--host",
+    "127.0.0.1",
+    "--idle-timeout",
+    "1",
+    "--flood-bytes",
+    String(16 << 20),
+  ]);
+  await using _s = server;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(enc.encode("CMD_floodme"));
+    // Never read: the server's write blocks once the kernel's buffers are full.
+    await server.stderr.waitFor(
+      /CMD_floodme -> no flood \(hung up: the client read nothing for 1 s\)/,
+      15_000,
+    );
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("every limit is a flag with its default in --help", async () => {
+  for (
+    const [cmd, flags] of [
+      ["pmu", [/--max-connections <N>\s+.*\(default: 512\)/, /--idle-timeout/, /--max-command/]],
+      ["secure-pmu", [/--max-connections <N>\s+.*\(default: 512\)/, /--idle-timeout/]],
+    ] as const
+  ) {
+    const r = await runSocklab([cmd, "--help"]);
+    assert.equal(r.code, 0);
+    for (const f of flags) assert.match(r.stdout, f, `${cmd} --help`);
+  }
+});
