@@ -1,0 +1,452 @@
+/**
+ * The measurements of `deno task bench` (issue 11), one function each. Every
+ * one starts what it needs on 127.0.0.1 port 0, runs each side several times
+ * (interleaved, so that a burst of noise hits both sides), stops everything,
+ * and returns a {@link Section}: rows for the table and notes on the method.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { COMMANDS } from "../../mod/cli/table.ts";
+import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { bundle } from "../build.ts";
+import type { Anchors } from "./env.ts";
+import {
+  denoScript,
+  memoryKiB,
+  Proc,
+  ROOT,
+  runJson,
+  socklabArgv,
+  startListening,
+  threadsOf,
+  timed,
+  withNofile,
+} from "./proc.ts";
+import type { Section } from "./report.ts";
+import {
+  fmtBytes,
+  fmtRatio,
+  fmtRuns,
+  fmtValue,
+  median,
+  percentile,
+  type Row,
+  targetVerdict,
+} from "./stats.ts";
+
+export interface BenchContext {
+  anchors: Anchors;
+  /** Runs per measured side (the median is taken over them). */
+  runs: number;
+  log: (line: string) => void;
+}
+
+const LOAD_TS = ROOT + "scripts/bench/load.ts";
+const BENCH = ROOT + "bench/";
+const LOCAL = "127.0.0.1";
+
+/** The socklab command `name`, if this build has it. */
+export function command(name: string) {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** The first of `names` that `cmd` takes as an option. */
+function optionOf(cmd: string, ...names: string[]): string | undefined {
+  const c = command(cmd);
+  return names.find((n) => c && n in c.options);
+}
+
+/** Run each side `runs` times, round-robin; returns the figures of each side. */
+async function interleave(
+  runs: number,
+  sides: Record<string, () => Promise<number>>,
+): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const [k, f] of Object.entries(sides)) out[k].push(await f());
+  }
+  return out;
+}
+
+function row(
+  tool: string,
+  xs: number[],
+  unit: string,
+  ratio = "",
+  target = "",
+): Row {
+  return {
+    measure: "",
+    tool,
+    median: fmtValue(median(xs), unit),
+    runs: fmtRuns(xs),
+    ratio,
+    target,
+  };
+}
+
+async function stopAll(...procs: (Proc | undefined)[]) {
+  await Promise.all(procs.map((p) => p?.stop(3000)));
+}
+
+// ---------------------------------------------------------------- 1 throughput
+
+/** 1. Stream throughput of a 256 MiB flood: socklab pdc vs socat vs a Python recv loop. */
+export async function streamThroughput(ctx: BenchContext, floodBytes = 256 * 2 ** 20): Promise<
+  Section
+> {
+  const id = "1";
+  const title = `stream throughput, ${fmtBytes(floodBytes)} CMD_floodme from socklab pmu`;
+  const floodOpt = optionOf("pmu", "flood-bytes");
+  if (!command("pmu") || !command("pdc") || !floodOpt) {
+    return { id, title, rows: [], notes: [], skipped: "socklab has no pmu/pdc --flood-bytes yet" };
+  }
+  const notes: string[] = [];
+  const { proc: server, port } = await startListening(
+    socklabArgv(["pmu", "--host", LOCAL, "--port", "0", `--${floodOpt}`, String(floodBytes)]),
+  );
+  try {
+    const clients: Record<string, { argv: string[]; stdin?: string }> = {};
+    if (ctx.anchors.socat) {
+      clients["socat (anchor)"] = {
+        argv: ["socat", "-t", "60", "-", `TCP:${LOCAL}:${port}`],
+        stdin: "CMD_floodme",
+      };
+      clients["socat -b 131072"] = {
+        argv: ["socat", "-b", "131072", "-t", "60", "-", `TCP:${LOCAL}:${port}`],
+        stdin: "CMD_floodme",
+      };
+    }
+    clients["socklab pdc"] = { argv: socklabArgv(["pdc", LOCAL, String(port), "CMD_floodme"]) };
+    if (ctx.anchors.python) {
+      clients["python3 recv loop"] = {
+        argv: [ctx.anchors.python, BENCH + "recv_loop.py", LOCAL, String(port), "CMD_floodme"],
+      };
+    }
+    // One untimed run each, with stdout counted: it proves every byte arrives (and warms up).
+    for (const [name, c] of Object.entries(clients)) {
+      const r = await timed(c.argv, { stdin: c.stdin, countStdout: true, timeoutMs: 60_000 });
+      const ok = r.code === 0 && r.bytes !== undefined && r.bytes >= floodBytes &&
+        r.bytes <= floodBytes + 1;
+      if (!ok) {
+        throw new Error(
+          `${name} got ${r.bytes} bytes of ${floodBytes} (exit ${r.code}): ${r.stderr.slice(-300)}`,
+        );
+      }
+    }
+    const sides = Object.fromEntries(
+      Object.entries(clients).map(([name, c]) => [name, async () => {
+        const r = await timed(c.argv, { stdin: c.stdin, timeoutMs: 60_000 });
+        if (r.code !== 0) throw new Error(`${name} exited ${r.code}: ${r.stderr.slice(-300)}`);
+        return floodBytes / 1e6 / (r.ms / 1000);
+      }]),
+    );
+    const res = await interleave(ctx.runs, sides);
+    const anchor = res["socat (anchor)"];
+    const rows: Row[] = [];
+    for (const [name, xs] of Object.entries(res)) {
+      const ratio = anchor && name !== "socat (anchor)" ? median(xs) / median(anchor) : NaN;
+      const target = name === "socklab pdc" && anchor
+        ? `>= 0.8x socat: ${targetVerdict(ratio, 0.8, true)}`
+        : "";
+      rows.push(
+        row(name, xs, "MB/s", anchor && name !== "socat (anchor)" ? fmtRatio(ratio) : "", target),
+      );
+    }
+    notes.push(
+      `server: \`socklab pmu --${floodOpt} ${floodBytes}\` (one send of the whole text, then close);` +
+        " each client sends CMD_floodme and reads to EOF with stdout to /dev/null.",
+      "MB/s = 10^6 bytes / wall time of the client process from spawn to exit, so it includes" +
+        " each client's start-up (see 5b): that is what a user waits for.",
+      "socat (anchor): `printf CMD_floodme | socat -t 60 - TCP:127.0.0.1:<port> >/dev/null`," +
+        " socat's default 8 KiB buffer (`socat -u TCP:... /dev/null` sends nothing, and the" +
+        " server wants the command first); `socat -b 131072` is the same with 128 KiB reads.",
+      "python3 recv loop: bench/recv_loop.py, `recv(65536)` until EOF, written to stdout.",
+      "Before the timed runs, one run of each client counted its stdout: every client got all" +
+        ` ${floodBytes} bytes (pdc adds one final newline).`,
+    );
+    return { id, title, rows, notes };
+  } finally {
+    await stopAll(server);
+  }
+}
+
+// ---------------------------------------------------------------- 2 connection rate
+
+/** 2. Connection service rate: concurrent verified CMD_short:0 exchanges (n=15). */
+export async function connectionRate(
+  ctx: BenchContext,
+  opts = { conc: 32, seconds: 3, count: 15 },
+): Promise<Section> {
+  const id = "2";
+  const title = `connection service rate, CMD_short:0 n=${opts.count}, ${opts.conc} clients`;
+  const countOpt = optionOf("pmu", "count");
+  if (!command("pmu") || !countOpt) {
+    return { id, title, rows: [], notes: [], skipped: "socklab has no pmu --count yet" };
+  }
+  if (!ctx.anchors.python) {
+    return { id, title, rows: [], notes: [], skipped: "no python3 for the reference server" };
+  }
+  const servers: Record<string, string[]> = {
+    "socklab pmu": socklabArgv([
+      "pmu",
+      "--host",
+      LOCAL,
+      "--port",
+      "0",
+      `--${countOpt}`,
+      String(opts.count),
+    ]),
+    "python threaded (anchor)": [
+      ctx.anchors.python,
+      BENCH + "pmu_server.py",
+      "--port",
+      "0",
+      "--count",
+      String(opts.count),
+    ],
+  };
+  const started: Record<string, { proc: Proc; port: number }> = {};
+  try {
+    for (const [k, argv] of Object.entries(servers)) started[k] = await startListening(argv);
+    const problems: string[] = [];
+    const sides = Object.fromEntries(
+      Object.entries(started).map(([k, s]) => [k, async () => {
+        const r = await runJson<
+          { ok: number; bad: number; errors: number; rate: number; firstProblem?: string }
+        >(
+          denoScript(LOAD_TS, [
+            "tcp-short",
+            LOCAL,
+            String(s.port),
+            "--conc",
+            String(opts.conc),
+            "--seconds",
+            String(opts.seconds),
+            "--max",
+            "200000",
+            "--count",
+            String(opts.count),
+          ]),
+          opts.seconds * 1000 + 30_000,
+        );
+        if (r.bad || r.errors) {
+          problems.push(
+            `${k}: ${r.bad} wrong and ${r.errors} failed exchanges (${r.firstProblem})`,
+          );
+        }
+        return r.rate;
+      }]),
+    );
+    const res = await interleave(ctx.runs, sides);
+    const anchor = res["python threaded (anchor)"];
+    const ratio = median(res["socklab pmu"]) / median(anchor);
+    const rows = [
+      row("python threaded (anchor)", anchor, "exchanges/s"),
+      row(
+        "socklab pmu",
+        res["socklab pmu"],
+        "exchanges/s",
+        `${fmtRatio(ratio)} python`,
+        `>= 3x python: ${targetVerdict(ratio, 3, true)}`,
+      ),
+    ];
+    const notes = [
+      `load: scripts/bench/load.ts tcp-short, ${opts.conc} concurrent lanes for ${opts.seconds} s` +
+      " per run; each exchange is connect, send CMD_short:0, read to EOF, and the bytes must be" +
+      ` exactly "This is PMU data 0".."This is PMU data ${opts.count - 1}".`,
+      "anchor: bench/pmu_server.py, a thread per connection, one send() per message, listen(128).",
+      problems.length === 0
+        ? "every exchange of every run was verified correct."
+        : `VERIFICATION FAILED: ${problems.join("; ")}`,
+    ];
+    return { id, title, rows, notes };
+  } finally {
+    await stopAll(...Object.values(started).map((s) => s.proc));
+  }
+}
+
+// ---------------------------------------------------------------- 5a memory
+
+/** 5a. Peak RSS of a server holding `conns` idle connections. */
+export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Section> {
+  const id = "5a";
+  const title = `peak RSS with ${conns} idle connections`;
+  if (!command("pmu")) return { id, title, rows: [], notes: [], skipped: "socklab has no pmu yet" };
+  const nofile = conns * 2 + 256;
+  const servers: Record<string, string[]> = {
+    "socklab pmu": socklabArgv(["pmu", "--host", LOCAL, "--port", "0"]),
+  };
+  if (ctx.anchors.python) {
+    servers["python threaded (anchor)"] = [ctx.anchors.python, BENCH + "pmu_server.py"];
+  }
+  const idle: Record<string, number[]> = {};
+  const held: Record<string, number[]> = {};
+  const threads: Record<string, number> = {};
+  for (let i = 0; i < ctx.runs; i++) {
+    for (const [k, argv] of Object.entries(servers)) {
+      const { proc, port } = await startListening(withNofile(nofile, argv));
+      let holder: Proc | undefined;
+      try {
+        (idle[k] ??= []).push(memoryKiB(proc.child.pid).hwm / 1024);
+        holder = new Proc(
+          withNofile(
+            nofile,
+            denoScript(LOAD_TS, [
+              "hold",
+              LOCAL,
+              String(port),
+              "--conns",
+              String(conns),
+              "--seconds",
+              "20",
+            ]),
+          ),
+          { stdin: true },
+        );
+        const m = await holder.stderr.waitFor(/held (\d+)/, 30_000);
+        if (Number(m[1]) !== conns) {
+          throw new Error(`${k}: only ${m[1]} of ${conns} connections opened`);
+        }
+        // Let the server take every accept in before reading its peak.
+        await settle(proc.child.pid);
+        (held[k] ??= []).push(memoryKiB(proc.child.pid).hwm / 1024);
+        threads[k] = threadsOf(proc.child.pid);
+      } finally {
+        await holder?.closeStdin();
+        await stopAll(holder, proc);
+      }
+    }
+  }
+  const rows: Row[] = [];
+  const py = held["python threaded (anchor)"];
+  if (py) {
+    rows.push(
+      row(
+        `python threaded (anchor), idle ${
+          fmtValue(median(idle["python threaded (anchor)"]), "MB")
+        }`,
+        py,
+        "MB",
+      ),
+    );
+  }
+  const mine = held["socklab pmu"];
+  rows.push(
+    row(
+      `socklab pmu, idle ${fmtValue(median(idle["socklab pmu"]), "MB")}`,
+      mine,
+      "MB",
+      py ? `${fmtRatio(median(mine) / median(py))} python` : "",
+      `< 150 MB: ${targetVerdict(median(mine), 150, false)}`,
+    ),
+  );
+  return {
+    id,
+    title,
+    rows,
+    notes: [
+      `each run starts a fresh server (open-files limit raised to ${nofile} with \`ulimit -n\`),` +
+      ` opens ${conns} TCP connections that send nothing (scripts/bench/load.ts hold), waits` +
+      " until the server's memory stops growing, and reads VmHWM (peak resident set, MB =" +
+      " MiB here) from /proc/<pid>/status; the idle figure is VmHWM before any connection.",
+      `threads at the peak: ${Object.entries(threads).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+    ],
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** Wait (at most 3 s) until the resident set of `pid` stops changing for 300 ms. */
+async function settle(pid: number) {
+  let last = memoryKiB(pid).rss;
+  let stable = 0;
+  for (let i = 0; i < 30 && stable < 3; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = memoryKiB(pid).rss;
+    stable = Math.abs(now - last) < 64 ? stable + 1 : 0;
+    last = now;
+  }
+}
+
+// ---------------------------------------------------------------- 5b start-up
+
+interface HyperfineJson {
+  results: { command: string; median: number; times: number[] }[];
+}
+
+/** 5b. Start-up time of `socklab --version` (deno run, bundle) vs `python3 -c pass`. */
+export async function startupTime(ctx: BenchContext): Promise<Section> {
+  const id = "5b";
+  const title = "start-up, warm";
+  const notes: string[] = [];
+  const dist = resolve(ROOT, "dist/socklab.js");
+  await bundle(dist);
+  const cmds: Record<string, string[]> = {
+    "socklab --version (deno run main.ts)": socklabArgv(["--version"]),
+    "socklab --version (bundle)": [Deno.execPath(), "run", ...DENO_FLAGS, dist, "--version"],
+  };
+  const ANCHOR = "/usr/bin/python3 -c pass (anchor)";
+  if (ctx.anchors.python) cmds["python3 -c pass (PATH)"] = [ctx.anchors.python, "-c", "pass"];
+  if (await exists("/usr/bin/python3")) cmds[ANCHOR] = ["/usr/bin/python3", "-c", "pass"];
+  const runs = Math.max(10, ctx.runs * 4);
+  const times: Record<string, number[]> = {};
+  if (ctx.anchors.hyperfine) {
+    const json = await Deno.makeTempFile({ prefix: "socklab-bench-", suffix: ".json" });
+    try {
+      const args = ["-N", "--warmup", "3", "--runs", String(runs), "--export-json", json];
+      for (const [name, argv] of Object.entries(cmds)) args.push("-n", name, argv.join(" "));
+      const r = await new Deno.Command("hyperfine", {
+        args,
+        stdout: "null",
+        stderr: "piped",
+        env: { DENO_NO_UPDATE_CHECK: "1" },
+      }).output();
+      if (!r.success) throw new Error(`hyperfine failed: ${new TextDecoder().decode(r.stderr)}`);
+      const doc = JSON.parse(await Deno.readTextFile(json)) as HyperfineJson;
+      for (const res of doc.results) times[res.command] = res.times.map((t) => t * 1000);
+    } finally {
+      await Deno.remove(json).catch(() => {});
+    }
+    notes.push(
+      `hyperfine -N --warmup 3 --runs ${runs} (no shell); the medians of its runs.`,
+    );
+  } else {
+    for (const [name, argv] of Object.entries(cmds)) {
+      for (let i = 0; i < 3; i++) await timed(argv);
+      times[name] = [];
+      for (let i = 0; i < runs; i++) times[name].push((await timed(argv)).ms);
+    }
+    notes.push(`hyperfine absent: 3 warm-up runs, then ${runs} timed runs from spawn to exit.`);
+  }
+  const anchor = times[ANCHOR];
+  const rows: Row[] = [];
+  if (anchor) rows.push(row(ANCHOR, anchor, "ms"));
+  for (const [name, xs] of Object.entries(times)) {
+    if (name === ANCHOR) continue;
+    rows.push(
+      row(
+        name,
+        xs,
+        "ms",
+        anchor ? `${fmtRatio(median(xs) / median(anchor))} python` : "",
+        name.startsWith("socklab") ? `< 150 ms: ${targetVerdict(median(xs), 150, false)}` : "",
+      ),
+    );
+  }
+  notes.push(
+    `deno run ${DENO_FLAGS.join(" ")}; the bundle is dist/socklab.js from \`deno task bundle\`` +
+      " (scripts/build.ts), run by the same deno. The anchor is Debian's /usr/bin/python3;" +
+      " `python3 (PATH)` is the executable the PATH's python3 resolves to (a pyenv build; its" +
+      " site-packages holds a .pth of this machine that imports certifi at every start).",
+    "p99 of the socklab runs: " +
+      Object.entries(times).map(([k, xs]) => `${k} ${percentile(xs, 99).toFixed(1)} ms`).join(
+        ", ",
+      ) +
+      ".",
+  );
+  return { id, title, rows, notes };
+}
