@@ -18,6 +18,8 @@ import {
   idleMemory,
   startupTime,
   streamThroughput,
+  udpService,
+  websocketRate,
 } from "./bench/cases.ts";
 import { describeMachine, ensureAnchors, loadAverage } from "./bench/env.ts";
 import { ROOT } from "./bench/proc.ts";
@@ -30,6 +32,8 @@ type Case = (ctx: BenchContext) => Promise<Section>;
 export const CASES: [string, string, Case][] = [
   ["1", "stream throughput", streamThroughput],
   ["2", "connection service rate", connectionRate],
+  ["3", "UDP", udpService],
+  ["4", "WebSocket", websocketRate],
   ["5a", "peak RSS with 1,000 idle connections", idleMemory],
   ["5b", "start-up", startupTime],
 ];

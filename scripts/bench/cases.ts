@@ -389,6 +389,8 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
     "socklab --version (deno run main.ts)": socklabArgv(["--version"]),
     "socklab --version (bundle)": [Deno.execPath(), "run", ...DENO_FLAGS, dist, "--version"],
   };
+  const empty = await Deno.makeTempFile({ prefix: "socklab-bench-empty-", suffix: ".js" });
+  cmds["deno run <empty script> (deno's floor)"] = [Deno.execPath(), "run", ...DENO_FLAGS, empty];
   const ANCHOR = "/usr/bin/python3 -c pass (anchor)";
   if (ctx.anchors.python) cmds["python3 -c pass (PATH)"] = [ctx.anchors.python, "-c", "pass"];
   if (await exists("/usr/bin/python3")) cmds[ANCHOR] = ["/usr/bin/python3", "-c", "pass"];
@@ -410,6 +412,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       for (const res of doc.results) times[res.command] = res.times.map((t) => t * 1000);
     } finally {
       await Deno.remove(json).catch(() => {});
+      await Deno.remove(empty).catch(() => {});
     }
     notes.push(
       `hyperfine -N --warmup 3 --runs ${runs} (no shell); the medians of its runs.`,
@@ -420,6 +423,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       times[name] = [];
       for (let i = 0; i < runs; i++) times[name].push((await timed(argv)).ms);
     }
+    await Deno.remove(empty).catch(() => {});
     notes.push(`hyperfine absent: 3 warm-up runs, then ${runs} timed runs from spawn to exit.`);
   }
   const anchor = times[ANCHOR];
@@ -449,4 +453,209 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       ".",
   );
   return { id, title, rows, notes };
+}
+
+// ---------------------------------------------------------------- 3 UDP
+
+/** 3. UDP: answered RESET:20 per second, and the pdc-udp round trip. */
+export async function udpService(
+  ctx: BenchContext,
+  opts = { window: 32, seconds: 2, rttRuns: 2000 },
+): Promise<Section> {
+  const id = "3";
+  const title = "UDP RESET:20 -> OFFSET";
+  if (!command("pmu-udp") || !command("pdc-udp")) {
+    return { id, title, rows: [], notes: [], skipped: "socklab has no pmu-udp/pdc-udp yet" };
+  }
+  if (!ctx.anchors.python) {
+    return { id, title, rows: [], notes: [], skipped: "no python3 for the reference and the load" };
+  }
+  const py = ctx.anchors.python;
+  const servers: Record<string, string[]> = {
+    "socklab pmu-udp --drop 0": socklabArgv([
+      "pmu-udp",
+      "--host",
+      LOCAL,
+      "--port",
+      "0",
+      "--family",
+      "4",
+      "--drop",
+      "0",
+    ]),
+    "python loop (anchor)": [py, BENCH + "udp_server.py", "--drop", "0"],
+  };
+  const started: Record<string, { proc: Proc; port: number }> = {};
+  try {
+    for (const [k, argv] of Object.entries(servers)) started[k] = await startListening(argv);
+    const problems: string[] = [];
+    const sides = Object.fromEntries(
+      Object.entries(started).map(([k, s]) => [k, async () => {
+        const r = await runJson<
+          { answered: number; bad: number; timeouts: number; rate: number; firstProblem?: string }
+        >(
+          [
+            py,
+            BENCH + "udp_load.py",
+            LOCAL,
+            String(s.port),
+            "--window",
+            String(opts.window),
+            "--seconds",
+            String(opts.seconds),
+          ],
+          opts.seconds * 1000 + 20_000,
+        );
+        if (r.bad) problems.push(`${k}: ${r.bad} wrong answers (${r.firstProblem})`);
+        if (r.timeouts) problems.push(`${k}: ${r.timeouts} window(s) lost and resent`);
+        return r.rate;
+      }]),
+    );
+    const res = await interleave(ctx.runs, sides);
+    const anchor = res["python loop (anchor)"];
+    const mine = res["socklab pmu-udp --drop 0"];
+    const rows: Row[] = [
+      row("python loop (anchor)", anchor, "answers/s"),
+      row(
+        "socklab pmu-udp --drop 0",
+        mine,
+        "answers/s",
+        `${fmtRatio(median(mine) / median(anchor))} python`,
+      ),
+    ];
+    // Round trip of the pdc-udp exchange (socklab's own client code, timed in process)
+    // and of the student's Python client, both against socklab pmu-udp.
+    const port = started["socklab pmu-udp --drop 0"].port;
+    const rtt: Record<string, number[]> = {};
+    for (let i = 0; i < ctx.runs; i++) {
+      const a = await runJson<{ ms: number[] }>(
+        denoScript(LOAD_TS, ["rtt", LOCAL, String(port), "--max", String(opts.rttRuns)]),
+        60_000,
+      );
+      (rtt["socklab pdc-udp exchange"] ??= []).push(...a.ms);
+      const b = await runJson<{ ms: number[] }>(
+        [py, BENCH + "udp_rtt.py", LOCAL, String(port), "--runs", String(opts.rttRuns)],
+        60_000,
+      );
+      (rtt["python sendto/recvfrom (anchor)"] ??= []).push(...b.ms);
+    }
+    for (const [k, xs] of Object.entries(rtt).reverse()) {
+      const p99 = percentile(xs, 99);
+      rows.push({
+        measure: "",
+        tool: `${k} round trip`,
+        median: `p50 ${fmtValue(percentile(xs, 50), "ms")}`,
+        runs: `p99 ${fmtValue(p99, "ms")} (${xs.length})`,
+        ratio: "",
+        target: k.startsWith("socklab") ? `p99 < 2 ms: ${targetVerdict(p99, 2, false)}` : "",
+      });
+    }
+    const notes = [
+      `servers: \`socklab pmu-udp --host 127.0.0.1 --family 4 --drop 0\` and bench/udp_server.py` +
+      " (the course's recvfrom/sendto loop, logging each datagram on stderr as the course server" +
+      " and pmu-udp both do).",
+      `load: bench/udp_load.py keeps ${opts.window} RESET:20 in flight for ${opts.seconds} s a` +
+      " run and checks every answer is OFFSET:<0..20> (a blocking Python loop costs less per" +
+      " datagram than Deno's async datagram ops, so the server is the bottleneck).",
+      `round trip: ${ctx.runs} x ${opts.rttRuns} exchanges one after the other against socklab` +
+      " pmu-udp; socklab's is resetExchange() of mod/udp/pdc_udp.ts, the code of `pdc-udp`" +
+      " (fresh socket per exchange, as the CLI does), timed in process by scripts/bench/load.ts" +
+      " rtt; the anchor is bench/udp_rtt.py (a student's socket/sendto/recvfrom/close).",
+      problems.length === 0
+        ? "no answer was wrong and none was lost."
+        : `PROBLEMS: ${problems.join("; ")}`,
+    ];
+    return { id, title, rows, notes };
+  } finally {
+    await stopAll(...Object.values(started).map((s) => s.proc));
+  }
+}
+
+// ---------------------------------------------------------------- 4 WebSocket
+
+/** 4. WebSocket messages/s: ws-pmu and the Python server, each read by ws-pdc and by Python. */
+export async function websocketRate(
+  ctx: BenchContext,
+  opts = { messages: 100_000 },
+): Promise<Section> {
+  const id = "4";
+  const title = `WebSocket, ${opts.messages.toLocaleString("en-US")} messages in one connection`;
+  const countOpt = optionOf("ws-pmu", "count");
+  if (!command("ws-pmu") || !command("ws-pdc") || !countOpt) {
+    return { id, title, rows: [], notes: [], skipped: "socklab has no ws-pmu --count/ws-pdc yet" };
+  }
+  const wsPy = ctx.anchors.wsPython;
+  const n = String(opts.messages);
+  const servers: Record<string, string[]> = {
+    "ws-pmu": socklabArgv(["ws-pmu", "--host", LOCAL, "--port", "0", `--${countOpt}`, n]),
+  };
+  if (wsPy) servers["python websockets"] = [wsPy, BENCH + "ws_server.py", "--count", n];
+  const started: Record<string, { proc: Proc; port: number }> = {};
+  try {
+    for (const [k, argv] of Object.entries(servers)) started[k] = await startListening(argv);
+    const clients: Record<string, (port: number) => string[]> = {
+      "ws-pdc": (port) => socklabArgv(["ws-pdc", LOCAL, String(port), "CMD_short:0"]),
+    };
+    if (wsPy) {
+      clients["python websockets"] = (port) => [
+        wsPy,
+        BENCH + "ws_client.py",
+        LOCAL,
+        String(port),
+        "CMD_short:0",
+      ];
+    }
+    const pairs: Record<string, string[]> = {};
+    for (const [s, { port }] of Object.entries(started)) {
+      for (const [c, argv] of Object.entries(clients)) pairs[`${s} -> ${c}`] = argv(port);
+    }
+    // One counted run each: every message arrives, one a line.
+    const want = Array.from({ length: opts.messages }, (_, i) => `This is PMU data ${i}\n`)
+      .join("").length;
+    for (const [k, argv] of Object.entries(pairs)) {
+      const r = await timed(argv, { countStdout: true, timeoutMs: 60_000 });
+      if (r.code !== 0 || r.bytes !== want) {
+        throw new Error(
+          `${k}: ${r.bytes} bytes of ${want} (exit ${r.code}) ${r.stderr.slice(-300)}`,
+        );
+      }
+    }
+    const res = await interleave(
+      ctx.runs,
+      Object.fromEntries(
+        Object.entries(pairs).map(([k, argv]) => [k, async () => {
+          const r = await timed(argv, { timeoutMs: 60_000 });
+          if (r.code !== 0) throw new Error(`${k} exited ${r.code}: ${r.stderr.slice(-300)}`);
+          return opts.messages / (r.ms / 1000);
+        }]),
+      ),
+    );
+    const ANCHOR = "python websockets -> python websockets";
+    const anchor = res[ANCHOR];
+    const rows: Row[] = [];
+    if (anchor) rows.push(row(`${ANCHOR} (anchor)`, anchor, "msg/s"));
+    for (const [k, xs] of Object.entries(res)) {
+      if (k === ANCHOR) continue;
+      rows.push(
+        row(`${k}`, xs, "msg/s", anchor ? `${fmtRatio(median(xs) / median(anchor))} python` : ""),
+      );
+    }
+    return {
+      id,
+      title,
+      rows,
+      notes: [
+        `servers: \`socklab ws-pmu --${countOpt} ${n}\` and bench/ws_server.py (Debian's` +
+        " python3-websockets on /usr/bin/python3, binary frames, one message per PMU message);" +
+        " clients: `socklab ws-pdc 127.0.0.1 <port> CMD_short:0` and bench/ws_client.py, stdout" +
+        " to /dev/null.",
+        "msg/s = messages / wall time of the client process from spawn to exit (start-up," +
+        " handshake and close included).",
+        "Before the timed runs one run of each pair counted its stdout: every message arrived," +
+        " one a line.",
+      ],
+    };
+  } finally {
+    await stopAll(...Object.values(started).map((s) => s.proc));
+  }
 }
