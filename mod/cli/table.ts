@@ -7,7 +7,7 @@
 import type { Command } from "./command.ts";
 import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
-import { echoClient, echoServer } from "../tcp/commands.ts";
+import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { helloRecv, helloSend } from "../udp/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
@@ -16,6 +16,8 @@ export const COMMANDS: readonly Command[] = [
   echoServer,
   echoClient,
   sockets,
+  pmu,
+  pdc,
   lab,
   demo,
 ];

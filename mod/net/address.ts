@@ -56,3 +56,15 @@ export async function resolveHost(host: string, family?: 4 | 6): Promise<Resolve
   const seen = new Set<string>();
   return found.filter((a) => !seen.has(a.address) && seen.add(a.address));
 }
+
+/**
+ * True if `host` is an IP literal or a syntactically valid host name (RFC 1123 labels:
+ * letters, digits and inner hyphens, 1..63 characters each, 253 in all). Lets a client
+ * reject a malformed name at once instead of asking the resolver.
+ */
+export function isValidHost(host: string): boolean {
+  if (ipFamily(host)) return true;
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split(".").every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+}

@@ -1,0 +1,168 @@
+/**
+ * The PDC's streaming splitter: TCP and TLS keep no message boundaries, so the client gets
+ * `This is PMU data 0This is PMU data 1...` cut anywhere. Push every read's bytes; get back
+ * pieces in order:
+ * - `message`: one complete `This is PMU data <i>` (complete when a non-digit follows the
+ *   number, e.g. the next message begins, or when the stream ends; a cut inside the number
+ *   is therefore safe). Whitespace between messages is dropped.
+ * - `text`: anything else, passed through exactly (a flood, `Wrong command.`, stray text).
+ *   If the stream does not start with a message (after leading whitespace), the whole
+ *   stream is text, so a flood is reproduced byte for byte whatever it contains.
+ *
+ * Bytes are decoded as UTF-8 in streaming mode: a character cut between reads is kept
+ * whole. A client prints a message with a line break after it and writes text as is.
+ * @module
+ */
+
+import { MESSAGE_PREFIX } from "./protocol.ts";
+
+/** One piece of a PMU stream, in stream order. */
+export type PmuPiece =
+  | { kind: "message"; index: number; text: string }
+  | { kind: "text"; text: string };
+
+const WS = /^\s*/;
+const DIGITS = /^\d*/;
+
+/** Splits a PMU byte stream into messages and pass-through text; see the module doc. */
+export class PmuSplitter {
+  #decoder = new TextDecoder("utf-8");
+  #buf = "";
+  #lastWasText = false;
+  #mode: "undecided" | "messages" | "text" = "undecided";
+
+  /** Feeds one read's bytes; returns the pieces now complete (possibly none). */
+  push(chunk: Uint8Array): PmuPiece[] {
+    return this.#run(this.#decoder.decode(chunk, { stream: true }), false);
+  }
+
+  /** Feeds text directly (e.g. a WebSocket text message). */
+  pushText(text: string): PmuPiece[] {
+    return this.#run(text, false);
+  }
+
+  /** Ends the stream; returns the pieces held back (the last message, a cut character). */
+  end(): PmuPiece[] {
+    return this.#run(this.#decoder.decode(), true);
+  }
+
+  #run(more: string, ended: boolean): PmuPiece[] {
+    const out: PmuPiece[] = [];
+    this.#buf += more;
+    if (this.#mode === "undecided") {
+      const rest = this.#buf.slice(WS.exec(this.#buf)![0].length);
+      if (rest.startsWith(MESSAGE_PREFIX)) this.#mode = "messages";
+      else if (rest === "" || MESSAGE_PREFIX.startsWith(rest)) {
+        if (!ended) return out;
+        if (rest === "") {
+          this.#buf = "";
+          return out;
+        }
+        this.#mode = "text";
+      } else this.#mode = "text";
+    }
+    if (this.#mode === "text") {
+      if (this.#buf !== "") out.push({ kind: "text", text: this.#buf });
+      this.#buf = "";
+      return out;
+    }
+    this.#messages(out, ended);
+    return out;
+  }
+
+  #messages(out: PmuPiece[], ended: boolean): void {
+    let buf = this.#buf;
+    for (;;) {
+      let ws = WS.exec(buf)![0];
+      const rest = buf.slice(ws.length);
+      const afterText = out.length > 0 ? out.at(-1)!.kind === "text" : this.#lastWasText;
+      if (ws !== "" && afterText) {
+        // Whitespace right after text belongs to the text, not between messages.
+        out.push({ kind: "text", text: ws });
+        ws = "";
+        buf = rest;
+      }
+      if (rest === "") {
+        buf = ended ? "" : buf; // whitespace between messages or at the end: dropped
+        break;
+      }
+      if (rest.startsWith(MESSAGE_PREFIX)) {
+        const digits = DIGITS.exec(rest.slice(MESSAGE_PREFIX.length))![0];
+        const end = MESSAGE_PREFIX.length + digits.length;
+        if (end === rest.length && !ended) {
+          buf = rest; // the number may go on in the next read
+          break;
+        }
+        if (digits === "") {
+          out.push({ kind: "text", text: ws + MESSAGE_PREFIX });
+        } else {
+          out.push({ kind: "message", index: Number(digits), text: rest.slice(0, end) });
+        }
+        buf = rest.slice(end);
+        continue;
+      }
+      if (MESSAGE_PREFIX.startsWith(rest) && !ended) break; // a message may be starting
+      // Other text: pass it through up to the next message, keeping back a possible start.
+      const next = rest.indexOf(MESSAGE_PREFIX);
+      let upto = next >= 0 ? next : rest.length;
+      if (next < 0 && !ended) upto -= heldBack(rest);
+      out.push({ kind: "text", text: ws + rest.slice(0, upto) });
+      buf = rest.slice(upto);
+      if (next < 0) {
+        if (ended && buf !== "") out.push({ kind: "text", text: buf });
+        if (ended) buf = "";
+        break;
+      }
+    }
+    this.#buf = buf;
+    if (out.length > 0) this.#lastWasText = out.at(-1)!.kind === "text";
+  }
+}
+
+/** The length of the longest suffix of `s` that is a proper prefix of MESSAGE_PREFIX. */
+function heldBack(s: string): number {
+  for (let k = Math.min(s.length, MESSAGE_PREFIX.length - 1); k > 0; k--) {
+    if (MESSAGE_PREFIX.startsWith(s.slice(-k))) return k;
+  }
+  return 0;
+}
+
+/** Splits a whole stream at once (tests, and clients that already hold everything). */
+export function splitAll(chunks: Iterable<Uint8Array>): PmuPiece[] {
+  const s = new PmuSplitter();
+  const out: PmuPiece[] = [];
+  for (const c of chunks) out.push(...s.push(c));
+  out.push(...s.end());
+  return out;
+}
+
+/**
+ * The PDC's stdout rendering, shared by pdc, secure-pdc and ws-pdc: each message on its own
+ * line, text written exactly as received, a line break before a message if text left a line
+ * open, and one at the end only if missing.
+ */
+export class PdcOutput {
+  #lineOpen = false;
+
+  /** The stdout text for these pieces (write it at once, for live output). */
+  render(pieces: PmuPiece[]): string {
+    let s = "";
+    for (const p of pieces) {
+      if (p.kind === "message") {
+        s += (this.#lineOpen ? "\n" : "") + p.text + "\n";
+        this.#lineOpen = false;
+      } else if (p.text !== "") {
+        s += p.text;
+        this.#lineOpen = !p.text.endsWith("\n");
+      }
+    }
+    return s;
+  }
+
+  /** What to write when the stream ends: `"\n"` if the last text left a line open. */
+  finish(): string {
+    const s = this.#lineOpen ? "\n" : "";
+    this.#lineOpen = false;
+    return s;
+  }
+}

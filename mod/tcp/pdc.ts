@@ -1,0 +1,97 @@
+/**
+ * Part 2: the PDC's exchange (the handout's PDC.py). Sends one command, then reads until the
+ * server closes, re-framing the stream into `This is PMU data <i>` messages with the PMU
+ * core's splitter. Works on any Deno.Conn, so part 5's secure-pdc reuses it over TLS.
+ *
+ * @module
+ */
+import { PdcOutput, PmuSplitter } from "../pmu/mod.ts";
+
+/** What a PDC saw: the `--trace` summary. */
+export interface PdcStats {
+  reads: number;
+  bytes: number;
+  messages: number;
+}
+
+/** Options of {@link pdcReceive} and {@link pdcExchange}. */
+export interface PdcOptions {
+  /** Bytes per read, like the handout's recv(1024) (default 1024). */
+  readSize?: number;
+  /** Called after every read with its size and the milliseconds since the exchange began. */
+  onRead?: (size: number, ms: number) => void;
+}
+
+/** A read failed mid-stream; what arrived before was already written. */
+export class PdcStreamError extends Error {
+  override name = "PdcStreamError";
+  constructor(override readonly cause: unknown, readonly stats: PdcStats) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/**
+ * Reads `conn` until the server closes it and writes, live, what a PDC prints: each message
+ * on its own line, any other text (a flood, `Wrong command.`) exactly, a final newline only
+ * if missing. `write` gets stdout text. Throws {@link PdcStreamError} if a read fails (after
+ * writing what arrived).
+ */
+export async function pdcReceive(
+  conn: Deno.Conn,
+  write: (text: string) => void,
+  opts: PdcOptions = {},
+): Promise<PdcStats> {
+  const started = performance.now();
+  const buf = new Uint8Array(opts.readSize ?? 1024);
+  const splitter = new PmuSplitter();
+  const output = new PdcOutput();
+  const stats: PdcStats = { reads: 0, bytes: 0, messages: 0 };
+  const emit = (pieces: ReturnType<PmuSplitter["push"]>) => {
+    stats.messages += pieces.filter((p) => p.kind === "message").length;
+    const text = output.render(pieces);
+    if (text) write(text);
+  };
+  let failure: unknown;
+  while (true) {
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch (e) {
+      failure = e;
+      break;
+    }
+    if (n === null) break;
+    stats.reads++;
+    stats.bytes += n;
+    opts.onRead?.(n, performance.now() - started);
+    emit(splitter.push(buf.subarray(0, n)));
+  }
+  emit(splitter.end());
+  const tail = output.finish();
+  if (tail) write(tail);
+  if (failure !== undefined) throw new PdcStreamError(failure, stats);
+  return stats;
+}
+
+/** Sends `command` as is (one write, no terminator), then {@link pdcReceive}. */
+export async function pdcExchange(
+  conn: Deno.Conn,
+  command: string,
+  write: (text: string) => void,
+  opts: PdcOptions = {},
+): Promise<PdcStats> {
+  const data = new TextEncoder().encode(command);
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+  return await pdcReceive(conn, write, opts);
+}
+
+/** The `--trace` line of one read. */
+export function traceLine(index: number, size: number, ms: number): string {
+  return `read ${index}: ${size} bytes at +${ms.toFixed(1)} ms`;
+}
+
+/** The `--trace` summary: `<reads> reads, <bytes> bytes, <messages> messages`. */
+export function statsLine(s: PdcStats): string {
+  return `${s.reads} reads, ${s.bytes} bytes, ${s.messages} messages`;
+}

@@ -1,0 +1,337 @@
+/**
+ * Part 2: the PMU server (the course's tcpip.epfl.ch:5003). One command per connection:
+ * `CMD_short:<d>` gets n messages as n separate writes d seconds apart, `CMD_floodme` one
+ * large write, anything else (or nothing within the idle timeout) `Wrong command.`; then the
+ * server closes. The session works on any Deno.Conn, so part 5 (TLS) serves the same
+ * protocol by passing `tls` to {@link startPmuServer}.
+ *
+ * @module
+ */
+import {
+  commandSoFar,
+  DEFAULT_FLOOD_BYTES,
+  floodText,
+  MAX_COMMAND_BYTES,
+  messageCount,
+  parseCommand,
+  type PmuCommand,
+  pmuMessage,
+  randomInt,
+  seededRandom,
+  WRONG_COMMAND,
+} from "../pmu/mod.ts";
+import { RunError } from "../cli/command.ts";
+import { formatAddr } from "../net/address.ts";
+import { isPeerGone, listenError, message } from "../net/errors.ts";
+import type { Server } from "../net/server.ts";
+
+/** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
+export type Split = "none" | "random" | number;
+
+/** What one session does; shared by every connection of a server. */
+export interface PmuSessionOptions {
+  /** Messages per `CMD_short` (default: random 10..20 per connection). */
+  count?: number;
+  /** Seconds to wait for a command before answering `Wrong command.` (default 10). */
+  idleTimeout?: number;
+  /** Write pieces (default: each message in one write). */
+  split?: Split;
+  /** The `CMD_floodme` payload (default: the 57,344-byte flood text). */
+  flood?: Uint8Array;
+  /** The longest command accepted, in bytes (default 256). */
+  maxCommandBytes?: number;
+  /** Per-connection randomness (message count, random splits). */
+  random?: () => number;
+  /** Ends the session early (server shutdown): pending waits stop, the connection closes. */
+  signal?: AbortSignal;
+}
+
+/** What a session did, for the one log line per connection. */
+export interface PmuSessionReport {
+  peer: string;
+  /** The command as received (`CMD_short:0`), or why there was none. */
+  command: string;
+  kind: PmuCommand["kind"] | "none";
+  /** Messages written (`CMD_short`), or 1 for a flood or `Wrong command.`. */
+  sent: number;
+  /** Messages planned (n). */
+  planned: number;
+  bytes: number;
+  seconds: number;
+  /** Set when the session ended on an error (peer vanished, TLS failure...). */
+  error?: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Keeps at most one read pending on a connection (a timed-out read is reused later). */
+class ConnReader {
+  #pending?: Promise<number | null>;
+  readonly buf = new Uint8Array(4096);
+  constructor(readonly conn: Deno.Conn) {}
+
+  /** The next read's size (null at EOF), or "timeout" after `ms`. */
+  async read(ms: number, signal?: AbortSignal): Promise<number | null | "timeout"> {
+    if (signal?.aborted) return "timeout";
+    this.#pending ??= this.conn.read(this.buf);
+    const p = this.#pending;
+    p.catch(() => {}); // observed below or abandoned when the connection closes
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const late = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), Math.max(0, ms));
+      onAbort = () => resolve("timeout");
+      signal?.addEventListener("abort", onAbort);
+    });
+    try {
+      const r = await Promise.race([p, late]);
+      if (r !== "timeout") this.#pending = undefined;
+      return r;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** Waits `ms`, or less if `signal` aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+/** Writes `data` as one write, or cut into pieces per `split`, each its own write. */
+async function send(conn: Deno.Conn, data: Uint8Array, split: Split, random: () => number) {
+  if (split === "none" || data.length <= 1) return await writeAll(conn, data);
+  for (let off = 0; off < data.length;) {
+    const k = split === "random" ? randomInt(random, 1, Math.min(data.length, 64)) : split;
+    await writeAll(conn, data.subarray(off, off + k));
+    off += k;
+  }
+}
+
+/** A command for the log: quoted and cut short when it is not a valid one. */
+function show(text: string, valid: boolean): string {
+  const t = text.replace(/\r?\n$/, "");
+  if (valid) return t;
+  const q = JSON.stringify(t.length > 40 ? t.slice(0, 40) : t);
+  return t.length > 40 ? `${q}... (${encoder.encode(text).length} bytes)` : q;
+}
+
+/**
+ * Serves one PMU connection on any Deno.Conn (TCP or TLS): reads the command, answers it,
+ * closes the connection. Never throws: what went wrong is in the report.
+ */
+export async function pmuSession(
+  conn: Deno.Conn,
+  opts: PmuSessionOptions = {},
+): Promise<PmuSessionReport> {
+  const started = performance.now();
+  const random = opts.random ?? Math.random;
+  const split = opts.split ?? "none";
+  const cap = opts.maxCommandBytes ?? MAX_COMMAND_BYTES;
+  const idleMs = (opts.idleTimeout ?? 10) * 1000;
+  const signal = opts.signal;
+  let peer = "?";
+  try {
+    peer = formatAddr(conn.remoteAddr);
+  } catch { /* not a network connection */ }
+  const report: PmuSessionReport = {
+    peer,
+    command: "",
+    kind: "none",
+    sent: 0,
+    planned: 0,
+    bytes: 0,
+    seconds: 0,
+  };
+  const reader = new ConnReader(conn);
+  const write = async (data: Uint8Array) => {
+    await send(conn, data, split, random);
+    report.bytes += data.length;
+  };
+  try {
+    // 1. The command: bytes until they make a decision, the cap, EOF or the idle timeout.
+    let received = new Uint8Array(0);
+    let cmd: PmuCommand | null = null;
+    const deadline = started + idleMs;
+    while (cmd === null) {
+      const n = await reader.read(deadline - performance.now(), signal);
+      if (signal?.aborted) throw new Error("server shutting down");
+      if (n === "timeout") {
+        report.command = `(no command within ${idleMs / 1000} s)`;
+        cmd = { kind: "wrong", text: "" };
+        break;
+      }
+      if (n === null) {
+        const text = decoder.decode(received);
+        cmd = parseCommand(text);
+        report.command = received.length ? show(text, cmd.kind !== "wrong") : "(no command, EOF)";
+        break;
+      }
+      const next = new Uint8Array(received.length + n);
+      next.set(received);
+      next.set(reader.buf.subarray(0, n), received.length);
+      received = next;
+      const text = decoder.decode(received);
+      if (received.length > cap) {
+        report.command = `${show(text, false)} (longer than ${cap} bytes)`;
+        cmd = { kind: "wrong", text };
+        break;
+      }
+      cmd = commandSoFar(text);
+      if (cmd) report.command = show(text, cmd.kind !== "wrong");
+    }
+    report.kind = cmd.kind;
+
+    // 2. The answer.
+    if (cmd.kind === "short") {
+      report.planned = opts.count ?? messageCount(random);
+      for (let i = 0; i < report.planned; i++) {
+        if (i > 0) await pause(cmd.delay * 1000, signal);
+        if (signal?.aborted) throw new Error("server shutting down");
+        await write(encoder.encode(pmuMessage(i)));
+        report.sent++;
+      }
+    } else {
+      report.planned = 1;
+      await write(
+        cmd.kind === "flood" ? opts.flood ?? encoder.encode(floodText()) : encoder.encode(
+          WRONG_COMMAND,
+        ),
+      );
+      report.sent = 1;
+    }
+
+    // 3. Close gracefully: FIN first, then drain what the client still sends (so closing
+    // with unread bytes does not reset the connection under the client's last reads).
+    try {
+      await conn.closeWrite();
+    } catch { /* already gone */ }
+    const lingerEnd = performance.now() + Math.min(idleMs, 2000);
+    while (performance.now() < lingerEnd) {
+      const n = await reader.read(lingerEnd - performance.now(), signal);
+      if (n === null || n === "timeout" || signal?.aborted) break;
+    }
+  } catch (e) {
+    report.error = signal?.aborted
+      ? "server shutting down"
+      : isPeerGone(e)
+      ? "peer vanished"
+      : message(e);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    report.seconds = (performance.now() - started) / 1000;
+  }
+  return report;
+}
+
+/** The one log line of a connection. */
+export function reportLine(r: PmuSessionReport): string {
+  let what: string;
+  if (r.kind === "short") {
+    what = r.sent === r.planned ? `${r.sent} message(s)` : `${r.sent} of ${r.planned} message(s)`;
+  } else if (r.kind === "flood") what = r.sent ? `flood of ${r.bytes} bytes` : "no flood";
+  else if (r.kind === "none") what = "nothing";
+  else what = r.sent ? WRONG_COMMAND : `no answer`;
+  const err = r.error ? ` (${r.error})` : "";
+  return `${r.peer} ${r.command || "(no command)"} -> ${what}${err}, ${r.seconds.toFixed(2)} s`;
+}
+
+/** Options of {@link startPmuServer}. */
+export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "signal"> {
+  hostname: string;
+  port: number;
+  /** Serve over TLS with this PEM certificate chain and key (part 5). */
+  tls?: { cert: string; key: string };
+  /** Name in logs and the summary (default `pmu`, or `secure-pmu` with tls). */
+  name?: string;
+  /** Seed of the per-connection randomness (default: random). */
+  seed?: number;
+  /** Log sink (stderr in the CLI): one line per connection. */
+  log?: (line: string) => void;
+}
+
+/** Start the PMU server (TCP, or TLS with `tls`); resolves once it listens. */
+export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
+  const log = opts.log ?? (() => {});
+  const name = opts.name ?? (opts.tls ? "secure-pmu" : "pmu");
+  let listener: Deno.Listener;
+  try {
+    listener = opts.tls
+      ? Deno.listenTls({ hostname: opts.hostname, port: opts.port, ...opts.tls })
+      : Deno.listen({ hostname: opts.hostname, port: opts.port });
+  } catch (e) {
+    if (opts.tls && !isAddrError(e)) {
+      return Promise.reject(new RunError(`cannot use the certificate or key: ${message(e)}`));
+    }
+    return Promise.reject(listenError(e, opts.hostname, opts.port));
+  }
+  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const flood = opts.flood ?? encoder.encode(floodText(DEFAULT_FLOOD_BYTES));
+  const abort = new AbortController();
+  const sessions = new Set<Promise<void>>();
+  const counts = { short: 0, flood: 0, wrong: 0, none: 0 };
+  let served = 0;
+  let closing = false;
+
+  const closed = (async () => {
+    try {
+      for await (const conn of listener) {
+        served++;
+        const random = seededRandom(Math.floor(seeds() * 2 ** 32));
+        const s = pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
+          counts[r.kind]++;
+          log(reportLine(r));
+        });
+        sessions.add(s);
+        s.finally(() => sessions.delete(s));
+      }
+    } catch (e) {
+      if (!closing) throw e;
+    }
+  })();
+
+  const addr = listener.addr as Deno.NetAddr;
+  return Promise.resolve({
+    name,
+    address: formatAddr(addr),
+    port: addr.port,
+    closed,
+    async close() {
+      if (!closing) {
+        closing = true;
+        abort.abort();
+        try {
+          listener.close();
+        } catch { /* already closed */ }
+      }
+      await closed.catch(() => {});
+      await Promise.all(sessions);
+    },
+    summary: () =>
+      `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
+      `${counts.wrong + counts.none} wrong`,
+  });
+}
+
+function isAddrError(e: unknown): boolean {
+  return e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable ||
+    e instanceof Deno.errors.PermissionDenied;
+}
