@@ -8,7 +8,7 @@ import type { Command } from "./command.ts";
 import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
-import { helloRecv, helloSend } from "../udp/commands.ts";
+import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,
@@ -18,6 +18,8 @@ export const COMMANDS: readonly Command[] = [
   sockets,
   pmu,
   pdc,
+  pmuUdp,
+  pdcUdp,
   lab,
   demo,
 ];

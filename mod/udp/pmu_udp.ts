@@ -1,0 +1,211 @@
+/**
+ * Part 3's server: the lossy dual-stack UDP PMU, socklab's run_dual_server.
+ * To `RESET:<n>` it answers `OFFSET:<x>` (x uniform in 0..n), to anything
+ * else `Wrong command.`, and it loses each answer with probability `drop`.
+ *
+ * Families (`family`):
+ * - `alternate`: like the course's run_dual_server, an IPv4-only socket for
+ *   `period` seconds, then an IPv6-only one, and so on;
+ * - `4`, `6`: one family for good;
+ * - `dual`: both at once.
+ *
+ * Measured in Deno 2.9: `listenDatagram` on `::` makes a dual-stack socket
+ * (IPV6_V6ONLY off: IPv4 senders arrive as `::ffff:a.b.c.d`, and 0.0.0.0 on
+ * the same port is then "in use"), and Deno cannot set IPV6_V6ONLY. So the
+ * IPv6-only phases ignore IPv4-mapped senders (`Ignoring message from ...`):
+ * to a client the effect is the course's, no answer over IPv4.
+ *
+ * @module
+ */
+import { formatAddr, hostPort } from "../net/address.ts";
+import { listenError, message } from "../net/errors.ts";
+import { seededRandom } from "../net/random.ts";
+import type { Server } from "../net/server.ts";
+import { DatagramReader } from "./receiver.ts";
+import { type AckSeparator, answerFor, showData } from "./reset.ts";
+
+export type UdpFamily = "alternate" | "4" | "6" | "dual";
+export const UDP_FAMILIES: readonly UdpFamily[] = ["alternate", "4", "6", "dual"];
+
+export interface PmuUdpOptions {
+  /** Addresses to bind per family (default: the wildcards 0.0.0.0 and ::). */
+  hosts?: { 4?: string; 6?: string };
+  port: number;
+  family: UdpFamily;
+  /** Seconds per phase with `alternate`. */
+  period?: number;
+  /** Probability that an answer is lost (0..1). */
+  drop?: number;
+  /** Seed of the losses and offsets. */
+  seed: number;
+  ackSep?: AckSeparator;
+  /** Log sink (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+function isMapped(addr: Deno.NetAddr): boolean {
+  return addr.hostname.toLowerCase().startsWith("::ffff:");
+}
+
+/** Start the UDP PMU; resolves once its first socket is bound. */
+export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
+  const log = opts.log ?? (() => {});
+  const drop = opts.drop ?? 0.5;
+  const sep = opts.ackSep ?? ":";
+  const period = opts.period ?? 10;
+  const hosts = opts.hosts ?? { 4: "0.0.0.0", 6: "::" };
+  const random = seededRandom(opts.seed);
+  const count = { received: 0, acked: 0, wrong: 0, dropped: 0, ignored: 0 };
+  let closing = false;
+  let stop!: () => void;
+  const stopping = new Promise<void>((resolve) => stop = resolve);
+  let readers: DatagramReader[] = [];
+
+  function bind(hostname: string, port: number): DatagramReader {
+    try {
+      return new DatagramReader(Deno.listenDatagram({ transport: "udp", hostname, port }));
+    } catch (e) {
+      throw listenError(e, hostname, port, "udp");
+    }
+  }
+
+  async function handle(
+    reader: DatagramReader,
+    data: Uint8Array,
+    from: Deno.NetAddr,
+    v6only: boolean,
+  ) {
+    const who = formatAddr(from);
+    count.received++;
+    log(`Received ${showData(data)} from ${who}`);
+    if (v6only && isMapped(from)) {
+      count.ignored++;
+      log(`Ignoring message from ${who} (IPv4-mapped sender; this server is IPv6 only)`);
+      return;
+    }
+    const { answer, reset } = answerFor(data, random, drop, sep);
+    if (answer === null) {
+      count.dropped++;
+      log(`Ignoring message from ${who} (answer dropped on purpose, --drop ${drop})`);
+      return;
+    }
+    try {
+      await reader.conn.send(encoder.encode(answer), from);
+    } catch (e) {
+      if (!closing) log(`cannot answer ${who}: ${message(e)}`);
+      return;
+    }
+    if (reset) {
+      count.acked++;
+      log(`Ack sent! (${answer})`);
+    } else {
+      count.wrong++;
+      log(`Sent ${answer}`);
+    }
+  }
+
+  /** Serve on `rs` until `until` (ms since epoch; null: until closed). */
+  async function serve(rs: DatagramReader[], v6only: boolean, until: number | null) {
+    while (!closing) {
+      const left = until === null ? 3_600_000 : until - Date.now();
+      if (left <= 0) return;
+      const got = await DatagramReader.any(rs, left);
+      if (got) await handle(got.reader, got.datagram.data, got.datagram.from, v6only);
+    }
+  }
+
+  async function closeReaders() {
+    const rs = readers;
+    readers = [];
+    await Promise.all(rs.map((r) => r.close()));
+  }
+
+  // Bind what the first phase needs now, so that a bad address or a taken port fails at startup.
+  const h4 = hosts[4], h6 = hosts[6];
+  let port = opts.port;
+  let address: string;
+  let run: () => Promise<void>;
+  if (opts.family === "alternate") {
+    if (!h4 || !h6) throw new Error("alternate needs an IPv4 and an IPv6 address");
+    readers = [bind(h4, port)];
+    port = (readers[0].conn.addr as Deno.NetAddr).port;
+    address = hostPort(h4, port);
+    run = async () => {
+      let phase: 4 | 6 = 4;
+      while (!closing) {
+        const host = phase === 4 ? h4 : h6;
+        if (readers.length === 0) {
+          try {
+            readers = [bind(host, port)];
+          } catch (e) {
+            log(`cannot serve IPv${phase} on ${hostPort(host, port)}: ${message(e)}`);
+          }
+        }
+        if (readers.length) {
+          log(`serving IPv${phase} only on ${hostPort(host, port)} for ${period} s`);
+          await serve(readers, phase === 6, Date.now() + period * 1000);
+        } else {
+          await Promise.race([stopping, new Promise((r) => setTimeout(r, period * 1000))]);
+        }
+        await closeReaders();
+        phase = phase === 4 ? 6 : 4;
+      }
+    };
+  } else {
+    const wanted = opts.family === "4" ? [h4] : opts.family === "6" ? [h6] : h6 === "::"
+      ? [h6] // one dual-stack socket serves both families
+      : [h4, h6];
+    const list = wanted.filter((h): h is string => h !== undefined);
+    if (list.length === 0) throw new Error(`no address to serve IPv${opts.family} on`);
+    for (let tries = 0;; tries++) {
+      try {
+        readers = [bind(list[0], port)];
+        const p = (readers[0].conn.addr as Deno.NetAddr).port;
+        for (const h of list.slice(1)) readers.push(bind(h, p));
+        port = p;
+        break;
+      } catch (e) {
+        for (const r of readers) r.close();
+        readers = [];
+        // Port 0: the port the first family got may be taken in the other; try another.
+        if (opts.port !== 0 || tries >= 10) throw e;
+      }
+    }
+    address = list.map((h) => hostPort(h, port)).join(" and ");
+    const v6only = opts.family === "6";
+    run = () => serve(readers, v6only, null);
+  }
+
+  log(
+    `pmu-udp: family ${opts.family}${
+      opts.family === "alternate" ? ` (period ${period} s)` : ""
+    }, drop ${drop}, seed ${opts.seed}, answers OFFSET${sep}<x>`,
+  );
+  const closed = (async () => {
+    try {
+      await run();
+    } finally {
+      await closeReaders();
+    }
+  })();
+
+  return Promise.resolve({
+    name: "pmu-udp",
+    address,
+    port,
+    closed,
+    async close() {
+      if (!closing) {
+        closing = true;
+        stop();
+        await closeReaders();
+      }
+      await closed;
+    },
+    summary: () =>
+      `received ${count.received} datagram(s): ${count.acked} acknowledged, ${count.wrong} wrong, ` +
+      `${count.dropped} dropped, ${count.ignored} ignored (IPv4-mapped)`,
+  });
+}

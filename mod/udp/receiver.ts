@@ -1,0 +1,108 @@
+/**
+ * Receiving datagrams with a timeout. Deno's `DatagramConn.receive()` cannot
+ * be cancelled, and a second receive() while one is pending is an error: so a
+ * {@link DatagramReader} keeps exactly one pending receive per socket and
+ * races it with a timer. When the timer wins, the receive stays pending and
+ * the next call reuses it, so no datagram is ever lost between calls.
+ *
+ * - `reader.next(ms)`: the next datagram on one socket, or null after `ms`;
+ * - `DatagramReader.any(readers, ms)`: the first datagram on any of several
+ *   sockets (one per address family), or null after `ms`; the sockets that
+ *   did not win keep their pending receive (and a datagram that arrived on
+ *   them meanwhile is returned by the next call);
+ * - `await reader.close()`: closes the socket; the pending receive then ends,
+ *   and `next` returns null from then on. Measured in Deno 2.9: the port is
+ *   released only once the pending receive has settled (binding it again
+ *   right after close() fails with "address in use"), so close() resolves
+ *   only then.
+ *
+ * A receive that fails for another reason (not because we closed the socket)
+ * is thrown by `next`/`any`.
+ *
+ * @module
+ */
+
+/** One received datagram. */
+export interface Datagram {
+  data: Uint8Array;
+  from: Deno.NetAddr;
+}
+
+type Outcome = { ok: true; datagram: Datagram } | { ok: false; error: unknown };
+
+export class DatagramReader {
+  readonly conn: Deno.DatagramConn;
+  #pending?: Promise<Outcome>;
+  #closed = false;
+
+  constructor(conn: Deno.DatagramConn) {
+    this.conn = conn;
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The one pending receive, started if there is none. Never rejects. */
+  #arm(): Promise<Outcome> {
+    return this.#pending ??= this.conn.receive().then(
+      ([data, from]) => ({ ok: true, datagram: { data, from: from as Deno.NetAddr } }),
+      (error) => ({ ok: false, error }),
+    );
+  }
+
+  /** Take the settled outcome: the next call starts a new receive. */
+  #take(outcome: Outcome): Datagram | null {
+    this.#pending = undefined;
+    if (outcome.ok) return outcome.datagram;
+    if (this.#closed) return null;
+    throw outcome.error;
+  }
+
+  /** The next datagram, or null if none came within `timeoutMs` (or the reader is closed). */
+  next(timeoutMs: number): Promise<Datagram | null> {
+    return DatagramReader.any([this], timeoutMs).then((r) => r?.datagram ?? null);
+  }
+
+  /**
+   * The first datagram on any of `readers` within `timeoutMs`, with the reader
+   * it came on; null on timeout or when every reader is closed.
+   */
+  static async any(
+    readers: readonly DatagramReader[],
+    timeoutMs: number,
+  ): Promise<{ reader: DatagramReader; datagram: Datagram } | null> {
+    const open = readers.filter((r) => !r.#closed);
+    if (open.length === 0) return null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), Math.max(0, timeoutMs));
+    });
+    try {
+      const first = await Promise.race([
+        timeout,
+        ...open.map((reader) => reader.#arm().then((outcome) => ({ reader, outcome }))),
+      ]);
+      if (first === null) return null;
+      const datagram = first.reader.#take(first.outcome);
+      return datagram ? { reader: first.reader, datagram } : null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Close the socket. The pending receive ends; `next` returns null from then
+   * on. Resolves once the port is free again (the pending receive settled).
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.conn.close();
+      } catch { /* already closed */ }
+    }
+    await this.#pending;
+  }
+}
