@@ -9,6 +9,7 @@ import { demo, lab } from "../lab/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
+import { wsPdc, wsPmu } from "../ws/commands.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,
@@ -20,6 +21,8 @@ export const COMMANDS: readonly Command[] = [
   pdc,
   pmuUdp,
   pdcUdp,
+  wsPmu,
+  wsPdc,
   lab,
   demo,
 ];

@@ -1,0 +1,275 @@
+/**
+ * Part 6 server: the PMU over WebSocket (the stand-in for ws://tcpip.epfl.ch:5006), on
+ * npm:ws. Every PMU message is one WebSocket message, sent as a binary frame by default
+ * (what the course's server sent: students' `recv().decode()` needs bytes) or as a text
+ * frame. The protocol itself (commands, messages, the flood, `Wrong command.`, the message
+ * count) is mod/pmu's.
+ *
+ * One node:http server carries it: a WebSocket handshake is upgraded by ws (noServer mode),
+ * any other HTTP request gets `426 Upgrade Required`, a broken handshake `400`.
+ *
+ * @module
+ */
+import http from "node:http";
+import type { Socket } from "node:net";
+// @ts-types="@types/ws"
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { hostPort } from "../net/address.ts";
+import { listenError } from "../net/errors.ts";
+import type { Server } from "../net/server.ts";
+import {
+  DEFAULT_FLOOD_BYTES,
+  floodText,
+  MAX_COMMAND_BYTES,
+  messageCount,
+  parseCommand,
+  pmuMessage,
+  seededRandom,
+  WRONG_COMMAND,
+} from "../pmu/mod.ts";
+import { asDenoError } from "./node_errors.ts";
+
+/** Seconds a client may stay silent before it gets `Wrong command.`. */
+export const DEFAULT_IDLE_TIMEOUT = 10;
+/** Largest message a client may send, in bytes (ws closes with 1009 above it). */
+export const DEFAULT_MAX_MESSAGE = MAX_COMMAND_BYTES;
+
+export interface WsPmuOptions {
+  hostname: string;
+  port: number;
+  /** Send text frames instead of binary ones. */
+  text?: boolean;
+  /** Messages per `CMD_short` (default: random 10..20 per connection). */
+  count?: number;
+  /** Seed of the per-connection message count (default: unseeded). */
+  seed?: number;
+  /** The `CMD_floodme` answer (default: the 57,344-byte flood text). */
+  flood?: Uint8Array;
+  /** Seconds to wait for the command (default {@link DEFAULT_IDLE_TIMEOUT}). */
+  idleTimeout?: number;
+  /** Largest incoming message in bytes (default {@link DEFAULT_MAX_MESSAGE}). */
+  maxMessage?: number;
+  log?: (line: string) => void;
+}
+
+const CLOSE_NORMAL = 1000;
+const CLOSE_GOING_AWAY = 1001;
+/** How long close() lets clients answer the closing handshake before cutting them off. */
+const SHUTDOWN_GRACE_MS = 1000;
+
+/** What one connection got, for its log line. */
+function describeClose(code: number): string {
+  const names: Record<number, string> = {
+    1000: "normal",
+    1001: "going away",
+    1005: "no status",
+    1006: "abnormal: no close frame",
+    1009: "message too big",
+  };
+  return `${code}${names[code] ? ` (${names[code]})` : ""}`;
+}
+
+function rawBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** A short printable form of what a client sent, for the log. */
+function shown(text: string): string {
+  const t = text.length > 40 ? text.slice(0, 40) + "..." : text;
+  return JSON.stringify(t);
+}
+
+/** Start the WebSocket PMU; resolves once it is listening. */
+export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
+  const log = opts.log ?? (() => {});
+  const binary = !opts.text;
+  const random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
+  const flood = opts.flood ?? new TextEncoder().encode(floodText(DEFAULT_FLOOD_BYTES));
+  const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
+  const sockets = new Set<Socket>();
+  /** Open connections, each with a promise of its end. */
+  const clients = new Map<WebSocket, Promise<void>>();
+  const stats = { connections: 0, short: 0, flood: 0, wrong: 0, http: 0, badHandshake: 0 };
+  let closing = false;
+
+  const httpServer = http.createServer((req, res) => {
+    // A plain HTTP request: this is a WebSocket server.
+    stats.http++;
+    const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
+    log(`${peer}: ${req.method} ${req.url} without a WebSocket upgrade -> 426 Upgrade Required`);
+    const body = "426 Upgrade Required: this is a WebSocket server (PMU, lab part 6); " +
+      "connect with a WebSocket client to ws://<host>:<port>/\n";
+    res.writeHead(426, {
+      "Content-Type": "text/plain; charset=utf-8",
+      "Content-Length": Buffer.byteLength(body),
+      "Upgrade": "websocket",
+      "Connection": "close",
+    });
+    res.end(body);
+  });
+  httpServer.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  httpServer.on("clientError", (_e: Error, s: Socket) => {
+    if (s.writable) s.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else s.destroy();
+  });
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxMessage ?? DEFAULT_MAX_MESSAGE,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  // A handshake ws refuses (bad key, version, method): answer it ourselves, and log it.
+  wss.on(
+    "wsClientError",
+    (e: Error & { code?: string }, s: Socket, req: http.IncomingMessage) => {
+      stats.badHandshake++;
+      const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
+      const status = e.message === "Invalid HTTP method" ? 405 : 400;
+      log(`${peer}: bad WebSocket handshake (${e.message}) -> ${status}`);
+      if (s.writable) {
+        const reason = http.STATUS_CODES[status];
+        const body = `${status} ${reason}: ${e.message}\n`;
+        const version = /Version/.test(e.message) ? "Sec-WebSocket-Version: 13, 8\r\n" : "";
+        s.end(
+          `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${version}` +
+            `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      } else s.destroy();
+    },
+  );
+
+  httpServer.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    if (closing) return socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => session(ws, req));
+  });
+
+  function session(ws: WebSocket, req: http.IncomingMessage) {
+    stats.connections++;
+    clients.set(ws, new Promise((resolve) => ws.once("close", () => resolve())));
+    const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
+    let what = "";
+    let sent = 0;
+    let planned = 0;
+    let problem = "";
+    let done = false;
+    let wake: () => void = () => {};
+
+    const send = (data: string | Uint8Array) => {
+      ws.send(data, { binary }, (err) => {
+        if (err && !problem) problem = err.message;
+      });
+      sent++;
+    };
+    const answerAndClose = (data: string | Uint8Array) => {
+      send(data);
+      ws.close(CLOSE_NORMAL);
+    };
+    const idle = setTimeout(() => {
+      if (what) return;
+      stats.wrong++;
+      what = `no command within ${idleMs / 1000} s -> ${WRONG_COMMAND}`;
+      answerAndClose(WRONG_COMMAND);
+    }, idleMs);
+
+    ws.on("error", (e) => {
+      if (!problem) problem = e.message;
+    });
+    ws.once("message", async (data) => {
+      clearTimeout(idle);
+      if (what) return; // the idle timeout answered already
+      const text = new TextDecoder().decode(rawBytes(data));
+      const cmd = parseCommand(text);
+      if (cmd.kind === "flood") {
+        stats.flood++;
+        what = `CMD_floodme -> flood of ${flood.length} bytes`;
+        answerAndClose(flood);
+        return;
+      }
+      if (cmd.kind === "wrong") {
+        stats.wrong++;
+        what = `${shown(text)} -> ${WRONG_COMMAND}`;
+        answerAndClose(WRONG_COMMAND);
+        return;
+      }
+      stats.short++;
+      planned = opts.count ?? messageCount(random);
+      what = `CMD_short:${cmd.delay} -> ${planned} message(s)`;
+      for (let i = 0; i < planned && !done; i++) {
+        if (i > 0 && cmd.delay > 0) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, cmd.delay * 1000);
+            wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          if (done) break;
+        }
+        send(pmuMessage(i));
+      }
+      if (!done) ws.close(CLOSE_NORMAL);
+    });
+    ws.on("close", (code) => {
+      done = true;
+      clearTimeout(idle);
+      wake();
+      clients.delete(ws);
+      let line = `${peer}: ${what || "no command"}`;
+      if (planned && sent < planned) line += ` (${sent} sent)`;
+      line += `, closed ${describeClose(code)}`;
+      if (code === 1006) line += " (peer vanished)";
+      if (problem && code !== CLOSE_NORMAL) line += `: ${problem}`;
+      log(line);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error) => {
+      httpServer.off("listening", onListening);
+      reject(listenError(asDenoError(e), opts.hostname, opts.port));
+    };
+    const onListening = () => {
+      httpServer.off("error", onError);
+      resolve();
+    };
+    httpServer.once("error", onError);
+    httpServer.once("listening", onListening);
+    httpServer.listen(opts.port, opts.hostname);
+  });
+
+  const closed = new Promise<void>((resolve) => httpServer.once("close", () => resolve()));
+  const addr = httpServer.address() as { address: string; port: number };
+
+  return {
+    name: "ws-pmu",
+    address: hostPort(addr.address, addr.port),
+    port: addr.port,
+    closed,
+    async close() {
+      if (closing) return closed;
+      closing = true;
+      httpServer.close();
+      httpServer.closeIdleConnections?.();
+      for (const ws of clients.keys()) ws.close(CLOSE_GOING_AWAY, "server shutting down");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(clients.values()),
+        new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
+      ]);
+      clearTimeout(timer);
+      for (const ws of clients.keys()) ws.terminate();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    summary: () =>
+      `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
+      `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
+      `request(s) with 426 and ${stats.badHandshake} bad handshake(s)`,
+  };
+}
