@@ -125,11 +125,12 @@ async function send(conn: Deno.Conn, data: Uint8Array, split: Split, random: () 
 }
 
 /** A command for the log: quoted and cut short when it is not a valid one. */
-function show(text: string, valid: boolean): string {
+function show(text: string, valid: boolean, whole = true): string {
   const t = text.replace(/\r?\n$/, "");
   if (valid) return t;
-  const q = JSON.stringify(t.length > 40 ? t.slice(0, 40) : t);
-  return t.length > 40 ? `${q}... (${encoder.encode(text).length} bytes)` : q;
+  if (t.length <= 40) return JSON.stringify(t);
+  const q = `${JSON.stringify(t.slice(0, 40))}...`;
+  return whole ? `${q} (${encoder.encode(text).length} bytes)` : q;
 }
 
 /**
@@ -164,6 +165,14 @@ export async function pmuSession(
     await send(conn, data, split, random);
     report.bytes += data.length;
   };
+  const lingerMs = Math.min(idleMs, 2000);
+  // Shutdown ends the session at once, even in the middle of a blocked write.
+  const hangUp = () => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  signal?.addEventListener("abort", hangUp);
   try {
     // 1. The command: bytes until they make a decision, the cap, EOF or the idle timeout.
     let received = new Uint8Array(0);
@@ -189,7 +198,7 @@ export async function pmuSession(
       received = next;
       const text = decoder.decode(received);
       if (received.length > cap) {
-        report.command = `${show(text, false)} (longer than ${cap} bytes)`;
+        report.command = `${show(text, false, false)} (longer than ${cap} bytes)`;
         cmd = { kind: "wrong", text };
         break;
       }
@@ -209,11 +218,20 @@ export async function pmuSession(
       }
     } else {
       report.planned = 1;
-      await write(
-        cmd.kind === "flood" ? opts.flood ?? encoder.encode(floodText()) : encoder.encode(
-          WRONG_COMMAND,
-        ),
-      );
+      if (cmd.kind === "flood") await write(opts.flood ?? encoder.encode(floodText()));
+      else {
+        // A peer that cannot take 14 bytes (e.g. a TLS client that never finished its
+        // handshake) is hung up on instead of holding the session.
+        const guard = setTimeout(() => {
+          report.error = "hung up: the peer did not take the answer";
+          hangUp();
+        }, lingerMs);
+        try {
+          await write(encoder.encode(WRONG_COMMAND));
+        } finally {
+          clearTimeout(guard);
+        }
+      }
       report.sent = 1;
     }
 
@@ -222,21 +240,20 @@ export async function pmuSession(
     try {
       await conn.closeWrite();
     } catch { /* already gone */ }
-    const lingerEnd = performance.now() + Math.min(idleMs, 2000);
+    const lingerEnd = performance.now() + lingerMs;
     while (performance.now() < lingerEnd) {
       const n = await reader.read(lingerEnd - performance.now(), signal);
       if (n === null || n === "timeout" || signal?.aborted) break;
     }
   } catch (e) {
-    report.error = signal?.aborted
+    report.error ??= signal?.aborted
       ? "server shutting down"
       : isPeerGone(e)
       ? "peer vanished"
       : message(e);
   } finally {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
+    signal?.removeEventListener("abort", hangUp);
+    hangUp();
     report.seconds = (performance.now() - started) / 1000;
   }
   return report;
@@ -292,19 +309,26 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   let closing = false;
 
   const closed = (async () => {
-    try {
-      for await (const conn of listener) {
-        served++;
-        const random = seededRandom(Math.floor(seeds() * 2 ** 32));
-        const s = pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
-          counts[r.kind]++;
-          log(reportLine(r));
-        });
-        sessions.add(s);
-        s.finally(() => sessions.delete(s));
+    while (!closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (closing || e instanceof Deno.errors.BadResource) break;
+        // One failed accept (a peer gone before accept, out of file descriptors) must not
+        // stop the server: log it and go on, a moment later.
+        log(`accept failed: ${message(e)}`);
+        await pause(100, abort.signal);
+        continue;
       }
-    } catch (e) {
-      if (!closing) throw e;
+      served++;
+      const random = seededRandom(Math.floor(seeds() * 2 ** 32));
+      const s = pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
+        counts[r.kind]++;
+        log(reportLine(r));
+      });
+      sessions.add(s);
+      s.finally(() => sessions.delete(s));
     }
   })();
 
@@ -327,7 +351,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     },
     summary: () =>
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
-      `${counts.wrong + counts.none} wrong`,
+      `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}`,
   });
 }
 
