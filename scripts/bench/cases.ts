@@ -12,6 +12,7 @@ import { DENO_FLAGS } from "../../mod/cli/flags.ts";
 import { bundle } from "../build.ts";
 import type { Anchors } from "./env.ts";
 import {
+  cpuSeconds,
   denoScript,
   memoryKiB,
   Proc,
@@ -85,6 +86,29 @@ function row(
     target,
   };
 }
+
+/**
+ * The same sides measured per CPU-second of the server (its user + system time over the
+ * run, all threads): what the server itself costs, whoever else shares the cores.
+ */
+function cpuRows(perCpu: Record<string, number[]>, anchorKey: string, unit: string): Row[] {
+  const anchor = perCpu[anchorKey];
+  return Object.entries(perCpu)
+    .sort(([a], [b]) => (a === anchorKey ? -1 : b === anchorKey ? 1 : 0))
+    .map(([k, xs]) =>
+      row(
+        `${k}, per server CPU-second`,
+        xs,
+        unit,
+        k === anchorKey || !anchor ? "" : `${fmtRatio(median(xs) / median(anchor))} python`,
+      )
+    );
+}
+
+const CPU_NOTE = "per server CPU-second: the figures divided by the CPU time (user + system," +
+  " all threads, from /proc/<pid>/stat) the server used during the run. On 2 cores the load" +
+  " client, the server and any other work share the CPUs, so the wall-clock rate is partly" +
+  " the client's; this one is the server's own cost.";
 
 async function stopAll(...procs: (Proc | undefined)[]) {
   await Promise.all(procs.map((p) => p?.stop(3000)));
@@ -211,8 +235,10 @@ export async function connectionRate(
   try {
     for (const [k, argv] of Object.entries(servers)) started[k] = await startListening(argv);
     const problems: string[] = [];
+    const perCpu: Record<string, number[]> = {};
     const sides = Object.fromEntries(
       Object.entries(started).map(([k, s]) => [k, async () => {
+        const cpu0 = cpuSeconds(s.proc.child.pid);
         const r = await runJson<
           { ok: number; bad: number; errors: number; rate: number; firstProblem?: string }
         >(
@@ -231,6 +257,7 @@ export async function connectionRate(
           ]),
           opts.seconds * 1000 + 30_000,
         );
+        (perCpu[k] ??= []).push(r.ok / (cpuSeconds(s.proc.child.pid) - cpu0));
         if (r.bad || r.errors) {
           problems.push(
             `${k}: ${r.bad} wrong and ${r.errors} failed exchanges (${r.firstProblem})`,
@@ -251,12 +278,14 @@ export async function connectionRate(
         `${fmtRatio(ratio)} python`,
         `>= 3x python: ${targetVerdict(ratio, 3, true)}`,
       ),
+      ...cpuRows(perCpu, "python threaded (anchor)", "exchanges/CPU-s"),
     ];
     const notes = [
       `load: scripts/bench/load.ts tcp-short, ${opts.conc} concurrent lanes for ${opts.seconds} s` +
       " per run; each exchange is connect, send CMD_short:0, read to EOF, and the bytes must be" +
       ` exactly "This is PMU data 0".."This is PMU data ${opts.count - 1}".`,
       "anchor: bench/pmu_server.py, a thread per connection, one send() per message, listen(128).",
+      CPU_NOTE,
       problems.length === 0
         ? "every exchange of every run was verified correct."
         : `VERIFICATION FAILED: ${problems.join("; ")}`,
@@ -489,8 +518,10 @@ export async function udpService(
   try {
     for (const [k, argv] of Object.entries(servers)) started[k] = await startListening(argv);
     const problems: string[] = [];
+    const perCpu: Record<string, number[]> = {};
     const sides = Object.fromEntries(
       Object.entries(started).map(([k, s]) => [k, async () => {
+        const cpu0 = cpuSeconds(s.proc.child.pid);
         const r = await runJson<
           { answered: number; bad: number; timeouts: number; rate: number; firstProblem?: string }
         >(
@@ -506,6 +537,7 @@ export async function udpService(
           ],
           opts.seconds * 1000 + 20_000,
         );
+        (perCpu[k] ??= []).push(r.answered / (cpuSeconds(s.proc.child.pid) - cpu0));
         if (r.bad) problems.push(`${k}: ${r.bad} wrong answers (${r.firstProblem})`);
         if (r.timeouts) problems.push(`${k}: ${r.timeouts} window(s) lost and resent`);
         return r.rate;
@@ -522,6 +554,7 @@ export async function udpService(
         "answers/s",
         `${fmtRatio(median(mine) / median(anchor))} python`,
       ),
+      ...cpuRows(perCpu, "python loop (anchor)", "answers/CPU-s"),
     ];
     // Round trip of the pdc-udp exchange (socklab's own client code, timed in process)
     // and of the student's Python client, both against socklab pmu-udp.
@@ -561,6 +594,7 @@ export async function udpService(
       " pmu-udp; socklab's is resetExchange() of mod/udp/pdc_udp.ts, the code of `pdc-udp`" +
       " (fresh socket per exchange, as the CLI does), timed in process by scripts/bench/load.ts" +
       " rtt; the anchor is bench/udp_rtt.py (a student's socket/sendto/recvfrom/close).",
+      CPU_NOTE,
       problems.length === 0
         ? "no answer was wrong and none was lost."
         : `PROBLEMS: ${problems.join("; ")}`,
@@ -576,7 +610,7 @@ export async function udpService(
 /** 4. WebSocket messages/s: ws-pmu and the Python server, each read by ws-pdc and by Python. */
 export async function websocketRate(
   ctx: BenchContext,
-  opts = { messages: 100_000 },
+  opts = { messages: 20_000 },
 ): Promise<Section> {
   const id = "4";
   const title = `WebSocket, ${opts.messages.toLocaleString("en-US")} messages in one connection`;
@@ -606,8 +640,12 @@ export async function websocketRate(
       ];
     }
     const pairs: Record<string, string[]> = {};
-    for (const [s, { port }] of Object.entries(started)) {
-      for (const [c, argv] of Object.entries(clients)) pairs[`${s} -> ${c}`] = argv(port);
+    const serverOf: Record<string, { proc: Proc; port: number }> = {};
+    for (const [s, srv] of Object.entries(started)) {
+      for (const [c, argv] of Object.entries(clients)) {
+        pairs[`${s} -> ${c}`] = argv(srv.port);
+        serverOf[`${s} -> ${c}`] = srv;
+      }
     }
     // One counted run each: every message arrives, one a line.
     const want = Array.from({ length: opts.messages }, (_, i) => `This is PMU data ${i}\n`)
@@ -620,11 +658,15 @@ export async function websocketRate(
         );
       }
     }
+    const perCpu: Record<string, number[]> = {};
     const res = await interleave(
       ctx.runs,
       Object.fromEntries(
         Object.entries(pairs).map(([k, argv]) => [k, async () => {
+          const pid = serverOf[k].proc.child.pid;
+          const cpu0 = cpuSeconds(pid);
           const r = await timed(argv, { timeoutMs: 60_000 });
+          (perCpu[k] ??= []).push(opts.messages / (cpuSeconds(pid) - cpu0));
           if (r.code !== 0) throw new Error(`${k} exited ${r.code}: ${r.stderr.slice(-300)}`);
           return opts.messages / (r.ms / 1000);
         }]),
@@ -640,6 +682,7 @@ export async function websocketRate(
         row(`${k}`, xs, "msg/s", anchor ? `${fmtRatio(median(xs) / median(anchor))} python` : ""),
       );
     }
+    rows.push(...cpuRows(perCpu, ANCHOR, "msg/server CPU-s"));
     return {
       id,
       title,
@@ -653,6 +696,7 @@ export async function websocketRate(
         " handshake and close included).",
         "Before the timed runs one run of each pair counted its stdout: every message arrived," +
         " one a line.",
+        CPU_NOTE,
       ],
     };
   } finally {

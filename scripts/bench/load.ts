@@ -10,6 +10,9 @@
  * (UDP load is bench/udp_load.py: a blocking Python loop costs less per datagram than
  * Deno's async datagram ops, so the server stays the bottleneck.)
  *
+ *   rtt <host> <port> --max N --seconds T
+ *       N RESET:20 exchanges one after the other with pdc-udp's own code
+ *       (resetExchange: fresh sockets each, as the CLI does), each timed.
  *   hold <host> <port> --conns N --seconds T
  *       open N idle TCP connections, print `held N` on stderr, keep them until
  *       stdin closes or T seconds pass.
@@ -19,6 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { resetExchange } from "../../mod/udp/pdc_udp.ts";
 
 const enc = new TextEncoder();
 
@@ -99,6 +103,27 @@ export async function tcpShort(
   return { ok, bad, errors, elapsedMs, rate: ok / (elapsedMs / 1000), firstProblem };
 }
 
+/** `max` pdc-udp exchanges in a row (at most `seconds`); the round trip of each, in ms. */
+export async function rtt(hostname: string, port: number, max: number, seconds: number) {
+  const deadline = performance.now() + seconds * 1000;
+  const ms: number[] = [];
+  let attempts = 0;
+  while (ms.length < max && performance.now() < deadline) {
+    const t0 = performance.now();
+    const r = await resetExchange({
+      targets: [{ address: hostname, family: hostname.includes(":") ? 6 : 4 }],
+      port,
+      command: "RESET:20",
+      timeout: 1,
+      maxTries: 5,
+    });
+    if (r.answer === null) throw new Error(`no answer from ${hostname}:${port} in 5 tries`);
+    ms.push(performance.now() - t0);
+    attempts += r.attempts;
+  }
+  return { ms, attempts };
+}
+
 /** Hold `n` idle connections until stdin closes or `seconds` pass. */
 export async function hold(hostname: string, port: number, n: number, seconds: number) {
   const conns: Deno.TcpConn[] = [];
@@ -165,10 +190,12 @@ if (import.meta.main) {
       num("max"),
       num("count"),
     );
+  } else if (mode === "rtt") {
+    result = await rtt(host, port, num("max"), num("seconds"));
   } else if (mode === "hold") {
     result = await hold(host, port, num("conns"), num("seconds"));
   } else {
-    console.error("usage: load.ts tcp-short|hold <host> <port> [options]");
+    console.error("usage: load.ts tcp-short|rtt|hold <host> <port> [options]");
     Deno.exit(2);
   }
   console.log(JSON.stringify(result));

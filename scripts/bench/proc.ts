@@ -136,3 +136,12 @@ export function threadsOf(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/^Threads:\s+(\d+)/m.exec(status)?.[1]);
 }
+
+/** CPU time (user + system, all threads) `pid` has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces) start at ") ".
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const CLK_TCK = 100; // USER_HZ: 100 on every Linux ABI Deno runs on
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
