@@ -475,7 +475,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       " (scripts/build.ts), run by the same deno. The anchor is Debian's /usr/bin/python3;" +
       " `python3 (PATH)` is the executable the PATH's python3 resolves to (a pyenv build; its" +
       " site-packages holds a .pth of this machine that imports certifi at every start).",
-    "p99 of the socklab runs: " +
+    "p99 of each: " +
       Object.entries(times).map(([k, xs]) => `${k} ${percentile(xs, 99).toFixed(1)} ms`).join(
         ", ",
       ) +
