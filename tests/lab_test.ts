@@ -12,6 +12,10 @@ netnsTest(
     assert.match(lab.stderr.text, /^service\s+part\s+protocol\s+address$/m);
     assert.match(lab.stderr.text, /^echo\s+1\.2\s+TCP\s+0\.0\.0\.0:5002$/m);
     assert.match(lab.stderr.text, /^hello\s+1\.1\s+UDP\s+0\.0\.0\.0:50007$/m);
+    assert.match(lab.stderr.text, /^pmu\s+2\s+TCP\s+0\.0\.0\.0:5003$/m);
+    assert.match(lab.stderr.text, /^ws-pmu\s+6\s+WebSocket\s+0\.0\.0\.0:5006$/m);
+    assert.match(lab.stderr.text, /^pmu-udp\s+3\s+UDP, IPv4\/IPv6 alternating\s+0\.0\.0\.0:5004$/m);
+    assert.match(lab.stderr.text, /^tv\s+4\s+UDP multicast\s+224\.1\.1\.1:10505$/m);
 
     const echo = await runSocklab(["echo-client", "--host", "127.0.0.1", "lab echo"], {
       prefix: ns.prefix,
@@ -23,6 +27,28 @@ netnsTest(
     });
     assert.equal(hello.code, 0);
     await lab.stderr.waitFor(/^\[hello\] From: 127\.0\.0\.1:\d+ Received: lab hello$/);
+
+    for (const client of ["pdc", "ws-pdc"]) {
+      const r = await runSocklab([
+        client,
+        "127.0.0.1",
+        client === "pdc" ? "5003" : "5006",
+        "CMD_short:0",
+      ], {
+        prefix: ns.prefix,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^This is PMU data 0\nThis is PMU data 1\n/);
+    }
+
+    const udp = await runSocklab(["pdc-udp", "localhost", "5004", "--timeout", "0.3"], {
+      prefix: ns.prefix,
+    });
+    assert.equal(udp.code, 0, udp.stderr);
+    assert.match(udp.stdout, /^OFFSET:\d+$/m);
+
+    await using rx = spawnSocklab(["receiver", "224.1.1.1", "10505"], { prefix: ns.prefix });
+    await rx.stdout.waitFor(/^swcmTV/, 10_000);
 
     const st = await lab.stop();
     assert.equal(st.code, 0);
@@ -46,7 +72,7 @@ netnsTest(
     );
 
     await using lab = spawnSocklab(["lab", "--skip", "echo"], { prefix: ns.prefix });
-    await lab.stderr.waitFor(/^lab ready: 1 service/, 20_000);
+    await lab.stderr.waitFor(/^lab ready: \d+ service/, 20_000);
     assert.doesNotMatch(lab.stderr.text, /^echo /m);
 
     const bad = await runSocklab(["lab", "--only", "pmux"]);

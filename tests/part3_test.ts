@@ -188,7 +188,9 @@ Deno.test("the server survives garbage, empty, 65,507-byte and non-UTF-8 datagra
   } finally {
     await me.close();
   }
-  await server.stderr.waitFor(/^Received R{80}\.\.\. \(65507 bytes\) from 127\.0\.0\.1:\d+$/);
+  // The log is in order: once the acknowledgement is logged, every line before it is there.
+  await server.stderr.waitFor(/^Ack sent! \(OFFSET:\d+\)$/);
+  assert.match(server.stderr.text, /^Received R{80}\.\.\. \(65507 bytes\) from 127\.0\.0\.1:\d+$/m);
   assert.match(server.stderr.text, /^Received \(empty\) from/m);
   assert.match(server.stderr.text, /^Received \ufffd\ufffd\\x00\ufffd from/m);
 

@@ -5,7 +5,9 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { grade } from "../grade/commands.ts";
 import { demo, lab } from "../lab/commands.ts";
+import { receiver, sender, tv } from "../multicast/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
@@ -21,8 +23,12 @@ export const COMMANDS: readonly Command[] = [
   pdc,
   pmuUdp,
   pdcUdp,
+  tv,
+  receiver,
+  sender,
   wsPmu,
   wsPdc,
   lab,
   demo,
+  grade,
 ];

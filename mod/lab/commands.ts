@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, RunError, str, UsageError } from "../cli/command.ts";
+import { type Command, numOpt, RunError, str, UsageError } from "../cli/command.ts";
 import type { Server } from "../net/server.ts";
 import { runDemo } from "./demo.ts";
 import { SERVICES } from "./services.ts";
@@ -34,7 +34,13 @@ export const lab: Command = {
       type: "string",
       default: "0.0.0.0",
       arg: "HOST",
-      help: "IPv4 address the servers listen on",
+      help: "IPv4 address the servers listen on (0.0.0.0 and 127.0.0.1 bring their IPv6 twin)",
+    },
+    ttl: {
+      type: "string",
+      default: "1",
+      arg: "N",
+      help: "multicast TTL of the TV (0: receivers on this host only)",
     },
   },
   description: `Services: ${SERVICES.map((s) => `${s.name} (${s.port})`).join(", ")}.
@@ -44,6 +50,7 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
     const only = nameList(str(args, "only"), "--only");
     const skip = nameList(str(args, "skip"), "--skip") ?? [];
     const host = str(args, "host")!;
+    const ttl = numOpt(args, "ttl", { min: 0, max: 255, integer: true });
     const chosen = SERVICES.filter((s) =>
       (!only || only.includes(s.name)) && !skip.includes(s.name)
     );
@@ -55,7 +62,10 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
     };
     for (const svc of chosen) {
       try {
-        const srv = await svc.start({ host, log: (l) => io.log(`[${svc.name}] ${l}`) }, svc.port);
+        const srv = await svc.start(
+          { host, ttl, log: (l) => io.log(`[${svc.name}] ${l}`) },
+          svc.port,
+        );
         started.push([svc, srv]);
       } catch (e) {
         await stopAll();

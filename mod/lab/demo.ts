@@ -5,8 +5,20 @@
  *
  * @module
  */
+import { parseDatagram } from "../multicast/datagram.ts";
+import { startReceiver } from "../multicast/receiver.ts";
+import { DEFAULT_SCRIPT } from "../multicast/script.ts";
+import { openMulticastSender } from "../multicast/sender.ts";
+import { startTv } from "../multicast/tv.ts";
+import { floodText } from "../pmu/flood.ts";
 import { echoExchange, startEchoServer } from "../tcp/echo.ts";
+import { pdcExchange } from "../tcp/pdc.ts";
+import { startPmuServer } from "../tcp/pmu.ts";
+import { runWsPdc, targetUrl } from "../ws/ws_pdc.ts";
+import { startWsPmu } from "../ws/ws_pmu.ts";
 import { sendHello, startHelloReceiver } from "../udp/hello.ts";
+import { pdcTargets, resetExchange } from "../udp/pdc_udp.ts";
+import { startPmuUdp } from "../udp/pmu_udp.ts";
 
 /** One step of the demo: a lab part, run end to end. */
 export interface DemoStep {
@@ -29,51 +41,251 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
-export const DEMO_STEPS: DemoStep[] = [
-  {
-    part: "1.1",
-    title: "UDP datagram (Codes A and B)",
-    async run(say) {
-      let got!: (v: string) => void;
-      const received = new Promise<string>((r) => got = r);
-      const recv = startHelloReceiver({
-        hostname: "127.0.0.1",
-        port: 0,
-        onDatagram: (from, text) => got(`From: ${from}  Received: ${text}`),
+const HELLO_STEP: DemoStep = {
+  part: "1.1",
+  title: "UDP datagram (Codes A and B)",
+  async run(say) {
+    let got!: (v: string) => void;
+    const received = new Promise<string>((r) => got = r);
+    const recv = startHelloReceiver({
+      hostname: "127.0.0.1",
+      port: 0,
+      onDatagram: (from, text) => got(`From: ${from}  Received: ${text}`),
+    });
+    try {
+      say(`hello-recv listening on ${recv.address}`);
+      await sendHello("127.0.0.1", recv.port, "Hello, Romeo! ");
+      say("hello-send: Message sent");
+      say(`hello-recv: ${await within(received, 5000, "hello-recv")}`);
+      return true;
+    } finally {
+      await recv.close();
+    }
+  },
+};
+
+const ECHO_STEP: DemoStep = {
+  part: "1.2",
+  title: "TCP echo, read 8 bytes at a time (Codes C and D)",
+  async run(say) {
+    const server = await startEchoServer({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const msg = "Oh Romeo, Romeo! wherefore art thou Romeo?";
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      const reads: string[] = [];
+      try {
+        const echoed = await within(echoExchange(conn, msg, (c) => reads.push(c)), 5000, "echo");
+        say(`echo-client sent ${msg.length} bytes, got them back in ${reads.length} reads:`);
+        say(`  ${reads.map((r) => JSON.stringify(r)).join(" ")}`);
+        return echoed === msg;
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await server.close();
+    }
+  },
+};
+
+/** Part 2: n messages written separately arrive cut anywhere; the PDC re-frames them. */
+const PMU_STEP: DemoStep = {
+  part: "2",
+  title: "PMU over TCP: a stream, re-framed into messages",
+  async run(say) {
+    const server = await startPmuServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      count: 15,
+      split: "random",
+      seed: 3,
+    });
+    try {
+      const exchange = async (command: string) => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        let text = "";
+        try {
+          const stats = await within(pdcExchange(conn, command, (t) => text += t), 10_000, command);
+          return { text, stats };
+        } finally {
+          try {
+            conn.close();
+          } catch { /* closed by the exchange */ }
+        }
+      };
+      const short = await exchange("CMD_short:0");
+      const lines = short.text.trimEnd().split("\n");
+      say(`pmu --count 15 --split random; pdc ${server.address} CMD_short:0:`);
+      say(`  ${lines[0]} | ${lines[1]} | ... | ${lines.at(-1)}`);
+      say(
+        `  ${short.stats.messages} messages from ${short.stats.reads} reads of ${short.stats.bytes} bytes`,
+      );
+      const flood = await exchange("CMD_floodme");
+      const want = floodText();
+      // pdc prints the flood as sent, adding a final newline only if it lacks one.
+      const exact = flood.text === (want.endsWith("\n") ? want : want + "\n");
+      say(`CMD_floodme: ${flood.stats.bytes} bytes in ${flood.stats.reads} reads, exact: ${exact}`);
+      const okShort = lines.length === 15 && lines.every((l, i) => l === `This is PMU data ${i}`);
+      return okShort && exact;
+    } finally {
+      await server.close();
+    }
+  },
+};
+
+/** Part 6: the same commands over WebSocket; each PMU message is one WebSocket message. */
+const WS_STEP: DemoStep = {
+  part: "6",
+  title: "PMU over WebSocket (npm ws): one message per WebSocket message",
+  async run(say) {
+    const server = await startWsPmu({ hostname: "127.0.0.1", port: 0, count: 12, seed: 6 });
+    try {
+      const got: string[] = [];
+      let binary = true;
+      const url = targetUrl("127.0.0.1", server.port);
+      const r = await within(
+        runWsPdc(url, "CMD_short:0", (m) => {
+          binary &&= m.binary;
+          got.push(new TextDecoder().decode(m.data));
+        }),
+        10_000,
+        "ws-pdc",
+      );
+      say(
+        `ws-pdc ${url.href} CMD_short:0: ${r.messages} messages (${
+          binary ? "binary" : "text"
+        } frames), close ${r.code}`,
+      );
+      say(`  ${got[0]} | ${got[1]} | ... | ${got.at(-1)}`);
+      return r.code === 1000 && got.length === 12 &&
+        got.every((l, i) => l === `This is PMU data ${i}`);
+    } finally {
+      await server.close();
+    }
+  },
+};
+
+/** A UDP port that was free a moment ago. */
+function freeUdpPort(): number {
+  const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (s.addr as Deno.NetAddr).port;
+  s.close();
+  return port;
+}
+
+/** Part 3: an IPv6-only lossy server; the client, given localhost, retransmits on both families. */
+const UDP_STEP: DemoStep = {
+  part: "3",
+  title: "UDP RESET with loss and retransmission, IPv4 and IPv6",
+  async run(say) {
+    const server = await startPmuUdp({
+      hosts: { 6: "::1" },
+      port: 0,
+      family: "6",
+      drop: 0.5,
+      dropFirst: 1,
+      seed: 20211104,
+    });
+    try {
+      say(`pmu-udp serving IPv6 only on ${server.address}, the first answer lost, then half`);
+      const targets = await pdcTargets("localhost");
+      const r = await within(
+        resetExchange({
+          targets,
+          port: server.port,
+          command: "RESET:20",
+          timeout: 0.2,
+          maxTries: 20,
+          log: (l) => say(`pdc-udp: ${l}`),
+        }),
+        10_000,
+        "pdc-udp",
+      );
+      say(
+        `pdc-udp localhost ${server.port}: ${r.answer} from ${r.from} after ${r.attempts} attempts`,
+      );
+      return r.offset !== null && r.offset >= 0 && r.offset <= 20 && r.attempts >= 2;
+    } finally {
+      await server.close();
+    }
+  },
+};
+
+/** Part 4 in the main namespace: TTL 0 from 127.0.0.1, loopback on; nothing reaches a wire. */
+const MULTICAST_STEP: DemoStep = {
+  part: "4",
+  title: "multicast TV, receiver and sender (TTL 0: this host only)",
+  async run(say) {
+    const group = "224.1.1.1";
+    const port = freeUdpPort();
+    const got: string[] = [];
+    let wake: (() => void) | undefined;
+    const receiver = await startReceiver({
+      group,
+      port,
+      iface: "127.0.0.1",
+      onDatagram: (data) => {
+        const d = parseDatagram(data);
+        got.push(d.id + d.text);
+        wake?.();
+      },
+    });
+    const waitFor = async (pred: () => boolean, what: string) => {
+      const deadline = Date.now() + 5000;
+      while (!pred()) {
+        if (Date.now() > deadline) throw new Error(`${what}: not received within 5 s`);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, 200);
+        });
+      }
+    };
+    try {
+      say(`receiver joined ${group}:${port} on 127.0.0.1`);
+      const lines = DEFAULT_SCRIPT.split("\n").filter((l) => l.trim()).slice(0, 4);
+      const tv = await startTv({
+        group,
+        port,
+        id: "swcmTV",
+        interval: 0.05,
+        ttl: 0,
+        iface: "127.0.0.1",
+        lines,
       });
       try {
-        say(`hello-recv listening on ${recv.address}`);
-        await sendHello("127.0.0.1", recv.port, "Hello, Romeo! ");
-        say("hello-send: Message sent");
-        say(`hello-recv: ${await within(received, 5000, "hello-recv")}`);
-        return true;
+        await waitFor(() => got.length >= 3, "tv");
       } finally {
-        await recv.close();
+        await tv.close();
       }
-    },
-  },
-  {
-    part: "1.2",
-    title: "TCP echo, read 8 bytes at a time (Codes C and D)",
-    async run(say) {
-      const server = await startEchoServer({ hostname: "127.0.0.1", port: 0 });
+      for (const l of got.slice(0, 3)) say(`receiver: ${l}`);
+      const tvOk = got.slice(0, 3).every((l, i) => l === "swcmTV" + lines[i].trimEnd());
+      const sender = await openMulticastSender({ group, port, ttl: 0, iface: "127.0.0.1" });
+      const before = got.length;
       try {
-        const msg = "Oh Romeo, Romeo! wherefore art thou Romeo?";
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-        const reads: string[] = [];
-        try {
-          const echoed = await within(echoExchange(conn, msg, (c) => reads.push(c)), 5000, "echo");
-          say(`echo-client sent ${msg.length} bytes, got them back in ${reads.length} reads:`);
-          say(`  ${reads.map((r) => JSON.stringify(r)).join(" ")}`);
-          return echoed === msg;
-        } finally {
-          conn.close();
-        }
+        await sender.send(
+          new TextEncoder().encode("123456What light through yonder socket breaks?"),
+        );
       } finally {
-        await server.close();
+        sender.close();
       }
-    },
+      say("sender 123456: What light through yonder socket breaks?");
+      await waitFor(() => got.slice(before).some((l) => l.startsWith("123456")), "sender");
+      const mine = got.slice(before).find((l) => l.startsWith("123456"))!;
+      say(`receiver: ${mine}`);
+      return tvOk && mine === "123456What light through yonder socket breaks?";
+    } finally {
+      await receiver.close();
+    }
   },
+};
+
+/** Every part, in the lab's order. */
+export const DEMO_STEPS: DemoStep[] = [
+  HELLO_STEP,
+  ECHO_STEP,
+  PMU_STEP,
+  UDP_STEP,
+  MULTICAST_STEP,
+  WS_STEP,
 ];
 
 export interface DemoResult {

@@ -4,7 +4,14 @@
  *
  * @module
  */
+import { DEFAULT_SCRIPT } from "../multicast/script.ts";
+import { startTv } from "../multicast/tv.ts";
+import { parseScript } from "../multicast/datagram.ts";
+import { randomSeed } from "../net/random.ts";
 import type { Server } from "../net/server.ts";
+import { startPmuServer } from "../tcp/pmu.ts";
+import { startPmuUdp } from "../udp/pmu_udp.ts";
+import { startWsPmu } from "../ws/ws_pmu.ts";
 import { startEchoServer } from "../tcp/echo.ts";
 import { startHelloReceiver } from "../udp/hello.ts";
 
@@ -13,6 +20,13 @@ export interface ServiceContext {
   host: string;
   /** stderr log of the service, prefixed with its name. */
   log: (line: string) => void;
+  /** Multicast TTL of the TV (0: this host only). */
+  ttl: number;
+}
+
+/** The IPv6 address that goes with an IPv4 listening address (wildcard, loopback), if any. */
+function ipv6Twin(host: string): string | undefined {
+  return host === "0.0.0.0" ? "::" : host === "127.0.0.1" ? "::1" : undefined;
 }
 
 export interface Service {
@@ -44,5 +58,53 @@ export const SERVICES: Service[] = [
     protocol: "TCP",
     port: 5002,
     start: (ctx, port) => startEchoServer({ hostname: ctx.host, port, log: ctx.log }),
+  },
+  {
+    name: "pmu",
+    part: "2",
+    protocol: "TCP",
+    port: 5003,
+    start: (ctx, port) => startPmuServer({ hostname: ctx.host, port, log: ctx.log }),
+  },
+  {
+    name: "pmu-udp",
+    part: "3",
+    protocol: "UDP, IPv4/IPv6 alternating",
+    port: 5004,
+    start: (ctx, port) => {
+      const v6 = ipv6Twin(ctx.host);
+      return startPmuUdp({
+        hosts: v6 ? { 4: ctx.host, 6: v6 } : { 4: ctx.host },
+        port,
+        family: v6 ? "alternate" : "4",
+        period: 10,
+        drop: 0.5,
+        seed: randomSeed(),
+        log: ctx.log,
+      });
+    },
+  },
+  {
+    name: "tv",
+    part: "4",
+    protocol: "UDP multicast",
+    port: 10505,
+    start: (ctx, port) =>
+      startTv({
+        group: "224.1.1.1",
+        port,
+        id: "swcmTV",
+        interval: 3,
+        ttl: ctx.ttl,
+        lines: parseScript(DEFAULT_SCRIPT),
+        log: ctx.log,
+      }),
+  },
+  {
+    name: "ws-pmu",
+    part: "6",
+    protocol: "WebSocket",
+    port: 5006,
+    start: (ctx, port) => startWsPmu({ hostname: ctx.host, port, log: ctx.log }),
   },
 ];

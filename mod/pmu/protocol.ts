@@ -6,6 +6,7 @@
  * `Wrong command.`, then closes.
  * @module
  */
+import { randomInt } from "../net/random.ts";
 
 /** The text every PMU message starts with; the index follows it. */
 export const MESSAGE_PREFIX = "This is PMU data ";
@@ -78,25 +79,8 @@ export function pmuMessages(n: number): string[] {
   return Array.from({ length: n }, (_, i) => pmuMessage(i));
 }
 
-/**
- * A small seeded generator (mulberry32) giving floats in [0, 1); the same seed gives the
- * same sequence. Used for the message count and for random write splits.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** An integer in [lo, hi] drawn from `random`. */
-export function randomInt(random: () => number, lo: number, hi: number): number {
-  return lo + Math.floor(random() * (hi - lo + 1));
-}
+// The seeded generator is the shared one (mod/net/random.ts); re-exported for the PMU's users.
+export { randomInt, seededRandom } from "../net/random.ts";
 
 /** The number of messages of one connection: MIN_COUNT..MAX_COUNT from `random`. */
 export function messageCount(random: () => number): number {

@@ -133,6 +133,12 @@ export const pmuUdp: Command = {
       arg: "P",
       help: "probability that an answer is lost (0..1)",
     },
+    "drop-first": {
+      type: "string",
+      default: "0",
+      arg: "N",
+      help: "also lose the answers to the first N datagrams (forces retransmission)",
+    },
     seed: {
       type: "string",
       arg: "N",
@@ -157,6 +163,7 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
     const family = parseChoice(str(args, "family")!, "--family", UDP_FAMILIES) as UdpFamily;
     const period = numOpt(args, "period", { min: 0.05, max: 86_400 });
     const drop = numOpt(args, "drop", { min: 0, max: 1 });
+    const dropFirst = numOpt(args, "drop-first", { min: 0, integer: true });
     const seedRaw = str(args, "seed");
     const seed = seedRaw === undefined
       ? randomSeed()
@@ -186,6 +193,7 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
       family,
       period,
       drop,
+      dropFirst,
       seed,
       ackSep,
       log: io.log,

@@ -22,7 +22,7 @@ import { listenError, message } from "../net/errors.ts";
 import { seededRandom } from "../net/random.ts";
 import type { Server } from "../net/server.ts";
 import { DatagramReader } from "./receiver.ts";
-import { type AckSeparator, answerFor, showData } from "./reset.ts";
+import { type AckSeparator, answerFor, datagramText, parseAck, showData } from "./reset.ts";
 
 export type UdpFamily = "alternate" | "4" | "6" | "dual";
 export const UDP_FAMILIES: readonly UdpFamily[] = ["alternate", "4", "6", "dual"];
@@ -41,6 +41,22 @@ export interface PmuUdpOptions {
   ackSep?: AckSeparator;
   /** Log sink (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Drop the answers to the first N datagrams whatever --drop says (forces retransmission). */
+  dropFirst?: number;
+  /** Called for every datagram with what became of it (for the grader). */
+  observe?: (e: UdpServerEvent) => void;
+}
+
+/** What the server did with one datagram. */
+export interface UdpServerEvent {
+  /** performance.now() at arrival. */
+  at: number;
+  from: string;
+  family: 4 | 6;
+  text: string;
+  outcome: "acked" | "wrong" | "dropped" | "ignored";
+  /** The offset sent, for "acked". */
+  offset?: number;
 }
 
 const encoder = new TextEncoder();
@@ -78,17 +94,34 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     v6only: boolean,
   ) {
     const who = formatAddr(from);
+    const at = performance.now();
+    const note = (outcome: UdpServerEvent["outcome"], offset?: number) =>
+      opts.observe?.({
+        at,
+        from: who,
+        family: from.hostname.includes(":") && !isMapped(from) ? 6 : 4,
+        text: datagramText(data),
+        outcome,
+        offset,
+      });
     count.received++;
     log(`Received ${showData(data)} from ${who}`);
     if (v6only && isMapped(from)) {
       count.ignored++;
       log(`Ignoring message from ${who} (IPv4-mapped sender; this server is IPv6 only)`);
+      note("ignored");
       return;
     }
-    const { answer, reset } = answerFor(data, random, drop, sep);
+    const forced = count.received <= (opts.dropFirst ?? 0);
+    const { answer, reset } = answerFor(data, random, forced ? 1 : drop, sep);
     if (answer === null) {
       count.dropped++;
-      log(`Ignoring message from ${who} (answer dropped on purpose, --drop ${drop})`);
+      log(
+        `Ignoring message from ${who} (answer dropped on purpose, ${
+          forced ? "--drop-first" : `--drop ${drop}`
+        })`,
+      );
+      note("dropped");
       return;
     }
     try {
@@ -100,9 +133,11 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     if (reset) {
       count.acked++;
       log(`Ack sent! (${answer})`);
+      note("acked", parseAck(answer) ?? undefined);
     } else {
       count.wrong++;
       log(`Sent ${answer}`);
+      note("wrong");
     }
   }
 

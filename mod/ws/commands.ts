@@ -5,10 +5,8 @@
  * @module
  */
 import {
-  type Args,
   type Command,
   flag,
-  numOpt,
   parsePort,
   portOpt,
   RunError,
@@ -18,31 +16,22 @@ import {
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort, resolveHost } from "../net/address.ts";
 import { message as errMsg } from "../net/errors.ts";
-import {
-  DEFAULT_FLOOD_BYTES,
-  floodText,
-  MESSAGE_PREFIX,
-  PdcOutput,
-  type PmuPiece,
-} from "../pmu/mod.ts";
-import { DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_MESSAGE, startWsPmu } from "./ws_pmu.ts";
-import { closeCodeText, NORMAL_CLOSES, runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
+import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
+import { parsePmuServerOptions, pmuServerOptions } from "../tcp/commands.ts";
+import { startWsPmu } from "./ws_pmu.ts";
+import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
+import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
 
-/** The flood of `--flood-file` or `--flood-bytes`. */
-async function floodOf(args: Args): Promise<Uint8Array> {
-  const file = str(args, "flood-file");
-  if (file !== undefined) {
-    if (str(args, "flood-bytes") !== String(DEFAULT_FLOOD_BYTES)) {
-      throw new UsageError("give --flood-file or --flood-bytes, not both");
-    }
-    try {
-      return await Deno.readFile(file);
-    } catch (e) {
-      throw new RunError(`cannot read --flood-file ${file}: ${errMsg(e)}`);
-    }
-  }
-  const n = numOpt(args, "flood-bytes", { min: 0, max: 64 * 1024 * 1024, integer: true });
-  return new TextEncoder().encode(floodText(n));
+/** `pmu`'s option table for ws-pmu: no --split; --max-command is the WebSocket message cap. */
+function wsPmuOptions(): Command["options"] {
+  const { split: _split, ...options } = pmuServerOptions;
+  return {
+    ...options,
+    "max-command": {
+      ...options["max-command"],
+      help: "largest message a client may send; a larger one is closed with 1009 (message too big)",
+    },
+  };
 }
 
 export const wsPmu: Command = {
@@ -57,31 +46,8 @@ export const wsPmu: Command = {
       type: "boolean",
       help: "send text frames (default: binary frames, as the course's server did)",
     },
-    count: {
-      type: "string",
-      arg: "N",
-      help: "messages per CMD_short (default: random 10..20 per connection)",
-    },
-    seed: { type: "string", arg: "S", help: "seed of the random message count (repeatable runs)" },
-    "flood-bytes": {
-      type: "string",
-      default: String(DEFAULT_FLOOD_BYTES),
-      arg: "N",
-      help: "size of the CMD_floodme text",
-    },
-    "flood-file": { type: "string", arg: "FILE", help: "send this file as the flood instead" },
-    "idle-timeout": {
-      type: "string",
-      default: String(DEFAULT_IDLE_TIMEOUT),
-      arg: "SECONDS",
-      help: "answer 'Wrong command.' to a client silent this long",
-    },
-    "max-message": {
-      type: "string",
-      default: String(DEFAULT_MAX_MESSAGE),
-      arg: "BYTES",
-      help: "largest message a client may send (above it: close 1009)",
-    },
+    // The PMU options of `pmu` (part 2), less the TCP-only --split.
+    ...wsPmuOptions(),
   },
   description: `Each client sends one command as a WebSocket message:
   CMD_short:<d>  n messages 'This is PMU data <i>' (i = 0..n-1), one WebSocket message
@@ -92,15 +58,7 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
   example: "socklab ws-pmu --port 5006",
   async run(args, io) {
     const port = portOpt(args);
-    const count = str(args, "count") === undefined
-      ? undefined
-      : numOpt(args, "count", { min: 0, max: 100_000, integer: true });
-    const seed = str(args, "seed") === undefined
-      ? undefined
-      : numOpt(args, "seed", { min: 0, max: 2 ** 32 - 1, integer: true });
-    const idleTimeout = numOpt(args, "idle-timeout", { min: 0.01, max: 3600 });
-    const maxMessage = numOpt(args, "max-message", { min: 16, max: 2 ** 30, integer: true });
-    const flood = await floodOf(args);
+    const { count, seed, idleTimeout, maxCommandBytes, flood } = await parsePmuServerOptions(args);
     const hostArg = str(args, "host")!;
     let hostname: string;
     try {
@@ -116,7 +74,7 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
       seed,
       flood,
       idleTimeout,
-      maxMessage,
+      maxCommandBytes,
       log: io.log,
     });
     return serveUntilStopped(io, server);

@@ -10,7 +10,7 @@
 import { type RawData, WebSocket } from "ws";
 import type { IncomingMessage } from "node:http";
 import { RunError, UsageError } from "../cli/command.ts";
-import { hostPort } from "../net/address.ts";
+import { hostPort, isValidHost } from "../net/address.ts";
 import { connectError } from "../net/errors.ts";
 import { asDenoError, nodeCode } from "./node_errors.ts";
 
@@ -29,27 +29,6 @@ export interface WsPdcResult {
   reason: string;
   messages: number;
   bytes: number;
-}
-
-/** The close codes that mean "the server finished normally". */
-export const NORMAL_CLOSES: readonly number[] = [1000, 1005];
-
-const CLOSE_NAMES: Record<number, string> = {
-  1000: "normal",
-  1001: "going away",
-  1002: "protocol error",
-  1003: "unsupported data",
-  1005: "no status",
-  1006: "abnormal: the connection was lost without a close frame",
-  1007: "invalid data",
-  1008: "policy violation",
-  1009: "message too big",
-  1011: "server error",
-};
-
-/** `1009 (message too big)`. */
-export function closeCodeText(code: number): string {
-  return `${code}${CLOSE_NAMES[code] ? ` (${CLOSE_NAMES[code]})` : ""}`;
 }
 
 /**
@@ -77,7 +56,7 @@ export function targetUrl(server: string, port?: number): URL {
     return url;
   }
   if (port === undefined) throw new UsageError("missing <port>");
-  if (server === "" || /[\s/?#@]/.test(server)) {
+  if (!isValidHost(server)) {
     throw new UsageError(`'${server}' is not a host name or address`);
   }
   try {
@@ -142,6 +121,14 @@ export function runWsPdc(
       const code = nodeCode(e);
       if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") {
         fail(new RunError(`cannot resolve '${host}'`));
+      } else if (code?.startsWith("HPE_")) {
+        // node:http could not parse the answer: not an HTTP server (a plain TCP PMU?).
+        fail(
+          new RunError(
+            `WebSocket handshake with ${where} failed: the answer is not HTTP (${e.message}); ` +
+              "is it a WebSocket server?",
+          ),
+        );
       } else if (code) {
         fail(connectError(asDenoError(e), host, port));
       } else {

@@ -27,12 +27,11 @@ import {
   seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
+import { closeCodeText } from "./close.ts";
 import { asDenoError } from "./node_errors.ts";
 
 /** Seconds a client may stay silent before it gets `Wrong command.`. */
 export const DEFAULT_IDLE_TIMEOUT = 10;
-/** Largest message a client may send, in bytes (ws closes with 1009 above it). */
-export const DEFAULT_MAX_MESSAGE = MAX_COMMAND_BYTES;
 
 export interface WsPmuOptions {
   hostname: string;
@@ -47,8 +46,8 @@ export interface WsPmuOptions {
   flood?: Uint8Array;
   /** Seconds to wait for the command (default {@link DEFAULT_IDLE_TIMEOUT}). */
   idleTimeout?: number;
-  /** Largest incoming message in bytes (default {@link DEFAULT_MAX_MESSAGE}). */
-  maxMessage?: number;
+  /** Largest incoming message in bytes; ws closes with 1009 above it (default 256). */
+  maxCommandBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -57,16 +56,14 @@ const CLOSE_GOING_AWAY = 1001;
 /** How long close() lets clients answer the closing handshake before cutting them off. */
 const SHUTDOWN_GRACE_MS = 1000;
 
-/** What one connection got, for its log line. */
-function describeClose(code: number): string {
-  const names: Record<number, string> = {
-    1000: "normal",
-    1001: "going away",
-    1005: "no status",
-    1006: "abnormal: no close frame",
-    1009: "message too big",
-  };
-  return `${code}${names[code] ? ` (${names[code]})` : ""}`;
+/**
+ * The close code ws sends after a protocol error (1009 for a message over maxPayload,
+ * 1007 for invalid UTF-8...): ws keeps it under its own `status-code` symbol.
+ */
+function wsErrorStatus(e: Error): number | undefined {
+  const key = Object.getOwnPropertySymbols(e).find((s) => s.description === "status-code");
+  const code = key ? (e as unknown as Record<symbol, unknown>)[key] : undefined;
+  return typeof code === "number" ? code : undefined;
 }
 
 function rawBytes(data: RawData): Uint8Array {
@@ -85,13 +82,23 @@ function shown(text: string): string {
 export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const log = opts.log ?? (() => {});
   const binary = !opts.text;
-  const random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
+  // Per-connection randomness as `pmu` draws it (mod/tcp/pmu.ts): one seeded generator per
+  // connection from a seeded sequence, so `--seed S` gives the same counts as `pmu --seed S`.
+  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   const flood = opts.flood ?? new TextEncoder().encode(floodText(DEFAULT_FLOOD_BYTES));
   const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
   const sockets = new Set<Socket>();
-  /** Open connections, each with a promise of its end. */
-  const clients = new Map<WebSocket, Promise<void>>();
-  const stats = { connections: 0, short: 0, flood: 0, wrong: 0, http: 0, badHandshake: 0 };
+  /** Open connections: how to close each at shutdown, and a promise of its end. */
+  const clients = new Map<WebSocket, { ended: Promise<void>; shutdown(): void }>();
+  const stats = {
+    connections: 0,
+    short: 0,
+    flood: 0,
+    wrong: 0,
+    http: 0,
+    badHandshake: 0,
+    silent: 0,
+  };
   let closing = false;
 
   const httpServer = http.createServer((req, res) => {
@@ -112,15 +119,36 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   httpServer.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
+    // Deno's node:http has no headersTimeout: drop a connection that sends no complete
+    // request within the idle timeout. (ws clears this timeout when it upgrades the socket.)
+    s.setTimeout(idleMs, () => {
+      stats.silent++;
+      log(
+        `${hostPort(s.remoteAddress ?? "?", s.remotePort ?? 0)}: no WebSocket handshake ` +
+          `within ${idleMs / 1000} s -> dropped`,
+      );
+      s.destroy();
+    });
   });
+  // Not HTTP at all: typically a plain TCP PDC (part 2) pointed at the WebSocket port.
   httpServer.on("clientError", (_e: Error, s: Socket) => {
-    if (s.writable) s.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-    else s.destroy();
+    stats.badHandshake++;
+    log(
+      `${hostPort(s.remoteAddress ?? "?", s.remotePort ?? 0)}: not an HTTP request ` +
+        `(a plain TCP client?) -> 400`,
+    );
+    const body = "400 Bad Request: this is a WebSocket server; plain TCP is not spoken here\n";
+    if (s.writable) {
+      s.end(
+        `HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    } else s.destroy();
   });
 
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: opts.maxMessage ?? DEFAULT_MAX_MESSAGE,
+    maxPayload: opts.maxCommandBytes ?? MAX_COMMAND_BYTES,
     perMessageDeflate: false,
     clientTracking: false,
   });
@@ -151,7 +179,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
 
   function session(ws: WebSocket, req: http.IncomingMessage) {
     stats.connections++;
-    clients.set(ws, new Promise((resolve) => ws.once("close", () => resolve())));
+    const random = seededRandom(Math.floor(seeds() * 2 ** 32));
     const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
     let what = "";
     let sent = 0;
@@ -159,6 +187,16 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     let problem = "";
     let done = false;
     let wake: () => void = () => {};
+    /** The close code this server sent, if it closed first. */
+    let closedWith: number | undefined;
+    const closeWith = (code: number, reason?: string) => {
+      closedWith ??= code;
+      ws.close(code, reason);
+    };
+    clients.set(ws, {
+      ended: new Promise((resolve) => ws.once("close", () => resolve())),
+      shutdown: () => closeWith(CLOSE_GOING_AWAY, "server shutting down"),
+    });
 
     const send = (data: string | Uint8Array) => {
       ws.send(data, { binary }, (err) => {
@@ -168,7 +206,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     };
     const answerAndClose = (data: string | Uint8Array) => {
       send(data);
-      ws.close(CLOSE_NORMAL);
+      closeWith(CLOSE_NORMAL);
     };
     const idle = setTimeout(() => {
       if (what) return;
@@ -178,6 +216,8 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     }, idleMs);
 
     ws.on("error", (e) => {
+      // A protocol error (e.g. a message over maxPayload): ws closes with the error's code.
+      closedWith ??= wsErrorStatus(e);
       if (!problem) problem = e.message;
     });
     ws.once("message", async (data) => {
@@ -213,7 +253,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
         }
         send(pmuMessage(i));
       }
-      if (!done) ws.close(CLOSE_NORMAL);
+      if (!done) closeWith(CLOSE_NORMAL);
     });
     ws.on("close", (code) => {
       done = true;
@@ -222,9 +262,10 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       clients.delete(ws);
       let line = `${peer}: ${what || "no command"}`;
       if (planned && sent < planned) line += ` (${sent} sent)`;
-      line += `, closed ${describeClose(code)}`;
-      if (code === 1006) line += " (peer vanished)";
-      if (problem && code !== CLOSE_NORMAL) line += `: ${problem}`;
+      if (closedWith !== undefined) line += `, closed ${closeCodeText(closedWith)}`;
+      else if (code === 1006) line += ", peer vanished (1006, no close frame)";
+      else line += `, closed by the client ${closeCodeText(code)}`;
+      if (problem && closedWith !== CLOSE_NORMAL) line += `: ${problem}`;
       log(line);
     });
   }
@@ -256,10 +297,10 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       closing = true;
       httpServer.close();
       httpServer.closeIdleConnections?.();
-      for (const ws of clients.keys()) ws.close(CLOSE_GOING_AWAY, "server shutting down");
+      for (const c of clients.values()) c.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        Promise.all(clients.values()),
+        Promise.all([...clients.values()].map((c) => c.ended)),
         new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
       ]);
       clearTimeout(timer);
@@ -270,6 +311,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     summary: () =>
       `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
       `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
-      `request(s) with 426 and ${stats.badHandshake} bad handshake(s)`,
+      `request(s) with 426, ${stats.badHandshake} bad handshake(s) with 400, ${stats.silent} silent ` +
+      `connection(s) dropped`,
   };
 }

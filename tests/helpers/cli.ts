@@ -78,8 +78,11 @@ export class Proc {
 
   /** Wait for `listening on host:port` on stderr; returns the port. */
   async listening(timeoutMs = 15_000): Promise<{ host: string; port: number }> {
-    const m = await this.stderr.waitFor(/listening on \[?([^\]]*?)\]?:(\d+)/, timeoutMs);
-    return { host: m[1], port: Number(m[2]) };
+    const m = await this.stderr.waitFor(
+      /listening on (?:\[([^\]]+)\]|([^\s\[\]:]+)):(\d+)/,
+      timeoutMs,
+    );
+    return { host: m[1] ?? m[2], port: Number(m[3]) };
   }
 
   /** Send a signal (ignored if the process is gone). */

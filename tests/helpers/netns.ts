@@ -39,7 +39,8 @@ export class Netns {
 
   /** Create a namespace with lo up and multicast routed to lo. Throws with the reason. */
   static async create(opts: { hosts?: string } = {}): Promise<Netns> {
-    const name = `socklab-t${Deno.pid}-${++counter}`;
+    const rnd = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+    const name = `sl-${Deno.pid}-${++counter}-${rnd}`;
     const steps = [
       ["netns", "add", name],
       ["-n", name, "link", "set", "lo", "up"],

@@ -1,0 +1,180 @@
+/**
+ * Grading part 3: the retransmitting dual-stack UDP PDC, given `localhost`.
+ *
+ * The server runs IPv4-only, then IPv6-only (as the course's alternating
+ * server could be found), dropping half the answers and always the first
+ * one, so that a script that never retransmits cannot pass by luck. At the
+ * server we record when each RESET arrived, to check that retransmissions
+ * were about 1 s apart.
+ *
+ * @module
+ */
+import { resolveHost } from "../net/address.ts";
+import { Sandbox } from "../proc/sandbox.ts";
+import { startPmuUdp, type UdpServerEvent } from "../udp/pmu_udp.ts";
+import { checkOffset } from "./checks.ts";
+import {
+  describeEnd,
+  type GradablePart,
+  type GradeContext,
+  programRun,
+  showOutput,
+} from "./part.ts";
+import type { TestResult } from "./report.ts";
+
+/** A UDP port free on both 127.0.0.1 and ::1 a moment ago. */
+function freeDualPort(): number {
+  for (let i = 0; i < 20; i++) {
+    const a = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const port = (a.addr as Deno.NetAddr).port;
+    try {
+      Deno.listenDatagram({ transport: "udp", hostname: "::1", port }).close();
+      return port;
+    } catch {
+      /* taken in IPv6: try another */
+    } finally {
+      a.close();
+    }
+  }
+  throw new Error("no UDP port free on both 127.0.0.1 and ::1");
+}
+
+/** Does `localhost` resolve to ::1 here (what a student's getaddrinfo sees)? */
+export async function localhostHasIPv6(): Promise<boolean> {
+  try {
+    return (await resolveHost("localhost")).some((a) => a.address === "::1");
+  } catch {
+    return false;
+  }
+}
+
+const HOSTS_FIX = "localhost has no IPv6 address on this machine: add the line '::1 localhost' " +
+  "to /etc/hosts (as the handout says), then grade again";
+
+/** Group arrival times (ms) into attempts: sends within 300 ms are one attempt. */
+export function attemptTimes(times: number[]): number[] {
+  const out: number[] = [];
+  for (const t of [...times].sort((a, b) => a - b)) {
+    if (out.length === 0 || t - out[out.length - 1] > 300) out.push(t);
+  }
+  return out;
+}
+
+interface RunOutcome {
+  result: TestResult;
+  /** Arrival times of this program's RESETs at the server. */
+  arrivals: number[];
+}
+
+async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promise<RunOutcome> {
+  const name = `IPv${family}-only server`;
+  const port = freeDualPort();
+  const events: UdpServerEvent[] = [];
+  const server = await startPmuUdp({
+    hosts: family === 4 ? { 4: "127.0.0.1" } : { 6: "::1" },
+    port,
+    family: family === 4 ? "4" : "6",
+    drop: 0.5,
+    dropFirst: 1,
+    seed,
+    observe: (e) => events.push(e),
+  });
+  try {
+    await using sb = new Sandbox(programRun(ctx, ["localhost", String(port)]));
+    const t0 = performance.now();
+    let exited = false;
+    void sb.result.then(() => exited = true);
+    const deadline = t0 + ctx.timeLimitMs;
+    // Stop early when the outcome is clear: exited; answered 2.5 s ago; silent for 2.5 s.
+    while (!exited && performance.now() < deadline) {
+      const now = performance.now();
+      const last = events.at(-1);
+      const acked = events.find((e) => e.outcome === "acked");
+      if (acked && now - acked.at > 2500) break;
+      if (!last && now - t0 > 4000) break;
+      if (last && !acked && now - last.at > 2500) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await sb.stop();
+    showOutput(ctx, name, r);
+    const arrivals = events.filter((e) => e.outcome !== "ignored").map((e) => e.at);
+    const sent = events.filter((e) => e.outcome === "acked").map((e) => e.offset!);
+    const v = checkOffset(r.stdout, sent);
+    if (!v.passed) {
+      let detail = v.detail;
+      if (events.length === 0) {
+        detail = `no RESET:20 reached the IPv${family}-only server at localhost:${port}: ` +
+          `send to every address of the server, IPv4 and IPv6`;
+      } else if (sent.length === 0) {
+        detail = `${attemptTimes(arrivals).length} RESET(s) arrived and the answer was lost; ` +
+          `the program did not send again: retransmit after a 1 s timeout`;
+      }
+      return { result: { name, passed: false, detail }, arrivals };
+    }
+    if (!r.exitedByItself) {
+      return {
+        result: {
+          name,
+          passed: false,
+          detail: `${v.detail}, but the program did not exit after it`,
+        },
+        arrivals,
+      };
+    }
+    return {
+      result: {
+        name,
+        passed: true,
+        detail: `${v.detail} after ${attemptTimes(arrivals).length} attempts; ${describeEnd(r)}`,
+      },
+      arrivals,
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+export const part3: GradablePart = {
+  name: "part3",
+  prototype: "<server> <port> (localhost)",
+  summary: "RESET:20 with retransmission over IPv4 and IPv6",
+  async run(ctx) {
+    const tests: TestResult[] = [];
+    const v4 = await familyTest(ctx, 4, ctx.seed);
+    tests.push(v4.result);
+    let v6: RunOutcome;
+    if (await localhostHasIPv6()) {
+      v6 = await familyTest(ctx, 6, ctx.seed + 1);
+    } else {
+      ctx.log(`note: ${HOSTS_FIX}`);
+      v6 = { result: { name: "IPv6-only server", passed: false, detail: HOSTS_FIX }, arrivals: [] };
+    }
+    tests.push(v6.result);
+    // Retransmission interval, from what arrived at both servers.
+    const gaps: number[] = [];
+    for (const run of [v4, v6]) {
+      const t = attemptTimes(run.arrivals);
+      for (let i = 1; i < t.length; i++) gaps.push((t[i] - t[i - 1]) / 1000);
+    }
+    const name = "retransmits about every 1 s";
+    if (gaps.length === 0) {
+      tests.push({
+        name,
+        passed: false,
+        detail: "no retransmission reached the server (the first answer is always lost)",
+      });
+    } else {
+      const shown = gaps.map((g) => g.toFixed(2)).join(", ");
+      const bad = gaps.filter((g) => g < 0.7 || g > 1.6);
+      tests.push(
+        bad.length === 0 ? { name, passed: true, detail: `attempts ${shown} s apart` } : {
+          name,
+          passed: false,
+          detail:
+            `attempts ${shown} s apart; expected about 1 s (a 1 s timeout before each retransmission)`,
+        },
+      );
+    }
+    return tests;
+  },
+};

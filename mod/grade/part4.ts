@@ -1,0 +1,144 @@
+/**
+ * Grading part 4: the multicast receiver (4.1) and sender (4.2).
+ *
+ * The grader's TV sends with TTL 0 and loopback on: its datagrams are
+ * delivered on this host only, whatever the network. The student's sender
+ * sends with whatever TTL it sets (run the grader in a lab VM or a private
+ * namespace).
+ *
+ * @module
+ */
+import { parseDatagram } from "../multicast/datagram.ts";
+import { startReceiver } from "../multicast/receiver.ts";
+import { startTv } from "../multicast/tv.ts";
+import { Sandbox } from "../proc/sandbox.ts";
+import { checkScriptLines, checkSenderAllLines, checkSenderFormat } from "./checks.ts";
+import {
+  describeEnd,
+  type GradablePart,
+  type GradeContext,
+  programRun,
+  showOutput,
+} from "./part.ts";
+import type { TestResult } from "./report.ts";
+
+const GROUP = "224.1.1.1";
+
+/** A UDP port that was free a moment ago. */
+function freeUdpPort(): number {
+  const s = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+  const port = (s.addr as Deno.NetAddr).port;
+  s.close();
+  return port;
+}
+
+/** Short lines, so that a run sees the whole play and its restart. */
+export const GRADE_SCRIPT = [
+  "JULIET: Who knocks upon my port at this late hour?",
+  "ROMEO: A datagram, with neither ack nor power.",
+  "",
+  "JULIET: Then say thy bytes, and say them only once.",
+  "ROMEO: I cannot promise: I am UDP, my dear.",
+];
+
+async function receiverTest(
+  ctx: GradeContext,
+  name: string,
+  need: number,
+  timeMs: number,
+): Promise<TestResult> {
+  const port = freeUdpPort();
+  const tv = await startTv({
+    group: GROUP,
+    port,
+    id: "swcmTV",
+    interval: 0.05,
+    ttl: 0,
+    lines: GRADE_SCRIPT,
+  });
+  try {
+    await using sb = new Sandbox(programRun(ctx, [GROUP, String(port)]));
+    const ok = await sb.stdout.until(
+      (lines) => checkScriptLines(lines, GRADE_SCRIPT, need).passed,
+      Math.min(timeMs, ctx.timeLimitMs),
+    );
+    const r = await sb.stop();
+    showOutput(ctx, name, r);
+    const v = checkScriptLines(sb.stdout.lines, GRADE_SCRIPT, need);
+    if (ok || v.passed) return { name, passed: true, detail: v.detail };
+    const end = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
+    return { name, passed: false, detail: v.detail + end };
+  } finally {
+    await tv.close();
+  }
+}
+
+export const part4Receiver: GradablePart = {
+  name: "part4-receiver",
+  prototype: "<group> <port>",
+  summary: "the multicast receiver prints the TV's datagrams, one per line",
+  async run(ctx) {
+    return [
+      await receiverTest(ctx, "receives the broadcast", 3, 5_000),
+      // 5 lines, RWND, a pause, then the first lines again: a full loop.
+      await receiverTest(ctx, "keeps receiving across the end of the play", 7, 5_000),
+    ];
+  },
+};
+
+export const part4Sender: GradablePart = {
+  name: "part4-sender",
+  prototype: "<group> <port> <sciper>",
+  summary: "the multicast sender sends <sciper><line> for each line of input",
+  async run(ctx) {
+    const sciper = ctx.options.sciper ?? "123456";
+    const lines = [
+      "What light through yonder socket breaks?",
+      "It is the east, and Juliet is the sun.",
+      "Arise, fair sun!",
+    ];
+    const port = freeUdpPort();
+    const got: string[] = [];
+    const receiver = await startReceiver({
+      group: GROUP,
+      port,
+      onDatagram: (data) => {
+        const d = parseDatagram(data);
+        got.push(d.id + d.text);
+      },
+    });
+    let end = "";
+    try {
+      await using sb = new Sandbox(
+        programRun(ctx, [GROUP, String(port), sciper], { stdin: "piped" }),
+      );
+      for (const l of lines) await sb.writeStdin(l + "\n");
+      await sb.closeStdin();
+      // Wait until every line arrived, or the program ended (then a moment for stragglers).
+      const all = () => checkSenderAllLines(got, lines).passed && got.length >= lines.length;
+      const deadline = Date.now() + Math.min(ctx.timeLimitMs, 8_000);
+      let exitedAt: number | undefined;
+      void sb.result.then(() => exitedAt = Date.now());
+      while (
+        !all() && Date.now() < deadline && (exitedAt === undefined || Date.now() - exitedAt < 500)
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const r = await sb.stop();
+      showOutput(ctx, "sender", r);
+      if (!r.exitedByItself) end = " (the program did not exit at the end of its input)";
+    } finally {
+      await receiver.close();
+    }
+    const format = checkSenderFormat(got, sciper, lines[0]);
+    const every = checkSenderAllLines(got, lines);
+    return [
+      { name: "datagram is <sciper><text>", passed: format.passed, detail: format.detail },
+      {
+        name: "one datagram per input line",
+        passed: every.passed,
+        detail: every.detail + (every.passed ? "" : end),
+      },
+    ];
+  },
+};

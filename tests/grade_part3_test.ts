@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { detail, failed, grade, py, socklab } from "./helpers/grade.ts";
+import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
+
+netnsTest("grade part3: full marks for socklab's pdc-udp and a correct script", async (ns) => {
+  for (const program of [socklab("pdc-udp"), py("part3_good.py")]) {
+    const r = await grade("part3", program, { prefix: ns.prefix });
+    assert.deepEqual(failed(r), [], JSON.stringify(r.tests));
+    assert.match(detail(r, "retransmits about every 1 s"), /attempts [\d.]+, [\d.]+/);
+  }
+}, { hosts: DUAL_STACK_HOSTS });
+
+netnsTest(
+  "grade part3: IPv4 only loses the IPv6 test; no retransmission loses all, with reasons",
+  async (ns) => {
+    const v4only = await grade("part3", py("part3_ipv4_only.py"), { prefix: ns.prefix });
+    assert.deepEqual(failed(v4only), ["IPv6-only server"]);
+    assert.match(
+      detail(v4only, "IPv6-only server"),
+      /no RESET:20 reached the IPv6-only server.*IPv4 and IPv6/,
+    );
+    const once = await grade("part3", py("part3_no_retransmit.py"), { prefix: ns.prefix });
+    assert.equal(once.score, 0);
+    assert.match(
+      detail(once, "IPv4-only server"),
+      /did not send again: retransmit after a 1 s timeout/,
+    );
+  },
+  { hosts: DUAL_STACK_HOSTS },
+);
+
+netnsTest(
+  "grade part3: where localhost has no IPv6 address, says how to fix /etc/hosts",
+  async (ns) => {
+    const r = await grade("part3", socklab("pdc-udp"), { prefix: ns.prefix });
+    assert.deepEqual(failed(r), ["IPv6-only server"]);
+    assert.match(detail(r, "IPv6-only server"), /add the line '::1 localhost' to \/etc\/hosts/);
+  },
+  { hosts: "127.0.0.1 localhost\n" },
+);
