@@ -13,8 +13,11 @@ export async function serveUntilStopped(
   server: Server,
   announce = `listening on ${server.address}`,
 ): Promise<number> {
+  // Install the SIGINT/SIGTERM handlers before announcing: a script that signals the server
+  // as soon as it reads `listening on` must get a clean stop, not the default kill.
+  const stopped = io.stopped;
   io.log(announce);
-  const why = await Promise.race([io.stopped, server.closed.then(() => "closed")]);
+  const why = await Promise.race([stopped, server.closed.then(() => "closed")]);
   await server.close();
   io.log(`${server.name}: stopped${why === "closed" ? "" : ` (${why})`}; ${server.summary()}`);
   return 0;

@@ -10,6 +10,7 @@ import { demo, lab } from "../lab/commands.ts";
 import { receiver, sender, tv } from "../multicast/commands.ts";
 import { sockets } from "../net/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
+import { ca, securePdc, securePmu } from "../tls/commands.ts";
 import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
 import { wsPdc, wsPmu } from "../ws/commands.ts";
 
@@ -26,6 +27,9 @@ export const COMMANDS: readonly Command[] = [
   tv,
   receiver,
   sender,
+  ca,
+  securePmu,
+  securePdc,
   wsPmu,
   wsPdc,
   lab,

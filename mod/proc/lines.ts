@@ -124,6 +124,20 @@ export class LineReader {
     });
   }
 
+  /**
+   * Wait until everything received so far, partial last line included, matches `pattern`
+   * (for output that does not end its lines, e.g. what `openssl s_server` received).
+   */
+  async waitForText(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    const ok = await this.until(() => pattern.test(this.text), timeoutMs);
+    if (!ok) {
+      throw new Error(
+        `no ${pattern} ${this.#ended ? "before the stream ended" : `within ${timeoutMs} ms`}; ` +
+          `got:\n${this.text}`,
+      );
+    }
+  }
+
   /** Wait until at least `n` lines have arrived. */
   async waitForLines(n: number, timeoutMs = 10_000): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;

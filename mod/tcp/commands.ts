@@ -181,7 +181,7 @@ export async function parsePmuServerOptions(
 }
 
 /** The address a server binds: an IP literal as given, a name's IPv4 address. */
-async function bindAddress(host: string): Promise<string> {
+export async function bindAddress(host: string): Promise<string> {
   return ipFamily(host) ? host : await ipv4Of(host);
 }
 

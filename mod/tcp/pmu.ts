@@ -241,9 +241,14 @@ export async function pmuSession(
       await conn.closeWrite();
     } catch { /* already gone */ }
     const lingerEnd = performance.now() + lingerMs;
-    while (performance.now() < lingerEnd) {
-      const n = await reader.read(lingerEnd - performance.now(), signal);
-      if (n === null || n === "timeout" || signal?.aborted) break;
+    try {
+      while (performance.now() < lingerEnd) {
+        const n = await reader.read(lingerEnd - performance.now(), signal);
+        if (n === null || n === "timeout" || signal?.aborted) break;
+      }
+    } catch {
+      // The answer is complete: a client that leaves now (a TLS client closing without
+      // close_notify is seen as an unexpected EOF) has done nothing wrong.
     }
   } catch (e) {
     report.error ??= signal?.aborted
@@ -283,6 +288,12 @@ export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "si
   seed?: number;
   /** Log sink (stderr in the CLI): one line per connection. */
   log?: (line: string) => void;
+  /**
+   * Runs on each accepted connection before its session (part 5: the TLS handshake, bounded
+   * in time). A rejection is logged as `<peer> <message>` and closes the connection; the
+   * server goes on.
+   */
+  prepare?: (conn: Deno.Conn, signal: AbortSignal) => Promise<void>;
 }
 
 /** Start the PMU server (TCP, or TLS with `tls`); resolves once it listens. */
@@ -323,10 +334,20 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
       }
       served++;
       const random = seededRandom(Math.floor(seeds() * 2 ** 32));
-      const s = pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
-        counts[r.kind]++;
-        log(reportLine(r));
-      });
+      const session = () =>
+        pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
+          counts[r.kind]++;
+          log(reportLine(r));
+        });
+      const s = opts.prepare
+        ? opts.prepare(conn, abort.signal).then(session, (e) => {
+          counts.none++;
+          log(`${peerOf(conn)} ${message(e)}`);
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+        })
+        : session();
       sessions.add(s);
       s.finally(() => sessions.delete(s));
     }
@@ -353,6 +374,14 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
       `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}`,
   });
+}
+
+function peerOf(conn: Deno.Conn): string {
+  try {
+    return formatAddr(conn.remoteAddr);
+  } catch {
+    return "?";
+  }
 }
 
 function isAddrError(e: unknown): boolean {

@@ -1,0 +1,328 @@
+/**
+ * TLS for part 5, around Deno's rustls: the secure PMU's certificate and key
+ * (a bad file is one line naming it), the verifying client's connection (the
+ * lab CA's certificate, the host name check that `--no-hostname-check`
+ * skips), and rustls's errors turned into one reason a student can act on.
+ *
+ * @module
+ */
+import { X509Certificate } from "node:crypto";
+import { RunError } from "../cli/command.ts";
+import { hostPort } from "../net/address.ts";
+import { connectError, message } from "../net/errors.ts";
+import { mustRead } from "./ca.ts";
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----/;
+const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/** A server's certificate (chain) and private key, PEM. */
+export interface Identity {
+  cert: string;
+  key: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** Read the secure PMU's certificate and key files; a missing or wrong file is a RunError naming it. */
+export async function loadIdentity(certFile: string, keyFile: string): Promise<Identity> {
+  const cert = await mustRead(certFile, "certificate");
+  if (!PEM_CERT.test(cert)) {
+    throw new RunError(
+      `certificate ${certFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` +
+        (PEM_KEY.test(cert) ? "; it is a private key: swap the two arguments?" : ""),
+    );
+  }
+  const key = await mustRead(keyFile, "key");
+  if (!PEM_KEY.test(key)) {
+    throw new RunError(
+      `key ${keyFile} holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)` +
+        (PEM_CERT.test(key) ? "; it is a certificate: swap the two arguments?" : ""),
+    );
+  }
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key)) {
+    throw new RunError(
+      `key ${keyFile} is encrypted with a passphrase; remove it: openssl rsa -in ${keyFile} -out plain_key.pem`,
+    );
+  }
+  return { cert, key, certFile, keyFile };
+}
+
+/**
+ * The error Deno.listenTls throws for a certificate/key pair, as a RunError
+ * naming the files (null if it is not about them).
+ */
+export function identityError(e: unknown, id: Identity): RunError | null {
+  const m = message(e);
+  if (/KeyMismatch|keys may not be consistent/i.test(m)) {
+    return new RunError(`certificate ${id.certFile} and key ${id.keyFile} do not match`);
+  }
+  if (/UnsupportedCertVersion/.test(m)) {
+    return new RunError(
+      `certificate ${id.certFile} is an X.509 v1 certificate; TLS here (rustls) needs v3: ` +
+        `have it signed again with 'socklab ca sign'`,
+    );
+  }
+  if (/No certificates found/i.test(m)) {
+    return new RunError(`certificate ${id.certFile}: no usable certificate in it (${m})`);
+  }
+  if (/No keys found|key/i.test(m) && !/cert/i.test(m)) {
+    return new RunError(`key ${id.keyFile}: not a usable private key (${m})`);
+  }
+  if (e instanceof Deno.errors.InvalidData || /certificate|der|pem/i.test(m)) {
+    return new RunError(`certificate ${id.certFile} / key ${id.keyFile}: ${m}`);
+  }
+  return null;
+}
+
+/**
+ * What a server certificate says, for the log: one line (subject, issuer, end of validity,
+ * names) and warnings a student can act on (expired, not yet valid, not for localhost).
+ */
+export function describeServerCert(pem: string, now = new Date()): {
+  line: string;
+  warnings: string[];
+} {
+  let c: X509Certificate;
+  try {
+    c = new X509Certificate(pem);
+  } catch {
+    return { line: "(unreadable by node:crypto)", warnings: [] };
+  }
+  const oneLine = (dn: string) => dn.split("\n").join(", ");
+  const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, "Z");
+  const names = c.subjectAltName?.replace(/IP Address:/g, "IP:") ?? "none (no subjectAltName)";
+  const line = `subject ${oneLine(c.subject)}; issuer ${oneLine(c.issuer)}; valid until ` +
+    `${c.validToDate.toISOString().slice(0, 10)}; names ${names}`;
+  const warnings: string[] = [];
+  if (c.validToDate < now) {
+    warnings.push(`it expired on ${iso(c.validToDate)}: clients will reject it`);
+  } else if (c.validFromDate > now) {
+    warnings.push(
+      `it is not valid before ${iso(c.validFromDate)}: clients will reject it`,
+    );
+  }
+  if (!c.checkHost("localhost") && !c.checkIP("127.0.0.1")) {
+    warnings.push(
+      "it is not for localhost or 127.0.0.1: clients that check the host name will reject it " +
+        "(secure-pdc --no-hostname-check does not check it)",
+    );
+  }
+  return { line, warnings };
+}
+
+/** Read the CA certificate a client trusts; a missing or wrong file is a RunError naming it. */
+export async function loadCaCert(caFile: string): Promise<string> {
+  const pem = await mustRead(caFile, "CA certificate");
+  if (!PEM_CERT.test(pem)) {
+    throw new RunError(
+      `CA certificate ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    );
+  }
+  return pem;
+}
+
+/** `DnsName("a"), IpAddress(10.0.0.1)` from rustls -> `a, 10.0.0.1`. */
+function rustlsNames(list: string): string {
+  const names = [...list.matchAll(/DnsName\("([^"]*)"\)|IpAddress\(([^)]*)\)/g)].map((m) =>
+    m[1] ?? m[2]
+  );
+  return names.length ? names.join(", ") : list;
+}
+
+/** Unix seconds -> ISO date-time without milliseconds. */
+function isoTime(seconds: string): string {
+  return new Date(Number(seconds) * 1000).toISOString().replace(/\.000Z$/, "Z");
+}
+
+/**
+ * Why rustls rejected the server (or the handshake failed), in one line:
+ * unknown issuer, expired, not yet valid, wrong name, v1 certificate, not TLS.
+ */
+export function tlsReason(e: unknown, ctx: { name: string; caFile: string }): string {
+  const m = message(e);
+  if (/UnknownIssuer/.test(m)) {
+    return `certificate rejected: unknown issuer (the server's certificate does not lead to the CA in ${ctx.caFile})`;
+  }
+  let r = m.match(/certificate expired: .*not valid after (\d+)/);
+  if (r) return `certificate rejected: expired (not valid after ${isoTime(r[1])})`;
+  r = m.match(/not valid yet: .*not valid before (\d+)/);
+  if (r) return `certificate rejected: not yet valid (not valid before ${isoTime(r[1])})`;
+  if (/invalid peer certificate: Expired\b/.test(m)) return "certificate rejected: expired";
+  r = m.match(/not valid for name "([^"]*)"; certificate is only valid for (.*)$/);
+  if (r) {
+    return `certificate rejected: wrong name (it is for ${rustlsNames(r[2])}, not ${r[1]}; ` +
+      `--no-hostname-check skips this check)`;
+  }
+  if (/not valid for name .*not valid for any names/.test(m)) {
+    return `certificate rejected: wrong name (it has no subjectAltName, so it is valid for no ` +
+      `name, not ${ctx.name}; --no-hostname-check skips this check)`;
+  }
+  if (/invalid peer certificate: BadSignature/.test(m)) {
+    return `certificate rejected: bad signature (it names a CA like the one in ${ctx.caFile} ` +
+      `as its issuer, but that CA's key did not sign it)`;
+  }
+  if (/UnsupportedCertVersion/.test(m)) {
+    return "certificate rejected: the server's certificate is X.509 v1 (rustls accepts v3 only)";
+  }
+  if (/invalid peer certificate: (.*)$/.test(m)) {
+    return `certificate rejected: ${m.replace(/^.*invalid peer certificate: /, "")}`;
+  }
+  if (/InvalidContentType|corrupt message/.test(m)) {
+    return "the server does not speak TLS (it answered in plain text)";
+  }
+  if (e instanceof Deno.errors.UnexpectedEof || /unexpected end of file/.test(m)) {
+    return "the server closed the connection during the TLS handshake";
+  }
+  if (/received fatal alert: (\w+)/.test(m)) {
+    return `TLS handshake failed: the server sent the alert ${m.match(/alert: (\w+)/)![1]}`;
+  }
+  return `TLS handshake failed: ${m}`;
+}
+
+export interface SecureConnectOptions {
+  /** Address to connect to (an IP literal). */
+  address: string;
+  port: number;
+  /** The name the certificate must be valid for (the host as the user gave it). */
+  name: string;
+  /** PEM of the CA certificate to trust. */
+  caCert: string;
+  /** The CA file's path, for messages. */
+  caFile: string;
+  /** Check that the certificate is valid for `name` (default true). */
+  hostnameCheck?: boolean;
+}
+
+/**
+ * Connect over TCP, then run the TLS handshake with the CA's certificate.
+ * Resolves once the server is verified; a refused connection or a rejected
+ * server is a RunError with the reason.
+ */
+export async function connectSecure(opts: SecureConnectOptions): Promise<Deno.TlsConn> {
+  let tcp: Deno.TcpConn;
+  try {
+    tcp = await Deno.connect({ hostname: opts.address, port: opts.port });
+  } catch (e) {
+    throw connectError(e, opts.name, opts.port);
+  }
+  let tls: Deno.TlsConn | undefined;
+  try {
+    tls = await Deno.startTls(tcp, {
+      hostname: opts.name,
+      caCerts: [opts.caCert],
+      unsafelyDisableHostnameVerification: opts.hostnameCheck === false,
+    });
+    await tls.handshake();
+    return tls;
+  } catch (e) {
+    try {
+      (tls ?? tcp).close();
+    } catch { /* already closed */ }
+    throw new RunError(`${hostPort(opts.name, opts.port)}: ${tlsReason(e, opts)}`);
+  }
+}
+
+/**
+ * Check that rustls accepts the identity (a matching key, an X.509 v3
+ * certificate) before the server binds its port: a throwaway listener on
+ * `hostname`, port 0. A RunError names the file.
+ */
+export function checkIdentity(id: Identity, hostname: string): void {
+  let l: Deno.TlsListener;
+  try {
+    l = Deno.listenTls({ hostname, port: 0, cert: id.cert, key: id.key });
+  } catch (e) {
+    const err = identityError(e, id);
+    if (err) throw err;
+    return; // an address problem: the real listen reports it
+  }
+  l.close();
+}
+
+/**
+ * Run the server side of the TLS handshake on an accepted connection, for at
+ * most `timeoutMs` (a client that connects and says nothing must not hold a
+ * session forever) or until `signal` aborts. A failed handshake (a plain-TCP
+ * client, a client that rejects the certificate, one that vanishes) is an
+ * Error whose message is the reason in one line; the caller logs it and goes on.
+ */
+export async function serverHandshake(
+  conn: Deno.Conn,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const tls = conn as Deno.TlsConn;
+  if (typeof tls.handshake !== "function") return;
+  const hs = tls.handshake();
+  hs.catch(() => {}); // rejected when the connection is closed below
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<string>((resolve) => {
+    timer = setTimeout(
+      () => resolve(`no TLS handshake within ${timeoutMs / 1000} s`),
+      Math.max(0, timeoutMs),
+    );
+    onAbort = () => resolve("server shutting down");
+    signal?.addEventListener("abort", onAbort);
+    if (signal?.aborted) onAbort();
+  });
+  try {
+    const r = await Promise.race([hs.then(() => null), stop]);
+    if (r !== null) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      throw new Error(`TLS handshake failed: ${r}`);
+    }
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith("TLS handshake failed")) throw e;
+    throw new Error(`TLS handshake failed: ${handshakeFailure(e)}`);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Why a client's handshake failed, as the server sees it. */
+export function handshakeFailure(e: unknown): string {
+  const m = message(e);
+  if (/InvalidContentType|corrupt message|HTTP request|not a TLS|InvalidMessage/i.test(m)) {
+    return "not a TLS client (it sent plain text to this TLS port)";
+  }
+  const alert = m.match(/received fatal alert: (\w+)/);
+  if (alert) return `the client rejected the certificate (alert ${alert[1]})`;
+  if (e instanceof Deno.errors.UnexpectedEof || /unexpected end of file/.test(m)) {
+    return "the client closed the connection during the handshake";
+  }
+  return m;
+}
+
+/** True for rustls's "peer closed connection without sending TLS close_notify". */
+export function isMissingCloseNotify(e: unknown): boolean {
+  return /without sending TLS close_notify/.test(message(e));
+}
+
+/**
+ * The connection, with a TCP close that was not preceded by TLS close_notify read as the
+ * end of the stream. Python's ssl (the students' secure_pmu.py) and `openssl s_server`
+ * close that way; for the PMU protocol, where the server closes once it has said
+ * everything, it is the normal end, not an attack. `onMissing` is told when it happens.
+ */
+export function lenientClose(conn: Deno.TlsConn, onMissing?: () => void): Deno.TlsConn {
+  const read = async (p: Uint8Array): Promise<number | null> => {
+    try {
+      return await conn.read(p);
+    } catch (e) {
+      if (!isMissingCloseNotify(e)) throw e;
+      onMissing?.();
+      return null;
+    }
+  };
+  return new Proxy(conn, {
+    get(target, key) {
+      if (key === "read") return read;
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
