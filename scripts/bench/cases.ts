@@ -189,6 +189,10 @@ export async function streamThroughput(ctx: BenchContext, floodBytes = 256 * 2 *
       "python3 recv loop: bench/recv_loop.py, `recv(65536)` until EOF, written to stdout.",
       "Before the timed runs, one run of each client counted its stdout: every client got all" +
         ` ${floodBytes} bytes (pdc adds one final newline).`,
+      "Profile (2026-11-24, deno --cpu-prof): pdc first ran at 59 MB/s (0.24x socat): 1 KiB reads" +
+        " (op_read 16%), each decoded to a string and re-encoded for stdout (TextEncoder.encode" +
+        " 31%). pdc now copies a flood's bytes as received and reads 64 KiB at a time unless" +
+        " --trace (mod/tcp/pdc.ts, mod/pmu/splitter.ts).",
     );
     return { id, title, rows, notes };
   } finally {
@@ -286,6 +290,14 @@ export async function connectionRate(
       ` exactly "This is PMU data 0".."This is PMU data ${opts.count - 1}".`,
       "anchor: bench/pmu_server.py, a thread per connection, one send() per message, listen(128).",
       CPU_NOTE,
+      "What limits pmu (2026-11-24, deno --cpu-prof and strace -c under this load): about 25" +
+      " syscalls an exchange (15 sendto, 2 recvfrom, 2 epoll_ctl, accept4, shutdown, close," +
+      " getsockname, getpeername, the stderr log line); op_write is 34% of the samples. A bare" +
+      " Deno server doing only accept, read, 15 awaited writes, close reaches ~6,500" +
+      " exchanges/CPU-s (~4.8x the Python server); pmu's session bookkeeping (a timer and an" +
+      " AbortSignal listener per read, incremental command parsing, shutdown then linger, the" +
+      " log line, encoding each message anew) costs the rest, no single item above ~4%. On" +
+      " wall clock the load client shares the 2 cores, so the ratio there is lower.",
       problems.length === 0
         ? "every exchange of every run was verified correct."
         : `VERIFICATION FAILED: ${problems.join("; ")}`,
@@ -475,6 +487,10 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       " (scripts/build.ts), run by the same deno. The anchor is Debian's /usr/bin/python3;" +
       " `python3 (PATH)` is the executable the PATH's python3 resolves to (a pyenv build; its" +
       " site-packages holds a .pth of this machine that imports certifi at every start).",
+    "What --version costs (2026-11-24): main.ts imports every command, and npm:ws (node:http," +
+      " node:net) doubles deno's start-up CPU (user ~45 ms for an empty script, ~100 ms for" +
+      " `socklab --version`); importing mod/ws/ws_pmu.ts and ws_pdc.ts lazily in" +
+      " mod/ws/commands.ts (and isIP of node:net in mod/net/address.ts) would save most of it.",
     "p99 of each: " +
       Object.entries(times).map(([k, xs]) => `${k} ${percentile(xs, 99).toFixed(1)} ms`).join(
         ", ",
@@ -595,6 +611,13 @@ export async function udpService(
       " (fresh socket per exchange, as the CLI does), timed in process by scripts/bench/load.ts" +
       " rtt; the anchor is bench/udp_rtt.py (a student's socket/sendto/recvfrom/close).",
       CPU_NOTE,
+      "What limits pmu-udp (2026-11-24, deno --cpu-prof): op_net_send_udp 17%, op_write_sync" +
+      " 16% (the two course-style log lines per datagram, one write each), op_net_recv_udp 10%." +
+      " A bare Deno receive -> send loop answers 20-34k datagrams/CPU-s, Python's blocking loop" +
+      " 84k (36k while logging): Deno's async datagram ops are the floor; writing both log lines" +
+      " in one io.log call saves one syscall per datagram.",
+      "The round-trip p99 follows the machine's load: compare it with the Python client's p99" +
+      " in the same run.",
       problems.length === 0
         ? "no answer was wrong and none was lost."
         : `PROBLEMS: ${problems.join("; ")}`,
@@ -697,6 +720,9 @@ export async function websocketRate(
         "Before the timed runs one run of each pair counted its stdout: every message arrived," +
         " one a line.",
         CPU_NOTE,
+        "What limits ws-pmu (2026-11-24, deno --cpu-prof): writev 19%, garbage collection 11%," +
+        " node stream machinery (Writable buffering, nextTick, WriteWrap) ~15%: npm:ws on Deno's" +
+        " node:http/node:net layer, one Buffer and one stream write per message.",
       ],
     };
   } finally {
