@@ -175,7 +175,13 @@ export async function streamThroughput(ctx: BenchContext, floodBytes = 256 * 2 *
         ? `>= 0.8x socat: ${targetVerdict(ratio, 0.8, true)}`
         : "";
       rows.push(
-        row(name, xs, "MB/s", anchor && name !== "socat (anchor)" ? fmtRatio(ratio) : "", target),
+        row(
+          name,
+          xs,
+          "MB/s",
+          anchor && name !== "socat (anchor)" ? `${fmtRatio(ratio)} socat` : "",
+          target,
+        ),
       );
     }
     notes.push(
