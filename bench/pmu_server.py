@@ -8,7 +8,7 @@ send() per message, no framework. Same protocol as `socklab pmu`:
   anything else  -> "Wrong command."
 
 Usage: python3 pmu_server.py [--host 127.0.0.1] [--port 0] [--count 15]
-                             [--flood-bytes 57344]
+                             [--flood-bytes 57344] [--backlog 128]
 Prints "listening on <host>:<port>" to stderr once ready; SIGTERM stops it.
 """
 import argparse
@@ -51,13 +51,14 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--count", type=int, default=15)
     p.add_argument("--flood-bytes", type=int, default=57344)
+    p.add_argument("--backlog", type=int, default=128)
     args = p.parse_args()
     flood = flood_text(args.flood_bytes)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((args.host, args.port))
-    s.listen(128)
+    s.listen(args.backlog)
     print("listening on %s:%d" % s.getsockname(), file=sys.stderr, flush=True)
     served = 0
     try:

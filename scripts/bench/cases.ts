@@ -326,7 +326,12 @@ export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Secti
     "socklab pmu": socklabArgv(["pmu", "--host", LOCAL, "--port", "0"]),
   };
   if (ctx.anchors.python) {
-    servers["python threaded (anchor)"] = [ctx.anchors.python, BENCH + "pmu_server.py"];
+    servers["python threaded (anchor)"] = [
+      ctx.anchors.python,
+      BENCH + "pmu_server.py",
+      "--backlog",
+      String(conns),
+    ];
   }
   const idle: Record<string, number[]> = {};
   const held: Record<string, number[]> = {};
@@ -397,7 +402,9 @@ export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Secti
       `each run starts a fresh server (open-files limit raised to ${nofile} with \`ulimit -n\`),` +
       ` opens ${conns} TCP connections that send nothing (scripts/bench/load.ts hold), waits` +
       " until the server's memory stops growing, and reads VmHWM (peak resident set, MB =" +
-      " MiB here) from /proc/<pid>/status; the idle figure is VmHWM before any connection.",
+      " MiB here) from /proc/<pid>/status; the idle figure is VmHWM before any connection." +
+      ` The Python server listens with a backlog of ${conns} here (128 elsewhere), so that` +
+      " connects are not dropped while its accept loop starts threads.",
       `threads at the peak: ${Object.entries(threads).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     ],
   };
