@@ -500,10 +500,11 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       " (scripts/build.ts), run by the same deno. The anchor is Debian's /usr/bin/python3;" +
       " `python3 (PATH)` is the executable the PATH's python3 resolves to (a pyenv build; its" +
       " site-packages holds a .pth of this machine that imports certifi at every start).",
-    "What --version costs (2026-11-24): main.ts imports every command, and npm:ws (node:http," +
-      " node:net) doubles deno's start-up CPU (user ~45 ms for an empty script, ~100 ms for" +
-      " `socklab --version`); importing mod/ws/ws_pmu.ts and ws_pdc.ts lazily in" +
-      " mod/ws/commands.ts (and isIP of node:net in mod/net/address.ts) would save most of it.",
+    "What --version costs (2026-11-24): main.ts imports every command, and with them node:http" +
+      " + npm:ws (mod/ws), node:crypto (mod/tls/secure.ts) and node:net (isIP in" +
+      " mod/net/address.ts, mod/multicast/datagram.ts, mod/tls/ca.ts): ~110 ms of user CPU" +
+      " against ~40 ms for an empty script. A prototype importing them lazily (inside" +
+      " startWsPmu, runWsPdc and describeServerCert; a local isIP) measured ~66 ms.",
     "p99 of each: " +
       Object.entries(times).map(([k, xs]) => `${k} ${percentile(xs, 99).toFixed(1)} ms`).join(
         ", ",
