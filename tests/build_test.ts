@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { DENO_FLAGS } from "../mod/cli/flags.ts";
 import { bundle, bundleShebang, compileArgs } from "../scripts/build.ts";
-import { Proc, runProc, socklabArgv } from "./helpers/cli.ts";
+import { Proc, ROOT, runProc, socklabArgv } from "./helpers/cli.ts";
+import { netnsTest } from "./helpers/netns.ts";
 
 Deno.test("compile, bundle and the tests' subprocesses use the same flags", () => {
   assert.ok(DENO_FLAGS.includes("--unstable-net"));
@@ -12,7 +13,7 @@ Deno.test("compile, bundle and the tests' subprocesses use the same flags", () =
   assert.deepEqual(argv.slice(2, 2 + DENO_FLAGS.length), [...DENO_FLAGS]);
 });
 
-Deno.test("the bundle is one file that runs --help and an echo round trip under deno", async () => {
+Deno.test("the bundle is one file that runs --help, echo, pdc/pmu and pdc-udp exchanges under deno", async () => {
   const dir = await Deno.makeTempDir({ prefix: "socklab-bundle-" });
   try {
     const out = await bundle(`${dir}/socklab.js`);
@@ -55,3 +56,35 @@ Deno.test("the bundle is one file that runs --help and an echo round trip under 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// deno compile downloads denort: inside a private namespace the download cannot leave the host,
+// which is the offline case compile must explain in one line.
+netnsTest(
+  "compile, offline and without DENORT_BIN, says so in one line and points at bundle",
+  async (ns) => {
+    const dir = await Deno.makeTempDir({ prefix: "socklab-compile-" });
+    try {
+      const r = await runProc(
+        [
+          Deno.execPath(),
+          "run",
+          "-A",
+          `${ROOT}scripts/build.ts`,
+          "compile",
+          "--out",
+          `${dir}/socklab`,
+        ],
+        { prefix: ns.prefix, env: { DENORT_BIN: "" }, timeoutMs: 60_000 },
+      );
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(
+        lines[0],
+        /^socklab compile: error: cannot download the denort runtime .*DENORT_BIN.*deno task bundle/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

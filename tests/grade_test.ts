@@ -19,6 +19,9 @@ Deno.test("grade: usage errors exit 2 naming the problem", async () => {
   ]);
   assert.equal(badSciper.code, 2);
   assert.match(badSciper.stderr, /--sciper: '12345' is not 6 digits/);
+  const tls = await runSocklab(["grade", "part5", "--cert", "a.crt", "--", "python3", "x.py"]);
+  assert.equal(tls.code, 2);
+  assert.match(tls.stderr, /--cert, --key and --ca go together/);
   const missing = await runSocklab(["grade", "part4-sender", "--", "/nonexistent/student.py"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot run '\/nonexistent\/student\.py'/);
@@ -47,4 +50,21 @@ while True:
   });
   assert.equal(sleeper.score, 0);
   assert.match(sleeper.tests[0].detail, /stopped after \d+\.\d s \(time limit\)/);
+});
+
+Deno.test("grade: a program that fails by itself is reported with its exit code and last stderr line", async () => {
+  const r = await grade(
+    "part2",
+    ["python3", "-c", "import sys; sys.exit('boom: no socket today')"],
+    {
+      extra: ["--seed", "3"],
+    },
+  );
+  assert.equal(r.score, 0);
+  for (const t of r.tests) {
+    assert.match(
+      t.detail,
+      /the program exited with code 1 after [\d.]+ s \(stderr: boom: no socket today\)/,
+    );
+  }
 });

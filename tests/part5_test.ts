@@ -486,7 +486,8 @@ Deno.test("secure-pmu: a silent client times out of the handshake, and SIGTERM e
     const st = await server2.stop(8_000);
     assert.equal(st.code, 0, server2.stderr.text);
     assert.ok(Date.now() - t0 < 7_000, "stopped without waiting for the silent client");
-    assert.match(server2.stderr.text, /secure-pmu: stopped \(SIGTERM\); served 1 connection/);
+    // The held connection may still be in the backlog when SIGTERM comes: 0 or 1 served.
+    assert.match(server2.stderr.text, /secure-pmu: stopped \(SIGTERM\); served [01] connection/);
   } finally {
     held.close();
   }

@@ -33,8 +33,10 @@ export function mainHelp(): string {
     "stdout carries the data received, one message a line; logs go to stderr.",
     "Exit codes: 0 success, 1 run-time failure, 2 usage error.",
     "",
-    "Example:",
-    "  socklab echo-server --port 5002 &  socklab echo-client 'Oh Romeo'",
+    "Examples:",
+    "  socklab demo                              every part of the lab end to end",
+    "  socklab pmu &  socklab pdc 127.0.0.1 5003 CMD_short:0",
+    "  socklab grade part2 -- python3 PDC.py     score your own script",
     "",
   ].join("\n");
 }

@@ -93,7 +93,7 @@ export function checkFlood(output: string, flood: string): Verdict {
   if (at < 0) {
     return {
       passed: false,
-      detail: `the flood's first bytes ${excerpt(head, 40)} are not in the output ` +
+      detail: `the flood's first bytes ${excerpt(flood.slice(0, 30), 40)} are not in the output ` +
         `(${output.length} bytes printed)`,
     };
   }

@@ -80,6 +80,12 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
         `cannot run '${args.rest[0]}': not found (is it on PATH, or give its path)`,
       );
     }
+    const tlsFiles = ["cert", "key", "ca"].filter((o) => str(args, o) !== undefined);
+    if (tlsFiles.length > 0 && tlsFiles.length < 3) {
+      throw new UsageError(
+        "--cert, --key and --ca go together (or give none: they are made on the fly)",
+      );
+    }
     const json = flag(args, "json");
     const ctx: GradeContext = {
       program: args.rest,

@@ -63,5 +63,9 @@ export function describeEnd(r: SandboxResult): string {
   if (r.timedOut) return `was stopped after ${(r.durationMs / 1000).toFixed(1)} s (time limit)`;
   if (!r.exitedByItself) return `was stopped by the grader`;
   if (r.signal) return `was killed by ${r.signal}`;
-  return `exited with code ${r.code} after ${(r.durationMs / 1000).toFixed(1)} s`;
+  const last = r.stderr.trim().split("\n").at(-1)?.trim();
+  const why = r.code !== 0 && last
+    ? ` (stderr: ${last.length > 100 ? last.slice(0, 97) + "..." : last})`
+    : "";
+  return `exited with code ${r.code} after ${(r.durationMs / 1000).toFixed(1)} s${why}`;
 }

@@ -14,6 +14,14 @@ import { floodText } from "../pmu/flood.ts";
 import { echoExchange, startEchoServer } from "../tcp/echo.ts";
 import { pdcExchange } from "../tcp/pdc.ts";
 import { startPmuServer } from "../tcp/pmu.ts";
+import { makeTestIdentity } from "../tls/ca.ts";
+import {
+  connectSecure,
+  lenientClose,
+  loadCaCert,
+  loadIdentity,
+  startSecurePmu,
+} from "../tls/secure.ts";
 import { runWsPdc, targetUrl } from "../ws/ws_pdc.ts";
 import { startWsPmu } from "../ws/ws_pmu.ts";
 import { sendHello, startHelloReceiver } from "../udp/hello.ts";
@@ -128,6 +136,47 @@ const PMU_STEP: DemoStep = {
       return okShort && exact;
     } finally {
       await server.close();
+    }
+  },
+};
+
+/** Part 5: a lab CA and a certificate made on the fly; the client checks the chain and the name. */
+const TLS_STEP: DemoStep = {
+  part: "5",
+  title: "secure PMU over TLS, certificate signed by the lab CA (openssl)",
+  async run(say) {
+    const dir = await Deno.makeTempDir({ prefix: "socklab-demo-" });
+    try {
+      const files = await makeTestIdentity(dir);
+      say("ca init, ca request, ca sign: a lab CA and a certificate for localhost, 127.0.0.1, ::1");
+      const identity = await loadIdentity(files.cert, files.key);
+      const server = await startSecurePmu({ hostname: "127.0.0.1", port: 0, count: 10, identity });
+      try {
+        const caCert = await loadCaCert(files.ca);
+        const conn = await connectSecure({
+          address: "127.0.0.1",
+          port: server.port,
+          name: "localhost",
+          caCert,
+          caFile: files.ca,
+        });
+        say(
+          `secure-pdc: TLS to localhost:${server.port}, chain and name checked against the lab CA`,
+        );
+        let text = "";
+        const stats = await within(
+          pdcExchange(lenientClose(conn), "CMD_short:0", (t) => text += t),
+          10_000,
+          "secure-pdc",
+        );
+        const lines = text.trimEnd().split("\n");
+        say(`  ${lines[0]} | ... | ${lines.at(-1)} (${stats.messages} messages)`);
+        return lines.length === 10 && lines.every((l, i) => l === `This is PMU data ${i}`);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 };
@@ -285,6 +334,7 @@ export const DEMO_STEPS: DemoStep[] = [
   PMU_STEP,
   UDP_STEP,
   MULTICAST_STEP,
+  TLS_STEP,
   WS_STEP,
 ];
 

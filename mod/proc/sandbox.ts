@@ -103,6 +103,7 @@ export class Sandbox {
   readonly #grace: number;
   #stopping?: Promise<void>;
   #stoppedByUs = false;
+  #exited = false;
   #timedOut = false;
   #stdin?: WritableStreamDefaultWriter<Uint8Array>;
   readonly #timer: ReturnType<typeof setTimeout>;
@@ -138,6 +139,7 @@ export class Sandbox {
       this.#timedOut = true;
       void this.stop();
     }, opts.timeLimitMs);
+    void this.#child.status.then(() => this.#exited = true);
     this.result = this.#collect();
   }
 
@@ -186,7 +188,11 @@ export class Sandbox {
   /** Stop the program: SIGTERM to its group, SIGKILL after the grace period. */
   stop(): Promise<SandboxResult> {
     this.#stopping ??= (async () => {
-      this.#stoppedByUs = true;
+      // Its output may end a moment before its exit status arrives: wait for that moment.
+      let settle: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.#child.status, new Promise((r) => settle = setTimeout(r, 100))]);
+      clearTimeout(settle);
+      if (!this.#exited) this.#stoppedByUs = true;
       await this.closeStdin();
       await this.#killGroup("SIGTERM");
       let t: ReturnType<typeof setTimeout> | undefined;

@@ -9,6 +9,7 @@ import {
   type Command,
   flag,
   numOpt,
+  type OptionSpec,
   parseNumber,
   parsePort,
   portOpt,
@@ -267,6 +268,27 @@ export async function runPdc(
   }
 }
 
+/** The options of every stream PDC (pdc, secure-pdc): --trace and --read-size. */
+export const PDC_READ_OPTIONS: Record<string, OptionSpec> = {
+  trace: {
+    type: "boolean",
+    help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
+      "<messages> messages'",
+  },
+  "read-size": {
+    type: "string",
+    arg: "BYTES",
+    help: "bytes asked for per read (default: 1024 with --trace, like the handout's " +
+      "recv(1024); 65536 otherwise, which prints the same, faster)",
+  },
+};
+
+/** The read size of a stream PDC: --read-size, else 1024 with --trace, else 65536. */
+export function pdcReadSize(args: Args): number {
+  if (str(args, "read-size") === undefined) return flag(args, "trace") ? 1024 : 65536;
+  return numOpt(args, "read-size", { min: 1, max: 1 << 20, integer: true });
+}
+
 export const pdc: Command = {
   name: "pdc",
   summary: "PDC over TCP, IPv4: prints each PMU message on its own line",
@@ -276,19 +298,7 @@ export const pdc: Command = {
     { name: "port", help: "PMU server TCP port (the course's: 5003)" },
     { name: "command", help: "CMD_short:<d> or CMD_floodme (sent as is)" },
   ],
-  options: {
-    trace: {
-      type: "boolean",
-      help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
-        "<messages> messages'",
-    },
-    "read-size": {
-      type: "string",
-      arg: "BYTES",
-      help: "bytes asked for per read (default: 1024 with --trace, like the handout's " +
-        "recv(1024); 65536 otherwise, which prints the same, faster)",
-    },
-  },
+  options: PDC_READ_OPTIONS,
   description: `Sends the command, then prints every 'This is PMU data <i>' on its own line as
 soon as it is complete, however TCP cut the stream into reads; anything else (a flood,
 'Wrong command.') is printed exactly as received. Exits 0 when the server closes.`,
@@ -298,9 +308,7 @@ soon as it is complete, however TCP cut the stream into reads; anything else (a 
     const server = ipv4ServerArg(serverArg);
     const port = parsePort(portArg, "<port>", false);
     const trace = flag(args, "trace");
-    const readSize = str(args, "read-size") === undefined
-      ? (trace ? 1024 : 65536)
-      : numOpt(args, "read-size", { min: 1, max: 1 << 20, integer: true });
+    const readSize = pdcReadSize(args);
     const address = await ipv4Of(server);
     let conn: Deno.TcpConn;
     try {

@@ -12,18 +12,18 @@ import {
   bindAddress,
   ipv4Of,
   parsePmuServerOptions,
+  PDC_READ_OPTIONS,
+  pdcReadSize,
   pmuServerOptions,
   runPdc,
 } from "../tcp/commands.ts";
-import { startPmuServer } from "../tcp/pmu.ts";
 import {
-  checkIdentity,
   connectSecure,
   describeServerCert,
   lenientClose,
   loadCaCert,
   loadIdentity,
-  serverHandshake,
+  startSecurePmu,
 } from "./secure.ts";
 import {
   caInit,
@@ -208,19 +208,10 @@ on. One log line per connection on stderr.`,
     const parsed = await parsePmuServerOptions(args);
     const hostname = await bindAddress(str(args, "host")!);
     const id = await loadIdentity(certFile, keyFile);
-    checkIdentity(id, hostname);
+    const server = await startSecurePmu({ hostname, port, ...parsed, identity: id, log: io.log });
     const about = describeServerCert(id.cert);
     io.log(`certificate ${certFile}: ${about.line}`);
     for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
-    const handshakeMs = (parsed.idleTimeout ?? 10) * 1000;
-    const server = await startPmuServer({
-      hostname,
-      port,
-      ...parsed,
-      tls: { cert: id.cert, key: id.key },
-      log: io.log,
-      prepare: (conn, signal) => serverHandshake(conn, handshakeMs, signal),
-    });
     return serveUntilStopped(io, server);
   },
 };
@@ -245,17 +236,7 @@ export const securePdc: Command = {
       type: "boolean",
       help: "accept a certificate for any name (the course's client checked the chain only)",
     },
-    trace: {
-      type: "boolean",
-      help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
-        "<messages> messages'",
-    },
-    "read-size": {
-      type: "string",
-      default: "1024",
-      arg: "BYTES",
-      help: "bytes asked for per read, like recv(1024)",
-    },
+    ...PDC_READ_OPTIONS,
   },
   description: `Connects to the server, runs the TLS handshake trusting the given CA certificate
 (and Deno's built-in public roots, which never sign for localhost), checks that the certificate
@@ -266,7 +247,7 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
   async run(args, io) {
     const [command, caFile] = args.positionals;
     const port = portOpt(args, "port", false);
-    const readSize = numOpt(args, "read-size", { min: 1, max: 1 << 20, integer: true });
+    const readSize = pdcReadSize(args);
     const host = str(args, "host")!;
     if (!isValidHost(host)) {
       throw new UsageError(`--host: '${host}' is not a valid host name or IP address`);

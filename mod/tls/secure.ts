@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { type PmuServerOptions, startPmuServer } from "../tcp/pmu.ts";
+import type { Server } from "../net/server.ts";
 import { X509Certificate } from "node:crypto";
 import { RunError } from "../cli/command.ts";
 import { hostPort } from "../net/address.ts";
@@ -324,5 +326,24 @@ export function lenientClose(conn: Deno.TlsConn, onMissing?: () => void): Deno.T
       const v = Reflect.get(target, key, target);
       return typeof v === "function" ? v.bind(target) : v;
     },
+  });
+}
+
+/**
+ * The secure PMU (part 5): part 2's PMU server over TLS with `identity`,
+ * after checking that rustls accepts it; each session starts with a TLS
+ * handshake bounded by the idle timeout. The CLI, `demo` and tests start it
+ * here.
+ */
+export function startSecurePmu(
+  opts: Omit<PmuServerOptions, "tls" | "prepare"> & { identity: Identity },
+): Promise<Server> {
+  const { identity, ...rest } = opts;
+  checkIdentity(identity, opts.hostname);
+  const handshakeMs = (opts.idleTimeout ?? 10) * 1000;
+  return startPmuServer({
+    ...rest,
+    tls: { cert: identity.cert, key: identity.key },
+    prepare: (conn, signal) => serverHandshake(conn, handshakeMs, signal),
   });
 }

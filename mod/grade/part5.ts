@@ -1,0 +1,177 @@
+/**
+ * Grading part 5: the student's secure PMU (`<certificate> <key>`), which
+ * must serve TLS on localhost:5003. The grader connects like the course's
+ * Part5_PDC: IPv4, the certificate chain checked against the lab CA, the host
+ * name not checked (students' certificates carried arbitrary names), then
+ * `CMD_short:0`.
+ *
+ * Without --cert/--key/--ca, a CA and a certificate for the program are made
+ * on the fly with `socklab ca` (openssl).
+ *
+ * @module
+ */
+import { splitAll } from "../pmu/splitter.ts";
+import { message } from "../net/errors.ts";
+import { Sandbox } from "../proc/sandbox.ts";
+import { makeTestIdentity } from "../tls/ca.ts";
+import { connectSecure, lenientClose, loadCaCert } from "../tls/secure.ts";
+import { checkPmuMessages } from "./checks.ts";
+import {
+  describeEnd,
+  type GradablePart,
+  type GradeContext,
+  programRun,
+  showOutput,
+} from "./part.ts";
+import type { TestResult } from "./report.ts";
+
+const PORT = 5003;
+
+interface Material {
+  cert: string;
+  key: string;
+  ca: string;
+  cleanup: () => Promise<void>;
+}
+
+/** The program's certificate and key, and the CA to check them with. */
+async function material(ctx: GradeContext): Promise<Material> {
+  const { cert, key, ca } = ctx.options;
+  if (cert || key || ca) {
+    if (!cert || !key || !ca) throw new Error("--cert, --key and --ca go together");
+    return { cert, key, ca, cleanup: () => Promise.resolve() };
+  }
+  const dir = await Deno.makeTempDir({ prefix: "socklab-grade5-" });
+  try {
+    return { ...await makeTestIdentity(dir), cleanup: () => Deno.remove(dir, { recursive: true }) };
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+}
+
+/**
+ * Connect like Part5_PDC, retrying while nothing listens yet (the program is
+ * starting) until `deadline`. Returns the connection or why there is none.
+ */
+async function connect(
+  caCert: string,
+  caFile: string,
+  deadline: number,
+  alive: () => boolean,
+): Promise<Deno.TlsConn | string> {
+  while (true) {
+    try {
+      return await connectSecure({
+        address: "127.0.0.1",
+        port: PORT,
+        name: "localhost",
+        caCert,
+        caFile,
+        hostnameCheck: false,
+      });
+    } catch (e) {
+      const why = message(e);
+      const refused = /connection refused/.test(why);
+      if (!refused) return why;
+      if (!alive()) return "the program exited before listening on localhost:5003";
+      if (Date.now() > deadline) return `nothing listens on 127.0.0.1:${PORT}`;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Send CMD_short:0 and read until the server closes, or 2 s pass without data (Part5_PDC never waited for a close). */
+async function exchange(
+  conn: Deno.TlsConn,
+): Promise<{ lines: string[]; closed: boolean; error?: string }> {
+  const c = lenientClose(conn);
+  const chunks: Uint8Array[] = [];
+  let closed = false;
+  let error: string | undefined;
+  try {
+    await c.write(new TextEncoder().encode("CMD_short:0"));
+    const buf = new Uint8Array(1024);
+    const overall = Date.now() + 10_000;
+    while (Date.now() < overall) {
+      let t: ReturnType<typeof setTimeout> | undefined;
+      const idle = new Promise<"idle">((r) => t = setTimeout(() => r("idle"), 2000));
+      const n = await Promise.race([c.read(buf), idle]);
+      clearTimeout(t);
+      if (n === "idle") break;
+      if (n === null) {
+        closed = true;
+        break;
+      }
+      chunks.push(buf.slice(0, n));
+    }
+  } catch (e) {
+    error = message(e);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+  const lines = splitAll(chunks).map((p) => p.kind === "message" ? p.text : p.text.trim()).filter(
+    Boolean,
+  );
+  return { lines, closed, error };
+}
+
+export const part5: GradablePart = {
+  name: "part5",
+  prototype: "<certificate> <key>",
+  summary: "the secure PMU serves CMD_short:0 over TLS on localhost:5003",
+  async run(ctx) {
+    const m = await material(ctx);
+    const tests: TestResult[] = [];
+    try {
+      const caCert = await loadCaCert(m.ca);
+      await using sb = new Sandbox(programRun(ctx, [m.cert, m.key]));
+      let exited = false;
+      void sb.result.then(() => exited = true);
+      const deadline = Date.now() + Math.min(ctx.timeLimitMs, 10_000);
+
+      const first = await connect(caCert, m.ca, deadline, () => !exited);
+      if (typeof first === "string") {
+        const r = await sb.stop();
+        showOutput(ctx, "secure-pmu", r);
+        const end = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
+        const fail = { passed: false, detail: `${first}${end}` };
+        return [
+          { name: "TLS on localhost:5003, certificate of the lab CA", ...fail },
+          { name: "answers CMD_short:0", passed: false, detail: "no TLS connection" },
+          { name: "serves a second connection", passed: false, detail: "no TLS connection" },
+        ];
+      }
+      tests.push({
+        name: "TLS on localhost:5003, certificate of the lab CA",
+        passed: true,
+        detail: "handshake done, chain checked against the CA",
+      });
+      const one = await exchange(first);
+      const v = checkPmuMessages(one.lines, undefined, 1);
+      tests.push({
+        name: "answers CMD_short:0",
+        passed: v.passed,
+        detail: v.detail + (one.error ? `; then: ${one.error}` : ""),
+      });
+      const second = await connect(caCert, m.ca, Date.now() + 3000, () => !exited);
+      if (typeof second === "string") {
+        tests.push({
+          name: "serves a second connection",
+          passed: false,
+          detail: `${second}: serve clients in a loop`,
+        });
+      } else {
+        const two = await exchange(second);
+        const v2 = checkPmuMessages(two.lines, undefined, 1);
+        tests.push({ name: "serves a second connection", passed: v2.passed, detail: v2.detail });
+      }
+      showOutput(ctx, "secure-pmu", await sb.stop());
+    } finally {
+      await m.cleanup();
+    }
+    return tests;
+  },
+};
