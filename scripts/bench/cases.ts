@@ -500,11 +500,12 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       " (scripts/build.ts), run by the same deno. The anchor is Debian's /usr/bin/python3;" +
       " `python3 (PATH)` is the executable the PATH's python3 resolves to (a pyenv build; its" +
       " site-packages holds a .pth of this machine that imports certifi at every start).",
-    "What --version costs (2026-11-24): main.ts imports every command, and with them node:http" +
-      " + npm:ws (mod/ws), node:crypto (mod/tls/secure.ts) and node:net (isIP in" +
-      " mod/net/address.ts, mod/multicast/datagram.ts, mod/tls/ca.ts): ~110 ms of user CPU" +
-      " against ~40 ms for an empty script. A prototype importing them lazily (inside" +
-      " startWsPmu, runWsPdc and describeServerCert; a local isIP) measured ~66 ms.",
+    "What --version costs (2026-11-24, quiet machine, user CPU): an empty deno script ~40 ms;" +
+      " socklab --version was ~117 ms (169 ms wall) because main.ts imports every command and" +
+      " with them node:http + npm:ws (mod/ws), node:crypto (X509Certificate in" +
+      " mod/tls/secure.ts) and node:net (isIP in mod/net/address.ts, mod/multicast/datagram.ts," +
+      " mod/tls/ca.ts). mod/ws now imports ws lazily (-> ~135 ms wall); a prototype that also" +
+      " loads node:crypto inside describeServerCert and uses a local isIP measured ~110 ms.",
     "p99 of each: " +
       Object.entries(times).map(([k, xs]) => `${k} ${percentile(xs, 99).toFixed(1)} ms`).join(
         ", ",
