@@ -64,7 +64,8 @@ export function resultsMarkdown(r: RunInfo): string {
     `- CPU: ${m.cpus} x ${m.cpuModel}`,
     `- memory: ${m.memory}`,
     `- system: ${m.os}, ${m.kernel}`,
-    `- load average (1, 5, 15 min) before: ${r.loadBefore}; after: ${r.loadAfter}` +
+    `- load average (1, 5, 15 min) before: ${r.loadBefore}; after: ${r.loadAfter} (the bench` +
+    " itself keeps up to 2 cores busy)" +
     (sharedMachine(r.loadBefore, m.cpus)
       ? " (the machine was busy with other work when the run started: figures are noisier)"
       : ""),
