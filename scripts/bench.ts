@@ -46,7 +46,7 @@ async function main(): Promise<number> {
     args: Deno.args,
     options: {
       only: { type: "string" },
-      runs: { type: "string", default: "3" },
+      runs: { type: "string", default: "5" },
       out: { type: "string", default: resolve(ROOT, "bench/RESULTS.md") },
       "no-write": { type: "boolean", default: false },
     },

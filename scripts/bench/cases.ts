@@ -211,7 +211,7 @@ export async function streamThroughput(ctx: BenchContext, floodBytes = 256 * 2 *
 /** 2. Connection service rate: concurrent verified CMD_short:0 exchanges (n=15). */
 export async function connectionRate(
   ctx: BenchContext,
-  opts = { conc: 32, seconds: 3, count: 15 },
+  opts = { conc: 32, seconds: 2, count: 15 },
 ): Promise<Section> {
   const id = "2";
   const title = `connection service rate, CMD_short:0 n=${opts.count}, ${opts.conc} clients`;
@@ -520,7 +520,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
 /** 3. UDP: answered RESET:20 per second, and the pdc-udp round trip. */
 export async function udpService(
   ctx: BenchContext,
-  opts = { window: 32, seconds: 2, rttRuns: 2000 },
+  opts = { window: 32, seconds: 2, rttRuns: 1000 },
 ): Promise<Section> {
   const id = "3";
   const title = "UDP RESET:20 -> OFFSET";
