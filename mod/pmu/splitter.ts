@@ -30,9 +30,20 @@ export class PmuSplitter {
   #buf = "";
   #lastWasText = false;
   #mode: "undecided" | "messages" | "text" = "undecided";
+  #clean = true;
+
+  /**
+   * True once the stream is known to be pass-through text and nothing is held back (no
+   * text, no cut UTF-8 character): from then on a reader may copy the bytes to its output
+   * as they are, without pushing them (no decoding and re-encoding of a flood).
+   */
+  get passthrough(): boolean {
+    return this.#mode === "text" && this.#buf === "" && this.#clean;
+  }
 
   /** Feeds one read's bytes; returns the pieces now complete (possibly none). */
   push(chunk: Uint8Array): PmuPiece[] {
+    this.#clean = !cutCharacter(chunk);
     return this.#run(this.#decoder.decode(chunk, { stream: true }), false);
   }
 
@@ -119,6 +130,21 @@ export class PmuSplitter {
   }
 }
 
+/**
+ * True if `chunk` may end inside a UTF-8 character (a lead byte with fewer continuation
+ * bytes than it announces), so that a streaming decoder could be holding bytes back.
+ */
+export function cutCharacter(chunk: Uint8Array): boolean {
+  for (let k = 1; k <= Math.min(3, chunk.length); k++) {
+    const b = chunk[chunk.length - k];
+    if (b < 0x80) return false; // ASCII: complete
+    if (b < 0xc0) continue; // a continuation byte: look further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    return k < need;
+  }
+  return false;
+}
+
 /** The length of the longest suffix of `s` that is a proper prefix of MESSAGE_PREFIX. */
 function heldBack(s: string): number {
   for (let k = Math.min(s.length, MESSAGE_PREFIX.length - 1); k > 0; k--) {
@@ -157,6 +183,12 @@ export class PdcOutput {
       }
     }
     return s;
+  }
+
+  /** Notes bytes copied to the output as they are (pass-through text); returns them. */
+  raw(chunk: Uint8Array): Uint8Array {
+    if (chunk.length > 0) this.#lineOpen = chunk[chunk.length - 1] !== 0x0a;
+    return chunk;
   }
 
   /** What to write when the stream ends: `"\n"` if the last text left a line open. */

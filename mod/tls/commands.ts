@@ -13,6 +13,7 @@ import {
   ipv4Of,
   parsePmuServerOptions,
   PDC_READ_OPTIONS,
+  pdcReadSize,
   pmuServerOptions,
   runPdc,
 } from "../tcp/commands.ts";
@@ -246,7 +247,7 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
   async run(args, io) {
     const [command, caFile] = args.positionals;
     const port = portOpt(args, "port", false);
-    const readSize = numOpt(args, "read-size", { min: 1, max: 1 << 20, integer: true });
+    const readSize = pdcReadSize(args);
     const host = str(args, "host")!;
     if (!isValidHost(host)) {
       throw new UsageError(`--host: '${host}' is not a valid host name or IP address`);

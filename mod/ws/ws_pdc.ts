@@ -7,7 +7,7 @@
  * @module
  */
 // @ts-types="@types/ws"
-import { type RawData, WebSocket } from "ws";
+import type { RawData } from "ws";
 import type { IncomingMessage } from "node:http";
 import { RunError, UsageError } from "../cli/command.ts";
 import { hostPort, isValidHost } from "../net/address.ts";
@@ -82,15 +82,17 @@ function bytesOf(data: RawData): Uint8Array {
  * resolve with how the connection closed. Rejects with a RunError if the connection or
  * the handshake fails.
  */
-export function runWsPdc(
+export async function runWsPdc(
   url: URL,
   command: string,
   onMessage: (m: WsMessage) => void,
   opts: { handshakeTimeoutMs?: number } = {},
 ): Promise<WsPdcResult> {
+  // Loaded here, not at start-up: npm:ws doubles the start-up time of every command.
+  const { WebSocket } = await import("ws");
   const { host, port } = urlHostPort(url);
   const where = hostPort(host, port);
-  return new Promise((resolve, reject) => {
+  return await new Promise((resolve, reject) => {
     let opened = false;
     let settled = false;
     let start = 0;

@@ -10,10 +10,10 @@
  *
  * @module
  */
-import http from "node:http";
+import type http from "node:http";
 import type { Socket } from "node:net";
 // @ts-types="@types/ws"
-import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { RawData, WebSocket } from "ws";
 import { hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
 import type { Server } from "../net/server.ts";
@@ -80,6 +80,10 @@ function shown(text: string): string {
 
 /** Start the WebSocket PMU; resolves once it is listening. */
 export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
+  // node:http and ws are loaded here, not at start-up: they double the start-up time of
+  // every socklab command (measured by `deno task bench`, 5b).
+  const { default: nodeHttp } = await import("node:http");
+  const { WebSocketServer } = await import("ws");
   const log = opts.log ?? (() => {});
   const binary = !opts.text;
   // Per-connection randomness as `pmu` draws it (mod/tcp/pmu.ts): one seeded generator per
@@ -101,7 +105,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   };
   let closing = false;
 
-  const httpServer = http.createServer((req, res) => {
+  const httpServer = nodeHttp.createServer((req, res) => {
     // A plain HTTP request: this is a WebSocket server.
     stats.http++;
     const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
@@ -161,7 +165,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       const status = e.message === "Invalid HTTP method" ? 405 : 400;
       log(`${peer}: bad WebSocket handshake (${e.message}) -> ${status}`);
       if (s.writable) {
-        const reason = http.STATUS_CODES[status];
+        const reason = nodeHttp.STATUS_CODES[status];
         const body = `${status} ${reason}: ${e.message}\n`;
         const version = /Version/.test(e.message) ? "Sec-WebSocket-Version: 13, 8\r\n" : "";
         s.end(
