@@ -86,10 +86,74 @@ Deno.test("every limit is a flag with its default in --help", async () => {
     const [cmd, flags] of [
       ["pmu", [/--max-connections <N>\s+.*\(default: 512\)/, /--idle-timeout/, /--max-command/]],
       ["secure-pmu", [/--max-connections <N>\s+.*\(default: 512\)/, /--idle-timeout/]],
+      ["ws-pmu", [/--max-connections <N>\s+.*\(default: 512\)/, /--max-command/]],
     ] as const
   ) {
     const r = await runSocklab([cmd, "--help"]);
     assert.equal(r.code, 0);
     for (const f of flags) assert.match(r.stdout, f, `${cmd} --help`);
+  }
+});
+
+Deno.test("ws-pmu --max-connections: the client over the limit gets 503 and a log line", async () => {
+  const { proc: server, port } = await startServer([
+    "ws-pmu",
+    "--host",
+    "127.0.0.1",
+    "--max-connections",
+    "2",
+    "--count",
+    "2",
+  ]);
+  await using _s = server;
+  const held = await stallers(port, 2);
+  try {
+    const r = await runSocklab(["ws-pdc", "127.0.0.1", String(port), "CMD_short:0"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /503/);
+    await server.stderr.waitFor(
+      /^127\.0\.0\.1:\d+: refused, 2 connections already open \(--max-connections 2\) -> 503$/,
+    );
+  } finally {
+    closeAll(held);
+  }
+  // Once the stalled connections are gone, the next client is served.
+  let ok = { code: -1, stdout: "", stderr: "" };
+  for (let i = 0; i < 50 && ok.code !== 0; i++) {
+    ok = await runSocklab(["ws-pdc", "127.0.0.1", String(port), "CMD_short:0"]);
+  }
+  assert.equal(ok.stdout, "This is PMU data 0\nThis is PMU data 1\n", ok.stderr);
+  const st = await server.stop();
+  assert.equal(st.code, 0);
+  assert.match(server.stderr.text, /1 refused \(busy, 503\)/);
+});
+
+Deno.test("secure-pmu --max-connections: a TLS client over the limit is told so after its handshake", async () => {
+  const certs = new URL("../certs/", import.meta.url).pathname;
+  const { proc: server, port } = await startServer([
+    "secure-pmu",
+    certs + "localhost.crt",
+    certs + "localhost.key",
+    "--host",
+    "127.0.0.1",
+    "--max-connections",
+    "1",
+  ]);
+  await using _s = server;
+  const held = await stallers(port, 1);
+  try {
+    const r = await runSocklab([
+      "secure-pdc",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "CMD_short:0",
+      certs + "ca.crt",
+    ]);
+    assert.equal(r.stdout, "Server busy: too many connections, try again later.\n", r.stderr);
+    await server.stderr.waitFor(/refused: 1 connections already open \(--max-connections 1\)/);
+  } finally {
+    closeAll(held);
   }
 });

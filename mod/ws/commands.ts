@@ -27,6 +27,15 @@ function wsPmuOptions(): Command["options"] {
   const { split: _split, ...options } = pmuServerOptions;
   return {
     ...options,
+    "idle-timeout": {
+      ...options["idle-timeout"],
+      help: "answer 'Wrong command.' to a client that sends no command within this time; drop " +
+        "a connection that completes no WebSocket handshake within it",
+    },
+    "max-connections": {
+      ...options["max-connections"],
+      help: "most connections at once; one more is answered 503 Service Unavailable (logged)",
+    },
     "max-command": {
       ...options["max-command"],
       help: "largest message a client may send; a larger one is closed with 1009 (message too big)",
@@ -58,7 +67,8 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
   example: "socklab ws-pmu --port 5006",
   async run(args, io) {
     const port = portOpt(args);
-    const { count, seed, idleTimeout, maxCommandBytes, flood } = await parsePmuServerOptions(args);
+    const { count, seed, idleTimeout, maxCommandBytes, maxConnections, flood } =
+      await parsePmuServerOptions(args);
     const hostArg = str(args, "host")!;
     let hostname: string;
     try {
@@ -75,6 +85,7 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
       flood,
       idleTimeout,
       maxCommandBytes,
+      maxConnections,
       log: io.log,
     });
     return serveUntilStopped(io, server);

@@ -27,6 +27,7 @@ import {
   seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
+import { DEFAULT_MAX_CONNECTIONS } from "../tcp/pmu.ts";
 import { closeCodeText } from "./close.ts";
 import { asDenoError } from "./node_errors.ts";
 
@@ -48,6 +49,11 @@ export interface WsPmuOptions {
   idleTimeout?: number;
   /** Largest incoming message in bytes; ws closes with 1009 above it (default 256). */
   maxCommandBytes?: number;
+  /**
+   * Most connections at once (default 512, as `pmu`); a client over the limit is answered
+   * `503 Service Unavailable` (to its request or upgrade) and closed, and the refusal logged.
+   */
+  maxConnections?: number;
   log?: (line: string) => void;
 }
 
@@ -92,6 +98,24 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const flood = opts.flood ?? new TextEncoder().encode(floodText(DEFAULT_FLOOD_BYTES));
   const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
   const sockets = new Set<Socket>();
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  /** Connections accepted over the limit: their request or upgrade gets a 503. */
+  const overLimit = new WeakSet<Socket>();
+  /** Answer 503 on a connection over the limit, close it, log it. */
+  const busy = (s: Socket) => {
+    stats.refused++;
+    log(
+      `${hostPort(s.remoteAddress ?? "?", s.remotePort ?? 0)}: refused, ${maxConnections} ` +
+        `connections already open (--max-connections ${maxConnections}) -> 503`,
+    );
+    const body = "503 Service Unavailable: too many connections, try again later\n";
+    if (s.writable) {
+      s.end(
+        `HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n` +
+          `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    } else s.destroy();
+  };
   /** Open connections: how to close each at shutdown, and a promise of its end. */
   const clients = new Map<WebSocket, { ended: Promise<void>; shutdown(): void }>();
   const stats = {
@@ -102,10 +126,12 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     http: 0,
     badHandshake: 0,
     silent: 0,
+    refused: 0,
   };
   let closing = false;
 
   const httpServer = nodeHttp.createServer((req, res) => {
+    if (overLimit.has(req.socket)) return busy(req.socket);
     // A plain HTTP request: this is a WebSocket server.
     stats.http++;
     const peer = hostPort(req.socket.remoteAddress ?? "?", req.socket.remotePort ?? 0);
@@ -121,6 +147,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     res.end(body);
   });
   httpServer.on("connection", (s: Socket) => {
+    if (sockets.size >= maxConnections) overLimit.add(s);
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
     // Deno's node:http has no headersTimeout: drop a connection that sends no complete
@@ -178,6 +205,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
 
   httpServer.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     if (closing) return socket.destroy();
+    if (overLimit.has(socket)) return busy(socket);
     wss.handleUpgrade(req, socket, head, (ws) => session(ws, req));
   });
 
@@ -316,6 +344,6 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
       `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
       `request(s) with 426, ${stats.badHandshake} bad handshake(s) with 400, ${stats.silent} silent ` +
-      `connection(s) dropped`,
+      `connection(s) dropped${stats.refused ? `, ${stats.refused} refused (busy, 503)` : ""}`,
   };
 }
