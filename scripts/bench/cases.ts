@@ -322,8 +322,17 @@ export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Secti
   const title = `peak RSS with ${conns} idle connections`;
   if (!command("pmu")) return { id, title, rows: [], notes: [], skipped: "socklab has no pmu yet" };
   const nofile = conns * 2 + 256;
+  const maxConnOpt = optionOf("pmu", "max-connections");
   const servers: Record<string, string[]> = {
-    "socklab pmu": socklabArgv(["pmu", "--host", LOCAL, "--port", "0"]),
+    "socklab pmu": socklabArgv([
+      "pmu",
+      "--host",
+      LOCAL,
+      "--port",
+      "0",
+      // pmu serves at most 512 clients at once by default: let it hold them all.
+      ...(maxConnOpt ? [`--${maxConnOpt}`, String(conns)] : []),
+    ]),
   };
   if (ctx.anchors.python) {
     servers["python threaded (anchor)"] = [
@@ -399,7 +408,8 @@ export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Secti
     title,
     rows,
     notes: [
-      `each run starts a fresh server (open-files limit raised to ${nofile} with \`ulimit -n\`),` +
+      `each run starts a fresh server (open-files limit raised to ${nofile} with \`ulimit -n\`;` +
+      ` pmu with --max-connections ${conns}),` +
       ` opens ${conns} TCP connections that send nothing (scripts/bench/load.ts hold), waits` +
       " until the server's memory stops growing, and reads VmHWM (peak resident set, MB =" +
       " MiB here) from /proc/<pid>/status; the idle figure is VmHWM before any connection." +
