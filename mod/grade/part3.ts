@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { freeDualUdpPort } from "../net/ports.ts";
 import { resolveHost } from "../net/address.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { startPmuUdp, type UdpServerEvent } from "../udp/pmu_udp.ts";
@@ -21,23 +22,6 @@ import {
   showOutput,
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
-
-/** A UDP port free on both 127.0.0.1 and ::1 a moment ago. */
-function freeDualPort(): number {
-  for (let i = 0; i < 20; i++) {
-    const a = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-    const port = (a.addr as Deno.NetAddr).port;
-    try {
-      Deno.listenDatagram({ transport: "udp", hostname: "::1", port }).close();
-      return port;
-    } catch {
-      /* taken in IPv6: try another */
-    } finally {
-      a.close();
-    }
-  }
-  throw new Error("no UDP port free on both 127.0.0.1 and ::1");
-}
 
 /** Does `localhost` resolve to ::1 here (what a student's getaddrinfo sees)? */
 export async function localhostHasIPv6(): Promise<boolean> {
@@ -68,7 +52,7 @@ interface RunOutcome {
 
 async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promise<RunOutcome> {
   const name = `IPv${family}-only server`;
-  const port = freeDualPort();
+  const port = freeDualUdpPort();
   const events: UdpServerEvent[] = [];
   const server = await startPmuUdp({
     hosts: family === 4 ? { 4: "127.0.0.1" } : { 6: "::1" },

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { freeUdpPort } from "../net/ports.ts";
 import { parseDatagram } from "../multicast/datagram.ts";
 import { startReceiver } from "../multicast/receiver.ts";
 import { startTv } from "../multicast/tv.ts";
@@ -24,14 +25,6 @@ import type { TestResult } from "./report.ts";
 
 const GROUP = "224.1.1.1";
 
-/** A UDP port that was free a moment ago. */
-function freeUdpPort(): number {
-  const s = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
-}
-
 /** Short lines, so that a run sees the whole play and its restart. */
 export const GRADE_SCRIPT = [
   "JULIET: Who knocks upon my port at this late hour?",
@@ -47,7 +40,7 @@ async function receiverTest(
   need: number,
   timeMs: number,
 ): Promise<TestResult> {
-  const port = freeUdpPort();
+  const port = freeUdpPort("0.0.0.0");
   const tv = await startTv({
     group: GROUP,
     port,
@@ -97,7 +90,7 @@ export const part4Sender: GradablePart = {
       "It is the east, and Juliet is the sun.",
       "Arise, fair sun!",
     ];
-    const port = freeUdpPort();
+    const port = freeUdpPort("0.0.0.0");
     const got: string[] = [];
     const receiver = await startReceiver({
       group: GROUP,

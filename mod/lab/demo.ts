@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { freeUdpPort } from "../net/ports.ts";
 import { parseDatagram } from "../multicast/datagram.ts";
 import { startReceiver } from "../multicast/receiver.ts";
 import { DEFAULT_SCRIPT } from "../multicast/script.ts";
@@ -212,14 +213,6 @@ const WS_STEP: DemoStep = {
     }
   },
 };
-
-/** A UDP port that was free a moment ago. */
-function freeUdpPort(): number {
-  const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
-}
 
 /** Part 3: an IPv6-only lossy server; the client, given localhost, retransmits on both families. */
 const UDP_STEP: DemoStep = {

@@ -14,15 +14,9 @@ export function closedTcpPort(hostname = "127.0.0.1"): number {
   return port;
 }
 
-/** A UDP port on `hostname` that was free a moment ago. */
-export function freeUdpPort(hostname = "127.0.0.1"): number {
-  const s = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
-  const port = (s.addr as Deno.NetAddr).port;
-  s.close();
-  return port;
-}
-
 /** Hold a TCP port on `hostname` (so a server started on it must fail). Close it after. */
 export function holdTcpPort(hostname = "127.0.0.1"): Deno.TcpListener {
   return Deno.listen({ hostname, port: 0 });
 }
+
+export { freeUdpPort } from "../../mod/net/ports.ts";
