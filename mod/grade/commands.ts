@@ -7,9 +7,9 @@
  */
 import { type Command, flag, numOpt, RunError, str, UsageError } from "../cli/command.ts";
 import { findProgram } from "../proc/sandbox.ts";
-import type { GradeContext } from "./part.ts";
+import { gradeProgram } from "./engine.ts";
 import { PARTS } from "./parts.ts";
-import { formatReport, makeReport } from "./report.ts";
+import { formatReport } from "./report.ts";
 
 export const grade: Command = {
   name: "grade",
@@ -87,7 +87,9 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
       );
     }
     const json = flag(args, "json");
-    const ctx: GradeContext = {
+    io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
+    const { report } = await gradeProgram({
+      part: part.name,
       program: args.rest,
       timeLimitMs: timeLimit * 1000,
       outputCapBytes: outputCap,
@@ -95,11 +97,7 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
       verbose: flag(args, "verbose"),
       seed,
       options: { sciper, cert: str(args, "cert"), key: str(args, "key"), ca: str(args, "ca") },
-      prefix: [],
-    };
-    io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
-    const tests = await part.run(ctx);
-    const report = makeReport(part.name, tests);
+    });
     if (json) io.out(JSON.stringify(report));
     else {
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");

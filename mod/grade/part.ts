@@ -24,6 +24,8 @@ export interface GradeContext {
   options: Record<string, string | undefined>;
   /** Prefix for the program's argv (e.g. a network namespace); empty normally. */
   prefix: string[];
+  /** Called with every finished run of the program (the service keeps their output). */
+  record?: (test: string, result: SandboxResult) => void;
 }
 
 export interface GradablePart {
@@ -49,8 +51,9 @@ export function programRun(
   };
 }
 
-/** With --verbose, show what the program printed. */
+/** Record a finished run; with --verbose, show what the program printed. */
 export function showOutput(ctx: GradeContext, test: string, r: SandboxResult): void {
+  ctx.record?.(test, r);
   if (!ctx.verbose) return;
   ctx.log(`--- ${test}: program ${describeEnd(r)}`);
   for (const l of r.stdout.split("\n").slice(0, 200)) if (l) ctx.log(`  stdout| ${l}`);
