@@ -1,5 +1,16 @@
+/**
+ * The storage contract: every case runs on both stores, SQLite (a file in a
+ * temporary directory) and PostgreSQL (a private cluster for this file, one
+ * fresh database per case; tests/helpers/pg.ts). Each rule a process relies
+ * on across processes is checked with two stores open on one database.
+ */
 import assert from "node:assert/strict";
-import { openStore } from "../mod/service/store/open.ts";
+import { DatabaseSync } from "node:sqlite";
+import { type Migration, MIGRATIONS, SCHEMA_VERSION } from "../mod/service/store/migrations.ts";
+import { dbPath } from "../mod/service/store/open.ts";
+import { PostgresStore } from "../mod/service/store/postgres.ts";
+import { SqliteStore } from "../mod/service/store/sqlite.ts";
+import { dbName, type PgCluster, pgTest } from "./helpers/pg.ts";
 import {
   DEFAULT_POLICY,
   isRefusal,
@@ -8,17 +19,6 @@ import {
   type Store,
   type Submission,
 } from "../mod/service/store/store.ts";
-
-async function withStore(fn: (s: Store, dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "socklab-store-" });
-  const s = await openStore({ data: dir });
-  try {
-    await fn(s, dir);
-  } finally {
-    await s.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const RESULT: NewResult = {
   score: 3,
@@ -43,93 +43,260 @@ async function submit(s: Store, user: string, now: number, cooldownMs = 0) {
   return r;
 }
 
-Deno.test("store: migrations apply once; a reopened store keeps its rows", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "socklab-store-" });
-  try {
-    const a = await openStore({ data: dir });
-    await a.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
-    await a.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
-    await a.close();
-    const b = await openStore({ data: dir });
-    assert.equal(await b.migrate(), 1);
-    assert.equal((await b.getCourse())?.policy.cooldownSeconds, 30);
-    assert.equal((await b.getUser("alice"))?.name, "A");
-    await b.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+/** One database for one case; the stores opened on it are closed at the end. */
+interface Db {
+  /** A new store (its own connection) on this database, migrated. */
+  open(migrations?: readonly Migration[]): Promise<Store>;
+  /** Raw rows of a query, for what the Store interface does not show. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+}
+
+interface Backend {
+  name: string;
+  fresh(): Promise<Db & AsyncDisposable>;
+}
+
+function opener(make: (m: readonly Migration[]) => Store) {
+  const opened: Store[] = [];
+  return {
+    opened,
+    async open(migrations: readonly Migration[] = MIGRATIONS): Promise<Store> {
+      const s = make(migrations);
+      opened.push(s);
+      await s.migrate();
+      return s;
+    },
+    async closeAll() {
+      for (const s of opened) await s.close();
+    },
+  };
+}
+
+const SQLITE: Backend = {
+  name: "SQLite",
+  async fresh() {
+    const dir = await Deno.makeTempDir({ prefix: "socklab-store-" });
+    const o = opener((migrations) => new SqliteStore(dbPath(dir), { migrations }));
+    return {
+      open: o.open,
+      query(sql: string) {
+        const db = new DatabaseSync(dbPath(dir));
+        try {
+          return Promise.resolve(db.prepare(sql).all().map((r) => ({ ...r })));
+        } finally {
+          db.close();
+        }
+      },
+      async [Symbol.asyncDispose]() {
+        await o.closeAll();
+        await Deno.remove(dir, { recursive: true });
+      },
+    };
+  },
+};
+
+function postgresBackend(pg: PgCluster): Backend {
+  return {
+    name: "PostgreSQL",
+    async fresh() {
+      const url = await pg.createDatabase(dbName());
+      const o = opener((migrations) => new PostgresStore(url, { max: 2, migrations }));
+      const raw = new PostgresStore(url, { max: 1 });
+      return {
+        open: o.open,
+        async query(sql: string) {
+          return [...await raw.sql.unsafe(sql)];
+        },
+        async [Symbol.asyncDispose]() {
+          await o.closeAll();
+          await raw.close();
+        },
+      };
+    },
+  };
+}
+
+const CASES: { name: string; fn: (db: Db) => Promise<void> }[] = [];
+
+/** A case of the storage contract: it runs on every store. */
+function contract(name: string, fn: (db: Db) => Promise<void>): void {
+  CASES.push({ name, fn });
+}
+
+async function runCases(b: Backend, t: Deno.TestContext) {
+  for (const c of CASES) {
+    await t.step(c.name, async () => {
+      await using db = await b.fresh();
+      await c.fn(db);
+    });
   }
+}
+
+Deno.test("store contract on SQLite", (t) => runCases(SQLITE, t));
+pgTest("store contract on PostgreSQL", (pg, t) => runCases(postgresBackend(pg), t));
+
+/** A migration after the last one (tests only): what the next release would add. */
+const NEXT: Migration = {
+  version: MIGRATIONS.at(-1)!.version + 1,
+  name: "test: the next migration",
+  sql: `CREATE TABLE next_test (id {{id}}, note TEXT NOT NULL);
+ALTER TABLE workers ADD COLUMN note TEXT;`,
+};
+
+contract("migrations from empty apply once; a reopened store keeps its rows", async (db) => {
+  const a = await db.open();
+  await a.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
+  await a.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
+  await a.close();
+  const b = await db.open();
+  assert.equal(await b.migrate(), SCHEMA_VERSION);
+  assert.equal((await b.getCourse())?.policy.cooldownSeconds, 30);
+  assert.equal((await b.getUser("alice"))?.name, "A");
+  const versions = await db.query("SELECT version FROM schema_migrations ORDER BY version");
+  assert.deepEqual(versions.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
 });
 
-Deno.test("store: one active job per student and kind, then the cooldown", async () => {
-  await withStore(async (s) => {
-    await s.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
-    const first = await submit(s, "alice", 1000, 30_000);
-    assert.ok(!isRefusal(first));
-    const second = await submit(s, "alice", 2000, 30_000);
-    assert.deepEqual(second, { refused: "active", submissionId: (first as Submission).id });
-    const job = (await s.lease("w1", 10_000, 3000))!;
-    assert.ok(await s.complete(job.id, job.leaseId, RESULT, 4000));
-    const third = await submit(s, "alice", 5000, 30_000);
-    assert.deepEqual(third, { refused: "cooldown", retryAfterMs: 26_000 });
-    assert.ok(!isRefusal(await submit(s, "alice", 31_000, 30_000)));
-    assert.equal((await s.listSubmissions({ userId: "alice" })).length, 2);
-  });
+contract("migrations from the previous version add the next one and keep the rows", async (db) => {
+  const old = await db.open(MIGRATIONS);
+  await old.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
+  assert.ok(!isRefusal(await submit(old, "alice", 5)));
+  await old.registerWorker({ id: "w1", host: "h", slots: 1 }, 5);
+  await old.close();
+  const next = await db.open([...MIGRATIONS, NEXT]);
+  assert.equal(await next.migrate(), NEXT.version, "applied once: a second run is a no-op");
+  assert.equal((await next.getUser("alice"))?.name, "A");
+  assert.equal((await next.listSubmissions({ userId: "alice" })).length, 1);
+  assert.equal((await next.lease("w1", 1000, 6))?.userId, "alice");
+  assert.deepEqual(await db.query("SELECT note FROM workers"), [{ note: null }]);
+  assert.deepEqual(
+    await db.query("SELECT COUNT(*) AS n FROM next_test").then((r) => Number(r[0].n)),
+    0,
+  );
+  const versions = await db.query("SELECT version FROM schema_migrations ORDER BY version");
+  assert.deepEqual(
+    versions.map((r) => Number(r.version)),
+    [...MIGRATIONS, NEXT].map((m) => m.version),
+  );
 });
 
-Deno.test("store: a lease goes to one worker; expiry requeues; complete writes once", async () => {
-  await withStore(async (s) => {
-    await s.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
-    const sub = (await submit(s, "alice", 0)) as Submission;
-    const a = (await s.lease("w1", 1000, 10))!;
-    assert.equal(a.tries, 1);
-    assert.equal(await s.lease("w2", 1000, 20), null);
-    assert.equal(await s.queuePosition(a.id), null);
-    assert.ok(await s.renew(a.id, a.leaseId, 1000, 500));
-    assert.equal(await s.expireLeases(1400), 0);
-    assert.equal(await s.expireLeases(1600), 1);
-    assert.equal(await s.queuePosition(a.id), 1);
-    assert.equal(await s.renew(a.id, a.leaseId, 1000, 1700), false);
-    const b = (await s.lease("w2", 1000, 1800))!;
-    assert.equal(b.id, a.id);
-    assert.equal(b.tries, 2);
-    assert.equal(await s.complete(a.id, a.leaseId, RESULT, 1900), false, "stale lease");
-    assert.ok(await s.complete(b.id, b.leaseId, RESULT, 1900));
-    assert.equal(await s.complete(b.id, b.leaseId, RESULT, 1950), false, "twice");
-    const r = (await s.latestResult(sub.id))!;
-    assert.equal(r.worker, "w2");
-    assert.deepEqual([...r.files[0].bytes], [1, 2, 3]);
-    assert.equal((await s.getSubmission(sub.id))!.job.status, "done");
-    assert.deepEqual(await s.recentDurations(5), [1200]);
-  });
+contract("two processes starting at once apply each migration once", async (db) => {
+  const [a, b] = await Promise.all([
+    db.open([...MIGRATIONS, NEXT]),
+    db.open([...MIGRATIONS, NEXT]),
+  ]);
+  assert.equal(await a.migrate(), NEXT.version);
+  assert.equal(await b.migrate(), NEXT.version);
+  const rows = await db.query("SELECT version FROM schema_migrations ORDER BY version");
+  assert.equal(rows.length, MIGRATIONS.length + 1);
 });
 
-Deno.test("store: failures retry up to the limit, then the job is failed", async () => {
-  await withStore(async (s) => {
-    await s.upsertUser({ id: "bob", name: "B", email: "b@x", role: "student" });
-    const sub = (await submit(s, "bob", 0)) as Submission;
-    for (let i = 1; i <= MAX_TRIES; i++) {
-      const j = (await s.lease("w", 1000, i))!;
-      assert.equal(j.tries, i);
-      assert.equal(
-        await s.fail(j.id, j.leaseId, "grader broke", i),
-        i < MAX_TRIES ? "queued" : "failed",
-      );
+contract("two servers accepting the same student's submission at once: one wins", async (db) => {
+  const [a, b] = [await db.open(), await db.open()];
+  await a.upsertUser({ id: "dan", name: "D", email: "d@x", role: "student" });
+  const both = await Promise.all([submit(a, "dan", 10, 30_000), submit(b, "dan", 10, 30_000)]);
+  assert.equal(both.filter((r) => !isRefusal(r)).length, 1, JSON.stringify(both));
+  assert.equal(both.filter((r) => isRefusal(r) && r.refused === "active").length, 1);
+  assert.equal((await a.listJobs("queued")).length, 1);
+});
+
+contract("two competing workers: every job leased once, one result each", async (db) => {
+  const N = 24;
+  const [a, b] = [await db.open(), await db.open()];
+  for (let i = 0; i < N; i++) {
+    await a.upsertUser({ id: `s${i}`, name: `S${i}`, email: "s@x", role: "student" });
+    assert.ok(!isRefusal(await submit(i % 2 ? a : b, `s${i}`, i)));
+  }
+  const taken = new Map<number, string[]>();
+  const worker = async (s: Store, name: string, other: Store) => {
+    for (let n = 0; n < N + 5; n++) {
+      const j = await s.lease(name, 60_000, 100 + n);
+      if (!j) return;
+      taken.set(j.id, [...(taken.get(j.id) ?? []), name]);
+      await s.expireLeases(200 + n); // nothing has expired: a no-op under the race
+      assert.equal(await other.complete(j.id, "not-the-lease", RESULT, 300), false);
+      assert.ok(await s.renew(j.id, j.leaseId, 60_000, 300 + n));
+      assert.ok(await s.complete(j.id, j.leaseId, { ...RESULT, score: j.id % 5 }, 400 + n));
     }
-    assert.equal(await s.lease("w", 1000, 99), null);
-    const got = (await s.getSubmission(sub.id))!;
-    assert.equal(got.job.status, "failed");
-    assert.equal(got.job.error, "grader broke");
-    // A released job goes back untouched.
-    const again = await s.enqueue(sub.id, 100);
-    const l = (await s.lease("w", 1000, 101))!;
-    assert.equal(l.id, again.id);
-    assert.ok(await s.release(l.id, l.leaseId));
-    assert.equal((await s.lease("w", 1000, 102))!.tries, 1);
-  });
+  };
+  await Promise.all([worker(a, "wa", b), worker(b, "wb", a)]);
+  assert.equal(taken.size, N);
+  for (const [id, by] of taken) assert.equal(by.length, 1, `job ${id} leased by ${by}`);
+  const counts = await db.query("SELECT job_id, COUNT(*) AS n FROM results GROUP BY job_id");
+  assert.equal(counts.length, N);
+  assert.ok(counts.every((r) => Number(r.n) === 1));
+  assert.equal((await a.listJobs("done")).length, N);
+  assert.equal(await a.lease("wa", 1000, 999), null);
 });
 
-Deno.test("store: kept scores are the best or the last, a re-run replacing its submission's", async () => {
-  await withStore(async (s) => {
+contract("one active job per student and kind, then the cooldown", async (db) => {
+  const s = await db.open();
+  await s.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
+  const first = await submit(s, "alice", 1000, 30_000);
+  assert.ok(!isRefusal(first));
+  const second = await submit(s, "alice", 2000, 30_000);
+  assert.deepEqual(second, { refused: "active", submissionId: (first as Submission).id });
+  const job = (await s.lease("w1", 10_000, 3000))!;
+  assert.ok(await s.complete(job.id, job.leaseId, RESULT, 4000));
+  const third = await submit(s, "alice", 5000, 30_000);
+  assert.deepEqual(third, { refused: "cooldown", retryAfterMs: 26_000 });
+  assert.ok(!isRefusal(await submit(s, "alice", 31_000, 30_000)));
+  assert.equal((await s.listSubmissions({ userId: "alice" })).length, 2);
+});
+
+contract("a lease goes to one worker; expiry requeues; complete writes once", async (db) => {
+  const s = await db.open();
+  await s.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
+  const sub = (await submit(s, "alice", 0)) as Submission;
+  const a = (await s.lease("w1", 1000, 10))!;
+  assert.equal(a.tries, 1);
+  assert.equal(await s.lease("w2", 1000, 20), null);
+  assert.equal(await s.queuePosition(a.id), null);
+  assert.ok(await s.renew(a.id, a.leaseId, 1000, 500));
+  assert.equal(await s.expireLeases(1400), 0);
+  assert.equal(await s.expireLeases(1600), 1);
+  assert.equal(await s.queuePosition(a.id), 1);
+  assert.equal(await s.renew(a.id, a.leaseId, 1000, 1700), false);
+  const b = (await s.lease("w2", 1000, 1800))!;
+  assert.equal(b.id, a.id);
+  assert.equal(b.tries, 2);
+  assert.equal(await s.complete(a.id, a.leaseId, RESULT, 1900), false, "stale lease");
+  assert.ok(await s.complete(b.id, b.leaseId, RESULT, 1900));
+  assert.equal(await s.complete(b.id, b.leaseId, RESULT, 1950), false, "twice");
+  const r = (await s.latestResult(sub.id))!;
+  assert.equal(r.worker, "w2");
+  assert.deepEqual([...r.files[0].bytes], [1, 2, 3]);
+  assert.equal((await s.getSubmission(sub.id))!.job.status, "done");
+  assert.deepEqual(await s.recentDurations(5), [1200]);
+});
+
+contract("failures retry up to the limit, then the job is failed", async (db) => {
+  const s = await db.open();
+  await s.upsertUser({ id: "bob", name: "B", email: "b@x", role: "student" });
+  const sub = (await submit(s, "bob", 0)) as Submission;
+  for (let i = 1; i <= MAX_TRIES; i++) {
+    const j = (await s.lease("w", 1000, i))!;
+    assert.equal(j.tries, i);
+    assert.equal(
+      await s.fail(j.id, j.leaseId, "grader broke", i),
+      i < MAX_TRIES ? "queued" : "failed",
+    );
+  }
+  assert.equal(await s.lease("w", 1000, 99), null);
+  const got = (await s.getSubmission(sub.id))!;
+  assert.equal(got.job.status, "failed");
+  assert.equal(got.job.error, "grader broke");
+  // A released job goes back untouched.
+  const again = await s.enqueue(sub.id, 100);
+  const l = (await s.lease("w", 1000, 101))!;
+  assert.equal(l.id, again.id);
+  assert.ok(await s.release(l.id, l.leaseId));
+  assert.equal((await s.lease("w", 1000, 102))!.tries, 1);
+});
+
+contract(
+  "kept scores are the best or the last, a re-run replacing its submission's",
+  async (db) => {
+    const s = await db.open();
     await s.upsertUser({ id: "carol", name: "C", email: "c@x", role: "student" });
     for (const [i, score] of [2, 4, 1].entries()) {
       assert.ok(!isRefusal(await submit(s, "carol", i)));
@@ -144,5 +311,5 @@ Deno.test("store: kept scores are the best or the last, a re-run replacing its s
     const j = (await s.lease("w", 1000, 21))!;
     assert.ok(await s.complete(j.id, j.leaseId, { ...RESULT, score: 0 }, 22));
     assert.equal((await s.keptScores("best"))[0].score, 2);
-  });
-});
+  },
+);

@@ -9,7 +9,7 @@
  * @module
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import { MIGRATIONS, MIGRATIONS_TABLE, migrationSql } from "./migrations.ts";
+import { type Migration, MIGRATIONS, MIGRATIONS_TABLE, migrationSql } from "./migrations.ts";
 import {
   type Course,
   type CreateRules,
@@ -69,9 +69,14 @@ function newLeaseId(): string {
 
 export class SqliteStore implements Store {
   readonly db: DatabaseSync;
+  readonly #migrations: readonly Migration[];
 
-  /** Open (creating if needed) the database file at `path`. */
-  constructor(path: string) {
+  /**
+   * Open (creating if needed) the database file at `path`. `migrations`
+   * (default {@link MIGRATIONS}): what `migrate` applies (tests add one).
+   */
+  constructor(path: string, opts: { migrations?: readonly Migration[] } = {}) {
+    this.#migrations = opts.migrations ?? MIGRATIONS;
     this.db = new DatabaseSync(path);
     this.db.exec("PRAGMA busy_timeout = 10000");
     this.db.exec("PRAGMA journal_mode = WAL");
@@ -107,7 +112,7 @@ export class SqliteStore implements Store {
   migrate(): Promise<number> {
     this.db.exec(MIGRATIONS_TABLE);
     let version = 0;
-    for (const m of MIGRATIONS) {
+    for (const m of this.#migrations) {
       version = this.#tx(() => {
         const done = this.#get("SELECT 1 AS x FROM schema_migrations WHERE version = ?", m.version);
         if (!done) {
