@@ -135,14 +135,6 @@ async function runCases(b: Backend, t: Deno.TestContext) {
 Deno.test("store contract on SQLite", (t) => runCases(SQLITE, t));
 pgTest("store contract on PostgreSQL", (pg, t) => runCases(postgresBackend(pg), t));
 
-/** A migration after the last one (tests only): what the next release would add. */
-const NEXT: Migration = {
-  version: MIGRATIONS.at(-1)!.version + 1,
-  name: "test: the next migration",
-  sql: `CREATE TABLE next_test (id {{id}}, note TEXT NOT NULL);
-ALTER TABLE workers ADD COLUMN note TEXT;`,
-};
-
 contract("migrations from empty apply once; a reopened store keeps its rows", async (db) => {
   const a = await db.open();
   await a.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
@@ -156,38 +148,53 @@ contract("migrations from empty apply once; a reopened store keeps its rows", as
   assert.deepEqual(versions.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
 });
 
-contract("migrations from the previous version add the next one and keep the rows", async (db) => {
-  const old = await db.open(MIGRATIONS);
+contract("migrations from the previous version add the last one and keep the rows", async (db) => {
+  const old = await db.open(MIGRATIONS.slice(0, -1));
+  await old.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
   await old.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
   assert.ok(!isRefusal(await submit(old, "alice", 5)));
-  await old.registerWorker({ id: "w1", host: "h", slots: 1 }, 5);
   await old.close();
-  const next = await db.open([...MIGRATIONS, NEXT]);
-  assert.equal(await next.migrate(), NEXT.version, "applied once: a second run is a no-op");
-  assert.equal((await next.getUser("alice"))?.name, "A");
-  assert.equal((await next.listSubmissions({ userId: "alice" })).length, 1);
-  assert.equal((await next.lease("w1", 1000, 6))?.userId, "alice");
-  assert.deepEqual(await db.query("SELECT note FROM workers"), [{ note: null }]);
-  assert.deepEqual(
-    await db.query("SELECT COUNT(*) AS n FROM next_test").then((r) => Number(r[0].n)),
-    0,
-  );
+  const now = await db.open();
+  assert.equal(await now.migrate(), SCHEMA_VERSION, "applied once: a second run is a no-op");
+  assert.equal((await now.getUser("alice"))?.name, "A");
+  assert.equal((await now.lease("w1", 1000, 6))?.userId, "alice");
+  assert.equal(await now.getCaCert(), null);
+  await now.setCaCert("-----BEGIN CERTIFICATE-----\n...");
+  assert.equal(await now.getCaCert(), "-----BEGIN CERTIFICATE-----\n...");
   const versions = await db.query("SELECT version FROM schema_migrations ORDER BY version");
-  assert.deepEqual(
-    versions.map((r) => Number(r.version)),
-    [...MIGRATIONS, NEXT].map((m) => m.version),
-  );
+  assert.deepEqual(versions.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
 });
 
 contract("two processes starting at once apply each migration once", async (db) => {
-  const [a, b] = await Promise.all([
-    db.open([...MIGRATIONS, NEXT]),
-    db.open([...MIGRATIONS, NEXT]),
-  ]);
-  assert.equal(await a.migrate(), NEXT.version);
-  assert.equal(await b.migrate(), NEXT.version);
+  const [a, b] = await Promise.all([db.open(), db.open()]);
+  assert.equal(await a.migrate(), SCHEMA_VERSION);
+  assert.equal(await b.migrate(), SCHEMA_VERSION);
   const rows = await db.query("SELECT version FROM schema_migrations ORDER BY version");
-  assert.equal(rows.length, MIGRATIONS.length + 1);
+  assert.equal(rows.length, MIGRATIONS.length);
+});
+
+contract("a worker that cannot sign takes every kind but ca-sign", async (db) => {
+  const s = await db.open();
+  await s.upsertUser({ id: "erin", name: "E", email: "e@x", role: "student" });
+  const csr = {
+    name: "r.csr",
+    bytes: new TextEncoder().encode("-----BEGIN CERTIFICATE REQUEST-----"),
+  };
+  assert.ok(
+    !isRefusal(
+      await s.createSubmission({ userId: "erin", kind: "ca-sign", files: [csr] }, {
+        now: 1,
+        cooldownMs: 0,
+      }),
+    ),
+  );
+  assert.ok(!isRefusal(await submit(s, "erin", 2)));
+  const kinds = ["part2", "part3", "part4-receiver", "part4-sender", "part5", "part6"] as const;
+  const remote = (await s.lease("remote", 1000, 3, { kinds }))!;
+  assert.equal(remote.kind, "part2");
+  assert.equal(await s.lease("remote", 1000, 4, { kinds }), null);
+  assert.equal(await s.lease("none", 1000, 4, { kinds: [] }), null);
+  assert.equal((await s.lease("serve", 1000, 5, { kinds: ["ca-sign"] }))?.kind, "ca-sign");
 });
 
 contract("two servers accepting the same student's submission at once: one wins", async (db) => {

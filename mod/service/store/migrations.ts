@@ -103,6 +103,11 @@ CREATE TABLE workers (
 );
 `,
   },
+  {
+    version: 2,
+    name: "the course CA's certificate in the database (for workers on other machines)",
+    sql: `ALTER TABLE course ADD COLUMN ca_cert TEXT;`,
+  },
 ];
 
 /** The bookkeeping table, created before any migration runs. */

@@ -32,6 +32,7 @@ import {
   type JobStatus,
   type Kind,
   type LeasedJob,
+  type LeaseFilter,
   MAX_TRIES,
   type NewResult,
   type NewSubmission,
@@ -154,6 +155,15 @@ export class PostgresStore implements Store {
     await this.sql`UPDATE course SET policy = ${JSON.stringify(policy)} WHERE id = 1`;
   }
 
+  async setCaCert(pem: string): Promise<void> {
+    await this.sql`UPDATE course SET ca_cert = ${pem} WHERE id = 1`;
+  }
+
+  async getCaCert(): Promise<string | null> {
+    const [r] = await this.sql`SELECT ca_cert FROM course WHERE id = 1`;
+    return r ? strOrNull(r.ca_cert) : null;
+  }
+
   // -- users ----------------------------------------------------------------
 
   async upsertUser(u: User): Promise<{ created: boolean }> {
@@ -274,12 +284,25 @@ export class PostgresStore implements Store {
     return jobFrom(r);
   }
 
-  async lease(worker: string, leaseMs: number, now: number): Promise<LeasedJob | null> {
+  async lease(
+    worker: string,
+    leaseMs: number,
+    now: number,
+    filter: LeaseFilter = {},
+  ): Promise<LeasedJob | null> {
+    const kinds = filter.kinds;
+    if (kinds && kinds.length === 0) return null;
     const leaseId = crypto.randomUUID();
+    const only = kinds
+      ? this.sql`AND submission_id IN (SELECT id FROM submissions WHERE kind IN ${
+        this.sql(kinds as string[])
+      })`
+      : this.sql``;
     // One statement: pick the oldest queued row no one else holds, take it.
     const [r] = await this.sql`
       WITH next AS (
-        SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+        SELECT id FROM jobs WHERE status = 'queued' ${only}
+        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
       )
       UPDATE jobs j SET status = 'running', tries = j.tries + 1, started_at = ${now},
         worker = ${worker}, lease_id = ${leaseId}, lease_until = ${now + leaseMs}

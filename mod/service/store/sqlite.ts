@@ -18,6 +18,7 @@ import {
   type JobStatus,
   type Kind,
   type LeasedJob,
+  type LeaseFilter,
   MAX_TRIES,
   type NewResult,
   type NewSubmission,
@@ -163,6 +164,16 @@ export class SqliteStore implements Store {
   setPolicy(policy: Policy): Promise<void> {
     this.#run("UPDATE course SET policy = ? WHERE id = 1", JSON.stringify(policy));
     return Promise.resolve();
+  }
+
+  setCaCert(pem: string): Promise<void> {
+    this.#run("UPDATE course SET ca_cert = ? WHERE id = 1", pem);
+    return Promise.resolve();
+  }
+
+  getCaCert(): Promise<string | null> {
+    const r = this.#get("SELECT ca_cert FROM course WHERE id = 1");
+    return Promise.resolve(r ? strOrNull(r.ca_cert) : null);
   }
 
   // -- users ----------------------------------------------------------------
@@ -330,12 +341,21 @@ export class SqliteStore implements Store {
     }));
   }
 
-  lease(worker: string, leaseMs: number, now: number): Promise<LeasedJob | null> {
+  lease(
+    worker: string,
+    leaseMs: number,
+    now: number,
+    filter: LeaseFilter = {},
+  ): Promise<LeasedJob | null> {
+    const kinds = filter.kinds;
+    if (kinds && kinds.length === 0) return Promise.resolve(null);
+    const only = kinds ? `AND s.kind IN (${kinds.map(() => "?").join(", ")})` : "";
     return Promise.resolve(this.#tx((): LeasedJob | null => {
       const r = this.#get(
         `SELECT ${JOB_COLS}, s.kind, s.user_id, s.sciper FROM jobs j
          JOIN submissions s ON s.id = j.submission_id
-         WHERE j.status = 'queued' ORDER BY j.id LIMIT 1`,
+         WHERE j.status = 'queued' ${only} ORDER BY j.id LIMIT 1`,
+        ...(kinds ?? []),
       );
       if (!r) return null;
       const leaseId = newLeaseId();

@@ -66,6 +66,14 @@ export interface Course {
   createdAt: number;
 }
 
+/**
+ * What a worker may take: the kinds it can grade (a worker on another
+ * machine has no CA key, so it takes everything but `ca-sign`).
+ */
+export interface LeaseFilter {
+  kinds?: readonly Kind[];
+}
+
 export type Role = "student" | "ta";
 
 export interface User {
@@ -198,6 +206,12 @@ export interface Store {
   /** Create the course (once; throws if one exists). */
   createCourse(course: Course): Promise<void>;
   setPolicy(policy: Policy): Promise<void>;
+  /**
+   * The course CA's certificate (public, PEM), kept in the database so a
+   * worker on another machine can grade part 5 with nothing but the URL.
+   */
+  setCaCert(pem: string): Promise<void>;
+  getCaCert(): Promise<string | null>;
 
   // -- users and tokens (only SHA-256 hashes of tokens are stored) --------
   /** Insert or update by id; returns whether it was new. */
@@ -223,10 +237,16 @@ export interface Store {
   /** A new queued job for an existing submission (TA re-run). */
   enqueue(submissionId: number, now: number): Promise<Job>;
   /**
-   * Hand the oldest queued job to `worker` until `now + leaseMs` (tries + 1),
-   * or null if none is queued. Never gives one job to two workers.
+   * Hand the oldest queued job (of `filter.kinds`, if given) to `worker`
+   * until `now + leaseMs` (tries + 1), or null if none is queued. Never
+   * gives one job to two workers.
    */
-  lease(worker: string, leaseMs: number, now: number): Promise<LeasedJob | null>;
+  lease(
+    worker: string,
+    leaseMs: number,
+    now: number,
+    filter?: LeaseFilter,
+  ): Promise<LeasedJob | null>;
   /** Extend the lease; false if the worker no longer holds it. */
   renew(jobId: number, leaseId: string, leaseMs: number, now: number): Promise<boolean>;
   /**
