@@ -35,7 +35,10 @@
  *   "queued", "running"}`.
  * - `GET  /api/course/queue` -> `{"queued": [JobJson...], "running": [JobJson...]}`.
  * - `GET  /api/course/workers` -> `{"workers": [{"id", "host", "slots",
- *   "running", "last_seen"}]}`.
+ *   "running", "last_seen", "state", "jobs": [JobJson...]}]}`: `state` is
+ *   `lost` once the worker is silent for 3 leases (its jobs' leases have
+ *   expired by then and they run elsewhere), else `alive`; `jobs` are the
+ *   ones it runs now.
  * - `GET  /api/course/submissions?user=&kind=&status=&limit=` ->
  *   `{"submissions": [SubmissionJson...]}` (any student's; `GET
  *   /api/submissions/<id>` and its archive also work on any id).
@@ -381,7 +384,10 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
           queued: (await store.listJobs("queued")).map(jobJson),
           running: (await store.listJobs("running")).map(jobJson),
         });
-      case "/api/course/workers":
+      case "/api/course/workers": {
+        // A worker's slots lease as `<id>/<slot>`: its current jobs are the running ones.
+        const running = await store.listJobs("running");
+        const now = Date.now();
         return json(200, {
           workers: (await store.listWorkers()).map((w) => ({
             id: w.id,
@@ -389,8 +395,11 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
             slots: w.slots,
             running: w.running,
             last_seen: iso(w.lastSeen),
+            state: w.lastSeen < now - ctx.workerTimeoutMs ? "lost" : "alive",
+            jobs: running.filter((j) => j.worker?.startsWith(`${w.id}/`)).map(jobJson),
           })),
         });
+      }
       case "/api/course/submissions": {
         const q = url.searchParams;
         const kind = q.get("kind") ?? undefined;

@@ -21,6 +21,7 @@ import { message } from "../net/errors.ts";
 import type { CreatedJson, SubmissionJson } from "./api.ts";
 import { issueToken } from "./auth.ts";
 import {
+  courseCa,
   gradeBook,
   gradeBookCsv,
   importRoster,
@@ -30,8 +31,10 @@ import {
   TA_ID,
 } from "./course.ts";
 import { certName, KIND_FILES } from "./job.ts";
-import { startService } from "./server.ts";
-import { DEFAULT_POLICY, isKind, KINDS, type Policy } from "./store/store.ts";
+import { SHUTDOWN_GRACE_MS, startService } from "./server.ts";
+import { WorkerPool } from "./worker.ts";
+import { isPostgresUrl, redactUrl } from "./store/open.ts";
+import { DEFAULT_POLICY, isKind, type Kind, KINDS, type Policy } from "./store/store.ts";
 
 const DATA_OPTION = {
   type: "string",
@@ -39,10 +42,40 @@ const DATA_OPTION = {
   help: "the course's data directory (database, course CA)",
 } as const;
 
+const DB_OPTION = {
+  type: "string",
+  arg: "URL",
+  help: "the course's database on PostgreSQL (postgres://user:password@host:port/db; " +
+    "default: SQLite in --data)",
+} as const;
+
 function dataDir(args: Args): string {
   const d = str(args, "data");
   if (!d) throw new UsageError("--data DIR is required (the course's data directory)");
   return d;
+}
+
+/** `--db URL`, checked: a PostgreSQL URL, or undefined. */
+function dbUrl(args: Args): string | undefined {
+  const db = str(args, "db");
+  if (db !== undefined && !isPostgresUrl(db)) {
+    throw new UsageError(
+      `--db: '${redactUrl(db)}' is not a postgres://user:password@host:port/db URL`,
+    );
+  }
+  return db;
+}
+
+/** `--kinds a,b`: the kinds a worker grades. */
+function kindsOpt(args: Args): Kind[] | undefined {
+  const raw = str(args, "kinds");
+  if (raw === undefined) return undefined;
+  const kinds = raw.split(",").map((k) => k.trim()).filter((k) => k);
+  for (const k of kinds) {
+    if (!isKind(k)) throw new UsageError(`--kinds: '${k}' is not a part (${KINDS.join(", ")})`);
+  }
+  if (kinds.length === 0) throw new UsageError("--kinds: give at least one part");
+  return kinds as Kind[];
 }
 
 export const serve: Command = {
@@ -52,12 +85,19 @@ export const serve: Command = {
   positionals: [],
   options: {
     data: DATA_OPTION,
+    db: DB_OPTION,
     host: { type: "string", default: "127.0.0.1", arg: "HOST", help: "address to listen on" },
     port: { type: "string", default: "8080", arg: "PORT", help: "port to listen on (0: any)" },
     workers: {
       type: "string",
       arg: "N",
       help: "jobs graded at once in this process (default: one per core; 0: none)",
+    },
+    kinds: {
+      type: "string",
+      arg: "LIST",
+      help: "the parts this process grades, e.g. ca-sign when workers on other machines " +
+        "grade the rest (default: all)",
     },
     lease: {
       type: "string",
@@ -74,6 +114,8 @@ back to the queue after 30 s), exits 0.`,
   example: "socklab serve --data course --host 0.0.0.0 --port 8080",
   async run(args, io) {
     const data = dataDir(args);
+    const db = dbUrl(args);
+    const kinds = kindsOpt(args);
     const port = portOpt(args);
     const workers = str(args, "workers") === undefined
       ? navigator.hardwareConcurrency
@@ -82,6 +124,8 @@ back to the queue after 30 s), exits 0.`,
     const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
     const service = await startService({
       dataDir: data,
+      db,
+      kinds,
       hostname: str(args, "host")!,
       port,
       workers,
@@ -92,7 +136,9 @@ back to the queue after 30 s), exits 0.`,
     const course = (await service.store.getCourse())!;
     const students = (await service.store.listUsers("student")).length;
     io.log(
-      `course '${course.name}': ${students} students; ${workers} worker(s); ` +
+      `course '${course.name}': ${students} students; ${workers} worker(s)` +
+        `${kinds ? ` grading ${kinds.join(", ")}` : ""}` +
+        `${db ? ` on ${redactUrl(db)}` : ""}; ` +
         `part 5 jobs one at a time (fixed port 5003)`,
     );
     io.log(`listening on ${service.url}`);
@@ -127,6 +173,7 @@ export const course: Command = {
   ],
   options: {
     data: DATA_OPTION,
+    db: DB_OPTION,
     name: { type: "string", arg: "NAME", help: "init: the course's name" },
     keep: {
       type: "string",
@@ -154,11 +201,14 @@ export const course: Command = {
   course token --data DIR ID         a new token for ID (the old one stops working)
   course export --data DIR           the grade book, CSV: one row per student, the
                                      kept score of each part
+With --db URL the course's database is PostgreSQL (init still keeps the CA's
+key in --data; roster, token and export need only --db).
 Tokens are stored hashed: print them once, hand them out.`,
   example: "socklab course init --data course",
   async run(args, io) {
-    const data = dataDir(args);
+    const db = dbUrl(args);
     const [action, arg] = args.positionals;
+    const data = action === "init" || db === undefined ? dataDir(args) : str(args, "data");
     const needArg = (what: string) => {
       if (!arg) throw new UsageError(`course ${action}: missing <${what}>`);
       return arg;
@@ -170,8 +220,11 @@ Tokens are stored hashed: print them once, hand them out.`,
       case "init": {
         noArg();
         const policy = policyFrom(args);
-        io.out(await initCourse(data, { name: str(args, "name"), policy }));
-        io.log(`course created in ${data}; the line above is the teaching assistant's token`);
+        io.out(await initCourse(data!, { name: str(args, "name"), policy, db }));
+        io.log(
+          `course created in ${db ? `${redactUrl(db)} (CA in ${data})` : data}; ` +
+            `the line above is the teaching assistant's token`,
+        );
         return 0;
       }
       case "roster": {
@@ -183,7 +236,7 @@ Tokens are stored hashed: print them once, hand them out.`,
           throw new RunError(`cannot read ${file}: ${message(e)}`);
         }
         const rows = parseRoster(text);
-        const store = await openCourse(data);
+        const store = await openCourse(data, db);
         try {
           const { added, updated } = await importRoster(store, rows);
           if (added.length) io.out("id,token");
@@ -196,7 +249,7 @@ Tokens are stored hashed: print them once, hand them out.`,
       }
       case "token": {
         const id = needArg("id");
-        const store = await openCourse(data);
+        const store = await openCourse(data, db);
         try {
           if (!(await store.getUser(id))) throw new RunError(`no student or TA '${id}'`);
           io.out(await issueToken(store, id));
@@ -212,7 +265,7 @@ Tokens are stored hashed: print them once, hand them out.`,
       }
       case "export": {
         noArg();
-        const store = await openCourse(data);
+        const store = await openCourse(data, db);
         try {
           io.write(gradeBookCsv(await gradeBook(store)));
         } finally {
@@ -379,5 +432,88 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
       (flag(args, "json") ? io.log : io.out)(`signed certificate written to ${out}`);
     }
     return sub.success ? 0 : 1;
+  },
+};
+
+/** Everything a worker without the CA key can grade (ca-sign stays with `serve`). */
+export const REMOTE_KINDS: readonly Kind[] = KINDS.filter((k) => k !== "ca-sign");
+
+export const worker: Command = {
+  name: "worker",
+  summary: "grade the queued submissions of a course on PostgreSQL (no HTTP): a worker machine",
+  part: "scoring",
+  positionals: [],
+  options: {
+    db: { ...DB_OPTION, help: "the course's database (postgres://user:password@host:port/db)" },
+    slots: {
+      type: "string",
+      arg: "N",
+      help: "jobs graded at once (default: one per core)",
+    },
+    name: {
+      type: "string",
+      arg: "NAME",
+      help: "this worker's name in the teaching assistant's list (default: <host>:<pid>)",
+    },
+    lease: {
+      type: "string",
+      default: "30",
+      arg: "SECONDS",
+      help: "how long a job stays with this worker if it stops answering",
+    },
+  },
+  description: `A worker machine needs nothing but this executable and the database's URL:
+submissions, the course CA's certificate (part 5) and results live in the
+database. It registers, heartbeats, takes the oldest queued job of every part
+but ca-sign (the CA's key stays with 'serve'), grades it, and writes its one
+result. Prints 'worker <name>: ... ready' on stderr, one line per job.
+SIGINT/SIGTERM: stops taking jobs, lets running ones finish (or hands them
+back to the queue after 30 s), exits 0. If it dies, its jobs go back to the
+queue when their leases expire.`,
+  example: "socklab worker --db postgres://socklab:secret@db.example:5432/socklab --slots 2",
+  async run(args, io) {
+    const db = dbUrl(args);
+    if (db === undefined) throw new UsageError("--db URL is required (the course's database)");
+    const slots = str(args, "slots") === undefined
+      ? navigator.hardwareConcurrency
+      : numOpt(args, "slots", { integer: true, min: 1, max: 256 });
+    const name = str(args, "name");
+    if (name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/.test(name)) {
+      throw new UsageError(`--name: '${name}' is not a name (letters, digits, . _ : @ -)`);
+    }
+    const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
+    const store = await openCourse(undefined, db);
+    // Part 5 is graded against the course CA's certificate: from the database.
+    const dir = await Deno.makeTempDir({ prefix: "socklab-worker-" });
+    try {
+      const ca = await store.getCaCert();
+      if (ca === null) {
+        throw new RunError(
+          `the course in ${redactUrl(db)} has no CA certificate yet: start 'socklab serve' once`,
+        );
+      }
+      await Deno.writeTextFile(courseCa(dir).cert, ca);
+      const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
+      const pool = new WorkerPool({
+        store,
+        dataDir: dir,
+        slots,
+        leaseMs,
+        log: io.log,
+        seed: seedRaw ? Number(seedRaw) : undefined,
+        name,
+        kinds: REMOTE_KINDS,
+      });
+      await pool.start();
+      io.log(`worker ${pool.id}: ${slots} slot(s) on ${redactUrl(db)}; ready`);
+      const sig = await io.stopped;
+      io.log(`${sig}: stopping (running jobs finish or go back to the queue)`);
+      await pool.stop(SHUTDOWN_GRACE_MS);
+      io.log("stopped");
+      return 0;
+    } finally {
+      await store.close().catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   },
 };

@@ -8,7 +8,7 @@ import { parse } from "csv-parse/sync";
 import { RunError, UsageError } from "../cli/command.ts";
 import { caFiles, caInit } from "../tls/ca.ts";
 import { issueToken } from "./auth.ts";
-import { dbPath, openStore } from "./store/open.ts";
+import { dbPath, openStore, redactUrl } from "./store/open.ts";
 import { DEFAULT_POLICY, type Kind, KINDS, type Policy, type Store } from "./store/store.ts";
 
 /** The teaching assistant's user id. */
@@ -29,14 +29,16 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Create a course in `dataDir` (made 0700 if new): the database with the
- * policy, the course CA, the teaching assistant. Returns the TA's token.
+ * Create a course in `dataDir` (made 0700 if new): the database (SQLite in
+ * `dataDir`, or PostgreSQL at `opts.db`) with the policy, the course CA (its
+ * key stays in `dataDir`; its certificate also goes into the database, for
+ * workers on other machines), the teaching assistant. Returns the TA's token.
  */
 export async function initCourse(
   dataDir: string,
-  opts: { name?: string; policy?: Partial<Policy> } = {},
+  opts: { name?: string; policy?: Partial<Policy>; db?: string } = {},
 ): Promise<string> {
-  if (await exists(dbPath(dataDir))) {
+  if (opts.db === undefined && await exists(dbPath(dataDir))) {
     throw new RunError(`${dataDir} already holds a course (${dbPath(dataDir)})`);
   }
   try {
@@ -47,14 +49,18 @@ export async function initCourse(
   const ca = courseCa(dataDir);
   if (!(await exists(ca.key))) await caInit({ dir: dataDir, cn: "socklab course CA" });
   await Deno.chmod(ca.key, 0o600);
-  const store = await openStore({ data: dataDir });
+  const store = await openStore({ data: dataDir, db: opts.db });
   try {
-    await Deno.chmod(dbPath(dataDir), 0o600);
+    if (opts.db === undefined) await Deno.chmod(dbPath(dataDir), 0o600);
+    else if (await store.getCourse()) {
+      throw new RunError(`the database ${redactUrl(opts.db)} already holds a course`);
+    }
     await store.createCourse({
       name: opts.name ?? "TCP/IP Networking, Lab 3",
       policy: { ...DEFAULT_POLICY, ...opts.policy },
       createdAt: Date.now(),
     });
+    await store.setCaCert(await Deno.readTextFile(ca.cert));
     await store.upsertUser({ id: TA_ID, name: "Teaching assistant", email: "", role: "ta" });
     return await issueToken(store, TA_ID);
   } finally {
@@ -62,8 +68,22 @@ export async function initCourse(
   }
 }
 
-/** Open the store of an existing course, or say how to make one. */
-export async function openCourse(dataDir: string): Promise<Store> {
+/**
+ * Open the store of an existing course (SQLite in `dataDir`, or PostgreSQL
+ * at `db`), or say how to make one.
+ */
+export async function openCourse(dataDir: string | undefined, db?: string): Promise<Store> {
+  if (db !== undefined) {
+    const store = await openStore({ db });
+    if (!(await store.getCourse())) {
+      await store.close();
+      throw new RunError(
+        `no course in ${redactUrl(db)}; create one with 'socklab course init --data DIR --db URL'`,
+      );
+    }
+    return store;
+  }
+  if (dataDir === undefined) throw new RunError("no course: give --data DIR or --db URL");
   if (!(await exists(dbPath(dataDir)))) {
     throw new RunError(
       `no course in ${dataDir}; create one with 'socklab course init --data ${dataDir}'`,

@@ -9,11 +9,16 @@ import { RunError } from "../cli/command.ts";
 import { message } from "../net/errors.ts";
 import { apiError, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
-import type { Store } from "./store/store.ts";
+import type { Kind, Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
 
 export interface ServiceOptions {
+  /** The course's data directory (the CA key; the SQLite database unless `db`). */
   dataDir: string;
+  /** PostgreSQL URL: the course's database is there, shared with other servers and workers. */
+  db?: string;
+  /** The kinds the in-process workers grade (default all). */
+  kinds?: readonly Kind[];
   hostname: string;
   port: number;
   /** In-process worker slots (0: none). */
@@ -47,9 +52,13 @@ export function httpUrl(hostname: string, port: number): string {
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
-  const store = await openCourse(opts.dataDir);
+  const store = await openCourse(opts.dataDir, opts.db);
   try {
     await Deno.chmod(courseCa(opts.dataDir).key, 0o600);
+    // Workers on other machines grade part 5 with the CA certificate from the database.
+    if (!(await store.getCaCert())) {
+      await store.setCaCert(await Deno.readTextFile(courseCa(opts.dataDir).cert));
+    }
   } catch (e) {
     await store.close();
     throw new RunError(`the course CA key in ${opts.dataDir} is unusable: ${message(e)}`);
@@ -62,6 +71,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       leaseMs: opts.leaseMs,
       log: opts.log,
       seed: opts.seed,
+      kinds: opts.kinds,
     })
     : null;
   const ctx = {

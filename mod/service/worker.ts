@@ -11,7 +11,7 @@
 import { hostname } from "node:os";
 import { message } from "../net/errors.ts";
 import { type JobContext, runJob } from "./job.ts";
-import { type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
+import { type Kind, type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -24,7 +24,14 @@ export interface WorkerOptions {
   seed?: number;
   /** How long an idle slot waits before looking at the queue again, ms. */
   idleMs?: number;
+  /** The worker's name in the workers table (default `<host>:<pid>`). */
+  name?: string;
+  /** The kinds it grades (default all; a worker without the CA key: all but ca-sign). */
+  kinds?: readonly Kind[];
 }
+
+/** A worker silent for this long is removed from the workers table (until then: lost). */
+export const FORGET_LOST_MS = 60 * 60 * 1000;
 
 /** Kinds whose grading uses a fixed port (part 5: localhost:5003): one at a time here. */
 const EXCLUSIVE = new Set(["part5"]);
@@ -60,7 +67,7 @@ export class WorkerPool {
 
   constructor(opts: WorkerOptions) {
     this.opts = opts;
-    this.id = `${hostname()}:${Deno.pid}`;
+    this.id = opts.name ?? `${hostname()}:${Deno.pid}`;
   }
 
   /** Jobs running now. */
@@ -81,7 +88,7 @@ export class WorkerPool {
     for (const w of this.#wake.splice(0)) w();
   }
 
-  /** Heartbeat; requeue jobs of dead workers; forget workers silent for long. */
+  /** Heartbeat; requeue jobs of dead workers; forget workers lost for an hour. */
   async #maintain(): Promise<void> {
     const { store, leaseMs, log } = this.opts;
     const now = Date.now();
@@ -93,7 +100,9 @@ export class WorkerPool {
         this.notify();
       }
       for (const w of await store.listWorkers()) {
-        if (w.id !== this.id && w.lastSeen < now - 3 * leaseMs) await store.unregisterWorker(w.id);
+        if (w.id !== this.id && w.lastSeen < now - Math.max(3 * leaseMs, FORGET_LOST_MS)) {
+          await store.unregisterWorker(w.id);
+        }
       }
     } catch (e) {
       log(`worker ${this.id}: maintenance failed: ${message(e)}`);
@@ -119,7 +128,7 @@ export class WorkerPool {
     while (!this.#stopping) {
       let job: LeasedJob | null = null;
       try {
-        job = await store.lease(name, leaseMs, Date.now());
+        job = await store.lease(name, leaseMs, Date.now(), { kinds: this.opts.kinds });
       } catch (e) {
         log(`worker ${name}: cannot take a job: ${message(e)}`);
       }

@@ -21,6 +21,11 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
+/** `postgres://user:***@host:port/db`: a URL fit for a log line. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@]*@/, "$1***@");
+}
+
 /**
  * Open the course's store and bring its schema up to date: PostgreSQL when
  * `db` is given, else SQLite in `data`. A database that cannot be reached
@@ -35,7 +40,7 @@ export async function openStore(
     if (!isPostgresUrl(opts.db)) {
       throw new RunError(`--db must be a postgres://user:password@host:port/database URL`);
     }
-    const { PostgresStore, redactUrl } = await import("./postgres.ts");
+    const { PostgresStore } = await import("./postgres.ts");
     store = new PostgresStore(opts.db, { max: opts.max });
     where = redactUrl(opts.db);
   } else if (opts.data !== undefined) {

@@ -84,11 +84,6 @@ function userFrom(r: Row): User {
 
 const LOST_ERROR = "the worker running it stopped answering (lease expired)";
 
-/** `postgres://user:***@host:port/db`: a URL fit for a log line. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@]*@/, "$1***@");
-}
-
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 4). */
   max?: number;
