@@ -104,6 +104,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     throw new RunError(`cannot listen on ${opts.hostname}:${opts.port}: ${message(e)}`);
   }
   await pool?.start();
+  // Without workers of its own, serve still puts the jobs of a worker that
+  // stopped answering back in the queue (a pool does it in its heartbeat).
+  const expiry = pool ? undefined : setInterval(async () => {
+    try {
+      const n = await store.expireLeases(Date.now());
+      if (n > 0) opts.log(`${n} job(s) of a stopped worker back in the queue`);
+    } catch (e) {
+      opts.log(`lease expiry failed: ${message(e)}`);
+    }
+  }, Math.max(200, opts.leaseMs / 3));
   const { hostname, port } = server.addr;
   let closing: Promise<void> | undefined;
   return {
@@ -114,6 +124,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     pool,
     close(graceMs = SHUTDOWN_GRACE_MS) {
       return closing ??= (async () => {
+        clearInterval(expiry);
         await Promise.all([pool?.stop(graceMs), server.shutdown()]);
         await store.close();
       })();

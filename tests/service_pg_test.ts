@@ -1,0 +1,232 @@
+/**
+ * The service on PostgreSQL with a worker on another machine: a private
+ * cluster listening on 127.0.0.1 and on the host end of a veth pair into a
+ * network namespace (scripts/lib/machine.ts); `socklab serve` here,
+ * `socklab worker` in the namespace, reaching the database over the link
+ * and nothing else. Needs root (namespaces) and PostgreSQL's binaries: in
+ * CI both are required; elsewhere the tests are skipped, saying why.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { processesMarked } from "../scripts/rush/measure.ts";
+import { SimulatedMachine } from "../scripts/lib/machine.ts";
+import { type PgCluster, startPgCluster } from "../scripts/lib/pg_cluster.ts";
+import { Proc, runSocklab, socklabArgv, spawnSocklab } from "./helpers/cli.ts";
+import { NETNS_UNAVAILABLE } from "./helpers/netns.ts";
+import { PG_UNAVAILABLE } from "./helpers/pg.ts";
+
+const FIXTURES = new URL("./fixtures/students/", import.meta.url);
+const UNAVAILABLE = NETNS_UNAVAILABLE ?? PG_UNAVAILABLE;
+const IN_CI = Deno.env.get("CI") === "true";
+
+function machineTest(name: string, fn: () => Promise<void>) {
+  if (UNAVAILABLE && !IN_CI) {
+    Deno.test({ name: `${name} (skipped: ${UNAVAILABLE})`, ignore: true, fn() {} });
+    return;
+  }
+  Deno.test(name, async () => {
+    if (UNAVAILABLE) throw new Error(`CI needs namespaces and PostgreSQL: ${UNAVAILABLE}`);
+    await fn();
+  });
+}
+
+/** A course on `pg` (data directory for the CA key) with one student. */
+async function course(pg: PgCluster, policy: string[] = []) {
+  const data = await Deno.makeTempDir({ prefix: "socklab-pgcourse-" });
+  const init = await runSocklab([
+    "course",
+    "init",
+    "--data",
+    data,
+    "--db",
+    pg.url,
+    "--cooldown",
+    "0",
+    ...policy,
+  ]);
+  assert.equal(init.code, 0, init.stderr);
+  assert.doesNotMatch(init.stderr, new RegExp(pg.password), "the password is never printed");
+  await Deno.writeTextFile(`${data}/roster.csv`, "id,name,email\nalice,Alice,a@example.org\n");
+  const roster = await runSocklab(["course", "roster", "--db", pg.url, `${data}/roster.csv`]);
+  assert.equal(roster.code, 0, roster.stderr);
+  const tmp = await Deno.makeTempDir({ prefix: "socklab-pgworkers-" });
+  return {
+    data,
+    tmp,
+    ta: init.stdout.trim(),
+    alice: roster.stdout.trim().split("\n")[1].split(",")[1],
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(data, { recursive: true });
+      await Deno.remove(tmp, { recursive: true });
+    },
+  };
+}
+
+async function serveOn(data: string, pg: PgCluster, extra: string[]) {
+  const serve = spawnSocklab(["serve", "--data", data, "--db", pg.url, "--port", "0", ...extra]);
+  const m = await serve.stderr.waitFor(/listening on (http:\/\/\S+)/, 30_000);
+  return { serve, base: m[1] };
+}
+
+/** `socklab worker` on machine `m`; its temporary files go to `tmp` (a killed one cannot clean up). */
+function workerOn(
+  m: SimulatedMachine,
+  pg: PgCluster,
+  name: string,
+  tmp: string,
+  extra: string[] = [],
+): Proc {
+  return new Proc(
+    socklabArgv(["worker", "--db", pg.urlFor(m.hostAddr), "--name", name, ...extra]),
+    { prefix: m.prefix, env: { TMPDIR: tmp } },
+  );
+}
+
+interface WorkerJson {
+  id: string;
+  state: string;
+  jobs: { id: number; submission: number }[];
+}
+
+async function workers(base: string, ta: string): Promise<WorkerJson[]> {
+  const r = await fetch(`${base}/api/course/workers`, {
+    headers: { authorization: `Bearer ${ta}` },
+  });
+  assert.equal(r.status, 200);
+  return (await r.json()).workers;
+}
+
+/** Poll `probe` every 100 ms until it returns a value, at most `ms`. */
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+machineTest("a worker on another machine grades a submission made through serve", async () => {
+  await using m = await SimulatedMachine.create();
+  await using pg = await startPgCluster({ listen: [m.hostAddr], allow: [m.cidr] });
+  await using c = await course(pg);
+
+  // The machine reaches the database on the link only: not this namespace's loopback.
+  const refused = await runSocklab(["worker", "--db", pg.url], { prefix: m.prefix });
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /^socklab worker: error: cannot open the database postgres:\/\/socklab:\*\*\*@127\.0\.0\.1:\d+\/socklab: connection refused$/m,
+  );
+
+  const { serve, base } = await serveOn(c.data, pg, ["--workers", "1", "--kinds", "ca-sign"]);
+  await using _serve = serve;
+  await using worker = workerOn(m, pg, "machine-1", c.tmp, ["--slots", "1"]);
+  await worker.stderr.waitFor(
+    /^worker machine-1: 1 slot\(s\) on postgres:\/\/socklab:\*\*\*@10\.231\.[\d.]+:\d+\/socklab; ready$/,
+    30_000,
+  );
+
+  const r = await runSocklab([
+    "submit",
+    "--server",
+    base,
+    "--token",
+    c.alice,
+    "part2",
+    new URL("part2_good.py", FIXTURES).pathname,
+  ], { timeoutMs: 90_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /score: 4\/4/);
+  await worker.stderr.waitFor(
+    /^job \d+ \(submission \d+, alice part2\): score 4\/4 in [\d.]+ s on machine-1\/0$/,
+    5_000,
+  );
+  assert.doesNotMatch(serve.stderr.text, /alice part2/, "serve graded nothing but ca-sign");
+  const ws = await workers(base, c.ta);
+  assert.deepEqual(ws.find((w) => w.id === "machine-1")?.state, "alive");
+
+  const stop = await worker.stop(20_000);
+  assert.equal(stop.code, 0);
+  assert.match(worker.stderr.text, /SIGTERM: stopping/);
+});
+
+const MARK = "socklab-pg-test-sleeper";
+
+machineTest(
+  "a killed worker is shown lost; its job runs again on another machine, one result",
+  async () => {
+    await using m1 = await SimulatedMachine.create();
+    await using m2 = await SimulatedMachine.create();
+    await using pg = await startPgCluster({
+      listen: [m1.hostAddr, m2.hostAddr],
+      allow: [m1.cidr, m2.cidr],
+    });
+    await using c = await course(pg, ["--time-limit", "1"]);
+    // serve's 1 s lease: a worker silent for 3 s is lost.
+    const { serve, base } = await serveOn(c.data, pg, ["--workers", "0", "--lease", "1"]);
+    await using _serve = serve;
+    const w1 = workerOn(m1, pg, "machine-1", c.tmp, ["--slots", "1", "--lease", "1"]);
+    await using _w1 = w1;
+    await w1.stderr.waitFor(/ready$/, 30_000);
+
+    // A program that outlives its time limit (it becomes a process marked MARK).
+    const script =
+      `import os, sys\nos.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", "${MARK}"])\n`;
+    const form = new FormData();
+    form.set("kind", "part2");
+    form.set("script", new Blob([script]), "PDC.py");
+    const posted = await fetch(`${base}/api/submissions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${c.alice}` },
+      body: form,
+    });
+    assert.equal(posted.status, 201);
+    const { id } = await posted.json();
+    try {
+      const running = await until("machine-1 running the job", 30_000, async () => {
+        const w = (await workers(base, c.ta)).find((w) => w.id === "machine-1");
+        return w?.jobs.find((j) => j.submission === id);
+      });
+      w1.kill("SIGKILL");
+      await w1.status;
+      const lost = await until("machine-1 shown lost", 15_000, async () => {
+        const w = (await workers(base, c.ta)).find((w) => w.id === "machine-1");
+        return w?.state === "lost" ? w : undefined;
+      });
+      assert.deepEqual(lost.jobs, [], "its job is no longer its own (the lease expired)");
+
+      await using w2 = workerOn(m2, pg, "machine-2", c.tmp, ["--slots", "1", "--lease", "1"]);
+      await w2.stderr.waitFor(
+        new RegExp(
+          `^job ${running.id} \\(submission ${id}, alice part2\\): score 0/4 .* on machine-2/0$`,
+        ),
+        60_000,
+      );
+
+      const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+      try {
+        const jobs =
+          await sql`SELECT id, status, tries, worker FROM jobs WHERE submission_id = ${id}`;
+        assert.equal(jobs.length, 1);
+        assert.equal(jobs[0].status, "done");
+        assert.equal(jobs[0].tries, 2);
+        assert.equal(jobs[0].worker, "machine-2/0");
+        const results = await sql`SELECT worker FROM results WHERE submission_id = ${id}`;
+        assert.deepEqual(results.map((r) => r.worker), ["machine-2/0"]);
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      // What the killed worker was running had no one left to stop it.
+      for (const pid of processesMarked(MARK)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+    }
+  },
+);
