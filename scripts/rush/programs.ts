@@ -100,7 +100,9 @@ export async function uploadFor(
 ): Promise<Upload> {
   if (kind === "ca-sign") {
     // A broken request is caught at upload (not PEM): refused, nothing queued.
-    const csr = quality === "good" ? id.csr : new TextEncoder().encode("not a certificate request\n");
+    const csr = quality === "good"
+      ? id.csr
+      : new TextEncoder().encode("not a certificate request\n");
     return {
       kind,
       fields: {},

@@ -78,6 +78,7 @@ export async function startShape(
   spec: ShapeSpec,
   nStudents: number,
   policyArgs: string[],
+  leaseS: number,
   log: (line: string) => void,
 ): Promise<RunningShape> {
   const cleanups: (() => Promise<void>)[] = [];
@@ -136,6 +137,8 @@ export async function startShape(
       "0",
       "--workers",
       String(spec.serveWorkers),
+      "--lease",
+      String(leaseS),
       ...(spec.machines > 0 ? ["--kinds", "ca-sign"] : []),
     ]));
     cleanups.push(async () => void await serve.stop(60_000));
@@ -157,6 +160,8 @@ export async function startShape(
           String(spec.slots),
           "--name",
           `machine-${i + 1}`,
+          "--lease",
+          String(leaseS),
         ]),
         { prefix: mach.prefix },
       );

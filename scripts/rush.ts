@@ -1,0 +1,212 @@
+/**
+ * `deno task rush`: the deadline hour (issue 19). Plays a course's last hour
+ * (compressed into `--window` seconds) against the service in each shape
+ * (scripts/rush/shapes.ts), through the real HTTP API, and reports per
+ * shape: submissions accepted, results (must equal accepted: nothing lost,
+ * nothing twice), drain time, queue wait p50/p95/p99, end-to-end p50/p99,
+ * jobs per minute, CPU-seconds per job, peak RSS of serve and the workers.
+ * Writes bench/RUSH.md (the machine, the table, the paper estimate for a
+ * course of 1,000 students) unless --no-write; --json prints the figures.
+ *
+ * Usage: deno task rush [--students 300] [--window 180] [--shapes LIST]
+ *          [--seed N] [--restart-after 60] [--time-limit S] [--lease S]
+ *          [--drain-timeout 900] [--out FILE] [--no-write] [--json]
+ *
+ * Exit 1 if any shape lost or duplicated a submission. Speed is reported,
+ * never asserted. Every process, namespace and cluster it makes, it removes.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { loadAverage } from "./bench/env.ts";
+import { ROOT } from "./bench/proc.ts";
+import { figures, processesMarked, readJobs, type ShapeFigures } from "./rush/measure.ts";
+import { planRush } from "./rush/plan.ts";
+import { play, signIdentity, waitDrained } from "./rush/player.ts";
+import { HOSTILE_MARK, makeIdentity } from "./rush/programs.ts";
+import { rushMarkdown, type ShapeReport } from "./rush/report.ts";
+import { shapeSpec, startShape } from "./rush/shapes.ts";
+
+const ALL_SHAPES = ["sqlite-1", "sqlite-2", "sqlite-4", "pg", "pg-kill"];
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      students: { type: "string", default: "300" },
+      window: { type: "string", default: "180" },
+      shapes: { type: "string", default: ALL_SHAPES.join(",") },
+      seed: { type: "string", default: "19" },
+      "restart-after": { type: "string", default: "60" },
+      "time-limit": { type: "string" },
+      lease: { type: "string", default: "30" },
+      "drain-timeout": { type: "string", default: "900" },
+      out: { type: "string", default: resolve(ROOT, "bench/RUSH.md") },
+      "no-write": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const log = (line: string) => console.error(line);
+  const int = (name: string, v: string, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      throw new RangeError(`rush: --${name} must be a number in ${min}..${max}, not '${v}'`);
+    }
+    return n;
+  };
+  const students = int("students", values.students, 1, 5000);
+  const windowS = int("window", values.window, 1, 3600);
+  const seed = int("seed", values.seed, 0, 2 ** 31);
+  const restartS = int("restart-after", values["restart-after"], 0, 3600);
+  const leaseS = int("lease", values.lease, 0.5, 3600);
+  const drainS = int("drain-timeout", values["drain-timeout"], 1, 7200);
+  const shapes = values.shapes.split(",").map((s) => s.trim()).filter((s) => s);
+  const windowMs = windowS * 1000;
+  // The course's 30 s cooldown, compressed like the hour.
+  const cooldown = Math.max(0.1, 30 * windowS / 3600);
+  const policyArgs = ["--cooldown", cooldown.toFixed(2)];
+  if (values["time-limit"]) {
+    policyArgs.push("--time-limit", String(int("time-limit", values["time-limit"], 0.5, 600)));
+  }
+
+  const plan = planRush({ students, windowMs, seed });
+  const loadBefore = loadAverage();
+  log(
+    `rush: ${students} students, ${plan.length} planned submissions over ${windowS} s ` +
+      `(one hour compressed ${(3600 / windowS).toFixed(0)}x); shapes ${shapes.join(", ")}; ` +
+      `load ${loadBefore}`,
+  );
+  const idDir = await Deno.makeTempDir({ prefix: "socklab-rush-id-" });
+  const reports: ShapeReport[] = [];
+  const started = Date.now();
+  try {
+    const identity = await makeIdentity(idDir);
+    for (const name of shapes) {
+      const spec = shapeSpec(name, windowMs, restartS * 1000);
+      log(`shape ${name}:`);
+      await using shape = await startShape(spec, students, [...policyArgs], leaseS, log);
+      identity.cert = await signIdentity(shape.base, shape.students[0], identity, 120_000);
+      const cpu0 = shape.cpu();
+      const load0 = loadAverage();
+      const t0 = performance.now();
+      const timers: ReturnType<typeof setTimeout>[] = [];
+      const restarts: Promise<void>[] = [];
+      if (spec.killAtMs !== undefined) {
+        timers.push(setTimeout(() => {
+          log(`  ${Math.round((performance.now() - t0) / 1000)} s: SIGKILL worker machine-1`);
+          restarts.push(
+            shape.kill(0).then(() =>
+              new Promise<void>((r) =>
+                timers.push(setTimeout(() => {
+                  log(
+                    `  ${Math.round((performance.now() - t0) / 1000)} s: starting machine-1 again`,
+                  );
+                  shape.restart(0).then(r, (e) => {
+                    log(`  restart failed: ${e}`);
+                    r();
+                  });
+                }, spec.restartMs ?? 60_000))
+              )
+            ),
+          );
+        }, spec.killAtMs));
+      }
+      const outcome = await play({
+        base: shape.base,
+        students: shape.students,
+        plan,
+        identity,
+        windowMs,
+        giveUpAfterMs: drainS * 1000,
+        log,
+      });
+      log(`  all submitted at ${(outcome.submitMs / 1000).toFixed(0)} s; draining`);
+      // A worker killed late in the window comes back before the queue can drain.
+      if (spec.killAtMs !== undefined) {
+        const wait = spec.killAtMs + (spec.restartMs ?? 0) - (performance.now() - t0);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await Promise.all(restarts);
+      }
+      const drained = await waitDrained(shape.base, shape.taToken, drainS * 1000);
+      for (const t of timers) clearTimeout(t);
+      const cpu1 = shape.cpu();
+      const rss = shape.peakRss();
+      const rows = await readJobs(shape.db);
+      const f: ShapeFigures = figures(new Set(outcome.accepted.map((a) => a.id)), rows);
+      const hostileLeft = processesMarked(HOSTILE_MARK);
+      for (const pid of hostileLeft) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      const done = f.results;
+      const report: ShapeReport = {
+        name,
+        spec,
+        figures: f,
+        drained,
+        refused: Object.fromEntries(outcome.refused),
+        gaveUp: outcome.gaveUp,
+        errors: outcome.errors.length,
+        retries429: outcome.accepted.reduce((a, x) => a + x.retries, 0),
+        cpuPerJob: done ? (cpu1.serve - cpu0.serve + cpu1.workers - cpu0.workers) / done : NaN,
+        dbCpuPerJob: done ? (cpu1.db - cpu0.db) / done : NaN,
+        rssServeMiB: rss.serve,
+        rssWorkerMiB: rss.worker,
+        hostileLeft: hostileLeft.length,
+        load: `${load0} -> ${loadAverage()}`,
+      };
+      reports.push(report);
+      log(
+        `  ${name}: accepted ${f.accepted}, results ${f.results}, lost ${f.lost}, ` +
+          `duplicated ${f.duplicated}, failed ${f.failed}, drain ${f.drainS.toFixed(0)} s, ` +
+          `wait p50/p99 ${f.waitP50.toFixed(1)}/${f.waitP99.toFixed(1)} s, ` +
+          `${report.cpuPerJob.toFixed(2)} CPU-s/job`,
+      );
+      for (const e of outcome.errors.slice(0, 5)) log(`  error: ${e}`);
+    }
+  } finally {
+    await Deno.remove(idDir, { recursive: true }).catch(() => {});
+  }
+  const info = {
+    students,
+    windowS,
+    seed,
+    planned: plan.length,
+    cooldown,
+    timeLimit: values["time-limit"] ?? null,
+    leaseS,
+    restartS,
+    loadBefore,
+    loadAfter: loadAverage(),
+    wallS: (Date.now() - started) / 1000,
+    reports,
+  };
+  if (values.json) console.log(JSON.stringify(info));
+  if (!values["no-write"]) {
+    await Deno.writeTextFile(values.out, await rushMarkdown(info));
+    log(`written ${values.out}`);
+  }
+  const bad = reports.filter((r) =>
+    r.figures.lost || r.figures.duplicated || !r.drained || r.errors
+  );
+  for (const r of bad) {
+    log(
+      `rush: ${r.name}: lost ${r.figures.lost}, duplicated ${r.figures.duplicated}, ` +
+        `drained ${r.drained}, errors ${r.errors}`,
+    );
+  }
+  return bad.length ? 1 : 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(
+      e instanceof RangeError ? e.message : `rush: ${e instanceof Error ? e.stack : e}`,
+    );
+    Deno.exit(e instanceof RangeError ? 2 : 1);
+  }
+}
