@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { descendants } from "../../mod/proc/sandbox.ts";
 import { memoryKiB } from "../bench/proc.ts";
 import { type PgCluster, startPgCluster } from "../lib/pg_cluster.ts";
 import { SimulatedMachine } from "../lib/machine.ts";
@@ -163,7 +164,8 @@ export async function startShape(
           "--lease",
           String(leaseS),
         ]),
-        { prefix: mach.prefix },
+        // Its job directories go under the shape's directory (a killed worker leaves them).
+        { prefix: mach.prefix, env: { TMPDIR: data } },
       );
       workers[i] = p;
       await p.stderr.waitFor(/ready/, 60_000);
@@ -205,7 +207,14 @@ export async function startShape(
         if (!w) return;
         samplePeaks();
         deadWorkersCpu += tree(w.child.pid);
+        // The machine dies: the worker and every program it was grading.
+        const orphans = descendants(w.child.pid);
         w.kill("SIGKILL");
+        for (const pid of orphans) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch { /* gone */ }
+        }
         await w.status;
         workers[i] = null;
       },
