@@ -89,7 +89,7 @@ netnsTest(
     await Deno.writeTextFile(`${d}/broken.py`, "import sys\nsys.exit('no socket today')\n");
     const broken = await submit(bob, ["part2", `${d}/broken.py`]);
     assert.equal(broken.code, 1, broken.stderr);
-    assert.match(broken.stdout, /^FAIL  CMD_short:0 .*exited with code 1.*no socket today/m);
+    assert.match(broken.stdout, /^FAIL {2}CMD_short:0 .*exited with code 1.*no socket today/m);
     assert.match(broken.stdout, /^score: 0\/\d+$/m);
     assert.match(broken.stderr, /submission \d+ \(part2\)/);
 
