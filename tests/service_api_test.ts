@@ -180,8 +180,9 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
     })
   ));
   assert.deepEqual(posted.map((p) => p.status), ids.map(() => 201));
-  const positions = posted.map((p) => p.body.position as number | null);
-  assert.ok(positions.some((p) => p !== null && p > 4), "most wait in the queue");
+  const waiting = posted.filter((p) => p.body.position !== null);
+  assert.ok(waiting.some((p) => (p.body.position as number) > 4), "most wait in the queue");
+  for (const p of waiting) assert.ok((p.body.estimated_wait_s as number) >= 1, "an estimate");
   const results = await Promise.all(
     posted.map((p, i) => waitGraded(svc.url, course.tokens[ids[i]], p.body.id as number, 120_000)),
   );
@@ -216,4 +217,64 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
   assert.equal(result.score, results[0].max_grade);
   assert.equal(result.success, 1);
   assert.match(new TextDecoder().decode(files["output/stdout.txt"]), /This is PMU data 0/);
+
+  // The TA re-runs one student's part2: a new job, the same score, the grade book unchanged.
+  const rerun = await fetch(`${svc.url}/api/course/rerun`, {
+    method: "POST",
+    body: JSON.stringify({ kind: "part2", user: "s01" }),
+    headers: { authorization: `Bearer ${course.ta}` },
+  });
+  assert.deepEqual(await rerun.json(), { queued: 1 });
+  const again = await waitGraded(svc.url, course.ta, results[1].id);
+  assert.equal(again.score, 0);
+  assert.equal(
+    await (await fetch(`${svc.url}/api/course/export`, {
+      headers: { authorization: `Bearer ${course.ta}` },
+    })).text(),
+    csv,
+  );
+});
+
+Deno.test("service api: a grader failure is retried, then failed, and is not an attempt", async () => {
+  await using course = await makeCourse(["alice"], { cooldownSeconds: 600 });
+  await using svc = await serveInProcess(course, { workers: 1 });
+  const dir = await Deno.makeTempDir({ dir: course.dir });
+  const ssl = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-new",
+      "-newkey",
+      "rsa:2048",
+      "-noenc",
+      "-keyout",
+      `${dir}/k`,
+      "-out",
+      `${dir}/a.csr`,
+      "-subj",
+      "/CN=localhost",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.ok(ssl.success);
+  const csr = { csr: { name: "a.csr", data: await Deno.readTextFile(`${dir}/a.csr`) } };
+  // The course CA's key disappears: signing fails, whatever the student sent.
+  await Deno.rename(`${course.data}/ca.key`, `${dir}/ca.key`);
+  const made = await postSubmission(svc.url, course.tokens.alice, { kind: "ca-sign", files: csr });
+  assert.equal(made.status, 201);
+  const failed = await waitGraded(svc.url, course.tokens.alice, made.body.id as number);
+  assert.equal(failed.status, "failed");
+  assert.match(failed.error!, /no CA in/);
+  const tries = svc.logs.filter((l) => /ca-sign\): grader failed on .* \(try \d of 4/.test(l));
+  assert.equal(tries.length, 4, svc.logs.join("\n"));
+  assert.match(tries[3], /given up/);
+  // Not an attempt: no cooldown, nothing in the grade book; with the key back it is signed.
+  await Deno.rename(`${dir}/ca.key`, `${course.data}/ca.key`);
+  const again = await postSubmission(svc.url, course.tokens.alice, { kind: "ca-sign", files: csr });
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+  const signed = await waitGraded(svc.url, course.tokens.alice, again.body.id as number);
+  assert.equal(signed.status, "done");
+  assert.equal(signed.success, 1);
+  const me = await getJson(svc.url, course.tokens.alice, "/api/me");
+  assert.equal((me.body.scores as Record<string, number>)["ca-sign"], 1);
 });
