@@ -4,7 +4,7 @@
  * in the main namespace would leave by the default route.
  */
 import assert from "node:assert/strict";
-import { UsageError } from "../mod/cli/command.ts";
+import { UsageError } from "../mod/errors.ts";
 import {
   encodeDatagram,
   formatDatagram,

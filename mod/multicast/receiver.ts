@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
 import { listenError, message } from "../net/errors.ts";
 import type { Server } from "../net/server.ts";

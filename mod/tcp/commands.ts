@@ -13,10 +13,9 @@ import {
   parseNumber,
   parsePort,
   portOpt,
-  RunError,
   str,
-  UsageError,
 } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import type { Io } from "../cli/io.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort, ipFamily, isValidHost, resolveHost } from "../net/address.ts";

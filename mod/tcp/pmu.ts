@@ -20,7 +20,7 @@ import {
   seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError, message } from "../net/errors.ts";
 import type { Server } from "../net/server.ts";

@@ -10,7 +10,7 @@
  */
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { RunError, UsageError } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { message } from "../net/errors.ts";
 
 /** Environment variable naming the openssl executable (default: `openssl` on PATH). */

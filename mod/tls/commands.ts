@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Args, type Command, flag, numOpt, portOpt, str, UsageError } from "../cli/command.ts";
+import { type Args, type Command, flag, numOpt, portOpt, str } from "../cli/command.ts";
+import { UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort, ipFamily, isValidHost } from "../net/address.ts";
 import {

@@ -13,10 +13,9 @@ import {
   parseNumber,
   parsePort,
   portOpt,
-  RunError,
   str,
-  UsageError,
 } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort, ipFamily, resolveHost } from "../net/address.ts";
 import { message } from "../net/errors.ts";

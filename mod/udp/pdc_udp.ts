@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { RunError, UsageError } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { formatAddr, hostPort, ipFamily, type Resolved, resolveHost } from "../net/address.ts";
 import { message } from "../net/errors.ts";
 import { DatagramReader } from "./receiver.ts";

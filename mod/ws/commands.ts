@@ -4,15 +4,8 @@
  *
  * @module
  */
-import {
-  type Command,
-  flag,
-  parsePort,
-  portOpt,
-  RunError,
-  str,
-  UsageError,
-} from "../cli/command.ts";
+import { type Command, flag, parsePort, portOpt, str } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort, resolveHost } from "../net/address.ts";
 import { message as errMsg } from "../net/errors.ts";
