@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomInt, seededRandom } from "../mod/net/random.ts";
+import { randomInt, seededRandom } from "../mod/random.ts";
 import { isHostName, pdcTargets } from "../mod/udp/pdc_udp.ts";
 import { DatagramReader } from "../mod/udp/receiver.ts";
 import {

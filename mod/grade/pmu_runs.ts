@@ -6,7 +6,7 @@
  * @module
  */
 import { floodText } from "../pmu/flood.ts";
-import { randomInt, seededRandom } from "../net/random.ts";
+import { randomInt, seededRandom } from "../random.ts";
 import type { Server } from "../net/server.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkFlood, checkPmuMessages, type Verdict } from "./checks.ts";

@@ -16,10 +16,9 @@ import {
   parseCommand,
   type PmuCommand,
   pmuMessage,
-  randomInt,
-  seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
+import { randomInt, randomSeed, seededRandom } from "../random.ts";
 import { RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError, message } from "../net/errors.ts";
@@ -347,7 +346,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     }
     return Promise.reject(listenError(e, opts.hostname, opts.port));
   }
-  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const seeds = seededRandom(opts.seed ?? randomSeed());
   const flood = opts.flood ?? encoder.encode(floodText(DEFAULT_FLOOD_BYTES));
   const abort = new AbortController();
   const sessions = new Set<Promise<void>>();

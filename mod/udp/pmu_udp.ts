@@ -19,7 +19,7 @@
  */
 import { formatAddr, hostPort } from "../net/address.ts";
 import { listenError, message } from "../net/errors.ts";
-import { seededRandom } from "../net/random.ts";
+import { seededRandom } from "../random.ts";
 import type { Server } from "../net/server.ts";
 import { DatagramReader } from "./receiver.ts";
 import { type AckSeparator, answerFor, datagramText, parseAck, showData } from "./reset.ts";

@@ -24,9 +24,9 @@ import {
   messageCount,
   parseCommand,
   pmuMessage,
-  seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
+import { randomSeed, seededRandom } from "../random.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../tcp/pmu.ts";
 import { closeCodeText } from "./close.ts";
 import { asDenoError } from "./node_errors.ts";
@@ -94,7 +94,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const binary = !opts.text;
   // Per-connection randomness as `pmu` draws it (mod/tcp/pmu.ts): one seeded generator per
   // connection from a seeded sequence, so `--seed S` gives the same counts as `pmu --seed S`.
-  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const seeds = seededRandom(opts.seed ?? randomSeed());
   const flood = opts.flood ?? new TextEncoder().encode(floodText(DEFAULT_FLOOD_BYTES));
   const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
   const sockets = new Set<Socket>();

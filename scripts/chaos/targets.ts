@@ -7,7 +7,7 @@
  */
 import { encodeDatagram, MAX_DATAGRAM } from "../../mod/multicast/datagram.ts";
 import { openMulticastSender } from "../../mod/multicast/sender.ts";
-import { randomInt } from "../../mod/net/random.ts";
+import { randomInt } from "../../mod/random.ts";
 import { echoExchange } from "../../mod/tcp/echo.ts";
 import { pdcExchange } from "../../mod/tcp/pdc.ts";
 import { floodText, pmuMessage } from "../../mod/pmu/mod.ts";
