@@ -10,7 +10,7 @@ import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort, resolveHost } from "../net/address.ts";
 import { message as errMsg } from "../net/errors.ts";
 import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
-import { parsePmuServerOptions, pmuServerOptions } from "../tcp/commands.ts";
+import { parsePmuServerOptions, pmuServerOptions } from "../pmu/cli.ts";
 import { startWsPmu } from "./ws_pmu.ts";
 import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
 import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
