@@ -22,7 +22,7 @@ import {
   websocketRate,
 } from "./bench/cases.ts";
 import { describeMachine, ensureAnchors, loadAverage } from "./bench/env.ts";
-import { ROOT } from "./bench/proc.ts";
+import { ROOT } from "./lib/proc.ts";
 import { allRows, resultsMarkdown, type Section } from "./bench/report.ts";
 import { markdownTable } from "./bench/stats.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { closedTcpPort, freeUdpPort, holdTcpPort } from "./helpers/ports.ts";
 
 const ROMEO = "Oh Romeo, Romeo! wherefore art thou Romeo?";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
 import { closedTcpPort } from "./helpers/ports.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
 import { seededRandom } from "../mod/random.ts";
 import { answerFor, simulateAttempts } from "../mod/udp/reset.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runProc, runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { runProc, runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { closedTcpPort, holdTcpPort } from "./helpers/ports.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, WRONG_COMMAND } from "../mod/pmu/mod.ts";
 import { targetUrl } from "../mod/ws/ws_pdc.ts";

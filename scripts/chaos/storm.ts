@@ -11,7 +11,7 @@
  * @module
  */
 import { seededRandom } from "../../mod/random.ts";
-import { type Proc, spawnSocklab } from "../../tests/helpers/cli.ts";
+import { type Proc, spawnSocklab } from "../lib/proc.ts";
 import { crashLines, isAlive, sample, settledFds } from "./measure.ts";
 import { type Endpoint, type Outcome, OUTCOMES, type Peer } from "./peers.ts";
 

@@ -49,7 +49,7 @@ import {
   wsUnmasked,
   wsUpgrade,
 } from "./peers.ts";
-import type { Proc } from "../../tests/helpers/cli.ts";
+import type { Proc } from "../lib/proc.ts";
 import type { Kind, StormSpec } from "./storm.ts";
 
 export interface Scale {

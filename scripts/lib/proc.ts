@@ -1,7 +1,9 @@
 /**
- * Run the socklab CLI as a subprocess exactly as the binary runs (the same
- * Deno flags, from mod/cli/flags.ts), read its stdout and stderr line by line
- * with deadlines, wait for `listening on`, and always stop what was started.
+ * Processes for the tests and the scripts (bench, chaos, make-certs): run the
+ * socklab CLI as a subprocess exactly as the binary runs (the same Deno flags,
+ * from mod/cli/flags.ts), read its stdout and stderr line by line with
+ * deadlines, wait for `listening on`, and always stop what was started.
+ * Development tooling: the tests and scripts/ import it, mod/ never does.
  *
  * @module
  */
@@ -14,9 +16,17 @@ export { LineReader };
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 export const MAIN: string = ROOT + "main.ts";
 
+/**
+ * The one builder of `deno run <socklab's flags> --config deno.json <script> ...args`, for
+ * socklab itself and for the scripts that run in their own process (bench load, chaos).
+ */
+export function denoRunArgv(script: string, args: readonly string[] = []): string[] {
+  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", script, ...args];
+}
+
 /** The argv that runs socklab with `args`: `deno run <flags> main.ts ...args`. */
-export function socklabArgv(args: string[]): string[] {
-  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", MAIN, ...args];
+export function socklabArgv(args: readonly string[]): string[] {
+  return denoRunArgv(MAIN, args);
 }
 
 const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
