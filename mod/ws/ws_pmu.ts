@@ -16,7 +16,7 @@ import type { Socket } from "node:net";
 import type { RawData, WebSocket } from "ws";
 import { hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { type Server, serverHandle } from "../net/server.ts";
 import {
   DEFAULT_FLOOD_BYTES,
   floodText,
@@ -128,7 +128,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     silent: 0,
     refused: 0,
   };
-  let closing = false;
+  const stopping = new AbortController();
 
   const httpServer = nodeHttp.createServer((req, res) => {
     if (overLimit.has(req.socket)) return busy(req.socket);
@@ -204,7 +204,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   );
 
   httpServer.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    if (closing) return socket.destroy();
+    if (stopping.signal.aborted) return socket.destroy();
     if (overLimit.has(socket)) return busy(socket);
     wss.handleUpgrade(req, socket, head, (ws) => session(ws, req));
   });
@@ -319,14 +319,13 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const closed = new Promise<void>((resolve) => httpServer.once("close", () => resolve()));
   const addr = httpServer.address() as { address: string; port: number };
 
-  return {
+  return serverHandle({
     name: "ws-pmu",
     address: hostPort(addr.address, addr.port),
     port: addr.port,
     closed,
-    async close() {
-      if (closing) return closed;
-      closing = true;
+    stopping,
+    async stop() {
       httpServer.close();
       httpServer.closeIdleConnections?.();
       for (const c of clients.values()) c.shutdown();
@@ -338,12 +337,11 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       clearTimeout(timer);
       for (const ws of clients.keys()) ws.terminate();
       for (const s of sockets) s.destroy();
-      await closed;
     },
     summary: () =>
       `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
       `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
       `request(s) with 426, ${stats.badHandshake} bad handshake(s) with 400, ${stats.silent} silent ` +
       `connection(s) dropped${stats.refused ? `, ${stats.refused} refused (busy, 503)` : ""}`,
-  };
+  });
 }
