@@ -1,16 +1,17 @@
 /**
  * The layers of mod/, checked on every import (DEVELOPERS.md, "Layout"):
  *
- *   core     mod/errors.ts, mod/random.ts, mod/pmu/  pure: no Deno.*, no node:
- *   net      mod/net/, mod/proc/                     sockets, addresses, processes
- *   parts    mod/tcp/ udp/ tls/ ws/ multicast/       the lab's servers and clients
- *   lab      mod/lab/, mod/grade/                    demo, lab, the scoring engine
- *   service  mod/service/                            the course's scoring service
- *   cli      mod/cli/, every commands.ts and cli.ts  argument parsing, help, exit codes
+ *   core     mod/{errors,random,deadline}.ts, mod/pmu/  pure: no Deno.*, no node:
+ *   net      mod/net/, mod/proc/                        sockets, addresses, processes
+ *   parts    mod/tcp/ udp/ tls/ ws/ multicast/          the lab's servers and clients
+ *   lab      mod/lab/, mod/grade/                       demo, lab, the scoring engine
+ *   service  mod/service/                               the course's scoring service
+ *   cli      mod/cli/, every commands.ts and cli.ts     argument parsing, help, exit codes
  *
  * A module may import from its own layer or any layer below it, never above;
- * mod/ never imports tests/ or scripts/, and scripts/ never imports tests/. A directory that does not exist yet
- * (mod/service/ before it lands) is simply empty.
+ * mod/ never imports tests/ or scripts/, and scripts/ never imports tests/. A
+ * directory that does not exist yet (mod/service/ before it lands) is simply
+ * empty.
  */
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
@@ -36,7 +37,11 @@ const DIR_LAYER: Record<string, Layer> = {
   cli: "cli",
 };
 
-const TOP_LAYER: Record<string, Layer> = { "errors.ts": "core", "random.ts": "core" };
+const TOP_LAYER: Record<string, Layer> = {
+  "errors.ts": "core",
+  "random.ts": "core",
+  "deadline.ts": "core",
+};
 
 /** The layer of a path relative to the repository root (`mod/tcp/pmu.ts`), or an error text. */
 export function layerOf(path: string): Layer | string {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
+import { within } from "../mod/deadline.ts";
 import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
 import { closedTcpPort } from "./helpers/ports.ts";
@@ -18,15 +19,6 @@ async function sha256(text: string | Uint8Array): Promise<string> {
 /** `This is PMU data 0` .. `n-1`, one per line. */
 function lines(n: number): string {
   return pmuMessages(n).map((m) => m + "\n").join("");
-}
-
-/** Rejects after `ms` (bounded waits for in-process clients). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(t));
 }
 
 /** Connects, sends `data` (if any), reads everything until the server closes. */

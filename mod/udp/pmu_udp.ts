@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
 import { listenError, message } from "../net/errors.ts";
 import { seededRandom } from "../random.ts";
@@ -181,7 +182,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
           log(`serving IPv${phase} only on ${hostPort(host, port)} for ${period} s`);
           await serve(readers, phase === 6, Date.now() + period * 1000);
         } else {
-          await Promise.race([stopped, new Promise((r) => setTimeout(r, period * 1000))]);
+          await settledWithin(stopped, period * 1000);
         }
         await closeReaders();
         phase = phase === 4 ? 6 : 4;

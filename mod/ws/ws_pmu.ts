@@ -14,6 +14,7 @@ import type http from "node:http";
 import type { Socket } from "node:net";
 // @ts-types="@types/ws"
 import type { RawData, WebSocket } from "ws";
+import { settledWithin } from "../deadline.ts";
 import { hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
 import { type Server, serverHandle } from "../net/server.ts";
@@ -329,12 +330,10 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
       httpServer.close();
       httpServer.closeIdleConnections?.();
       for (const c of clients.values()) c.shutdown();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
+      await settledWithin(
         Promise.all([...clients.values()].map((c) => c.ended)),
-        new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
-      ]);
-      clearTimeout(timer);
+        SHUTDOWN_GRACE_MS,
+      );
       for (const ws of clients.keys()) ws.terminate();
       for (const s of sockets) s.destroy();
     },

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { within } from "../../mod/deadline.ts";
 import { seededRandom } from "../../mod/random.ts";
 import { type Proc, spawnSocklab } from "../lib/proc.ts";
 import { crashLines, isAlive, sample, settledFds } from "./measure.ts";
@@ -102,14 +103,6 @@ export interface StormResult {
   handled: string;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
 /** Run a good exchange, turning exceptions and lateness into a reason. */
 async function goodOnce(
   spec: StormSpec,
@@ -118,7 +111,7 @@ async function goodOnce(
   server: Proc,
 ): Promise<string | null> {
   try {
-    return await withTimeout(spec.good(ep, i, server), spec.goodTimeoutMs ?? 15_000, `good #${i}`);
+    return await within(spec.good(ep, i, server), spec.goodTimeoutMs ?? 15_000, `good #${i}`);
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }

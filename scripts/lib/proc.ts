@@ -9,6 +9,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { settledWithin } from "../../mod/deadline.ts";
 import { LineReader } from "../../mod/proc/lines.ts";
 
 export { LineReader };
@@ -109,27 +110,13 @@ export class Proc {
   async stop(graceMs = 5_000): Promise<Deno.CommandStatus> {
     await this.closeStdin();
     this.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const killed = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.kill("SIGKILL");
-        resolve();
-      }, graceMs);
-    });
-    await Promise.race([this.child.status, killed]);
-    clearTimeout(timer);
+    if (!await settledWithin(this.child.status, graceMs)) this.kill("SIGKILL");
     return await this.status;
   }
 
   /** Wait for the process to exit by itself within `timeoutMs`, else kill it and fail. */
   async exited(timeoutMs = 20_000): Promise<Deno.CommandStatus> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) =>
-      timer = setTimeout(() => resolve("late"), timeoutMs)
-    );
-    const first = await Promise.race([this.child.status, late]);
-    clearTimeout(timer);
-    if (first === "late") {
+    if (!await settledWithin(this.child.status, timeoutMs)) {
       await this.stop(1000);
       throw new Error(
         `${
