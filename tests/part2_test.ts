@@ -3,7 +3,7 @@ import net from "node:net";
 import { within } from "../mod/deadline.ts";
 import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
-import { closedTcpPort } from "./helpers/ports.ts";
+import { freeTcpPort } from "../mod/net/ports.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
 import { pdcExchange } from "../mod/tcp/pdc.ts";
 
@@ -296,7 +296,7 @@ Deno.test("pdc: usage errors name the argument; IPv6 literal and bad names are r
 });
 
 Deno.test("pdc: refused connection, and a reset mid-stream prints what arrived then the error", async () => {
-  const closed = closedTcpPort();
+  const closed = freeTcpPort();
   const refused = await runSocklab(["pdc", "127.0.0.1", String(closed), "CMD_short:0"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, new RegExp(`connection refused by 127\\.0\\.0\\.1:${closed}`));

@@ -12,7 +12,7 @@ import {
   startServer,
 } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
-import { closedTcpPort } from "./helpers/ports.ts";
+import { freeTcpPort } from "../mod/net/ports.ts";
 
 const CERTS = join(ROOT, "certs");
 const DEMO_CA = join(CERTS, "ca.crt");
@@ -621,7 +621,7 @@ Deno.test("secure-pmu: a missing, mismatched or v1 certificate is one startup li
 });
 
 Deno.test("secure-pdc: a refused connection or a bad CA file is exit 1 naming it", async () => {
-  const port = closedTcpPort();
+  const port = freeTcpPort();
   const r = await securePdc(port, DEMO_CA);
   assert.equal(r.code, 1);
   assert.match(
