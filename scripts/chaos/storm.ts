@@ -11,6 +11,7 @@
  * @module
  */
 import { within } from "../../mod/deadline.ts";
+import { markdownTable } from "../lib/markdown.ts";
 import { seededRandom } from "../../mod/random.ts";
 import { type Proc, spawnSocklab } from "../lib/proc.ts";
 import { crashLines, isAlive, sample, settledFds } from "./measure.ts";
@@ -305,7 +306,7 @@ export function summaryTable(results: StormResult[]): string {
     r.alive ? "yes" : "NO",
     r.seconds.toFixed(1),
   ]);
-  return markdown(head, rows);
+  return markdownTable(head, rows);
 }
 
 /**
@@ -339,13 +340,5 @@ export function kindTable(results: StormResult[]): string {
       ]);
     }
   }
-  return markdown(head, rows);
-}
-
-function markdown(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i])).join(" | ")} |`;
-  return [line(head), `| ${w.map((n) => "-".repeat(n)).join(" | ")} |`, ...rows.map(line)].join(
-    "\n",
-  );
+  return markdownTable(head, rows);
 }
