@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { loadAverage } from "./bench/env.ts";
-import { ROOT } from "./bench/proc.ts";
+import { ROOT } from "./lib/proc.ts";
 import { figures, processesMarked, readJobs, type ShapeFigures } from "./rush/measure.ts";
 import { planRush } from "./rush/plan.ts";
 import { play, signIdentity, waitDrained } from "./rush/player.ts";

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { DENO_FLAGS } from "../mod/cli/flags.ts";
-import { ROOT, runProc } from "./helpers/cli.ts";
+import { ROOT, runProc } from "../scripts/lib/proc.ts";
 import { NETNS_UNAVAILABLE } from "./helpers/netns.ts";
 import { PG_UNAVAILABLE } from "./helpers/pg.ts";
 import type { ShapeReport } from "../scripts/rush/report.ts";

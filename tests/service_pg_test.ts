@@ -13,7 +13,7 @@ import postgres from "postgres";
 import { processesMarked } from "../scripts/rush/measure.ts";
 import { SimulatedMachine } from "../scripts/lib/machine.ts";
 import { type PgCluster, startPgCluster } from "../scripts/lib/pg_cluster.ts";
-import { Proc, runSocklab, socklabArgv, spawnSocklab } from "./helpers/cli.ts";
+import { Proc, runSocklab, socklabArgv, spawnSocklab } from "../scripts/lib/proc.ts";
 import { NETNS_UNAVAILABLE } from "./helpers/netns.ts";
 import { PG_UNAVAILABLE } from "./helpers/pg.ts";
 

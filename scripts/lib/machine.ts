@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { Netns } from "../../tests/helpers/netns.ts";
+import { Netns } from "./netns.ts";
 
 async function ip(args: string[]): Promise<void> {
   const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { seededRandom } from "../../mod/net/random.ts";
+import { seededRandom } from "../../mod/random.ts";
 
 export const RUSH_KINDS = [
   "part2",

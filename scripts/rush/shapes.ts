@@ -17,7 +17,7 @@ import { descendants } from "../../mod/proc/sandbox.ts";
 import { memoryKiB } from "../bench/proc.ts";
 import { type PgCluster, startPgCluster } from "../lib/pg_cluster.ts";
 import { SimulatedMachine } from "../lib/machine.ts";
-import { Proc, socklabArgv } from "../../tests/helpers/cli.ts";
+import { Proc, socklabArgv } from "../lib/proc.ts";
 import { cpuOfTree, cpuWithChildren } from "./measure.ts";
 import type { Student } from "./player.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { RunError } from "../../cli/command.ts";
+import { RunError } from "../../errors.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 

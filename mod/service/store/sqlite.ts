@@ -262,8 +262,11 @@ export class SqliteStore implements Store {
         s.kind,
       );
       if (active) return { refused: "active", submissionId: num(active.id) };
+      // A submission the grader failed on is not an attempt: no cooldown after it.
       const last = this.#get(
-        "SELECT MAX(created_at) AS t FROM submissions WHERE user_id = ? AND kind = ?",
+        `SELECT MAX(s.created_at) AS t FROM submissions s WHERE s.user_id = ? AND s.kind = ?
+         AND (SELECT status FROM jobs WHERE submission_id = s.id ORDER BY id DESC LIMIT 1)
+           <> 'failed'`,
         s.userId,
         s.kind,
       );
@@ -306,13 +309,17 @@ export class SqliteStore implements Store {
   listSubmissions(f: SubmissionFilter): Promise<Submission[]> {
     const where: string[] = [];
     const params: SQLInputValue[] = [];
-    if (f.userId !== undefined) where.push("s.user_id = ?") && params.push(f.userId);
-    if (f.kind !== undefined) where.push("s.kind = ?") && params.push(f.kind);
+    const cond = (sql: string, v: SQLInputValue) => {
+      where.push(sql);
+      params.push(v);
+    };
+    if (f.userId !== undefined) cond("s.user_id = ?", f.userId);
+    if (f.kind !== undefined) cond("s.kind = ?", f.kind);
     if (f.status !== undefined) {
-      where.push(
+      cond(
         "(SELECT status FROM jobs WHERE submission_id = s.id ORDER BY id DESC LIMIT 1) = ?",
+        f.status,
       );
-      params.push(f.status);
     }
     const sql = `SELECT s.* FROM submissions s ${where.length ? "WHERE " + where.join(" AND ") : ""}
       ORDER BY s.id DESC ${f.limit ? `LIMIT ${Math.floor(f.limit)}` : ""}`;
