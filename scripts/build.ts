@@ -45,7 +45,7 @@ async function deno(args: string[], env: Record<string, string> = {}) {
     args,
     stdout: "piped",
     stderr: "piped",
-    env: { DENO_NO_UPDATE_CHECK: "1", ...env },
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...env },
   }).output();
 }
 
@@ -99,6 +99,7 @@ export async function compile(
 ): Promise<Built> {
   await Deno.mkdir(dirname(out), { recursive: true });
   const denort = Deno.env.get("DENORT_BIN");
+  if (denort === "") Deno.env.delete("DENORT_BIN"); // deno compile takes "" for a path
   if (!denort && opts.download === false) {
     return await selfUnpacking(out, "--no-download given and DENORT_BIN is not set");
   }
@@ -111,14 +112,30 @@ export async function compile(
     return { path: out, kind: "deno compile", why, bytes: (await Deno.stat(out)).size };
   }
   if (!denort && DOWNLOAD_FAILURE.test(err)) {
-    const reason = err.trim().split("\n").find((l) => /error/i.test(l)) ?? err.trim();
+    // deno's chain of causes: the first that names the request, e.g. "error sending request for
+    // url (https://dl.deno.land/...): ... dns error: ...".
+    const causes = err.split("\n").map((l) => l.trim().replace(/^\d+: /, ""));
+    const reason = causes.find((l) => /request|download|dns/i.test(l) && !/^Download /.test(l));
     return await selfUnpacking(
       out,
-      `deno compile could not download its denort runtime (${reason.replace(/\s+/g, " ")})`,
+      `deno compile could not download its denort runtime (${reason ?? causes[0]})`,
     );
   }
   throw new Error(`deno compile failed:\n${err}`);
 }
+
+/** The commands the launcher runs besides /bin/sh's builtins (coreutils, also in busybox). */
+export const LAUNCHER_TOOLS: readonly string[] = [
+  "tail",
+  "head",
+  "cksum",
+  "ls",
+  "mkdir",
+  "mv",
+  "chmod",
+  "rm",
+  "id",
+];
 
 /** The launcher at the head of a self-unpacking build (scripts/selfextract.sh, filled in). */
 export async function launcher(v: {
@@ -137,6 +154,7 @@ export async function launcher(v: {
     DENO_SIZE: String(v.denoSize),
     DENO_CKSUM: v.denoSum,
     FLAGS: DENO_FLAGS.join(" "),
+    TOOLS: LAUNCHER_TOOLS.join(" "),
   };
   const template = await Deno.readTextFile(ROOT + "scripts/selfextract.sh");
   return template.replace(/@([A-Z_]+)@/g, (m, name: string) => values[name] ?? m);

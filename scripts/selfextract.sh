@@ -4,7 +4,7 @@
 # (@JS_SIZE@ bytes), then the deno @DENO_VERSION@ executable (@DENO_SIZE@ bytes).
 # The first start copies both, checked by cksum, into a per-user cache keyed by
 # their sha256; every start then execs deno on the bundle with socklab's flags.
-# Needs only /bin/sh and tail, head, cksum, ls, mkdir, mv, chmod, rm, id.
+# Needs only /bin/sh and @TOOLS@.
 # SOCKLAB_CACHE=DIR picks the cache folder (default $XDG_CACHE_HOME/socklab,
 # ~/.cache/socklab, or /tmp/socklab-UID without a home).
 key=@KEY@
@@ -56,7 +56,7 @@ is_unpacked() {
 }
 
 unpack() {
-  for tool in tail head cksum ls mkdir mv chmod rm id; do
+  for tool in @TOOLS@; do
     command -v "$tool" >/dev/null 2>&1 || die "cannot unpack: '$tool' is missing (coreutils)"
   done
   [ "$(size_of "$0")" -gt $((js_size + deno_size)) ] 2>/dev/null ||
