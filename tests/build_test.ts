@@ -212,6 +212,8 @@ netnsTest(
         (await Deno.readFile(`${dir}/socklab`)).subarray(0, 10),
       );
       assert.equal(head, "#!/bin/sh\n");
+      const left = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.deepEqual(left, ["socklab"], "no temporary files left");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
