@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
 import { ROOT, runProc } from "./helpers/cli.ts";
+import { Missing, requirePython, requireTool } from "./helpers/requires.ts";
 
 const SETUP = `${ROOT}scripts/setup.sh`;
 
@@ -40,4 +41,22 @@ Deno.test("setup lists every peer the suite needs and, when it cannot install, s
   const lines = r.stderr.trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], /^setup: missing (\S+ )*openssl\b.*: .*apt-get install (\S+ )*openssl\b/);
+});
+
+Deno.test("a test that needs a missing peer fails with one line naming the package", async () => {
+  const err = await requirePython("no_such_module_socklab", "python3-no-such").catch((e) => e);
+  assert.ok(err instanceof Missing);
+  assert.equal(
+    err.stack,
+    "Missing: requires a python3 with the module 'no_such_module_socklab': install the Debian " +
+      "package python3-no-such (as root: scripts/setup.sh, or apt-get install python3-no-such)",
+  );
+  assert.throws(
+    () => requireTool("no-such-tool-socklab", "no-such"),
+    /^Missing: requires 'no-such-tool-socklab': install the Debian package no-such /,
+  );
+  // Found: a python that has the module, whichever python3 is first on PATH.
+  const python = await requirePython("json", "python3");
+  const r = await runProc([python, "-c", "import json; print('ok')"]);
+  assert.equal(r.stdout, "ok\n");
 });
