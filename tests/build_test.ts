@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DENO_FLAGS } from "../mod/cli/flags.ts";
+import { pathToFileURL } from "node:url";
+import { DENO_FLAGS, selfArgv } from "../mod/cli/flags.ts";
 import config from "../deno.json" with { type: "json" };
 import { DEMO_STEPS } from "../mod/lab/demo.ts";
 import {
@@ -100,6 +101,10 @@ Deno.test("compile without denort: one file that runs --version, --help, demo an
     const run = (args: string[], h?: string, prefix: string[] = []) =>
       runProc([...prefix, ...env(h), socklab, ...args], { cwd: vm, timeoutMs: 60_000 });
 
+    // A deno.json above the unpacked bundle (deno looks for one from the script's folder up) is
+    // not read: --no-config.
+    await Deno.mkdir(`${home}/.cache`);
+    await Deno.writeTextFile(`${home}/.cache/deno.json`, "{ not json");
     const version = await run(["--version"]);
     assert.equal(version.code, 0, version.stderr);
     assert.equal(version.stdout, `socklab ${config.version} (deno ${Deno.version.deno})\n`);
@@ -112,6 +117,21 @@ Deno.test("compile without denort: one file that runs --version, --help, demo an
     assert.equal((await Deno.stat(cache)).mode! & 0o777, 0o755);
     assert.equal((await Deno.stat(`${cache}/deno`)).mode! & 0o777, 0o755);
     assert.equal((await Deno.stat(`${cache}/socklab.js`)).mode! & 0o777, 0o644);
+
+    // How socklab re-executes itself (e.g. in grade's sandbox) works on the unpacked form too.
+    const again = await runProc(
+      [
+        ...env(),
+        ...selfArgv(["--version"], {
+          execPath: `${cache}/deno`,
+          mainModule: pathToFileURL(`${cache}/socklab.js`).href,
+          standalone: false,
+        }),
+      ],
+      { cwd: vm },
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, version.stdout);
 
     const help = await run(["--help"]);
     assert.equal(help.code, 0);
@@ -173,6 +193,26 @@ Deno.test("compile without denort: one file that runs --version, --help, demo an
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("selfArgv starts this socklab again however it runs", () => {
+  const deno = "/opt/deno";
+  assert.deepEqual(
+    selfArgv(["pdc", "x"], {
+      execPath: "/bin/socklab",
+      mainModule: "file:///b/main.ts",
+      standalone: true,
+    }),
+    ["/bin/socklab", "pdc", "x"],
+  );
+  assert.deepEqual(
+    selfArgv(["pdc"], { execPath: deno, mainModule: "file:///src/main.ts", standalone: false }),
+    [deno, "run", ...DENO_FLAGS, "--config", "/src/deno.json", "/src/main.ts", "pdc"],
+  );
+  assert.deepEqual(
+    selfArgv(["pdc"], { execPath: deno, mainModule: "file:///c/socklab.js", standalone: false }),
+    [deno, "run", "--no-config", ...DENO_FLAGS, "/c/socklab.js", "pdc"],
+  );
 });
 
 // deno compile downloads denort: inside a private namespace the download cannot leave the host,

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { selfArgv } from "../../mod/cli/flags.ts";
 import { LineReader } from "../../mod/proc/lines.ts";
 
 export { LineReader };
@@ -16,7 +16,11 @@ export const MAIN: string = ROOT + "main.ts";
 
 /** The argv that runs socklab with `args`: `deno run <flags> main.ts ...args`. */
 export function socklabArgv(args: string[]): string[] {
-  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", MAIN, ...args];
+  return selfArgv(args, {
+    execPath: Deno.execPath(),
+    mainModule: pathToFileURL(MAIN).href,
+    standalone: false,
+  });
 }
 
 const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
