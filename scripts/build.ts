@@ -22,9 +22,12 @@ import config from "../deno.json" with { type: "json" };
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const VERSION: string = config.version;
 
-/** The first line of the bundle: runs it under deno with socklab's flags. */
+/**
+ * The first line of the bundle: runs it under deno with socklab's flags, reading no deno.json
+ * (deno looks for one from the script's folder up), as selfArgv re-runs it.
+ */
 export function bundleShebang(): string {
-  return `#!/usr/bin/env -S deno run ${DENO_FLAGS.join(" ")}`;
+  return `#!/usr/bin/env -S deno run --no-config ${DENO_FLAGS.join(" ")}`;
 }
 
 /** The `deno compile` argv (without the deno executable). */

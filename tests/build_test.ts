@@ -20,7 +20,7 @@ Deno.test("compile, bundle and the tests' subprocesses use the same flags", () =
   assert.ok(DENO_FLAGS.includes("--unstable-net"));
   const args = compileArgs("/tmp/x");
   assert.deepEqual(args.slice(1, 1 + DENO_FLAGS.length), [...DENO_FLAGS]);
-  assert.equal(bundleShebang(), `#!/usr/bin/env -S deno run ${DENO_FLAGS.join(" ")}`);
+  assert.equal(bundleShebang(), `#!/usr/bin/env -S deno run --no-config ${DENO_FLAGS.join(" ")}`);
   const argv = socklabArgv(["--version"]);
   assert.deepEqual(argv.slice(2, 2 + DENO_FLAGS.length), [...DENO_FLAGS]);
 });
