@@ -160,6 +160,7 @@ export async function launcher(v: {
     TOOLS: LAUNCHER_TOOLS.join(" "),
   };
   const template = await Deno.readTextFile(ROOT + "scripts/selfextract.sh");
+  // @TOTAL@, the file's size, is left for selfUnpacking to fill in.
   return template.replace(/@([A-Z_]+)@/g, (m, name: string) => values[name] ?? m);
 }
 
@@ -200,13 +201,20 @@ export async function selfUnpacking(out: string, why: string): Promise<Built> {
       cksum(runtime),
       sha256([js, runtime]),
     ]);
-    const head = await launcher({
+    const jsSize = (await Deno.stat(js)).size;
+    const denoSize = (await Deno.stat(runtime)).size;
+    const template = await launcher({
       key: `${VERSION}-${hash.slice(0, 16)}`,
-      jsSize: (await Deno.stat(js)).size,
+      jsSize,
       jsSum,
-      denoSize: (await Deno.stat(runtime)).size,
+      denoSize,
       denoSum,
     });
+    // The file's own size, written in a fixed width so that writing it changes no offset.
+    const width = 12;
+    const total = new TextEncoder().encode(template).length - "@TOTAL@".length + width + jsSize +
+      denoSize;
+    const head = template.replace("@TOTAL@", String(total).padEnd(width));
     const tmp = `${parts}/socklab`;
     const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o755 });
     try {

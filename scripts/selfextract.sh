@@ -8,6 +8,7 @@
 # SOCKLAB_CACHE=DIR picks the cache folder (default $XDG_CACHE_HOME/socklab,
 # ~/.cache/socklab, or /tmp/socklab-UID without a home).
 key=@KEY@
+total=@TOTAL@ # bytes in this file (the number is padded to a fixed width)
 js_size=@JS_SIZE@
 js_sum='@JS_CKSUM@'
 deno_size=@DENO_SIZE@
@@ -59,8 +60,7 @@ unpack() {
   for tool in @TOOLS@; do
     command -v "$tool" >/dev/null 2>&1 || die "cannot unpack: '$tool' is missing (coreutils)"
   done
-  [ "$(size_of "$0")" -gt $((js_size + deno_size)) ] 2>/dev/null ||
-    die "$0 is incomplete (copy it again)"
+  [ "$(size_of "$0")" = "$total" ] || die "$0 is not $total bytes long: copy it again"
   # Readable by every user (e.g. a sandbox that re-executes socklab under another uid).
   [ -d "${1%/*}" ] || { mkdir -p "${1%/*}" && chmod 755 "${1%/*}"; } 2>/dev/null
   mkdir -p "$1" 2>/dev/null || die "cannot create $1 (set SOCKLAB_CACHE to a writable folder)"

@@ -187,9 +187,27 @@ Deno.test("compile without denort: one file that runs --version, --help, demo an
     const cut = `${vm}/cut`;
     const bytes = await Deno.readFile(socklab);
     await Deno.writeFile(cut, bytes.subarray(0, bytes.length - 1000), { mode: 0o755 });
-    const r = await runProc([...env(`${dir}/home3`), cut, "--version"], { cwd: vm });
+    const home3 = `${dir}/home3`;
+    await Deno.mkdir(home3);
+    const r = await runProc([...env(home3), cut, "--version"], { cwd: vm });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^socklab: error: .*cut is (incomplete|damaged).*copy it again\n$/);
+    assert.equal(
+      r.stderr,
+      `socklab: error: ${cut} is not ${bytes.length} bytes long: copy it again\n`,
+    );
+    assert.deepEqual([...Deno.readDirSync(home3)], [], "nothing unpacked");
+    // Same length, one byte changed: the checksum says so, and nothing is left in the cache.
+    bytes[bytes.length - 5000] ^= 1;
+    await Deno.writeFile(cut, bytes, { mode: 0o755 });
+    const d = await runProc([...env(home3), cut, "--version"], { cwd: vm });
+    assert.equal(d.code, 1);
+    assert.equal(
+      d.stderr,
+      `socklab: error: ${cut} is damaged (checksum mismatch): copy it again\n`,
+    );
+    const left = [...Deno.readDirSync(`${home3}/.cache/socklab`)];
+    assert.equal(left.length, 1);
+    assert.deepEqual([...Deno.readDirSync(`${home3}/.cache/socklab/${left[0].name}`)], []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -262,13 +280,17 @@ netnsTest(
 
 Deno.test("the launcher is plain sh with every value filled in and execs deno with socklab's flags", async () => {
   const text = await launcher({ key: "k", jsSize: 1, jsSum: "1 1", denoSize: 2, denoSum: "2 2" });
-  assert.doesNotMatch(text, /@[A-Z_]+@/);
+  assert.deepEqual(
+    text.match(/@[A-Z_]+@/g),
+    ["@TOTAL@"],
+    "all but the size, which selfUnpacking writes",
+  );
   assert.match(
     text,
     new RegExp(
       `exec "\\$dir/deno" run --no-config ${DENO_FLAGS.join(" ")} "\\$dir/socklab.js" "\\$@"\n$`,
     ),
   );
-  const r = await runProc(["/bin/sh", "-n", "-c", text]);
+  const r = await runProc(["/bin/sh", "-n", "-c", text.replace("@TOTAL@", "1")]);
   assert.equal(r.code, 0, r.stderr);
 });
