@@ -12,8 +12,9 @@ import {
   launcher,
   LAUNCHER_TOOLS,
 } from "../scripts/build.ts";
-import { Proc, ROOT, runProc, socklabArgv } from "./helpers/cli.ts";
-import { Netns, NETNS_UNAVAILABLE, netnsTest } from "./helpers/netns.ts";
+import { Proc, ROOT, runProc, socklabArgv } from "../scripts/lib/proc.ts";
+import { Netns } from "../scripts/lib/netns.ts";
+import { NETNS_UNAVAILABLE, netnsTest } from "./helpers/netns.ts";
 import { requireTool } from "./helpers/requires.ts";
 
 Deno.test("compile, bundle and the tests' subprocesses use the same flags", () => {

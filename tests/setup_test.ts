@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
-import { ROOT, runProc } from "./helpers/cli.ts";
+import { ROOT, runProc } from "../scripts/lib/proc.ts";
 import { Missing, requirePython, requireTool } from "./helpers/requires.ts";
 
 const SETUP = `${ROOT}scripts/setup.sh`;
