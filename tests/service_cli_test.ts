@@ -78,9 +78,18 @@ Deno.test("service cli: course init, roster, token, export, serve and its shutdo
     const me = await getJson(url, aliceNew, "/api/me");
     assert.equal(me.body.name, "Ada Lovelace");
     assert.equal((await getJson(url, ta, "/api/course")).body.students, 3);
+    // Ctrl-C while a job runs: the job finishes, then serve exits 0.
+    const made = await postSubmission(url, ta, {
+      kind: "part2",
+      files: { script: { name: "PDC.py", data: fixture("part2_good.py") } },
+    });
+    await waitStatus(url, ta, made.body.id as number, ["running"], 20_000);
     proc.kill("SIGINT");
-    assert.equal((await proc.exited(20_000)).code, 0);
-    assert.match(proc.stderr.text, /SIGINT: stopping/);
+    assert.equal((await proc.exited(30_000)).code, 0);
+    assert.match(
+      proc.stderr.text,
+      /SIGINT: stopping.*\njob \d+ \(submission \d+, ta part2\): score (\d+)\/\1 in [\d.]+ s on \S+\nstopped\n$/s,
+    );
   } finally {
     await proc.stop(1000);
   }

@@ -1,103 +1,42 @@
 /**
- * The storage contract: every case runs on both stores, SQLite (a file in a
- * temporary directory) and PostgreSQL (a private cluster for this file, one
- * fresh database per case; tests/helpers/pg.ts). Each rule a process relies
- * on across processes is checked with two stores open on one database.
+ * The storage contract (tests/helpers/store_contract.ts) on both stores:
+ * SQLite (a file in a temporary directory) and PostgreSQL (a private cluster
+ * for this file, one fresh database per case; tests/helpers/pg.ts).
  */
-import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { type Migration, MIGRATIONS, SCHEMA_VERSION } from "../mod/service/store/migrations.ts";
 import { dbPath } from "../mod/service/store/open.ts";
 import { PostgresStore } from "../mod/service/store/postgres.ts";
 import { SqliteStore } from "../mod/service/store/sqlite.ts";
-import { dbName, type PgCluster, pgTest } from "./helpers/pg.ts";
-import {
-  DEFAULT_POLICY,
-  isRefusal,
-  MAX_TRIES,
-  type NewResult,
-  type Store,
-  type Submission,
-} from "../mod/service/store/store.ts";
+import { dbName, PG_UNAVAILABLE, startPgCluster } from "./helpers/pg.ts";
+import { opener, storeContract } from "./helpers/store_contract.ts";
 
-const RESULT: NewResult = {
-  score: 3,
-  maxGrade: 4,
-  success: 0,
-  tests: [{ name: "t", passed: true, detail: "ok" }],
-  stdout: "",
-  stderr: "",
-  files: [{ name: "x.crt", bytes: new Uint8Array([1, 2, 3]) }],
-  durationMs: 1200,
-};
-
-async function submit(s: Store, user: string, now: number, cooldownMs = 0) {
-  const r = await s.createSubmission(
-    {
-      userId: user,
-      kind: "part2",
-      files: [{ name: "PDC.py", bytes: new TextEncoder().encode("print(1)") }],
+storeContract("sqlite store", () =>
+  Promise.resolve({
+    async fresh() {
+      const dir = await Deno.makeTempDir({ prefix: "socklab-store-" });
+      const o = opener((migrations) => new SqliteStore(dbPath(dir), { migrations }));
+      return {
+        open: o.open,
+        query(sql: string) {
+          const db = new DatabaseSync(dbPath(dir));
+          try {
+            return Promise.resolve(db.prepare(sql).all().map((r) => ({ ...r })));
+          } finally {
+            db.close();
+          }
+        },
+        async [Symbol.asyncDispose]() {
+          await o.closeAll();
+          await Deno.remove(dir, { recursive: true });
+        },
+      };
     },
-    { now, cooldownMs },
-  );
-  return r;
-}
+    async [Symbol.asyncDispose]() {},
+  }));
 
-/** One database for one case; the stores opened on it are closed at the end. */
-interface Db {
-  /** A new store (its own connection) on this database, migrated. */
-  open(migrations?: readonly Migration[]): Promise<Store>;
-  /** Raw rows of a query, for what the Store interface does not show. */
-  query(sql: string): Promise<Record<string, unknown>[]>;
-}
-
-interface Backend {
-  name: string;
-  fresh(): Promise<Db & AsyncDisposable>;
-}
-
-function opener(make: (m: readonly Migration[]) => Store) {
-  const opened: Store[] = [];
+storeContract("postgres store", async () => {
+  const pg = await startPgCluster();
   return {
-    opened,
-    async open(migrations: readonly Migration[] = MIGRATIONS): Promise<Store> {
-      const s = make(migrations);
-      opened.push(s);
-      await s.migrate();
-      return s;
-    },
-    async closeAll() {
-      for (const s of opened) await s.close();
-    },
-  };
-}
-
-const SQLITE: Backend = {
-  name: "SQLite",
-  async fresh() {
-    const dir = await Deno.makeTempDir({ prefix: "socklab-store-" });
-    const o = opener((migrations) => new SqliteStore(dbPath(dir), { migrations }));
-    return {
-      open: o.open,
-      query(sql: string) {
-        const db = new DatabaseSync(dbPath(dir));
-        try {
-          return Promise.resolve(db.prepare(sql).all().map((r) => ({ ...r })));
-        } finally {
-          db.close();
-        }
-      },
-      async [Symbol.asyncDispose]() {
-        await o.closeAll();
-        await Deno.remove(dir, { recursive: true });
-      },
-    };
-  },
-};
-
-function postgresBackend(pg: PgCluster): Backend {
-  return {
-    name: "PostgreSQL",
     async fresh() {
       const url = await pg.createDatabase(dbName());
       const o = opener((migrations) => new PostgresStore(url, { max: 2, migrations }));
@@ -113,210 +52,6 @@ function postgresBackend(pg: PgCluster): Backend {
         },
       };
     },
+    [Symbol.asyncDispose]: () => pg.stop(),
   };
-}
-
-const CASES: { name: string; fn: (db: Db) => Promise<void> }[] = [];
-
-/** A case of the storage contract: it runs on every store. */
-function contract(name: string, fn: (db: Db) => Promise<void>): void {
-  CASES.push({ name, fn });
-}
-
-async function runCases(b: Backend, t: Deno.TestContext) {
-  for (const c of CASES) {
-    await t.step(c.name, async () => {
-      await using db = await b.fresh();
-      await c.fn(db);
-    });
-  }
-}
-
-Deno.test("store contract on SQLite", (t) => runCases(SQLITE, t));
-pgTest("store contract on PostgreSQL", (pg, t) => runCases(postgresBackend(pg), t));
-
-contract("migrations from empty apply once; a reopened store keeps its rows", async (db) => {
-  const a = await db.open();
-  await a.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
-  await a.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
-  await a.close();
-  const b = await db.open();
-  assert.equal(await b.migrate(), SCHEMA_VERSION);
-  assert.equal((await b.getCourse())?.policy.cooldownSeconds, 30);
-  assert.equal((await b.getUser("alice"))?.name, "A");
-  const versions = await db.query("SELECT version FROM schema_migrations ORDER BY version");
-  assert.deepEqual(versions.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
-});
-
-contract("migrations from the previous version add the last one and keep the rows", async (db) => {
-  const old = await db.open(MIGRATIONS.slice(0, -1));
-  await old.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
-  await old.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
-  assert.ok(!isRefusal(await submit(old, "alice", 5)));
-  await old.close();
-  const now = await db.open();
-  assert.equal(await now.migrate(), SCHEMA_VERSION, "applied once: a second run is a no-op");
-  assert.equal((await now.getUser("alice"))?.name, "A");
-  assert.equal((await now.lease("w1", 1000, 6))?.userId, "alice");
-  assert.equal(await now.getCaCert(), null);
-  await now.setCaCert("-----BEGIN CERTIFICATE-----\n...");
-  assert.equal(await now.getCaCert(), "-----BEGIN CERTIFICATE-----\n...");
-  const versions = await db.query("SELECT version FROM schema_migrations ORDER BY version");
-  assert.deepEqual(versions.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
-});
-
-contract("two processes starting at once apply each migration once", async (db) => {
-  const [a, b] = await Promise.all([db.open(), db.open()]);
-  assert.equal(await a.migrate(), SCHEMA_VERSION);
-  assert.equal(await b.migrate(), SCHEMA_VERSION);
-  const rows = await db.query("SELECT version FROM schema_migrations ORDER BY version");
-  assert.equal(rows.length, MIGRATIONS.length);
-});
-
-contract("a worker that cannot sign takes every kind but ca-sign", async (db) => {
-  const s = await db.open();
-  await s.upsertUser({ id: "erin", name: "E", email: "e@x", role: "student" });
-  const csr = {
-    name: "r.csr",
-    bytes: new TextEncoder().encode("-----BEGIN CERTIFICATE REQUEST-----"),
-  };
-  assert.ok(
-    !isRefusal(
-      await s.createSubmission({ userId: "erin", kind: "ca-sign", files: [csr] }, {
-        now: 1,
-        cooldownMs: 0,
-      }),
-    ),
-  );
-  assert.ok(!isRefusal(await submit(s, "erin", 2)));
-  const kinds = ["part2", "part3", "part4-receiver", "part4-sender", "part5", "part6"] as const;
-  const remote = (await s.lease("remote", 1000, 3, { kinds }))!;
-  assert.equal(remote.kind, "part2");
-  assert.equal(await s.lease("remote", 1000, 4, { kinds }), null);
-  assert.equal(await s.lease("none", 1000, 4, { kinds: [] }), null);
-  assert.equal((await s.lease("serve", 1000, 5, { kinds: ["ca-sign"] }))?.kind, "ca-sign");
-});
-
-contract("two servers accepting the same student's submission at once: one wins", async (db) => {
-  const [a, b] = [await db.open(), await db.open()];
-  await a.upsertUser({ id: "dan", name: "D", email: "d@x", role: "student" });
-  const both = await Promise.all([submit(a, "dan", 10, 30_000), submit(b, "dan", 10, 30_000)]);
-  assert.equal(both.filter((r) => !isRefusal(r)).length, 1, JSON.stringify(both));
-  assert.equal(both.filter((r) => isRefusal(r) && r.refused === "active").length, 1);
-  assert.equal((await a.listJobs("queued")).length, 1);
-});
-
-contract("two competing workers: every job leased once, one result each", async (db) => {
-  const N = 24;
-  const [a, b] = [await db.open(), await db.open()];
-  for (let i = 0; i < N; i++) {
-    await a.upsertUser({ id: `s${i}`, name: `S${i}`, email: "s@x", role: "student" });
-    assert.ok(!isRefusal(await submit(i % 2 ? a : b, `s${i}`, i)));
-  }
-  const taken = new Map<number, string[]>();
-  const worker = async (s: Store, name: string, other: Store) => {
-    for (let n = 0; n < N + 5; n++) {
-      const j = await s.lease(name, 60_000, 100 + n);
-      if (!j) return;
-      taken.set(j.id, [...(taken.get(j.id) ?? []), name]);
-      await s.expireLeases(200 + n); // nothing has expired: a no-op under the race
-      assert.equal(await other.complete(j.id, "not-the-lease", RESULT, 300), false);
-      assert.ok(await s.renew(j.id, j.leaseId, 60_000, 300 + n));
-      assert.ok(await s.complete(j.id, j.leaseId, { ...RESULT, score: j.id % 5 }, 400 + n));
-    }
-  };
-  await Promise.all([worker(a, "wa", b), worker(b, "wb", a)]);
-  assert.equal(taken.size, N);
-  for (const [id, by] of taken) assert.equal(by.length, 1, `job ${id} leased by ${by}`);
-  const counts = await db.query("SELECT job_id, COUNT(*) AS n FROM results GROUP BY job_id");
-  assert.equal(counts.length, N);
-  assert.ok(counts.every((r) => Number(r.n) === 1));
-  assert.equal((await a.listJobs("done")).length, N);
-  assert.equal(await a.lease("wa", 1000, 999), null);
-});
-
-contract("one active job per student and kind, then the cooldown", async (db) => {
-  const s = await db.open();
-  await s.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
-  const first = await submit(s, "alice", 1000, 30_000);
-  assert.ok(!isRefusal(first));
-  const second = await submit(s, "alice", 2000, 30_000);
-  assert.deepEqual(second, { refused: "active", submissionId: (first as Submission).id });
-  const job = (await s.lease("w1", 10_000, 3000))!;
-  assert.ok(await s.complete(job.id, job.leaseId, RESULT, 4000));
-  const third = await submit(s, "alice", 5000, 30_000);
-  assert.deepEqual(third, { refused: "cooldown", retryAfterMs: 26_000 });
-  assert.ok(!isRefusal(await submit(s, "alice", 31_000, 30_000)));
-  assert.equal((await s.listSubmissions({ userId: "alice" })).length, 2);
-});
-
-contract("a lease goes to one worker; expiry requeues; complete writes once", async (db) => {
-  const s = await db.open();
-  await s.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
-  const sub = (await submit(s, "alice", 0)) as Submission;
-  const a = (await s.lease("w1", 1000, 10))!;
-  assert.equal(a.tries, 1);
-  assert.equal(await s.lease("w2", 1000, 20), null);
-  assert.equal(await s.queuePosition(a.id), null);
-  assert.ok(await s.renew(a.id, a.leaseId, 1000, 500));
-  assert.equal(await s.expireLeases(1400), 0);
-  assert.equal(await s.expireLeases(1600), 1);
-  assert.equal(await s.queuePosition(a.id), 1);
-  assert.equal(await s.renew(a.id, a.leaseId, 1000, 1700), false);
-  const b = (await s.lease("w2", 1000, 1800))!;
-  assert.equal(b.id, a.id);
-  assert.equal(b.tries, 2);
-  assert.equal(await s.complete(a.id, a.leaseId, RESULT, 1900), false, "stale lease");
-  assert.ok(await s.complete(b.id, b.leaseId, RESULT, 1900));
-  assert.equal(await s.complete(b.id, b.leaseId, RESULT, 1950), false, "twice");
-  const r = (await s.latestResult(sub.id))!;
-  assert.equal(r.worker, "w2");
-  assert.deepEqual([...r.files[0].bytes], [1, 2, 3]);
-  assert.equal((await s.getSubmission(sub.id))!.job.status, "done");
-  assert.deepEqual(await s.recentDurations(5), [1200]);
-});
-
-contract("failures retry up to the limit, then the job is failed", async (db) => {
-  const s = await db.open();
-  await s.upsertUser({ id: "bob", name: "B", email: "b@x", role: "student" });
-  const sub = (await submit(s, "bob", 0)) as Submission;
-  for (let i = 1; i <= MAX_TRIES; i++) {
-    const j = (await s.lease("w", 1000, i))!;
-    assert.equal(j.tries, i);
-    assert.equal(
-      await s.fail(j.id, j.leaseId, "grader broke", i),
-      i < MAX_TRIES ? "queued" : "failed",
-    );
-  }
-  assert.equal(await s.lease("w", 1000, 99), null);
-  const got = (await s.getSubmission(sub.id))!;
-  assert.equal(got.job.status, "failed");
-  assert.equal(got.job.error, "grader broke");
-  // A released job goes back untouched.
-  const again = await s.enqueue(sub.id, 100);
-  const l = (await s.lease("w", 1000, 101))!;
-  assert.equal(l.id, again.id);
-  assert.ok(await s.release(l.id, l.leaseId));
-  assert.equal((await s.lease("w", 1000, 102))!.tries, 1);
-});
-
-contract(
-  "kept scores are the best or the last, a re-run replacing its submission's",
-  async (db) => {
-    const s = await db.open();
-    await s.upsertUser({ id: "carol", name: "C", email: "c@x", role: "student" });
-    for (const [i, score] of [2, 4, 1].entries()) {
-      assert.ok(!isRefusal(await submit(s, "carol", i)));
-      const j = (await s.lease("w", 1000, 10))!;
-      assert.ok(await s.complete(j.id, j.leaseId, { ...RESULT, score }, 11));
-    }
-    assert.equal((await s.keptScores("best"))[0].score, 4);
-    assert.equal((await s.keptScores("last"))[0].score, 1);
-    // Re-running the best one, now scoring 0: the best is 2.
-    const best = (await s.listSubmissions({ userId: "carol" }))[1];
-    await s.enqueue(best.id, 20);
-    const j = (await s.lease("w", 1000, 21))!;
-    assert.ok(await s.complete(j.id, j.leaseId, { ...RESULT, score: 0 }, 22));
-    assert.equal((await s.keptScores("best"))[0].score, 2);
-  },
-);
+}, PG_UNAVAILABLE);

@@ -6,7 +6,7 @@
  */
 import { parse } from "csv-parse/sync";
 import { RunError, UsageError } from "../errors.ts";
-import { caFiles, caInit } from "../tls/ca.ts";
+import { caFiles, caInit, exists } from "../tls/ca.ts";
 import { issueToken } from "./auth.ts";
 import { dbPath, openStore, redactUrl } from "./store/open.ts";
 import { DEFAULT_POLICY, type Kind, KINDS, type Policy, type Store } from "./store/store.ts";
@@ -17,15 +17,6 @@ export const TA_ID = "ta";
 /** The course CA of a data directory: `DIR/ca.crt` (public) and `DIR/ca.key` (0600). */
 export function courseCa(dataDir: string): { dir: string; cert: string; key: string } {
   return { dir: dataDir, ...caFiles(dataDir) };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

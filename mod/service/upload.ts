@@ -72,7 +72,8 @@ export async function readCapped(req: Request, cap: number): Promise<Uint8Array>
 /** A file name safe to write in the job's directory, or the field's default. */
 function safeName(raw: string | undefined, fallback: string): string {
   const b = basename(raw ?? "");
-  return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(b) ? b : fallback;
+  // `output` is the archive's folder of results.
+  return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(b) && b !== "output" ? b : fallback;
 }
 
 function isUtf8Text(bytes: Uint8Array): boolean {

@@ -86,7 +86,7 @@ function osReason(e: unknown): string {
 }
 
 /** True if `path` exists. */
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;
