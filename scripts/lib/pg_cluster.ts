@@ -23,6 +23,7 @@
  * @module
  */
 import { LineReader } from "../../mod/proc/lines.ts";
+import { freeTcpPort } from "../../mod/net/ports.ts";
 
 /** A running cluster. */
 export interface PgCluster extends AsyncDisposable {
@@ -86,14 +87,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A TCP port free on 127.0.0.1 a moment ago. */
-function freeTcpPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function uidOf(user: string): Promise<{ uid: number; gid: number }> {

@@ -10,17 +10,11 @@
  * @module
  */
 import { seededRandom } from "../../mod/random.ts";
+import { type Kind, KINDS } from "../../mod/service/store/store.ts";
 
-export const RUSH_KINDS = [
-  "part2",
-  "part3",
-  "part4-receiver",
-  "part4-sender",
-  "part5",
-  "part6",
-  "ca-sign",
-] as const;
-export type RushKind = typeof RUSH_KINDS[number];
+/** What the students submit: every kind the service takes. */
+export const RUSH_KINDS = KINDS;
+export type RushKind = Kind;
 
 export type Quality = "good" | "broken" | "hostile";
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { fmtNum } from "../bench/stats.ts";
+import { markdownTable } from "../lib/markdown.ts";
 import { pgBinDir } from "../lib/pg_cluster.ts";
 import type { ShapeFigures } from "./measure.ts";
 import type { ShapeSpec } from "./shapes.ts";
@@ -155,11 +156,7 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
       x.spec.machines ? fmtNum(x.rssWorkerMiB) : "-",
     ].map(String);
   });
-  const table = [
-    `| ${head.join(" | ")} |`,
-    `|${head.map(() => "---").join("|")}|`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`),
-  ];
+  const table = markdownTable(head, rows);
   const cpu = r.reports.map((x) => x.cpuPerJob).filter(Number.isFinite);
   const cpuMax = cpu.length ? Math.max(...cpu) : NaN;
   const dbCpu = Math.max(0, ...r.reports.map((x) => x.dbCpuPerJob).filter(Number.isFinite));
@@ -203,7 +200,7 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "",
     ...r.reports.map((x) => `- **${x.name}**: ${describe(x.spec)}; load ${x.load}`),
     "",
-    ...table,
+    table,
     "",
     "lost = accepted with no result and not failed; twice = more than one job or result for one",
     "submission; failed = the grader gave up after 4 tries (not the student's fault); re-run = a",

@@ -25,6 +25,17 @@
 import postgres from "postgres";
 import { type Migration, MIGRATIONS, MIGRATIONS_TABLE, migrationSql } from "./migrations.ts";
 import {
+  jobFrom,
+  keptFrom,
+  LATEST_SCORES_SQL,
+  LEASE_EXPIRED,
+  num,
+  resultFrom,
+  strOrNull,
+  userFrom,
+  workerFrom,
+} from "./rows.ts";
+import {
   type Course,
   type CreateRules,
   type GradeCell,
@@ -55,34 +66,10 @@ type Row = postgres.Row;
 /** The advisory lock key that serialises migrations ("socklab" in ASCII, truncated). */
 const MIGRATION_LOCK = 0x736f636b6c6162;
 
-const num = (v: unknown): number => Number(v);
-const numOrNull = (v: unknown): number | null => (v === null ? null : Number(v));
-const strOrNull = (v: unknown): string | null => (v === null ? null : String(v));
 const bytes = (v: unknown): Uint8Array => {
   const b = v as Uint8Array;
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 };
-
-function jobFrom(r: Row): Job {
-  return {
-    id: num(r.id),
-    submissionId: num(r.submission_id),
-    status: r.status as JobStatus,
-    tries: num(r.tries),
-    enqueuedAt: num(r.enqueued_at),
-    startedAt: numOrNull(r.started_at),
-    finishedAt: numOrNull(r.finished_at),
-    worker: strOrNull(r.worker),
-    leaseUntil: numOrNull(r.lease_until),
-    error: strOrNull(r.error),
-  };
-}
-
-function userFrom(r: Row): User {
-  return { id: String(r.id), name: String(r.name), email: String(r.email), role: r.role as Role };
-}
-
-const LOST_ERROR = "the worker running it stopped answering (lease expired)";
 
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 4). */
@@ -324,11 +311,11 @@ export class PostgresStore implements Store {
     return this.sql.begin(async (tx) => {
       const failed = await tx`
         UPDATE jobs SET status = 'failed', lease_id = NULL, finished_at = ${now},
-          error = ${LOST_ERROR}
+          error = ${LEASE_EXPIRED}
         WHERE status = 'running' AND lease_until < ${now} AND tries >= ${MAX_TRIES}`;
       const requeued = await tx`
         UPDATE jobs SET status = 'queued', lease_id = NULL, lease_until = NULL,
-          error = ${LOST_ERROR}
+          error = ${LEASE_EXPIRED}
         WHERE status = 'running' AND lease_until < ${now}`;
       return failed.count + requeued.count;
     });
@@ -399,23 +386,9 @@ export class PostgresStore implements Store {
 
   async #result(r: Row | undefined): Promise<Result | null> {
     if (!r) return null;
-    const jobId = num(r.job_id);
-    const files = await this.sql`SELECT name, bytes FROM result_files WHERE job_id = ${jobId}
+    const files = await this.sql`SELECT name, bytes FROM result_files WHERE job_id = ${r.job_id}
                                  ORDER BY seq`;
-    return {
-      jobId,
-      submissionId: num(r.submission_id),
-      score: num(r.score),
-      maxGrade: num(r.max_grade),
-      success: num(r.success) ? 1 : 0,
-      tests: JSON.parse(String(r.tests)),
-      stdout: String(r.stdout),
-      stderr: String(r.stderr),
-      durationMs: num(r.duration_ms),
-      worker: String(r.worker),
-      finishedAt: num(r.finished_at),
-      files: files.map((f) => ({ name: String(f.name), bytes: bytes(f.bytes) })),
-    };
+    return resultFrom(r, files.map((f) => ({ name: String(f.name), bytes: bytes(f.bytes) })));
   }
 
   async getResult(jobId: number): Promise<Result | null> {
@@ -430,28 +403,7 @@ export class PostgresStore implements Store {
   }
 
   async keptScores(keep: Policy["keep"]): Promise<GradeCell[]> {
-    // As in sqlite.ts: a submission's score is its latest result; the kept
-    // score for a kind is the best, or the latest, of those.
-    const rows = await this.sql`
-      WITH latest AS (
-        SELECT s.user_id, s.kind, s.id AS sid, r.score, r.max_grade
-        FROM submissions s JOIN results r ON r.submission_id = s.id
-        WHERE r.job_id = (SELECT MAX(job_id) FROM results WHERE submission_id = s.id)
-      )
-      SELECT user_id, kind, score, max_grade, sid FROM latest ORDER BY user_id, kind, sid`;
-    const cells = new Map<string, GradeCell>();
-    for (const r of rows) {
-      const key = `${r.user_id}\0${r.kind}`;
-      const cell: GradeCell = {
-        userId: String(r.user_id),
-        kind: r.kind as Kind,
-        score: num(r.score),
-        maxGrade: num(r.max_grade),
-      };
-      const old = cells.get(key);
-      if (!old || keep === "last" || cell.score > old.score) cells.set(key, cell);
-    }
-    return [...cells.values()];
+    return keptFrom(await this.sql.unsafe(LATEST_SCORES_SQL), keep);
   }
 
   // -- workers --------------------------------------------------------------
@@ -473,14 +425,6 @@ export class PostgresStore implements Store {
   }
 
   async listWorkers(): Promise<WorkerInfo[]> {
-    const rows = await this.sql`SELECT * FROM workers ORDER BY id`;
-    return rows.map((r) => ({
-      id: String(r.id),
-      host: String(r.host),
-      slots: num(r.slots),
-      startedAt: num(r.started_at),
-      lastSeen: num(r.last_seen),
-      running: num(r.running),
-    }));
+    return (await this.sql`SELECT * FROM workers ORDER BY id`).map(workerFrom);
   }
 }

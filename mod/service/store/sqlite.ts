@@ -11,6 +11,17 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { type Migration, MIGRATIONS, MIGRATIONS_TABLE, migrationSql } from "./migrations.ts";
 import {
+  jobFrom,
+  keptFrom,
+  LATEST_SCORES_SQL,
+  LEASE_EXPIRED,
+  num,
+  resultFrom,
+  strOrNull,
+  userFrom,
+  workerFrom,
+} from "./rows.ts";
+import {
   type Course,
   type CreateRules,
   type GradeCell,
@@ -35,29 +46,6 @@ import {
 } from "./store.ts";
 
 type Row = Record<string, SQLInputValue>;
-
-const num = (v: SQLInputValue): number => Number(v);
-const numOrNull = (v: SQLInputValue): number | null => (v === null ? null : Number(v));
-const strOrNull = (v: SQLInputValue): string | null => (v === null ? null : String(v));
-
-function jobFrom(r: Row): Job {
-  return {
-    id: num(r.id),
-    submissionId: num(r.submission_id),
-    status: r.status as JobStatus,
-    tries: num(r.tries),
-    enqueuedAt: num(r.enqueued_at),
-    startedAt: numOrNull(r.started_at),
-    finishedAt: numOrNull(r.finished_at),
-    worker: strOrNull(r.worker),
-    leaseUntil: numOrNull(r.lease_until),
-    error: strOrNull(r.error),
-  };
-}
-
-function userFrom(r: Row): User {
-  return { id: String(r.id), name: String(r.name), email: String(r.email), role: r.role as Role };
-}
 
 const JOB_COLS =
   "j.id, j.submission_id, j.status, j.tries, j.enqueued_at, j.started_at, j.finished_at, " +
@@ -404,16 +392,18 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.#tx(() => {
       const failed = this.#run(
         `UPDATE jobs SET status = 'failed', lease_id = NULL, finished_at = ?,
-         error = 'the worker running it stopped answering (lease expired)'
+         error = ?
          WHERE status = 'running' AND lease_until < ? AND tries >= ?`,
         now,
+        LEASE_EXPIRED,
         now,
         MAX_TRIES,
       );
       const requeued = this.#run(
         `UPDATE jobs SET status = 'queued', lease_id = NULL, lease_until = NULL,
-         error = 'the worker running it stopped answering (lease expired)'
+         error = ?
          WHERE status = 'running' AND lease_until < ?`,
+        LEASE_EXPIRED,
         now,
       );
       return Number(failed.changes) + Number(requeued.changes);
@@ -523,22 +513,11 @@ export class SqliteStore implements Store {
 
   #result(r: Row | undefined): Result | null {
     if (!r) return null;
-    const jobId = num(r.job_id);
-    return {
-      jobId,
-      submissionId: num(r.submission_id),
-      score: num(r.score),
-      maxGrade: num(r.max_grade),
-      success: num(r.success) ? 1 : 0,
-      tests: JSON.parse(String(r.tests)),
-      stdout: String(r.stdout),
-      stderr: String(r.stderr),
-      durationMs: num(r.duration_ms),
-      worker: String(r.worker),
-      finishedAt: num(r.finished_at),
-      files: this.#all("SELECT name, bytes FROM result_files WHERE job_id = ? ORDER BY seq", jobId)
-        .map((f) => ({ name: String(f.name), bytes: f.bytes as Uint8Array })),
-    };
+    const files = this.#all(
+      "SELECT name, bytes FROM result_files WHERE job_id = ? ORDER BY seq",
+      num(r.job_id),
+    ).map((f) => ({ name: String(f.name), bytes: f.bytes as Uint8Array }));
+    return resultFrom(r, files);
   }
 
   getResult(jobId: number): Promise<Result | null> {
@@ -557,29 +536,7 @@ export class SqliteStore implements Store {
   }
 
   keptScores(keep: Policy["keep"]): Promise<GradeCell[]> {
-    // A submission's score is its latest result (a TA re-run replaces it);
-    // a student's kept score for a kind is the best, or the latest, of those.
-    const rows = this.#all(
-      `WITH latest AS (
-         SELECT s.user_id, s.kind, s.id AS sid, r.score, r.max_grade
-         FROM submissions s JOIN results r ON r.submission_id = s.id
-         WHERE r.job_id = (SELECT MAX(job_id) FROM results WHERE submission_id = s.id)
-       )
-       SELECT user_id, kind, score, max_grade, sid FROM latest ORDER BY user_id, kind, sid`,
-    );
-    const cells = new Map<string, GradeCell>();
-    for (const r of rows) {
-      const key = `${r.user_id}\0${r.kind}`;
-      const cell: GradeCell = {
-        userId: String(r.user_id),
-        kind: r.kind as Kind,
-        score: num(r.score),
-        maxGrade: num(r.max_grade),
-      };
-      const old = cells.get(key);
-      if (!old || keep === "last" || cell.score > old.score) cells.set(key, cell);
-    }
-    return Promise.resolve([...cells.values()]);
+    return Promise.resolve(keptFrom(this.#all(LATEST_SCORES_SQL), keep));
   }
 
   // -- workers --------------------------------------------------------------
@@ -610,14 +567,7 @@ export class SqliteStore implements Store {
 
   listWorkers(): Promise<WorkerInfo[]> {
     return Promise.resolve(
-      this.#all("SELECT * FROM workers ORDER BY id").map((r) => ({
-        id: String(r.id),
-        host: String(r.host),
-        slots: num(r.slots),
-        startedAt: num(r.started_at),
-        lastSeen: num(r.last_seen),
-        running: num(r.running),
-      })),
+      this.#all("SELECT * FROM workers ORDER BY id").map(workerFrom),
     );
   }
 }
