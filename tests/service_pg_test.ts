@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { freeTcpPort } from "../mod/net/ports.ts";
 import { processesMarked } from "../scripts/rush/measure.ts";
 import { SimulatedMachine } from "../scripts/lib/machine.ts";
 import { type PgCluster, startPgCluster } from "../scripts/lib/pg_cluster.ts";
@@ -230,3 +231,36 @@ machineTest(
     }
   },
 );
+
+Deno.test("worker and --db: a bad or unreachable database is one clear line", async () => {
+  const none = await runSocklab(["worker"]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /^socklab worker: error: --db URL is required/m);
+  const mysql = await runSocklab(["worker", "--db", "mysql://u:secret@127.0.0.1/x"]);
+  assert.equal(mysql.code, 2);
+  assert.match(mysql.stderr, /--db: 'mysql:\/\/u:secret@127\.0\.0\.1\/x' is not a postgres:/);
+  const slots = await runSocklab([
+    "worker",
+    "--db",
+    "postgres://u:p@127.0.0.1:1/x",
+    "--slots",
+    "0",
+  ]);
+  assert.equal(slots.code, 2);
+  const kinds = await runSocklab(["serve", "--data", "/nonexistent", "--kinds", "part9"]);
+  assert.equal(kinds.code, 2);
+  assert.match(kinds.stderr, /--kinds: 'part9' is not a part/);
+  // Nothing listens on the port: refused, said in one line, the password hidden.
+  const port = freeTcpPort();
+  const refused = await runSocklab([
+    "course",
+    "export",
+    "--db",
+    `postgres://socklab:hunter2@127.0.0.1:${port}/socklab`,
+  ]);
+  assert.equal(refused.code, 1);
+  assert.equal(
+    refused.stderr.trim(),
+    `socklab course: error: cannot open the database postgres://socklab:***@127.0.0.1:${port}/socklab: connection refused`,
+  );
+});
