@@ -113,6 +113,9 @@ export interface ShapeFigures {
   waitP99: number;
   e2eP50: number;
   e2eP99: number;
+  /** Grading time (finished - leased) of the done jobs: mean and p99, s. */
+  serviceMean: number;
+  serviceP99: number;
   jobsPerMin: number;
 }
 
@@ -124,6 +127,7 @@ export function figures(accepted: ReadonlySet<number>, rows: JobRow[]): ShapeFig
     (r.startedAt! - r.enqueuedAt) / 1000
   );
   const e2e = done.map((r) => (r.finishedAt! - r.enqueuedAt) / 1000);
+  const service = done.map((r) => (r.finishedAt! - r.startedAt!) / 1000);
   const first = Math.min(...mine.map((r) => r.enqueuedAt));
   const last = Math.max(...mine.map((r) => r.finishedAt ?? r.enqueuedAt));
   const drainS = mine.length ? (last - first) / 1000 : 0;
@@ -140,6 +144,8 @@ export function figures(accepted: ReadonlySet<number>, rows: JobRow[]): ShapeFig
     waitP99: percentile(waits, 99),
     e2eP50: percentile(e2e, 50),
     e2eP99: percentile(e2e, 99),
+    serviceMean: service.length ? service.reduce((a, b) => a + b, 0) / service.length : NaN,
+    serviceP99: percentile(service, 99),
     jobsPerMin: drainS > 0 ? done.length / (drainS / 60) : NaN,
   };
 }

@@ -72,6 +72,14 @@ export function machinesFor(
   return { perHour, peakPerS, machines };
 }
 
+/**
+ * Slots one machine needs to keep its cores `utilisation` busy when a job
+ * holds its slot `serviceS` seconds for `cpuPerJob` CPU-seconds.
+ */
+export function slotsFor(cores: number, serviceS: number, cpuPerJob: number, utilisation = 0.7) {
+  return Math.max(1, Math.ceil((cores * utilisation * serviceS) / cpuPerJob));
+}
+
 async function text(cmd: string, args: string[]): Promise<string> {
   try {
     const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -127,6 +135,7 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "wait p99 s",
     "e2e p50 s",
     "e2e p99 s",
+    "grading mean s",
     "jobs/min",
     "CPU-s/job",
     "DB CPU-s/job",
@@ -149,6 +158,7 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
       s1(f.waitP99),
       s1(f.e2eP50),
       s1(f.e2eP99),
+      s1(f.serviceMean),
       fmtNum(f.jobsPerMin),
       x.cpuPerJob.toFixed(2),
       x.spec.machines ? x.dbCpuPerJob.toFixed(3) : "(in serve)",
@@ -160,7 +170,10 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
   const cpu = r.reports.map((x) => x.cpuPerJob).filter(Number.isFinite);
   const cpuMax = cpu.length ? Math.max(...cpu) : NaN;
   const dbCpu = Math.max(0, ...r.reports.map((x) => x.dbCpuPerJob).filter(Number.isFinite));
-  const est = machinesFor(1000, cpuMax, navigator.hardwareConcurrency);
+  const cores = navigator.hardwareConcurrency;
+  const est = machinesFor(1000, cpuMax, cores);
+  const service = Math.max(...r.reports.map((x) => x.figures.serviceMean).filter(Number.isFinite));
+  const slots = slotsFor(cores, service, cpuMax);
   const anchorMet = r.reports.map((x) =>
     `${x.name}: e2e p99 ${s1(x.figures.e2eP99)} s ${
       x.figures.e2eP99 <= ANCHOR_S ? "within" : "OVER"
@@ -239,9 +252,15 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     } cores busy.`,
     `Keeping a ${navigator.hardwareConcurrency}-core worker machine at most 70% busy (so that the`,
     "queue does not grow and a job waits for a free slot, not for a backlog: p99 wait under a",
-    `minute), that is **${est.machines} worker machine(s) of this size**, each with enough slots to`,
-    "keep its cores busy while programs wait on the network and their time limits (slots = cores",
-    "x wall time / CPU time per job). PostgreSQL is not the limit: " +
+    `minute), that is **${est.machines} worker machine(s) of this size**. A job holds its slot`,
+    `${service.toFixed(1)} s on average (the longest mean of the shapes) for ${
+      cpuMax.toFixed(2)
+    } ` +
+    "CPU-s: the programs mostly wait",
+    `on the network and their time limits, so each machine needs about ${slots} slots ` +
+    `(\`socklab worker --slots ${slots}\`) to keep`,
+    "its cores that busy; fewer slots, and the slots, not the cores, are the limit (the sqlite-1",
+    "and sqlite-2 rows). PostgreSQL is not the limit: " +
     `${dbCpu.toFixed(3)} CPU-s per job.`,
     "Hostile programs cost wall time (a slot held up to the time limit of each run), not CPU; a",
     "course expecting many should add slots, not machines.",
