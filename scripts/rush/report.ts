@@ -202,9 +202,13 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "rising toward the deadline (four times as many per second at the end as at the start).",
     `The course's 30 s cooldown is compressed the same way (${r.cooldown.toFixed(2)} s); a`,
     "submission refused for now (one already running for that part, or the cooldown) is sent",
-    "again after Retry-After, as a student would. Grading time limits are the course's",
-    `(${r.timeLimit ?? "20"} s a run), not compressed: the compressed rush is a much denser load`,
-    "than a real hour. Leases " + `${r.leaseS} s. Seed ${r.seed}.`,
+    "again after Retry-After, as a student would. The grading time limit is " +
+    (r.timeLimit
+      ? `${r.timeLimit} s a run (the course's default is 20 s)`
+      : "the course's 20 s a run") +
+    ",",
+    "not compressed: the compressed rush is a much denser load than a real hour. Leases " +
+    `${r.leaseS} s. Seed ${r.seed}.`,
     "",
     "Every figure comes from the database's job rows after the queue drained: wait = leased",
     "(the last time) - queued; end-to-end = finished - queued; drain = first accepted to last",
@@ -263,7 +267,9 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "and sqlite-2 rows). PostgreSQL is not the limit: " +
     `${dbCpu.toFixed(3)} CPU-s per job.`,
     "Hostile programs cost wall time (a slot held up to the time limit of each run), not CPU; a",
-    "course expecting many should add slots, not machines.",
+    "course expecting many should add slots, not machines. Part 5 jobs run one at a time per",
+    "process (the lab's fixed port 5003): at 10% of the submissions and a few seconds each, that is",
+    "far from a limit at this size.",
     "",
   ].join("\n");
 }
