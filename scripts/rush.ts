@@ -30,6 +30,11 @@ import { shapeSpec, startShape } from "./rush/shapes.ts";
 
 const ALL_SHAPES = ["sqlite-1", "sqlite-2", "sqlite-4", "pg", "pg-kill"];
 
+/** The shape running now: Ctrl-C tears it down (processes, namespaces, cluster) before exiting. */
+let current: AsyncDisposable | undefined;
+/** And removes this (the students' key and request). */
+let idDir: string | undefined;
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -77,7 +82,7 @@ async function main(): Promise<number> {
       `(one hour compressed ${(3600 / windowS).toFixed(0)}x); shapes ${shapes.join(", ")}; ` +
       `load ${loadBefore}`,
   );
-  const idDir = await Deno.makeTempDir({ prefix: "socklab-rush-id-" });
+  idDir = await Deno.makeTempDir({ prefix: "socklab-rush-id-" });
   const reports: ShapeReport[] = [];
   const started = Date.now();
   try {
@@ -86,6 +91,7 @@ async function main(): Promise<number> {
       const spec = shapeSpec(name, windowMs, restartS * 1000);
       log(`shape ${name}:`);
       await using shape = await startShape(spec, students, [...policyArgs], leaseS, log);
+      current = shape;
       identity.cert = await signIdentity(shape.base, shape.students[0], identity, 120_000);
       const cpu0 = shape.cpu();
       const load0 = loadAverage();
@@ -168,6 +174,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await Deno.remove(idDir, { recursive: true }).catch(() => {});
+    idDir = undefined;
   }
   const info = {
     students,
@@ -201,6 +208,14 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(sig, async () => {
+      console.error(`rush: ${sig}: stopping the shape`);
+      await current?.[Symbol.asyncDispose]();
+      if (idDir) await Deno.remove(idDir, { recursive: true }).catch(() => {});
+      Deno.exit(130);
+    });
+  }
   try {
     Deno.exit(await main());
   } catch (e) {
