@@ -6,7 +6,6 @@
  * @module
  */
 import {
-  type Command,
   defineCommand,
   flag,
   numOpt,
