@@ -7,7 +7,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { DENO_FLAGS, denoArgv } from "../../mod/cli/flags.ts";
 import { bundle, compile } from "../build.ts";
 import type { Anchors } from "./env.ts";
 import { denoRunArgv, Proc, ROOT, socklabArgv } from "../lib/proc.ts";
@@ -427,7 +427,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
   await bundle(dist);
   const cmds: Record<string, string[]> = {
     "socklab --version (deno run main.ts)": socklabArgv(["--version"]),
-    "socklab --version (bundle)": [Deno.execPath(), "run", ...DENO_FLAGS, dist, "--version"],
+    "socklab --version (bundle)": denoArgv(dist, ["--version"], null),
   };
   // The one-file build, as `deno task compile` makes it without reaching the network (the real
   // deno compile output with DENORT_BIN; else the self-unpacking build, unpacked into a temporary
@@ -440,7 +440,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
   const BINARY = `socklab --version (dist/socklab, ${built.kind})`;
   cmds[BINARY] = [built.path, "--version"];
   const empty = await Deno.makeTempFile({ prefix: "socklab-bench-empty-", suffix: ".js" });
-  cmds["deno run <empty script> (deno's floor)"] = [Deno.execPath(), "run", ...DENO_FLAGS, empty];
+  cmds["deno run <empty script> (deno's floor)"] = denoArgv(empty, [], null);
   const ANCHOR = "/usr/bin/python3 -c pass (anchor)";
   if (ctx.anchors.python) cmds["python3 -c pass (PATH)"] = [ctx.anchors.python, "-c", "pass"];
   if (await exists("/usr/bin/python3")) cmds[ANCHOR] = ["/usr/bin/python3", "-c", "pass"];
