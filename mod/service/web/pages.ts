@@ -53,7 +53,9 @@ export const SECURITY_HEADERS: Record<string, string> = {
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
+  // same-origin: no Referer to other sites (the sign-in link holds a token), and
+  // browsers still send our Origin on form posts (no-referrer makes it "null").
+  "referrer-policy": "same-origin",
   "cache-control": "no-store",
 };
 
@@ -187,7 +189,9 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
     const workers = (await store.listWorkers()).map((w) => ({
       ...w,
       alive: w.lastSeen >= now - ctx.workerTimeoutMs,
-      current: runningJobs.filter((j) => j.worker === w.id).map((j) => j.id),
+      current: runningJobs
+        .filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`))
+        .map((j) => j.id),
     }));
     const view: CourseView = {
       name: course.name,
