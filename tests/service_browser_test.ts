@@ -122,6 +122,13 @@ Deno.test({
         new RegExp(`score ${api.score}/${api.max_grade}`),
       );
       await shot(page, scripts, "student-result.png");
+      // Readable on a phone: at 360 px the page does not scroll sideways.
+      await page.setViewportSize({ width: 360, height: 740 });
+      assert.ok(
+        await page.evaluate("document.documentElement.scrollWidth") as number <= 360,
+        "no horizontal scrolling at 360 px",
+      );
+      await page.setViewportSize({ width: 1000, height: 800 });
 
       // The archive: the script and output/.
       const [download] = await Promise.all([
