@@ -10,11 +10,11 @@
 import assert from "node:assert/strict";
 import { DENO_FLAGS } from "../mod/cli/flags.ts";
 import { ROOT, runProc } from "../scripts/lib/proc.ts";
-import { NETNS_UNAVAILABLE } from "./helpers/netns.ts";
-import { PG_UNAVAILABLE } from "./helpers/pg.ts";
+import { netnsUnavailable } from "./helpers/netns.ts";
+import { pgUnavailable } from "./helpers/pg.ts";
 import type { ShapeReport } from "../scripts/rush/report.ts";
 
-const UNAVAILABLE = NETNS_UNAVAILABLE ?? PG_UNAVAILABLE;
+const UNAVAILABLE = netnsUnavailable() ?? pgUnavailable();
 const IN_CI = Deno.env.get("CI") === "true";
 const NAME =
   "a 20-student rush with a worker killed mid-way loses nothing and grades nothing twice";

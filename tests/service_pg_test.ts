@@ -15,11 +15,11 @@ import { processesMarked } from "../scripts/rush/measure.ts";
 import { SimulatedMachine } from "../scripts/lib/machine.ts";
 import { type PgCluster, startPgCluster } from "../scripts/lib/pg_cluster.ts";
 import { Proc, runSocklab, socklabArgv, spawnSocklab } from "../scripts/lib/proc.ts";
-import { NETNS_UNAVAILABLE } from "./helpers/netns.ts";
-import { PG_UNAVAILABLE } from "./helpers/pg.ts";
+import { netnsUnavailable } from "./helpers/netns.ts";
+import { pgUnavailable } from "./helpers/pg.ts";
 
 const FIXTURES = new URL("./fixtures/students/", import.meta.url);
-const UNAVAILABLE = NETNS_UNAVAILABLE ?? PG_UNAVAILABLE;
+const UNAVAILABLE = netnsUnavailable() ?? pgUnavailable();
 const IN_CI = Deno.env.get("CI") === "true";
 
 function machineTest(name: string, fn: () => Promise<void>) {

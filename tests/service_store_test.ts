@@ -7,7 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { dbPath } from "../mod/service/store/open.ts";
 import { PostgresStore } from "../mod/service/store/postgres.ts";
 import { SqliteStore } from "../mod/service/store/sqlite.ts";
-import { dbName, PG_UNAVAILABLE, startPgCluster } from "./helpers/pg.ts";
+import { dbName, pgUnavailable, startPgCluster } from "./helpers/pg.ts";
 import { opener, storeContract } from "./helpers/store_contract.ts";
 
 storeContract("sqlite store", () =>
@@ -54,4 +54,4 @@ storeContract("postgres store", async () => {
     },
     [Symbol.asyncDispose]: () => pg.stop(),
   };
-}, PG_UNAVAILABLE);
+}, pgUnavailable());

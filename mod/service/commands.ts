@@ -7,7 +7,7 @@
 import { dirname, join } from "node:path";
 import {
   type Args,
-  type Command,
+  defineCommand,
   flag,
   numOpt,
   parseChoice,
@@ -77,7 +77,7 @@ function kindsOpt(args: Args): Kind[] | undefined {
   return kinds as Kind[];
 }
 
-export const serve: Command = {
+export const serve = defineCommand({
   name: "serve",
   summary: "run the course's scoring service: the JSON API and the grading workers",
   part: "scoring",
@@ -125,7 +125,7 @@ back to the queue after 30 s), exits 0.`,
       dataDir: data,
       db,
       kinds,
-      hostname: str(args, "host")!,
+      hostname: str(args, "host"),
       port,
       workers,
       leaseMs,
@@ -147,7 +147,7 @@ back to the queue after 30 s), exits 0.`,
     io.log("stopped");
     return 0;
   },
-};
+});
 
 function policyFrom(args: Args): Partial<Policy> {
   const p: Partial<Policy> = {};
@@ -162,7 +162,7 @@ function policyFrom(args: Args): Partial<Policy> {
   return p;
 }
 
-export const course: Command = {
+export const course = defineCommand({
   name: "course",
   summary: "create a course, import its roster, issue tokens, export the grade book",
   part: "scoring",
@@ -276,7 +276,7 @@ Tokens are stored hashed: print them once, hand them out.`,
         throw new UsageError(`'${action}' is not a course action (init, roster, token, export)`);
     }
   },
-};
+});
 
 /** An HTTP call to the service; network failures are RunErrors. */
 async function call(url: string, init: RequestInit): Promise<Response> {
@@ -301,7 +301,7 @@ const POLL_MS = 500;
 /** How long `submit` waits for a result before giving up (the job goes on). */
 const WAIT_LIMIT_MS = 60 * 60 * 1000;
 
-export const submit: Command = {
+export const submit = defineCommand({
   name: "submit",
   summary: "submit a lab script to the course's scoring service and print its score",
   part: "scoring",
@@ -432,12 +432,12 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
     }
     return sub.success ? 0 : 1;
   },
-};
+});
 
 /** Everything a worker without the CA key can grade (ca-sign stays with `serve`). */
 export const REMOTE_KINDS: readonly Kind[] = KINDS.filter((k) => k !== "ca-sign");
 
-export const worker: Command = {
+export const worker = defineCommand({
   name: "worker",
   summary: "grade the queued submissions of a course on PostgreSQL (no HTTP): a worker machine",
   part: "scoring",
@@ -515,4 +515,4 @@ queue when their leases expire.`,
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
-};
+});

@@ -59,34 +59,33 @@ export interface PgClusterOptions {
 const USER = "socklab";
 
 /** Where the PostgreSQL server binaries are, or an error that says what to install. */
-export async function pgBinDir(): Promise<string> {
+export function pgBinDir(): string {
   const env = Deno.env.get("SOCKLAB_PG_BIN");
   if (env) return env;
+  const exists = (path: string) => {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const versions: number[] = [];
   try {
-    for await (const e of Deno.readDir("/usr/lib/postgresql")) {
+    for (const e of Deno.readDirSync("/usr/lib/postgresql")) {
       if (/^\d+$/.test(e.name)) versions.push(Number(e.name));
     }
   } catch { /* not Debian's layout */ }
   for (const v of versions.sort((a, b) => b - a)) {
     const dir = `/usr/lib/postgresql/${v}/bin`;
-    if (await exists(`${dir}/initdb`)) return dir;
+    if (exists(`${dir}/initdb`)) return dir;
   }
   for (const p of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (p && await exists(`${p}/initdb`)) return p;
+    if (p && exists(`${p}/initdb`)) return p;
   }
   throw new Error(
     "PostgreSQL server binaries not found (install Debian's postgresql, or set SOCKLAB_PG_BIN)",
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function uidOf(user: string): Promise<{ uid: number; gid: number }> {
@@ -115,7 +114,7 @@ async function run(argv: string[], what: string): Promise<string> {
 
 /** Start a private cluster. Throws with the reason if it cannot. */
 export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgCluster> {
-  const bin = await pgBinDir();
+  const bin = pgBinDir();
   const root = Deno.uid() === 0;
   // setpriv execs (no process in between): the server is this process's child.
   const asUser = root

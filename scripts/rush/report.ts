@@ -95,7 +95,10 @@ async function machine(): Promise<string[]> {
   const os = await Deno.readTextFile("/etc/os-release").catch(() => "");
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown";
   const mem = Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? NaN) / 2 ** 20;
-  const pg = await pgBinDir().then((d) => text(`${d}/postgres`, ["--version"]), () => "absent");
+  let pg = "PostgreSQL absent";
+  try {
+    pg = await text(`${pgBinDir()}/postgres`, ["--version"]);
+  } catch { /* absent */ }
   return [
     `- CPU: ${navigator.hardwareConcurrency} cores, ${model}; memory ${mem.toFixed(1)} GiB`,
     `- OS: ${/^PRETTY_NAME="?([^"\n]+)"?/m.exec(os)?.[1] ?? "unknown"}, kernel ` +

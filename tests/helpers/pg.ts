@@ -13,10 +13,14 @@ import { pgBinDir, startPgCluster } from "../../scripts/lib/pg_cluster.ts";
 export { startPgCluster };
 
 /** Why PostgreSQL cannot be used here (its binaries are missing), or null if it can. */
-export const PG_UNAVAILABLE: string | null = await pgBinDir().then(
-  () => null,
-  (e) => e instanceof Error ? e.message : String(e),
-);
+export function pgUnavailable(): string | null {
+  try {
+    pgBinDir();
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
 
 let dbCounter = 0;
 
