@@ -64,6 +64,7 @@ export class WorkerPool {
   #wake: (() => void)[] = [];
   #timer?: ReturnType<typeof setInterval>;
   #locks = new Locks();
+  #unlisten?: () => Promise<void>;
 
   constructor(opts: WorkerOptions) {
     this.opts = opts;
@@ -78,6 +79,8 @@ export class WorkerPool {
   async start(): Promise<void> {
     const { store, slots, leaseMs } = this.opts;
     await store.registerWorker({ id: this.id, host: hostname(), slots }, Date.now());
+    // Woken as soon as another process queues a job (where the store can tell).
+    this.#unlisten = await store.onQueued?.(() => this.notify());
     await this.#maintain();
     this.#timer = setInterval(() => this.#maintain(), Math.max(200, leaseMs / 3));
     for (let i = 0; i < slots; i++) this.#loops.push(this.#loop(i));
@@ -212,6 +215,7 @@ export class WorkerPool {
         }
       }
     }
+    await this.#unlisten?.().catch(() => {});
     await store.unregisterWorker(this.id).catch(() => {});
   }
 }

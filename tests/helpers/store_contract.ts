@@ -326,3 +326,25 @@ contract(
     assert.equal((await s.keptScores("best"))[0].score, 2);
   },
 );
+
+contract(
+  "a job queued through one connection wakes a listener on another (if the store can)",
+  async (db) => {
+    const a = await db.open();
+    const b = await db.open();
+    if (!b.onQueued) return; // SQLite: workers in other processes poll
+    let woken!: () => void;
+    const wake = new Promise<void>((r) => woken = r);
+    const stop = await b.onQueued(() => woken());
+    try {
+      await a.upsertUser({ id: "fay", name: "F", email: "f@x", role: "student" });
+      assert.ok(!isRefusal(await submit(a, "fay", 1)));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), 10_000));
+      assert.notEqual(await Promise.race([wake, late]), "late", "no notification within 10 s");
+      clearTimeout(timer);
+    } finally {
+      await stop();
+    }
+  },
+);

@@ -63,6 +63,9 @@ type Sql = postgres.Sql;
 type Tx = postgres.TransactionSql;
 type Row = postgres.Row;
 
+/** The channel a NOTIFY goes to when a job is queued (see {@link PostgresStore.onQueued}). */
+const QUEUED = "socklab_queued";
+
 /** The advisory lock key that serialises migrations ("socklab" in ASCII, truncated). */
 const MIGRATION_LOCK = 0x736f636b6c6162;
 
@@ -225,6 +228,7 @@ export class PostgresStore implements Store {
       }
       await tx`INSERT INTO jobs (submission_id, status, enqueued_at)
                VALUES (${sub.id}, 'queued', ${rules.now})`;
+      await tx`SELECT pg_notify(${QUEUED}, '')`; // delivered at commit
       return await this.#submission(tx, sub);
     });
   }
@@ -260,10 +264,13 @@ export class PostgresStore implements Store {
 
   // -- queue ----------------------------------------------------------------
 
-  async enqueue(submissionId: number, now: number): Promise<Job> {
-    const [r] = await this.sql`INSERT INTO jobs (submission_id, status, enqueued_at)
-                               VALUES (${submissionId}, 'queued', ${now}) RETURNING *`;
-    return jobFrom(r);
+  enqueue(submissionId: number, now: number): Promise<Job> {
+    return this.sql.begin(async (tx) => {
+      const [r] = await tx`INSERT INTO jobs (submission_id, status, enqueued_at)
+                           VALUES (${submissionId}, 'queued', ${now}) RETURNING *`;
+      await tx`SELECT pg_notify(${QUEUED}, '')`;
+      return jobFrom(r);
+    });
   }
 
   async lease(
@@ -317,6 +324,7 @@ export class PostgresStore implements Store {
         UPDATE jobs SET status = 'queued', lease_id = NULL, lease_until = NULL,
           error = ${LEASE_EXPIRED}
         WHERE status = 'running' AND lease_until < ${now}`;
+      if (requeued.count > 0) await tx`SELECT pg_notify(${QUEUED}, '')`;
       return failed.count + requeued.count;
     });
   }
@@ -351,16 +359,20 @@ export class PostgresStore implements Store {
       const status: JobStatus = num(j.tries) >= MAX_TRIES ? "failed" : "queued";
       await tx`UPDATE jobs SET status = ${status}, lease_id = NULL, lease_until = NULL,
         error = ${error}, finished_at = ${status === "failed" ? now : null} WHERE id = ${jobId}`;
+      if (status === "queued") await tx`SELECT pg_notify(${QUEUED}, '')`;
       return status;
     });
   }
 
-  async release(jobId: number, leaseId: string): Promise<boolean> {
-    const r = await this.sql`
-      UPDATE jobs SET status = 'queued', tries = tries - 1, lease_id = NULL, lease_until = NULL,
-        started_at = NULL, worker = NULL
-      WHERE id = ${jobId} AND lease_id = ${leaseId} AND status = 'running'`;
-    return r.count === 1;
+  release(jobId: number, leaseId: string): Promise<boolean> {
+    return this.sql.begin(async (tx) => {
+      const r = await tx`
+        UPDATE jobs SET status = 'queued', tries = tries - 1, lease_id = NULL, lease_until = NULL,
+          started_at = NULL, worker = NULL
+        WHERE id = ${jobId} AND lease_id = ${leaseId} AND status = 'running'`;
+      if (r.count === 1) await tx`SELECT pg_notify(${QUEUED}, '')`;
+      return r.count === 1;
+    });
   }
 
   async queuePosition(jobId: number): Promise<number | null> {
@@ -422,6 +434,12 @@ export class PostgresStore implements Store {
 
   async unregisterWorker(id: string): Promise<void> {
     await this.sql`DELETE FROM workers WHERE id = ${id}`;
+  }
+
+  /** LISTEN on a dedicated connection (the client reconnects it by itself). */
+  async onQueued(fn: () => void): Promise<() => Promise<void>> {
+    const { unlisten } = await this.sql.listen(QUEUED, () => fn());
+    return unlisten;
   }
 
   async listWorkers(): Promise<WorkerInfo[]> {

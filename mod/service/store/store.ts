@@ -286,6 +286,14 @@ export interface Store {
   heartbeat(id: string, running: number, now: number): Promise<void>;
   unregisterWorker(id: string): Promise<void>;
   listWorkers(): Promise<WorkerInfo[]>;
+
+  /**
+   * Call `fn` whenever another process queues a job (PostgreSQL: LISTEN/
+   * NOTIFY, so a worker on another machine starts at once instead of at its
+   * next look at the queue). Optional: without it, workers poll. Returns
+   * how to stop listening.
+   */
+  onQueued?(fn: () => void): Promise<() => Promise<void>>;
 }
 
 /** True if the value returned by createSubmission is a refusal. */
