@@ -4,6 +4,7 @@
  * from tls.ts and websocket.ts), and the label of one segment: the items it carries.
  * @module
  */
+import { oneLine } from "../multicast/datagram.ts";
 import { MESSAGE_PREFIX } from "../pmu/protocol.ts";
 
 /** A span `[start, end)` of one direction's stream and what it is. */
@@ -24,18 +25,10 @@ export function byteText(b: Uint8Array): string {
   return latin1.decode(b);
 }
 
-/** A short printable quote of `text` (control characters escaped, cut at `max`). */
+/** A short printable quote of `text`: `"..."`, control characters escaped, cut at `max`. */
 export function quote(text: string, max = 40): string {
-  // deno-lint-ignore no-control-regex
-  const esc = text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
-    if (c === "\n") return "\\n";
-    if (c === "\r") return "\\r";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
-  return JSON.stringify(esc.length > max ? esc.slice(0, max) + "..." : esc).replaceAll(
-    "\\\\",
-    "\\",
-  );
+  const esc = oneLine(text);
+  return `"${esc.length > max ? esc.slice(0, max) + "..." : esc}"`;
 }
 
 /**
