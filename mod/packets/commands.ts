@@ -5,11 +5,71 @@
  *
  * @module
  */
-import { type Command, flag, RunError } from "../cli/command.ts";
+import { type Args, type Command, flag, RunError, str } from "../cli/command.ts";
 import type { Io } from "../cli/io.ts";
+import { captureLine, type CaptureTarget, startCapture } from "./capture.ts";
 
-/** Print the packet view of the pcap `bytes` (text, or JSON with `json`). */
-export async function printPackets(io: Io, bytes: Uint8Array, json: boolean, what: string) {
+/** `--capture FILE` and `--packets`, shared by every client that can record its exchange. */
+export const CAPTURE_OPTIONS: Command["options"] = {
+  capture: {
+    type: "string",
+    arg: "FILE",
+    help:
+      "record this exchange's packets into a pcap file for Wireshark (tcpdump; needs root or CAP_NET_RAW)",
+  },
+  packets: {
+    type: "boolean",
+    help: "after the exchange, show its packets on stderr like 'socklab packets'",
+  },
+};
+
+/**
+ * Start recording the exchange if `--capture` or `--packets` asks; disposing of the result
+ * stops the capture, says where it went and, with `--packets`, shows it on stderr. Use as
+ * `await using _capture = await captureExchange(args, io, target);` before connecting.
+ * Without tcpdump or the privilege: one line, and the command runs without a capture.
+ */
+export async function captureExchange(
+  args: Args,
+  io: Io,
+  target: CaptureTarget,
+): Promise<AsyncDisposable> {
+  const file = str(args, "capture");
+  const show = flag(args, "packets");
+  const none = { [Symbol.asyncDispose]: () => Promise.resolve() };
+  if (file === undefined && !show) return none;
+  const path = file ?? await Deno.makeTempFile({ prefix: "socklab-", suffix: ".pcap" });
+  const removeTemp = async () => {
+    if (file === undefined) await Deno.remove(path).catch(() => {});
+  };
+  const capture = await startCapture(path, target, io.log);
+  if (!capture) {
+    await removeTemp();
+    return none;
+  }
+  return {
+    async [Symbol.asyncDispose]() {
+      const result = await capture.stop();
+      try {
+        if (file !== undefined) io.log(captureLine(result));
+        else if (result.dropped) io.log(captureLine(result));
+        if (show) await printPackets(io.log, await Deno.readFile(path), false, path);
+      } catch (e) {
+        io.log(`capture: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        await removeTemp();
+      }
+    },
+  };
+}
+
+/** Print the packet view of the pcap `bytes` (text, or JSON with `json`) line by line. */
+export async function printPackets(
+  print: (line: string) => void,
+  bytes: Uint8Array,
+  json: boolean,
+  what: string,
+): Promise<void> {
   const { readPcap, PcapError } = await import("./pcap.ts");
   const { analyze, formatAnalysis } = await import("./analyze.ts");
   let file;
@@ -20,8 +80,8 @@ export async function printPackets(io: Io, bytes: Uint8Array, json: boolean, wha
     throw e;
   }
   const an = analyze(file);
-  if (json) io.out(JSON.stringify(an, null, 2));
-  else for (const line of formatAnalysis(an)) io.out(line);
+  if (json) print(JSON.stringify(an, null, 2));
+  else for (const line of formatAnalysis(an)) print(line);
 }
 
 export const packets: Command = {
@@ -45,7 +105,7 @@ Reads pcap (not pcapng) with Ethernet, Linux cooked (v1, v2), loopback or raw IP
     const path = args.positionals[0];
     const { mustReadBytes } = await import("../tls/ca.ts");
     const bytes = await mustReadBytes(path, "pcap file");
-    await printPackets(io, bytes, flag(args, "json"), path);
+    await printPackets(io.out, bytes, flag(args, "json"), path);
     return 0;
   },
 };

@@ -1,0 +1,163 @@
+/**
+ * Recording the packets of one exchange with tcpdump (Debian's, the field's tool): a filter
+ * on the exchange's port, on the interface it uses (`lo` for loopback), started and listening
+ * before the first packet (tcpdump prints `listening on` on stderr once the capture is
+ * active), written packet by packet (`-U`, `--immediate-mode`), and stopped with SIGINT so
+ * the file is complete. Without tcpdump or without the privilege to capture, one line says
+ * so and the command goes on without a capture.
+ *
+ * @module
+ */
+import { LineReader } from "../proc/lines.ts";
+
+/** What an exchange captures: its transport, the server's (or group's) port and address. */
+export interface CaptureTarget {
+  proto: "tcp" | "udp";
+  port: number;
+  /** The address the exchange goes to: picks the interface (loopback: `lo`). */
+  host?: string;
+}
+
+/** A finished capture. */
+export interface CaptureResult {
+  file: string;
+  iface: string;
+  filter: string;
+  /** tcpdump's own counts, when it printed them. */
+  captured?: number;
+  dropped?: number;
+}
+
+/** A running capture. */
+export interface Capture {
+  readonly file: string;
+  stop(): Promise<CaptureResult>;
+}
+
+/** The tcpdump to run: `$SOCKLAB_TCPDUMP`, else Debian's. */
+export function tcpdumpPath(): string {
+  return Deno.env.get("SOCKLAB_TCPDUMP") || "/usr/bin/tcpdump";
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  return host === "localhost" || host === "::1" || /^127\./.test(host) ||
+    /^::ffff:127\./i.test(host);
+}
+
+/** The interface the kernel routes `host` through (`ip route get`), else `any`. */
+async function interfaceFor(host: string | undefined): Promise<string> {
+  if (host === undefined) return "any";
+  if (isLoopback(host)) return "lo";
+  try {
+    const out = await new Deno.Command("ip", {
+      args: ["-o", "route", "get", host],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const m = /\bdev (\S+)/.exec(new TextDecoder().decode(out.stdout));
+    if (out.success && m) return m[1];
+  } catch {
+    // no ip(8): capture on every interface
+  }
+  return "any";
+}
+
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+/**
+ * Start tcpdump writing the exchange's packets to `file`; resolves once it is listening.
+ * Resolves null (after logging one line that says why) if it cannot capture.
+ */
+export async function startCapture(
+  file: string,
+  target: CaptureTarget,
+  log: (line: string) => void,
+): Promise<Capture | null> {
+  const iface = await interfaceFor(target.host);
+  const filter = `${target.proto} port ${target.port}`;
+  const args = ["-i", iface, "-U", "--immediate-mode", "-n", "-w", file];
+  // As root, Debian's tcpdump drops to the `tcpdump` user before opening the file: stay root
+  // so it can write where the caller can.
+  if (Deno.uid() === 0) args.push("-Z", "root");
+  args.push(filter);
+  const tool = tcpdumpPath();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(tool, { args, stdin: "null", stdout: "null", stderr: "piped" })
+      .spawn();
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? `${tool} is not installed (Debian: apt-get install tcpdump)`
+      : `cannot run ${tool}: ${e instanceof Error ? e.message : String(e)}`;
+    log(`capture: not recording, ${why}`);
+    return null;
+  }
+  const stderr = new LineReader(child.stderr);
+  const status = child.status;
+  const listening = await stderr.until(
+    (lines) => lines.some((l) => /listening on/.test(l)),
+    START_TIMEOUT_MS,
+  );
+  if (!listening) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await status;
+    await stderr.done;
+    const last = stderr.lines.filter((l) => l.trim()).pop() ?? "no output";
+    const hint = /permission|not permitted/i.test(last)
+      ? " (capturing needs root or CAP_NET_RAW, like Wireshark)"
+      : "";
+    log(`capture: not recording, ${last.replace(/^tcpdump: /, "tcpdump: ")}${hint}`);
+    return null;
+  }
+  let result: Promise<CaptureResult> | undefined;
+  return {
+    file,
+    stop() {
+      return result ??= (async () => {
+        try {
+          child.kill("SIGINT");
+        } catch {
+          // already gone
+        }
+        const timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch {
+            // gone
+          }
+        }, STOP_TIMEOUT_MS);
+        await status;
+        clearTimeout(timer);
+        await stderr.done;
+        const count = (re: RegExp) => {
+          const m = stderr.lines.map((l) => re.exec(l)).find((x) => x);
+          return m ? Number(m[1]) : undefined;
+        };
+        return {
+          file,
+          iface,
+          filter,
+          captured: count(/^(\d+) packets? captured/),
+          dropped: count(/^(\d+) packets? dropped by kernel/),
+        };
+      })();
+    },
+  };
+}
+
+/** The one line that tells where a capture went. */
+export function captureLine(r: CaptureResult): string {
+  const dropped = r.dropped
+    ? `; ${r.dropped} dropped by the kernel, so the capture misses packets`
+    : "";
+  return `capture: ${
+    r.captured ?? "?"
+  } packets of '${r.filter}' on ${r.iface} in ${r.file}${dropped}`;
+}
