@@ -30,6 +30,7 @@ import {
   type Split,
   startPmuServer,
 } from "./pmu.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
 
 /** The IPv4 address of `host` for the lab's AF_INET sockets, or a RunError. */
 export async function ipv4Of(host: string): Promise<string> {
@@ -298,6 +299,7 @@ export const PDC_READ_OPTIONS: Record<string, OptionSpec> = {
     help: "bytes asked for per read (default: 1024 with --trace, like the handout's " +
       "recv(1024); 65536 otherwise, which prints the same, faster)",
   },
+  ...CAPTURE_OPTIONS,
 };
 
 /** The read size of a stream PDC: --read-size, else 1024 with --trace, else 65536. */
@@ -327,6 +329,7 @@ soon as it is complete, however TCP cut the stream into reads; anything else (a 
     const trace = flag(args, "trace");
     const readSize = pdcReadSize(args);
     const address = await ipv4Of(server);
+    await using _capture = await captureExchange(args, io, { proto: "tcp", port, host: address });
     let conn: Deno.TcpConn;
     try {
       conn = await Deno.connect({ hostname: address, port });
