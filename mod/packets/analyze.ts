@@ -405,7 +405,11 @@ function analyzeTcp(
   };
 }
 
-/** Round trips of the TLS handshake: client flights answered before the client sends data. */
+/**
+ * Round trips of the TLS handshake: the server's flights (runs of its records with no client
+ * record between) before the client's first ApplicationData record. TLS 1.3: 1 (the client's
+ * Finished already travels as ApplicationData); TLS 1.2: 2.
+ */
 function tlsRoundTrips(segs: Seg[], items: Record<Dir, Item[]>): number {
   const events: { t: number; dir: Dir; app: boolean }[] = [];
   for (const dir of ["c2s", "s2c"] as Dir[]) {
@@ -415,18 +419,14 @@ function tlsRoundTrips(segs: Seg[], items: Record<Dir, Item[]>): number {
     }
   }
   events.sort((x, y) => x.t - y.t);
-  let trips = 0;
-  let waiting = false;
+  let flights = 0;
+  let last: Dir | undefined;
   for (const e of events) {
-    if (e.dir === "c2s") {
-      if (e.app && !waiting) break;
-      waiting = true;
-    } else if (waiting) {
-      trips++;
-      waiting = false;
-    }
+    if (e.dir === "c2s" && e.app) break;
+    if (e.dir === "s2c" && last !== "s2c") flights++;
+    last = e.dir;
   }
-  return trips;
+  return flights;
 }
 
 /** True if `dir` sent a FIN that `relAck` acknowledges (the FIN takes one sequence number). */

@@ -3,12 +3,16 @@
  * on the exchange's port, on the interface it uses (`lo` for loopback), started and listening
  * before the first packet (tcpdump prints `listening on` on stderr once the capture is
  * active), written packet by packet (`-U`, `--immediate-mode`), and stopped with SIGINT so
- * the file is complete. Without tcpdump or without the privilege to capture, one line says
+ * the file is complete. tcpdump stops at SIGINT without reading what the kernel still holds
+ * for it, so a loaded machine loses the exchange's last packets: on loopback, a marker
+ * datagram (to a port of our own, in the filter) is sent after the exchange, tcpdump is
+ * stopped once the marker is in the file, and the marker is then taken out of the file. Without tcpdump or without the privilege to capture, one line says
  * so and the command goes on without a capture.
  *
  * @module
  */
 import { LineReader } from "../proc/lines.ts";
+import { readPcap, writePcap } from "./pcap.ts";
 
 /** What an exchange captures: its transport, the server's (or group's) port and address. */
 export interface CaptureTarget {
@@ -78,11 +82,19 @@ export async function startCapture(
 ): Promise<Capture | null> {
   const iface = await interfaceFor(target.host);
   const filter = `${target.proto} port ${target.port}`;
+  // The marker goes 127.0.0.1 -> 127.0.0.1 (lo): only when lo is captured.
+  const marker = iface === "lo" || iface === "any"
+    ? Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
+    : undefined;
+  const markerPort = (marker?.addr as Deno.NetAddr | undefined)?.port;
+  const fullFilter = marker
+    ? `(${filter}) or (udp and dst host 127.0.0.1 and dst port ${markerPort})`
+    : filter;
   const args = ["-i", iface, "-U", "--immediate-mode", "-n", "-w", file];
   // As root, Debian's tcpdump drops to the `tcpdump` user before opening the file: stay root
   // so it can write where the caller can.
   if (Deno.uid() === 0) args.push("-Z", "root");
-  args.push(filter);
+  args.push(fullFilter);
   const tool = tcpdumpPath();
   let child: Deno.ChildProcess;
   try {
@@ -93,6 +105,7 @@ export async function startCapture(
       ? `${tool} is not installed (Debian: apt-get install tcpdump)`
       : `cannot run ${tool}: ${e instanceof Error ? e.message : String(e)}`;
     log(`capture: not recording, ${why}`);
+    marker?.close();
     return null;
   }
   const stderr = new LineReader(child.stderr);
@@ -113,7 +126,8 @@ export async function startCapture(
     const hint = /permission|not permitted/i.test(last)
       ? " (capturing needs root or CAP_NET_RAW, like Wireshark)"
       : "";
-    log(`capture: not recording, ${last.replace(/^tcpdump: /, "tcpdump: ")}${hint}`);
+    log(`capture: not recording, ${last}${hint}`);
+    marker?.close();
     return null;
   }
   let result: Promise<CaptureResult> | undefined;
@@ -121,6 +135,17 @@ export async function startCapture(
     file,
     stop() {
       return result ??= (async () => {
+        const tag = `socklab capture marker ${crypto.randomUUID()}`;
+        let marked = false;
+        if (marker) {
+          try {
+            await marker.send(new TextEncoder().encode(tag), marker.addr);
+            marked = await fileHas(file, tag, status);
+          } catch {
+            // no marker: stop anyway
+          }
+          marker.close();
+        }
         try {
           child.kill("SIGINT");
         } catch {
@@ -136,20 +161,49 @@ export async function startCapture(
         await status;
         clearTimeout(timer);
         await stderr.done;
+        if (marked) await dropMarker(file, tag);
         const count = (re: RegExp) => {
           const m = stderr.lines.map((l) => re.exec(l)).find((x) => x);
           return m ? Number(m[1]) : undefined;
         };
+        const captured = count(/^(\d+) packets? captured/);
         return {
           file,
           iface,
           filter,
-          captured: count(/^(\d+) packets? captured/),
+          captured: captured !== undefined && marked ? captured - 1 : captured,
           dropped: count(/^(\d+) packets? dropped by kernel/),
         };
       })();
     },
   };
+}
+
+const MARKER_TIMEOUT_MS = 3_000;
+const latin1 = new TextDecoder("latin1");
+
+/** Wait (bounded) until `file` holds `tag`: tcpdump has written everything sent before it. */
+async function fileHas(file: string, tag: string, exited: Promise<unknown>): Promise<boolean> {
+  let gone = false;
+  exited.then(() => gone = true);
+  const deadline = Date.now() + MARKER_TIMEOUT_MS;
+  while (!gone && Date.now() < deadline) {
+    const bytes = await Deno.readFile(file).catch(() => new Uint8Array());
+    if (latin1.decode(bytes).includes(tag)) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+/** Rewrite the capture without the marker datagram. */
+async function dropMarker(file: string, tag: string): Promise<void> {
+  try {
+    const pcap = readPcap(await Deno.readFile(file));
+    const kept = pcap.records.filter((r) => !latin1.decode(r.data).includes(tag));
+    await Deno.writeFile(file, writePcap(pcap.linkType, kept, pcap.snapLen));
+  } catch {
+    // leave the file as tcpdump wrote it
+  }
 }
 
 /** The one line that tells where a capture went. */
