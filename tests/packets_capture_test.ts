@@ -44,6 +44,7 @@ netnsTest("pdc --capture: d=0 and d>0 and the flood, decoded from tcpdump's file
     assert.equal(r0.code, 0, r0.stderr);
     assert.equal(r0.stdout, messages.join("\n") + "\n");
     assert.match(r0.stderr, /capture: \d+ packets of 'tcp port \d+' on lo in .*d0\.pcap/);
+    assert.doesNotMatch(r0.stderr, /dropped/);
     // --packets: the view on stderr, after the exchange.
     assert.match(r0.stderr, /client -> server TCP \[SYN\] seq=0/);
     assert.match(r0.stderr, /PMU: CMD_short:0 -> 15 messages \(15 send\(\) calls by the server\)/);

@@ -407,13 +407,16 @@ function analyzeTcp(
 
 /**
  * Round trips of the TLS handshake: the server's flights (runs of its records with no client
- * record between) before the client's first ApplicationData record. TLS 1.3: 1 (the client's
+ * handshake record between; ChangeCipherSpec aside) before the client's first ApplicationData
+ * record. TLS 1.3: 1 (the client's
  * Finished already travels as ApplicationData); TLS 1.2: 2.
  */
 function tlsRoundTrips(segs: Seg[], items: Record<Dir, Item[]>): number {
   const events: { t: number; dir: Dir; app: boolean }[] = [];
   for (const dir of ["c2s", "s2c"] as Dir[]) {
     for (const it of items[dir]) {
+      // A TLS 1.3 client sends its (dummy) ChangeCipherSpec as soon as the ServerHello is in.
+      if (it.kind === "ChangeCipherSpec") continue;
       const seg = segs.find((s) => s.dir === dir && s.a <= it.start && it.start < s.b);
       if (seg) events.push({ t: seg.p.timeUs, dir, app: it.kind === "ApplicationData" });
     }

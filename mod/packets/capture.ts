@@ -90,7 +90,11 @@ export async function startCapture(
   const fullFilter = marker
     ? `(${filter}) or (udp and dst host 127.0.0.1 and dst port ${markerPort})`
     : filter;
-  const args = ["-i", iface, "-U", "--immediate-mode", "-n", "-w", file];
+  // In immediate mode the kernel ring holds buffer/snaplen packets: with tcpdump's defaults
+  // (2 MiB, 262144) only 8, and a burst on a loaded machine is dropped. A snap length just over
+  // lo's MTU and a 32 MiB buffer hold about 500.
+  const args = ["-i", iface, "-U", "--immediate-mode", "-n", "-s", "66000", "-B", "32768"];
+  args.push("-w", file);
   // As root, Debian's tcpdump drops to the `tcpdump` user before opening the file: stay root
   // so it can write where the caller can.
   if (Deno.uid() === 0) args.push("-Z", "root");
@@ -122,7 +126,8 @@ export async function startCapture(
     }
     await status;
     await stderr.done;
-    const last = stderr.lines.filter((l) => l.trim()).pop() ?? "no output";
+    const lines = stderr.lines.filter((l) => l.trim());
+    const last = lines.filter((l) => l.startsWith("tcpdump:")).pop() ?? lines.pop() ?? "no output";
     const hint = /permission|not permitted/i.test(last)
       ? " (capturing needs root or CAP_NET_RAW, like Wireshark)"
       : "";
