@@ -147,6 +147,10 @@ netnsTest("secure-pdc and ws-pdc --capture: TLS handshake and WebSocket frames",
     assert.match(lines, /TLS Handshake TLS 1\.0 len=\d+: ClientHello \(offers TLS 1\.3, TLS 1\.2/);
     assert.match(lines, /ServerHello \(TLS 1\.3, TLS_/);
     assert.match(
+      lines,
+      /ApplicationData TLS 1\.2 len=\d+: encrypted handshake \(EncryptedExtensions, Certificate/,
+    );
+    assert.match(
       t.conversations[0].notes.join("\n"),
       /server chose TLS 1\.3.*handshake 1 round trip/,
     );

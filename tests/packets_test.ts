@@ -394,6 +394,13 @@ Deno.test("analyze: TLS 1.2 shows the certificate, 2 round trips; TLS 1.3 says i
   const n13 = tls13.conversations[0].notes.join("\n");
   assert.match(n13, /server chose TLS 1\.3, TLS_AES_256_GCM_SHA384; handshake 1 round trip /);
   assert.match(n13, /certificate: encrypted/);
+  const d13 = tls13.packets.map((p) => p.decode).join("\n");
+  assert.match(
+    d13,
+    /TLS ApplicationData TLS 1\.2 len=3: encrypted handshake \(EncryptedExtensions, Certificate/,
+  );
+  assert.match(d13, /TLS ApplicationData TLS 1\.2 len=2: encrypted handshake \(Finished\)/);
+  assert.match(d13, /TLS ApplicationData TLS 1\.2 len=4$/m);
 });
 
 Deno.test("analyze: WebSocket upgrade, then frames with opcode, FIN, mask and length", () => {

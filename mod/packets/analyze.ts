@@ -247,8 +247,8 @@ function analyzeTcp(
   const cmd = parseCommand(byteText(cs));
   if (looksLikeTls(cs)) {
     app = "tls";
-    items.c2s = tlsItems(cs, tls);
     items.s2c = tlsItems(streams.s2c, tls);
+    items.c2s = tlsItems(cs, tls);
   } else if (looksLikeHttp(cs)) {
     app = "websocket";
     const wsC: WsFacts = { frames: {} };

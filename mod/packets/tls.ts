@@ -3,7 +3,9 @@
  * length, the handshake messages it starts (ClientHello with the versions it offers and its
  * SNI, ServerHello with the version and cipher suite chosen, Certificate with the subject,
  * issuer and validity of each certificate when it is in clear, i.e. TLS 1.2 and older).
- * In TLS 1.3 everything after the ServerHello is encrypted (the certificate too).
+ * In TLS 1.3 everything after the ServerHello is encrypted (the certificate too): the first
+ * ApplicationData record of each side is named as its encrypted handshake. Parse the server's
+ * stream first: the client's side needs the version it chose.
  * @module
  */
 import { X509Certificate } from "node:crypto";
@@ -205,6 +207,9 @@ export function tlsItems(stream: Uint8Array, facts: TlsFacts): Item[] {
   let off = 0;
   let encrypted = false;
   let hs = new Uint8Array(); // handshake bytes not yet parsed into messages
+  // TLS 1.3: the first ApplicationData record of each side carries the rest of its handshake.
+  let hidden = facts.version === "TLS 1.3"; // the client's side: known from the server's
+  let server = false;
   while (off + 5 <= stream.length && looksLikeTls(stream.subarray(off))) {
     const type = stream[off];
     const version = (stream[off + 1] << 8) | stream[off + 2];
@@ -229,6 +234,18 @@ export function tlsItems(stream: Uint8Array, facts: TlsFacts): Item[] {
       parts.push("encrypted handshake message");
     } else if (type === 21 && !encrypted && body.length >= 2) {
       parts.push(`${body[0] === 2 ? "fatal" : "warning"} ${body[1]}`);
+    }
+    if (type === 22 && !server && parts.some((p) => p.startsWith("ServerHello"))) {
+      server = true;
+      hidden = facts.version === "TLS 1.3";
+    }
+    if (type === 23 && hidden) {
+      parts.push(
+        server
+          ? "encrypted handshake (EncryptedExtensions, Certificate, CertificateVerify, Finished)"
+          : "encrypted handshake (Finished)",
+      );
+      hidden = false;
     }
     if (type === 20) encrypted = true;
     const detail = parts.length ? `: ${parts.join(", ")}` : "";
