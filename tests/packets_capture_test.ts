@@ -176,6 +176,28 @@ netnsTest("secure-pdc and ws-pdc --capture: TLS handshake and WebSocket frames",
   }
 });
 
+netnsTest("sender --capture: each multicast datagram's ID and text", async (ns) => {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
+  try {
+    const r = await runSocklab(
+      ["sender", "224.1.1.1", "10505", "123456", "--capture", `${dir}/mc.pcap`, "--packets"],
+      { prefix: ns.prefix, input: "hello\nworld, again\n" },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /capture: 2 packets of 'udp port 10505' on lo in /);
+    const an = await decoded(`${dir}/mc.pcap`);
+    assert.deepEqual(an.packets.map((p) => p.decode), [
+      'multicast ID "123456" text "hello"',
+      'multicast ID "123456" text "world, again"',
+    ]);
+    assert.equal(an.conversations[0].app, "multicast");
+    assert.equal(an.conversations[0].server, "224.1.1.1:10505");
+    assert.match(r.stderr, /multicast to 224\.1\.1\.1:10505: 2 with ID "123456"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("--capture without the privilege or without tcpdump: one line, the exchange runs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
   try {
