@@ -223,6 +223,19 @@ Deno.test("analyze: PMU d=0, messages sharing segments, seen from the server's s
   }
 });
 
+Deno.test("analyze: a refused connection is a SYN answered by RST", () => {
+  const rec = (data: Uint8Array, timeUs: number) => ({ timeUs, origLen: data.length, data });
+  const syn = tcpSegment({ sport: 40000, dport: 5003, seq: 7, flags: TCP.SYN });
+  const rst = tcpSegment({ sport: 5003, dport: 40000, seq: 0, ack: 8, flags: TCP.RST | TCP.ACK });
+  const an = analyze(readPcap(writePcap(LINKTYPE.RAW, [
+    rec(ipPacket("127.0.0.1", "127.0.0.1", 6, syn), 1),
+    rec(ipPacket("127.0.0.1", "127.0.0.1", 6, rst), 2),
+  ])));
+  assert.equal(an.packets[1].flags, "RST,ACK");
+  assert.equal(an.packets[1].ack, 1);
+  assert.match(an.conversations[0].notes[0], /answered the SYN with RST \(connection refused\)/);
+});
+
 Deno.test("analyze: a flood with a retransmission covers every byte exactly once", () => {
   const flood = enc.encode(floodText(10_000));
   const chunks: Chunk[] = [

@@ -306,6 +306,8 @@ function analyzeTcp(
         wscale.s2c ?? "none"
       } (client/server)`,
     );
+  } else if (syn && !synAck && segs.some((s) => s.dir === "s2c" && s.p.tcp!.flags & TCP.RST)) {
+    notes.unshift("TCP handshake: the server answered the SYN with RST (connection refused)");
   } else {
     notes.unshift("TCP handshake: not (fully) in the capture");
   }
