@@ -12,7 +12,7 @@ import { frame, ipPacket, tcpSegment } from "../mod/packets/build.ts";
 import { TCP } from "../mod/packets/decode.ts";
 import { LINKTYPE, readPcap, writePcap } from "../mod/packets/pcap.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
-import { ROOT, runSocklab, startServer } from "./helpers/cli.ts";
+import { ROOT, runSocklab, startServer } from "../scripts/lib/proc.ts";
 import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
 
 const enc = new TextEncoder();

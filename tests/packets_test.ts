@@ -11,7 +11,8 @@ import { decodeFrame, ipv6String, type Packet, TCP } from "../mod/packets/decode
 import { LINKTYPE, PcapError, type PcapRecord, readPcap, writePcap } from "../mod/packets/pcap.ts";
 import { tlsItems } from "../mod/packets/tls.ts";
 import { wsItems } from "../mod/packets/websocket.ts";
-import { floodText, pmuMessage, seededRandom } from "../mod/pmu/mod.ts";
+import { floodText, pmuMessage } from "../mod/pmu/mod.ts";
+import { seededRandom } from "../mod/random.ts";
 
 const enc = new TextEncoder();
 const LINKS = Object.values(LINKTYPE);

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Args, type Command, flag, RunError, str } from "../cli/command.ts";
+import { type Args, type Command, flag, str } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import type { Io } from "../cli/io.ts";
 import { captureLine, type CaptureTarget, startCapture } from "./capture.ts";
 
