@@ -12,7 +12,7 @@ import { frame, ipPacket, tcpSegment } from "../mod/packets/build.ts";
 import { TCP } from "../mod/packets/decode.ts";
 import { LINKTYPE, readPcap, writePcap } from "../mod/packets/pcap.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
-import { ROOT, runSocklab, startServer } from "../scripts/lib/proc.ts";
+import { ROOT, runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
 
 const enc = new TextEncoder();
@@ -197,6 +197,54 @@ netnsTest("sender --capture: each multicast datagram's ID and text", async (ns) 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** True once process `pid` has ended (gone, or a zombie nobody reaped yet). */
+async function ended(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+netnsTest(
+  "socklab killed mid-exchange: tcpdump stops too, and its file is complete",
+  async (ns) => {
+    const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
+    try {
+      const { proc, port } = await startServer(["pmu", "--host", "127.0.0.1", "--count", "15"], {
+        prefix: ns.prefix,
+      });
+      await using _server = proc;
+      await using pdc = spawnSocklab(
+        ["pdc", "127.0.0.1", String(port), "CMD_short:1", "--capture", `${dir}/k.pcap`],
+        { prefix: ns.prefix },
+      );
+      await pdc.stderr.waitFor(/^capture: recording 'tcp port \d+' on lo into /);
+      await pdc.stdout.waitFor(/^This is PMU data 1$/);
+      const children = await new Deno.Command("pgrep", {
+        args: ["-P", String(pdc.child.pid), "-x", "tcpdump"],
+        stdout: "piped",
+      }).output();
+      const tcpdump = Number(new TextDecoder().decode(children.stdout).trim());
+      assert.ok(tcpdump > 0, "tcpdump runs as socklab's child");
+      pdc.child.kill("SIGKILL");
+      await pdc.status;
+      const deadline = Date.now() + 5_000;
+      while (!(await ended(tcpdump)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(await ended(tcpdump), "tcpdump outlived socklab");
+      const an = await decoded(`${dir}/k.pcap`);
+      assert.equal(an.truncated, false);
+      assert.equal(an.packets[0].flags, "SYN");
+      assert.ok(serverData(an).length >= 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("--capture without the privilege or without tcpdump: one line, the exchange runs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });

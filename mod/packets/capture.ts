@@ -35,6 +35,9 @@ export interface CaptureResult {
 /** A running capture. */
 export interface Capture {
   readonly file: string;
+  /** The interface and the filter tcpdump was given (without the marker's part). */
+  readonly iface: string;
+  readonly filter: string;
   stop(): Promise<CaptureResult>;
 }
 
@@ -100,17 +103,43 @@ export async function startCapture(
   if (Deno.uid() === 0) args.push("-Z", "root");
   args.push(fullFilter);
   const tool = tcpdumpPath();
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(tool, { args, stdin: "null", stdout: "null", stderr: "piped" })
-      .spawn();
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
-      ? `${tool} is not installed (Debian: apt-get install tcpdump)`
-      : `cannot run ${tool}: ${e instanceof Error ? e.message : String(e)}`;
+  const fail = (why: string) => {
     log(`capture: not recording, ${why}`);
     marker?.close();
     return null;
+  };
+  if (tool.includes("/")) {
+    try {
+      await Deno.stat(tool);
+    } catch {
+      return fail(`${tool} is not installed (Debian: apt-get install tcpdump)`);
+    }
+  }
+  const spawn = (argv: string[]) =>
+    new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    // setpriv --pdeathsig: tcpdump gets SIGINT (and completes its file) if socklab is killed
+    // before it could stop it (SIGTERM, SIGKILL); the process spawns from its main thread.
+    child = spawn(["setpriv", "--pdeathsig", "INT", tool, ...args]);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      return fail(`cannot run setpriv: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    try {
+      child = spawn([tool, ...args]);
+    } catch (e) {
+      return fail(
+        e instanceof Deno.errors.NotFound
+          ? `${tool} is not installed (Debian: apt-get install tcpdump)`
+          : `cannot run ${tool}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
   }
   const stderr = new LineReader(child.stderr);
   const status = child.status;
@@ -131,13 +160,13 @@ export async function startCapture(
     const hint = /permission|not permitted/i.test(last)
       ? " (capturing needs root or CAP_NET_RAW, like Wireshark)"
       : "";
-    log(`capture: not recording, ${last}${hint}`);
-    marker?.close();
-    return null;
+    return fail(`${last}${hint}`);
   }
   let result: Promise<CaptureResult> | undefined;
   return {
     file,
+    iface,
+    filter,
     stop() {
       return result ??= (async () => {
         const tag = `socklab capture marker ${crypto.randomUUID()}`;

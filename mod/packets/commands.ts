@@ -48,6 +48,9 @@ export async function captureExchange(
     await removeTemp();
     return none;
   }
+  if (file !== undefined) {
+    io.log(`capture: recording '${capture.filter}' on ${capture.iface} into ${file}`);
+  }
   return {
     async [Symbol.asyncDispose]() {
       const result = await capture.stop();
