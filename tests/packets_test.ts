@@ -282,7 +282,7 @@ Deno.test("analyze: part 3 datagrams (one RESET per attempt, lost answers) and m
   assert.equal(reset.c2s.packets, 3);
   assert.match(
     reset.notes.join("\n"),
-    /3 RESET datagrams .* 1 OFFSET answers: 2 attempts got no answer/,
+    /3 RESET datagrams .* 1 OFFSET answer: 2 attempts got no answer/,
   );
   assert.equal(an.packets[3].decode, "OFFSET:7");
   assert.equal(tv.app, "multicast");

@@ -488,9 +488,9 @@ function analyzeDatagrams(
     const st = stats[dir];
     if (!st.packets) continue;
     notes.push(
-      `${
-        dir === "c2s" ? "client -> server" : "server -> client"
-      }: ${st.packets} datagrams, ${st.bytes} bytes (min ${st.minSegment}, max ${st.maxSegment})`,
+      `${dir === "c2s" ? "client -> server" : "server -> client"}: ${
+        n(st.packets, "datagram")
+      }, ${st.bytes} bytes (min ${st.minSegment}, max ${st.maxSegment})`,
     );
   }
   let app = "other";
@@ -498,15 +498,15 @@ function analyzeDatagrams(
     app = "multicast";
     notes.push(
       `multicast to ${c.serverKey}: ${
-        [...ids].map(([id, n]) => `${n} with ID ${quote(id)}`).join(", ")
+        [...ids].map(([id, count]) => `${count} with ID ${quote(id)}`).join(", ")
       }`,
     );
   } else if (resets > 0) {
     app = "reset";
     notes.push(
-      `part 3: ${resets} RESET datagrams (one per attempt), ${offsets} OFFSET answers: ${
-        resets - offsets
-      } attempts got no answer (the server dropped it, or the client gave up first)`,
+      `part 3: ${n(resets, "RESET datagram")} (one per attempt), ${n(offsets, "OFFSET answer")}: ${
+        n(resets - offsets, "attempt")
+      } got no answer (the server dropped it, or the client gave up first)`,
     );
   }
   return {
