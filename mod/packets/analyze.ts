@@ -120,7 +120,7 @@ export function analyze(file: PcapFile): Analysis {
   const packets: Packet[] = [];
   const skipped: Skipped[] = [];
   file.records.forEach((r, i) => {
-    const d = decodeFrame(file.linkType, r, i + 1);
+    const d = decodeFrame(r.linkType ?? file.linkType, r, i + 1);
     if ("skipped" in d) skipped.push(d);
     else packets.push(d);
   });

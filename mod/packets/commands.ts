@@ -92,7 +92,10 @@ export const packets: Command = {
   name: "packets",
   summary: "show a packet capture in the lab's terms (the Wireshark questions)",
   part: "2-6 analysis",
-  positionals: [{ name: "file", help: "pcap file (from --capture, tcpdump -w or Wireshark)" }],
+  positionals: [{
+    name: "file",
+    help: "pcap or pcapng file (from --capture, tcpdump -w or Wireshark)",
+  }],
   options: {
     json: { type: "boolean", help: "print the packets and the summary as JSON" },
   },
@@ -103,7 +106,7 @@ OFFSET:7, a multicast datagram's ID and text, TLS records (handshake messages, v
 cipher suite; the certificate when TLS 1.2 shows it), WebSocket (the HTTP upgrade, each
 frame's opcode, FIN, mask and length). Then a summary per conversation: sends vs data
 segments, bytes per segment, ACKs, retransmissions, handshake round trips.
-Reads pcap (not pcapng) with Ethernet, Linux cooked (v1, v2), loopback or raw IP links.`,
+Reads pcap and pcapng files with Ethernet, Linux cooked (v1, v2), loopback or raw IP links.`,
   example: "socklab packets pdc.pcap",
   async run(args, io) {
     const path = args.positionals[0];
