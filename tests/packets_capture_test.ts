@@ -14,8 +14,15 @@ import { LINKTYPE, readPcap, writePcap } from "../mod/packets/pcap.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
 import { ROOT, runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
+import { requireTool } from "./helpers/requires.ts";
 
 const enc = new TextEncoder();
+
+/** tcpdump (what --capture runs) and setpriv (which runs it, and drops privileges below). */
+function requireCaptureTools(): string {
+  requireTool("setpriv", "util-linux");
+  return requireTool("tcpdump", "tcpdump");
+}
 
 async function decoded(path: string): Promise<Analysis> {
   return analyze(readPcap(await Deno.readFile(path)));
@@ -27,6 +34,7 @@ function serverData(an: Analysis) {
 }
 
 netnsTest("pdc --capture: d=0 and d>0 and the flood, decoded from tcpdump's file", async (ns) => {
+  requireCaptureTools();
   const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
   try {
     const { proc, port } = await startServer(
@@ -83,6 +91,7 @@ netnsTest("pdc --capture: d=0 and d>0 and the flood, decoded from tcpdump's file
 });
 
 netnsTest("pdc-udp --capture: one RESET per attempt and family, answers lost", async (ns) => {
+  requireCaptureTools();
   const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
   try {
     const { proc, port } = await startServer(
@@ -113,6 +122,7 @@ netnsTest("pdc-udp --capture: one RESET per attempt and family, answers lost", a
 }, { hosts: DUAL_STACK_HOSTS });
 
 netnsTest("secure-pdc and ws-pdc --capture: TLS handshake and WebSocket frames", async (ns) => {
+  requireCaptureTools();
   const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
   try {
     const tls = await startServer(
@@ -177,6 +187,7 @@ netnsTest("secure-pdc and ws-pdc --capture: TLS handshake and WebSocket frames",
 });
 
 netnsTest("sender --capture: each multicast datagram's ID and text", async (ns) => {
+  requireCaptureTools();
   const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
   try {
     const r = await runSocklab(
@@ -211,6 +222,7 @@ async function ended(pid: number): Promise<boolean> {
 netnsTest(
   "socklab killed mid-exchange: tcpdump stops too, and its file is complete",
   async (ns) => {
+    requireCaptureTools();
     const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
     try {
       const { proc, port } = await startServer(["pmu", "--host", "127.0.0.1", "--count", "15"], {
@@ -247,6 +259,7 @@ netnsTest(
 );
 
 Deno.test("--capture without the privilege or without tcpdump: one line, the exchange runs", async () => {
+  const tcpdump = requireCaptureTools();
   const dir = await Deno.makeTempDir({ prefix: "socklab-packets-" });
   try {
     const { proc, port } = await startServer(["pmu", "--host", "127.0.0.1", "--count", "2"]);
@@ -255,7 +268,7 @@ Deno.test("--capture without the privilege or without tcpdump: one line, the exc
     const wrapper = `${dir}/tcpdump-nobody`;
     await Deno.writeTextFile(
       wrapper,
-      `#!/bin/sh\nexec setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/tcpdump "$@"\n`,
+      `#!/bin/sh\nexec setpriv --reuid 65534 --regid 65534 --clear-groups ${tcpdump} "$@"\n`,
     );
     await Deno.chmod(wrapper, 0o755);
     for (const tool of [wrapper, `${dir}/no-such-tcpdump`]) {
