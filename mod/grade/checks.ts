@@ -155,7 +155,7 @@ export function checkOffset(output: string, sent: number[]): Verdict {
   const wrong = [...new Set(printed.filter((x) => !sent.includes(x)))];
   if (wrong.length) {
     const shown = wrong.length > 5
-      ? `${wrong.slice(0, 5).join(", ")}... (${wrong.length} offsets)`
+      ? `${wrong.slice(0, 5).join(", ")} and ${wrong.length - 5} more`
       : wrong.join(", ");
     return {
       passed: false,
