@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { splitAll } from "../pmu/splitter.ts";
 import { message } from "../net/errors.ts";
 import { Sandbox } from "../proc/sandbox.ts";
@@ -170,9 +171,7 @@ export const part5: GradablePart = {
       if (typeof second === "string") {
         // A server exiting after its first client may still hold its listening socket for
         // a moment (the handshake then fails): give it a second to be seen exiting.
-        let t: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([sb.result, new Promise((r) => t = setTimeout(r, 1000))]);
-        clearTimeout(t);
+        await settledWithin(sb.result, 1000);
         tests.push({
           name,
           passed: false,

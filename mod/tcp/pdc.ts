@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { PdcOutput, PmuSplitter } from "../pmu/mod.ts";
 
 /** What a PDC saw: the `--trace` summary. */
@@ -74,16 +75,11 @@ export async function pdcReceive(
     let n: number | null;
     try {
       pending ??= conn.read(buf);
-      if (splitter.holding) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const idle = new Promise<"idle">((r) => timer = setTimeout(() => r("idle"), idleMs));
-        const got = await Promise.race([pending, idle]).finally(() => clearTimeout(timer));
-        if (got === "idle") {
-          emit(splitter.idle());
-          continue;
-        }
-        n = got;
-      } else n = await pending;
+      if (splitter.holding && !(await settledWithin(pending, idleMs))) {
+        emit(splitter.idle());
+        continue;
+      }
+      n = await pending;
     } catch (e) {
       failure = e;
       break;
