@@ -46,7 +46,12 @@ Deno.test("grade part2: splitting on 'This' but losing an 18-byte last message f
 });
 
 Deno.test("grade part2: broken scripts lose exactly the tests they should, with the reason", async () => {
-  const fixed = await grade("part2", py("part2_fixed_n.py"), { extra: ["--seed", "7"] });
+  const seed7 = { extra: ["--seed", "7"] };
+  const [fixed, records, partial] = await Promise.all([
+    grade("part2", py("part2_fixed_n.py"), seed7),
+    grade("part2", py("part2_records18.py"), seed7),
+    grade("part2", py("part2_partial_flood.py"), seed7),
+  ]);
   assert.deepEqual(failed(fixed), ["CMD_short:0"]);
   assert.deepEqual(failedAdvice(fixed), ["CMD_short:0, messages cut into pieces"]);
   assert.equal(fixed.score, 3);
@@ -55,11 +60,9 @@ Deno.test("grade part2: broken scripts lose exactly the tests they should, with 
     /got messages 0\.\.9 but the server sent \d+.*do not assume the number/,
   );
 
-  const records = await grade("part2", py("part2_records18.py"), { extra: ["--seed", "7"] });
   assert.deepEqual(failed(records), ["CMD_short:0"]);
   assert.match(detail(records, "CMD_short:0"), /expected 'This is PMU data 10'/);
 
-  const partial = await grade("part2", py("part2_partial_flood.py"), { extra: ["--seed", "7"] });
   assert.deepEqual(failed(partial), ["CMD_floodme"]);
   assert.match(
     detail(partial, "CMD_floodme"),

@@ -3,8 +3,9 @@ import { advice, detail, failed, failedAdvice, grade, py, socklab } from "./help
 import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
 
 netnsTest("grade part3: full marks for socklab's pdc-udp and a correct script", async (ns) => {
-  for (const program of [socklab("pdc-udp"), py("part3_good.py")]) {
-    const r = await grade("part3", program, { prefix: ns.prefix });
+  const programs = [socklab("pdc-udp"), py("part3_good.py")];
+  const reports = await Promise.all(programs.map((p) => grade("part3", p, { prefix: ns.prefix })));
+  for (const r of reports) {
     assert.deepEqual(failed(r), [], JSON.stringify(r.tests));
     assert.equal(r.max_grade, 3);
     assert.deepEqual(advice(r), ["exits after the acknowledgement"]);
@@ -39,13 +40,15 @@ netnsTest(
 netnsTest(
   "grade part3: IPv4 only loses the IPv6 test; no retransmission loses all, with reasons",
   async (ns) => {
-    const v4only = await grade("part3", py("part3_ipv4_only.py"), { prefix: ns.prefix });
+    const [v4only, once] = await Promise.all([
+      grade("part3", py("part3_ipv4_only.py"), { prefix: ns.prefix }),
+      grade("part3", py("part3_no_retransmit.py"), { prefix: ns.prefix }),
+    ]);
     assert.deepEqual(failed(v4only), ["IPv6-only server"]);
     assert.match(
       detail(v4only, "IPv6-only server"),
       /no RESET:20 reached the IPv6-only server.*IPv4 and IPv6/,
     );
-    const once = await grade("part3", py("part3_no_retransmit.py"), { prefix: ns.prefix });
     assert.equal(once.score, 0);
     assert.match(
       detail(once, "IPv4-only server"),
