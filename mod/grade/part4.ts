@@ -13,7 +13,7 @@ import { parseDatagram } from "../multicast/datagram.ts";
 import { startReceiver } from "../multicast/receiver.ts";
 import { startTv } from "../multicast/tv.ts";
 import { Sandbox } from "../proc/sandbox.ts";
-import { checkScriptLines, checkSenderAllLines, checkSenderFormat } from "./checks.ts";
+import { checkScriptLines, checkSenderAllLines, checkSenderFormat, excerpt } from "./checks.ts";
 import {
   describeEnd,
   type GradablePart,
@@ -81,6 +81,18 @@ async function receiverTest(
     const v = checkScriptLines(sb.stdout.lines, script, need, wasSent);
     if (ok || v.passed) return { name, passed: true, scored, detail: v.detail };
     const end = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
+    const untagged = sb.stdout.lines.some((l) => GRADE_SCRIPT.some((t) => t && l.includes(t)));
+    if (untagged && !sb.stdout.lines.some((l) => script.some((t) => t && l.includes(t)))) {
+      const example = script.find((t) => t && sent.has(t)) ?? script[0];
+      return {
+        name,
+        passed: false,
+        scored,
+        detail: `the output holds the play's text, but none of the lines this run's TV sent ` +
+          `(each carries a tag of this run, e.g. ${excerpt(example, 80)}): print the datagrams ` +
+          `you receive${end}`,
+      };
+    }
     return { name, passed: false, scored, detail: v.detail + end };
   } finally {
     await tv.close();
