@@ -1,6 +1,7 @@
 /**
  * The command table: every subcommand socklab has, in the order `--help`
- * lists them (the lab's order). A new command is one import and one entry.
+ * lists them (the lab's order). A new command is one import and one entry here,
+ * nowhere else (main.ts never changes).
  *
  * @module
  */
@@ -9,6 +10,7 @@ import { grade } from "../grade/commands.ts";
 import { demo, lab } from "../lab/commands.ts";
 import { receiver, sender, tv } from "../multicast/commands.ts";
 import { sockets } from "../net/commands.ts";
+import { course, serve, submit } from "../service/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { ca, securePdc, securePmu } from "../tls/commands.ts";
 import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
@@ -35,4 +37,7 @@ export const COMMANDS: readonly Command[] = [
   lab,
   demo,
   grade,
+  serve,
+  course,
+  submit,
 ];
