@@ -51,10 +51,14 @@ netnsTest(
       assert.deepEqual(failedAdvice(r), []);
       assert.equal(r.max_grade, 1);
     }
-    const [sep, once] = await Promise.all([
+    const [sep, once, first] = await Promise.all([
       grade("part4-sender", py("part4_sender_separator.py"), { prefix: ns.prefix }),
       grade("part4-sender", py("part4_sender_one_line.py"), { prefix: ns.prefix }),
+      grade("part4-sender", py("part4_sender_once.py"), { prefix: ns.prefix }),
     ]);
+    // One line, in the lab's format: full scored marks; looping to EOF is advice.
+    assert.equal(first.success, 1);
+    assert.deepEqual(failedAdvice(first), ["one datagram per input line"]);
     // `<sciper> <text>` passes the scored test, with advice about the separator.
     assert.deepEqual(failed(sep), []);
     assert.equal(sep.success, 1);
