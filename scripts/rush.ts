@@ -23,7 +23,7 @@ import { loadAverage } from "./bench/env.ts";
 import { ROOT } from "./lib/proc.ts";
 import { figures, processesMarked, readJobs, type ShapeFigures } from "./rush/measure.ts";
 import { planRush } from "./rush/plan.ts";
-import { play, signIdentity, waitDrained } from "./rush/player.ts";
+import { play, readBack, signIdentity, waitDrained } from "./rush/player.ts";
 import { HOSTILE_MARK, makeIdentity } from "./rush/programs.ts";
 import { rushMarkdown, type ShapeReport } from "./rush/report.ts";
 import { shapeSpec, startShape } from "./rush/shapes.ts";
@@ -137,6 +137,11 @@ async function main(): Promise<number> {
       const drained = await waitDrained(shape.base, shape.taToken, drainS * 1000);
       for (const t of timers) clearTimeout(t);
       const cpu1 = shape.cpu();
+      const api = await readBack(
+        shape.base,
+        outcome.accepted,
+        new Map(shape.students.map((s) => [s.id, s.token])),
+      );
       const rss = shape.peakRss();
       const rows = await readJobs(shape.db);
       const f: ShapeFigures = figures(new Set(outcome.accepted.map((a) => a.id)), rows);
@@ -161,6 +166,7 @@ async function main(): Promise<number> {
         rssServeMiB: rss.serve,
         rssWorkerMiB: rss.worker,
         hostileLeft: hostileLeft.length,
+        api: { done: api.done, failed: api.failed, other: api.other.length },
         load: `${load0} -> ${loadAverage()}`,
       };
       reports.push(report);
@@ -171,6 +177,7 @@ async function main(): Promise<number> {
           `${report.cpuPerJob.toFixed(2)} CPU-s/job`,
       );
       for (const e of outcome.errors.slice(0, 5)) log(`  error: ${e}`);
+      for (const e of api.other.slice(0, 5)) log(`  read back: ${e}`);
     }
   } finally {
     await Deno.remove(idDir, { recursive: true }).catch(() => {});
@@ -196,12 +203,12 @@ async function main(): Promise<number> {
     log(`written ${values.out}`);
   }
   const bad = reports.filter((r) =>
-    r.figures.lost || r.figures.duplicated || !r.drained || r.errors
+    r.figures.lost || r.figures.duplicated || !r.drained || r.errors || r.api.other
   );
   for (const r of bad) {
     log(
       `rush: ${r.name}: lost ${r.figures.lost}, duplicated ${r.figures.duplicated}, ` +
-        `drained ${r.drained}, errors ${r.errors}`,
+        `drained ${r.drained}, errors ${r.errors}, API not done ${r.api.other}`,
     );
   }
   return bad.length ? 1 : 0;

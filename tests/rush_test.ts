@@ -57,6 +57,7 @@ Deno.test({
     assert.equal(f.lost, 0);
     assert.equal(f.duplicated, 0);
     assert.equal(shape.errors, 0);
+    assert.equal(shape.api.done + shape.api.failed, f.accepted, "the API shows each one finished");
     assert.ok(shape.drained);
     assert.match(r.stderr, /SIGKILL worker machine-1/);
     assert.match(r.stderr, /starting machine-1 again/);

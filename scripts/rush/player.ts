@@ -209,6 +209,39 @@ export async function play(o: PlayOptions): Promise<PlayOutcome> {
   return { accepted, refused, gaveUp, errors, submitMs };
 }
 
+/**
+ * Read every accepted submission back through the API as its student
+ * (8 at a time): how many the API shows done (with a score), failed, or
+ * anything else (which, after the drain, is a bug).
+ */
+export async function readBack(
+  base: string,
+  accepted: readonly Accepted[],
+  tokens: ReadonlyMap<string, string>,
+): Promise<{ done: number; failed: number; other: string[] }> {
+  const out = { done: 0, failed: 0, other: [] as string[] };
+  let next = 0;
+  const one = async () => {
+    while (next < accepted.length) {
+      const a = accepted[next++];
+      try {
+        const s = await getJson<{ status: string; score: number | null }>(
+          base,
+          tokens.get(a.student)!,
+          `/api/submissions/${a.id}`,
+        );
+        if (s.status === "done" && s.score !== null) out.done++;
+        else if (s.status === "failed") out.failed++;
+        else out.other.push(`${a.id}: ${s.status}`);
+      } catch (e) {
+        out.other.push(`${a.id}: ${e instanceof Error ? e.message : e}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, one));
+  return out;
+}
+
 /** The teaching assistant's view of the queue. */
 export interface CourseJson {
   queued: number;

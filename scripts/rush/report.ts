@@ -28,6 +28,8 @@ export interface ShapeReport {
   rssServeMiB: number;
   rssWorkerMiB: number;
   hostileLeft: number;
+  /** Every accepted submission read back through the API after the drain. */
+  api: { done: number; failed: number; other: number };
   load: string;
 }
 
@@ -236,7 +238,8 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
       if (x.errors) extra.push(`- ${x.name}: ${x.errors} HTTP errors`);
       if (!x.drained) extra.push(`- ${x.name}: the queue did NOT drain in time`);
       extra.push(
-        `- ${x.name}: ${x.retries429} submissions sent again after a 429; ` +
+        `- ${x.name}: read back through the API: ${x.api.done} done with a score, ` +
+          `${x.api.failed} failed, ${x.api.other} neither; ${x.retries429} submissions sent again after a 429; ` +
           `${x.hostileLeft} hostile processes left running after the shape (stopped by the rush)`,
       );
       return extra;

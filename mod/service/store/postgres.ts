@@ -75,7 +75,7 @@ const bytes = (v: unknown): Uint8Array => {
 };
 
 export interface PostgresStoreOptions {
-  /** Connections in the pool (default 4). */
+  /** Connections in the pool (default 8; a listener takes one more). */
   max?: number;
   /** The migrations to apply (tests add one); default {@link MIGRATIONS}. */
   migrations?: readonly Migration[];
@@ -88,7 +88,7 @@ export class PostgresStore implements Store {
   /** A pool on `url` (`postgres://user:pass@host:port/db`); connects on first use. */
   constructor(url: string, opts: PostgresStoreOptions = {}) {
     this.sql = postgres(url, {
-      max: opts.max ?? 4,
+      max: opts.max ?? 8,
       connect_timeout: 10,
       onnotice: () => {},
       connection: { application_name: "socklab" },
