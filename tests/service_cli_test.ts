@@ -106,6 +106,12 @@ Deno.test("service cli: usage and run-time errors of serve, course and submit", 
   const cases: [string[], number, RegExp][] = [
     [["course", "init"], 2, /--data DIR is required/],
     [["course", "frobnicate", "--data", dir], 2, /'frobnicate' is not a course action/],
+    [
+      ["course", "init", "--data", `${dir}/c`, "--keep", "worst"],
+      2,
+      /--keep: 'worst' is not one of best, last/,
+    ],
+    [["course", "token", "--data", dir], 2, /missing <id>/],
     [["course", "export", "--data", `${dir}/none`], 1, /no course in .*course init/],
     [["serve", "--data", `${dir}/none`, "--port", "0"], 1, /no course in/],
     [
