@@ -5,9 +5,18 @@
  *
  * @module
  */
-import { type Command, flag, numOpt, RunError, str, UsageError } from "../cli/command.ts";
+import { dirname, resolve } from "node:path";
+import {
+  type Command,
+  flag,
+  numOpt,
+  parseChoice,
+  RunError,
+  str,
+  UsageError,
+} from "../cli/command.ts";
 import { findProgram } from "../proc/sandbox.ts";
-import { gradeProgram } from "./engine.ts";
+import { gradeProgram, type Isolation, ISOLATIONS } from "./engine.ts";
 import { PARTS } from "./parts.ts";
 import { formatReport } from "./report.ts";
 
@@ -52,12 +61,27 @@ export const grade: Command = {
     },
     key: { type: "string", arg: "FILE", help: "part5: the program's private key" },
     ca: { type: "string", arg: "FILE", help: "part5: the CA certificate that signed --cert" },
+    isolation: {
+      type: "string",
+      default: "auto",
+      arg: "MODE",
+      help: "required, auto or off: run the program in a sandbox of its own (root and " +
+        "bubblewrap); auto falls back to running it as you, saying so",
+    },
   },
   description: `The program gets the lab's prototype arguments appended, e.g.
   socklab grade part2 -- python3 PDC.py
 runs 'python3 PDC.py 127.0.0.1 <port> CMD_short:0' and the other tests.
 Every run has a time limit and an output limit; the program and all its
-children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
+children are stopped at the end. Exit 0 on full marks, 1 otherwise.
+
+Isolated (root with bubblewrap; --isolation auto or required), every run
+is a fresh sandbox: a private network with loopback only, its own
+processes, user nobody, the system read-only, 64 processes, 512 MiB. The
+program sees the system's programs only (python3 is /usr/bin/python3, not
+pyenv's), and its files: each file named on its command line, with the
+other files of that file's directory (not subdirectories), at the same
+path, or in its working directory for a relative name.`,
   example: "socklab grade part2 -- python3 PDC.py",
   async run(args, io) {
     const partName = args.positionals[0];
@@ -86,18 +110,31 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
         "--cert, --key and --ca go together (or give none: they are made on the fly)",
       );
     }
+    const isolation = parseChoice(str(args, "isolation")!, "--isolation", ISOLATIONS) as Isolation;
     const json = flag(args, "json");
     io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
-    const { report } = await gradeProgram({
-      part: part.name,
-      program: args.rest,
-      timeLimitMs: timeLimit * 1000,
-      outputCapBytes: outputCap,
-      log: io.log,
-      verbose: flag(args, "verbose"),
-      seed,
-      options: { sciper, cert: str(args, "cert"), key: str(args, "key"), ca: str(args, "ca") },
-    });
+    const abs = (o: string) => str(args, o) === undefined ? undefined : resolve(str(args, o)!);
+    const stop = new AbortController();
+    void io.stopped.then((sig) => stop.abort(new RunError(`interrupted by ${sig}`)));
+    let report;
+    try {
+      ({ report } = await gradeProgram({
+        part: part.name,
+        program: args.rest,
+        timeLimitMs: timeLimit * 1000,
+        outputCapBytes: outputCap,
+        log: io.log,
+        verbose: flag(args, "verbose"),
+        seed,
+        options: { sciper, cert: abs("cert"), key: abs("key"), ca: abs("ca") },
+        isolation,
+        files: programFiles(args.rest),
+        signal: stop.signal,
+      }));
+    } catch (e) {
+      if (e instanceof RunError) throw e;
+      throw new RunError(e instanceof Error ? e.message : String(e));
+    }
     if (json) io.out(JSON.stringify(report));
     else {
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
@@ -106,3 +143,41 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
     return report.success ? 0 : 1;
   },
 };
+
+/** At most this many files (and bytes) of a directory go with a file named on the command line. */
+const SIBLINGS = { files: 100, bytes: 10 * 2 ** 20 };
+
+/**
+ * The files an isolated program gets (path it sees -> file here): every file
+ * named by an argument, and the other regular files of its directory (a
+ * student's script may import its own modules), within {@link SIBLINGS}.
+ * A relative name stays relative (in the run's working directory); an absolute
+ * one keeps its path.
+ */
+export function programFiles(program: string[], cwd = Deno.cwd()): Record<string, string> {
+  const files: Record<string, string> = {};
+  let count = 0, bytes = 0;
+  for (const arg of program) {
+    const here = resolve(cwd, arg);
+    try {
+      if (!Deno.statSync(here).isFile) continue;
+    } catch {
+      continue;
+    }
+    const seen = arg.startsWith("/") || arg.split("/").includes("..") ? here : arg;
+    files[seen] = here;
+    const dir = dirname(here);
+    const seenDir = dirname(seen);
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isFile || e.name.startsWith(".")) continue;
+      const name = seenDir === "." ? e.name : `${seenDir}/${e.name}`;
+      if (name in files) continue;
+      const size = Deno.statSync(`${dir}/${e.name}`).size;
+      if (count >= SIBLINGS.files || bytes + size > SIBLINGS.bytes) continue;
+      count++;
+      bytes += size;
+      files[name] = `${dir}/${e.name}`;
+    }
+  }
+  return files;
+}

@@ -1,14 +1,40 @@
 /**
  * The scoring engine's one entry point: grade one program for one part and
  * return the report and what the program printed. `socklab grade` and the
- * scoring service's workers both call it (the service in-process).
+ * scoring service's workers both call it (the service in-process, several
+ * jobs at once).
+ *
+ * With isolation (root and bubblewrap: `isolationProblem()` says why not),
+ * a job runs in a private network namespace (loopback only, a multicast
+ * route on lo, /etc/hosts mapping localhost to 127.0.0.1 and ::1) and a
+ * private pid namespace: `gradeProgram` re-executes socklab there (the
+ * hidden command `grade-engine`, request on stdin, outcome on stdout), and
+ * that engine runs the part's servers and every run of the program, each
+ * jailed by mod/proc/sandbox.ts. So part 5's fixed localhost:5003 never
+ * clashes with another job, nothing the program sends leaves the namespace,
+ * and when the job ends (or grade is interrupted, or the engine crashes)
+ * everything in it is gone: the namespaces, the cgroups, the files.
  *
  * @module
  */
-import type { SandboxResult } from "../proc/sandbox.ts";
+import { selfArgv } from "../cli/flags.ts";
+import {
+  type Cgroup,
+  cgroupBase,
+  isolationProblem,
+  type Jail,
+  JAIL_LIMITS,
+  makeCgroup,
+  removeCgroup,
+  type SandboxResult,
+} from "../proc/sandbox.ts";
 import type { GradeContext } from "./part.ts";
 import { PARTS } from "./parts.ts";
 import { type GradeReport, makeReport } from "./report.ts";
+
+/** How a job's program runs: "required" fails where isolation is not available, "auto" falls back. */
+export type Isolation = "required" | "auto" | "off";
+export const ISOLATIONS: readonly Isolation[] = ["required", "auto", "off"];
 
 export interface GradeRequest {
   /** part2, part3, part4-receiver, part4-sender, part5, part6. */
@@ -26,6 +52,17 @@ export interface GradeRequest {
   /** Progress lines (and the program's output with `verbose`). */
   log?: (line: string) => void;
   verbose?: boolean;
+  /** Default "auto": isolated where possible, else one log line and today's behaviour. */
+  isolation?: Isolation;
+  /**
+   * Isolated runs: the program's files, copied into each run's fresh working
+   * directory: the path the program sees (relative to that directory, or
+   * absolute) -> the file here. Without isolation the program runs in
+   * grade's working directory and this is not used.
+   */
+  files?: Record<string, string>;
+  /** Stop grading (and the program) when this aborts; gradeProgram then rejects. */
+  signal?: AbortSignal;
 }
 
 /** One run of the program during grading: which test, and how it ended. */
@@ -38,15 +75,52 @@ export interface GradeOutcome {
   report: GradeReport;
   /** Every run of the program, in order (for the service's output/ folder). */
   runs: ProgramRun[];
+  /** Whether the program ran isolated. */
+  isolated: boolean;
 }
 
 /** The names of the gradable parts. */
 export const PART_NAMES: readonly string[] = PARTS.map((p) => p.name);
 
+/** The hidden command that runs one isolated job (see the module's documentation). */
+export const ENGINE_COMMAND = "grade-engine";
+
+/** /etc/hosts inside a job's namespace: the handout's lab VM. */
+const HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+/** The engine's private directory (a tmpfs: runs' files, part 5's CA); bounds their disk use. */
+const ENGINE_TMP_BYTES = 256 * 2 ** 20;
+
+/** What the outer grade hands the engine (JSON). */
+interface EngineRequest extends Omit<GradeRequest, "log" | "signal" | "isolation"> {
+  cgroup: Cgroup;
+}
+
+function findPart(name: string) {
+  const part = PARTS.find((p) => p.name === name);
+  if (!part) throw new Error(`'${name}' is not a gradable part (${PART_NAMES.join(", ")})`);
+  return part;
+}
+
 /** Grades `req.program` for `req.part`; throws a plain Error for an unknown part. */
 export async function gradeProgram(req: GradeRequest): Promise<GradeOutcome> {
-  const part = PARTS.find((p) => p.name === req.part);
-  if (!part) throw new Error(`'${req.part}' is not a gradable part (${PART_NAMES.join(", ")})`);
+  findPart(req.part);
+  const log = req.log ?? (() => {});
+  const mode = req.isolation ?? "auto";
+  if (mode !== "off") {
+    const why = await isolationProblem();
+    if (why === null) return await gradeIsolated(req);
+    if (mode === "required") throw new Error(`isolation is required but not available: ${why}`);
+    log(`note: grading without isolation (${why}): the program runs as you, with your files`);
+  }
+  return { ...await gradeHere(req), isolated: false };
+}
+
+/** Run the part here, in this process's network namespace (jailing each run if `jail`). */
+async function gradeHere(
+  req: Omit<GradeRequest, "isolation">,
+  jail?: Jail,
+): Promise<Omit<GradeOutcome, "isolated">> {
+  const part = findPart(req.part);
   const runs: ProgramRun[] = [];
   const ctx: GradeContext = {
     program: req.program,
@@ -58,7 +132,128 @@ export async function gradeProgram(req: GradeRequest): Promise<GradeOutcome> {
     options: { ...req.options },
     prefix: [],
     record: (test, result) => runs.push({ test, result }),
+    jail,
+    files: jail ? req.files ?? {} : undefined,
+    signal: req.signal,
   };
   const tests = await part.run(ctx);
+  req.signal?.throwIfAborted();
   return { report: makeReport(part.name, tests), runs };
+}
+
+/** Every line of `stream`, to `onLine`, as it arrives. */
+async function eachLine(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) {
+  let partial = "";
+  for await (const s of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (partial + s).split("\n");
+    partial = lines.pop()!;
+    for (const l of lines) onLine(l);
+  }
+  if (partial) onLine(partial);
+}
+
+/** Grade in a private network and pid namespace: socklab re-executed there as the engine. */
+async function gradeIsolated(req: GradeRequest): Promise<GradeOutcome> {
+  const log = req.log ?? (() => {});
+  const base = cgroupBase() as Cgroup;
+  const cgroup = makeCgroup(base, `job-${crypto.randomUUID().slice(0, 12)}`);
+  let dir: string | undefined;
+  try {
+    dir = await Deno.makeTempDir({ prefix: "socklab-grade-" });
+    const work = `${dir}/engine`;
+    await Deno.mkdir(work);
+    await Deno.writeTextFile(`${dir}/hosts`, HOSTS);
+    const argv = [
+      "bwrap",
+      "--unshare-net",
+      "--unshare-pid",
+      "--die-with-parent",
+      "--dev-bind",
+      "/",
+      "/",
+      "--proc",
+      "/proc",
+      "--ro-bind",
+      `${dir}/hosts`,
+      "/etc/hosts",
+      "--size",
+      String(ENGINE_TMP_BYTES),
+      "--perms",
+      "0700",
+      "--tmpfs",
+      work,
+      "--chdir",
+      work,
+      "--setenv",
+      "TMPDIR",
+      work,
+      "--setenv",
+      "DENO_NO_UPDATE_CHECK",
+      "1",
+      "--",
+      ...selfArgv([ENGINE_COMMAND]),
+    ];
+    const child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const kill = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    };
+    req.signal?.addEventListener("abort", kill, { once: true });
+    // The engine bounds every run; this only guards against the engine itself hanging.
+    const watchdog = setTimeout(kill, 12 * (req.timeLimitMs + 15_000) + 60_000);
+    const stderr: string[] = [];
+    const logged = eachLine(child.stderr, (l) => {
+      stderr.push(l);
+      if (stderr.length > 50) stderr.shift();
+      log(l);
+    });
+    const out = new Response(child.stdout).text();
+    const { log: _l, signal: _s, isolation: _i, ...rest } = req;
+    const request: EngineRequest = { ...rest, cgroup };
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(JSON.stringify(request))).catch(() => {});
+    await w.close().catch(() => {});
+    const [status, text] = await Promise.all([child.status, out, logged]);
+    clearTimeout(watchdog);
+    req.signal?.removeEventListener("abort", kill);
+    req.signal?.throwIfAborted();
+    if (!status.success) {
+      const why = stderr.filter((l) => l.trim()).at(-1) ?? `exit ${status.code}`;
+      throw new Error(`the grading engine failed: ${why}`);
+    }
+    return { ...JSON.parse(text) as Omit<GradeOutcome, "isolated">, isolated: true };
+  } finally {
+    await removeCgroup(cgroup);
+    if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * `socklab grade-engine` (hidden): run one job inside the namespace that
+ * `gradeProgram` made, the request on stdin, the outcome on stdout, progress on stderr.
+ */
+export async function engineMain(log: (line: string) => void, out: (line: string) => void) {
+  const req = JSON.parse(await new Response(Deno.stdin.readable).text()) as EngineRequest;
+  // A multicast route on lo (part 4): without one, sending to a group fails.
+  const route = await new Deno.Command("ip", {
+    args: ["route", "add", "224.0.0.0/4", "dev", "lo"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!route.success) {
+    throw new Error(`cannot route multicast on lo: ${new TextDecoder().decode(route.stderr)}`);
+  }
+  const jail: Jail = {
+    dir: Deno.cwd(),
+    cgroup: req.cgroup,
+    limits: { ...JAIL_LIMITS, cpuSeconds: Math.ceil(req.timeLimitMs / 1000) + 5 },
+  };
+  const outcome = await gradeHere({ ...req, log }, jail);
+  out(JSON.stringify(outcome));
 }
