@@ -1,0 +1,186 @@
+/**
+ * `grade` with isolation required, against hostile programs
+ * (tests/fixtures/hostile/): each tries to escape, and each attempt is
+ * asserted to fail. Needs root and bubblewrap: in CI a missing piece fails
+ * the suite; elsewhere the tests are skipped, saying why.
+ */
+import assert from "node:assert/strict";
+import { programFiles } from "../mod/grade/commands.ts";
+import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
+import { isolationProblem } from "../mod/proc/sandbox.ts";
+import { spawnSocklab } from "./helpers/cli.ts";
+
+const HOSTILE = new URL("./fixtures/hostile/", import.meta.url).pathname;
+const STUDENTS = new URL("./fixtures/students/", import.meta.url).pathname;
+
+const why = await isolationProblem();
+if (why !== null && Deno.env.get("CI")) throw new Error(`isolation tests cannot run: ${why}`);
+if (why !== null) console.error(`isolation tests skipped: ${why}`);
+const ignore = why !== null;
+
+function job(part: string, program: string[], extra: Partial<GradeRequest> = {}): GradeRequest {
+  return {
+    part,
+    program,
+    timeLimitMs: 5000,
+    outputCapBytes: 1 << 20,
+    seed: 7,
+    isolation: "required",
+    files: programFiles(program),
+    ...extra,
+  };
+}
+
+/** Processes (anywhere on this machine) whose command line holds `marker`. */
+function withMarker(marker: string): number[] {
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(marker)) found.push(+e.name);
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+const stdoutOf = (o: GradeOutcome) => o.runs.map((r) => r.result.stdout).join("");
+
+Deno.test({
+  name: "isolation: the program cannot read secrets, write outside its directory, or leave",
+  ignore,
+  async fn() {
+    const secret = `secret-${crypto.randomUUID()}`;
+    Deno.env.set("SOCKLAB_TEST_SECRET", secret); // in grade's (and its engine's) environment
+    const hostDir = await Deno.makeTempDir();
+    try {
+      // Part 5: the program is given its certificate and key, beside which grade made the CA key.
+      const o = await gradeProgram(
+        job("part5", ["python3", HOSTILE + "probe.py", hostDir, secret]),
+      );
+      const out = stdoutOf(o);
+      assert.ok(o.isolated);
+      assert.doesNotMatch(out, /ESCAPE/, out);
+      for (
+        const held of [
+          "read /etc/shadow",
+          "write /proc/<ppid>/fd/1",
+          "grade's environment",
+          "the CA key",
+          "write /etc/x",
+          "write /usr/x",
+          `write ${hostDir}/escaped`,
+        ]
+      ) assert.ok(out.includes(`held ${held}`), `${held}:\n${out}`);
+      const c = out.match(/connect 192\.0\.2\.1 errno (\d+) after ([\d.]+) s/);
+      assert.ok(c, out);
+      assert.equal(Number(c[1]), 101, "ENETUNREACH: the namespace has no route out");
+      assert.ok(Number(c[2]) < 1, "fails at once");
+      assert.match(out, /uid 65534 gid 65534 groups \[\]/);
+      assert.deepEqual([...Deno.readDirSync(hostDir)], []);
+    } finally {
+      Deno.env.delete("SOCKLAB_TEST_SECRET");
+      await Deno.remove(hostDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "isolation: a double-forked daemon holding stdout ends with the run; so does a setpgid escapee",
+  ignore,
+  async fn() {
+    const marker = `marker-${crypto.randomUUID()}`;
+    const t0 = performance.now();
+    const o = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "daemon.py", marker]));
+    assert.match(stdoutOf(o), /daemons started/);
+    assert.ok(performance.now() - t0 < 5000 + 5000, "within the time limit and a grace");
+    assert.deepEqual(withMarker(marker), []);
+
+    // The main process hangs too: the time limit ends everything.
+    const hang = `marker-${crypto.randomUUID()}`;
+    const t1 = performance.now();
+    const h = await gradeProgram(
+      job("part4-sender", ["python3", HOSTILE + "daemon.py", hang, "hang"], { timeLimitMs: 3000 }),
+    );
+    assert.ok(h.runs[0].result.timedOut || !h.runs[0].result.exitedByItself);
+    assert.ok(performance.now() - t1 < 3000 + 5000, "within the time limit and a grace");
+    assert.deepEqual(withMarker(hang), []);
+  },
+});
+
+Deno.test({
+  name: "isolation: a fork bomb and a 2 GiB allocation are capped, and grade reports them",
+  ignore,
+  async fn() {
+    const bomb = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "forkbomb.py"]));
+    const m = stdoutOf(bomb).match(/forked (\d+) then: (.*)/);
+    assert.ok(m, stdoutOf(bomb));
+    assert.ok(Number(m[1]) < 64, `forked ${m[1]}`);
+    assert.deepEqual(bomb.runs[0].result.limitsHit, ["processes"]);
+    assert.equal(bomb.report.score, 0);
+
+    const mem = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "memory.py"]));
+    const r = mem.runs[0].result;
+    assert.doesNotMatch(r.stdout, /allocated/);
+    // Killed by the kernel's OOM killer (bwrap reports it as exit 128 + 9).
+    assert.ok(r.signal === "SIGKILL" || r.code === 137, JSON.stringify(r));
+    assert.deepEqual(r.limitsHit, ["memory"]);
+  },
+});
+
+Deno.test({
+  name: "isolation: part 5 jobs at once get full marks; a squatter on 5003 reaches no other job",
+  ignore,
+  async fn() {
+    const good = () => gradeProgram(job("part5", ["python3", STUDENTS + "part5_good.py"]));
+    const [squat, a, b] = await Promise.all([
+      gradeProgram(job("part5", ["python3", HOSTILE + "squatter.py"], { timeLimitMs: 4000 })),
+      good(),
+      good(),
+    ]);
+    for (const g of [a, b]) assert.equal(g.report.score, g.report.max_grade, JSON.stringify(g));
+    // The squatter's own job: the handshake deadline ends it, with a reason.
+    assert.equal(squat.report.score, 0);
+    assert.match(squat.report.tests[0].detail, /no TLS connection within/);
+    // The next job, after the squatter's, has its own 5003.
+    const next = await good();
+    assert.equal(next.report.score, next.report.max_grade);
+  },
+});
+
+Deno.test({
+  name: "isolation: SIGTERM to grade mid-run leaves no process and no file",
+  ignore,
+  async fn() {
+    const marker = `marker-${crypto.randomUUID()}`;
+    const tmp = await Deno.makeTempDir();
+    try {
+      await using p = spawnSocklab([
+        "grade",
+        "part4-sender",
+        "--isolation",
+        "required",
+        "--time-limit",
+        "60",
+        "--",
+        "python3",
+        HOSTILE + "daemon.py",
+        marker,
+        "hang",
+      ], { env: { TMPDIR: tmp } });
+      // Wait (bounded) for the program's processes to exist.
+      for (let i = 0; i < 300 && withMarker(marker).length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(withMarker(marker).length >= 2, `the program never started:\n${p.stderr.text}`);
+      p.child.kill("SIGTERM");
+      const st = await p.status;
+      assert.equal(st.code, 1);
+      assert.match(p.stderr.text, /interrupted by SIGTERM/);
+      assert.deepEqual(withMarker(marker), []);
+      assert.deepEqual([...Deno.readDirSync(tmp)], [], "grade's temporary files are gone");
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
