@@ -184,3 +184,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("isolation: the CLI gives the program the files it names and their siblings", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/src`);
+    for (const f of ["src/PDC.py", "src/helper.py", "src/.hidden", "notes.txt"]) {
+      await Deno.writeTextFile(`${dir}/${f}`, "x");
+    }
+    // Relative names stay relative (the run's working directory); the system's are not copied.
+    assert.deepEqual(programFiles(["/usr/bin/python3", "src/PDC.py"], dir), {
+      "src/PDC.py": `${dir}/src/PDC.py`,
+      "src/helper.py": `${dir}/src/helper.py`,
+    });
+    // Absolute names keep their path; an argument that is no file is left alone.
+    assert.deepEqual(programFiles(["python3", `${dir}/notes.txt`, "127.0.0.1"], dir), {
+      [`${dir}/notes.txt`]: `${dir}/notes.txt`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -15,7 +15,7 @@ import {
   str,
   UsageError,
 } from "../cli/command.ts";
-import { findProgram } from "../proc/sandbox.ts";
+import { findProgram, inJailSystem } from "../proc/sandbox.ts";
 import { gradeProgram, type Isolation, ISOLATIONS } from "./engine.ts";
 import { PARTS } from "./parts.ts";
 import { formatReport } from "./report.ts";
@@ -152,13 +152,14 @@ const SIBLINGS = { files: 100, bytes: 10 * 2 ** 20 };
  * named by an argument, and the other regular files of its directory (a
  * student's script may import its own modules), within {@link SIBLINGS}.
  * A relative name stays relative (in the run's working directory); an absolute
- * one keeps its path.
+ * one keeps its path. The system's own files (/usr...) are visible there anyway.
  */
 export function programFiles(program: string[], cwd = Deno.cwd()): Record<string, string> {
   const files: Record<string, string> = {};
   let count = 0, bytes = 0;
   for (const arg of program) {
     const here = resolve(cwd, arg);
+    if (inJailSystem(here)) continue; // e.g. /usr/bin/python3: the sandbox shows it anyway
     try {
       if (!Deno.statSync(here).isFile) continue;
     } catch {

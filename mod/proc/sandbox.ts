@@ -347,8 +347,13 @@ export function isolationProblem(): Promise<string | null> {
   })();
 }
 
-/** Sandbox paths a program's file may not be put under (the system the jail shows read-only). */
-const SYSTEM = ["/usr", "/etc", "/proc", "/dev", "/bin", "/lib", "/lib64", "/sbin", JAIL_HOME];
+/** What the jail shows of this machine, read-only: a program's file may not be put there. */
+const SYSTEM = ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/** Is `path` (absolute) part of the system a jailed program sees anyway (e.g. /usr/bin/python3)? */
+export function inJailSystem(path: string): boolean {
+  return SYSTEM.some((s) => path === s || path.startsWith(s + "/"));
+}
 
 let runCount = 0;
 
@@ -378,7 +383,9 @@ function prepareRun(jail: Jail, program: string[], files: Record<string, string>
     let dest: string;
     if (path.startsWith("/")) {
       const d = dirname(path);
-      if (d === "/" || SYSTEM.some((s) => d === s || d.startsWith(s + "/"))) {
+      if (
+        d === "/" || inJailSystem(d) || [JAIL_HOME, "/proc", "/dev"].some((s) => d.startsWith(s))
+      ) {
         throw new Error(`the program's file ${name} cannot be put in the sandbox's ${d}`);
       }
       absDirs.add(d);
