@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { programFiles } from "../mod/grade/commands.ts";
 import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
 import { isolationProblem } from "../mod/proc/sandbox.ts";
-import { spawnSocklab } from "./helpers/cli.ts";
+import { spawnSocklab } from "../scripts/lib/proc.ts";
 
 const HOSTILE = new URL("./fixtures/hostile/", import.meta.url).pathname;
 const STUDENTS = new URL("./fixtures/students/", import.meta.url).pathname;

@@ -6,15 +6,8 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import {
-  type Command,
-  flag,
-  numOpt,
-  parseChoice,
-  RunError,
-  str,
-  UsageError,
-} from "../cli/command.ts";
+import { type Command, flag, numOpt, parseChoice, str } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { findProgram, inJailSystem } from "../proc/sandbox.ts";
 import { gradeProgram, type Isolation, ISOLATIONS } from "./engine.ts";
 import { PARTS } from "./parts.ts";

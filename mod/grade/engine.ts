@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { selfArgv } from "../cli/flags.ts";
+import { selfArgv } from "../proc/self.ts";
 import {
   type Cgroup,
   cgroupBase,

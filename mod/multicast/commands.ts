@@ -4,16 +4,8 @@
  *
  * @module
  */
-import {
-  type Command,
-  numOpt,
-  parseChoice,
-  parsePort,
-  portOpt,
-  RunError,
-  str,
-  UsageError,
-} from "../cli/command.ts";
+import { type Command, numOpt, parseChoice, parsePort, portOpt, str } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort } from "../net/address.ts";
 import { message } from "../net/errors.ts";

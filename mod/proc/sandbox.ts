@@ -21,6 +21,7 @@
  * @module
  */
 import { dirname, normalize } from "node:path";
+import { settledWithin } from "../deadline.ts";
 import { LineReader } from "./lines.ts";
 
 export interface SandboxOptions {
@@ -566,13 +567,7 @@ export class Sandbox {
     const limitsHit = this.#run ? await this.#cleanRun(this.#run) : undefined;
     // A stray process may hold the pipes open: wait for them a moment, no more.
     const drained = Promise.all([this.stdout.done, this.stderr.done]);
-    let t: ReturnType<typeof setTimeout> | undefined;
-    const late = await Promise.race([
-      drained,
-      new Promise((r) => t = setTimeout(r, this.#grace, "late")),
-    ]);
-    clearTimeout(t);
-    if (late === "late") {
+    if (!await settledWithin(drained, this.#grace)) {
       this.stdout.cancel();
       this.stderr.cancel();
       await drained;
@@ -629,16 +624,11 @@ export class Sandbox {
   stop(): Promise<SandboxResult> {
     this.#stopping ??= (async () => {
       // Its output may end a moment before its exit status arrives: wait for that moment.
-      let settle: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.#child.status, new Promise((r) => settle = setTimeout(r, 100))]);
-      clearTimeout(settle);
+      await settledWithin(this.#child.status, 100);
       if (!this.#exited) this.#stoppedByUs = true;
       await this.closeStdin();
       await this.#killGroup("SIGTERM");
-      let t: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((r) => t = setTimeout(r, this.#grace));
-      await Promise.race([this.#child.status, grace]);
-      clearTimeout(t);
+      await settledWithin(this.#child.status, this.#grace);
       await this.#killGroup("SIGKILL");
     })();
     return this.#stopping.then(() => this.result);

@@ -7,7 +7,7 @@
  */
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 
 export interface EchoServerOptions {
   hostname: string;
@@ -31,7 +31,7 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
   const conns = new Set<Deno.TcpConn>();
   let served = 0;
   let bytes = 0;
-  let closing = false;
+  const stopping = new AbortController();
 
   async function session(conn: Deno.TcpConn) {
     const peer = formatAddr(conn.remoteAddr);
@@ -51,12 +51,12 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
         while (off < n) off += await conn.write(buf.subarray(off, n));
       }
     } catch (e) {
-      if (!closing) log(`connection from ${peer} ended: ${isPeerGone(e) ? "peer vanished" : e}`);
+      if (!stopping.signal.aborted) {
+        log(`connection from ${peer} ended: ${isPeerGone(e) ? "peer vanished" : e}`);
+      }
     } finally {
       conns.delete(conn);
-      try {
-        conn.close();
-      } catch { /* already closed */ }
+      closeQuietly([conn]);
     }
   }
 
@@ -68,31 +68,20 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
         session(conn);
       }
     } catch (e) {
-      if (!closing) throw e;
+      if (!stopping.signal.aborted) throw e;
     }
   })();
 
   const addr = listener.addr;
-  return Promise.resolve({
+  return Promise.resolve(serverHandle({
     name: "echo-server",
     address: formatAddr(addr),
     port: addr.port,
     closed,
-    async close() {
-      if (closing) return closed;
-      closing = true;
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-      await closed;
-    },
+    stopping,
+    stop: () => closeQuietly([listener], conns),
     summary: () => `served ${served} connection(s), echoed ${bytes} byte(s)`,
-  });
+  }));
 }
 
 /**

@@ -16,14 +16,13 @@ import {
   parseCommand,
   type PmuCommand,
   pmuMessage,
-  randomInt,
-  seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
-import { RunError } from "../cli/command.ts";
+import { randomInt, randomSeed, seededRandom } from "../random.ts";
+import { RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError, message } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 
 /** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
 export type Split = "none" | "random" | number;
@@ -347,7 +346,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     }
     return Promise.reject(listenError(e, opts.hostname, opts.port));
   }
-  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const seeds = seededRandom(opts.seed ?? randomSeed());
   const flood = opts.flood ?? encoder.encode(floodText(DEFAULT_FLOOD_BYTES));
   const abort = new AbortController();
   const sessions = new Set<Promise<void>>();
@@ -356,7 +355,6 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let served = 0;
   let refused = 0;
-  let closing = false;
 
   /** Over the limit: say so in one write (bounded in time), close, log. */
   async function refuse(conn: Deno.Conn) {
@@ -365,11 +363,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
       `${peerOf(conn)} refused: ${maxConnections} connections already open ` +
         `(--max-connections ${maxConnections})`,
     );
-    const hangUp = () => {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    };
+    const hangUp = () => closeQuietly([conn]);
     const guard = setTimeout(hangUp, 2000);
     try {
       await conn.write(encoder.encode(BUSY));
@@ -379,12 +373,12 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   }
 
   const closed = (async () => {
-    while (!closing) {
+    while (!abort.signal.aborted) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (e) {
-        if (closing || e instanceof Deno.errors.BadResource) break;
+        if (abort.signal.aborted || e instanceof Deno.errors.BadResource) break;
         // One failed accept (a peer gone before accept, out of file descriptors) must not
         // stop the server: log it and go on, a moment later.
         log(`accept failed: ${message(e)}`);
@@ -408,9 +402,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
         ? opts.prepare(conn, abort.signal).then(session, (e) => {
           counts.none++;
           log(`${peerOf(conn)} ${message(e)}`);
-          try {
-            conn.close();
-          } catch { /* already closed */ }
+          closeQuietly([conn]);
         })
         : session();
       sessions.add(s);
@@ -419,27 +411,19 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   })();
 
   const addr = listener.addr as Deno.NetAddr;
-  return Promise.resolve({
+  return Promise.resolve(serverHandle({
     name,
     address: formatAddr(addr),
     port: addr.port,
     closed,
-    async close() {
-      if (!closing) {
-        closing = true;
-        abort.abort();
-        try {
-          listener.close();
-        } catch { /* already closed */ }
-      }
-      await closed.catch(() => {});
-      await Promise.all([...sessions, ...refusals]);
-    },
+    stopping: abort,
+    stop: () => closeQuietly([listener]),
+    drain: () => Promise.all([...sessions, ...refusals]),
     summary: () =>
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
       `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}` +
       (refused ? `, ${refused} refused (busy)` : ""),
-  });
+  }));
 }
 
 function peerOf(conn: Deno.Conn): string {

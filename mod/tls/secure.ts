@@ -9,7 +9,7 @@
 import { type PmuServerOptions, startPmuServer } from "../tcp/pmu.ts";
 import type { Server } from "../net/server.ts";
 import { X509Certificate } from "node:crypto";
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { hostPort } from "../net/address.ts";
 import { connectError, message } from "../net/errors.ts";
 import { mustRead } from "./ca.ts";

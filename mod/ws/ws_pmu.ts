@@ -14,9 +14,10 @@ import type http from "node:http";
 import type { Socket } from "node:net";
 // @ts-types="@types/ws"
 import type { RawData, WebSocket } from "ws";
+import { settledWithin } from "../deadline.ts";
 import { hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { type Server, serverHandle } from "../net/server.ts";
 import {
   DEFAULT_FLOOD_BYTES,
   floodText,
@@ -24,9 +25,9 @@ import {
   messageCount,
   parseCommand,
   pmuMessage,
-  seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
+import { randomSeed, seededRandom } from "../random.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../tcp/pmu.ts";
 import { closeCodeText } from "./close.ts";
 import { asDenoError } from "./node_errors.ts";
@@ -94,7 +95,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const binary = !opts.text;
   // Per-connection randomness as `pmu` draws it (mod/tcp/pmu.ts): one seeded generator per
   // connection from a seeded sequence, so `--seed S` gives the same counts as `pmu --seed S`.
-  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const seeds = seededRandom(opts.seed ?? randomSeed());
   const flood = opts.flood ?? new TextEncoder().encode(floodText(DEFAULT_FLOOD_BYTES));
   const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
   const sockets = new Set<Socket>();
@@ -128,7 +129,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     silent: 0,
     refused: 0,
   };
-  let closing = false;
+  const stopping = new AbortController();
 
   const httpServer = nodeHttp.createServer((req, res) => {
     if (overLimit.has(req.socket)) return busy(req.socket);
@@ -204,7 +205,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   );
 
   httpServer.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    if (closing) return socket.destroy();
+    if (stopping.signal.aborted) return socket.destroy();
     if (overLimit.has(socket)) return busy(socket);
     wss.handleUpgrade(req, socket, head, (ws) => session(ws, req));
   });
@@ -319,31 +320,27 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const closed = new Promise<void>((resolve) => httpServer.once("close", () => resolve()));
   const addr = httpServer.address() as { address: string; port: number };
 
-  return {
+  return serverHandle({
     name: "ws-pmu",
     address: hostPort(addr.address, addr.port),
     port: addr.port,
     closed,
-    async close() {
-      if (closing) return closed;
-      closing = true;
+    stopping,
+    async stop() {
       httpServer.close();
       httpServer.closeIdleConnections?.();
       for (const c of clients.values()) c.shutdown();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
+      await settledWithin(
         Promise.all([...clients.values()].map((c) => c.ended)),
-        new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
-      ]);
-      clearTimeout(timer);
+        SHUTDOWN_GRACE_MS,
+      );
       for (const ws of clients.keys()) ws.terminate();
       for (const s of sockets) s.destroy();
-      await closed;
     },
     summary: () =>
       `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
       `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
       `request(s) with 426, ${stats.badHandshake} bad handshake(s) with 400, ${stats.silent} silent ` +
       `connection(s) dropped${stats.refused ? `, ${stats.refused} refused (busy, 503)` : ""}`,
-  };
+  });
 }
