@@ -31,13 +31,14 @@ function job(part: string, program: string[], extra: Partial<GradeRequest> = {})
   };
 }
 
-/** Processes (anywhere on this machine) whose command line holds `marker`. */
-function withMarker(marker: string): number[] {
+/** Processes (anywhere on this machine) whose command line holds every one of `marks`. */
+function withMarker(...marks: string[]): number[] {
   const found: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
-      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(marker)) found.push(+e.name);
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      if (marks.every((m) => cmd.includes(m))) found.push(+e.name);
     } catch { /* gone */ }
   }
   return found;
@@ -168,11 +169,12 @@ Deno.test({
         marker,
         "hang",
       ], { env: { TMPDIR: tmp } });
-      // Wait (bounded) for the program's processes to exist.
-      for (let i = 0; i < 300 && withMarker(marker).length < 2; i++) {
+      // Wait (bounded) for both of the program's daemons to exist.
+      const daemons = () => withMarker(marker, "import time").length;
+      for (let i = 0; i < 300 && daemons() < 2; i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
-      assert.ok(withMarker(marker).length >= 2, `the program never started:\n${p.stderr.text}`);
+      assert.equal(daemons(), 2, `the daemons never started:\n${p.stderr.text}`);
       p.child.kill("SIGTERM");
       const st = await p.status;
       assert.equal(st.code, 1);

@@ -209,12 +209,14 @@ export function cgroupBase(): Cgroup | string {
   return { version: 1, dirs: ["pids", "memory"].map((c) => `${CG}/${c}${own(c)}/socklab`) };
 }
 
-/** Make `name` under `parent` (v2: with the pids and memory controllers for its children). */
+/** Make `name` under `parent` (v2: the pids and memory controllers enabled down to it). */
 export function makeCgroup(parent: Cgroup, name: string): Cgroup {
   const cg: Cgroup = { version: parent.version, dirs: parent.dirs.map((d) => `${d}/${name}`) };
   for (const d of [...parent.dirs, ...cg.dirs]) Deno.mkdirSync(d, { recursive: true });
   if (cg.version === 2) {
-    for (const d of [dirname(parent.dirs[0]), parent.dirs[0], cg.dirs[0]]) {
+    // Controllers for the new cgroup come from its parent's subtree_control (never its own:
+    // a v2 cgroup that hands controllers down may hold no process).
+    for (const d of [dirname(parent.dirs[0]), parent.dirs[0]]) {
       const have = Deno.readTextFileSync(`${d}/cgroup.subtree_control`);
       if (!/\bpids\b/.test(have) || !/\bmemory\b/.test(have)) {
         write(`${d}/cgroup.subtree_control`, "+pids +memory");
