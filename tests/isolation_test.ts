@@ -5,7 +5,7 @@
  * the suite; elsewhere the tests are skipped, saying why.
  */
 import assert from "node:assert/strict";
-import { programFiles } from "../mod/grade/commands.ts";
+import { programFiles } from "../mod/grade/engine.ts";
 import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
 import { isolationProblem } from "../mod/proc/sandbox.ts";
 import { spawnSocklab } from "../scripts/lib/proc.ts";

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { type Command, flag, numOpt, parseChoice, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
-import { findProgram, inJailSystem } from "../proc/sandbox.ts";
-import { gradeProgram, type Isolation, ISOLATIONS } from "./engine.ts";
+import { findProgram } from "../proc/sandbox.ts";
+import { gradeProgram, type Isolation, ISOLATIONS, programFiles } from "./engine.ts";
 import { PARTS } from "./parts.ts";
 import { formatReport } from "./report.ts";
 
@@ -136,42 +136,3 @@ path, or in its working directory for a relative name.`,
     return report.success ? 0 : 1;
   },
 };
-
-/** At most this many files (and bytes) of a directory go with a file named on the command line. */
-const SIBLINGS = { files: 100, bytes: 10 * 2 ** 20 };
-
-/**
- * The files an isolated program gets (path it sees -> file here): every file
- * named by an argument, and the other regular files of its directory (a
- * student's script may import its own modules), within {@link SIBLINGS}.
- * A relative name stays relative (in the run's working directory); an absolute
- * one keeps its path. The system's own files (/usr...) are visible there anyway.
- */
-export function programFiles(program: string[], cwd = Deno.cwd()): Record<string, string> {
-  const files: Record<string, string> = {};
-  let count = 0, bytes = 0;
-  for (const arg of program) {
-    const here = resolve(cwd, arg);
-    if (inJailSystem(here)) continue; // e.g. /usr/bin/python3: the sandbox shows it anyway
-    try {
-      if (!Deno.statSync(here).isFile) continue;
-    } catch {
-      continue;
-    }
-    const seen = arg.startsWith("/") || arg.split("/").includes("..") ? here : arg;
-    files[seen] = here;
-    const dir = dirname(here);
-    const seenDir = dirname(seen);
-    for (const e of Deno.readDirSync(dir)) {
-      if (!e.isFile || e.name.startsWith(".")) continue;
-      const name = seenDir === "." ? e.name : `${seenDir}/${e.name}`;
-      if (name in files) continue;
-      const size = Deno.statSync(`${dir}/${e.name}`).size;
-      if (count >= SIBLINGS.files || bytes + size > SIBLINGS.bytes) continue;
-      count++;
-      bytes += size;
-      files[name] = `${dir}/${e.name}`;
-    }
-  }
-  return files;
-}

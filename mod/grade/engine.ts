@@ -17,10 +17,12 @@
  *
  * @module
  */
+import { dirname, resolve } from "node:path";
 import { selfArgv } from "../proc/self.ts";
 import {
   type Cgroup,
   cgroupBase,
+  inJailSystem,
   isolationProblem,
   type Jail,
   JAIL_LIMITS,
@@ -57,8 +59,9 @@ export interface GradeRequest {
   /**
    * Isolated runs: the program's files, copied into each run's fresh working
    * directory: the path the program sees (relative to that directory, or
-   * absolute) -> the file here. Without isolation the program runs in
-   * grade's working directory and this is not used.
+   * absolute) -> the file here. Default: {@link programFiles} of `program`.
+   * Without isolation the program runs in grade's working directory and this
+   * is not used.
    */
   files?: Record<string, string>;
   /** Stop grading (and the program) when this aborts; gradeProgram then rejects. */
@@ -215,7 +218,11 @@ async function gradeIsolated(req: GradeRequest): Promise<GradeOutcome> {
     });
     const out = new Response(child.stdout).text();
     const { log: _l, signal: _s, isolation: _i, ...rest } = req;
-    const request: EngineRequest = { ...rest, cgroup };
+    const request: EngineRequest = {
+      ...rest,
+      files: req.files ?? programFiles(req.program),
+      cgroup,
+    };
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(JSON.stringify(request))).catch(() => {});
     await w.close().catch(() => {});
@@ -256,4 +263,43 @@ export async function engineMain(log: (line: string) => void, out: (line: string
   };
   const outcome = await gradeHere({ ...req, log }, jail);
   out(JSON.stringify(outcome));
+}
+
+/** At most this many files (and bytes) of a directory go with a file named on the command line. */
+const SIBLINGS = { files: 100, bytes: 10 * 2 ** 20 };
+
+/**
+ * The files an isolated program gets (path it sees -> file here): every file
+ * named by an argument, and the other regular files of its directory (a
+ * student's script may import its own modules), within {@link SIBLINGS}.
+ * A relative name stays relative (in the run's working directory); an absolute
+ * one keeps its path. The system's own files (/usr...) are visible there anyway.
+ */
+export function programFiles(program: string[], cwd = Deno.cwd()): Record<string, string> {
+  const files: Record<string, string> = {};
+  let count = 0, bytes = 0;
+  for (const arg of program) {
+    const here = resolve(cwd, arg);
+    if (inJailSystem(here)) continue; // e.g. /usr/bin/python3: the sandbox shows it anyway
+    try {
+      if (!Deno.statSync(here).isFile) continue;
+    } catch {
+      continue;
+    }
+    const seen = arg.startsWith("/") || arg.split("/").includes("..") ? here : arg;
+    files[seen] = here;
+    const dir = dirname(here);
+    const seenDir = dirname(seen);
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isFile || e.name.startsWith(".")) continue;
+      const name = seenDir === "." ? e.name : `${seenDir}/${e.name}`;
+      if (name in files) continue;
+      const size = Deno.statSync(`${dir}/${e.name}`).size;
+      if (count >= SIBLINGS.files || bytes + size > SIBLINGS.bytes) continue;
+      count++;
+      bytes += size;
+      files[name] = `${dir}/${e.name}`;
+    }
+  }
+  return files;
 }
