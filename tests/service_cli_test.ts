@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { descendants } from "../mod/proc/sandbox.ts";
-import { runSocklab, spawnSocklab } from "./helpers/cli.ts";
+import { runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { fixture, getJson, postSubmission, waitGraded, waitStatus } from "./helpers/service.ts";
 
 async function tempDir(): Promise<string & AsyncDisposable> {

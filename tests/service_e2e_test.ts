@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runProc, runSocklab, spawnSocklab } from "./helpers/cli.ts";
+import { runProc, runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
 import { clientScript, makeCourse } from "./helpers/service.ts";
 

@@ -12,10 +12,9 @@ import {
   numOpt,
   parseChoice,
   portOpt,
-  RunError,
   str,
-  UsageError,
 } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { formatReport, type GradeReport } from "../grade/report.ts";
 import { message } from "../net/errors.ts";
 import type { CreatedJson, SubmissionJson } from "./api.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { parse } from "csv-parse/sync";
-import { RunError, UsageError } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { caFiles, caInit } from "../tls/ca.ts";
 import { issueToken } from "./auth.ts";
 import { dbPath, openStore } from "./store/open.ts";

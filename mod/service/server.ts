@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { message } from "../net/errors.ts";
 import { apiError, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";

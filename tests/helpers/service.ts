@@ -11,7 +11,7 @@ import { openStore } from "../../mod/service/store/open.ts";
 import type { Policy } from "../../mod/service/store/store.ts";
 import { type Service, startService } from "../../mod/service/server.ts";
 import type { SubmissionJson } from "../../mod/service/api.ts";
-import { socklabArgv } from "./cli.ts";
+import { socklabArgv } from "../../scripts/lib/proc.ts";
 import { STUDENTS } from "./grade.ts";
 
 export interface TestCourse {
