@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { programFiles } from "../mod/grade/engine.ts";
 import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
-import { isolationProblem } from "../mod/proc/sandbox.ts";
+import { cgroupBase, isolationProblem } from "../mod/proc/sandbox.ts";
 import { spawnSocklab } from "../scripts/lib/proc.ts";
 
 const HOSTILE = new URL("./fixtures/hostile/", import.meta.url).pathname;
@@ -181,6 +181,49 @@ Deno.test({
       assert.match(p.stderr.text, /interrupted by SIGTERM/);
       assert.deepEqual(withMarker(marker), []);
       assert.deepEqual([...Deno.readDirSync(tmp)], [], "grade's temporary files are gone");
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "isolation: SIGKILL to grade: its processes die at once, the next grading removes its files",
+  ignore,
+  async fn() {
+    const marker = `marker-${crypto.randomUUID()}`;
+    const tmp = await Deno.makeTempDir();
+    const env = { TMPDIR: tmp };
+    const base = cgroupBase();
+    assert.ok(typeof base !== "string", String(base));
+    const jobsOf = (pid: number) =>
+      [...Deno.readDirSync(base.dirs[0])].filter((e) => e.name.startsWith(`job-${pid}-`));
+    try {
+      const args = ["grade", "part4-sender", "--isolation", "required", "--time-limit", "60"];
+      await using p = spawnSocklab(
+        [...args, "--", "python3", HOSTILE + "daemon.py", marker, "hang"],
+        { env },
+      );
+      const daemons = () => withMarker(marker, "import time").length;
+      for (let i = 0; i < 300 && daemons() < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(daemons(), 2, `the daemons never started:\n${p.stderr.text}`);
+      p.child.kill("SIGKILL");
+      await p.status;
+      // --die-with-parent: the engine, then every run's namespace, die with grade.
+      for (let i = 0; i < 100 && withMarker(marker, "import time").length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual(withMarker(marker, "import time"), []);
+      assert.equal([...Deno.readDirSync(tmp)].length, 1, "a killed grade cannot clean up");
+      assert.equal(jobsOf(p.child.pid).length, 1);
+      // The next isolated grading sweeps what the dead one left.
+      await using next = spawnSocklab([...args, "--", "python3", "-c", "pass"], { env });
+      await next.status;
+      assert.deepEqual([...Deno.readDirSync(tmp)], []);
+      assert.deepEqual(jobsOf(p.child.pid), []);
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

@@ -155,14 +155,53 @@ async function eachLine(stream: ReadableStream<Uint8Array>, onLine: (l: string) 
   if (partial) onLine(partial);
 }
 
+/** A job's directory in the temporary directory: `<prefix><pid of its grade>-...`. */
+const JOB_DIR_PREFIX = "socklab-grade-";
+
+/**
+ * What jobs of a grade that died (SIGKILL, a crash) left: their processes
+ * are gone (--die-with-parent), but their cgroups and temporary directories
+ * stay until this, at the next isolated grading, removes those whose grade
+ * process is no more.
+ */
+async function sweepStale(base: Cgroup): Promise<void> {
+  const dead = (name: string, prefix: string) => {
+    const pid = name.slice(prefix.length).split("-")[0];
+    if (!name.startsWith(prefix) || !/^\d+$/.test(pid)) return false;
+    try {
+      Deno.statSync(`/proc/${pid}`);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  try {
+    for (const e of Deno.readDirSync(base.dirs[0])) {
+      if (e.isDirectory && dead(e.name, "job-")) {
+        await removeCgroup({ version: base.version, dirs: base.dirs.map((d) => `${d}/${e.name}`) });
+      }
+    }
+  } catch { /* no base yet */ }
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  try {
+    for (const e of Deno.readDirSync(tmp)) {
+      if (e.isDirectory && dead(e.name, JOB_DIR_PREFIX)) {
+        await Deno.remove(`${tmp}/${e.name}`, { recursive: true }).catch(() => {});
+      }
+    }
+  } catch { /* unreadable */ }
+}
+
 /** Grade in a private network and pid namespace: socklab re-executed there as the engine. */
 async function gradeIsolated(req: GradeRequest): Promise<GradeOutcome> {
   const log = req.log ?? (() => {});
   const base = cgroupBase() as Cgroup;
-  const cgroup = makeCgroup(base, `job-${crypto.randomUUID().slice(0, 12)}`);
+  await sweepStale(base);
+  const tag = `${Deno.pid}-${crypto.randomUUID().slice(0, 12)}`;
+  const cgroup = makeCgroup(base, `job-${tag}`);
   let dir: string | undefined;
   try {
-    dir = await Deno.makeTempDir({ prefix: "socklab-grade-" });
+    dir = await Deno.makeTempDir({ prefix: `${JOB_DIR_PREFIX}${tag}` });
     const work = `${dir}/engine`;
     await Deno.mkdir(work);
     await Deno.writeTextFile(`${dir}/hosts`, HOSTS);
