@@ -110,7 +110,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "isolation: a fork bomb and a 2 GiB allocation are capped, and grade reports them",
+  name: "isolation: a fork bomb, a 2 GiB allocation and a disk filler are capped and reported",
   ignore,
   async fn() {
     const bomb = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "forkbomb.py"]));
@@ -126,6 +126,13 @@ Deno.test({
     // Killed by the kernel's OOM killer (bwrap reports it as exit 128 + 9).
     assert.ok(r.signal === "SIGKILL" || r.code === 137, JSON.stringify(r));
     assert.deepEqual(r.limitsHit, ["memory"]);
+
+    // Disk: 64 MiB a file, and the job's directory (a 256 MiB tmpfs) in all.
+    const disk = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "disk.py"]));
+    const d = stdoutOf(disk).match(/largest file (\d+) MiB, (\d+) MiB in all/);
+    assert.ok(d, stdoutOf(disk) + disk.runs[0].result.stderr);
+    assert.ok(Number(d[1]) <= 64 && Number(d[2]) <= 256, d[0]);
+    assert.match(stdoutOf(disk), /refused: ENOSPC/);
   },
 });
 
