@@ -319,24 +319,22 @@ export async function removeCgroup(cg: Cgroup): Promise<void> {
 let problem: Promise<string | null> | undefined;
 export function isolationProblem(): Promise<string | null> {
   return problem ??= (async () => {
-    if (Deno.build.os !== "linux") return "isolation needs Linux";
-    if (Deno.uid() !== 0) return "isolation needs root (grade runs bubblewrap as root)";
+    if (Deno.build.os !== "linux") return "not Linux";
+    if (Deno.uid() !== 0) return "not root (the sandbox is bubblewrap run as root)";
     for (const tool of ["bwrap", "setpriv", "prlimit", "ip"]) {
       if (!findProgram(tool, JAIL_PATH + ":/usr/sbin:/sbin")) {
-        return `isolation needs '${tool}' (Debian: ${
+        return `no '${tool}' (Debian package ${
           tool === "bwrap" ? "bubblewrap" : tool === "ip" ? "iproute2" : "util-linux"
         })`;
       }
     }
     const base = cgroupBase();
-    if (typeof base === "string") return `isolation needs cgroups: ${base}`;
+    if (typeof base === "string") return `no usable cgroups: ${base}`;
     try {
       const probe = makeCgroup(base, `probe-${crypto.randomUUID().slice(0, 8)}`);
       await removeCgroup(probe);
     } catch (e) {
-      return `isolation needs a writable cgroup (${base.dirs[0]}): ${
-        e instanceof Error ? e.message : e
-      }`;
+      return `cannot make a cgroup in ${base.dirs[0]}: ${e instanceof Error ? e.message : e}`;
     }
     const r = await new Deno.Command("bwrap", {
       args: ["--unshare-net", "--unshare-pid", "--dev-bind", "/", "/", "--", "/bin/true"],
