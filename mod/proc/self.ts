@@ -1,8 +1,11 @@
 /**
- * How socklab runs itself: its Deno flags and the argv of its own executable.
+ * How socklab runs itself: its Deno flags and the argv that starts this same
+ * socklab again (`grade` re-executes itself inside a private namespace). Below
+ * the scoring engine in the layers; mod/cli/flags.ts re-exports it.
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 
 /**
  * The one list of Deno flags socklab runs with: `deno task compile` bakes them
@@ -18,22 +21,45 @@
  */
 export const DENO_FLAGS: readonly string[] = ["--unstable-net", "--allow-all", "--no-prompt"];
 
+/** How this socklab runs: from the deno compile output, or deno running a module. */
+export interface SelfRun {
+  execPath: string;
+  mainModule: string;
+  standalone: boolean;
+}
+
 /**
- * The argv that runs this very socklab with `args` (how `grade` re-executes
- * itself inside a private network namespace). One place for the three ways
- * socklab runs:
- * - from a checkout (`deno run ... main.ts`, or any module of it imported by
- *   a test or the service): `deno run <DENO_FLAGS> --config deno.json main.ts`;
- * - the bundle (`dist/socklab.js`, run by deno): `deno run <DENO_FLAGS> <bundle>`;
- * - a compiled binary (Deno.execPath() is not deno itself): `<binary>`.
+ * This process's {@link SelfRun}. From a checkout, the main module is the
+ * checkout's main.ts whatever started the process (a test, the service, a
+ * script importing mod/): this module's own place says where it is.
  */
-export function selfArgv(args: string[]): string[] {
-  const exe = Deno.execPath();
-  if (!/^deno(\.exe)?$/.test(exe.slice(exe.lastIndexOf("/") + 1))) return [exe, ...args];
+export function thisRun(): SelfRun {
   const here = new URL(import.meta.url);
-  if (here.protocol === "file:" && here.pathname.endsWith("/mod/proc/self.ts")) {
-    const root = new URL("../../", here).pathname;
-    return [exe, "run", ...DENO_FLAGS, "--config", root + "deno.json", root + "main.ts", ...args];
+  const fromCheckout = here.protocol === "file:" && here.pathname.endsWith("/mod/proc/self.ts");
+  return {
+    execPath: Deno.execPath(),
+    mainModule: fromCheckout ? new URL("../../main.ts", here).href : Deno.mainModule,
+    standalone: Deno.build.standalone ?? false,
+  };
+}
+
+/**
+ * The argv that starts this same socklab again with `args` (e.g. grade
+ * running its engine inside a sandbox), however it runs:
+ * - `deno compile` output: the executable itself;
+ * - from a checkout (`main.ts`): deno run with these flags and its deno.json;
+ * - the bundle (dist/socklab.js, or the copy the self-unpacking dist/socklab
+ *   unpacks into its cache): deno run `--no-config` with these flags, so that a
+ *   deno.json above it is not read (deno looks for one from the script's folder up).
+ * A sandbox must make `execPath` and the main module's file readable (for the
+ * self-unpacking build, both are in one folder: `dirname(execPath)`).
+ */
+export function selfArgv(args: string[], self: SelfRun = thisRun()): string[] {
+  if (self.standalone) return [self.execPath, ...args];
+  const main = fileURLToPath(self.mainModule);
+  if (main.endsWith("/main.ts")) {
+    const config = fileURLToPath(new URL("deno.json", self.mainModule));
+    return [self.execPath, "run", ...DENO_FLAGS, "--config", config, main, ...args];
   }
-  return [exe, "run", ...DENO_FLAGS, new URL(Deno.mainModule).pathname, ...args];
+  return [self.execPath, "run", "--no-config", ...DENO_FLAGS, main, ...args];
 }
