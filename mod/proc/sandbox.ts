@@ -610,7 +610,7 @@ export class Sandbox {
   #killGroup(sig: Deno.Signal): Promise<void> {
     if (this.#run) {
       const pids = cgroupPids(this.#run.cgroup).filter((p) => p !== this.#child.pid);
-      if (sig === "SIGKILL") signal(this.#child.pid, sig);
+      if (sig === "SIGKILL" && !this.#exited) signal(this.#child.pid, sig); // never a reused pid
       for (const p of pids) signal(p, sig);
       return Promise.resolve();
     }

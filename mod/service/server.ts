@@ -11,6 +11,7 @@ import { apiError, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
+import type { Isolation } from "../grade/engine.ts";
 
 export interface ServiceOptions {
   dataDir: string;
@@ -23,6 +24,8 @@ export interface ServiceOptions {
   log: (line: string) => void;
   /** Fixed grader seed (tests). */
   seed?: number;
+  /** How students' programs run (default "required"). */
+  isolation?: Isolation;
   /** Other routes (the web pages): null when the path is not theirs. */
   pages?: (req: Request, store: Store) => Promise<Response | null>;
 }
@@ -62,6 +65,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       leaseMs: opts.leaseMs,
       log: opts.log,
       seed: opts.seed,
+      isolation: opts.isolation,
     })
     : null;
   const ctx = {
