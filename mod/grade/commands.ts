@@ -6,14 +6,14 @@
  * @module
  */
 import { resolve } from "node:path";
-import { type Command, flag, numOpt, parseChoice, str } from "../cli/command.ts";
+import { defineCommand, flag, numOpt, parseChoice, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { findProgram } from "../proc/sandbox.ts";
-import { gradeProgram, type Isolation, ISOLATIONS, programFiles } from "./engine.ts";
+import { gradeProgram, ISOLATIONS, programFiles } from "./engine.ts";
 import { PARTS } from "./parts.ts";
 import { formatReport } from "./report.ts";
 
-export const grade: Command = {
+export const grade = defineCommand({
   name: "grade",
   summary: "score a lab script against socklab's servers, saying what failed and why",
   part: "scoring",
@@ -90,23 +90,26 @@ path, or in its working directory for a relative name.`,
     const seed = seedRaw === undefined
       ? Math.floor(Math.random() * 2 ** 31)
       : numOpt(args, "seed", { integer: true, min: 0 });
-    const sciper = str(args, "sciper")!;
+    const sciper = str(args, "sciper");
     if (!/^\d{6}$/.test(sciper)) throw new UsageError(`--sciper: '${sciper}' is not 6 digits`);
     if (!findProgram(args.rest[0])) {
       throw new RunError(
         `cannot run '${args.rest[0]}': not found (is it on PATH, or give its path)`,
       );
     }
-    const tlsFiles = ["cert", "key", "ca"].filter((o) => str(args, o) !== undefined);
+    const tlsFiles = (["cert", "key", "ca"] as const).filter((o) => str(args, o) !== undefined);
     if (tlsFiles.length > 0 && tlsFiles.length < 3) {
       throw new UsageError(
         "--cert, --key and --ca go together (or give none: they are made on the fly)",
       );
     }
-    const isolation = parseChoice(str(args, "isolation")!, "--isolation", ISOLATIONS) as Isolation;
+    const isolation = parseChoice(str(args, "isolation"), "--isolation", ISOLATIONS);
     const json = flag(args, "json");
     io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
-    const abs = (o: string) => str(args, o) === undefined ? undefined : resolve(str(args, o)!);
+    const abs = (o: "cert" | "key" | "ca") => {
+      const v = str(args, o);
+      return v === undefined ? undefined : resolve(v);
+    };
     const stop = new AbortController();
     void io.stopped.then((sig) => stop.abort(new RunError(`interrupted by ${sig}`)));
     let report;
@@ -135,4 +138,4 @@ path, or in its working directory for a relative name.`,
     }
     return report.success ? 0 : 1;
   },
-};
+});

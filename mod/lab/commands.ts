@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, numOpt, str } from "../cli/command.ts";
+import { defineCommand, numOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import type { Server } from "../net/server.ts";
 import { runDemo } from "./demo.ts";
@@ -23,7 +23,7 @@ function nameList(raw: string | undefined, what: string): string[] | undefined {
   return names;
 }
 
-export const lab: Command = {
+export const lab = defineCommand({
   name: "lab",
   summary: "every course server at once, on the lab's ports",
   part: "all",
@@ -50,7 +50,7 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
   async run(args, io) {
     const only = nameList(str(args, "only"), "--only");
     const skip = nameList(str(args, "skip"), "--skip") ?? [];
-    const host = str(args, "host")!;
+    const host = str(args, "host");
     const ttl = numOpt(args, "ttl", { min: 0, max: 255, integer: true });
     const chosen = SERVICES.filter((s) =>
       (!only || only.includes(s.name)) && !skip.includes(s.name)
@@ -101,9 +101,9 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
     );
     return 0;
   },
-};
+});
 
-export const demo: Command = {
+export const demo = defineCommand({
   name: "demo",
   summary: "every part of the lab end to end on free loopback ports, with pass/fail",
   part: "all",
@@ -125,4 +125,4 @@ host). Prints a short transcript per part; exits 0 only if every part passed.`,
     else io.out(`demo: ${passed}/${results.length} parts passed in ${secs} s`);
     return passed === results.length ? 0 : 1;
   },
-};
+});

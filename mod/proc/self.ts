@@ -44,6 +44,22 @@ export function thisRun(): SelfRun {
 }
 
 /**
+ * The one builder of socklab's `deno run` argv: `deno run <DENO_FLAGS> --config <config>
+ * <script> ...args`, or with `config` null `deno run --no-config <DENO_FLAGS> <script> ...args`
+ * (a bundle: no deno.json is read). {@link selfArgv} and scripts/lib/proc.ts use it.
+ */
+export function denoArgv(
+  script: string,
+  args: readonly string[],
+  config: string | null,
+  execPath: string = Deno.execPath(),
+): string[] {
+  return config === null
+    ? [execPath, "run", "--no-config", ...DENO_FLAGS, script, ...args]
+    : [execPath, "run", ...DENO_FLAGS, "--config", config, script, ...args];
+}
+
+/**
  * The argv that starts this same socklab again with `args` (e.g. grade
  * running its engine inside a sandbox), however it runs:
  * - `deno compile` output: the executable itself;
@@ -57,9 +73,8 @@ export function thisRun(): SelfRun {
 export function selfArgv(args: string[], self: SelfRun = thisRun()): string[] {
   if (self.standalone) return [self.execPath, ...args];
   const main = fileURLToPath(self.mainModule);
-  if (main.endsWith("/main.ts")) {
-    const config = fileURLToPath(new URL("deno.json", self.mainModule));
-    return [self.execPath, "run", ...DENO_FLAGS, "--config", config, main, ...args];
-  }
-  return [self.execPath, "run", "--no-config", ...DENO_FLAGS, main, ...args];
+  const config = main.endsWith("/main.ts")
+    ? fileURLToPath(new URL("deno.json", self.mainModule))
+    : null;
+  return denoArgv(main, args, config, self.execPath);
 }

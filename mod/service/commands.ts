@@ -7,7 +7,7 @@
 import { dirname, join } from "node:path";
 import {
   type Args,
-  type Command,
+  defineCommand,
   flag,
   numOpt,
   parseChoice,
@@ -46,7 +46,7 @@ function dataDir(args: Args): string {
   return d;
 }
 
-export const serve: Command = {
+export const serve = defineCommand({
   name: "serve",
   summary: "run the course's scoring service: the JSON API and the grading workers",
   part: "scoring",
@@ -88,7 +88,7 @@ back to the queue after 30 s), exits 0.`,
       : numOpt(args, "workers", { integer: true, min: 0, max: 256 });
     const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
     const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
-    const isolation = parseChoice(str(args, "isolation")!, "--isolation", ISOLATIONS);
+    const isolation = parseChoice(str(args, "isolation"), "--isolation", ISOLATIONS);
     const missing = isolation === "required" ? await isolationProblem() : null;
     if (missing) {
       throw new RunError(
@@ -98,7 +98,7 @@ back to the queue after 30 s), exits 0.`,
     }
     const service = await startService({
       dataDir: data,
-      hostname: str(args, "host")!,
+      hostname: str(args, "host"),
       port,
       workers,
       leaseMs,
@@ -119,7 +119,7 @@ back to the queue after 30 s), exits 0.`,
     io.log("stopped");
     return 0;
   },
-};
+});
 
 function policyFrom(args: Args): Partial<Policy> {
   const p: Partial<Policy> = {};
@@ -134,7 +134,7 @@ function policyFrom(args: Args): Partial<Policy> {
   return p;
 }
 
-export const course: Command = {
+export const course = defineCommand({
   name: "course",
   summary: "create a course, import its roster, issue tokens, export the grade book",
   part: "scoring",
@@ -241,7 +241,7 @@ Tokens are stored hashed: print them once, hand them out.`,
         throw new UsageError(`'${action}' is not a course action (init, roster, token, export)`);
     }
   },
-};
+});
 
 /** An HTTP call to the service; network failures are RunErrors. */
 async function call(url: string, init: RequestInit): Promise<Response> {
@@ -266,7 +266,7 @@ const POLL_MS = 500;
 /** How long `submit` waits for a result before giving up (the job goes on). */
 const WAIT_LIMIT_MS = 60 * 60 * 1000;
 
-export const submit: Command = {
+export const submit = defineCommand({
   name: "submit",
   summary: "submit a lab script to the course's scoring service and print its score",
   part: "scoring",
@@ -397,4 +397,4 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
     }
     return sub.success ? 0 : 1;
   },
-};
+});
