@@ -25,7 +25,8 @@ export const grade = defineCommand({
   options: {
     json: {
       type: "boolean",
-      help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines',
+      help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines ' +
+        "(each test: name, passed, scored, detail)",
     },
     verbose: { type: "boolean", short: "v", help: "show the program's stdout and stderr" },
     "time-limit": {
@@ -65,8 +66,11 @@ export const grade = defineCommand({
   description: `The program gets the lab's prototype arguments appended, e.g.
   socklab grade part2 -- python3 PDC.py
 runs 'python3 PDC.py 127.0.0.1 <port> CMD_short:0' and the other tests.
-Every run has a time limit and an output limit; the program and all its
-children are stopped at the end. Exit 0 on full marks, 1 otherwise.
+Scored tests are what the course's scoring system checked and make the
+score; advice tests (socklab's extra robustness checks) are shown after
+them and never change it. Every run has a time limit and an output limit;
+the program and all its children are stopped at the end. Exit 0 on full
+scored marks, 1 otherwise.
 
 Isolated (root with bubblewrap; --isolation auto or required), every run
 is a fresh sandbox: a private network with loopback only, its own

@@ -379,7 +379,8 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
         max_grade: sub.max_grade!,
         score: sub.score!,
         success: sub.success!,
-        tests: sub.tests ?? [],
+        // A test without `scored` (stored before it existed) was scored.
+        tests: (sub.tests ?? []).map((t) => ({ ...t, scored: t.scored !== false })),
       };
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
       for (const line of formatReport(report, color)) io.out(line);

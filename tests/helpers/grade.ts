@@ -17,7 +17,7 @@ export interface Report {
   max_grade: number;
   score: number;
   success: 0 | 1;
-  tests: { name: string; passed: boolean; detail: string }[];
+  tests: { name: string; passed: boolean; scored: boolean; detail: string }[];
 }
 
 export async function grade(
@@ -36,9 +36,17 @@ export async function grade(
   assert.ok(r.code === 0 || r.code === 1, `grade exit ${r.code}: ${r.stderr}`);
   const report = JSON.parse(r.stdout) as Report;
   assert.equal(r.code, report.success ? 0 : 1);
+  const scored = report.tests.filter((t) => t.scored);
+  assert.equal(report.max_grade, scored.length, "max_grade counts the scored tests only");
+  assert.equal(report.score, scored.filter((t) => t.passed).length);
   return report;
 }
 
-/** The names of the failed tests. */
-export const failed = (r: Report) => r.tests.filter((t) => !t.passed).map((t) => t.name);
+/** The names of the failed scored tests. */
+export const failed = (r: Report) =>
+  r.tests.filter((t) => t.scored && !t.passed).map((t) => t.name);
 export const detail = (r: Report, name: string) => r.tests.find((t) => t.name === name)!.detail;
+/** The names of the advice tests (not scored), and of those the program did not pass. */
+export const advice = (r: Report) => r.tests.filter((t) => !t.scored).map((t) => t.name);
+export const failedAdvice = (r: Report) =>
+  r.tests.filter((t) => !t.scored && !t.passed).map((t) => t.name);
