@@ -9,7 +9,7 @@
  * course of 1,000 students) unless --no-write; --json prints the figures.
  *
  * Usage: deno task rush [--students 300] [--window 180] [--shapes LIST]
- *          [--seed N] [--restart-after 60] [--time-limit S] [--lease S]
+ *          [--seed N] [--restart-after 60] [--time-limit S] [--lease S] [--isolation auto]
  *          [--drain-timeout 900] [--out FILE] [--no-write] [--json]
  *
  * Exit 1 if any shape lost or duplicated a submission. Speed is reported,
@@ -19,6 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
+import { isolationProblem } from "../mod/proc/sandbox.ts";
 import { loadAverage } from "./bench/env.ts";
 import { ROOT } from "./lib/proc.ts";
 import { figures, processesMarked, readJobs, type ShapeFigures } from "./rush/measure.ts";
@@ -46,6 +47,7 @@ async function main(): Promise<number> {
       "restart-after": { type: "string", default: "60" },
       "time-limit": { type: "string" },
       lease: { type: "string", default: "30" },
+      isolation: { type: "string", default: "auto" },
       "drain-timeout": { type: "string", default: "900" },
       out: { type: "string", default: resolve(ROOT, "bench/RUSH.md") },
       "no-write": { type: "boolean", default: false },
@@ -75,6 +77,11 @@ async function main(): Promise<number> {
     policyArgs.push("--time-limit", String(int("time-limit", values["time-limit"], 0.5, 600)));
   }
 
+  if (!["required", "auto", "off"].includes(values.isolation)) {
+    throw new RangeError(`rush: --isolation must be required, auto or off`);
+  }
+  const isolationMissing = await isolationProblem();
+  const isolated = values.isolation !== "off" && isolationMissing === null;
   const plan = planRush({ students, windowMs, seed });
   const loadBefore = loadAverage();
   log(
@@ -90,7 +97,14 @@ async function main(): Promise<number> {
     for (const name of shapes) {
       const spec = shapeSpec(name, windowMs, restartS * 1000);
       log(`shape ${name}:`);
-      await using shape = await startShape(spec, students, [...policyArgs], leaseS, log);
+      await using shape = await startShape(
+        spec,
+        students,
+        [...policyArgs],
+        leaseS,
+        values.isolation,
+        log,
+      );
       current = shape;
       identity.cert = await signIdentity(shape.base, shape.students[0], identity, 120_000);
       const cpu0 = shape.cpu();
@@ -192,6 +206,9 @@ async function main(): Promise<number> {
     timeLimit: values["time-limit"] ?? null,
     leaseS,
     restartS,
+    isolation: isolated
+      ? "on (each job in its own sandbox)"
+      : `off (${values.isolation === "off" ? "--isolation off" : isolationMissing})`,
     loadBefore,
     loadAfter: loadAverage(),
     wallS: (Date.now() - started) / 1000,

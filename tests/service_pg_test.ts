@@ -66,7 +66,19 @@ async function course(pg: PgCluster, policy: string[] = []) {
 }
 
 async function serveOn(data: string, pg: PgCluster, extra: string[]) {
-  const serve = spawnSocklab(["serve", "--data", data, "--db", pg.url, "--port", "0", ...extra]);
+  // Isolated where this machine can (tests/isolation_test.ts covers isolation itself).
+  const serve = spawnSocklab([
+    "serve",
+    "--data",
+    data,
+    "--db",
+    pg.url,
+    "--port",
+    "0",
+    "--isolation",
+    "auto",
+    ...extra,
+  ]);
   const m = await serve.stderr.waitFor(/listening on (http:\/\/\S+)/, 30_000);
   return { serve, base: m[1] };
 }
@@ -80,7 +92,16 @@ function workerOn(
   extra: string[] = [],
 ): Proc {
   return new Proc(
-    socklabArgv(["worker", "--db", pg.urlFor(m.hostAddr), "--name", name, ...extra]),
+    socklabArgv([
+      "worker",
+      "--db",
+      pg.urlFor(m.hostAddr),
+      "--name",
+      name,
+      "--isolation",
+      "auto",
+      ...extra,
+    ]),
     { prefix: m.prefix, env: { TMPDIR: tmp } },
   );
 }
@@ -116,7 +137,9 @@ machineTest("a worker on another machine grades a submission made through serve"
   await using c = await course(pg);
 
   // The machine reaches the database on the link only: not this namespace's loopback.
-  const refused = await runSocklab(["worker", "--db", pg.url], { prefix: m.prefix });
+  const refused = await runSocklab(["worker", "--db", pg.url, "--isolation", "auto"], {
+    prefix: m.prefix,
+  });
   assert.equal(refused.code, 1);
   assert.match(
     refused.stderr,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { SandboxOptions, SandboxResult } from "../proc/sandbox.ts";
+import type { Jail, SandboxOptions, SandboxResult } from "../proc/sandbox.ts";
 import { excerpt } from "./checks.ts";
 import { escapeControls, type TestResult } from "./report.ts";
 
@@ -27,6 +27,12 @@ export interface GradeContext {
   prefix: string[];
   /** Called with every finished run of the program (the service keeps their output). */
   record?: (test: string, result: SandboxResult) => void;
+  /** Isolated grading: every run is jailed (see mod/proc/sandbox.ts). */
+  jail?: Jail;
+  /** Isolated grading: the program's files, given to every run (path it sees -> file here). */
+  files?: Record<string, string>;
+  /** Grading interrupted: stop the program. */
+  signal?: AbortSignal;
 }
 
 export interface GradablePart {
@@ -48,7 +54,10 @@ export function programRun(
     timeLimitMs: ctx.timeLimitMs,
     outputCapBytes: ctx.outputCapBytes,
     prefix: ctx.prefix,
+    jail: ctx.jail,
+    signal: ctx.signal,
     ...extra,
+    files: { ...ctx.files, ...extra.files },
   };
 }
 
@@ -79,6 +88,11 @@ function lastLine(text: string): string | undefined {
 export function describeEnd(r: SandboxResult): string {
   if (r.outputCapped) return `was stopped: it printed more than the output limit`;
   if (r.timedOut) return `was stopped after ${(r.durationMs / 1000).toFixed(1)} s (time limit)`;
+  if (r.limitsHit?.length) {
+    return `ran into the sandbox's ${r.limitsHit.join(" and ")} limit (${
+      r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`
+    })`;
+  }
   if (!r.exitedByItself) return `was stopped by the grader`;
   const said = [["stdout", lastLine(r.stdout)], ["stderr", lastLine(r.stderr)]]
     .filter(([, l]) => l !== undefined)

@@ -15,6 +15,8 @@ import {
   str,
 } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
+import { type Isolation, ISOLATIONS } from "../grade/engine.ts";
+import { isolationProblem } from "../proc/sandbox.ts";
 import { formatReport, type GradeReport } from "../grade/report.ts";
 import { message } from "../net/errors.ts";
 import type { CreatedJson, SubmissionJson } from "./api.ts";
@@ -65,6 +67,27 @@ function dbUrl(args: Args): string | undefined {
   return db;
 }
 
+const ISOLATION_OPTION = {
+  type: "string",
+  default: "required",
+  arg: "MODE",
+  help: "required (root and bubblewrap: each job in its own sandbox, see grade --help), " +
+    "auto, or off (trusted scripts only)",
+} as const;
+
+/** `--isolation MODE`, checked: `required` where isolation is unavailable is a RunError. */
+async function isolationOpt(raw: string): Promise<Isolation> {
+  const isolation = parseChoice(raw, "--isolation", ISOLATIONS);
+  const missing = isolation === "required" ? await isolationProblem() : null;
+  if (missing) {
+    throw new RunError(
+      `isolation is required but not available: ${missing} ` +
+        `(--isolation off grades unisolated: trusted scripts only)`,
+    );
+  }
+  return isolation;
+}
+
 /** `--kinds a,b`: the kinds a worker grades. */
 function kindsOpt(args: Args): Kind[] | undefined {
   const raw = str(args, "kinds");
@@ -104,6 +127,7 @@ export const serve = defineCommand({
       arg: "SECONDS",
       help: "how long a job stays with a worker that stopped answering before it runs again",
     },
+    isolation: ISOLATION_OPTION,
   },
   description: `Serves the JSON API under /api/ (see 'socklab submit') and grades the
 queued submissions with N workers in this process. Prints
@@ -121,6 +145,7 @@ back to the queue after 30 s), exits 0.`,
       : numOpt(args, "workers", { integer: true, min: 0, max: 256 });
     const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
     const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
+    const isolation = await isolationOpt(str(args, "isolation"));
     const service = await startService({
       dataDir: data,
       db,
@@ -131,6 +156,7 @@ back to the queue after 30 s), exits 0.`,
       leaseMs,
       log: io.log,
       seed: seedRaw ? Number(seedRaw) : undefined,
+      isolation,
     });
     const course = (await service.store.getCourse())!;
     const students = (await service.store.listUsers("student")).length;
@@ -461,6 +487,7 @@ export const worker = defineCommand({
       arg: "SECONDS",
       help: "how long a job stays with this worker if it stops answering",
     },
+    isolation: ISOLATION_OPTION,
   },
   description: `A worker machine needs nothing but this executable and the database's URL:
 submissions, the course CA's certificate (part 5) and results live in the
@@ -482,6 +509,7 @@ queue when their leases expire.`,
       throw new UsageError(`--name: '${name}' is not a name (letters, digits, . _ : @ -)`);
     }
     const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
+    const isolation = await isolationOpt(str(args, "isolation"));
     const store = await openCourse(undefined, db);
     // Part 5 is graded against the course CA's certificate: from the database.
     const dir = await Deno.makeTempDir({ prefix: "socklab-worker-" });
@@ -503,6 +531,7 @@ queue when their leases expire.`,
         seed: seedRaw ? Number(seedRaw) : undefined,
         name,
         kinds: REMOTE_KINDS,
+        isolation,
       });
       await pool.start();
       io.log(`worker ${pool.id}: ${slots} slot(s) on ${redactUrl(db)}; ready`);

@@ -11,6 +11,7 @@ import { apiError, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Kind, Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
+import type { Isolation } from "../grade/engine.ts";
 import { makePages, sessionSecret } from "./web/pages.ts";
 import { SessionSigner } from "./web/session.ts";
 
@@ -30,6 +31,8 @@ export interface ServiceOptions {
   log: (line: string) => void;
   /** Fixed grader seed (tests). */
   seed?: number;
+  /** How students' programs run (default "required"). */
+  isolation?: Isolation;
 }
 
 export interface Service {
@@ -72,6 +75,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       log: opts.log,
       seed: opts.seed,
       kinds: opts.kinds,
+      isolation: opts.isolation,
     })
     : null;
   const ctx = {

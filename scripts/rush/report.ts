@@ -42,6 +42,8 @@ export interface RushInfo {
   timeLimit: string | null;
   leaseS: number;
   restartS: number;
+  /** Whether the graded programs ran isolated, and why not. */
+  isolation: string;
   loadBefore: string;
   loadAfter: string;
   wallS: number;
@@ -213,7 +215,7 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
       : "the course's 20 s a run") +
     ",",
     "not compressed: the compressed rush is a much denser load than a real hour. Leases " +
-    `${r.leaseS} s. Seed ${r.seed}.`,
+    `${r.leaseS} s. Seed ${r.seed}. Isolation of the graded programs: ${r.isolation}.`,
     "",
     "Every figure comes from the database's job rows after the queue drained: wait = leased",
     "(the last time) - queued; end-to-end = finished - queued; drain = first accepted to last",

@@ -80,6 +80,7 @@ export async function startShape(
   nStudents: number,
   policyArgs: string[],
   leaseS: number,
+  isolation: string,
   log: (line: string) => void,
 ): Promise<RunningShape> {
   const cleanups: (() => Promise<void>)[] = [];
@@ -140,6 +141,8 @@ export async function startShape(
       String(spec.serveWorkers),
       "--lease",
       String(leaseS),
+      "--isolation",
+      isolation,
       ...(spec.machines > 0 ? ["--kinds", "ca-sign"] : []),
     ]));
     cleanups.push(async () => void await serve.stop(60_000));
@@ -163,6 +166,8 @@ export async function startShape(
           `machine-${i + 1}`,
           "--lease",
           String(leaseS),
+          "--isolation",
+          isolation,
         ]),
         // Its job directories go under the shape's directory (a killed worker leaves them).
         { prefix: mach.prefix, env: { TMPDIR: data } },

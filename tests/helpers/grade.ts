@@ -25,7 +25,11 @@ export async function grade(
   program: string[],
   opts: { prefix?: string[]; extra?: string[] } = {},
 ): Promise<Report> {
-  const r = await runSocklab(["grade", part, "--json", ...(opts.extra ?? []), "--", ...program], {
+  // socklab's own clients need the checkout and Deno's cache, which a sandbox does not show:
+  // they run unisolated. Students' scripts run isolated where the machine allows (root, bwrap).
+  const isolation = program[0] === Deno.execPath() ? ["--isolation", "off"] : [];
+  const args = ["grade", part, "--json", ...isolation, ...(opts.extra ?? []), "--", ...program];
+  const r = await runSocklab(args, {
     prefix: opts.prefix,
     timeoutMs: 90_000,
   });
