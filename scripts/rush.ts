@@ -11,6 +11,7 @@
  * Usage: deno task rush [--students 300] [--window 180] [--shapes LIST]
  *          [--seed N] [--restart-after 60] [--time-limit S] [--lease S] [--isolation auto]
  *          [--drain-timeout 900] [--out FILE] [--no-write] [--json]
+ *        deno task rush --render bench/RUSH.json   (the text again from a run's figures)
  *
  * Exit 1 if any shape lost or duplicated a submission. Speed is reported,
  * never asserted. Every process, namespace and cluster it makes, it removes.
@@ -26,7 +27,7 @@ import { figures, processesMarked, readJobs, type ShapeFigures } from "./rush/me
 import { planRush } from "./rush/plan.ts";
 import { play, readBack, signIdentity, waitDrained } from "./rush/player.ts";
 import { HOSTILE_MARK, makeIdentity } from "./rush/programs.ts";
-import { rushMarkdown, type ShapeReport } from "./rush/report.ts";
+import { type RushInfo, rushMarkdown, type ShapeReport } from "./rush/report.ts";
 import { shapeSpec, startShape } from "./rush/shapes.ts";
 
 const ALL_SHAPES = ["sqlite-1", "sqlite-2", "sqlite-4", "pg", "pg-kill"];
@@ -52,8 +53,16 @@ async function main(): Promise<number> {
       out: { type: "string", default: resolve(ROOT, "bench/RUSH.md") },
       "no-write": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      render: { type: "string" },
     },
   });
+  if (values.render) {
+    // Write the Markdown again from a run's figures (after a change to the report's text).
+    const info = JSON.parse(await Deno.readTextFile(values.render)) as RushInfo;
+    await Deno.writeTextFile(values.out, await rushMarkdown(info));
+    console.error(`written ${values.out} from ${values.render}`);
+    return 0;
+  }
   const log = (line: string) => console.error(line);
   const int = (name: string, v: string, min: number, max: number) => {
     const n = Number(v);
@@ -197,7 +206,7 @@ async function main(): Promise<number> {
     await Deno.remove(idDir, { recursive: true }).catch(() => {});
     idDir = undefined;
   }
-  const info = {
+  const info: RushInfo = {
     students,
     windowS,
     seed,
@@ -216,8 +225,10 @@ async function main(): Promise<number> {
   };
   if (values.json) console.log(JSON.stringify(info));
   if (!values["no-write"]) {
+    const json = values.out.replace(/\.md$/, "") + ".json";
+    await Deno.writeTextFile(json, JSON.stringify(info, null, 2) + "\n");
     await Deno.writeTextFile(values.out, await rushMarkdown(info));
-    log(`written ${values.out}`);
+    log(`written ${values.out} and ${json} (the figures: --render ${json} writes the text again)`);
   }
   const bad = reports.filter((r) =>
     r.figures.lost || r.figures.duplicated || !r.drained || r.errors || r.api.other

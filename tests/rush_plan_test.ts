@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { figures, type JobRow } from "../scripts/rush/measure.ts";
 import { planRush, risingOffset } from "../scripts/rush/plan.ts";
-import { machinesFor, MEAN_PER_STUDENT, slotsFor } from "../scripts/rush/report.ts";
+import { estimate, MEAN_PER_STUDENT } from "../scripts/rush/report.ts";
 
 Deno.test("rush plan: 1 to 4 submissions a student, in the window, rising toward the deadline", () => {
   const plan = planRush({ students: 400, windowMs: 100_000, seed: 5 });
@@ -71,16 +71,14 @@ Deno.test("rush figures: lost, twice, failed and re-run come from the job rows",
   assert.equal(bad.rerun, 1);
 });
 
-Deno.test("rush estimate: machines grow with students and CPU per job", () => {
-  const a = machinesFor(1000, 0.25, 2);
-  assert.equal(a.perHour, 1000 * MEAN_PER_STUDENT);
-  assert.ok(Math.abs(a.peakPerS - (2200 / 3600) * 1.6) < 1e-9);
-  assert.equal(a.machines, Math.ceil((a.peakPerS * 0.25) / (2 * 0.7)));
-  assert.ok(machinesFor(1000, 5, 2).machines > machinesFor(1000, 0.5, 2).machines);
-  assert.equal(machinesFor(1, 0.01, 2).machines, 1, "at least one");
-});
-
-Deno.test("rush estimate: slots keep the cores busy while programs wait", () => {
-  assert.equal(slotsFor(2, 3, 0.3), Math.ceil((2 * 0.7 * 3) / 0.3));
-  assert.equal(slotsFor(2, 0.01, 5), 1);
+Deno.test("rush estimate: slots from the grading time, machines from the CPU", () => {
+  const e = estimate(1000, 3, 0.25, 2);
+  assert.equal(e.perHour, 1000 * MEAN_PER_STUDENT);
+  assert.ok(Math.abs(e.peakPerS - (2200 / 3600) * 1.6) < 1e-9);
+  assert.ok(Math.abs(e.busySlots - e.peakPerS * 3) < 1e-9, "Little's law");
+  assert.equal(e.slots, Math.ceil(e.busySlots / 0.7));
+  assert.equal(e.machines, Math.ceil((e.peakPerS * 0.25) / (2 * 0.7)));
+  assert.ok(estimate(1000, 3, 5, 2).machines > estimate(1000, 3, 0.5, 2).machines);
+  assert.ok(estimate(1000, 30, 0.5, 2).slots > estimate(1000, 3, 0.5, 2).slots);
+  assert.deepEqual([estimate(1, 0.1, 0.01, 2).slots, estimate(1, 0.1, 0.01, 2).machines], [1, 1]);
 });

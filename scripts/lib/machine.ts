@@ -33,7 +33,11 @@ export class SimulatedMachine {
   readonly addr: string;
   /** The link's network, for pg_hba (`10.231.X.Y/30`). */
   readonly cidr: string;
-  /** argv prefix that runs a command on the machine (`ip netns exec NAME`). */
+  /**
+   * argv prefix that runs a command on the machine: `nsenter --net=...`,
+   * which enters the network namespace only (`ip netns exec` also mounts a
+   * fresh /sys, hiding the cgroups a worker's sandbox needs).
+   */
   readonly prefix: string[];
   readonly #hostIf: string;
   #gone = false;
@@ -41,7 +45,7 @@ export class SimulatedMachine {
   private constructor(ns: Netns, hostIf: string, base: number[]) {
     this.ns = ns;
     this.#hostIf = hostIf;
-    this.prefix = ns.prefix;
+    this.prefix = ["nsenter", `--net=/run/netns/${ns.name}`, "--"];
     const [a, b, c, d] = base;
     this.cidr = `${a}.${b}.${c}.${d}/30`;
     this.hostAddr = `${a}.${b}.${c}.${d + 1}`;

@@ -58,30 +58,44 @@ export const MEAN_PER_STUDENT = (1 * 30 + 2 * 35 + 3 * 20 + 4 * 15) / 100;
 /** Peak over mean arrival rate of the rising density 1 + 3x: 4 / 2.5. */
 export const PEAK_OVER_MEAN = 4 / 2.5;
 
-/**
- * Worker machines of `cores` cores a course of `students` needs in its last
- * hour so that the queue stays short (p99 wait well under a minute): the
- * peak arrival rate times the CPU-seconds per job, over the cores kept at
- * most `utilisation` busy.
- */
-export function machinesFor(
-  students: number,
-  cpuPerJob: number,
-  cores: number,
-  utilisation = 0.7,
-): { perHour: number; peakPerS: number; machines: number } {
-  const perHour = students * MEAN_PER_STUDENT;
-  const peakPerS = (perHour / 3600) * PEAK_OVER_MEAN;
-  const machines = Math.max(1, Math.ceil((peakPerS * cpuPerJob) / (cores * utilisation)));
-  return { perHour, peakPerS, machines };
+/** The estimate for a course on paper (pure). */
+export interface Estimate {
+  /** Submissions in the last hour, and the rate at the deadline (jobs/s). */
+  perHour: number;
+  peakPerS: number;
+  /** Slots busy at the deadline (Little's law: rate x grading time), and slots to keep them 70% busy. */
+  busySlots: number;
+  slots: number;
+  /** Cores busy at the deadline, and machines of `cores` cores to keep them 70% busy. */
+  busyCores: number;
+  machines: number;
 }
 
 /**
- * Slots one machine needs to keep its cores `utilisation` busy when a job
- * holds its slot `serviceS` seconds for `cpuPerJob` CPU-seconds.
+ * What a course of `students` needs in its last hour, from the measured
+ * grading time (s a job holds its slot) and CPU-seconds per job, keeping
+ * slots and cores at most `utilisation` busy (then a job rarely waits, and
+ * not for long: p99 wait well under a minute).
  */
-export function slotsFor(cores: number, serviceS: number, cpuPerJob: number, utilisation = 0.7) {
-  return Math.max(1, Math.ceil((cores * utilisation * serviceS) / cpuPerJob));
+export function estimate(
+  students: number,
+  gradingS: number,
+  cpuPerJob: number,
+  cores: number,
+  utilisation = 0.7,
+): Estimate {
+  const perHour = students * MEAN_PER_STUDENT;
+  const peakPerS = (perHour / 3600) * PEAK_OVER_MEAN;
+  const busySlots = peakPerS * gradingS;
+  const busyCores = peakPerS * cpuPerJob;
+  return {
+    perHour,
+    peakPerS,
+    busySlots,
+    slots: Math.max(1, Math.ceil(busySlots / utilisation)),
+    busyCores,
+    machines: Math.max(1, Math.ceil(busyCores / (cores * utilisation))),
+  };
 }
 
 async function text(cmd: string, args: string[]): Promise<string> {
@@ -174,13 +188,14 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     ].map(String);
   });
   const table = markdownTable(head, rows);
-  const cpu = r.reports.map((x) => x.cpuPerJob).filter(Number.isFinite);
-  const cpuMax = cpu.length ? Math.max(...cpu) : NaN;
-  const dbCpu = Math.max(0, ...r.reports.map((x) => x.dbCpuPerJob).filter(Number.isFinite));
+  const finite = (xs: number[]) => xs.filter(Number.isFinite);
+  const cpuMax = Math.max(...finite(r.reports.map((x) => x.cpuPerJob)));
+  const dbCpu = Math.max(0, ...finite(r.reports.map((x) => x.dbCpuPerJob)));
+  const gradingS = Math.max(...finite(r.reports.map((x) => x.figures.serviceMean)));
+  const grading99 = Math.max(...finite(r.reports.map((x) => x.figures.serviceP99)));
   const cores = navigator.hardwareConcurrency;
-  const est = machinesFor(1000, cpuMax, cores);
-  const service = Math.max(...r.reports.map((x) => x.figures.serviceMean).filter(Number.isFinite));
-  const slots = slotsFor(cores, service, cpuMax);
+  const est = estimate(1000, gradingS, cpuMax, cores);
+  const perMachine = Math.ceil(est.slots / est.machines);
   const anchorMet = r.reports.map((x) =>
     `${x.name}: e2e p99 ${s1(x.figures.e2eP99)} s ${
       x.figures.e2eP99 <= ANCHOR_S ? "within" : "OVER"
@@ -253,31 +268,33 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "",
     "## A course of 1,000 students, on paper",
     "",
-    `With the plan's mix, 1,000 students make about ${fmtNum(est.perHour)} submissions in the last`,
-    `hour; at the deadline the rate is ${PEAK_OVER_MEAN}x the hour's mean: ` +
-    `${est.peakPerS.toFixed(2)} jobs/s.`,
-    `Grading costs at most ${
-      cpuMax.toFixed(2)
-    } CPU-seconds per job here (the largest of the shapes,`,
-    `graded programs included), so the peak needs ${
-      (est.peakPerS * cpuMax).toFixed(2)
-    } cores busy.`,
-    `Keeping a ${navigator.hardwareConcurrency}-core worker machine at most 70% busy (so that the`,
-    "queue does not grow and a job waits for a free slot, not for a backlog: p99 wait under a",
-    `minute), that is **${est.machines} worker machine(s) of this size**. A job holds its slot`,
-    `${service.toFixed(1)} s on average (the longest mean of the shapes) for ${
-      cpuMax.toFixed(2)
-    } ` +
-    "CPU-s: the programs mostly wait",
-    `on the network and their time limits, so each machine needs about ${slots} slots ` +
-    `(\`socklab worker --slots ${slots}\`) to keep`,
-    "its cores that busy; fewer slots, and the slots, not the cores, are the limit (the sqlite-1",
-    "and sqlite-2 rows). PostgreSQL is not the limit: " +
-    `${dbCpu.toFixed(3)} CPU-s per job.`,
-    "Hostile programs cost wall time (a slot held up to the time limit of each run), not CPU; a",
-    "course expecting many should add slots, not machines. Part 5 jobs run one at a time per",
-    "process (the lab's fixed port 5003): at 10% of the submissions and a few seconds each, that is",
-    "far from a limit at this size.",
+    `With the plan's mix (${MEAN_PER_STUDENT} submissions a student), 1,000 students make about ` +
+    `${fmtNum(est.perHour)} submissions in the`,
+    `last hour; at the deadline the rate is ${PEAK_OVER_MEAN}x the hour's mean: ` +
+    `**${est.peakPerS.toFixed(2)} jobs/s**. Measured here, a job holds`,
+    `its slot ${gradingS.toFixed(1)} s on average (p99 ${grading99.toFixed(1)} s; the largest of ` +
+    "the shapes) and costs at most",
+    `${cpuMax.toFixed(2)} CPU-seconds (serve or worker, graded programs included; PostgreSQL ` +
+    `${dbCpu.toFixed(3)} more).`,
+    "",
+    `- Slots: at the deadline ${est.peakPerS.toFixed(2)} jobs/s x ${gradingS.toFixed(1)} s = ` +
+    `${est.busySlots.toFixed(1)} slots busy on average (Little's law);`,
+    `  kept at most 70% busy, **${est.slots} slots** in all. That is what bounds the wait: a job`,
+    "  waits only when every slot is taken, and then for the first to free, so with the slots",
+    "  70% busy and the p99 grading time above, the p99 wait stays well under a minute. Slots",
+    "  that are too few are what the sqlite-1 and sqlite-2 rows show: the queue grows for as long",
+    "  as submissions arrive faster than the slots free up.",
+    `- Cores: ${est.peakPerS.toFixed(2)} x ${cpuMax.toFixed(2)} = ${est.busyCores.toFixed(2)} ` +
+    `cores busy; a ${cores}-core machine kept at most 70% busy`,
+    `  gives **${est.machines} worker machine(s) of this size**, each with ` +
+    `\`socklab worker --slots ${perMachine}\`.`,
+    `- One more machine than that for the last hour: a machine lost mid-rush (pg-kill) delays`,
+    "  its jobs by one lease (30 s) and its slots are gone until it is back.",
+    "",
+    "The graded programs mostly wait (on the network, the grader's pauses, their time limits),",
+    "so slots, not cores, are the resource to plan; a hostile program holds its slot up to the",
+    "time limit of each run. Part 5 jobs run one at a time per process (the lab's fixed port",
+    "5003) where jobs are not isolated; at 10% of the submissions that stays far from a limit.",
     "",
   ].join("\n");
 }
