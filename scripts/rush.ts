@@ -25,10 +25,12 @@ import { loadAverage } from "./bench/env.ts";
 import { ROOT } from "./lib/proc.ts";
 import { figures, processesMarked, readJobs, type ShapeFigures } from "./rush/measure.ts";
 import { planRush } from "./rush/plan.ts";
-import { play, readBack, signIdentity, waitDrained } from "./rush/player.ts";
+import { busyJobs, play, readBack, signIdentity, waitDrained } from "./rush/player.ts";
 import { HOSTILE_MARK, makeIdentity } from "./rush/programs.ts";
 import { type RushInfo, rushMarkdown, type ShapeReport } from "./rush/report.ts";
 import { shapeSpec, startShape } from "./rush/shapes.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const ALL_SHAPES = ["sqlite-1", "sqlite-2", "sqlite-4", "pg", "pg-kill"];
 
@@ -119,28 +121,19 @@ async function main(): Promise<number> {
       const cpu0 = shape.cpu();
       const load0 = loadAverage();
       const t0 = performance.now();
-      const timers: ReturnType<typeof setTimeout>[] = [];
-      const restarts: Promise<void>[] = [];
-      if (spec.killAtMs !== undefined) {
-        timers.push(setTimeout(() => {
-          log(`  ${Math.round((performance.now() - t0) / 1000)} s: SIGKILL worker machine-1`);
-          restarts.push(
-            shape.kill(0).then(() =>
-              new Promise<void>((r) =>
-                timers.push(setTimeout(() => {
-                  log(
-                    `  ${Math.round((performance.now() - t0) / 1000)} s: starting machine-1 again`,
-                  );
-                  shape.restart(0).then(r, (e) => {
-                    log(`  restart failed: ${e}`);
-                    r();
-                  });
-                }, spec.restartMs ?? 60_000))
-              )
-            ),
-          );
-        }, spec.killAtMs));
-      }
+      const at = () => `${Math.round((performance.now() - t0) / 1000)} s`;
+      let killedJobs: number[] = [];
+      // pg-kill: at the middle of the window, once machine-1 is grading, the machine dies
+      // (SIGKILL: the worker and its programs); a minute later it starts again.
+      const chaos = spec.killAtMs === undefined ? Promise.resolve() : (async () => {
+        await sleep(spec.killAtMs!);
+        killedJobs = await busyJobs(shape.base, shape.taToken, "machine-1", 15_000);
+        log(`  ${at()}: SIGKILL worker machine-1 (grading job(s) ${killedJobs.join(", ")})`);
+        await shape.kill(0);
+        await sleep(spec.restartMs ?? 60_000);
+        log(`  ${at()}: starting machine-1 again`);
+        await shape.restart(0);
+      })().catch((e) => log(`  kill/restart failed: ${e instanceof Error ? e.message : e}`));
       const outcome = await play({
         base: shape.base,
         students: shape.students,
@@ -151,14 +144,8 @@ async function main(): Promise<number> {
         log,
       });
       log(`  all submitted at ${(outcome.submitMs / 1000).toFixed(0)} s; draining`);
-      // A worker killed late in the window comes back before the queue can drain.
-      if (spec.killAtMs !== undefined) {
-        const wait = spec.killAtMs + (spec.restartMs ?? 0) - (performance.now() - t0);
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        await Promise.all(restarts);
-      }
+      await chaos; // the killed machine is back before the queue can drain
       const drained = await waitDrained(shape.base, shape.taToken, drainS * 1000);
-      for (const t of timers) clearTimeout(t);
       const cpu1 = shape.cpu();
       const api = await readBack(
         shape.base,
@@ -189,6 +176,8 @@ async function main(): Promise<number> {
         rssServeMiB: rss.serve,
         rssWorkerMiB: rss.worker,
         hostileLeft: hostileLeft.length,
+        killedJobs,
+        cpuBy: shape.cpuBy,
         api: { done: api.done, failed: api.failed, other: api.other.length },
         load: `${load0} -> ${loadAverage()}`,
       };

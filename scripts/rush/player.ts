@@ -242,6 +242,32 @@ export async function readBack(
   return out;
 }
 
+/**
+ * The jobs worker `id` is grading, once it grades any (polling the
+ * teaching assistant's `/api/course/workers` every 200 ms, at most
+ * `timeoutMs`; then whatever it has, maybe none).
+ */
+export async function busyJobs(
+  base: string,
+  taToken: string,
+  id: string,
+  timeoutMs: number,
+): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let jobs: number[] = [];
+  while (Date.now() < deadline) {
+    const { workers } = await getJson<{ workers: { id: string; jobs: { id: number }[] }[] }>(
+      base,
+      taToken,
+      "/api/course/workers",
+    );
+    jobs = workers.find((w) => w.id === id)?.jobs.map((j) => j.id) ?? [];
+    if (jobs.length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return jobs;
+}
+
 /** The teaching assistant's view of the queue. */
 export interface CourseJson {
   queued: number;

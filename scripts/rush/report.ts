@@ -28,6 +28,10 @@ export interface ShapeReport {
   rssServeMiB: number;
   rssWorkerMiB: number;
   hostileLeft: number;
+  /** The jobs the killed machine was grading (pg-kill). */
+  killedJobs: number[];
+  /** How CPU was counted: "cgroup" (everything), or a fallback. */
+  cpuBy: string;
   /** Every accepted submission read back through the API after the drain. */
   api: { done: number; failed: number; other: number };
   load: string;
@@ -128,13 +132,15 @@ async function machine(): Promise<string[]> {
   ];
 }
 
-function describe(s: ShapeSpec): string {
+function describe(x: ShapeReport): string {
+  const s = x.spec;
   if (s.machines === 0) return `serve on SQLite, ${s.serveWorkers} in-process slot(s)`;
   const base = `serve on PostgreSQL (grades ca-sign only) + ${s.machines} worker machines ` +
     `x ${s.slots} slots (netns + veth)`;
   return s.killAtMs === undefined
     ? base
-    : `${base}; machine-1 SIGKILLed at ${(s.killAtMs / 1000).toFixed(0)} s, back ` +
+    : `${base}; machine-1 SIGKILLed from ${(s.killAtMs / 1000).toFixed(0)} s as soon as it ` +
+      `graded (job(s) ${x.killedJobs?.join(", ") || "none"}), back ` +
       `${((s.restartMs ?? 0) / 1000).toFixed(0)} s later`;
 }
 
@@ -234,10 +240,18 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "",
     "Every figure comes from the database's job rows after the queue drained: wait = leased",
     "(the last time) - queued; end-to-end = finished - queued; drain = first accepted to last",
-    "finished. CPU-s/job: serve and the worker processes with the graded programs they reaped,",
-    "over the results; DB CPU-s/job: PostgreSQL's server processes. RSS: the peak (VmHWM).",
+    "finished. CPU-s/job: serve and the worker processes and everything they started (the",
+    "sandboxed programs and the grading engine included), over the results, counted by " +
+    `${r.reports[0]?.cpuBy ?? "cgroup"};`,
+    "DB CPU-s/job: PostgreSQL's server processes. RSS: the peak (VmHWM).",
     "",
-    ...r.reports.map((x) => `- **${x.name}**: ${describe(x.spec)}; load ${x.load}`),
+    `At ${fmtNum(r.planned / (r.windowS / 60))} submissions a minute on average ` +
+    `(${fmtNum((r.planned / (r.windowS / 60)) * PEAK_OVER_MEAN)} at the deadline), this`,
+    `rush is the deadline hour of a course of about **${
+      fmtNum(r.students * 3600 / r.windowS)
+    } students** (${r.students} x ${fmtNum(3600 / r.windowS)}).`,
+    "",
+    ...r.reports.map((x) => `- **${x.name}**: ${describe(x)}; load ${x.load}`),
     "",
     table,
     "",

@@ -18,6 +18,7 @@ import { memoryKiB } from "../bench/proc.ts";
 import { type PgCluster, startPgCluster } from "../lib/pg_cluster.ts";
 import { SimulatedMachine } from "../lib/machine.ts";
 import { Proc, socklabArgv } from "../lib/proc.ts";
+import { CpuGroup } from "./cpuacct.ts";
 import { cpuOfTree, cpuWithChildren } from "./measure.ts";
 import type { Student } from "./player.ts";
 
@@ -59,6 +60,8 @@ export interface RunningShape extends AsyncDisposable {
   restart(i: number): Promise<void>;
   /** CPU seconds so far: serve, workers (live and killed), PostgreSQL. */
   cpu(): { serve: number; workers: number; db: number };
+  /** How cpu() counts: "cgroup" (everything), or the fallbacks. */
+  cpuBy: string;
   /** Peak RSS, MiB: serve and the largest worker. */
   peakRss(): { serve: number; worker: number };
 }
@@ -130,21 +133,35 @@ export async function startShape(
       throw new Error(`course roster gave ${students.length} tokens for ${nStudents} students`);
     }
 
-    const serve = new Proc(socklabArgv([
-      "serve",
-      "--data",
-      data,
-      ...dbArgs,
-      "--port",
-      "0",
-      "--workers",
-      String(spec.serveWorkers),
-      "--lease",
-      String(leaseS),
-      "--isolation",
-      isolation,
-      ...(spec.machines > 0 ? ["--kinds", "ca-sign"] : []),
-    ]));
+    // Their CPU, graded programs included, by cgroup (see cpuacct.ts); cutime where none.
+    const tag = `socklab-rush-${Deno.pid}-${spec.name}`;
+    const groups = {
+      serve: CpuGroup.make(`${tag}-serve`),
+      workers: CpuGroup.make(`${tag}-workers`),
+    };
+    cleanups.push(async () => {
+      await groups.serve?.remove();
+      await groups.workers?.remove();
+    });
+    const inGroup = (g: CpuGroup | null, argv: string[]) => (g ? g.wrap(argv) : argv);
+    const serve = new Proc(inGroup(
+      groups.serve,
+      socklabArgv([
+        "serve",
+        "--data",
+        data,
+        ...dbArgs,
+        "--port",
+        "0",
+        "--workers",
+        String(spec.serveWorkers),
+        "--lease",
+        String(leaseS),
+        "--isolation",
+        isolation,
+        ...(spec.machines > 0 ? ["--kinds", "ca-sign"] : []),
+      ]),
+    ));
     cleanups.push(async () => void await serve.stop(60_000));
     const m = await serve.stderr.waitFor(/listening on (http:\/\/\S+)/, 60_000);
     const base = m[1];
@@ -156,19 +173,22 @@ export async function startShape(
     const startWorker = async (i: number) => {
       const mach = machines[i];
       const p = new Proc(
-        socklabArgv([
-          "worker",
-          "--db",
-          pg!.urlFor(mach.hostAddr),
-          "--slots",
-          String(spec.slots),
-          "--name",
-          `machine-${i + 1}`,
-          "--lease",
-          String(leaseS),
-          "--isolation",
-          isolation,
-        ]),
+        inGroup(
+          groups.workers,
+          socklabArgv([
+            "worker",
+            "--db",
+            pg!.urlFor(mach.hostAddr),
+            "--slots",
+            String(spec.slots),
+            "--name",
+            `machine-${i + 1}`,
+            "--lease",
+            String(leaseS),
+            "--isolation",
+            isolation,
+          ]),
+        ),
         // Its job directories go under the shape's directory (a killed worker leaves them).
         { prefix: mach.prefix, env: { TMPDIR: data } },
       );
@@ -227,11 +247,15 @@ export async function startShape(
       cpu() {
         samplePeaks();
         return {
-          serve: tree(serve.child.pid),
-          workers: deadWorkersCpu + workers.reduce((a, w) => a + (w ? tree(w.child.pid) : 0), 0),
+          serve: groups.serve ? groups.serve.seconds() : tree(serve.child.pid),
+          workers: groups.workers ? groups.workers.seconds() : deadWorkersCpu +
+            workers.reduce((a, w) => a + (w ? tree(w.child.pid) : 0), 0),
           db: pg ? cpuOfTree(pg.pid) : 0,
         };
       },
+      cpuBy: groups.serve
+        ? (groups.serve.v2 ? "cgroup v2 (isolated programs not counted)" : "cgroup")
+        : "cutime",
       peakRss() {
         samplePeaks();
         return { serve: peaks.serve / 1024, worker: peaks.worker / 1024 };
