@@ -196,6 +196,7 @@ async function main(): Promise<number> {
     idDir = undefined;
   }
   const info: RushInfo = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     students,
     windowS,
     seed,

@@ -38,6 +38,8 @@ export interface ShapeReport {
 }
 
 export interface RushInfo {
+  /** When the run ended (ISO). */
+  date: string;
   students: number;
   windowS: number;
   seed: number;
@@ -125,8 +127,9 @@ async function machine(): Promise<string[]> {
     `- CPU: ${navigator.hardwareConcurrency} cores, ${model}; memory ${mem.toFixed(1)} GiB`,
     `- OS: ${/^PRETTY_NAME="?([^"\n]+)"?/m.exec(os)?.[1] ?? "unknown"}, kernel ` +
     `${Deno.osRelease()} ${Deno.build.arch}`,
-    `- Deno ${Deno.version.deno}; ${pg}; python3 for the graded programs: ` +
-    `${await text("python3", ["--version"])}`,
+    `- Deno ${Deno.version.deno}; ${pg}; the graded programs' python3: ` +
+    `${await text("/usr/bin/python3", ["--version"])} (/usr/bin/python3, what isolated jobs ` +
+    `run; python3 on PATH: ${await text("python3", ["--version"])})`,
     `- Shared: this machine runs other engineers' work at the same time; the load average is ` +
     `given for each shape (before -> after).`,
   ];
@@ -145,6 +148,22 @@ function describe(x: ShapeReport): string {
 }
 
 const s1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "n/a");
+
+/** The measured shapes with as many slots as the estimate asks for, against the rush's rate. */
+function measuredAgainst(r: RushInfo, est: Estimate): string[] {
+  const rushPeak = (r.planned / r.windowS) * PEAK_OVER_MEAN;
+  const enough = r.reports.filter((x) =>
+    x.spec.killAtMs === undefined &&
+    (x.spec.machines ? x.spec.machines * x.spec.slots : x.spec.serveWorkers) >= est.slots
+  );
+  if (!enough.length) return [];
+  return [
+    `- Measured: with that many slots (${enough.map((x) => x.name).join(", ")}), this rush, ` +
+    `arriving at ${(rushPeak / est.peakPerS).toFixed(1)}x`,
+    `  a 1,000-student course's deadline rate, waited at most ` +
+    `${Math.max(...enough.map((x) => x.figures.waitP99)).toFixed(1)} s at p99.`,
+  ];
+}
 
 /** The whole of bench/RUSH.md. */
 export async function rushMarkdown(r: RushInfo): Promise<string> {
@@ -210,7 +229,7 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
   return [
     "# The deadline hour (`deno task rush`)",
     "",
-    `Written by \`deno task rush\` (scripts/rush.ts) on ${new Date().toISOString()}. The`,
+    `Written by \`deno task rush\` (scripts/rush.ts), run ending ${r.date}. The`,
     'course\'s own system told students **"grading might take up to 5 min"**: that is the',
     "anchor for the waits below.",
     "",
@@ -222,6 +241,8 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "",
     "## The rush",
     "",
+    `Run as \`deno task rush --students ${r.students} --window ${r.windowS}` +
+    `${r.timeLimit ? ` --time-limit ${r.timeLimit}` : ""}\` (the five shapes one after the other).`,
     `${r.students} students, ${r.planned} planned submissions (1 to 4 each), across all parts,`,
     "mostly good scripts (the fixtures of tests/fixtures/students), 17% broken, 3% hostile",
     "(endless output; a fork bomb, bounded at 60 processes on this shared machine; a daemon),",
@@ -302,6 +323,7 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     `cores busy; a ${cores}-core machine kept at most 70% busy`,
     `  gives **${est.machines} worker machine(s) of this size**, each with ` +
     `\`socklab worker --slots ${perMachine}\`.`,
+    ...measuredAgainst(r, est),
     `- One more machine than that for the last hour: a machine lost mid-rush (pg-kill) delays`,
     "  its jobs by one lease (30 s) and its slots are gone until it is back.",
     "",
