@@ -98,8 +98,13 @@ export async function exists(path: string): Promise<boolean> {
 
 /** Fail unless `path` is a readable file. `what` names it in the message. */
 export async function mustRead(path: string, what: string): Promise<string> {
+  return new TextDecoder().decode(await mustReadBytes(path, what));
+}
+
+/** Fail unless `path` is a readable file; its bytes. `what` names it in the message. */
+export async function mustReadBytes(path: string, what: string): Promise<Uint8Array> {
   try {
-    return await Deno.readTextFile(path);
+    return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new RunError(`${what} ${path}: no such file`);
     if (e instanceof Deno.errors.PermissionDenied) {
