@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
+import { descendants } from "../mod/proc/sandbox.ts";
+import { openStore } from "../mod/service/store/open.ts";
 import {
   fixture,
   getJson,
@@ -7,6 +9,7 @@ import {
   postSubmission,
   serveInProcess,
   waitGraded,
+  waitStatus,
 } from "./helpers/service.ts";
 
 const BROKEN = "import sys\nsys.exit('no socket today')\n";
@@ -277,4 +280,39 @@ Deno.test("service api: a grader failure is retried, then failed, and is not an 
   assert.equal(signed.success, 1);
   const me = await getJson(svc.url, course.tokens.alice, "/api/me");
   assert.equal((me.body.scores as Record<string, number>)["ca-sign"], 1);
+});
+
+Deno.test("service api: closing with a job still running past the grace stops it and hands it back", async () => {
+  await using course = await makeCourse(["alice"]);
+  const svc = await serveInProcess(course, { workers: 1 });
+  let id: number;
+  try {
+    const made = await postSubmission(svc.url, course.tokens.alice, {
+      kind: "part2",
+      files: { script: { name: "PDC.py", data: "import time\ntime.sleep(120)\n" } },
+    });
+    id = made.body.id as number;
+    await waitStatus(svc.url, course.tokens.alice, id, ["running"], 20_000);
+  } finally {
+    await svc.close(300);
+  }
+  assert.ok(
+    svc.logs.some((l) => /: handed back to the queue \(shutting down\)$/.test(l)),
+    svc.logs.join("\n"),
+  );
+  const left = descendants(Deno.pid).filter((pid) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("PDC.py");
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(left, [], "the program was stopped");
+  const store = await openStore({ data: course.data });
+  try {
+    const job = (await store.getSubmission(id))!.job;
+    assert.deepEqual([job.status, job.tries], ["queued", 0]);
+  } finally {
+    await store.close();
+  }
 });

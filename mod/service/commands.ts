@@ -77,8 +77,8 @@ export const serve = defineCommand({
   description: `Serves the JSON API under /api/ (see 'socklab submit') and grades the
 queued submissions with N workers in this process. Prints
 'listening on http://<host>:<port>' on stderr when ready, one line per job.
-SIGINT/SIGTERM: stops taking jobs, lets running ones finish (or hands them
-back to the queue after 30 s), exits 0.`,
+SIGINT/SIGTERM: stops taking jobs, lets running ones finish (after 30 s it
+stops them and hands them back to the queue), exits 0.`,
   example: "socklab serve --data course --host 0.0.0.0 --port 8080",
   async run(args, io) {
     const data = dataDir(args);
@@ -108,9 +108,14 @@ back to the queue after 30 s), exits 0.`,
     });
     const course = (await service.store.getCourse())!;
     const students = (await service.store.listUsers("student")).length;
+    const why = service.pool?.unisolated;
     io.log(
       `course '${course.name}': ${students} students; ${workers} worker(s); ` +
-        `part 5 jobs one at a time (fixed port 5003)`,
+        (why
+          ? `grading UNISOLATED (${why}): trusted scripts only; part 5 jobs one at a time (fixed port 5003)`
+          : workers
+          ? "each job isolated in its own sandbox"
+          : "no workers here"),
     );
     io.log(`listening on ${service.url}`);
     const sig = await io.stopped;

@@ -30,6 +30,8 @@ export interface JobContext {
   seed?: number;
   /** How the student's program runs (default "required": students' code is untrusted). */
   isolation?: Isolation;
+  /** Aborts grading (the service is shutting down): runJob then rejects. */
+  signal?: AbortSignal;
 }
 
 /** The file names a kind's upload fields get (their order in `submit`). */
@@ -47,10 +49,10 @@ export const KIND_FILES: Record<string, readonly ("script" | "cert" | "key" | "c
 const OUTPUT_KEPT = 1024 * 1024;
 
 /**
- * THE place where a job becomes a GradeRequest: the program to run and its
- * files. Today the files are written to `dir` and the program is
- * `python3 <dir>/<script>`; when the sandbox (isolation) lands in
- * GradeRequest, give it the files/working directory and `isolation` here.
+ * THE place where a job becomes a GradeRequest: the files are written to
+ * `dir` and the program is `python3 <dir>/<script>`; isolated, the engine
+ * gives the program those files (the script and the files beside it: for
+ * part 5 its certificate and key) at the same paths, and nothing else.
  */
 export function gradeRequest(
   job: LeasedJob,
@@ -63,6 +65,7 @@ export function gradeRequest(
     part: job.kind,
     program: ["python3", script],
     isolation: ctx.isolation ?? "required",
+    signal: ctx.signal,
     timeLimitMs: ctx.policy.timeLimitSeconds * 1000,
     outputCapBytes: ctx.policy.outputLimitBytes,
     seed: ctx.seed ?? Math.floor(Math.random() * 2 ** 31),
