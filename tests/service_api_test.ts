@@ -285,11 +285,13 @@ Deno.test("service api: a grader failure is retried, then failed, and is not an 
 Deno.test("service api: closing with a job still running past the grace stops it and hands it back", async () => {
   await using course = await makeCourse(["alice"]);
   const svc = await serveInProcess(course, { workers: 1 });
+  // A name of its own: other test files run in this process too.
+  const name = `hang_${crypto.randomUUID().slice(0, 8)}.py`;
   let id: number;
   try {
     const made = await postSubmission(svc.url, course.tokens.alice, {
       kind: "part2",
-      files: { script: { name: "PDC.py", data: "import time\ntime.sleep(120)\n" } },
+      files: { script: { name, data: "import time\ntime.sleep(120)\n" } },
     });
     id = made.body.id as number;
     await waitStatus(svc.url, course.tokens.alice, id, ["running"], 20_000);
@@ -300,14 +302,18 @@ Deno.test("service api: closing with a job still running past the grace stops it
     svc.logs.some((l) => /: handed back to the queue \(shutting down\)$/.test(l)),
     svc.logs.join("\n"),
   );
-  const left = descendants(Deno.pid).filter((pid) => {
-    try {
-      return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("PDC.py");
-    } catch {
-      return false;
-    }
-  });
-  assert.deepEqual(left, [], "the program was stopped");
+  const left = () =>
+    descendants(Deno.pid).filter((pid) => {
+      try {
+        return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(name);
+      } catch {
+        return false;
+      }
+    });
+  // The kill is sent; wait (bounded) for the kernel to finish it.
+  const deadline = Date.now() + 5_000;
+  while (left().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(left(), [], "the program was stopped");
   const store = await openStore({ data: course.data });
   try {
     const job = (await store.getSubmission(id))!.job;
