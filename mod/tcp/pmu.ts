@@ -24,6 +24,7 @@ import { RunError } from "../cli/command.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError, message } from "../net/errors.ts";
 import type { Server } from "../net/server.ts";
+import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS, type Slot } from "../net/limits.ts";
 
 /** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
 export type Split = "none" | "random" | number;
@@ -44,7 +45,16 @@ export interface PmuSessionOptions {
   random?: () => number;
   /** Ends the session early (server shutdown): pending waits stop, the connection closes. */
   signal?: AbortSignal;
+  /**
+   * Longest a `CMD_short` session may last, in seconds (default
+   * {@link DEFAULT_SESSION_LIMIT}): a message that would go out later is not sent, and the
+   * server closes. `CMD_short:60` asks for up to 19 minutes otherwise.
+   */
+  sessionLimit?: number;
 }
+
+/** Seconds a `CMD_short` session may last by default: 5 minutes (`CMD_short:15` x 20 fits). */
+export const DEFAULT_SESSION_LIMIT = 300;
 
 /** What a session did, for the one log line per connection. */
 export interface PmuSessionReport {
@@ -107,6 +117,22 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal?.addEventListener("abort", done);
   });
+}
+
+/**
+ * Waits `ms` between two messages while watching the connection: a peer that resets it
+ * (its process is gone) ends the session now, not at the next write a minute later. Bytes
+ * or an EOF (a client may half-close after its command) change nothing.
+ */
+async function pauseWatching(reader: ConnReader, ms: number, signal?: AbortSignal) {
+  const end = performance.now() + ms;
+  let eof = false;
+  while (!eof && !signal?.aborted && performance.now() < end) {
+    const r = await reader.read(end - performance.now(), signal);
+    if (r === "timeout") return;
+    eof = r === null;
+  }
+  await pause(end - performance.now(), signal);
 }
 
 /** Writes all of `data`; `progress` hears of every write that took bytes. */
@@ -235,8 +261,16 @@ export async function pmuSession(
     // 2. The answer.
     if (cmd.kind === "short") {
       report.planned = opts.count ?? messageCount(random);
+      const limit = opts.sessionLimit ?? DEFAULT_SESSION_LIMIT;
+      const deadline = started + limit * 1000;
       for (let i = 0; i < report.planned; i++) {
-        if (i > 0) await pause(cmd.delay * 1000, signal);
+        if (i > 0) {
+          if (performance.now() + cmd.delay * 1000 > deadline) {
+            report.error = `session limit of ${limit} s reached`;
+            break;
+          }
+          await pauseWatching(reader, cmd.delay * 1000, signal);
+        }
         if (signal?.aborted) throw new Error("server shutting down");
         await write(encoder.encode(pmuMessage(i)));
         report.sent++;
@@ -301,8 +335,7 @@ export function reportLine(r: PmuSessionReport): string {
   return `${r.peer} ${r.command || "(no command)"} -> ${what}${err}, ${r.seconds.toFixed(2)} s`;
 }
 
-/** Connections a PMU server serves at once by default: the lab's 200 students, with room. */
-export const DEFAULT_MAX_CONNECTIONS = 512;
+export { DEFAULT_MAX_CONNECTIONS };
 
 /** What a client over the connection limit is told before the server closes. */
 export const BUSY = "Server busy: too many connections, try again later.";
@@ -314,6 +347,11 @@ export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "si
    * the limit gets {@link BUSY} and is closed, and the refusal is logged.
    */
   maxConnections?: number;
+  /**
+   * Most connections from one address at once (default: an eighth of maxConnections; 0: no
+   * cap); over it, a client is refused as over the limit.
+   */
+  maxPerPeer?: number;
   hostname: string;
   port: number;
   /** Serve over TLS with this PEM certificate chain and key (part 5). */
@@ -327,10 +365,29 @@ export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "si
   /**
    * Runs on each accepted connection before its session (part 5: the TLS handshake, bounded
    * in time). A rejection is logged as `<peer> <message>` and closes the connection; the
-   * server goes on.
+   * server goes on. A rejection with a `settled` promise (a {@link PendingConnection}: a
+   * TLS handshake that timed out, which Deno cannot cut short) keeps the connection's slot
+   * until it settles.
    */
   prepare?: (conn: Deno.Conn, signal: AbortSignal) => Promise<void>;
 }
+
+/**
+ * A connection the server gave up on but cannot release yet: Deno keeps a TLS connection
+ * (and its descriptor) open until its handshake ends, whatever `close()` says. `settled`
+ * resolves when the peer finishes the handshake or leaves; until then it counts against
+ * the limits, so that stalled handshakes cannot pile up beyond them.
+ */
+export class PendingConnection extends Error {
+  override name = "PendingConnection";
+  constructor(message: string, readonly settled: Promise<unknown>) {
+    super(message);
+  }
+}
+
+/** Accept failures back off from this delay, doubling up to {@link ACCEPT_BACKOFF_MAX_MS}. */
+const ACCEPT_BACKOFF_MS = 50;
+const ACCEPT_BACKOFF_MAX_MS = 1000;
 
 /** Start the PMU server (TCP, or TLS with `tls`); resolves once it listens. */
 export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
@@ -350,71 +407,121 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   const flood = opts.flood ?? encoder.encode(floodText(DEFAULT_FLOOD_BYTES));
   const abort = new AbortController();
+  const stopping = new Promise<void>((resolve) =>
+    abort.signal.addEventListener("abort", () => resolve())
+  );
   const sessions = new Set<Promise<void>>();
   const refusals = new Set<Promise<void>>();
   const counts = { short: 0, flood: 0, wrong: 0, none: 0 };
-  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const limits = new ConnectionLimits(
+    opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    opts.maxPerPeer,
+  );
+  /**
+   * Connections held in all (served, refused but not yet gone) past which the server stops
+   * accepting until one ends: refusing costs a descriptor too, and over TLS a refused peer
+   * that never finishes its handshake keeps it (see PendingConnection).
+   */
+  const maxHeld = 2 * limits.max;
   let served = 0;
   let refused = 0;
   let closing = false;
 
-  /** Over the limit: say so in one write (bounded in time), close, log. */
-  async function refuse(conn: Deno.Conn) {
+  /** Over a limit: say so in one write, close, log. Bounded in time over TCP. */
+  async function refuse(conn: Deno.Conn, why: string) {
     refused++;
-    log(
-      `${peerOf(conn)} refused: ${maxConnections} connections already open ` +
-        `(--max-connections ${maxConnections})`,
-    );
+    log(`${peerOf(conn)} refused: ${why}`);
     const hangUp = () => {
       try {
         conn.close();
       } catch { /* already closed */ }
     };
-    const guard = setTimeout(hangUp, 2000);
+    // Over TLS the write waits for the handshake, and closing before it ends frees nothing
+    // (Deno): wait until the peer finishes it or leaves, or the server stops.
+    const guard = opts.tls ? undefined : setTimeout(hangUp, 2000);
+    const onAbort = () => hangUp();
+    abort.signal.addEventListener("abort", onAbort);
     try {
       await conn.write(encoder.encode(BUSY));
     } catch { /* gone already: nothing to be polite to */ }
     clearTimeout(guard);
+    abort.signal.removeEventListener("abort", onAbort);
     hangUp();
   }
 
+  function track(set: Set<Promise<void>>, p: Promise<void>) {
+    set.add(p);
+    p.finally(() => set.delete(p));
+  }
+
+  /** The session of an admitted connection; its slot is released when the connection is. */
+  async function serve(conn: Deno.Conn, slot: Slot) {
+    served++;
+    const random = seededRandom(Math.floor(seeds() * 2 ** 32));
+    try {
+      if (opts.prepare) {
+        try {
+          await opts.prepare(conn, abort.signal);
+        } catch (e) {
+          counts.none++;
+          log(`${peerOf(conn)} ${message(e)}`);
+          if (e instanceof PendingConnection && !abort.signal.aborted) {
+            await Promise.race([e.settled.catch(() => {}), stopping]);
+          }
+          try {
+            conn.close();
+          } catch { /* already closed */ }
+          return;
+        }
+      }
+      const r = await pmuSession(conn, { ...opts, flood, random, signal: abort.signal });
+      counts[r.kind]++;
+      log(reportLine(r));
+    } finally {
+      slot.release();
+    }
+  }
+
   const closed = (async () => {
+    let backoff = 0;
+    let failures = 0;
+    let full = false;
     while (!closing) {
+      if (sessions.size + refusals.size >= maxHeld) {
+        if (!full) {
+          log(
+            `${sessions.size + refusals.size} connections held: not accepting until one ends ` +
+              `(twice --max-connections ${limits.max})`,
+          );
+        }
+        full = true;
+        await Promise.race([...sessions, ...refusals, stopping]);
+        continue;
+      }
+      full = false;
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (e) {
         if (closing || e instanceof Deno.errors.BadResource) break;
-        // One failed accept (a peer gone before accept, out of file descriptors) must not
-        // stop the server: log it and go on, a moment later.
-        log(`accept failed: ${message(e)}`);
-        await pause(100, abort.signal);
+        // A failed accept (out of file descriptors: EMFILE) must not stop the server, nor
+        // spin: log the first failure, retry after a delay that doubles up to 1 s.
+        failures++;
+        if (failures === 1) {
+          log(`accept failed: ${message(e)}; retrying, backing off up to 1 s`);
+        }
+        backoff = Math.min(Math.max(backoff * 2, ACCEPT_BACKOFF_MS), ACCEPT_BACKOFF_MAX_MS);
+        await pause(backoff, abort.signal);
         continue;
       }
-      if (sessions.size >= maxConnections) {
-        const r = refuse(conn);
-        refusals.add(r);
-        r.finally(() => refusals.delete(r));
-        continue;
+      if (failures > 0) {
+        log(`accepting again after ${failures} failed accept(s)`);
+        failures = 0;
+        backoff = 0;
       }
-      served++;
-      const random = seededRandom(Math.floor(seeds() * 2 ** 32));
-      const session = () =>
-        pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
-          counts[r.kind]++;
-          log(reportLine(r));
-        });
-      const s = opts.prepare
-        ? opts.prepare(conn, abort.signal).then(session, (e) => {
-          counts.none++;
-          log(`${peerOf(conn)} ${message(e)}`);
-          try {
-            conn.close();
-          } catch { /* already closed */ }
-        })
-        : session();
-      sessions.add(s);
-      s.finally(() => sessions.delete(s));
+      const slot = limits.admit(hostOf(conn));
+      if (typeof slot === "string") track(refusals, refuse(conn, slot));
+      else track(sessions, serve(conn, slot));
     }
   })();
 
@@ -440,6 +547,15 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
       `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}` +
       (refused ? `, ${refused} refused (busy)` : ""),
   });
+}
+
+/** The peer's address without its port: what the per-address cap counts. */
+function hostOf(conn: Deno.Conn): string {
+  try {
+    return (conn.remoteAddr as Deno.NetAddr).hostname;
+  } catch {
+    return "?";
+  }
 }
 
 function peerOf(conn: Deno.Conn): string {

@@ -42,7 +42,7 @@ type Action = typeof ACTIONS[number];
 const ACTION_OPTIONS: Record<Action, string[]> = {
   init: ["dir", "cn", "days", "force"],
   request: ["key", "csr", "cn"],
-  sign: ["dir", "out", "days", "not-before", "not-after", "name"],
+  sign: ["dir", "out", "days", "not-before", "not-after", "name", "force"],
 };
 
 /** Options the user typed (not defaults): a string/boolean/array value that is set. */
@@ -81,7 +81,10 @@ export const ca: Command = {
       arg: "N",
       help: "(init, sign) validity in days (default: 3650 for init, 365 for sign)",
     },
-    force: { type: "boolean", help: "(init) replace an existing CA" },
+    force: {
+      type: "boolean",
+      help: "(init) replace an existing CA; (sign) replace an existing certificate",
+    },
     key: {
       type: "string",
       arg: "FILE",
@@ -171,7 +174,16 @@ stdout: the files written, one a line; stderr: what they hold.`,
     }
     const out = str(args, "out") ?? csr.replace(/\.(csr|req|pem)$/i, "") + ".crt";
     if (out === csr) throw new UsageError(`--out: would overwrite the request ${csr}`);
-    await signRequest({ csr, dir, out, days, notBefore, notAfter, names });
+    await signRequest({
+      csr,
+      dir,
+      out,
+      days,
+      notBefore,
+      notAfter,
+      names,
+      force: flag(args, "force"),
+    });
     io.log(`signed ${out}: ${await describeCert(out)}`);
     io.out(out);
     return 0;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type PmuServerOptions, startPmuServer } from "../tcp/pmu.ts";
+import { PendingConnection, type PmuServerOptions, startPmuServer } from "../tcp/pmu.ts";
 import type { Server } from "../net/server.ts";
 import { X509Certificate } from "node:crypto";
 import { RunError } from "../cli/command.ts";
@@ -247,6 +247,9 @@ export function checkIdentity(id: Identity, hostname: string): void {
  * session forever) or until `signal` aborts. A failed handshake (a plain-TCP
  * client, a client that rejects the certificate, one that vanishes) is an
  * Error whose message is the reason in one line; the caller logs it and goes on.
+ * A handshake still running at the timeout is a {@link PendingConnection}: Deno
+ * cannot close a TLS connection before its handshake ends (the descriptor stays
+ * whatever `close()` says), so the caller keeps counting it until it settles.
  */
 export async function serverHandshake(
   conn: Deno.Conn,
@@ -256,25 +259,29 @@ export async function serverHandshake(
   const tls = conn as Deno.TlsConn;
   if (typeof tls.handshake !== "function") return;
   const hs = tls.handshake();
-  hs.catch(() => {}); // rejected when the connection is closed below
+  hs.catch(() => {}); // rejected when the peer leaves, or when the connection is closed
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
-  const stop = new Promise<string>((resolve) => {
-    timer = setTimeout(
-      () => resolve(`no TLS handshake within ${timeoutMs / 1000} s`),
-      Math.max(0, timeoutMs),
-    );
-    onAbort = () => resolve("server shutting down");
+  const stop = new Promise<"timeout" | "abort">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), Math.max(0, timeoutMs));
+    onAbort = () => resolve("abort");
     signal?.addEventListener("abort", onAbort);
     if (signal?.aborted) onAbort();
   });
   try {
     const r = await Promise.race([hs.then(() => null), stop]);
-    if (r !== null) {
+    if (r === "abort") {
       try {
         conn.close();
       } catch { /* already closed */ }
-      throw new Error(`TLS handshake failed: ${r}`);
+      throw new Error("TLS handshake failed: server shutting down");
+    }
+    if (r === "timeout") {
+      throw new PendingConnection(
+        `TLS handshake failed: no TLS handshake within ${timeoutMs / 1000} s ` +
+          `(its slot stays taken until the peer finishes it or leaves)`,
+        hs,
+      );
     }
   } catch (e) {
     if (e instanceof Error && e.message.startsWith("TLS handshake failed")) throw e;
