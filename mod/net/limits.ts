@@ -11,11 +11,12 @@
 export const DEFAULT_MAX_CONNECTIONS = 512;
 
 /**
- * The per-address cap when none is given: an eighth of the total (64 of 512), at least 1.
- * Students behind one address (one shared machine, one NAT) share it: `--max-per-peer`.
+ * The per-address cap when none is given: an eighth of the total (64 of 512), at least 8
+ * (and no more than the total). Students behind one address (one shared machine, one NAT)
+ * share it: raise it with `--max-per-peer`.
  */
 export function defaultPerPeer(max: number): number {
-  return Math.max(1, Math.ceil(max / 8));
+  return Math.min(max, Math.max(8, Math.ceil(max / 8)));
 }
 
 /** A connection's place; release it once, when the connection is gone. */
