@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { opensslDate, opensslReason, subjectAltName, validName } from "../mod/tls/ca.ts";
-import { tlsReason } from "../mod/tls/secure.ts";
+import { tlsReason } from "../mod/tls/client.ts";
 import { Proc, ROOT, runProc, runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
 import { netnsTest } from "./helpers/netns.ts";
 import { closedTcpPort } from "./helpers/ports.ts";

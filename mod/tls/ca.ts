@@ -96,6 +96,10 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** A PEM certificate, and a PEM private key (any kind), as their first lines say. */
+export const PEM_CERT = /-----BEGIN CERTIFICATE-----/;
+export const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
 /** Fail unless `path` is a readable regular file of at most 1 MiB. `what` names it. */
 export function mustRead(path: string, what: string): Promise<string> {
   return readInputText(path, what);

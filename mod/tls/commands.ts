@@ -17,14 +17,8 @@ import {
   pmuServerOptions,
   runPdc,
 } from "../tcp/commands.ts";
-import {
-  connectSecure,
-  describeServerCert,
-  lenientClose,
-  loadCaCert,
-  loadIdentity,
-  startSecurePmu,
-} from "./secure.ts";
+import { connectSecure, lenientClose, loadCaCert } from "./client.ts";
+import { describeServerCert, loadIdentity, startSecurePmu } from "./server.ts";
 import {
   caInit,
   DEFAULT_NAMES,

@@ -12,7 +12,7 @@ import { echoExchange } from "../../mod/tcp/echo.ts";
 import { pdcExchange } from "../../mod/tcp/pdc.ts";
 import { floodText, pmuMessage } from "../../mod/pmu/mod.ts";
 import { fileURLToPath } from "node:url";
-import { connectSecure, lenientClose } from "../../mod/tls/secure.ts";
+import { connectSecure, lenientClose } from "../../mod/tls/client.ts";
 import { NORMAL_CLOSES } from "../../mod/ws/close.ts";
 import { runWsPdc } from "../../mod/ws/ws_pdc.ts";
 import { resetExchange } from "../../mod/udp/pdc_udp.ts";
@@ -474,7 +474,7 @@ export function wsPmuStorm(scale: Scale, seed = 1): StormSpec {
 /** The demo certificates (certs/README.md): public test material. */
 const CERTS = fileURLToPath(new URL("../../certs/", import.meta.url));
 
-/** secure-pdc's connection (mod/tls/secure.ts: chain checked against the CA), then pdc's exchange. */
+/** secure-pdc's connection (mod/tls/client.ts: chain checked against the CA), then pdc's exchange. */
 async function goodSecure(ep: Endpoint, i: number): Promise<string | null> {
   const caFile = CERTS + "ca.crt";
   const conn = await connectSecure({
