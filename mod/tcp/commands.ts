@@ -19,11 +19,15 @@ import {
 } from "../cli/command.ts";
 import type { Io } from "../cli/io.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
+import { FAIR_OPTIONS, parseFairOptions } from "../cli/fair.ts";
+import { readInput } from "../cli/files.ts";
+import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
 import { hostPort, ipFamily, isValidHost, resolveHost } from "../net/address.ts";
 import { connectError, isPeerGone, message as errMsg } from "../net/errors.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
 import { echoExchange, startEchoServer } from "./echo.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "./pdc.ts";
+import { checkedConn, NotPmuProtocol, RefusalGate } from "./answer.ts";
 import {
   DEFAULT_MAX_CONNECTIONS,
   type PmuServerOptions,
@@ -48,6 +52,7 @@ export const echoServer: Command = {
   options: {
     host: { type: "string", default: "localhost", arg: "HOST", help: "address to listen on" },
     port: { type: "string", default: "5002", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...LOG_OPTIONS,
   },
   description: `Reads what each client sends 16 bytes at a time, logs it on stderr as
 'received: ...' and sends it back. Serves several clients at once.`,
@@ -55,8 +60,9 @@ export const echoServer: Command = {
   async run(args, io) {
     const port = portOpt(args);
     const host = await ipv4Of(str(args, "host")!);
-    const server = await startEchoServer({ hostname: host, port, log: io.log });
-    return serveUntilStopped(io, server);
+    const events = eventLog(args, io.log);
+    const server = await startEchoServer({ hostname: host, port, log: events.log });
+    return serveUntilStopped(io, server, undefined, events);
   },
 };
 
@@ -160,6 +166,8 @@ export const pmuServerOptions: Command["options"] = {
     arg: "BYTES",
     help: "longest command accepted; a longer one gets 'Wrong command.'",
   },
+  ...FAIR_OPTIONS,
+  ...LOG_OPTIONS,
 };
 
 /** Parses the {@link pmuServerOptions} of `args` (UsageError/RunError naming the bad value). */
@@ -187,15 +195,20 @@ export async function parsePmuServerOptions(
     if (args.values["flood-bytes"] !== String(DEFAULT_FLOOD_BYTES)) {
       throw new UsageError("--flood-file and --flood-bytes cannot be used together");
     }
-    try {
-      flood = await Deno.readFile(file);
-    } catch (e) {
-      throw new RunError(`cannot read --flood-file ${file}: ${errMsg(e)}`);
-    }
+    flood = await readInput(file, "--flood-file", 1 << 30);
   } else {
     flood = new TextEncoder().encode(floodText(floodBytes));
   }
-  return { count, seed, idleTimeout, split, maxCommandBytes, maxConnections, flood };
+  return {
+    count,
+    seed,
+    idleTimeout,
+    split,
+    maxCommandBytes,
+    maxConnections,
+    flood,
+    ...parseFairOptions(args),
+  };
 }
 
 /** The address a server binds: an IP literal as given, a name's IPv4 address. */
@@ -229,8 +242,9 @@ Serves many clients at once; one log line per connection on stderr.`,
     const port = portOpt(args);
     const parsed = await parsePmuServerOptions(args);
     const hostname = await bindAddress(str(args, "host")!);
-    const server = await startPmuServer({ hostname, port, ...parsed, log: io.log });
-    return serveUntilStopped(io, server);
+    const events = eventLog(args, io.log);
+    const server = await startPmuServer({ hostname, port, ...parsed, log: events.log });
+    return serveUntilStopped(io, server, undefined, events);
   },
 };
 
@@ -248,6 +262,8 @@ export function ipv4ServerArg(raw: string, what = "<server>"): string {
 /**
  * Runs a PDC exchange on an open connection for the CLI: stdout gets the messages live,
  * `--trace` logs every read and the summary. Part 5's secure-pdc calls it with a TLS conn.
+ * The PMU's refusals (`Wrong command.`, `Server busy...`) go to stderr with exit 1, and
+ * an answer that is not the PMU protocol (binary, a TLS alert) is exit 1 (./answer.ts).
  */
 export async function runPdc(
   io: Io,
@@ -260,17 +276,21 @@ export async function runPdc(
   const onRead = opts.trace
     ? (n: number, ms: number) => io.log(traceLine(++reads, n, ms))
     : undefined;
+  const gate = new RefusalGate({ text: (t) => io.write(t), bytes: (b) => io.write(b) });
   try {
-    const stats = await pdcExchange(conn, command, (t) => io.write(t), {
+    const stats = await pdcExchange(checkedConn(conn), command, (t) => gate.text(t), {
       onRead,
-      writeBytes: (b) => io.write(b),
+      writeBytes: (b) => gate.bytes(b),
       readSize: opts.readSize,
     });
     if (opts.trace) io.log(statsLine(stats));
+    const refusal = gate.end();
+    if (refusal) throw new RunError(`${where}: the server answered '${refusal}'`);
     return 0;
   } catch (e) {
     if (e instanceof PdcStreamError) {
       if (opts.trace) io.log(statsLine(e.stats));
+      if (e.cause instanceof NotPmuProtocol) throw new RunError(`${where}: ${e.cause.message}`);
       const why = e.cause instanceof Deno.errors.ConnectionReset
         ? "connection reset"
         : errMsg(e.cause);

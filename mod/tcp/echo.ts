@@ -8,10 +8,16 @@
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError } from "../net/errors.ts";
 import type { Server } from "../net/server.ts";
+import { acceptLoop } from "../net/accept.ts";
+import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 
 export interface EchoServerOptions {
   hostname: string;
   port: number;
+  /** Most connections at once (default 512); one over it is logged and closed. */
+  maxConnections?: number;
+  /** Most connections from one address at once (default: see mod/net/limits.ts; 0: none). */
+  maxPerPeer?: number;
   /** Bytes per read, like Code C's recv(16). */
   readSize?: number;
   /** Log sink (stderr in the CLI). */
@@ -29,11 +35,15 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
     throw listenError(e, opts.hostname, opts.port);
   }
   const conns = new Set<Deno.TcpConn>();
+  const abort = new AbortController();
   let served = 0;
+  let refused = 0;
   let bytes = 0;
   let closing = false;
 
   async function session(conn: Deno.TcpConn) {
+    served++;
+    conns.add(conn);
     const peer = formatAddr(conn.remoteAddr);
     const decoder = new TextDecoder();
     const buf = new Uint8Array(readSize);
@@ -60,38 +70,46 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
     }
   }
 
-  const closed = (async () => {
-    try {
-      for await (const conn of listener) {
-        served++;
-        conns.add(conn);
-        session(conn);
-      }
-    } catch (e) {
-      if (!closing) throw e;
-    }
-  })();
+  const acceptor = acceptLoop({
+    listener,
+    limits: new ConnectionLimits(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, opts.maxPerPeer),
+    signal: abort.signal,
+    log,
+    serve: session,
+    refuse: (conn, why) => {
+      // The echo protocol has no way to say "busy": log it and close.
+      refused++;
+      log(`connection from ${formatAddr(conn.remoteAddr)} refused: ${why}`);
+      conn.close();
+      return Promise.resolve();
+    },
+  });
 
   const addr = listener.addr;
   return Promise.resolve({
     name: "echo-server",
     address: formatAddr(addr),
     port: addr.port,
-    closed,
+    closed: acceptor.done,
     async close() {
-      if (closing) return closed;
-      closing = true;
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-      for (const c of conns) {
+      if (!closing) {
+        closing = true;
+        abort.abort();
         try {
-          c.close();
+          listener.close();
         } catch { /* already closed */ }
+        for (const c of conns) {
+          try {
+            c.close();
+          } catch { /* already closed */ }
+        }
       }
-      await closed;
+      await acceptor.done;
+      await acceptor.drain();
     },
-    summary: () => `served ${served} connection(s), echoed ${bytes} byte(s)`,
+    summary: () =>
+      `served ${served} connection(s), echoed ${bytes} byte(s)` +
+      (refused ? `, ${refused} refused (over a limit)` : ""),
   });
 }
 

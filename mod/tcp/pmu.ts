@@ -24,7 +24,8 @@ import { RunError } from "../cli/command.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError, message } from "../net/errors.ts";
 import type { Server } from "../net/server.ts";
-import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS, type Slot } from "../net/limits.ts";
+import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
+import { acceptLoop } from "../net/accept.ts";
 
 /** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
 export type Split = "none" | "random" | number;
@@ -385,10 +386,6 @@ export class PendingConnection extends Error {
   }
 }
 
-/** Accept failures back off from this delay, doubling up to {@link ACCEPT_BACKOFF_MAX_MS}. */
-const ACCEPT_BACKOFF_MS = 50;
-const ACCEPT_BACKOFF_MAX_MS = 1000;
-
 /** Start the PMU server (TCP, or TLS with `tls`); resolves once it listens. */
 export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   const log = opts.log ?? (() => {});
@@ -410,19 +407,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   const stopping = new Promise<void>((resolve) =>
     abort.signal.addEventListener("abort", () => resolve())
   );
-  const sessions = new Set<Promise<void>>();
-  const refusals = new Set<Promise<void>>();
   const counts = { short: 0, flood: 0, wrong: 0, none: 0 };
-  const limits = new ConnectionLimits(
-    opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    opts.maxPerPeer,
-  );
-  /**
-   * Connections held in all (served, refused but not yet gone) past which the server stops
-   * accepting until one ends: refusing costs a descriptor too, and over TLS a refused peer
-   * that never finishes its handshake keeps it (see PendingConnection).
-   */
-  const maxHeld = 2 * limits.max;
   let served = 0;
   let refused = 0;
   let closing = false;
@@ -439,98 +424,54 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     // Over TLS the write waits for the handshake, and closing before it ends frees nothing
     // (Deno): wait until the peer finishes it or leaves, or the server stops.
     const guard = opts.tls ? undefined : setTimeout(hangUp, 2000);
-    const onAbort = () => hangUp();
-    abort.signal.addEventListener("abort", onAbort);
+    abort.signal.addEventListener("abort", hangUp);
     try {
       await conn.write(encoder.encode(BUSY));
     } catch { /* gone already: nothing to be polite to */ }
     clearTimeout(guard);
-    abort.signal.removeEventListener("abort", onAbort);
+    abort.signal.removeEventListener("abort", hangUp);
     hangUp();
   }
 
-  function track(set: Set<Promise<void>>, p: Promise<void>) {
-    set.add(p);
-    p.finally(() => set.delete(p));
-  }
-
-  /** The session of an admitted connection; its slot is released when the connection is. */
-  async function serve(conn: Deno.Conn, slot: Slot) {
+  /** The session of an admitted connection (after `prepare`: the TLS handshake). */
+  async function serve(conn: Deno.Conn) {
     served++;
     const random = seededRandom(Math.floor(seeds() * 2 ** 32));
-    try {
-      if (opts.prepare) {
-        try {
-          await opts.prepare(conn, abort.signal);
-        } catch (e) {
-          counts.none++;
-          log(`${peerOf(conn)} ${message(e)}`);
-          if (e instanceof PendingConnection && !abort.signal.aborted) {
-            await Promise.race([e.settled.catch(() => {}), stopping]);
-          }
-          try {
-            conn.close();
-          } catch { /* already closed */ }
-          return;
+    if (opts.prepare) {
+      try {
+        await opts.prepare(conn, abort.signal);
+      } catch (e) {
+        counts.none++;
+        log(`${peerOf(conn)} ${message(e)}`);
+        if (e instanceof PendingConnection && !abort.signal.aborted) {
+          await Promise.race([e.settled.catch(() => {}), stopping]);
         }
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+        return;
       }
-      const r = await pmuSession(conn, { ...opts, flood, random, signal: abort.signal });
-      counts[r.kind]++;
-      log(reportLine(r));
-    } finally {
-      slot.release();
     }
+    const r = await pmuSession(conn, { ...opts, flood, random, signal: abort.signal });
+    counts[r.kind]++;
+    log(reportLine(r));
   }
 
-  const closed = (async () => {
-    let backoff = 0;
-    let failures = 0;
-    let full = false;
-    while (!closing) {
-      if (sessions.size + refusals.size >= maxHeld) {
-        if (!full) {
-          log(
-            `${sessions.size + refusals.size} connections held: not accepting until one ends ` +
-              `(twice --max-connections ${limits.max})`,
-          );
-        }
-        full = true;
-        await Promise.race([...sessions, ...refusals, stopping]);
-        continue;
-      }
-      full = false;
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (closing || e instanceof Deno.errors.BadResource) break;
-        // A failed accept (out of file descriptors: EMFILE) must not stop the server, nor
-        // spin: log the first failure, retry after a delay that doubles up to 1 s.
-        failures++;
-        if (failures === 1) {
-          log(`accept failed: ${message(e)}; retrying, backing off up to 1 s`);
-        }
-        backoff = Math.min(Math.max(backoff * 2, ACCEPT_BACKOFF_MS), ACCEPT_BACKOFF_MAX_MS);
-        await pause(backoff, abort.signal);
-        continue;
-      }
-      if (failures > 0) {
-        log(`accepting again after ${failures} failed accept(s)`);
-        failures = 0;
-        backoff = 0;
-      }
-      const slot = limits.admit(hostOf(conn));
-      if (typeof slot === "string") track(refusals, refuse(conn, slot));
-      else track(sessions, serve(conn, slot));
-    }
-  })();
+  const acceptor = acceptLoop({
+    listener,
+    limits: new ConnectionLimits(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, opts.maxPerPeer),
+    signal: abort.signal,
+    log,
+    serve,
+    refuse,
+  });
 
   const addr = listener.addr as Deno.NetAddr;
   return Promise.resolve({
     name,
     address: formatAddr(addr),
     port: addr.port,
-    closed,
+    closed: acceptor.done,
     async close() {
       if (!closing) {
         closing = true;
@@ -539,23 +480,14 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
           listener.close();
         } catch { /* already closed */ }
       }
-      await closed.catch(() => {});
-      await Promise.all([...sessions, ...refusals]);
+      await acceptor.done.catch(() => {});
+      await acceptor.drain();
     },
     summary: () =>
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
       `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}` +
       (refused ? `, ${refused} refused (busy)` : ""),
   });
-}
-
-/** The peer's address without its port: what the per-address cap counts. */
-function hostOf(conn: Deno.Conn): string {
-  try {
-    return (conn.remoteAddr as Deno.NetAddr).hostname;
-  } catch {
-    return "?";
-  }
 }
 
 function peerOf(conn: Deno.Conn): string {

@@ -7,6 +7,7 @@
  */
 import { type Args, type Command, flag, numOpt, portOpt, str, UsageError } from "../cli/command.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
+import { eventLog } from "../cli/log.ts";
 import { hostPort, ipFamily, isValidHost } from "../net/address.ts";
 import {
   bindAddress,
@@ -214,11 +215,18 @@ on. One log line per connection on stderr.`,
     const parsed = await parsePmuServerOptions(args);
     const hostname = await bindAddress(str(args, "host")!);
     const id = await loadIdentity(certFile, keyFile);
-    const server = await startSecurePmu({ hostname, port, ...parsed, identity: id, log: io.log });
+    const events = eventLog(args, io.log);
+    const server = await startSecurePmu({
+      hostname,
+      port,
+      ...parsed,
+      identity: id,
+      log: events.log,
+    });
     const about = describeServerCert(id.cert);
     io.log(`certificate ${certFile}: ${about.line}`);
     for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
-    return serveUntilStopped(io, server);
+    return serveUntilStopped(io, server, undefined, events);
   },
 };
 

@@ -1,0 +1,35 @@
+/**
+ * The fair-sharing options of the stream servers (pmu, secure-pmu, ws-pmu): a cap per
+ * client address and a limit on a `CMD_short` session's length, so that one student's
+ * runaway script or one attacker cannot take every slot from the rest of the class.
+ *
+ * @module
+ */
+import { type Args, numOpt, type OptionSpec, str } from "./command.ts";
+import { DEFAULT_SESSION_LIMIT } from "../tcp/pmu.ts";
+
+export const FAIR_OPTIONS: Record<string, OptionSpec> = {
+  "max-per-peer": {
+    type: "string",
+    arg: "N",
+    help: "most connections at once from one client address (default: an eighth of " +
+      "--max-connections, at least 8; 0: no cap; a class behind one address shares it)",
+  },
+  "session-limit": {
+    type: "string",
+    default: String(DEFAULT_SESSION_LIMIT),
+    arg: "SECONDS",
+    help: "longest a CMD_short session may last: a message due later is not sent, the " +
+      "server closes (CMD_short:60 asks for up to 19 minutes)",
+  },
+};
+
+/** The parsed {@link FAIR_OPTIONS}. */
+export function parseFairOptions(args: Args): { maxPerPeer?: number; sessionLimit: number } {
+  return {
+    maxPerPeer: str(args, "max-per-peer") === undefined
+      ? undefined
+      : numOpt(args, "max-per-peer", { min: 0, max: 1_000_000, integer: true }),
+    sessionLimit: numOpt(args, "session-limit", { min: 0.001, max: 86_400 }),
+  };
+}
