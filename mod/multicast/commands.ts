@@ -42,7 +42,7 @@ function ifaceOpt(raw: string | undefined): string | undefined {
 
 async function readScript(path: string | undefined): Promise<string[]> {
   if (path === undefined) return parseScript(DEFAULT_SCRIPT);
-  const text = await readInputText(path, "script");
+  const text = await readInputText(path, "cannot read script");
   const lines = parseScript(text);
   if (lines.length === 0) throw new RunError(`script ${path} is empty`);
   return lines;

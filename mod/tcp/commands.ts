@@ -195,7 +195,7 @@ export async function parsePmuServerOptions(
     if (args.values["flood-bytes"] !== String(DEFAULT_FLOOD_BYTES)) {
       throw new UsageError("--flood-file and --flood-bytes cannot be used together");
     }
-    flood = await readInput(file, "--flood-file", 1 << 30);
+    flood = await readInput(file, "cannot read --flood-file", 1 << 30);
   } else {
     flood = new TextEncoder().encode(floodText(floodBytes));
   }
