@@ -22,9 +22,9 @@ import {
   websocketRate,
 } from "./bench/cases.ts";
 import { describeMachine, ensureAnchors, loadAverage } from "./bench/env.ts";
-import { ROOT } from "./bench/proc.ts";
+import { ROOT } from "./lib/proc.ts";
 import { allRows, resultsMarkdown, type Section } from "./bench/report.ts";
-import { markdownTable } from "./bench/stats.ts";
+import { resultsTable } from "./bench/stats.ts";
 
 type Case = (ctx: BenchContext) => Promise<Section>;
 
@@ -95,7 +95,7 @@ async function main(): Promise<number> {
     log(`bench: ${id} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const table = markdownTable(allRows(sections));
+  const table = resultsTable(allRows(sections));
   console.log(table);
   if (!values["no-write"]) {
     const md = resultsMarkdown({

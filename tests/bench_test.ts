@@ -3,10 +3,10 @@ import {
   fmtNum,
   fmtRatio,
   fmtRuns,
-  markdownTable,
   median,
   parseBytes,
   percentile,
+  resultsTable,
   targetVerdict,
 } from "../scripts/bench/stats.ts";
 import { allRows, sharedMachine } from "../scripts/bench/report.ts";
@@ -57,7 +57,7 @@ Deno.test("bench: the table has one line per row, skipped sections included", ()
   assert.equal(rows[0].measure, "1 throughput");
   assert.equal(rows[1].measure, "");
   assert.equal(rows[2].tool, "(skipped)");
-  const lines = markdownTable(rows).split("\n");
+  const lines = resultsTable(rows).split("\n");
   assert.equal(lines.length, 2 + 3);
   assert.match(lines[3], /a\\\|b/, "pipes inside a cell are escaped");
   assert.equal(new Set(lines.map((l) => l.length)).size, 1, "columns are aligned");

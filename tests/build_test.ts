@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DENO_FLAGS } from "../mod/cli/flags.ts";
 import { bundle, bundleShebang, compileArgs } from "../scripts/build.ts";
-import { Proc, ROOT, runProc, socklabArgv } from "./helpers/cli.ts";
+import { Proc, ROOT, runProc, socklabArgv } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
 
 Deno.test("compile, bundle and the tests' subprocesses use the same flags", () => {

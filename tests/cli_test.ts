@@ -5,11 +5,11 @@ import {
   parseCommandArgs,
   parseNumber,
   parsePort,
-  UsageError,
 } from "../mod/cli/command.ts";
+import { UsageError } from "../mod/errors.ts";
 import { closestCommand } from "../mod/cli/run.ts";
 import { COMMANDS } from "../mod/cli/table.ts";
-import { runSocklab } from "./helpers/cli.ts";
+import { runSocklab } from "../scripts/lib/proc.ts";
 
 const fake: Command = {
   name: "fake",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEMO_STEPS } from "../mod/lab/demo.ts";
-import { runSocklab } from "./helpers/cli.ts";
+import { runSocklab } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
 
 netnsTest("demo runs every part end to end and passes", async (ns) => {

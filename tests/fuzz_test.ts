@@ -5,7 +5,7 @@
  * their contract, round trips exact, splitters lose and invent no message.
  */
 import assert from "node:assert/strict";
-import { type Random, randomInt, seededRandom } from "../mod/net/random.ts";
+import { type Random, randomInt, seededRandom } from "../mod/random.ts";
 import {
   answerFor,
   datagramText,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runSocklab } from "./helpers/cli.ts";
+import { runSocklab } from "../scripts/lib/proc.ts";
 import { grade } from "./helpers/grade.ts";
 
 Deno.test("grade: usage errors exit 2 naming the problem", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runSocklab, spawnSocklab } from "./helpers/cli.ts";
+import { runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
 
 // lab uses the fixed lab ports: always inside a private namespace.

@@ -4,7 +4,7 @@
  * after --idle-timeout, and every limit is a flag with its default in --help.
  */
 import assert from "node:assert/strict";
-import { runSocklab, startServer } from "./helpers/cli.ts";
+import { runSocklab, startServer } from "../scripts/lib/proc.ts";
 
 const enc = new TextEncoder();
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runProc, runSocklab, spawnSocklab } from "./helpers/cli.ts";
+import { runProc, runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { DUAL_STACK_HOSTS, netnsTest } from "./helpers/netns.ts";
 
 netnsTest("a private namespace has lo up with a multicast route, and nothing else", async (ns) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
-import { closedTcpPort, freeUdpPort, holdTcpPort } from "./helpers/ports.ts";
+import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
+import { freeTcpPort, freeUdpPort } from "../mod/net/ports.ts";
 
 const ROMEO = "Oh Romeo, Romeo! wherefore art thou Romeo?";
 
@@ -96,7 +96,7 @@ Deno.test("hello-recv prints invalid UTF-8 safely and keeps running", async () =
 });
 
 Deno.test("echo-client to a closed port exits 1 naming host:port", async () => {
-  const port = closedTcpPort();
+  const port = freeTcpPort();
   const r = await runSocklab(["echo-client", "--host", "127.0.0.1", "--port", String(port)]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, "");
@@ -107,7 +107,7 @@ Deno.test("echo-client to a closed port exits 1 naming host:port", async () => {
 });
 
 Deno.test("echo-server on a taken port exits 1 saying so", async () => {
-  using held = holdTcpPort();
+  using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const r = await runSocklab([
     "echo-server",
     "--host",

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { within } from "../mod/deadline.ts";
+import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
-import { closedTcpPort } from "./helpers/ports.ts";
+import { freeTcpPort } from "../mod/net/ports.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
 import { pdcExchange } from "../mod/tcp/pdc.ts";
 
@@ -18,15 +19,6 @@ async function sha256(text: string | Uint8Array): Promise<string> {
 /** `This is PMU data 0` .. `n-1`, one per line. */
 function lines(n: number): string {
   return pmuMessages(n).map((m) => m + "\n").join("");
-}
-
-/** Rejects after `ms` (bounded waits for in-process clients). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(t));
 }
 
 /** Connects, sends `data` (if any), reads everything until the server closes. */
@@ -315,7 +307,7 @@ Deno.test("pdc: usage errors name the argument; IPv6 literal and bad names are r
 });
 
 Deno.test("pdc: refused connection, and a reset mid-stream prints what arrived then the error", async () => {
-  const closed = closedTcpPort();
+  const closed = freeTcpPort();
   const refused = await runSocklab(["pdc", "127.0.0.1", String(closed), "CMD_short:0"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, new RegExp(`connection refused by 127\\.0\\.0\\.1:${closed}`));

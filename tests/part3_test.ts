@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import { runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
-import { seededRandom } from "../mod/net/random.ts";
+import { seededRandom } from "../mod/random.ts";
 import { answerFor, simulateAttempts } from "../mod/udp/reset.ts";
 import { DatagramReader } from "../mod/udp/receiver.ts";
 

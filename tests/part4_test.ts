@@ -4,7 +4,7 @@
  * in the main namespace would leave by the default route.
  */
 import assert from "node:assert/strict";
-import { UsageError } from "../mod/cli/command.ts";
+import { UsageError } from "../mod/errors.ts";
 import {
   encodeDatagram,
   formatDatagram,
@@ -19,7 +19,7 @@ import {
   programme,
 } from "../mod/multicast/datagram.ts";
 import { DEFAULT_SCRIPT } from "../mod/multicast/script.ts";
-import { type Proc, runProc, runSocklab, spawnSocklab } from "./helpers/cli.ts";
+import { type Proc, runProc, runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { type Netns, netnsTest } from "./helpers/netns.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);

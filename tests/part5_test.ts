@@ -2,9 +2,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { opensslDate, opensslReason, subjectAltName, validName } from "../mod/tls/ca.ts";
 import { tlsReason } from "../mod/tls/client.ts";
-import { Proc, ROOT, runProc, runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
+import {
+  denoRunArgv,
+  Proc,
+  ROOT,
+  runProc,
+  runSocklab,
+  spawnSocklab,
+  startServer,
+} from "../scripts/lib/proc.ts";
 import { netnsTest } from "./helpers/netns.ts";
-import { closedTcpPort } from "./helpers/ports.ts";
+import { freeTcpPort } from "../mod/net/ports.ts";
 
 const CERTS = join(ROOT, "certs");
 const DEMO_CA = join(CERTS, "ca.crt");
@@ -250,17 +258,17 @@ Deno.test("certs/: the demo CA and the localhost certificate are v3, long-lived 
       "-checkend",
       String(5 * 365 * 86400),
     ]);
-    assert.equal(r.code, 0, `${f} expires within 5 years; rerun scripts/make-certs.sh`);
+    assert.equal(r.code, 0, `${f} expires within 5 years; rerun deno task certs`);
   }
   assert.match(await Deno.readTextFile(join(CERTS, "README.md")), /PUBLIC TEST MATERIAL/);
 });
 
-Deno.test("scripts/make-certs.sh makes the demo CA and a localhost certificate through socklab ca", async () => {
+Deno.test("scripts/make-certs.ts makes the demo CA and a localhost certificate through socklab ca", async () => {
   const dir = await Deno.makeTempDir({ prefix: "socklab-make-certs-" });
   try {
-    const r = await runProc(["bash", join(ROOT, "scripts/make-certs.sh")], {
-      env: { CERTS_DIR: dir, DENO: Deno.execPath() },
-      timeoutMs: 60_000,
+    const r = await runProc(denoRunArgv(join(ROOT, "scripts/make-certs.ts")), {
+      env: { CERTS_DIR: dir },
+      timeoutMs: 90_000,
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /localhost\.crt: OK/);
@@ -613,7 +621,7 @@ Deno.test("secure-pmu: a missing, mismatched or v1 certificate is one startup li
 });
 
 Deno.test("secure-pdc: a refused connection or a bad CA file is exit 1 naming it", async () => {
-  const port = closedTcpPort();
+  const port = freeTcpPort();
   const r = await securePdc(port, DEMO_CA);
   assert.equal(r.code, 1);
   assert.match(

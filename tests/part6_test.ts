@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { runProc, runSocklab, spawnSocklab, startServer } from "./helpers/cli.ts";
-import { closedTcpPort, holdTcpPort } from "./helpers/ports.ts";
+import { runProc, runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
+import { freeTcpPort } from "../mod/net/ports.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, WRONG_COMMAND } from "../mod/pmu/mod.ts";
 import { targetUrl } from "../mod/ws/ws_pdc.ts";
 
@@ -329,7 +329,7 @@ Deno.test("stopping ws-pmu mid-stream closes clients with 1001; ws-pdc says so a
 // --- ws-pdc failures and arguments ----------------------------------------------------------
 
 Deno.test("ws-pdc: refused connection names host:port; failed handshake shows the HTTP status", async () => {
-  const closed = closedTcpPort();
+  const closed = freeTcpPort();
   const r = await runSocklab(["ws-pdc", "127.0.0.1", String(closed), "CMD_short:0"]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, "");
@@ -400,7 +400,7 @@ Deno.test("ws-pdc over IPv6 (::1), and ws-pmu on a taken port exits 1", async ()
   assert.deepEqual(lines(r.stdout), msgs(2));
   await server.stderr.waitFor(/^\[::1\]:\d+: CMD_short:0 -> 2 message/);
 
-  using held = holdTcpPort();
+  using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const taken = await runSocklab([
     "ws-pmu",
     "--host",

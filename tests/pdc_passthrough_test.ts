@@ -3,7 +3,8 @@
 // prove the output is unchanged, whatever the cuts.
 import assert from "node:assert/strict";
 import { cutCharacter } from "../mod/pmu/splitter.ts";
-import { floodText, pmuMessages, seededRandom } from "../mod/pmu/mod.ts";
+import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
+import { seededRandom } from "../mod/random.ts";
 import { pdcReceive } from "../mod/tcp/pdc.ts";
 
 const enc = new TextEncoder();

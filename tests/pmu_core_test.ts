@@ -10,11 +10,10 @@ import {
   pmuMessages,
   type PmuPiece,
   PmuSplitter,
-  randomInt,
-  seededRandom,
   splitAll,
   WRONG_COMMAND,
 } from "../mod/pmu/mod.ts";
+import { randomInt, seededRandom } from "../mod/random.ts";
 
 const enc = new TextEncoder();
 

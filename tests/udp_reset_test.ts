@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { randomInt, seededRandom } from "../mod/net/random.ts";
-import { isHostName, pdcTargets } from "../mod/udp/pdc_udp.ts";
+import { randomInt, seededRandom } from "../mod/random.ts";
+import { isHostName } from "../mod/net/address.ts";
+import { pdcTargets } from "../mod/udp/pdc_udp.ts";
 import { DatagramReader } from "../mod/udp/receiver.ts";
 import {
   answerFor,

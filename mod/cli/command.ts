@@ -8,16 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Io } from "./io.ts";
-
-/** A usage error: bad or missing argument. Exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** The job failed at run time (refused connection, port in use...). Exit code 1. */
-export class RunError extends Error {
-  override name = "RunError";
-}
+import { UsageError } from "../errors.ts";
 
 /** One option of a command, for the parser and for the help text. */
 export interface OptionSpec {

@@ -6,7 +6,8 @@
  * @module
  */
 import config from "../../deno.json" with { type: "json" };
-import { type Command, commandHelp, parseCommandArgs, RunError, UsageError } from "./command.ts";
+import { type Command, commandHelp, parseCommandArgs } from "./command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS } from "./table.ts";
 

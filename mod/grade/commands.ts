@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Command, flag, numOpt, RunError, str, UsageError } from "../cli/command.ts";
+import { type Command, flag, numOpt, str } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { findProgram } from "../proc/sandbox.ts";
 import { gradeProgram } from "./engine.ts";
 import { PARTS } from "./parts.ts";

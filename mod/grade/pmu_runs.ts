@@ -5,8 +5,9 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { floodText } from "../pmu/flood.ts";
-import { randomInt, seededRandom } from "../net/random.ts";
+import { randomInt, seededRandom } from "../random.ts";
 import type { Server } from "../net/server.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkFlood, checkPmuMessages, type Verdict } from "./checks.ts";
@@ -69,9 +70,7 @@ export async function gradePmuRun(
     let exited = false;
     if (good) {
       // The output is right: give the program a moment to exit by itself.
-      let t: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([sb.result, new Promise((r) => t = setTimeout(r, 2000))]);
-      clearTimeout(t);
+      await settledWithin(sb.result, 2000);
     }
     const r = await sb.stop();
     exited = r.exitedByItself;

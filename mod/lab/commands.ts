@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Command, numOpt, RunError, str, UsageError } from "../cli/command.ts";
+import { type Command, numOpt, str } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import type { Server } from "../net/server.ts";
 import { runDemo } from "./demo.ts";
 import { SERVICES } from "./services.ts";

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { within } from "../deadline.ts";
 import { freeUdpPort } from "../net/ports.ts";
 import { parseDatagram } from "../multicast/datagram.ts";
 import { startReceiver } from "../multicast/receiver.ts";
@@ -30,19 +31,6 @@ export interface DemoStep {
   title: string;
   /** Runs the part; `say` adds a transcript line. Throws (or returns false) on failure. */
   run(say: (line: string) => void): Promise<boolean>;
-}
-
-/** Wait for `p`, failing after `ms` with `what`. */
-export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(t);
-  }
 }
 
 const HELLO_STEP: DemoStep = {

@@ -7,7 +7,7 @@
 import { DEFAULT_SCRIPT } from "../multicast/script.ts";
 import { startTv } from "../multicast/tv.ts";
 import { parseScript } from "../multicast/datagram.ts";
-import { randomSeed } from "../net/random.ts";
+import { randomSeed } from "../random.ts";
 import type { Server } from "../net/server.ts";
 import { startPmuServer } from "../tcp/pmu.ts";
 import { startPmuUdp } from "../udp/pmu_udp.ts";

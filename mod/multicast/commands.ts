@@ -4,17 +4,9 @@
  *
  * @module
  */
-import { readInputText } from "../cli/files.ts";
-import {
-  type Command,
-  numOpt,
-  parseChoice,
-  parsePort,
-  portOpt,
-  RunError,
-  str,
-  UsageError,
-} from "../cli/command.ts";
+import { readInputText } from "../net/files.ts";
+import { type Command, numOpt, parseChoice, parsePort, portOpt, str } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort } from "../net/address.ts";
 import {

@@ -8,7 +8,7 @@
  * @module
  */
 import { isIPv4 } from "node:net";
-import { UsageError } from "../cli/command.ts";
+import { UsageError } from "../errors.ts";
 
 /** Bytes of the ID at the start of every datagram. */
 export const ID_LENGTH = 6;

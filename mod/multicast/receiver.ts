@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
 import { listenError, message } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 
 export interface ReceiverOptions {
   group: string;
@@ -46,7 +46,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Server> {
   }
   let count = 0;
   let bytes = 0;
-  let closing = false;
+  const stopping = new AbortController();
   const closed = (async () => {
     try {
       for await (const [data, from] of sock) {
@@ -55,24 +55,17 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Server> {
         opts.onDatagram(data, formatAddr(from));
       }
     } catch (e) {
-      if (!closing) throw e;
+      if (!stopping.signal.aborted) throw e;
     }
   })();
   const port = (sock.addr as Deno.NetAddr).port;
-  return {
+  return serverHandle({
     name: "receiver",
     address: hostPort(opts.group, port),
     port,
     closed,
-    async close() {
-      if (!closing) {
-        closing = true;
-        try {
-          sock.close();
-        } catch { /* already closed */ }
-      }
-      await closed;
-    },
+    stopping,
+    stop: () => closeQuietly([sock]),
     summary: () => `received ${count} datagram(s), ${bytes} byte(s)`,
-  };
+  });
 }

@@ -13,7 +13,7 @@
  */
 import { hostPort } from "../net/address.ts";
 import { message } from "../net/errors.ts";
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { encodeDatagram, LineSplitter, MAX_DATAGRAM } from "./datagram.ts";
 
 export interface MulticastSendOptions {

@@ -6,7 +6,7 @@
  * @module
  */
 import { hostPort } from "../net/address.ts";
-import type { Server } from "../net/server.ts";
+import { type Server, serverHandle } from "../net/server.ts";
 import { type Emission, encodeDatagram, programme } from "./datagram.ts";
 import { openMulticastSender } from "./sender.ts";
 
@@ -37,7 +37,7 @@ export async function startTv(opts: TvOptions): Promise<Server> {
   const intervalMs = opts.interval * 1000;
   let sent = 0;
   let loops = 0;
-  let closing = false;
+  const stopping = new AbortController();
   let wake: (() => void) | undefined;
 
   const emit = async (e: Emission) => {
@@ -70,11 +70,11 @@ export async function startTv(opts: TvOptions): Promise<Server> {
     // (a loaded machine) it starts counting again instead of bursting.
     let next = Date.now();
     let i = 0;
-    while (!closing) {
+    while (!stopping.signal.aborted) {
       next += loop[i].wait * intervalMs;
       if (Date.now() > next + intervalMs) next = Date.now();
       await sleepUntil(next);
-      if (closing) break;
+      if (stopping.signal.aborted) break;
       i = (i + 1) % loop.length;
       if (i === 0) loops++;
       try {
@@ -86,17 +86,14 @@ export async function startTv(opts: TvOptions): Promise<Server> {
     sender.close();
   })();
 
-  return {
+  return serverHandle({
     name: "tv",
     address: hostPort(opts.group, opts.port),
     port: opts.port,
     closed,
-    async close() {
-      closing = true;
-      wake?.();
-      await closed;
-    },
+    stopping,
+    stop: () => wake?.(),
     summary: () =>
       `sent ${sent} datagram(s), ${loops} complete loop(s) of ${opts.lines.length} line(s)`,
-  };
+  });
 }

@@ -7,6 +7,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { RunError } from "../errors.ts";
 
 /** `127.0.0.1:5003`, `[::1]:5003`. */
 export function hostPort(hostname: string, port: number): string {
@@ -57,14 +58,32 @@ export async function resolveHost(host: string, family?: 4 | 6): Promise<Resolve
   return found.filter((a) => !seen.has(a.address) && seen.add(a.address));
 }
 
+/** A syntactically valid DNS host name (RFC 1123 labels: letters, digits and inner hyphens,
+ * 1..63 characters each, 253 in all; an optional final dot). */
+export function isHostName(name: string): boolean {
+  const n = name.endsWith(".") ? name.slice(0, -1) : name;
+  if (n.length === 0 || n.length > 253) return false;
+  return n.split(".").every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+}
+
 /**
- * True if `host` is an IP literal or a syntactically valid host name (RFC 1123 labels:
- * letters, digits and inner hyphens, 1..63 characters each, 253 in all). Lets a client
- * reject a malformed name at once instead of asking the resolver.
+ * True if `host` is an IP literal or a syntactically valid host name ({@link isHostName}).
+ * Lets a client reject a malformed name at once instead of asking the resolver.
  */
 export function isValidHost(host: string): boolean {
-  if (ipFamily(host)) return true;
-  const name = host.endsWith(".") ? host.slice(0, -1) : host;
-  if (name.length === 0 || name.length > 253) return false;
-  return name.split(".").every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+  return ipFamily(host) !== 0 || isHostName(host);
+}
+
+/** The IPv4 address of `host` for the lab's AF_INET sockets, or a RunError. */
+export async function ipv4Of(host: string): Promise<string> {
+  try {
+    return (await resolveHost(host, 4))[0].address;
+  } catch (e) {
+    throw new RunError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** The address a server binds: an IP literal as given, a name's IPv4 address. */
+export async function bindAddress(host: string): Promise<string> {
+  return ipFamily(host) ? host : await ipv4Of(host);
 }

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Command, flag, parsePort, str, UsageError } from "../cli/command.ts";
+import { type Command, flag, parsePort, str } from "../cli/command.ts";
+import { UsageError } from "../errors.ts";
 import { formatSocketTable, readSockets } from "./sockets.ts";
 
 export const sockets: Command = {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { hostPort } from "./address.ts";
 
 /** The error thrown by connect(), as a RunError naming host:port. */

@@ -1,10 +1,19 @@
 /**
  * Ports that were free a moment ago, for `demo`, `grade` and the tests (a
  * server that can bind port 0 itself should; these are for the cases where
- * the port must be known before the socket that uses it exists).
+ * the port must be known before the socket that uses it exists, or where
+ * nothing must listen on it: a refused connection).
  *
  * @module
  */
+
+/** A TCP port on `hostname` that was free a moment ago (nothing listens on it now). */
+export function freeTcpPort(hostname = "127.0.0.1"): number {
+  const l = Deno.listen({ hostname, port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
 
 /** A UDP port free on `hostname` a moment ago. */
 export function freeUdpPort(hostname = "127.0.0.1"): number {

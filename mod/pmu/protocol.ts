@@ -6,7 +6,7 @@
  * `Wrong command.`, then closes.
  * @module
  */
-import { randomInt } from "../net/random.ts";
+import { randomInt } from "../random.ts";
 
 /** The text every PMU message starts with; the index follows it. */
 export const MESSAGE_PREFIX = "This is PMU data ";
@@ -78,9 +78,6 @@ export function pmuMessage(i: number): string {
 export function pmuMessages(n: number): string[] {
   return Array.from({ length: n }, (_, i) => pmuMessage(i));
 }
-
-// The seeded generator is the shared one (mod/net/random.ts); re-exported for the PMU's users.
-export { randomInt, seededRandom } from "../net/random.ts";
 
 /** The number of messages of one connection: MIN_COUNT..MAX_COUNT from `random`. */
 export function messageCount(random: () => number): number {

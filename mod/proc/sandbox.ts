@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { LineReader } from "./lines.ts";
 
 export interface SandboxOptions {
@@ -189,16 +190,11 @@ export class Sandbox {
   stop(): Promise<SandboxResult> {
     this.#stopping ??= (async () => {
       // Its output may end a moment before its exit status arrives: wait for that moment.
-      let settle: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.#child.status, new Promise((r) => settle = setTimeout(r, 100))]);
-      clearTimeout(settle);
+      await settledWithin(this.#child.status, 100);
       if (!this.#exited) this.#stoppedByUs = true;
       await this.closeStdin();
       await this.#killGroup("SIGTERM");
-      let t: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((r) => t = setTimeout(r, this.#grace));
-      await Promise.race([this.#child.status, grace]);
-      clearTimeout(t);
+      await settledWithin(this.#child.status, this.#grace);
       await this.#killGroup("SIGKILL");
     })();
     return this.#stopping.then(() => this.result);

@@ -7,7 +7,7 @@
  */
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 import { acceptLoop } from "../net/accept.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 
@@ -35,11 +35,10 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
     throw listenError(e, opts.hostname, opts.port);
   }
   const conns = new Set<Deno.TcpConn>();
-  const abort = new AbortController();
   let served = 0;
   let refused = 0;
   let bytes = 0;
-  let closing = false;
+  const stopping = new AbortController();
 
   async function session(conn: Deno.TcpConn) {
     served++;
@@ -61,56 +60,43 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
         while (off < n) off += await conn.write(buf.subarray(off, n));
       }
     } catch (e) {
-      if (!closing) log(`connection from ${peer} ended: ${isPeerGone(e) ? "peer vanished" : e}`);
+      if (!stopping.signal.aborted) {
+        log(`connection from ${peer} ended: ${isPeerGone(e) ? "peer vanished" : e}`);
+      }
     } finally {
       conns.delete(conn);
-      try {
-        conn.close();
-      } catch { /* already closed */ }
+      closeQuietly([conn]);
     }
   }
 
   const acceptor = acceptLoop({
     listener,
     limits: new ConnectionLimits(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, opts.maxPerPeer),
-    signal: abort.signal,
+    signal: stopping.signal,
     log,
     serve: session,
     refuse: (conn, why) => {
       // The echo protocol has no way to say "busy": log it and close.
       refused++;
       log(`connection from ${formatAddr(conn.remoteAddr)} refused: ${why}`);
-      conn.close();
+      closeQuietly([conn]);
       return Promise.resolve();
     },
   });
 
   const addr = listener.addr;
-  return Promise.resolve({
+  return Promise.resolve(serverHandle({
     name: "echo-server",
     address: formatAddr(addr),
     port: addr.port,
     closed: acceptor.done,
-    async close() {
-      if (!closing) {
-        closing = true;
-        abort.abort();
-        try {
-          listener.close();
-        } catch { /* already closed */ }
-        for (const c of conns) {
-          try {
-            c.close();
-          } catch { /* already closed */ }
-        }
-      }
-      await acceptor.done;
-      await acceptor.drain();
-    },
+    stopping,
+    stop: () => closeQuietly([listener], conns),
+    drain: () => acceptor.drain(),
     summary: () =>
       `served ${served} connection(s), echoed ${bytes} byte(s)` +
       (refused ? `, ${refused} refused (over a limit)` : ""),
-  });
+  }));
 }
 
 /**

@@ -16,14 +16,13 @@ import {
   parseCommand,
   type PmuCommand,
   pmuMessage,
-  randomInt,
-  seededRandom,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
-import { RunError } from "../cli/command.ts";
+import { randomInt, randomSeed, seededRandom } from "../random.ts";
+import { RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError, message } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 import { acceptLoop } from "../net/accept.ts";
 
@@ -401,7 +400,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     }
     return Promise.reject(listenError(e, opts.hostname, opts.port));
   }
-  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const seeds = seededRandom(opts.seed ?? randomSeed());
   const flood = opts.flood ?? encoder.encode(floodText(DEFAULT_FLOOD_BYTES));
   const abort = new AbortController();
   const stopping = new Promise<void>((resolve) =>
@@ -410,17 +409,12 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   const counts = { short: 0, flood: 0, wrong: 0, none: 0 };
   let served = 0;
   let refused = 0;
-  let closing = false;
 
   /** Over a limit: say so in one write, close, log. Bounded in time over TCP. */
   async function refuse(conn: Deno.Conn, why: string) {
     refused++;
     log(`${peerOf(conn)} refused: ${why}`);
-    const hangUp = () => {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    };
+    const hangUp = () => closeQuietly([conn]);
     // Over TLS the write waits for the handshake, and closing before it ends frees nothing
     // (Deno): wait until the peer finishes it or leaves, or the server stops.
     const guard = opts.tls ? undefined : setTimeout(hangUp, 2000);
@@ -446,9 +440,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
         if (e instanceof PendingConnection && !abort.signal.aborted) {
           await Promise.race([e.settled.catch(() => {}), stopping]);
         }
-        try {
-          conn.close();
-        } catch { /* already closed */ }
+        closeQuietly([conn]);
         return;
       }
     }
@@ -467,27 +459,19 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   });
 
   const addr = listener.addr as Deno.NetAddr;
-  return Promise.resolve({
+  return Promise.resolve(serverHandle({
     name,
     address: formatAddr(addr),
     port: addr.port,
     closed: acceptor.done,
-    async close() {
-      if (!closing) {
-        closing = true;
-        abort.abort();
-        try {
-          listener.close();
-        } catch { /* already closed */ }
-      }
-      await acceptor.done.catch(() => {});
-      await acceptor.drain();
-    },
+    stopping: abort,
+    stop: () => closeQuietly([listener]),
+    drain: () => acceptor.drain(),
     summary: () =>
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
       `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}` +
       (refused ? `, ${refused} refused (busy)` : ""),
-  });
+  }));
 }
 
 function peerOf(conn: Deno.Conn): string {

@@ -8,10 +8,11 @@
  *
  * @module
  */
-import { readInputText } from "../cli/files.ts";
+import { readInputText } from "../net/files.ts";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { RunError, UsageError } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
+import { isHostName } from "../net/address.ts";
 import { message } from "../net/errors.ts";
 
 /** Environment variable naming the openssl executable (default: `openssl` on PATH). */
@@ -118,8 +119,8 @@ export function subjectAltName(names: readonly string[]): string {
 /** Is `name` acceptable as a subjectAltName entry (an IP literal or a DNS name)? */
 export function validName(name: string): boolean {
   if (isIP(name)) return true;
-  return /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
-    .test(name) && name.length <= 253;
+  if (name.endsWith(".")) return false;
+  return isHostName(name.startsWith("*.") ? name.slice(2) : name);
 }
 
 /**

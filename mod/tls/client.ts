@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { hostPort } from "../net/address.ts";
 import { connectError, message } from "../net/errors.ts";
 import { mustRead, PEM_CERT } from "./ca.ts";

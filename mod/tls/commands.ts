@@ -5,19 +5,18 @@
  *
  * @module
  */
-import { type Args, type Command, flag, numOpt, portOpt, str, UsageError } from "../cli/command.ts";
+import { type Args, type Command, flag, numOpt, portOpt, str } from "../cli/command.ts";
+import { UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog } from "../cli/log.ts";
-import { hostPort, ipFamily, isValidHost } from "../net/address.ts";
+import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
 import {
-  bindAddress,
-  ipv4Of,
   parsePmuServerOptions,
   PDC_READ_OPTIONS,
   pdcReadSize,
   pmuServerOptions,
   runPdc,
-} from "../tcp/commands.ts";
+} from "../pmu/cli.ts";
 import { connectSecure, lenientClose, loadCaCert } from "./client.ts";
 import { describeServerCert, loadIdentity, startSecurePmu } from "./server.ts";
 import {

@@ -9,7 +9,7 @@
 import { PendingConnection, type PmuServerOptions, startPmuServer } from "../tcp/pmu.ts";
 import type { Server } from "../net/server.ts";
 import { X509Certificate } from "node:crypto";
-import { RunError } from "../cli/command.ts";
+import { RunError } from "../errors.ts";
 import { message } from "../net/errors.ts";
 import { mustRead, PEM_CERT, PEM_KEY } from "./ca.ts";
 

@@ -13,15 +13,14 @@ import {
   parseNumber,
   parsePort,
   portOpt,
-  RunError,
   str,
-  UsageError,
 } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
 import { hostPort, ipFamily, resolveHost } from "../net/address.ts";
 import { message } from "../net/errors.ts";
-import { MAX_SEED, randomSeed } from "../net/random.ts";
+import { MAX_SEED, randomSeed } from "../random.ts";
 import { sendHello, startHelloReceiver } from "./hello.ts";
 import { pdcTargets, resetExchange, runExperiment } from "./pdc_udp.ts";
 import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "./pmu_udp.ts";

@@ -6,7 +6,7 @@
  */
 import { formatAddr, resolveHost } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
-import type { Server } from "../net/server.ts";
+import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 
 /** Code A: one datagram to host:port over IPv4. Throws an Error naming the cause. */
 export async function sendHello(host: string, port: number, message: string): Promise<void> {
@@ -39,7 +39,7 @@ export function startHelloReceiver(opts: HelloReceiverOptions): Server {
     throw listenError(e, opts.hostname, opts.port, "udp");
   }
   let count = 0;
-  let closing = false;
+  const stopping = new AbortController();
   const decoder = new TextDecoder();
   const closed = (async () => {
     try {
@@ -48,24 +48,17 @@ export function startHelloReceiver(opts: HelloReceiverOptions): Server {
         opts.onDatagram(formatAddr(from), decoder.decode(data), data);
       }
     } catch (e) {
-      if (!closing) throw e;
+      if (!stopping.signal.aborted) throw e;
     }
   })();
   const addr = sock.addr as Deno.NetAddr;
-  return {
+  return serverHandle({
     name: "hello-recv",
     address: formatAddr(addr),
     port: addr.port,
     closed,
-    async close() {
-      if (!closing) {
-        closing = true;
-        try {
-          sock.close();
-        } catch { /* already closed */ }
-      }
-      await closed;
-    },
+    stopping,
+    stop: () => closeQuietly([sock]),
     summary: () => `received ${count} datagram(s)`,
-  };
+  });
 }

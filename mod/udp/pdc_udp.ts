@@ -10,18 +10,18 @@
  *
  * @module
  */
-import { RunError, UsageError } from "../cli/command.ts";
-import { formatAddr, hostPort, ipFamily, type Resolved, resolveHost } from "../net/address.ts";
+import { RunError, UsageError } from "../errors.ts";
+import {
+  formatAddr,
+  hostPort,
+  ipFamily,
+  isHostName,
+  type Resolved,
+  resolveHost,
+} from "../net/address.ts";
 import { message } from "../net/errors.ts";
 import { DatagramReader } from "./receiver.ts";
 import { datagramText, parseAck, type RunResult, showData } from "./reset.ts";
-
-/** A syntactically valid DNS host name (RFC 1123 labels, optional final dot). */
-export function isHostName(name: string): boolean {
-  const n = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (n.length === 0 || n.length > 253) return false;
-  return n.split(".").every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
-}
 
 /**
  * Every address of `server` to send to: `localhost` is always both

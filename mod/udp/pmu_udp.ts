@@ -17,10 +17,11 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
 import { listenError, message } from "../net/errors.ts";
-import { seededRandom } from "../net/random.ts";
-import type { Server } from "../net/server.ts";
+import { seededRandom } from "../random.ts";
+import { type Server, serverHandle } from "../net/server.ts";
 import { DatagramReader } from "./receiver.ts";
 import { type AckSeparator, answerFor, datagramText, parseAck, showData } from "./reset.ts";
 
@@ -74,9 +75,8 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
   const hosts = opts.hosts ?? { 4: "0.0.0.0", 6: "::" };
   const random = seededRandom(opts.seed);
   const count = { received: 0, acked: 0, wrong: 0, dropped: 0, ignored: 0 };
-  let closing = false;
-  let stop!: () => void;
-  const stopping = new Promise<void>((resolve) => stop = resolve);
+  const stopping = new AbortController();
+  const stopped = new Promise((resolve) => stopping.signal.addEventListener("abort", resolve));
   let readers: DatagramReader[] = [];
 
   function bind(hostname: string, port: number): DatagramReader {
@@ -127,7 +127,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     try {
       await reader.conn.send(encoder.encode(answer), from);
     } catch (e) {
-      if (!closing) log(`cannot answer ${who}: ${message(e)}`);
+      if (!stopping.signal.aborted) log(`cannot answer ${who}: ${message(e)}`);
       return;
     }
     if (reset) {
@@ -143,7 +143,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
 
   /** Serve on `rs` until `until` (ms since epoch; null: until closed). */
   async function serve(rs: DatagramReader[], v6only: boolean, until: number | null) {
-    while (!closing) {
+    while (!stopping.signal.aborted) {
       const left = until === null ? 3_600_000 : until - Date.now();
       if (left <= 0) return;
       const got = await DatagramReader.any(rs, left);
@@ -169,7 +169,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     address = hostPort(h4, port);
     run = async () => {
       let phase: 4 | 6 = 4;
-      while (!closing) {
+      while (!stopping.signal.aborted) {
         const host = phase === 4 ? h4 : h6;
         if (readers.length === 0) {
           try {
@@ -182,7 +182,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
           log(`serving IPv${phase} only on ${hostPort(host, port)} for ${period} s`);
           await serve(readers, phase === 6, Date.now() + period * 1000);
         } else {
-          await Promise.race([stopping, new Promise((r) => setTimeout(r, period * 1000))]);
+          await settledWithin(stopped, period * 1000);
         }
         await closeReaders();
         phase = phase === 4 ? 6 : 4;
@@ -226,21 +226,15 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     }
   })();
 
-  return Promise.resolve({
+  return Promise.resolve(serverHandle({
     name: "pmu-udp",
     address,
     port,
     closed,
-    async close() {
-      if (!closing) {
-        closing = true;
-        stop();
-        await closeReaders();
-      }
-      await closed;
-    },
+    stopping,
+    stop: closeReaders,
     summary: () =>
       `received ${count.received} datagram(s): ${count.acked} acknowledged, ${count.wrong} wrong, ` +
       `${count.dropped} dropped, ${count.ignored} ignored (IPv4-mapped)`,
-  });
+  }));
 }

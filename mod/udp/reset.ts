@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type Random, randomInt } from "../net/random.ts";
+import { type Random, randomInt } from "../random.ts";
 
 /** The largest n a `RESET:<n>` may ask for (one hour). */
 export const MAX_RESET = 3600;

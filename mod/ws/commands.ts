@@ -4,21 +4,14 @@
  *
  * @module
  */
-import {
-  type Command,
-  flag,
-  parsePort,
-  portOpt,
-  RunError,
-  str,
-  UsageError,
-} from "../cli/command.ts";
+import { type Command, flag, parsePort, portOpt, str } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog } from "../cli/log.ts";
 import { hostPort, resolveHost } from "../net/address.ts";
 import { message as errMsg } from "../net/errors.ts";
 import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
-import { parsePmuServerOptions, pmuServerOptions } from "../tcp/commands.ts";
+import { parsePmuServerOptions, pmuServerOptions } from "../pmu/cli.ts";
 import { startWsPmu } from "./ws_pmu.ts";
 import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
 import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";

@@ -9,7 +9,7 @@
 // @ts-types="@types/ws"
 import type { RawData } from "ws";
 import type { IncomingMessage } from "node:http";
-import { RunError, UsageError } from "../cli/command.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { hostPort, isValidHost } from "../net/address.ts";
 import { connectError } from "../net/errors.ts";
 import { asDenoError, nodeCode } from "./node_errors.ts";

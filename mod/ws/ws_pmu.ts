@@ -20,8 +20,10 @@ import type { WebSocket } from "ws";
 import { hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
-import type { Server } from "../net/server.ts";
-import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES, seededRandom } from "../pmu/mod.ts";
+import { type Server, serverHandle } from "../net/server.ts";
+import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
+import { randomSeed, seededRandom } from "../random.ts";
+import { settledWithin } from "../deadline.ts";
 import { asDenoError } from "./node_errors.ts";
 import { badHandshake, busy, notHttp, upgradeRequired } from "./replies.ts";
 import { wsPmuSession, type WsSession } from "./session.ts";
@@ -76,7 +78,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const log = opts.log ?? (() => {});
   // Per-connection randomness as `pmu` draws it (mod/tcp/pmu.ts): one seeded generator per
   // connection from a seeded sequence, so `--seed S` gives the same counts as `pmu --seed S`.
-  const seeds = seededRandom(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const seeds = seededRandom(opts.seed ?? randomSeed());
   const idleMs = (opts.idleTimeout ?? DEFAULT_IDLE_TIMEOUT) * 1000;
   const stats = {
     connections: 0,
@@ -113,7 +115,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   };
   /** Open sessions: how to close each at shutdown, and a promise of its end. */
   const clients = new Map<WebSocket, WsSession>();
-  let closing = false;
+  const stopping = new AbortController();
 
   const httpServer = nodeHttp.createServer((req, res) => {
     if (overLimit.has(req.socket)) return refuse(req.socket);
@@ -168,7 +170,7 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   });
 
   httpServer.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    if (closing) return socket.destroy();
+    if (stopping.signal.aborted) return socket.destroy();
     if (overLimit.has(socket)) return refuse(socket);
     wss.handleUpgrade(req, socket, head, (ws) => {
       stats.connections++;
@@ -196,31 +198,27 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   const closed = new Promise<void>((resolve) => httpServer.once("close", () => resolve()));
   const addr = httpServer.address() as { address: string; port: number };
 
-  return {
+  return serverHandle({
     name: "ws-pmu",
     address: hostPort(addr.address, addr.port),
     port: addr.port,
     closed,
-    async close() {
-      if (closing) return closed;
-      closing = true;
+    stopping,
+    async stop() {
       httpServer.close();
       httpServer.closeIdleConnections?.();
       for (const c of clients.values()) c.shutdown();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
+      await settledWithin(
         Promise.all([...clients.values()].map((c) => c.ended)),
-        new Promise((resolve) => timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)),
-      ]);
-      clearTimeout(timer);
+        SHUTDOWN_GRACE_MS,
+      );
       for (const ws of clients.keys()) ws.terminate();
       for (const s of sockets) s.destroy();
-      await closed;
     },
     summary: () =>
       `served ${stats.connections} WebSocket connection(s) (${stats.short} CMD_short, ` +
       `${stats.flood} CMD_floodme, ${stats.wrong} wrong), answered ${stats.http} plain HTTP ` +
       `request(s) with 426, ${stats.badHandshake} bad handshake(s) with 400, ${stats.silent} silent ` +
       `connection(s) dropped${stats.refused ? `, ${stats.refused} refused (busy, 503)` : ""}`,
-  };
+  });
 }

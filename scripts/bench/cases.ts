@@ -11,14 +11,11 @@ import { COMMANDS } from "../../mod/cli/table.ts";
 import { DENO_FLAGS } from "../../mod/cli/flags.ts";
 import { bundle } from "../build.ts";
 import type { Anchors } from "./env.ts";
+import { denoRunArgv, Proc, ROOT, socklabArgv } from "../lib/proc.ts";
 import {
   cpuSeconds,
-  denoScript,
   memoryKiB,
-  Proc,
-  ROOT,
   runJson,
-  socklabArgv,
   startListening,
   threadsOf,
   timed,
@@ -252,7 +249,7 @@ export async function connectionRate(
         const r = await runJson<
           { ok: number; bad: number; errors: number; rate: number; firstProblem?: string }
         >(
-          denoScript(LOAD_TS, [
+          denoRunArgv(LOAD_TS, [
             "tcp-short",
             LOCAL,
             String(s.port),
@@ -354,7 +351,7 @@ export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Secti
         holder = new Proc(
           withNofile(
             nofile,
-            denoScript(LOAD_TS, [
+            denoRunArgv(LOAD_TS, [
               "hold",
               LOCAL,
               String(port),
@@ -513,7 +510,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
     "What --version costs (2026-11-24, quiet machine, user CPU): an empty deno script ~40 ms;" +
       " socklab --version was ~117 ms (169 ms wall) because main.ts imports every command and" +
       " with them node:http + npm:ws (mod/ws), node:crypto (X509Certificate in" +
-      " mod/tls/secure.ts) and node:net (isIP in mod/net/address.ts, mod/multicast/datagram.ts," +
+      " mod/tls/server.ts) and node:net (isIP in mod/net/address.ts, mod/multicast/datagram.ts," +
       " mod/tls/ca.ts). mod/ws now imports ws lazily (-> ~135 ms wall); a prototype that also" +
       " loads node:crypto inside describeServerCert and uses a local isIP measured ~110 ms.",
     "p99 of each: " +
@@ -603,7 +600,7 @@ export async function udpService(
     const rtt: Record<string, number[]> = {};
     for (let i = 0; i < ctx.runs; i++) {
       const a = await runJson<{ ms: number[] }>(
-        denoScript(LOAD_TS, ["rtt", LOCAL, String(port), "--max", String(opts.rttRuns)]),
+        denoRunArgv(LOAD_TS, ["rtt", LOCAL, String(port), "--max", String(opts.rttRuns)]),
         60_000,
       );
       (rtt["socklab pdc-udp exchange"] ??= []).push(...a.ms);

@@ -22,6 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { settledWithin } from "../../mod/deadline.ts";
 import { resetExchange } from "../../mod/udp/pdc_udp.ts";
 
 const enc = new TextEncoder();
@@ -145,16 +146,11 @@ export async function hold(hostname: string, port: number, n: number, seconds: n
       if (performance.now() - start > seconds * 1000) break;
     }
     console.error(`held ${conns.length}`);
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const stdinClosed = (async () => {
       const buf = new Uint8Array(16);
       while ((await Deno.stdin.read(buf)) !== null) { /* wait for EOF */ }
     })();
-    await Promise.race([
-      stdinClosed,
-      new Promise((r) => timer = setTimeout(r, seconds * 1000)),
-    ]);
-    clearTimeout(timer);
+    await settledWithin(stdinClosed, seconds * 1000);
   } finally {
     for (const c of conns) {
       try {

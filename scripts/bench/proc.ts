@@ -1,22 +1,11 @@
 /**
- * Processes for `deno task bench`: servers started and stopped through the
- * tests' Proc (the same argv as the binary, `listening on` awaited), clients
+ * Processes for `deno task bench`: servers started and stopped through
+ * scripts/lib/proc.ts's Proc (the same argv as the binary, `listening on` awaited), clients
  * timed from spawn to exit with a hard time limit, the peak memory of a pid.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { DENO_FLAGS } from "../../mod/cli/flags.ts";
-import { Proc, socklabArgv } from "../../tests/helpers/cli.ts";
-
-export { Proc, socklabArgv };
-
-export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
-
-/** `deno run` with socklab's flags for a bench script (load.ts). */
-export function denoScript(path: string, args: string[]): string[] {
-  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", path, ...args];
-}
+import { Proc } from "../lib/proc.ts";
 
 /** Run `argv` with the open-files limit raised to `n` first (exec keeps the pid). */
 export function withNofile(n: number, argv: string[]): string[] {

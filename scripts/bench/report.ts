@@ -5,7 +5,7 @@
  * @module
  */
 import type { Anchors, Machine } from "./env.ts";
-import { markdownTable, type Row } from "./stats.ts";
+import { resultsTable, type Row } from "./stats.ts";
 
 /** One measurement of the issue (1, 2, 3, 4, 5a, 5b) and what came of it. */
 export interface Section {
@@ -76,7 +76,7 @@ export function resultsMarkdown(r: RunInfo): string {
     "",
     "## Results",
     "",
-    markdownTable(allRows(r.sections)),
+    resultsTable(allRows(r.sections)),
     "",
   ];
   if (r.anchors.problems.length > 0) {

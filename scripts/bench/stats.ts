@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { markdownTable } from "../lib/markdown.ts";
 
 /** The median of `xs` (mean of the two middle values for an even count). NaN if empty. */
 export function median(xs: readonly number[]): number {
@@ -96,17 +97,10 @@ const HEAD: Row = {
 };
 const KEYS = ["measure", "tool", "median", "runs", "ratio", "target"] as const;
 
-function esc(s: string): string {
-  return s.replaceAll("|", "\\|");
-}
-
 /** The rows as a Markdown table (also readable as plain text). */
-export function markdownTable(rows: readonly Row[]): string {
-  const all = [HEAD, ...rows];
-  const width = KEYS.map((k) => Math.max(3, ...all.map((r) => esc(r[k]).length)));
-  const line = (r: Row) => `| ${KEYS.map((k, i) => esc(r[k]).padEnd(width[i])).join(" | ")} |`;
-  const rule = `|${width.map((w) => "-".repeat(w + 2)).join("|")}|`;
-  return [line(HEAD), rule, ...rows.map(line)].join("\n");
+export function resultsTable(rows: readonly Row[]): string {
+  const cells = (r: Row) => KEYS.map((k) => r[k]);
+  return markdownTable(cells(HEAD), rows.map(cells));
 }
 
 /**

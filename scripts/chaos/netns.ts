@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { DENO_FLAGS } from "../../mod/cli/flags.ts";
-import { ROOT, runProc } from "../../tests/helpers/cli.ts";
-import { Netns } from "../../tests/helpers/netns.ts";
+import { denoRunArgv, ROOT, runProc } from "../lib/proc.ts";
+import { Netns } from "../lib/netns.ts";
 import type { StormResult } from "./storm.ts";
 
 export async function stormsInNetns(
@@ -17,19 +16,15 @@ export async function stormsInNetns(
   await using ns = await Netns.create();
   const r = await runProc([
     ...ns.prefix,
-    Deno.execPath(),
-    "run",
-    ...DENO_FLAGS,
-    "--config",
-    ROOT + "deno.json",
-    ROOT + "scripts/chaos.ts",
-    "--in-netns",
-    "--json",
-    "--only",
-    names.join(","),
-    "--seed",
-    String(opts.seed),
-    ...(opts.reduced ? ["--reduced"] : []),
+    ...denoRunArgv(ROOT + "scripts/chaos.ts", [
+      "--in-netns",
+      "--json",
+      "--only",
+      names.join(","),
+      "--seed",
+      String(opts.seed),
+      ...(opts.reduced ? ["--reduced"] : []),
+    ]),
   ], { timeoutMs: 180_000 });
   try {
     return (JSON.parse(r.stdout) as { results: StormResult[] }).results;

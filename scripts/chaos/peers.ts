@@ -8,7 +8,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { type Random, randomInt } from "../../mod/net/random.ts";
+import { type Random, randomInt } from "../../mod/random.ts";
 import { openMulticastSender } from "../../mod/multicast/sender.ts";
 
 export interface Endpoint {

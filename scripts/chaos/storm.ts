@@ -10,8 +10,10 @@
  *
  * @module
  */
-import { seededRandom } from "../../mod/net/random.ts";
-import { type Proc, spawnSocklab } from "../../tests/helpers/cli.ts";
+import { within } from "../../mod/deadline.ts";
+import { markdownTable } from "../lib/markdown.ts";
+import { seededRandom } from "../../mod/random.ts";
+import { type Proc, spawnSocklab } from "../lib/proc.ts";
 import { crashLines, isAlive, sample, settledFds } from "./measure.ts";
 import { type Endpoint, type Outcome, OUTCOMES, type Peer } from "./peers.ts";
 
@@ -102,14 +104,6 @@ export interface StormResult {
   handled: string;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
 /** Run a good exchange, turning exceptions and lateness into a reason. */
 async function goodOnce(
   spec: StormSpec,
@@ -118,7 +112,7 @@ async function goodOnce(
   server: Proc,
 ): Promise<string | null> {
   try {
-    return await withTimeout(spec.good(ep, i, server), spec.goodTimeoutMs ?? 15_000, `good #${i}`);
+    return await within(spec.good(ep, i, server), spec.goodTimeoutMs ?? 15_000, `good #${i}`);
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
@@ -312,7 +306,7 @@ export function summaryTable(results: StormResult[]): string {
     r.alive ? "yes" : "NO",
     r.seconds.toFixed(1),
   ]);
-  return markdown(head, rows);
+  return markdownTable(head, rows);
 }
 
 /**
@@ -346,13 +340,5 @@ export function kindTable(results: StormResult[]): string {
       ]);
     }
   }
-  return markdown(head, rows);
-}
-
-function markdown(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(w[i])).join(" | ")} |`;
-  return [line(head), `| ${w.map((n) => "-".repeat(n)).join(" | ")} |`, ...rows.map(line)].join(
-    "\n",
-  );
+  return markdownTable(head, rows);
 }

@@ -7,7 +7,7 @@
  */
 import { encodeDatagram, MAX_DATAGRAM } from "../../mod/multicast/datagram.ts";
 import { openMulticastSender } from "../../mod/multicast/sender.ts";
-import { randomInt } from "../../mod/net/random.ts";
+import { randomInt } from "../../mod/random.ts";
 import { echoExchange } from "../../mod/tcp/echo.ts";
 import { pdcExchange } from "../../mod/tcp/pdc.ts";
 import { floodText, pmuMessage } from "../../mod/pmu/mod.ts";
@@ -49,7 +49,7 @@ import {
   wsUnmasked,
   wsUpgrade,
 } from "./peers.ts";
-import type { Proc } from "../../tests/helpers/cli.ts";
+import type { Proc } from "../lib/proc.ts";
 import type { Kind, StormSpec } from "./storm.ts";
 
 export interface Scale {

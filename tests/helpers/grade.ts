@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runSocklab, socklabArgv } from "./cli.ts";
+import { runSocklab, socklabArgv } from "../../scripts/lib/proc.ts";
 
 export const STUDENTS = new URL("../fixtures/students/", import.meta.url).pathname;
 export const py = (name: string) => ["python3", STUDENTS + name];

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { RunError } from "./command.ts";
+import { RunError } from "../errors.ts";
 
 /** Certificates, keys, requests, scripts: far below this. */
 export const DEFAULT_MAX_INPUT_BYTES = 1 << 20;

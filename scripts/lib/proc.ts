@@ -1,12 +1,15 @@
 /**
- * Run the socklab CLI as a subprocess exactly as the binary runs (the same
- * Deno flags, from mod/cli/flags.ts), read its stdout and stderr line by line
- * with deadlines, wait for `listening on`, and always stop what was started.
+ * Processes for the tests and the scripts (bench, chaos, make-certs): run the
+ * socklab CLI as a subprocess exactly as the binary runs (the same Deno flags,
+ * from mod/cli/flags.ts), read its stdout and stderr line by line with
+ * deadlines, wait for `listening on`, and always stop what was started.
+ * Development tooling: the tests and scripts/ import it, mod/ never does.
  *
  * @module
  */
 import { fileURLToPath } from "node:url";
 import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { settledWithin } from "../../mod/deadline.ts";
 import { LineReader } from "../../mod/proc/lines.ts";
 
 export { LineReader };
@@ -14,9 +17,17 @@ export { LineReader };
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 export const MAIN: string = ROOT + "main.ts";
 
+/**
+ * The one builder of `deno run <socklab's flags> --config deno.json <script> ...args`, for
+ * socklab itself and for the scripts that run in their own process (bench load, chaos).
+ */
+export function denoRunArgv(script: string, args: readonly string[] = []): string[] {
+  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", script, ...args];
+}
+
 /** The argv that runs socklab with `args`: `deno run <flags> main.ts ...args`. */
-export function socklabArgv(args: string[]): string[] {
-  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", MAIN, ...args];
+export function socklabArgv(args: readonly string[]): string[] {
+  return denoRunArgv(MAIN, args);
 }
 
 const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
@@ -99,27 +110,13 @@ export class Proc {
   async stop(graceMs = 5_000): Promise<Deno.CommandStatus> {
     await this.closeStdin();
     this.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const killed = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.kill("SIGKILL");
-        resolve();
-      }, graceMs);
-    });
-    await Promise.race([this.child.status, killed]);
-    clearTimeout(timer);
+    if (!await settledWithin(this.child.status, graceMs)) this.kill("SIGKILL");
     return await this.status;
   }
 
   /** Wait for the process to exit by itself within `timeoutMs`, else kill it and fail. */
   async exited(timeoutMs = 20_000): Promise<Deno.CommandStatus> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) =>
-      timer = setTimeout(() => resolve("late"), timeoutMs)
-    );
-    const first = await Promise.race([this.child.status, late]);
-    clearTimeout(timer);
-    if (first === "late") {
+    if (!await settledWithin(this.child.status, timeoutMs)) {
       await this.stop(1000);
       throw new Error(
         `${
