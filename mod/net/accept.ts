@@ -2,7 +2,7 @@
  * The accept loop of the stream servers (echo-server, pmu, secure-pmu): every accepted
  * connection takes a slot of the {@link ConnectionLimits} (in all, per address) for as long
  * as its session runs, or is refused; a failed accept (out of descriptors: EMFILE) backs off
- * instead of spinning, said once per episode; past `maxHeld` connections held (sessions and
+ * instead of spinning, said once a minute at most; past `maxHeld` connections held (sessions and
  * refusals not yet gone) the loop stops accepting until one ends, so that refusing cannot
  * itself exhaust the descriptors.
  *
@@ -14,6 +14,8 @@ import type { ConnectionLimits, Slot } from "./limits.ts";
 /** Accept failures back off from this delay, doubling up to {@link BACKOFF_MAX_MS}. */
 export const BACKOFF_MS = 50;
 export const BACKOFF_MAX_MS = 1000;
+/** A new episode of accept failures is said at most once in this time. */
+const SAY_EVERY_MS = 60_000;
 
 export interface AcceptOptions<C extends Deno.Conn> {
   listener: Deno.Listener<C>;
@@ -81,6 +83,8 @@ export function acceptLoop<C extends Deno.Conn>(opts: AcceptOptions<C>): Accepto
   const done = (async () => {
     let backoff = 0;
     let failures = 0;
+    let said = false;
+    let lastSaid = -Infinity;
     let full = false;
     while (!signal.aborted) {
       if (running.size >= maxHeld) {
@@ -103,15 +107,20 @@ export function acceptLoop<C extends Deno.Conn>(opts: AcceptOptions<C>): Accepto
         // A failed accept (out of file descriptors: EMFILE) must not stop the server, nor
         // spin: log the first failure, retry after a delay that doubles up to 1 s.
         failures++;
-        if (failures === 1) log(`accept failed: ${message(e)}; retrying, backing off up to 1 s`);
+        if (failures === 1 && performance.now() - lastSaid >= SAY_EVERY_MS) {
+          log(`accept failed: ${message(e)}; retrying, backing off up to 1 s`);
+          said = true;
+          lastSaid = performance.now();
+        }
         backoff = Math.min(Math.max(backoff * 2, BACKOFF_MS), BACKOFF_MAX_MS);
         await pause(backoff, signal);
         continue;
       }
       if (failures > 0) {
-        log(`accepting again after ${failures} failed accept(s)`);
+        if (said) log(`accepting again after ${failures} failed accept(s)`);
         failures = 0;
         backoff = 0;
+        said = false;
       }
       const slot = limits.admit(hostOf(conn));
       if (typeof slot === "string") track(opts.refuse(conn, slot));

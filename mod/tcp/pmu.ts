@@ -438,7 +438,11 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
         counts.none++;
         log(`${peerOf(conn)} ${message(e)}`);
         if (e instanceof PendingConnection && !abort.signal.aborted) {
-          await Promise.race([e.settled.catch(() => {}), stopping]);
+          const how = await Promise.race([
+            e.settled.then(() => "finished its handshake late", () => "left"),
+            stopping,
+          ]);
+          if (how) log(`${peerOf(conn)} ${how}: its slot is free again`);
         }
         closeQuietly([conn]);
         return;

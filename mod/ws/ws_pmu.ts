@@ -108,7 +108,11 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
   /** Connections accepted over a limit, and why: their request or upgrade gets a 503. */
   const overLimit = new WeakMap<Socket, string>();
   /** Answer 503 on a connection over a limit, log it; it is cut soon if the client lingers. */
+  const refused = new WeakSet<Socket>();
   const refuse = (s: Socket) => {
+    // Once per connection: node:http may report the same socket again as it ends.
+    if (refused.has(s)) return;
+    refused.add(s);
     stats.refused++;
     log(`${peerOf(s)}: refused, ${overLimit.get(s)} -> 503`);
     busy(s);
