@@ -7,6 +7,7 @@
  */
 import { type Args, numOpt, type OptionSpec, str } from "./command.ts";
 import { DEFAULT_SESSION_LIMIT } from "../tcp/pmu.ts";
+import { DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 
 export const FAIR_OPTIONS: Record<string, OptionSpec> = {
   "max-per-peer": {
@@ -23,6 +24,25 @@ export const FAIR_OPTIONS: Record<string, OptionSpec> = {
       "server closes (CMD_short:60 asks for up to 19 minutes)",
   },
 };
+
+/** The connection limits of a server without the PMU's options (echo-server). */
+export const LIMIT_OPTIONS: Record<string, OptionSpec> = {
+  "max-connections": {
+    type: "string",
+    default: String(DEFAULT_MAX_CONNECTIONS),
+    arg: "N",
+    help: "most clients served at once; one more is closed at once (logged)",
+  },
+  "max-per-peer": FAIR_OPTIONS["max-per-peer"],
+};
+
+/** The parsed {@link LIMIT_OPTIONS}. */
+export function parseLimitOptions(args: Args): { maxConnections: number; maxPerPeer?: number } {
+  return {
+    maxConnections: numOpt(args, "max-connections", { min: 1, max: 1_000_000, integer: true }),
+    maxPerPeer: parseFairOptions(args).maxPerPeer,
+  };
+}
 
 /** The parsed {@link FAIR_OPTIONS}. */
 export function parseFairOptions(args: Args): { maxPerPeer?: number; sessionLimit: number } {

@@ -8,6 +8,7 @@ import { type Command, flag, parsePort, portOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
+import { LIMIT_OPTIONS, parseLimitOptions } from "../cli/fair.ts";
 import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
 import { connectError, message as errMsg } from "../net/errors.ts";
 import {
@@ -28,6 +29,7 @@ export const echoServer: Command = {
   options: {
     host: { type: "string", default: "localhost", arg: "HOST", help: "address to listen on" },
     port: { type: "string", default: "5002", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...LIMIT_OPTIONS,
     ...LOG_OPTIONS,
   },
   description: `Reads what each client sends 16 bytes at a time, logs it on stderr as
@@ -37,7 +39,12 @@ export const echoServer: Command = {
     const port = portOpt(args);
     const host = await ipv4Of(str(args, "host")!);
     const events = eventLog(args, io.log);
-    const server = await startEchoServer({ hostname: host, port, log: events.log });
+    const server = await startEchoServer({
+      hostname: host,
+      port,
+      ...parseLimitOptions(args),
+      log: events.log,
+    });
     return serveUntilStopped(io, server, undefined, events);
   },
 };
