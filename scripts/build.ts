@@ -1,23 +1,33 @@
 /**
  * `deno task bundle`: dist/socklab.js, one file with a shebang that runs every
- * subcommand under deno. `deno task compile`: dist/socklab, a self-contained
- * binary. Both carry exactly the flags of mod/cli/flags.ts.
+ * subcommand under deno. `deno task compile`: dist/socklab, one executable
+ * file that needs no deno, node or network. Both carry exactly the flags of
+ * mod/cli/flags.ts.
  *
  * `deno compile` needs the denort runtime: it downloads it, or takes the file
- * named by DENORT_BIN. Offline and without DENORT_BIN it cannot work; this
- * script then says so in one line and points at `bundle`.
+ * named by DENORT_BIN. When it has it, dist/socklab is the real deno compile
+ * output. Without it (offline, or `--no-download`), dist/socklab is a
+ * self-unpacking build: scripts/selfextract.sh + the bundle + this deno
+ * executable (a full deno ignores a compile payload, so it cannot stand in for
+ * denort). The build says which of the two it wrote, why, and its size.
  *
- * Usage: deno run -A scripts/build.ts bundle|compile [--out PATH]
+ * Usage: deno run -A scripts/build.ts bundle|compile [--out PATH] [--no-download]
  */
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
 import { DENO_FLAGS } from "../mod/cli/flags.ts";
+import config from "../deno.json" with { type: "json" };
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const VERSION: string = config.version;
 
-/** The first line of the bundle: runs it under deno with socklab's flags. */
+/**
+ * The first line of the bundle: runs it under deno with socklab's flags, reading no deno.json
+ * (deno looks for one from the script's folder up), as selfArgv re-runs it.
+ */
 export function bundleShebang(): string {
-  return `#!/usr/bin/env -S deno run ${DENO_FLAGS.join(" ")}`;
+  return `#!/usr/bin/env -S deno run --no-config ${DENO_FLAGS.join(" ")}`;
 }
 
 /** The `deno compile` argv (without the deno executable). */
@@ -38,7 +48,7 @@ async function deno(args: string[], env: Record<string, string> = {}) {
     args,
     stdout: "piped",
     stderr: "piped",
-    env: { DENO_NO_UPDATE_CHECK: "1", ...env },
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...env },
   }).output();
 }
 
@@ -67,22 +77,179 @@ export async function bundle(out = resolve(ROOT, "dist/socklab.js")): Promise<st
   return out;
 }
 
-/** Compile main.ts into a binary. Throws with a one-line reason on failure. */
-export async function compile(out = resolve(ROOT, "dist/socklab")): Promise<string> {
+/** What `compile` wrote. */
+export interface Built {
+  path: string;
+  kind: "deno compile" | "self-unpacking";
+  /** Why this kind (one sentence). */
+  why: string;
+  bytes: number;
+}
+
+/** A download failure of denort, as deno compile reports it. */
+const DOWNLOAD_FAILURE =
+  /denort|download|dl\.deno\.land|error sending request|dns error|network|connect/i;
+
+/**
+ * `deno task compile`: dist/socklab, one executable file. With DENORT_BIN, or
+ * when deno compile can download denort, it is the real deno compile output;
+ * otherwise (or with `download: false` and no DENORT_BIN) the self-unpacking
+ * build of {@link selfUnpacking}.
+ */
+export async function compile(
+  out = resolve(ROOT, "dist/socklab"),
+  opts: { download?: boolean } = {},
+): Promise<Built> {
   await Deno.mkdir(dirname(out), { recursive: true });
-  const r = await deno(compileArgs(out));
-  if (!r.success) {
-    const err = new TextDecoder().decode(r.stderr);
-    if (/denort|download|dl\.deno\.land|error sending request|dns error|network/i.test(err)) {
-      throw new Error(
-        "cannot download the denort runtime deno compile needs (offline?): " +
-          "set DENORT_BIN=/path/to/denort (the denort of deno " + Deno.version.deno +
-          "), or run `deno task bundle` for dist/socklab.js, which runs under deno",
-      );
-    }
-    throw new Error(`deno compile failed:\n${err}`);
+  const denort = Deno.env.get("DENORT_BIN");
+  if (denort === "") Deno.env.delete("DENORT_BIN"); // deno compile takes "" for a path
+  if (!denort && opts.download === false) {
+    return await selfUnpacking(out, "--no-download given and DENORT_BIN is not set");
   }
-  return out;
+  const r = await deno(compileArgs(out));
+  const err = new TextDecoder().decode(r.stderr);
+  if (r.success) {
+    const why = denort
+      ? `deno compile used DENORT_BIN=${denort}`
+      : "deno compile got its denort runtime (downloaded or cached)";
+    return { path: out, kind: "deno compile", why, bytes: (await Deno.stat(out)).size };
+  }
+  if (!denort && DOWNLOAD_FAILURE.test(err)) {
+    // deno's chain of causes: the first that names the request, e.g. "error sending request for
+    // url (https://dl.deno.land/...): ... dns error: ...".
+    const causes = err.split("\n").map((l) => l.trim().replace(/^\d+: /, ""));
+    const reason = causes.find((l) => /request|download|dns/i.test(l) && !/^Download /.test(l));
+    return await selfUnpacking(
+      out,
+      `deno compile could not download its denort runtime (${reason ?? causes[0]})`,
+    );
+  }
+  throw new Error(`deno compile failed:\n${err}`);
+}
+
+/** The commands the launcher runs besides /bin/sh's builtins (coreutils, also in busybox). */
+export const LAUNCHER_TOOLS: readonly string[] = [
+  "tail",
+  "head",
+  "cksum",
+  "ls",
+  "mkdir",
+  "mv",
+  "chmod",
+  "rm",
+  "id",
+];
+
+/** The launcher at the head of a self-unpacking build (scripts/selfextract.sh, filled in). */
+export async function launcher(v: {
+  key: string;
+  jsSize: number;
+  jsSum: string;
+  denoSize: number;
+  denoSum: string;
+}): Promise<string> {
+  const values: Record<string, string> = {
+    VERSION,
+    DENO_VERSION: Deno.version.deno,
+    KEY: v.key,
+    JS_SIZE: String(v.jsSize),
+    JS_CKSUM: v.jsSum,
+    DENO_SIZE: String(v.denoSize),
+    DENO_CKSUM: v.denoSum,
+    FLAGS: DENO_FLAGS.join(" "),
+    TOOLS: LAUNCHER_TOOLS.join(" "),
+  };
+  const template = await Deno.readTextFile(ROOT + "scripts/selfextract.sh");
+  // @TOTAL@, the file's size, is left for selfUnpacking to fill in.
+  return template.replace(/@([A-Z_]+)@/g, (m, name: string) => values[name] ?? m);
+}
+
+/** `cksum < file` (POSIX CRC and size), as the launcher checks it. */
+async function cksum(path: string): Promise<string> {
+  const file = await Deno.open(path);
+  const child = new Deno.Command("cksum", { stdin: "piped", stdout: "piped" }).spawn();
+  await file.readable.pipeTo(child.stdin);
+  const r = await child.output();
+  if (!r.success) throw new Error(`cksum ${path} failed`);
+  return new TextDecoder().decode(r.stdout).trim();
+}
+
+async function sha256(paths: string[]): Promise<string> {
+  const hash = createHash("sha256");
+  for (const path of paths) {
+    for await (const chunk of (await Deno.open(path)).readable) hash.update(chunk);
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * The self-unpacking build: one file made of the launcher (a /bin/sh script),
+ * the bundle, and this deno executable (the runtime of the npm package
+ * `@deno/linux-x64-glibc` when deno came from `npx deno`). Its first start
+ * unpacks the two into a per-user cache; every start execs deno on the bundle.
+ */
+export async function selfUnpacking(out: string, why: string): Promise<Built> {
+  if (Deno.build.os === "windows") {
+    throw new Error(`cannot build without denort on Windows: ${why}`);
+  }
+  const runtime = Deno.execPath();
+  const parts = await Deno.makeTempDir({ dir: dirname(out), prefix: ".socklab-build-" });
+  try {
+    const js = await bundle(`${parts}/socklab.js`);
+    const [jsSum, denoSum, hash] = await Promise.all([
+      cksum(js),
+      cksum(runtime),
+      sha256([js, runtime]),
+    ]);
+    const jsSize = (await Deno.stat(js)).size;
+    const denoSize = (await Deno.stat(runtime)).size;
+    const template = await launcher({
+      key: `${VERSION}-${hash.slice(0, 16)}`,
+      jsSize,
+      jsSum,
+      denoSize,
+      denoSum,
+    });
+    // The file's own size, written in a fixed width so that writing it changes no offset.
+    const width = 12;
+    const total = new TextEncoder().encode(template).length - "@TOTAL@".length + width + jsSize +
+      denoSize;
+    const head = template.replace("@TOTAL@", String(total).padEnd(width));
+    const tmp = `${parts}/socklab`;
+    const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o755 });
+    try {
+      await f.write(new TextEncoder().encode(head));
+      for (const part of [js, runtime]) {
+        for await (const chunk of (await Deno.open(part)).readable) {
+          let off = 0;
+          while (off < chunk.length) off += await f.write(chunk.subarray(off));
+        }
+      }
+    } finally {
+      f.close();
+    }
+    await Deno.chmod(tmp, 0o755);
+    await Deno.rename(tmp, out);
+  } finally {
+    await Deno.remove(parts, { recursive: true });
+  }
+  return {
+    path: out,
+    kind: "self-unpacking",
+    why: `${why}; it holds the bundle and deno ${Deno.version.deno} (${runtime})`,
+    bytes: (await Deno.stat(out)).size,
+  };
+}
+
+/** The build's report: what was written, which kind, why, and its size. */
+export function describe(b: Built): string {
+  const mb = (b.bytes / 1e6).toFixed(1);
+  const kind = b.kind === "deno compile"
+    ? "deno compile output"
+    : "self-unpacking build (not deno compile output: no denort runtime); " +
+      "its first start unpacks it into ~/.cache/socklab/ (or $SOCKLAB_CACHE), " +
+      "set DENORT_BIN=/path/to/denort for the real deno compile";
+  return `wrote ${b.path} (${mb} MB, ${b.bytes} bytes): ${kind}\nwhy: ${b.why}`;
 }
 
 if (import.meta.main) {
@@ -91,9 +258,12 @@ if (import.meta.main) {
   const out = outIdx >= 0 ? resolve(rest[outIdx + 1]) : undefined;
   try {
     if (what === "bundle") console.log(`wrote ${await bundle(out)}`);
-    else if (what === "compile") console.log(`wrote ${await compile(out)}`);
-    else {
-      console.error("usage: deno run -A scripts/build.ts bundle|compile [--out PATH]");
+    else if (what === "compile") {
+      console.log(describe(await compile(out, { download: !rest.includes("--no-download") })));
+    } else {
+      console.error(
+        "usage: deno run -A scripts/build.ts bundle|compile [--out PATH] [--no-download]",
+      );
       Deno.exit(2);
     }
   } catch (e) {

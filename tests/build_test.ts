@@ -1,14 +1,27 @@
 import assert from "node:assert/strict";
-import { DENO_FLAGS } from "../mod/cli/flags.ts";
-import { bundle, bundleShebang, compileArgs } from "../scripts/build.ts";
+import { pathToFileURL } from "node:url";
+import { DENO_FLAGS, selfArgv } from "../mod/cli/flags.ts";
+import config from "../deno.json" with { type: "json" };
+import { DEMO_STEPS } from "../mod/lab/demo.ts";
+import {
+  bundle,
+  bundleShebang,
+  compile,
+  compileArgs,
+  describe,
+  launcher,
+  LAUNCHER_TOOLS,
+} from "../scripts/build.ts";
 import { Proc, ROOT, runProc, socklabArgv } from "../scripts/lib/proc.ts";
-import { netnsTest } from "./helpers/netns.ts";
+import { Netns } from "../scripts/lib/netns.ts";
+import { NETNS_UNAVAILABLE, netnsTest } from "./helpers/netns.ts";
+import { requireTool } from "./helpers/requires.ts";
 
 Deno.test("compile, bundle and the tests' subprocesses use the same flags", () => {
   assert.ok(DENO_FLAGS.includes("--unstable-net"));
   const args = compileArgs("/tmp/x");
   assert.deepEqual(args.slice(1, 1 + DENO_FLAGS.length), [...DENO_FLAGS]);
-  assert.equal(bundleShebang(), `#!/usr/bin/env -S deno run ${DENO_FLAGS.join(" ")}`);
+  assert.equal(bundleShebang(), `#!/usr/bin/env -S deno run --no-config ${DENO_FLAGS.join(" ")}`);
   const argv = socklabArgv(["--version"]);
   assert.deepEqual(argv.slice(2, 2 + DENO_FLAGS.length), [...DENO_FLAGS]);
 });
@@ -57,10 +70,174 @@ Deno.test("the bundle is one file that runs --help, echo, pdc/pmu and pdc-udp ex
   }
 });
 
+// The lab VM: one file, no deno, node, npx or network; HOME empty, XDG_CACHE_HOME unset. Built with
+// --no-download (no attempt to reach dl.deno.land); the offline fallback itself is the next test.
+Deno.test("compile without denort: one file that runs --version, --help, demo and pdc/pmu with no deno or node", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-compile-" });
+  try {
+    const built = await compile(`${dir}/build/socklab`, { download: false });
+    assert.equal(built.kind, "self-unpacking");
+    assert.equal(built.bytes, (await Deno.stat(built.path)).size);
+    assert.match(
+      describe(built),
+      /^wrote .*socklab \(\d+\.\d MB, \d+ bytes\): self-unpacking build/,
+    );
+    assert.match(describe(built), /\nwhy: --no-download given and DENORT_BIN is not set/);
+
+    // A fresh folder with only the file, and a PATH of only the tools the launcher and demo use.
+    const vm = `${dir}/vm`;
+    const bin = `${dir}/bin`;
+    const home = `${dir}/home`;
+    for (const d of [vm, bin, home]) await Deno.mkdir(d);
+    await Deno.copyFile(built.path, `${vm}/socklab`);
+    await Deno.chmod(`${vm}/socklab`, 0o755);
+    for (const tool of [...LAUNCHER_TOOLS, "openssl"]) {
+      await Deno.symlink(
+        requireTool(tool, tool === "openssl" ? "openssl" : "coreutils"),
+        `${bin}/${tool}`,
+      );
+    }
+    const env = (h = home) => ["env", "-i", `PATH=${bin}`, `HOME=${h}`];
+    const socklab = `${vm}/socklab`;
+    const run = (args: string[], h?: string, prefix: string[] = []) =>
+      runProc([...prefix, ...env(h), socklab, ...args], { cwd: vm, timeoutMs: 60_000 });
+
+    // A deno.json above the unpacked bundle (deno looks for one from the script's folder up) is
+    // not read: --no-config.
+    await Deno.mkdir(`${home}/.cache`);
+    await Deno.writeTextFile(`${home}/.cache/deno.json`, "{ not json");
+    const version = await run(["--version"]);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout, `socklab ${config.version} (deno ${Deno.version.deno})\n`);
+    // Unpacked once, under HOME's cache, readable by every user (a sandbox may run it as another).
+    const base = `${home}/.cache/socklab`;
+    const keys = [...Deno.readDirSync(base)].map((e) => e.name);
+    assert.equal(keys.length, 1);
+    assert.match(keys[0], new RegExp(`^${config.version}-[0-9a-f]{16}$`));
+    const cache = `${base}/${keys[0]}`;
+    assert.equal((await Deno.stat(cache)).mode! & 0o777, 0o755);
+    assert.equal((await Deno.stat(`${cache}/deno`)).mode! & 0o777, 0o755);
+    assert.equal((await Deno.stat(`${cache}/socklab.js`)).mode! & 0o777, 0o644);
+
+    // How socklab re-executes itself (e.g. in grade's sandbox) works on the unpacked form too.
+    const again = await runProc(
+      [
+        ...env(),
+        ...selfArgv(["--version"], {
+          execPath: `${cache}/deno`,
+          mainModule: pathToFileURL(`${cache}/socklab.js`).href,
+          standalone: false,
+        }),
+      ],
+      { cwd: vm },
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, version.stdout);
+
+    const help = await run(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /echo-client/);
+    const usage = await run(["no-such-command"]);
+    assert.equal(usage.code, 2, "exit codes pass through");
+    assert.match(usage.stderr, /^socklab: error: unknown command 'no-such-command'/);
+
+    // demo: every part (multicast TTL 0), inside a private namespace where there is one.
+    await using ns = NETNS_UNAVAILABLE ? undefined : await Netns.create();
+    const demo = await run(["demo"], home, ns?.prefix);
+    assert.equal(demo.code, 0, demo.stdout + demo.stderr);
+    assert.match(
+      demo.stdout,
+      new RegExp(`^demo: ${DEMO_STEPS.length}/${DEMO_STEPS.length} parts passed`, "m"),
+    );
+
+    // pmu and pdc: the server is the cached deno itself (exec, no shell in between: signals reach it).
+    await using pmu = new Proc([
+      ...env(),
+      socklab,
+      "pmu",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--count",
+      "3",
+    ], { cwd: vm });
+    const { port } = await pmu.listening();
+    assert.equal(
+      await Deno.realPath(`/proc/${pmu.child.pid}/exe`),
+      await Deno.realPath(`${cache}/deno`),
+    );
+    const pdc = await run(["pdc", "127.0.0.1", String(port), "CMD_short:0"]);
+    assert.equal(pdc.code, 0, pdc.stderr);
+    assert.deepEqual(pdc.stdout.trim().split("\n"), [0, 1, 2].map((i) => `This is PMU data ${i}`));
+    const stopped = await pmu.stop();
+    assert.notEqual(stopped.signal, "SIGKILL", "SIGTERM reached deno and stopped it");
+
+    // A damaged cache is unpacked again; two first starts at once both work.
+    await Deno.truncate(`${cache}/deno`, 1000);
+    assert.equal((await run(["--version"])).code, 0);
+    assert.equal((await Deno.stat(`${cache}/deno`)).size, (await Deno.stat(Deno.execPath())).size);
+    const home2 = `${dir}/home2`;
+    await Deno.mkdir(home2);
+    const both = await Promise.all([run(["--version"], home2), run(["--version"], home2)]);
+    assert.deepEqual(both.map((r) => [r.code, r.stdout]), [[0, version.stdout], [
+      0,
+      version.stdout,
+    ]]);
+    // A copy cut short says so in one line.
+    const cut = `${vm}/cut`;
+    const bytes = await Deno.readFile(socklab);
+    await Deno.writeFile(cut, bytes.subarray(0, bytes.length - 1000), { mode: 0o755 });
+    const home3 = `${dir}/home3`;
+    await Deno.mkdir(home3);
+    const r = await runProc([...env(home3), cut, "--version"], { cwd: vm });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `socklab: error: ${cut} is not ${bytes.length} bytes long: copy it again\n`,
+    );
+    assert.deepEqual([...Deno.readDirSync(home3)], [], "nothing unpacked");
+    // Same length, one byte changed: the checksum says so, and nothing is left in the cache.
+    bytes[bytes.length - 5000] ^= 1;
+    await Deno.writeFile(cut, bytes, { mode: 0o755 });
+    const d = await runProc([...env(home3), cut, "--version"], { cwd: vm });
+    assert.equal(d.code, 1);
+    assert.equal(
+      d.stderr,
+      `socklab: error: ${cut} is damaged (checksum mismatch): copy it again\n`,
+    );
+    const left = [...Deno.readDirSync(`${home3}/.cache/socklab`)];
+    assert.equal(left.length, 1);
+    assert.deepEqual([...Deno.readDirSync(`${home3}/.cache/socklab/${left[0].name}`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("selfArgv starts this socklab again however it runs", () => {
+  const deno = "/opt/deno";
+  assert.deepEqual(
+    selfArgv(["pdc", "x"], {
+      execPath: "/bin/socklab",
+      mainModule: "file:///b/main.ts",
+      standalone: true,
+    }),
+    ["/bin/socklab", "pdc", "x"],
+  );
+  assert.deepEqual(
+    selfArgv(["pdc"], { execPath: deno, mainModule: "file:///src/main.ts", standalone: false }),
+    [deno, "run", ...DENO_FLAGS, "--config", "/src/deno.json", "/src/main.ts", "pdc"],
+  );
+  assert.deepEqual(
+    selfArgv(["pdc"], { execPath: deno, mainModule: "file:///c/socklab.js", standalone: false }),
+    [deno, "run", "--no-config", ...DENO_FLAGS, "/c/socklab.js", "pdc"],
+  );
+});
+
 // deno compile downloads denort: inside a private namespace the download cannot leave the host,
-// which is the offline case compile must explain in one line.
+// which is the offline case: compile falls back to the self-unpacking build and says why.
 netnsTest(
-  "compile, offline and without DENORT_BIN, says so in one line and points at bundle",
+  "compile, offline and without DENORT_BIN, writes the self-unpacking build and says why",
   async (ns) => {
     const dir = await Deno.makeTempDir({ prefix: "socklab-compile-" });
     try {
@@ -76,15 +253,45 @@ netnsTest(
         ],
         { prefix: ns.prefix, env: { DENORT_BIN: "" }, timeoutMs: 60_000 },
       );
-      assert.equal(r.code, 1, r.stdout + r.stderr);
-      const lines = r.stderr.trim().split("\n");
-      assert.equal(lines.length, 1, r.stderr);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      assert.equal(lines.length, 2, r.stdout);
+      const size = (await Deno.stat(`${dir}/socklab`)).size;
       assert.match(
         lines[0],
-        /^socklab compile: error: cannot download the denort runtime .*DENORT_BIN.*deno task bundle/,
+        new RegExp(
+          `^wrote .*/socklab \\(.* MB, ${size} bytes\\): self-unpacking build .*DENORT_BIN`,
+        ),
       );
+      assert.match(
+        lines[1],
+        /^why: deno compile could not download its denort runtime \(.*(request|dns).*\)/,
+      );
+      const head = new TextDecoder().decode(
+        (await Deno.readFile(`${dir}/socklab`)).subarray(0, 10),
+      );
+      assert.equal(head, "#!/bin/sh\n");
+      const left = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.deepEqual(left, ["socklab"], "no temporary files left");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
 );
+
+Deno.test("the launcher is plain sh with every value filled in and execs deno with socklab's flags", async () => {
+  const text = await launcher({ key: "k", jsSize: 1, jsSum: "1 1", denoSize: 2, denoSum: "2 2" });
+  assert.deepEqual(
+    text.match(/@[A-Z_]+@/g),
+    ["@TOTAL@"],
+    "all but the size, which selfUnpacking writes",
+  );
+  assert.match(
+    text,
+    new RegExp(
+      `exec "\\$dir/deno" run --no-config ${DENO_FLAGS.join(" ")} "\\$dir/socklab.js" "\\$@"\n$`,
+    ),
+  );
+  const r = await runProc(["/bin/sh", "-n", "-c", text.replace("@TOTAL@", "1")]);
+  assert.equal(r.code, 0, r.stderr);
+});

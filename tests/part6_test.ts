@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runProc, runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { freeTcpPort } from "../mod/net/ports.ts";
+import { requirePython } from "./helpers/requires.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, WRONG_COMMAND } from "../mod/pmu/mod.ts";
 import { targetUrl } from "../mod/ws/ws_pdc.ts";
 
@@ -172,14 +173,15 @@ while True:
     print(type(m).__name__, len(m), m.decode(), flush=True)
 `;
 
-Deno.test("python3 websocket-client (Debian's) receives binary frames it can .decode()", async () => {
+Deno.test("python websocket-client (Debian's python3-websocket) receives binary frames it can .decode()", async () => {
   const { proc: server, port } = await wsPmu("--count", "5");
   await using _s = server;
   const url = `ws://127.0.0.1:${port}`;
-  const r = await runProc(["/usr/bin/python3", "-c", PY_CLIENT, url, "CMD_short:0"]);
+  const python = await requirePython("websocket", "python3-websocket");
+  const r = await runProc([python, "-c", PY_CLIENT, url, "CMD_short:0"]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lines(r.stdout), msgs(5).map((m) => `bytes ${m.length} ${m}`));
-  const f = await runProc(["/usr/bin/python3", "-c", PY_CLIENT, url, "CMD_floodme"]);
+  const f = await runProc([python, "-c", PY_CLIENT, url, "CMD_floodme"]);
   assert.equal(f.code, 0, f.stderr);
   assert.ok(f.stdout.startsWith(`bytes ${DEFAULT_FLOOD_BYTES} ${floodText().slice(0, 100)}`));
 });

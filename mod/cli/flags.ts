@@ -1,3 +1,5 @@
+import { fileURLToPath } from "node:url";
+
 /**
  * The one list of Deno flags socklab runs with: `deno task compile` bakes them
  * into the binary, `deno task bundle` writes them into the bundle's shebang,
@@ -11,3 +13,38 @@
  * - `--no-prompt`: never stop to ask at run time.
  */
 export const DENO_FLAGS: readonly string[] = ["--unstable-net", "--allow-all", "--no-prompt"];
+
+/** How this socklab runs: from the deno compile output, or deno running a module. */
+export interface SelfRun {
+  execPath: string;
+  mainModule: string;
+  standalone: boolean;
+}
+
+/**
+ * The argv that starts this same socklab again with `args` (e.g. grade
+ * running a socklab client inside a sandbox), however it runs:
+ * - `deno compile` output: the executable itself;
+ * - from a checkout (`main.ts`): deno run with these flags and its deno.json;
+ * - the bundle (dist/socklab.js, or the copy the self-unpacking dist/socklab
+ *   unpacks into its cache): deno run `--no-config` with these flags, so that a
+ *   deno.json above it is not read (deno looks for one from the script's folder up).
+ * A sandbox must make `execPath` and the main module's file readable (for the
+ * self-unpacking build, both are in one folder: `dirname(execPath)`).
+ */
+export function selfArgv(
+  args: string[],
+  self: SelfRun = {
+    execPath: Deno.execPath(),
+    mainModule: Deno.mainModule,
+    standalone: Deno.build.standalone ?? false,
+  },
+): string[] {
+  if (self.standalone) return [self.execPath, ...args];
+  const main = fileURLToPath(self.mainModule);
+  if (main.endsWith("/main.ts")) {
+    const config = fileURLToPath(new URL("deno.json", self.mainModule));
+    return [self.execPath, "run", ...DENO_FLAGS, "--config", config, main, ...args];
+  }
+  return [self.execPath, "run", "--no-config", ...DENO_FLAGS, main, ...args];
+}

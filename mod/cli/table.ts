@@ -9,6 +9,7 @@ import { grade } from "../grade/commands.ts";
 import { demo, lab } from "../lab/commands.ts";
 import { receiver, sender, tv } from "../multicast/commands.ts";
 import { sockets } from "../net/commands.ts";
+import { course, serve, submit } from "../service/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { ca, securePdc, securePmu } from "../tls/commands.ts";
 import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
@@ -35,4 +36,7 @@ export const COMMANDS: readonly Command[] = [
   lab,
   demo,
   grade,
+  serve,
+  course,
+  submit,
 ];

@@ -9,7 +9,7 @@
 import { resolve } from "node:path";
 import { COMMANDS } from "../../mod/cli/table.ts";
 import { DENO_FLAGS } from "../../mod/cli/flags.ts";
-import { bundle } from "../build.ts";
+import { bundle, compile } from "../build.ts";
 import type { Anchors } from "./env.ts";
 import { denoRunArgv, Proc, ROOT, socklabArgv } from "../lib/proc.ts";
 import {
@@ -450,6 +450,16 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
     "socklab --version (deno run main.ts)": socklabArgv(["--version"]),
     "socklab --version (bundle)": [Deno.execPath(), "run", ...DENO_FLAGS, dist, "--version"],
   };
+  // The one-file build, as `deno task compile` makes it without reaching the network (the real
+  // deno compile output with DENORT_BIN; else the self-unpacking build, unpacked into a temporary
+  // cache by its first start, so that the timed runs are second starts).
+  const binDir = await Deno.makeTempDir({ prefix: "socklab-bench-bin-" });
+  const built = await compile(`${binDir}/socklab`, { download: false });
+  Deno.env.set("SOCKLAB_CACHE", `${binDir}/cache`);
+  const first = await timed([built.path, "--version"]);
+  if (first.code !== 0) throw new Error(`${built.path} --version failed: ${first.stderr}`);
+  const BINARY = `socklab --version (dist/socklab, ${built.kind})`;
+  cmds[BINARY] = [built.path, "--version"];
   const empty = await Deno.makeTempFile({ prefix: "socklab-bench-empty-", suffix: ".js" });
   cmds["deno run <empty script> (deno's floor)"] = [Deno.execPath(), "run", ...DENO_FLAGS, empty];
   const ANCHOR = "/usr/bin/python3 -c pass (anchor)";
@@ -474,6 +484,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
     } finally {
       await Deno.remove(json).catch(() => {});
       await Deno.remove(empty).catch(() => {});
+      await Deno.remove(binDir, { recursive: true }).catch(() => {});
     }
     notes.push(
       `hyperfine -N --warmup 3 --runs ${runs} (no shell); the medians of its runs.`,
@@ -485,6 +496,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       for (let i = 0; i < runs; i++) times[name].push((await timed(argv)).ms);
     }
     await Deno.remove(empty).catch(() => {});
+    await Deno.remove(binDir, { recursive: true }).catch(() => {});
     notes.push(`hyperfine absent: 3 warm-up runs, then ${runs} timed runs from spawn to exit.`);
   }
   const anchor = times[ANCHOR];
@@ -502,6 +514,14 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       ),
     );
   }
+  Deno.env.delete("SOCKLAB_CACHE");
+  notes.push(
+    `dist/socklab is \`deno task compile\`'s file (${built.kind}, ${
+      (built.bytes / 1e6).toFixed(1)
+    } MB): ${built.why}. Its first start, which unpacks it into an empty cache, took ${
+      first.ms.toFixed(0)
+    } ms; the row is the starts after it.`,
+  );
   notes.push(
     `deno run ${DENO_FLAGS.join(" ")}; the bundle is dist/socklab.js from \`deno task bundle\`` +
       " (scripts/build.ts), run by the same deno. The anchor is Debian's /usr/bin/python3;" +

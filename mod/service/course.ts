@@ -1,0 +1,162 @@
+/**
+ * The course: its creation (database, policy, the course CA, the teaching
+ * assistant), the roster, and the grade book.
+ *
+ * @module
+ */
+import { parse } from "csv-parse/sync";
+import { RunError, UsageError } from "../errors.ts";
+import { caFiles, caInit } from "../tls/ca.ts";
+import { issueToken } from "./auth.ts";
+import { dbPath, openStore } from "./store/open.ts";
+import { DEFAULT_POLICY, type Kind, KINDS, type Policy, type Store } from "./store/store.ts";
+
+/** The teaching assistant's user id. */
+export const TA_ID = "ta";
+
+/** The course CA of a data directory: `DIR/ca.crt` (public) and `DIR/ca.key` (0600). */
+export function courseCa(dataDir: string): { dir: string; cert: string; key: string } {
+  return { dir: dataDir, ...caFiles(dataDir) };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Create a course in `dataDir` (made 0700 if new): the database with the
+ * policy, the course CA, the teaching assistant. Returns the TA's token.
+ */
+export async function initCourse(
+  dataDir: string,
+  opts: { name?: string; policy?: Partial<Policy> } = {},
+): Promise<string> {
+  if (await exists(dbPath(dataDir))) {
+    throw new RunError(`${dataDir} already holds a course (${dbPath(dataDir)})`);
+  }
+  try {
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new RunError(`cannot create ${dataDir}: ${e instanceof Error ? e.message : e}`);
+  }
+  const ca = courseCa(dataDir);
+  if (!(await exists(ca.key))) await caInit({ dir: dataDir, cn: "socklab course CA" });
+  await Deno.chmod(ca.key, 0o600);
+  const store = await openStore({ data: dataDir });
+  try {
+    await Deno.chmod(dbPath(dataDir), 0o600);
+    await store.createCourse({
+      name: opts.name ?? "TCP/IP Networking, Lab 3",
+      policy: { ...DEFAULT_POLICY, ...opts.policy },
+      createdAt: Date.now(),
+    });
+    await store.upsertUser({ id: TA_ID, name: "Teaching assistant", email: "", role: "ta" });
+    return await issueToken(store, TA_ID);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Open the store of an existing course, or say how to make one. */
+export async function openCourse(dataDir: string): Promise<Store> {
+  if (!(await exists(dbPath(dataDir)))) {
+    throw new RunError(
+      `no course in ${dataDir}; create one with 'socklab course init --data ${dataDir}'`,
+    );
+  }
+  return await openStore({ data: dataDir });
+}
+
+/** A student id: what the roster may use (it appears in URLs and file names). */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+export interface RosterRow {
+  id: string;
+  name: string;
+  email: string;
+}
+
+/** Parse a roster CSV (header with id, name, email; other columns ignored). */
+export function parseRoster(text: string): RosterRow[] {
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, {
+      columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+    });
+  } catch (e) {
+    throw new UsageError(`roster: ${e instanceof Error ? e.message : e}`);
+  }
+  if (records.length === 0) return [];
+  for (const col of ["id", "name", "email"]) {
+    if (!(col in records[0])) throw new UsageError(`roster: no '${col}' column in the header`);
+  }
+  return records.map((r, i) => {
+    if (!ID_RE.test(r.id)) {
+      throw new UsageError(
+        `roster line ${i + 2}: id '${r.id}' must be letters, digits, . _ @ - (at most 64)`,
+      );
+    }
+    if (r.id === TA_ID) throw new UsageError(`roster line ${i + 2}: id '${TA_ID}' is reserved`);
+    return { id: r.id, name: r.name, email: r.email };
+  });
+}
+
+/**
+ * Import the roster: new students get a token (returned, to be shown once),
+ * existing ones are updated and keep theirs.
+ */
+export async function importRoster(
+  store: Store,
+  rows: RosterRow[],
+): Promise<{ added: { id: string; token: string }[]; updated: number }> {
+  const added: { id: string; token: string }[] = [];
+  let updated = 0;
+  for (const r of rows) {
+    const { created } = await store.upsertUser({ ...r, role: "student" });
+    if (created) added.push({ id: r.id, token: await issueToken(store, r.id) });
+    else updated++;
+  }
+  return { added, updated };
+}
+
+export interface GradeBookRow {
+  id: string;
+  name: string;
+  scores: Record<Kind, number | null>;
+}
+
+/** One row per student, each kind's kept score under the course's policy. */
+export async function gradeBook(store: Store): Promise<GradeBookRow[]> {
+  const course = await store.getCourse();
+  const cells = await store.keptScores(course?.policy.keep ?? "best");
+  const students = await store.listUsers("student");
+  return students.map((u) => {
+    const scores = Object.fromEntries(KINDS.map((k) => [k, null])) as Record<Kind, number | null>;
+    for (const c of cells) if (c.userId === u.id) scores[c.kind] = c.score;
+    return { id: u.id, name: u.name, scores };
+  });
+}
+
+/** A CSV field, quoted when it must be. */
+export function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/** The grade book as CSV, header `id,name,part2,...,ca-sign`. */
+export function gradeBookCsv(rows: GradeBookRow[]): string {
+  const lines = [["id", "name", ...KINDS].join(",")];
+  for (const r of rows) {
+    lines.push(
+      [r.id, r.name, ...KINDS.map((k) => r.scores[k]?.toString() ?? "")].map(csvField).join(","),
+    );
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,133 @@
+/**
+ * What grading one job is: the submission's files in a fresh private
+ * directory, `gradeProgram` in-process (or, for ca-sign, the course CA
+ * signing the request), and the result row with the program's output.
+ * Nothing here re-implements grading or the CA: it calls them.
+ *
+ * An exception thrown from here is a failure of the grader or the machine
+ * (the job is retried and does not count); what the student's program did,
+ * however badly, is a result.
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import { describeEnd } from "../grade/part.ts";
+import { gradeProgram, type GradeRequest, type ProgramRun } from "../grade/engine.ts";
+import { describeCert, signRequest } from "../tls/ca.ts";
+import { courseCa } from "./course.ts";
+import type { LeasedJob, NewResult, Policy, StoredFile } from "./store/store.ts";
+
+/** What a job needs besides its row and files. */
+export interface JobContext {
+  dataDir: string;
+  policy: Policy;
+  /** Random seed for the grader; fixed in tests. */
+  seed?: number;
+}
+
+/** The file names a kind's upload fields get (their order in `submit`). */
+export const KIND_FILES: Record<string, readonly ("script" | "cert" | "key" | "csr")[]> = {
+  "part2": ["script"],
+  "part3": ["script"],
+  "part4-receiver": ["script"],
+  "part4-sender": ["script"],
+  "part5": ["script", "cert", "key"],
+  "part6": ["script"],
+  "ca-sign": ["csr"],
+};
+
+/** Output of all runs kept in the result, per stream. */
+const OUTPUT_KEPT = 1024 * 1024;
+
+/**
+ * THE place where a job becomes a GradeRequest: the program to run and its
+ * files. Today the files are written to `dir` and the program is
+ * `python3 <dir>/<script>`; when the sandbox (isolation) lands in
+ * GradeRequest, give it the files/working directory and `isolation` here.
+ */
+export function gradeRequest(
+  job: LeasedJob,
+  dir: string,
+  files: StoredFile[],
+  ctx: JobContext,
+): GradeRequest {
+  const [script, cert, key] = files.map((f) => join(dir, f.name));
+  return {
+    part: job.kind,
+    program: ["python3", script],
+    timeLimitMs: ctx.policy.timeLimitSeconds * 1000,
+    outputCapBytes: ctx.policy.outputLimitBytes,
+    seed: ctx.seed ?? Math.floor(Math.random() * 2 ** 31),
+    options: job.kind === "part5"
+      ? { cert, key, ca: courseCa(ctx.dataDir).cert }
+      : job.kind === "part4-sender"
+      ? { sciper: job.sciper ?? undefined }
+      : {},
+  };
+}
+
+/** The program's output across runs: one header per run, then what it printed. */
+function joinRuns(runs: ProgramRun[], stream: "stdout" | "stderr"): string {
+  let out = "";
+  for (const r of runs) {
+    out += `=== ${r.test}: the program ${describeEnd(r.result)}\n${r.result[stream]}`;
+    if (out && !out.endsWith("\n")) out += "\n";
+    if (out.length > OUTPUT_KEPT) return out.slice(0, OUTPUT_KEPT) + "\n[output cut]\n";
+  }
+  return out;
+}
+
+/** Grade one job. Throws on a grader or machine failure. */
+export async function runJob(
+  job: LeasedJob,
+  files: StoredFile[],
+  ctx: JobContext,
+): Promise<NewResult> {
+  const dir = await Deno.makeTempDir({ prefix: `socklab-job${job.id}-` });
+  await Deno.chmod(dir, 0o700);
+  const started = performance.now();
+  try {
+    for (const f of files) await Deno.writeFile(join(dir, f.name), f.bytes, { mode: 0o600 });
+    if (job.kind === "ca-sign") return await signJob(dir, files[0].name, ctx, started);
+    const { report, runs } = await gradeProgram(gradeRequest(job, dir, files, ctx));
+    return {
+      score: report.score,
+      maxGrade: report.max_grade,
+      success: report.success,
+      tests: report.tests,
+      stdout: joinRuns(runs, "stdout"),
+      stderr: joinRuns(runs, "stderr"),
+      files: [],
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The certificate's name for a request: `X.csr` -> `X.crt`. */
+export function certName(csrName: string): string {
+  return basename(csrName).replace(/\.(csr|req|pem)$/i, "") + ".crt";
+}
+
+/** ca-sign: the course CA signs the (already checked) request, as `ca sign` does. */
+async function signJob(
+  dir: string,
+  csrName: string,
+  ctx: JobContext,
+  started: number,
+): Promise<NewResult> {
+  const out = join(dir, certName(csrName));
+  await signRequest({ csr: join(dir, csrName), dir: courseCa(ctx.dataDir).dir, out });
+  const detail = await describeCert(out);
+  return {
+    score: 1,
+    maxGrade: 1,
+    success: 1,
+    tests: [{ name: "signed by the course CA", passed: true, scored: true, detail }],
+    stdout: "",
+    stderr: "",
+    files: [{ name: certName(csrName), bytes: await Deno.readFile(out) }],
+    durationMs: Math.round(performance.now() - started),
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * The scoring service's storage: one interface, two implementations
+ * (`sqlite.ts` on Deno's built-in `node:sqlite`, embedded, one file in the
+ * data directory; a PostgreSQL one for several servers and workers). Every
+ * method is async so that a network database fits behind it; every rule that
+ * must hold across processes (one active job per student and kind, the
+ * cooldown, a lease given to one worker, a job completed exactly once) is
+ * enforced INSIDE one store call, in one transaction, never by the caller.
+ *
+ * Times are milliseconds since the epoch (numbers), passed in by the caller
+ * (`now`) so that tests and every store agree on the clock.
+ *
+ * @module
+ */
+
+/** What a student can submit. */
+export const KINDS = [
+  "part2",
+  "part3",
+  "part4-receiver",
+  "part4-sender",
+  "part5",
+  "part6",
+  "ca-sign",
+] as const;
+export type Kind = typeof KINDS[number];
+
+export function isKind(s: string): s is Kind {
+  return (KINDS as readonly string[]).includes(s);
+}
+
+/** A job's life: queued -> running -> done | failed (grader or machine failure). */
+export type JobStatus = "queued" | "running" | "done" | "failed";
+
+/** The course's rules, set at `course init`, shown to students. */
+export interface Policy {
+  /** Which score of a student's submissions of one kind counts. */
+  keep: "best" | "last";
+  /** Minimum time between two submissions of one kind by one student, s. */
+  cooldownSeconds: number;
+  /** Largest script (and any one file), bytes. */
+  maxScriptBytes: number;
+  /** Largest upload (all files together), bytes. */
+  maxTotalBytes: number;
+  /** Wall-clock limit of one run of the student's program, s. */
+  timeLimitSeconds: number;
+  /** Output kept per run of the program, bytes. */
+  outputLimitBytes: number;
+}
+
+export const DEFAULT_POLICY: Policy = {
+  keep: "best",
+  cooldownSeconds: 30,
+  maxScriptBytes: 256 * 1024,
+  maxTotalBytes: 1024 * 1024,
+  timeLimitSeconds: 20,
+  outputLimitBytes: 1024 * 1024,
+};
+
+/** How many times a job runs at most (1 + 3 retries) before it is `failed` for good. */
+export const MAX_TRIES = 4;
+
+export interface Course {
+  name: string;
+  policy: Policy;
+  createdAt: number;
+}
+
+export type Role = "student" | "ta";
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+}
+
+/** A file of a submission or of its output; bytes live in the database. */
+export interface StoredFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface NewSubmission {
+  userId: string;
+  kind: Kind;
+  /** part4-sender: the student's sciper. */
+  sciper?: string;
+  files: StoredFile[];
+}
+
+/** A submission with the state of its latest job. */
+export interface Submission {
+  id: number;
+  userId: string;
+  kind: Kind;
+  sciper: string | null;
+  createdAt: number;
+  /** Names of the uploaded files, in upload order. */
+  fileNames: string[];
+  /** The latest job of this submission (a TA re-run makes a new one). */
+  job: Job;
+}
+
+export interface Job {
+  id: number;
+  submissionId: number;
+  status: JobStatus;
+  /** How many times a worker took it (a lease); at most {@link MAX_TRIES}. */
+  tries: number;
+  enqueuedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Worker holding the lease (running) or that finished it. */
+  worker: string | null;
+  leaseUntil: number | null;
+  /** Why the last try failed (grader/machine), if it did. */
+  error: string | null;
+}
+
+/** A job handed to one worker: `leaseId` fences every later call about it. */
+export interface LeasedJob extends Job {
+  leaseId: string;
+  kind: Kind;
+  userId: string;
+  sciper: string | null;
+}
+
+export interface TestRow {
+  name: string;
+  passed: boolean;
+  scored?: boolean;
+  detail: string;
+}
+
+/** The outcome of a finished job (one row per job, written once). */
+export interface NewResult {
+  score: number;
+  maxGrade: number;
+  success: 0 | 1;
+  tests: TestRow[];
+  stdout: string;
+  stderr: string;
+  /** Files made by grading (the signed certificate for ca-sign). */
+  files: StoredFile[];
+  durationMs: number;
+}
+
+export interface Result extends NewResult {
+  jobId: number;
+  submissionId: number;
+  worker: string;
+  finishedAt: number;
+}
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  slots: number;
+  startedAt: number;
+  lastSeen: number;
+  /** Jobs it is running now. */
+  running: number;
+}
+
+/** Why a submission was not accepted by {@link Store.createSubmission}. */
+export type Refusal =
+  | { refused: "active"; submissionId: number }
+  | { refused: "cooldown"; retryAfterMs: number };
+
+export interface CreateRules {
+  now: number;
+  cooldownMs: number;
+}
+
+/** One cell source of the grade book: a user's kept score for a kind. */
+export interface GradeCell {
+  userId: string;
+  kind: Kind;
+  score: number;
+  maxGrade: number;
+}
+
+export interface SubmissionFilter {
+  userId?: string;
+  kind?: Kind;
+  status?: JobStatus;
+  limit?: number;
+}
+
+export interface Store {
+  /** Apply the migrations not applied yet; returns the schema version. */
+  migrate(): Promise<number>;
+  close(): Promise<void>;
+
+  // -- course and policy ------------------------------------------------
+  getCourse(): Promise<Course | null>;
+  /** Create the course (once; throws if one exists). */
+  createCourse(course: Course): Promise<void>;
+  setPolicy(policy: Policy): Promise<void>;
+
+  // -- users and tokens (only SHA-256 hashes of tokens are stored) --------
+  /** Insert or update by id; returns whether it was new. */
+  upsertUser(user: User): Promise<{ created: boolean }>;
+  getUser(id: string): Promise<User | null>;
+  listUsers(role?: Role): Promise<User[]>;
+  /** The user's one valid token becomes `tokenHash` (the old one is revoked). */
+  setToken(userId: string, tokenHash: string, now: number): Promise<void>;
+  userByTokenHash(tokenHash: string): Promise<User | null>;
+
+  // -- submissions ------------------------------------------------------
+  /**
+   * Store a submission and queue its job, atomically, unless the student
+   * has one of this kind queued or running (`active`) or submitted one of
+   * this kind less than `cooldownMs` ago (`cooldown`).
+   */
+  createSubmission(s: NewSubmission, rules: CreateRules): Promise<Submission | Refusal>;
+  getSubmission(id: number): Promise<Submission | null>;
+  listSubmissions(filter: SubmissionFilter): Promise<Submission[]>;
+  submissionFiles(id: number): Promise<StoredFile[]>;
+
+  // -- the queue ----------------------------------------------------------
+  /** A new queued job for an existing submission (TA re-run). */
+  enqueue(submissionId: number, now: number): Promise<Job>;
+  /**
+   * Hand the oldest queued job to `worker` until `now + leaseMs` (tries + 1),
+   * or null if none is queued. Never gives one job to two workers.
+   */
+  lease(worker: string, leaseMs: number, now: number): Promise<LeasedJob | null>;
+  /** Extend the lease; false if the worker no longer holds it. */
+  renew(jobId: number, leaseId: string, leaseMs: number, now: number): Promise<boolean>;
+  /**
+   * Running jobs whose lease ended before `now` go back to the queue (or
+   * to `failed` once they used {@link MAX_TRIES}); returns how many.
+   */
+  expireLeases(now: number): Promise<number>;
+  /**
+   * Write the job's one result row and mark it done, if `leaseId` still
+   * holds it; false otherwise (another worker or an expiry took it).
+   */
+  complete(jobId: number, leaseId: string, result: NewResult, now: number): Promise<boolean>;
+  /**
+   * The grader or the machine failed: back to the queue while tries <
+   * {@link MAX_TRIES}, else `failed`. Returns the new status, or null if the
+   * lease was lost.
+   */
+  fail(jobId: number, leaseId: string, error: string, now: number): Promise<JobStatus | null>;
+  /** Hand a running job back untouched (graceful shutdown): queued, tries - 1. */
+  release(jobId: number, leaseId: string): Promise<boolean>;
+  /** 1-based position among queued jobs, or null if not queued. */
+  queuePosition(jobId: number): Promise<number | null>;
+  /** Jobs in a status, oldest first. */
+  listJobs(status: JobStatus, limit?: number): Promise<Job[]>;
+  /** Durations (ms) of the most recent done jobs, newest first. */
+  recentDurations(limit: number): Promise<number[]>;
+
+  // -- results ------------------------------------------------------------
+  getResult(jobId: number): Promise<Result | null>;
+  /** The result of the submission's latest done job. */
+  latestResult(submissionId: number): Promise<Result | null>;
+  /** Every (student, kind)'s kept score under `keep`. */
+  keptScores(keep: Policy["keep"]): Promise<GradeCell[]>;
+
+  // -- workers ------------------------------------------------------------
+  registerWorker(w: { id: string; host: string; slots: number }, now: number): Promise<void>;
+  heartbeat(id: string, running: number, now: number): Promise<void>;
+  unregisterWorker(id: string): Promise<void>;
+  listWorkers(): Promise<WorkerInfo[]>;
+}
+
+/** True if the value returned by createSubmission is a refusal. */
+export function isRefusal(v: Submission | Refusal): v is Refusal {
+  return "refused" in v;
+}

@@ -1,0 +1,185 @@
+/**
+ * Checking an upload before anything is queued: the kind, the files each
+ * kind takes, sizes, UTF-8 scripts, PEM certificates, keys and requests
+ * (parsed by openssl; a request's key must have at least 2048 bits), the
+ * sciper. A refusal is an {@link UploadError}: an HTTP status and one
+ * sentence for the student.
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import { openssl } from "../tls/ca.ts";
+import { KIND_FILES } from "./job.ts";
+import { isKind, KINDS, type NewSubmission, type Policy, type StoredFile } from "./store/store.ts";
+
+export class UploadError extends Error {
+  override name = "UploadError";
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Extra bytes a multipart body may carry beyond its files (boundaries, fields). */
+export const MULTIPART_OVERHEAD = 64 * 1024;
+
+/** A request's minimum key size, bits. */
+export const MIN_KEY_BITS = 2048;
+
+const DEFAULT_NAMES = { script: "script.py", cert: "cert.pem", key: "key.pem", csr: "request.csr" };
+
+/** A size in words: `300 KiB`, `1 MiB`. */
+export function size(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / 1024 / 1024} MiB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
+  return `${n} bytes`;
+}
+
+/** The body of a request, refused (413) past `cap` bytes without reading it all. */
+export async function readCapped(req: Request, cap: number): Promise<Uint8Array> {
+  const tooBig = () =>
+    new UploadError(
+      413,
+      `the upload is larger than the limit of ${size(cap - MULTIPART_OVERHEAD)}`,
+    );
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (declared > cap) {
+    await req.body?.cancel().catch(() => {});
+    throw tooBig();
+  }
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > cap) {
+      await reader.cancel().catch(() => {});
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** A file name safe to write in the job's directory, or the field's default. */
+function safeName(raw: string | undefined, fallback: string): string {
+  const b = basename(raw ?? "");
+  return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(b) ? b : fallback;
+}
+
+function isUtf8Text(bytes: Uint8Array): boolean {
+  if (bytes.includes(0)) return false;
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const PEM = {
+  cert: { label: /-----BEGIN CERTIFICATE-----/, what: "a PEM certificate" },
+  key: { label: /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/, what: "a PEM private key" },
+  csr: { label: /-----BEGIN (NEW )?CERTIFICATE REQUEST-----/, what: "a PEM certificate request" },
+} as const;
+
+/** Ask openssl whether `bytes` is what `field` must be; returns openssl's text for a CSR. */
+async function checkPem(field: "cert" | "key" | "csr", f: StoredFile): Promise<void> {
+  const { label, what } = PEM[field];
+  const text = isUtf8Text(f.bytes) ? new TextDecoder().decode(f.bytes) : "";
+  if (!label.test(text)) throw new UploadError(415, `${f.name} is not ${what}`);
+  const dir = await Deno.makeTempDir({ prefix: "socklab-upload-" });
+  try {
+    const path = join(dir, "in.pem");
+    await Deno.writeFile(path, f.bytes);
+    const args = field === "cert"
+      ? ["x509", "-in", path, "-noout"]
+      : field === "key"
+      ? ["pkey", "-in", path, "-noout", "-passin", "pass:"]
+      : ["req", "-in", path, "-noout", "-verify", "-text"];
+    let out: string;
+    try {
+      out = await openssl(args, { what: "reading it" });
+    } catch {
+      throw new UploadError(415, `${f.name} is not ${what} that openssl can read`);
+    }
+    if (field === "csr") {
+      const bits = Number(out.match(/Public-Key: \((\d+) bit\)/)?.[1] ?? 0);
+      if (bits < MIN_KEY_BITS) {
+        throw new UploadError(
+          400,
+          `the key of ${f.name} has ${
+            bits || "an unknown number of"
+          } bits; at least ${MIN_KEY_BITS} are needed`,
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Turn a multipart form into a submission for `userId`, or throw an
+ * {@link UploadError}. Files are stored in the kind's order (script, cert,
+ * key / csr).
+ */
+export async function checkUpload(
+  form: FormData,
+  userId: string,
+  policy: Policy,
+): Promise<NewSubmission> {
+  const kind = String(form.get("kind") ?? "").trim();
+  if (!kind) {
+    throw new UploadError(400, `say which part with the field 'kind' (${KINDS.join(", ")})`);
+  }
+  if (!isKind(kind)) {
+    throw new UploadError(400, `'${kind.slice(0, 40)}' is not a part (${KINDS.join(", ")})`);
+  }
+  const files: StoredFile[] = [];
+  let total = 0;
+  for (const field of KIND_FILES[kind]) {
+    const v = form.get(field);
+    if (v === null) throw new UploadError(400, `${kind} needs the file '${field}'`);
+    const bytes = typeof v === "string"
+      ? new TextEncoder().encode(v)
+      : new Uint8Array(await v.arrayBuffer());
+    let name = safeName(typeof v === "string" ? undefined : v.name, DEFAULT_NAMES[field]);
+    if (files.some((f) => f.name === name)) name = `${field}-${name}`;
+    if (bytes.length === 0) throw new UploadError(400, `${name} is empty`);
+    if (bytes.length > policy.maxScriptBytes) {
+      throw new UploadError(
+        413,
+        `${name} is ${size(bytes.length)}; the limit is ${size(policy.maxScriptBytes)} a file`,
+      );
+    }
+    total += bytes.length;
+    if (total > policy.maxTotalBytes) {
+      throw new UploadError(413, `the files add up to more than ${size(policy.maxTotalBytes)}`);
+    }
+    files.push({ name, bytes });
+  }
+  const script = KIND_FILES[kind].indexOf("script");
+  if (script >= 0 && !isUtf8Text(files[script].bytes)) {
+    throw new UploadError(415, `${files[script].name} is not a text file (UTF-8) but binary`);
+  }
+  for (const [i, field] of KIND_FILES[kind].entries()) {
+    if (field !== "script") await checkPem(field, files[i]);
+  }
+  let sciper: string | undefined;
+  if (kind === "part4-sender") {
+    sciper = String(form.get("sciper") ?? "").trim();
+    if (!/^\d{6}$/.test(sciper)) {
+      throw new UploadError(400, `part4-sender needs your sciper: 6 digits in the field 'sciper'`);
+    }
+  }
+  return { userId, kind, sciper, files };
+}

@@ -1,0 +1,208 @@
+/**
+ * The workers: N slots in one process, each taking the oldest queued job
+ * (a lease until a deadline, renewed while it runs), grading it with
+ * `job.ts`, and writing its one result. A worker that dies gives its jobs
+ * back when their leases expire (any live worker requeues them); a stopping
+ * worker lets its running jobs finish, or hands them back after a grace.
+ * One log line per job.
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import { message } from "../net/errors.ts";
+import { type JobContext, runJob } from "./job.ts";
+import { type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
+
+export interface WorkerOptions {
+  store: Store;
+  dataDir: string;
+  slots: number;
+  /** How long a job stays with a worker that stops answering, ms. */
+  leaseMs: number;
+  log: (line: string) => void;
+  /** Fixed grader seed (tests). */
+  seed?: number;
+  /** How long an idle slot waits before looking at the queue again, ms. */
+  idleMs?: number;
+}
+
+/** Kinds whose grading uses a fixed port (part 5: localhost:5003): one at a time here. */
+const EXCLUSIVE = new Set(["part5"]);
+
+/** A FIFO lock per name. */
+class Locks {
+  #tails = new Map<string, Promise<void>>();
+  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#tails.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => release = r);
+    const tail = prev.then(() => mine);
+    this.#tails.set(name, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#tails.get(name) === tail) this.#tails.delete(name);
+    }
+  }
+}
+
+export class WorkerPool {
+  readonly id: string;
+  readonly opts: WorkerOptions;
+  #stopping = false;
+  #loops: Promise<void>[] = [];
+  #running = new Map<number, LeasedJob>();
+  #wake: (() => void)[] = [];
+  #timer?: ReturnType<typeof setInterval>;
+  #locks = new Locks();
+
+  constructor(opts: WorkerOptions) {
+    this.opts = opts;
+    this.id = `${hostname()}:${Deno.pid}`;
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  async start(): Promise<void> {
+    const { store, slots, leaseMs } = this.opts;
+    await store.registerWorker({ id: this.id, host: hostname(), slots }, Date.now());
+    await this.#maintain();
+    this.#timer = setInterval(() => this.#maintain(), Math.max(200, leaseMs / 3));
+    for (let i = 0; i < slots; i++) this.#loops.push(this.#loop(i));
+  }
+
+  /** Wake idle slots: something was queued. */
+  notify(): void {
+    for (const w of this.#wake.splice(0)) w();
+  }
+
+  /** Heartbeat; requeue jobs of dead workers; forget workers silent for long. */
+  async #maintain(): Promise<void> {
+    const { store, leaseMs, log } = this.opts;
+    const now = Date.now();
+    try {
+      await store.heartbeat(this.id, this.#running.size, now);
+      const expired = await store.expireLeases(now);
+      if (expired > 0) {
+        log(`worker ${this.id}: ${expired} job(s) of a stopped worker back in the queue`);
+        this.notify();
+      }
+      for (const w of await store.listWorkers()) {
+        if (w.id !== this.id && w.lastSeen < now - 3 * leaseMs) await store.unregisterWorker(w.id);
+      }
+    } catch (e) {
+      log(`worker ${this.id}: maintenance failed: ${message(e)}`);
+    }
+  }
+
+  #idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        const i = this.#wake.indexOf(done);
+        if (i >= 0) this.#wake.splice(i, 1);
+        resolve();
+      };
+      const t = setTimeout(done, this.opts.idleMs ?? 1000);
+      this.#wake.push(done);
+    });
+  }
+
+  async #loop(slot: number): Promise<void> {
+    const { store, leaseMs, log } = this.opts;
+    const name = `${this.id}/${slot}`;
+    while (!this.#stopping) {
+      let job: LeasedJob | null = null;
+      try {
+        job = await store.lease(name, leaseMs, Date.now());
+      } catch (e) {
+        log(`worker ${name}: cannot take a job: ${message(e)}`);
+      }
+      if (!job) {
+        await this.#idle();
+        continue;
+      }
+      await this.#runOne(name, job);
+    }
+  }
+
+  async #runOne(name: string, job: LeasedJob): Promise<void> {
+    const { store, leaseMs, log } = this.opts;
+    this.#running.set(job.id, job);
+    let lost = false;
+    const renew = setInterval(async () => {
+      try {
+        if (!(await store.renew(job.id, job.leaseId, leaseMs, Date.now()))) lost = true;
+      } catch { /* the next renewal or the expiry decides */ }
+    }, Math.max(100, leaseMs / 3));
+    const started = Date.now();
+    const who = `job ${job.id} (submission ${job.submissionId}, ${job.userId} ${job.kind})`;
+    try {
+      const course = await store.getCourse();
+      if (!course) throw new Error("the course is gone from the database");
+      const files = await store.submissionFiles(job.submissionId);
+      const ctx: JobContext = {
+        dataDir: this.opts.dataDir,
+        policy: course.policy,
+        seed: this.opts.seed,
+      };
+      const run = () => runJob(job, files, ctx);
+      const result = EXCLUSIVE.has(job.kind) ? await this.#locks.run(job.kind, run) : await run();
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      if (await store.complete(job.id, job.leaseId, result, Date.now())) {
+        log(`${who}: score ${result.score}/${result.maxGrade} in ${secs} s on ${name}`);
+      } else {
+        log(`${who}: finished in ${secs} s on ${name} but its lease was lost; result dropped`);
+      }
+    } catch (e) {
+      const why = message(e);
+      let status: string | null = null;
+      try {
+        status = await store.fail(job.id, job.leaseId, why, Date.now());
+      } catch (e2) {
+        log(`worker ${name}: cannot record the failure of job ${job.id}: ${message(e2)}`);
+      }
+      const next = status === "queued"
+        ? `try ${job.tries} of ${MAX_TRIES}, queued again`
+        : status === "failed"
+        ? `try ${job.tries} of ${MAX_TRIES}, given up`
+        : "lease lost";
+      log(`${who}: grader failed on ${name} (${next}): ${why}`);
+    } finally {
+      clearInterval(renew);
+      this.#running.delete(job.id);
+      if (lost) log(`${who}: lease lost while running`);
+    }
+  }
+
+  /**
+   * Stop taking jobs; wait up to `graceMs` for the running ones, then hand
+   * the rest back to the queue.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    this.notify();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const all = Promise.all(this.#loops);
+    const finished = await Promise.race([
+      all.then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), graceMs)),
+    ]);
+    clearTimeout(timer);
+    clearInterval(this.#timer);
+    const { store, log } = this.opts;
+    if (!finished) {
+      for (const job of this.#running.values()) {
+        if (await store.release(job.id, job.leaseId)) {
+          log(`job ${job.id}: handed back to the queue (shutting down)`);
+        }
+      }
+    }
+    await store.unregisterWorker(this.id).catch(() => {});
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Testing the scoring service: a course in a temp directory, the service
+ * in-process or as `socklab serve`, students' scripts (the fixtures, or a
+ * Python wrapper that execs one of socklab's own clients), and the API calls.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { importRoster, initCourse } from "../../mod/service/course.ts";
+import { openStore } from "../../mod/service/store/open.ts";
+import type { Policy } from "../../mod/service/store/store.ts";
+import { type Service, startService } from "../../mod/service/server.ts";
+import type { SubmissionJson } from "../../mod/service/api.ts";
+import { socklabArgv } from "../../scripts/lib/proc.ts";
+import { STUDENTS } from "./grade.ts";
+
+export interface TestCourse {
+  dir: string;
+  data: string;
+  ta: string;
+  /** Student id -> token. */
+  tokens: Record<string, string>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A course in a temp dir with `students` (ids), policy overrides. */
+export async function makeCourse(
+  students: string[],
+  policy: Partial<Policy> = {},
+): Promise<TestCourse> {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-service-" });
+  const data = `${dir}/course`;
+  const ta = await initCourse(data, { policy: { cooldownSeconds: 0, ...policy } });
+  const store = await openStore({ data });
+  const { added } = await importRoster(
+    store,
+    students.map((id) => ({ id, name: `Student ${id}`, email: `${id}@example.org` })),
+  );
+  await store.close();
+  return {
+    dir,
+    data,
+    ta,
+    tokens: Object.fromEntries(added.map((a) => [a.id, a.token])),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** The service in this process on port 0; closes (quickly) on dispose. */
+export async function serveInProcess(
+  course: TestCourse,
+  opts: { workers?: number; leaseMs?: number; seed?: number } = {},
+): Promise<Service & AsyncDisposable & { logs: string[] }> {
+  const logs: string[] = [];
+  const s = await startService({
+    dataDir: course.data,
+    hostname: "127.0.0.1",
+    port: 0,
+    workers: opts.workers ?? 0,
+    leaseMs: opts.leaseMs ?? 30_000,
+    log: (l) => logs.push(l),
+    seed: opts.seed ?? 7,
+  });
+  return Object.assign(s, {
+    logs,
+    async [Symbol.asyncDispose]() {
+      await s.close(5_000);
+    },
+  });
+}
+
+/**
+ * A student "script" that is one of socklab's own clients: Python that
+ * execs `socklab <client>` with the arguments it was given.
+ */
+export function clientScript(client: string): string {
+  const argv = socklabArgv([client]);
+  return `import os, sys\nargv = ${JSON.stringify(argv)}\nos.execv(argv[0], argv + sys.argv[1:])\n`;
+}
+
+/** A fixture student script's text. */
+export function fixture(name: string): string {
+  return Deno.readTextFileSync(STUDENTS + name);
+}
+
+export interface Upload {
+  kind: string;
+  files?: Record<string, string | Uint8Array | { name: string; data: string | Uint8Array }>;
+  sciper?: string;
+}
+
+/** POST /api/submissions; returns the status and the JSON body. */
+export async function postSubmission(
+  url: string,
+  token: string | null,
+  up: Upload,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const form = new FormData();
+  form.set("kind", up.kind);
+  if (up.sciper) form.set("sciper", up.sciper);
+  for (const [field, v] of Object.entries(up.files ?? {})) {
+    const { name, data } = typeof v === "object" && "data" in v
+      ? v
+      : { name: `${field}.txt`, data: v };
+    form.set(field, new File([data as BlobPart], name));
+  }
+  const res = await fetch(`${url}/api/submissions`, {
+    method: "POST",
+    body: form,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+/** GET a JSON route with a token. */
+export async function getJson(
+  url: string,
+  token: string,
+  path: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Wait until a submission is done or failed (polling the API, bounded). */
+export async function waitGraded(
+  url: string,
+  token: string,
+  id: number,
+  timeoutMs = 60_000,
+): Promise<SubmissionJson> {
+  return await waitStatus(url, token, id, ["done", "failed"], timeoutMs);
+}
+
+export async function waitStatus(
+  url: string,
+  token: string,
+  id: number,
+  statuses: string[],
+  timeoutMs = 60_000,
+): Promise<SubmissionJson> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { status, body } = await getJson(url, token, `/api/submissions/${id}`);
+    assert.equal(status, 200, JSON.stringify(body));
+    if (statuses.includes(body.status as string)) return body as unknown as SubmissionJson;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`submission ${id} did not reach ${statuses.join("/")} within ${timeoutMs} ms`);
+}
