@@ -40,11 +40,12 @@ export const LIMIT_OPTIONS: Record<string, OptionSpec> = {
 export function parseLimitOptions(args: Args): { maxConnections: number; maxPerPeer?: number } {
   return {
     maxConnections: numOpt(args, "max-connections", { min: 1, max: 1_000_000, integer: true }),
-    maxPerPeer: maxPerPeer(args),
+    maxPerPeer: parseMaxPerPeer(args),
   };
 }
 
-function maxPerPeer(args: Args): number | undefined {
+/** `--max-per-peer`: undefined when not given (the server's default then applies). */
+export function parseMaxPerPeer(args: Args): number | undefined {
   return str(args, "max-per-peer") === undefined
     ? undefined
     : numOpt(args, "max-per-peer", { min: 0, max: 1_000_000, integer: true });
@@ -53,7 +54,7 @@ function maxPerPeer(args: Args): number | undefined {
 /** The parsed {@link FAIR_OPTIONS}. */
 export function parseFairOptions(args: Args): { maxPerPeer?: number; sessionLimit: number } {
   return {
-    maxPerPeer: maxPerPeer(args),
+    maxPerPeer: parseMaxPerPeer(args),
     sessionLimit: numOpt(args, "session-limit", { min: 0.001, max: 86_400 }),
   };
 }
