@@ -363,3 +363,21 @@ Deno.test("pmu-udp --quiet: no line per datagram, one count instead", async () =
   );
   assert.ok(m && Number(m[1]) >= 60, server.stderr.text);
 });
+
+Deno.test("a CMD_short:60 session ends as soon as its client resets, not a minute later", async () => {
+  const { proc: server, port } = await startServer(["pmu", "--host", "127.0.0.1", "--count", "3"]);
+  await using _s = server;
+  // Deno cannot set SO_LINGER: Debian's python3 sends the reset (as scripts/chaos does).
+  const py = [
+    "import socket, struct",
+    `s = socket.create_connection(("127.0.0.1", ${port}))`,
+    's.sendall(b"CMD_short:60")',
+    "s.recv(100)",
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))',
+    "s.close()",
+  ].join("\n");
+  const r = await new Deno.Command("/usr/bin/python3", { args: ["-c", py] }).output();
+  assert.ok(r.success, new TextDecoder().decode(r.stderr));
+  // Well within the 60 s pause: the session saw the reset while waiting.
+  await server.stderr.waitFor(/CMD_short:60 -> 1 of 3 message\(s\) \(peer vanished\)/, 20_000);
+});
