@@ -102,6 +102,8 @@ export interface StormResult {
   summary: string;
   /** What the server wrote on stderr (its log), KiB. */
   logKiB: number;
+  /** The server's stderr lines (for checks; not in the tables or the JSON's size budget). */
+  serverLog: string[];
   /** What the server handled (from its summary), e.g. `1914 datagrams`. */
   handled: string;
 }
@@ -250,6 +252,7 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
     summary,
     handled: spec.handled?.(summary) ?? "",
     logKiB: new TextEncoder().encode(proc.stderr.text).length / 1024,
+    serverLog: proc.stderr.lines,
   };
 }
 
