@@ -21,7 +21,7 @@ import {
   udpService,
   websocketRate,
 } from "./bench/cases.ts";
-import { describeMachine, ensureAnchors, loadAverage } from "./bench/env.ts";
+import { describeMachine, loadAverage, probeAnchors } from "./bench/env.ts";
 import { ROOT } from "./lib/proc.ts";
 import { allRows, resultsMarkdown, type Section } from "./bench/report.ts";
 import { resultsTable } from "./bench/stats.ts";
@@ -60,7 +60,7 @@ async function main(): Promise<number> {
   }
   const t0 = performance.now();
   const loadBefore = loadAverage();
-  const anchors = await ensureAnchors(log);
+  const anchors = await probeAnchors(log);
   const machine = await describeMachine(anchors);
   const ctx: BenchContext = { anchors, runs, log };
   const sections: Section[] = [];

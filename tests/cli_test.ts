@@ -1,17 +1,22 @@
 import assert from "node:assert/strict";
 import {
-  type Command,
   commandHelp,
+  defineCommand,
+  flag,
+  given,
   parseCommandArgs,
   parseNumber,
   parsePort,
+  str,
 } from "../mod/cli/command.ts";
+import { parsePmuServerOptions } from "../mod/pmu/cli.ts";
+import { pmu } from "../mod/tcp/commands.ts";
 import { UsageError } from "../mod/errors.ts";
 import { closestCommand } from "../mod/cli/run.ts";
 import { COMMANDS } from "../mod/cli/table.ts";
 import { runSocklab } from "../scripts/lib/proc.ts";
 
-const fake: Command = {
+const fake = defineCommand({
   name: "fake",
   summary: "a command for tests",
   part: "0",
@@ -26,7 +31,7 @@ const fake: Command = {
   },
   example: "socklab fake a 1",
   run: () => Promise.resolve(0),
-};
+});
 
 Deno.test("parser accepts GNU options in both forms and applies defaults", () => {
   const a = parseCommandArgs(fake, ["h", "--count=7", "5", "--trace"])!;
@@ -36,6 +41,39 @@ Deno.test("parser accepts GNU options in both forms and applies defaults", () =>
   const b = parseCommandArgs(fake, ["--count", "9", "h", "5", "x"])!;
   assert.equal(b.values.count, "9");
   assert.equal(parseCommandArgs(fake, ["h", "5"])!.values.count, "3");
+});
+
+Deno.test("parser keeps what was given apart from defaults; option values are typed", () => {
+  const dflt = parseCommandArgs(fake, ["h", "5"])!;
+  assert.equal(dflt.values.count, "3");
+  assert.ok(!given(dflt, "count") && !given(dflt, "trace"));
+  // Given explicitly, even with the default's value: given.
+  const same = parseCommandArgs(fake, ["h", "5", "--count", "3", "--trace"])!;
+  assert.ok(given(same, "count") && given(same, "trace"));
+  assert.deepEqual([...same.given], ["count", "trace"]);
+  // Typed from the table: a defaulted string option is a string, no `!` needed.
+  const count: string = str(same, "count");
+  assert.equal(count, "3");
+  assert.equal(flag(same, "trace"), true);
+  // @ts-expect-error: no such option (a misspelt name does not compile)
+  assert.equal(str(same, "cuont"), undefined);
+  // @ts-expect-error: trace is a boolean option, not a string one
+  assert.equal(str(same, "trace"), undefined);
+});
+
+Deno.test("pmu: --flood-file with --flood-bytes is a usage error, even at the default's value", async () => {
+  for (const bytes of ["57344", "100"]) {
+    const args = parseCommandArgs(pmu, ["--flood-bytes", bytes, "--flood-file", "/x"])!;
+    await assert.rejects(parsePmuServerOptions(args), {
+      name: "UsageError",
+      message: "--flood-file and --flood-bytes cannot be used together",
+    });
+  }
+  // --flood-file alone is read (and fails here as a run-time error naming it).
+  await assert.rejects(parsePmuServerOptions(parseCommandArgs(pmu, ["--flood-file", "/x"])!), {
+    name: "RunError",
+    message: /cannot read --flood-file \/x/,
+  });
 });
 
 Deno.test("parser names the missing positional, the extra one and the unknown option", () => {

@@ -1,8 +1,11 @@
 /**
  * What a subcommand is, how its arguments are parsed and how its help is
- * written. Every command is a {@link Command}: the table in `table.ts` lists
- * them, `main.ts` dispatches to them. Parsing uses `node:util` parseArgs (the
- * role `@std/cli` would play; JSR is out of reach here), in this file only.
+ * written. Every command is a {@link Command} made with {@link defineCommand}
+ * (which types `args` from the option table: `str(args, "host")` is a
+ * `string` when `--host` has a default, a misspelt name does not compile):
+ * the table in `table.ts` lists them, `main.ts` dispatches to them. Parsing
+ * uses `node:util` parseArgs (the role `@std/cli` would play; JSR is out of
+ * reach here), in this file only.
  *
  * @module
  */
@@ -29,34 +32,61 @@ export interface PositionalSpec {
   optional?: boolean;
 }
 
-/** Arguments after parsing: raw option values, positionals, and what followed `--`. */
-export interface Args {
-  values: Record<string, string | boolean | string[] | undefined>;
+/** A command's option table: option name (without `--`) to its spec. */
+export type Options = Record<string, OptionSpec>;
+
+/** An option value of an untyped option table. */
+type RawValue = string | boolean | string[] | undefined;
+
+/** The value of one option after defaults, from its spec. */
+type OptionValue<S extends OptionSpec> = S extends { type: "boolean" } ? boolean | undefined
+  : S extends { multiple: true } ? string[] | undefined
+  : S extends { default: string } ? string
+  : string | undefined;
+
+/** Every option's value after defaults, typed from the table (raw for an untyped table). */
+export type OptionValues<O extends Options> = string extends keyof O ? Record<string, RawValue>
+  : { [K in keyof O]: OptionValue<O[K]> };
+
+/** Arguments after parsing: option values, positionals, and what followed `--`. */
+export interface Args<O extends Options = Options> {
+  /** Option values, defaults filled in. */
+  values: OptionValues<O>;
+  /** The options given on the command line (an option left at its default is not given). */
+  given: ReadonlySet<string>;
   positionals: string[];
   /** Everything after a `--` (only for commands with `rest`). */
   rest: string[];
 }
 
-export interface Command {
+export interface Command<O extends Options = Options> {
   name: string;
   /** One line, shown in `socklab --help`. */
   summary: string;
   /** The lab part it belongs to, e.g. `1.2`, `2 server`. */
   part: string;
   positionals: PositionalSpec[];
-  options: Record<string, OptionSpec>;
+  options: O;
   /** Name of the arguments after `--`, e.g. `program...`; absent: `--` is not accepted. */
   rest?: string;
   /** Extra paragraphs for the help text. */
   description?: string;
   example: string;
-  run(args: Args, io: Io): Promise<number>;
+  run(args: Args<O>, io: Io): Promise<number>;
+}
+
+/** A command, its `run` getting `args` typed from its option table. */
+export function defineCommand<O extends Options>(cmd: Command<O>): Command<O> {
+  return cmd;
 }
 
 const HELP_OPTION: OptionSpec = { type: "boolean", short: "h", help: "show this help" };
 
 /** Parse argv for one command. Throws {@link UsageError}. Returns null if help was asked. */
-export function parseCommandArgs(cmd: Command, argv: string[]): Args | null {
+export function parseCommandArgs<O extends Options>(
+  cmd: Command<O>,
+  argv: string[],
+): Args<O> | null {
   const options: Record<string, OptionSpec> = { ...cmd.options, help: HELP_OPTION };
   const parserOptions: Record<
     string,
@@ -107,12 +137,14 @@ export function parseCommandArgs(cmd: Command, argv: string[]): Args | null {
     throw new UsageError(`unexpected argument '${extra}'`);
   }
 
-  const values: Args["values"] = {};
+  const values: Record<string, RawValue> = {};
+  const given = new Set<string>();
   for (const [name, spec] of Object.entries(cmd.options)) {
-    const v = parsed.values[name] as string | boolean | string[] | undefined;
+    const v = parsed.values[name] as RawValue;
+    if (v !== undefined) given.add(name);
     values[name] = v ?? spec.default;
   }
-  return { values, positionals, rest };
+  return { values: values as OptionValues<O>, given, positionals, rest };
 }
 
 /**
@@ -185,15 +217,35 @@ export function commandHelp(cmd: Command): string {
 // ---------------------------------------------------------------------------
 // Typed access to option and positional values. Each names the bad value.
 
+/** The names of the options of `O` whose spec extends `S` (any name for an untyped table). */
+type OptionName<O extends Options, S> = string extends keyof O ? string
+  : { [K in keyof O & string]: O[K] extends S ? K : never }[keyof O & string];
+
+/** What {@link str} returns: a string when the option has a default. */
+type StrValue<O extends Options, K extends keyof O> = string extends keyof O ? string | undefined
+  : O[K] extends { default: string } ? string
+  : string | undefined;
+
 /** A string option's value (after defaults). */
-export function str(args: Args, name: string): string | undefined {
-  const v = args.values[name];
-  return typeof v === "string" ? v : undefined;
+export function str<O extends Options, K extends OptionName<O, { type: "string" }>>(
+  args: Args<O>,
+  name: K,
+): StrValue<O, K> {
+  const v = (args.values as Record<string, RawValue>)[name];
+  return (typeof v === "string" ? v : undefined) as StrValue<O, K>;
 }
 
 /** A boolean option's value. */
-export function flag(args: Args, name: string): boolean {
-  return args.values[name] === true;
+export function flag<O extends Options>(
+  args: Args<O>,
+  name: OptionName<O, { type: "boolean" }>,
+): boolean {
+  return (args.values as Record<string, RawValue>)[name] === true;
+}
+
+/** Was option `name` given on the command line (not left at its default)? */
+export function given<O extends Options>(args: Args<O>, name: keyof O & string): boolean {
+  return args.given.has(name);
 }
 
 /** Parse a port number 0..65535 (0 = pick a free port where allowed). */
@@ -236,14 +288,18 @@ export function parseChoice<T extends string>(raw: string, what: string, choices
 }
 
 /** The `--port`-style option `name` parsed as a port. */
-export function portOpt(args: Args, name = "port", allowZero = true): number {
+export function portOpt<O extends Options>(
+  args: Args<O>,
+  name: OptionName<O, { type: "string" }> = "port" as OptionName<O, { type: "string" }>,
+  allowZero = true,
+): number {
   return parsePort(str(args, name) ?? "", `--${name}`, allowZero);
 }
 
 /** The option `name` parsed as a number. */
-export function numOpt(
-  args: Args,
-  name: string,
+export function numOpt<O extends Options>(
+  args: Args<O>,
+  name: OptionName<O, { type: "string" }>,
   opts: { min?: number; max?: number; integer?: boolean } = {},
 ): number {
   return parseNumber(str(args, name) ?? "", `--${name}`, opts);

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { type Args, numOpt, type OptionSpec, str } from "./command.ts";
+import { type Args, numOpt, type Options, str } from "./command.ts";
 import { DEFAULT_SESSION_LIMIT } from "../tcp/pmu.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 
-export const FAIR_OPTIONS: Record<string, OptionSpec> = {
+export const FAIR_OPTIONS = {
   "max-per-peer": {
     type: "string",
     arg: "N",
@@ -23,10 +23,10 @@ export const FAIR_OPTIONS: Record<string, OptionSpec> = {
     help: "longest a CMD_short session may last: a message due later is not sent, the " +
       "server closes (CMD_short:60 asks for up to 19 minutes)",
   },
-};
+} satisfies Options;
 
 /** The connection limits of a server without the PMU's options (echo-server). */
-export const LIMIT_OPTIONS: Record<string, OptionSpec> = {
+export const LIMIT_OPTIONS = {
   "max-connections": {
     type: "string",
     default: String(DEFAULT_MAX_CONNECTIONS),
@@ -34,7 +34,7 @@ export const LIMIT_OPTIONS: Record<string, OptionSpec> = {
     help: "most clients served at once; one more is closed at once (logged)",
   },
   "max-per-peer": FAIR_OPTIONS["max-per-peer"],
-};
+} satisfies Options;
 
 /** The parsed {@link LIMIT_OPTIONS}. */
 export function parseLimitOptions(args: Args): { maxConnections: number; maxPerPeer?: number } {

@@ -14,6 +14,22 @@ import { fileURLToPath } from "node:url";
  */
 export const DENO_FLAGS: readonly string[] = ["--unstable-net", "--allow-all", "--no-prompt"];
 
+/**
+ * The one builder of socklab's `deno run` argv: `deno run <DENO_FLAGS> --config <config>
+ * <script> ...args`, or with `config` null `deno run --no-config <DENO_FLAGS> <script> ...args`
+ * (a bundle: no deno.json is read). {@link selfArgv} and scripts/lib/proc.ts use it.
+ */
+export function denoArgv(
+  script: string,
+  args: readonly string[],
+  config: string | null,
+  execPath: string = Deno.execPath(),
+): string[] {
+  return config === null
+    ? [execPath, "run", "--no-config", ...DENO_FLAGS, script, ...args]
+    : [execPath, "run", ...DENO_FLAGS, "--config", config, script, ...args];
+}
+
 /** How this socklab runs: from the deno compile output, or deno running a module. */
 export interface SelfRun {
   execPath: string;
@@ -42,9 +58,8 @@ export function selfArgv(
 ): string[] {
   if (self.standalone) return [self.execPath, ...args];
   const main = fileURLToPath(self.mainModule);
-  if (main.endsWith("/main.ts")) {
-    const config = fileURLToPath(new URL("deno.json", self.mainModule));
-    return [self.execPath, "run", ...DENO_FLAGS, "--config", config, main, ...args];
-  }
-  return [self.execPath, "run", "--no-config", ...DENO_FLAGS, main, ...args];
+  const config = main.endsWith("/main.ts")
+    ? fileURLToPath(new URL("deno.json", self.mainModule))
+    : null;
+  return denoArgv(main, args, config, self.execPath);
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Args, OptionSpec } from "./command.ts";
+import type { Args, Options } from "./command.ts";
 import { flag, numOpt } from "./command.ts";
 
 /** Seconds per period by default. */
@@ -81,7 +81,7 @@ export class EventLog {
 }
 
 /** The options of every server that logs per event. */
-export const LOG_OPTIONS: Record<string, OptionSpec> = {
+export const LOG_OPTIONS = {
   quiet: {
     type: "boolean",
     help: "no line per connection or datagram, only a count every --log-every seconds",
@@ -93,7 +93,7 @@ export const LOG_OPTIONS: Record<string, OptionSpec> = {
     help: `log at most ${DEFAULT_LOG_BURST} lines per this many seconds, then one line with ` +
       "the count of the others",
   },
-};
+} satisfies Options;
 
 /** The EventLog of a server command, from `--quiet` and `--log-every`. */
 export function eventLog(args: Args, sink: (line: string) => void): EventLog {

@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { type Command, flag, numOpt, str } from "../cli/command.ts";
+import { defineCommand, flag, numOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { findProgram } from "../proc/sandbox.ts";
 import { gradeProgram } from "./engine.ts";
 import { PARTS } from "./parts.ts";
 import { formatReport } from "./report.ts";
 
-export const grade: Command = {
+export const grade = defineCommand({
   name: "grade",
   summary: "score a lab script against socklab's servers, saying what failed and why",
   part: "scoring",
@@ -74,14 +74,14 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
     const seed = seedRaw === undefined
       ? Math.floor(Math.random() * 2 ** 31)
       : numOpt(args, "seed", { integer: true, min: 0 });
-    const sciper = str(args, "sciper")!;
+    const sciper = str(args, "sciper");
     if (!/^\d{6}$/.test(sciper)) throw new UsageError(`--sciper: '${sciper}' is not 6 digits`);
     if (!findProgram(args.rest[0])) {
       throw new RunError(
         `cannot run '${args.rest[0]}': not found (is it on PATH, or give its path)`,
       );
     }
-    const tlsFiles = ["cert", "key", "ca"].filter((o) => str(args, o) !== undefined);
+    const tlsFiles = (["cert", "key", "ca"] as const).filter((o) => str(args, o) !== undefined);
     if (tlsFiles.length > 0 && tlsFiles.length < 3) {
       throw new UsageError(
         "--cert, --key and --ca go together (or give none: they are made on the fly)",
@@ -106,4 +106,4 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
     }
     return report.success ? 0 : 1;
   },
-};
+});

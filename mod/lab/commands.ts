@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, numOpt, str } from "../cli/command.ts";
+import { defineCommand, numOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { FAIR_OPTIONS, parseMaxPerPeer } from "../cli/fair.ts";
 import { type EventLog, eventLog, LOG_OPTIONS } from "../cli/log.ts";
@@ -25,7 +25,7 @@ function nameList(raw: string | undefined, what: string): string[] | undefined {
   return names;
 }
 
-export const lab: Command = {
+export const lab = defineCommand({
   name: "lab",
   summary: "every course server at once, on the lab's ports",
   part: "all",
@@ -54,7 +54,7 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
   async run(args, io) {
     const only = nameList(str(args, "only"), "--only");
     const skip = nameList(str(args, "skip"), "--skip") ?? [];
-    const host = str(args, "host")!;
+    const host = str(args, "host");
     const ttl = numOpt(args, "ttl", { min: 0, max: 255, integer: true });
     const maxPerPeer = parseMaxPerPeer(args);
     const logs: EventLog[] = [];
@@ -108,9 +108,9 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
     );
     return 0;
   },
-};
+});
 
-export const demo: Command = {
+export const demo = defineCommand({
   name: "demo",
   summary: "every part of the lab end to end on free loopback ports, with pass/fail",
   part: "all",
@@ -132,4 +132,4 @@ host). Prints a short transcript per part; exits 0 only if every part passed.`,
     else io.out(`demo: ${passed}/${results.length} parts passed in ${secs} s`);
     return passed === results.length ? 0 : 1;
   },
-};
+});

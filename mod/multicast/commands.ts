@@ -5,7 +5,7 @@
  * @module
  */
 import { readInputText } from "../net/files.ts";
-import { type Command, numOpt, parseChoice, parsePort, portOpt, str } from "../cli/command.ts";
+import { defineCommand, numOpt, parseChoice, parsePort, portOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort } from "../net/address.ts";
@@ -40,7 +40,7 @@ async function readScript(path: string | undefined): Promise<string[]> {
   return lines;
 }
 
-export const tv: Command = {
+export const tv = defineCommand({
   name: "tv",
   summary: "multicast TV: a play, one line per datagram (the Swisscom TV server)",
   part: "4 server",
@@ -74,9 +74,9 @@ receivers on this host hear it. Prints 'sending to <group>:<port>' on stderr
 once it runs, and every datagram sent.`,
   example: "socklab tv --group 224.1.1.1 --port 10505 --interval 3",
   async run(args, io) {
-    const group = parseGroup(str(args, "group")!, "--group");
+    const group = parseGroup(str(args, "group"), "--group");
     const port = portOpt(args, "port", false);
-    const id = parseId(str(args, "id")!);
+    const id = parseId(str(args, "id"));
     const interval = numOpt(args, "interval", { min: 0, max: 3600 });
     if (interval <= 0) throw new UsageError(`--interval: must be more than 0 seconds`);
     const ttl = numOpt(args, "ttl", { min: 0, max: 255, integer: true });
@@ -98,9 +98,9 @@ once it runs, and every datagram sent.`,
     });
     return serveUntilStopped(io, server, `sending to ${server.address} (TTL ${ttl})`);
   },
-};
+});
 
-export const receiver: Command = {
+export const receiver = defineCommand({
   name: "receiver",
   summary: "join a multicast group and print every datagram",
   part: "4.1",
@@ -129,7 +129,7 @@ as U+FFFD, line breaks as \\n, other control characters as \\xNN.`,
   async run(args, io) {
     const group = parseGroup(args.positionals[0]);
     const port = parsePort(args.positionals[1], "<port>", false);
-    const format = parseChoice(str(args, "format")!, "--format", FORMATS) as Format;
+    const format = parseChoice(str(args, "format"), "--format", FORMATS) as Format;
     const iface = ifaceOpt(str(args, "iface"));
     const server = await startReceiver({
       group,
@@ -139,9 +139,9 @@ as U+FFFD, line breaks as \\n, other control characters as \\xNN.`,
     });
     return serveUntilStopped(io, server);
   },
-};
+});
 
-export const sender: Command = {
+export const sender = defineCommand({
   name: "sender",
   summary: "send each line of stdin to a multicast group as <sciper><line>",
   part: "4.2",
@@ -191,4 +191,4 @@ loopback is on, so receivers on this host (yours, socklab's) hear it.`,
     // A skipped line is a failure a script must see, once every other line is sent.
     return skipped ? 1 : 0;
   },
-};
+});

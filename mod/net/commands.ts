@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { type Command, flag, parsePort, str } from "../cli/command.ts";
+import { defineCommand, flag, parsePort, str } from "../cli/command.ts";
 import { UsageError } from "../errors.ts";
 import { formatSocketTable, readSockets } from "./sockets.ts";
 
-export const sockets: Command = {
+export const sockets = defineCommand({
   name: "sockets",
   summary: "TCP/UDP socket table from the kernel, like ss -tuan",
   part: "1.2",
@@ -36,4 +36,4 @@ questions on any Linux VM, without ss or netstat.`,
     else for (const line of formatSocketTable(rows)) io.out(line);
     return 0;
   },
-};
+});

@@ -7,15 +7,7 @@
  *
  * @module
  */
-import {
-  type Args,
-  type Command,
-  flag,
-  numOpt,
-  type OptionSpec,
-  parseNumber,
-  str,
-} from "../cli/command.ts";
+import { type Args, flag, given, numOpt, type Options, parseNumber, str } from "../cli/command.ts";
 import type { Io } from "../cli/io.ts";
 import { FAIR_OPTIONS, parseFairOptions } from "../cli/fair.ts";
 import { LOG_OPTIONS } from "../cli/log.ts";
@@ -38,7 +30,7 @@ function parseSplit(raw: string | undefined): Split {
  * The PMU options shared by `pmu` and `secure-pmu` (part 5 spreads {@link pmuServerOptions}
  * into its own option table and passes the parsed result to startPmuServer with `tls`).
  */
-export const pmuServerOptions: Command["options"] = {
+export const pmuServerOptions = {
   count: {
     type: "string",
     arg: "N",
@@ -78,7 +70,7 @@ export const pmuServerOptions: Command["options"] = {
   },
   ...FAIR_OPTIONS,
   ...LOG_OPTIONS,
-};
+} satisfies Options;
 
 /** Parses the {@link pmuServerOptions} of `args` (UsageError/RunError naming the bad value). */
 export async function parsePmuServerOptions(
@@ -102,7 +94,7 @@ export async function parsePmuServerOptions(
   const floodBytes = numOpt(args, "flood-bytes", { min: 0, max: 1 << 30, integer: true });
   let flood: Uint8Array;
   if (file !== undefined) {
-    if (args.values["flood-bytes"] !== String(DEFAULT_FLOOD_BYTES)) {
+    if (given(args, "flood-bytes")) {
       throw new UsageError("--flood-file and --flood-bytes cannot be used together");
     }
     flood = await readInput(file, "cannot read --flood-file", 1 << 30);
@@ -168,7 +160,7 @@ export async function runPdc(
 }
 
 /** The options of every stream PDC (pdc, secure-pdc): --trace and --read-size. */
-export const PDC_READ_OPTIONS: Record<string, OptionSpec> = {
+export const PDC_READ_OPTIONS = {
   trace: {
     type: "boolean",
     help: "log every read's size and time on stderr, then '<reads> reads, <bytes> bytes, " +
@@ -180,7 +172,7 @@ export const PDC_READ_OPTIONS: Record<string, OptionSpec> = {
     help: "bytes asked for per read (default: 1024 with --trace, like the handout's " +
       "recv(1024); 65536 otherwise, which prints the same, faster)",
   },
-};
+} satisfies Options;
 
 /** The read size of a stream PDC: --read-size, else 1024 with --trace, else 65536. */
 export function pdcReadSize(args: Args): number {

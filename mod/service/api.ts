@@ -231,15 +231,42 @@ export async function submissionArchive(store: Store, sub: Submission): Promise<
   return zipSync(entries);
 }
 
-async function createSubmission(req: Request, user: User, ctx: ApiContext): Promise<Response> {
+/** What {@link acceptSubmission} decided. */
+export type Acceptance =
+  | { ok: true; submission: Submission; form: FormData }
+  | {
+    ok: false;
+    status: number;
+    error: string;
+    /** The form field the refusal is about, if one is. */
+    field?: string;
+    headers: Record<string, string>;
+    /** The parsed form, when the body was one (to show it again). */
+    form?: FormData;
+  };
+
+/**
+ * Check a multipart upload and queue it: the one path of every submission,
+ * from the API and from the web form. A refusal queues nothing.
+ */
+export async function acceptSubmission(
+  req: Request,
+  user: User,
+  ctx: ApiContext,
+): Promise<Acceptance> {
   const course = (await ctx.store.getCourse())!;
   const policy = course.policy;
   const type = req.headers.get("content-type") ?? "";
+  const refuse = (
+    status: number,
+    error: string,
+    extra: { field?: string; form?: FormData; headers?: Record<string, string> } = {},
+  ): Acceptance => ({ ok: false, status, error, headers: {}, ...extra });
   if (!/^multipart\/form-data/i.test(type)) {
     await req.body?.cancel().catch(() => {});
-    return apiError(415, "send the submission as multipart/form-data");
+    return refuse(415, "send the submission as multipart/form-data");
   }
-  let form: FormData;
+  let form: FormData | undefined;
   let sub;
   try {
     const body = await readCapped(req, policy.maxTotalBytes + MULTIPART_OVERHEAD);
@@ -252,7 +279,7 @@ async function createSubmission(req: Request, user: User, ctx: ApiContext): Prom
     }
     sub = await checkUpload(form, user.id, policy);
   } catch (e) {
-    if (e instanceof UploadError) return apiError(e.status, e.message);
+    if (e instanceof UploadError) return refuse(e.status, e.message, { field: e.field, form });
     throw e;
   }
   const now = Date.now();
@@ -267,23 +294,30 @@ async function createSubmission(req: Request, user: User, ctx: ApiContext): Prom
         ? await ctx.store.queuePosition(other.job.id)
         : null;
       const wait = other ? await estimateWait(ctx, other, pos) : null;
-      return apiError(
+      return refuse(
         429,
         `your ${sub.kind} submission ${made.submissionId} is still ${
           other?.job.status ?? "queued"
         }: ` +
           `submit again once it is graded`,
-        { "retry-after": String(wait ?? 10) },
+        { form, field: "kind", headers: { "retry-after": String(wait ?? 10) } },
       );
     }
     const secs = Math.ceil(made.retryAfterMs / 1000);
-    return apiError(
+    return refuse(
       429,
       `one ${sub.kind} submission every ${policy.cooldownSeconds} s: try again in ${secs} s`,
-      { "retry-after": String(secs) },
+      { form, field: "kind", headers: { "retry-after": String(secs) } },
     );
   }
   ctx.notify();
+  return { ok: true, submission: made, form };
+}
+
+async function createSubmission(req: Request, user: User, ctx: ApiContext): Promise<Response> {
+  const got = await acceptSubmission(req, user, ctx);
+  if (!got.ok) return apiError(got.status, got.error, got.headers);
+  const made = got.submission;
   const position = await ctx.store.queuePosition(made.job.id);
   const body: CreatedJson = {
     id: made.id,

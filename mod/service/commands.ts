@@ -7,7 +7,7 @@
 import { dirname, join } from "node:path";
 import {
   type Args,
-  type Command,
+  defineCommand,
   flag,
   numOpt,
   parseChoice,
@@ -44,7 +44,7 @@ function dataDir(args: Args): string {
   return d;
 }
 
-export const serve: Command = {
+export const serve = defineCommand({
   name: "serve",
   summary: "run the course's scoring service: the JSON API and the grading workers",
   part: "scoring",
@@ -81,7 +81,7 @@ back to the queue after 30 s), exits 0.`,
     const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
     const service = await startService({
       dataDir: data,
-      hostname: str(args, "host")!,
+      hostname: str(args, "host"),
       port,
       workers,
       leaseMs,
@@ -101,7 +101,7 @@ back to the queue after 30 s), exits 0.`,
     io.log("stopped");
     return 0;
   },
-};
+});
 
 function policyFrom(args: Args): Partial<Policy> {
   const p: Partial<Policy> = {};
@@ -116,7 +116,7 @@ function policyFrom(args: Args): Partial<Policy> {
   return p;
 }
 
-export const course: Command = {
+export const course = defineCommand({
   name: "course",
   summary: "create a course, import its roster, issue tokens, export the grade book",
   part: "scoring",
@@ -223,7 +223,7 @@ Tokens are stored hashed: print them once, hand them out.`,
         throw new UsageError(`'${action}' is not a course action (init, roster, token, export)`);
     }
   },
-};
+});
 
 /** An HTTP call to the service; network failures are RunErrors. */
 async function call(url: string, init: RequestInit): Promise<Response> {
@@ -248,7 +248,7 @@ const POLL_MS = 500;
 /** How long `submit` waits for a result before giving up (the job goes on). */
 const WAIT_LIMIT_MS = 60 * 60 * 1000;
 
-export const submit: Command = {
+export const submit = defineCommand({
   name: "submit",
   summary: "submit a lab script to the course's scoring service and print its score",
   part: "scoring",
@@ -379,4 +379,4 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
     }
     return sub.success ? 0 : 1;
   },
-};
+});

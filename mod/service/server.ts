@@ -1,6 +1,6 @@
 /**
- * The scoring service in one process: the HTTP server (the JSON API, and
- * whatever else a `pages` handler answers) and N workers on one store.
+ * The scoring service in one process: the HTTP server (the JSON API and the
+ * web pages) and N workers on one store.
  * `socklab serve` and the tests both call {@link startService}.
  *
  * @module
@@ -11,6 +11,8 @@ import { apiError, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
+import { makePages, sessionSecret } from "./web/pages.ts";
+import { SessionSigner } from "./web/session.ts";
 
 export interface ServiceOptions {
   dataDir: string;
@@ -23,8 +25,6 @@ export interface ServiceOptions {
   log: (line: string) => void;
   /** Fixed grader seed (tests). */
   seed?: number;
-  /** Other routes (the web pages): null when the path is not theirs. */
-  pages?: (req: Request, store: Store) => Promise<Response | null>;
 }
 
 export interface Service {
@@ -71,6 +71,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     workerTimeoutMs: 3 * opts.leaseMs,
     log: opts.log,
   };
+  let pages: (req: Request) => Promise<Response | null>;
+  try {
+    pages = makePages(ctx, new SessionSigner(await sessionSecret(opts.dataDir)));
+  } catch (e) {
+    await store.close();
+    throw new RunError(`the session key in ${opts.dataDir} is unusable: ${message(e)}`);
+  }
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
@@ -83,7 +90,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       },
     }, async (req) => {
       return await handleApi(req, ctx) ??
-        await opts.pages?.(req, store) ??
+        await pages(req) ??
         apiError(404, `nothing at ${new URL(req.url).pathname}`);
     });
   } catch (e) {

@@ -14,7 +14,8 @@ import { isKind, KINDS, type NewSubmission, type Policy, type StoredFile } from 
 
 export class UploadError extends Error {
   override name = "UploadError";
-  constructor(readonly status: number, message: string) {
+  /** `field`: the form field the refusal is about (kind, script, cert, key, csr, sciper). */
+  constructor(readonly status: number, message: string, readonly field?: string) {
     super(message);
   }
 }
@@ -95,7 +96,7 @@ const PEM = {
 async function checkPem(field: "cert" | "key" | "csr", f: StoredFile): Promise<void> {
   const { label, what } = PEM[field];
   const text = isUtf8Text(f.bytes) ? new TextDecoder().decode(f.bytes) : "";
-  if (!label.test(text)) throw new UploadError(415, `${f.name} is not ${what}`);
+  if (!label.test(text)) throw new UploadError(415, `${f.name} is not ${what}`, field);
   const dir = await Deno.makeTempDir({ prefix: "socklab-upload-" });
   try {
     const path = join(dir, "in.pem");
@@ -109,7 +110,7 @@ async function checkPem(field: "cert" | "key" | "csr", f: StoredFile): Promise<v
     try {
       out = await openssl(args, { what: "reading it" });
     } catch {
-      throw new UploadError(415, `${f.name} is not ${what} that openssl can read`);
+      throw new UploadError(415, `${f.name} is not ${what} that openssl can read`, field);
     }
     if (field === "csr") {
       const bits = Number(out.match(/Public-Key: \((\d+) bit\)/)?.[1] ?? 0);
@@ -119,6 +120,7 @@ async function checkPem(field: "cert" | "key" | "csr", f: StoredFile): Promise<v
           `the key of ${f.name} has ${
             bits || "an unknown number of"
           } bits; at least ${MIN_KEY_BITS} are needed`,
+          field,
         );
       }
     }
@@ -139,37 +141,56 @@ export async function checkUpload(
 ): Promise<NewSubmission> {
   const kind = String(form.get("kind") ?? "").trim();
   if (!kind) {
-    throw new UploadError(400, `say which part with the field 'kind' (${KINDS.join(", ")})`);
+    throw new UploadError(
+      400,
+      `say which part with the field 'kind' (${KINDS.join(", ")})`,
+      "kind",
+    );
   }
   if (!isKind(kind)) {
-    throw new UploadError(400, `'${kind.slice(0, 40)}' is not a part (${KINDS.join(", ")})`);
+    throw new UploadError(
+      400,
+      `'${kind.slice(0, 40)}' is not a part (${KINDS.join(", ")})`,
+      "kind",
+    );
   }
   const files: StoredFile[] = [];
   let total = 0;
   for (const field of KIND_FILES[kind]) {
     const v = form.get(field);
-    if (v === null) throw new UploadError(400, `${kind} needs the file '${field}'`);
+    if (v === null || (typeof v !== "string" && v.size === 0 && !v.name)) {
+      throw new UploadError(400, `${kind} needs the file '${field}'`, field);
+    }
     const bytes = typeof v === "string"
       ? new TextEncoder().encode(v)
       : new Uint8Array(await v.arrayBuffer());
     let name = safeName(typeof v === "string" ? undefined : v.name, DEFAULT_NAMES[field]);
     if (files.some((f) => f.name === name)) name = `${field}-${name}`;
-    if (bytes.length === 0) throw new UploadError(400, `${name} is empty`);
+    if (bytes.length === 0) throw new UploadError(400, `${name} is empty`, field);
     if (bytes.length > policy.maxScriptBytes) {
       throw new UploadError(
         413,
         `${name} is ${size(bytes.length)}; the limit is ${size(policy.maxScriptBytes)} a file`,
+        field,
       );
     }
     total += bytes.length;
     if (total > policy.maxTotalBytes) {
-      throw new UploadError(413, `the files add up to more than ${size(policy.maxTotalBytes)}`);
+      throw new UploadError(
+        413,
+        `the files add up to more than ${size(policy.maxTotalBytes)}`,
+        field,
+      );
     }
     files.push({ name, bytes });
   }
   const script = KIND_FILES[kind].indexOf("script");
   if (script >= 0 && !isUtf8Text(files[script].bytes)) {
-    throw new UploadError(415, `${files[script].name} is not a text file (UTF-8) but binary`);
+    throw new UploadError(
+      415,
+      `${files[script].name} is not a text file (UTF-8) but binary`,
+      "script",
+    );
   }
   for (const [i, field] of KIND_FILES[kind].entries()) {
     if (field !== "script") await checkPem(field, files[i]);
@@ -178,7 +199,11 @@ export async function checkUpload(
   if (kind === "part4-sender") {
     sciper = String(form.get("sciper") ?? "").trim();
     if (!/^\d{6}$/.test(sciper)) {
-      throw new UploadError(400, `part4-sender needs your sciper: 6 digits in the field 'sciper'`);
+      throw new UploadError(
+        400,
+        `part4-sender needs your sciper: 6 digits in the field 'sciper'`,
+        "sciper",
+      );
     }
   }
   return { userId, kind, sciper, files };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, flag, parsePort, portOpt, str } from "../cli/command.ts";
+import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
@@ -21,7 +21,7 @@ import {
 import { echoExchange, startEchoServer } from "./echo.ts";
 import { startPmuServer } from "./pmu.ts";
 
-export const echoServer: Command = {
+export const echoServer = defineCommand({
   name: "echo-server",
   summary: "TCP echo server with address reuse (Code C)",
   part: "1.2",
@@ -37,7 +37,7 @@ export const echoServer: Command = {
   example: "socklab echo-server --port 5002",
   async run(args, io) {
     const port = portOpt(args);
-    const host = await ipv4Of(str(args, "host")!);
+    const host = await ipv4Of(str(args, "host"));
     const events = eventLog(args, io.log);
     const server = await startEchoServer({
       hostname: host,
@@ -47,9 +47,9 @@ export const echoServer: Command = {
     });
     return serveUntilStopped(io, server, undefined, events);
   },
-};
+});
 
-export const echoClient: Command = {
+export const echoClient = defineCommand({
   name: "echo-client",
   summary: "TCP echo client reading 8 bytes at a time (Code D)",
   part: "1.2",
@@ -71,7 +71,7 @@ export const echoClient: Command = {
   async run(args, io) {
     const port = portOpt(args, "port", false);
     const message = args.positionals[0] ?? "Oh Romeo, Romeo! wherefore art thou Romeo?";
-    const hostArg = str(args, "host")!;
+    const hostArg = str(args, "host");
     const host = await ipv4Of(hostArg);
     let conn: Deno.TcpConn;
     try {
@@ -98,9 +98,9 @@ export const echoClient: Command = {
     }
     return 0;
   },
-};
+});
 
-export const pmu: Command = {
+export const pmu = defineCommand({
   name: "pmu",
   summary: "PMU server over TCP (tcpip.epfl.ch:5003)",
   part: "2 server",
@@ -125,12 +125,12 @@ Serves many clients at once; one log line per connection on stderr.`,
   async run(args, io) {
     const port = portOpt(args);
     const parsed = await parsePmuServerOptions(args);
-    const hostname = await bindAddress(str(args, "host")!);
+    const hostname = await bindAddress(str(args, "host"));
     const events = eventLog(args, io.log);
     const server = await startPmuServer({ hostname, port, ...parsed, log: events.log });
     return serveUntilStopped(io, server, undefined, events);
   },
-};
+});
 
 /** Validates the server positional of an IPv4-only client; returns it. */
 export function ipv4ServerArg(raw: string, what = "<server>"): string {
@@ -143,7 +143,7 @@ export function ipv4ServerArg(raw: string, what = "<server>"): string {
   return raw;
 }
 
-export const pdc: Command = {
+export const pdc = defineCommand({
   name: "pdc",
   summary: "PDC over TCP, IPv4: prints each PMU message on its own line",
   part: "2 client",
@@ -175,4 +175,4 @@ soon as it is complete, however TCP cut the stream into reads; anything else (a 
       readSize,
     });
   },
-};
+});

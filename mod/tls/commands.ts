@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Args, type Command, flag, numOpt, portOpt, str } from "../cli/command.ts";
+import { type Args, defineCommand, flag, given, numOpt, portOpt, str } from "../cli/command.ts";
 import { UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog } from "../cli/log.ts";
@@ -39,12 +39,6 @@ const ACTION_OPTIONS: Record<Action, string[]> = {
   sign: ["dir", "out", "days", "not-before", "not-after", "name", "force"],
 };
 
-/** Options the user typed (not defaults): a string/boolean/array value that is set. */
-function given(args: Args, name: string): boolean {
-  const v = args.values[name];
-  return v !== undefined && v !== false;
-}
-
 function dateOpt(args: Args, name: string): string | undefined {
   const raw = str(args, name);
   if (raw === undefined) return undefined;
@@ -55,7 +49,7 @@ function dateOpt(args: Args, name: string): string | undefined {
   return d;
 }
 
-export const ca: Command = {
+export const ca = defineCommand({
   name: "ca",
   summary: "lab certificate authority: ca init | ca request | ca sign <csr>",
   part: "5",
@@ -126,8 +120,8 @@ stdout: the files written, one a line; stderr: what they hold.`,
     if (!ACTIONS.includes(action)) {
       throw new UsageError(`<action>: '${action}' is not one of ${ACTIONS.join(", ")}`);
     }
-    for (const name of Object.keys(ca.options)) {
-      if (given(args, name) && !ACTION_OPTIONS[action].includes(name)) {
+    for (const name of args.given) {
+      if (!ACTION_OPTIONS[action].includes(name)) {
         throw new UsageError(`--${name} does not apply to 'ca ${action}'`);
       }
     }
@@ -182,9 +176,9 @@ stdout: the files written, one a line; stderr: what they hold.`,
     io.out(out);
     return 0;
   },
-};
+});
 
-export const securePmu: Command = {
+export const securePmu = defineCommand({
   name: "secure-pmu",
   summary: "PMU over TLS on localhost:5003 (the part 5 server)",
   part: "5",
@@ -212,7 +206,7 @@ on. One log line per connection on stderr.`,
     const [certFile, keyFile] = args.positionals;
     const port = portOpt(args);
     const parsed = await parsePmuServerOptions(args);
-    const hostname = await bindAddress(str(args, "host")!);
+    const hostname = await bindAddress(str(args, "host"));
     const id = await loadIdentity(certFile, keyFile);
     const events = eventLog(args, io.log);
     const server = await startSecurePmu({
@@ -227,9 +221,9 @@ on. One log line per connection on stderr.`,
     for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
     return serveUntilStopped(io, server, undefined, events);
   },
-};
+});
 
-export const securePdc: Command = {
+export const securePdc = defineCommand({
   name: "secure-pdc",
   summary: "PDC over TLS: verifies the server against a CA, prints the messages (Part5_PDC)",
   part: "5",
@@ -261,7 +255,7 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
     const [command, caFile] = args.positionals;
     const port = portOpt(args, "port", false);
     const readSize = pdcReadSize(args);
-    const host = str(args, "host")!;
+    const host = str(args, "host");
     if (!isValidHost(host)) {
       throw new UsageError(`--host: '${host}' is not a valid host name or IP address`);
     }
@@ -283,4 +277,4 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
       readSize,
     });
   },
-};
+});

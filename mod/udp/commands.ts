@@ -6,7 +6,7 @@
  * @module
  */
 import {
-  type Command,
+  defineCommand,
   flag,
   numOpt,
   parseChoice,
@@ -26,7 +26,7 @@ import { pdcTargets, resetExchange, runExperiment } from "./pdc_udp.ts";
 import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "./pmu_udp.ts";
 import { type AckSeparator, formatExperiment, MAX_RESET, summarize } from "./reset.ts";
 
-export const helloSend: Command = {
+export const helloSend = defineCommand({
   name: "hello-send",
   summary: "send one UDP datagram (Code A)",
   part: "1.1",
@@ -42,7 +42,7 @@ export const helloSend: Command = {
   example: "socklab hello-send 'Hello, Romeo! '",
   async run(args, io) {
     const port = portOpt(args, "port", false);
-    const host = str(args, "host")!;
+    const host = str(args, "host");
     try {
       await sendHello(host, port, args.positionals[0] ?? "Hello, Romeo! ");
     } catch (e) {
@@ -51,9 +51,9 @@ export const helloSend: Command = {
     io.out("Message sent");
     return 0;
   },
-};
+});
 
-export const helloRecv: Command = {
+export const helloRecv = defineCommand({
   name: "hello-recv",
   summary: "receive UDP datagrams and show their sender (Code B)",
   part: "1.1",
@@ -73,7 +73,7 @@ export const helloRecv: Command = {
   run(args, io) {
     const port = portOpt(args);
     const server = startHelloReceiver({
-      hostname: str(args, "host")!,
+      hostname: str(args, "host"),
       port,
       onDatagram: (from, text) => {
         io.out(`From: ${from}`);
@@ -82,7 +82,7 @@ export const helloRecv: Command = {
     });
     return serveUntilStopped(io, server);
   },
-};
+});
 
 /** The addresses `pmu-udp --host` names, per family (none given: the wildcards). */
 async function serverHosts(host: string | undefined): Promise<{ 4?: string; 6?: string }> {
@@ -102,7 +102,7 @@ async function serverHosts(host: string | undefined): Promise<{ 4?: string; 6?: 
   };
 }
 
-export const pmuUdp: Command = {
+export const pmuUdp = defineCommand({
   name: "pmu-udp",
   summary: "lossy dual-stack UDP PMU answering RESET:<n> (run_dual_server)",
   part: "3 server",
@@ -161,7 +161,7 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
   example: "socklab pmu-udp --port 5004 --family alternate --period 10 --drop 0.5",
   async run(args, io) {
     const port = portOpt(args);
-    const family = parseChoice(str(args, "family")!, "--family", UDP_FAMILIES) as UdpFamily;
+    const family = parseChoice(str(args, "family"), "--family", UDP_FAMILIES) as UdpFamily;
     const period = numOpt(args, "period", { min: 0.05, max: 86_400 });
     const drop = numOpt(args, "drop", { min: 0, max: 1 });
     const dropFirst = numOpt(args, "drop-first", { min: 0, integer: true });
@@ -169,7 +169,7 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
     const seed = seedRaw === undefined
       ? randomSeed()
       : parseNumber(seedRaw, "--seed", { integer: true, min: 0, max: MAX_SEED });
-    const ackSep = parseChoice(str(args, "ack-sep")!, "--ack-sep", [":", "="]) as AckSeparator;
+    const ackSep = parseChoice(str(args, "ack-sep"), "--ack-sep", [":", "="]) as AckSeparator;
     const hostArg = str(args, "host");
     const hosts = await serverHosts(hostArg);
     const need: (4 | 6)[] = family === "alternate"
@@ -202,9 +202,9 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
     });
     return serveUntilStopped(io, server, undefined, events);
   },
-};
+});
 
-export const pdcUdp: Command = {
+export const pdcUdp = defineCommand({
   name: "pdc-udp",
   summary: "RESET over UDP with retransmission, on IPv4 and IPv6 at once",
   part: "3 client",
@@ -262,7 +262,7 @@ attempts, a histogram, the mean, the loss rate per attempt the runs imply
       ? undefined
       : parseNumber(runsRaw, "--runs", { integer: true, min: 1, max: 100_000 });
     const loss = numOpt(args, "loss", { min: 0, max: 0.999 });
-    const command = str(args, "command")!;
+    const command = str(args, "command");
     const json = flag(args, "json");
     const targets = await pdcTargets(server);
     const base = { targets, port, command, timeout, maxTries };
@@ -317,4 +317,4 @@ attempts, a histogram, the mean, the loss rate per attempt the runs imply
     }
     return 0;
   },
-};
+});

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Command, flag, parsePort, portOpt, str } from "../cli/command.ts";
+import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog } from "../cli/log.ts";
@@ -17,7 +17,7 @@ import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
 import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
 
 /** `pmu`'s option table for ws-pmu: no --split; --max-command is the WebSocket message cap. */
-function wsPmuOptions(): Command["options"] {
+function wsPmuOptions() {
   const { split: _split, ...options } = pmuServerOptions;
   return {
     ...options,
@@ -37,7 +37,7 @@ function wsPmuOptions(): Command["options"] {
   };
 }
 
-export const wsPmu: Command = {
+export const wsPmu = defineCommand({
   name: "ws-pmu",
   summary: "PMU server over WebSocket (ws://tcpip.epfl.ch:5006)",
   part: "6 server",
@@ -72,7 +72,7 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
       flood,
     } = await parsePmuServerOptions(args);
     const events = eventLog(args, io.log);
-    const hostArg = str(args, "host")!;
+    const hostArg = str(args, "host");
     let hostname: string;
     try {
       hostname = (await resolveHost(hostArg))[0].address;
@@ -95,11 +95,11 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
     });
     return serveUntilStopped(io, server, undefined, events);
   },
-};
+});
 
 const PMU_MESSAGE = new RegExp(`^${MESSAGE_PREFIX}\\d+$`);
 
-export const wsPdc: Command = {
+export const wsPdc = defineCommand({
   name: "ws-pdc",
   summary: "PDC over WebSocket: sends a command, prints each message",
   part: "6 client",
@@ -163,4 +163,4 @@ the server closes normally. Also: socklab ws-pdc ws://<server>:<port>/ <command>
     }
     return 0;
   },
-};
+});

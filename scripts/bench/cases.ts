@@ -7,8 +7,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { COMMANDS } from "../../mod/cli/table.ts";
-import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { DENO_FLAGS, denoArgv } from "../../mod/cli/flags.ts";
 import { bundle, compile } from "../build.ts";
 import type { Anchors } from "./env.ts";
 import { denoRunArgv, Proc, ROOT, socklabArgv } from "../lib/proc.ts";
@@ -43,17 +42,6 @@ export interface BenchContext {
 const LOAD_TS = ROOT + "scripts/bench/load.ts";
 const BENCH = ROOT + "bench/";
 const LOCAL = "127.0.0.1";
-
-/** The socklab command `name`, if this build has it. */
-export function command(name: string) {
-  return COMMANDS.find((c) => c.name === name);
-}
-
-/** The first of `names` that `cmd` takes as an option. */
-function optionOf(cmd: string, ...names: string[]): string | undefined {
-  const c = command(cmd);
-  return names.find((n) => c && n in c.options);
-}
 
 /** Run each side `runs` times, round-robin; returns the figures of each side. */
 async function interleave(
@@ -119,13 +107,9 @@ export async function streamThroughput(ctx: BenchContext, floodBytes = 256 * 2 *
 > {
   const id = "1";
   const title = `stream throughput, ${fmtBytes(floodBytes)} CMD_floodme from socklab pmu`;
-  const floodOpt = optionOf("pmu", "flood-bytes");
-  if (!command("pmu") || !command("pdc") || !floodOpt) {
-    return { id, title, rows: [], notes: [], skipped: "socklab has no pmu/pdc --flood-bytes yet" };
-  }
   const notes: string[] = [];
   const { proc: server, port } = await startListening(
-    socklabArgv(["pmu", "--host", LOCAL, "--port", "0", `--${floodOpt}`, String(floodBytes)]),
+    socklabArgv(["pmu", "--host", LOCAL, "--port", "0", "--flood-bytes", String(floodBytes)]),
   );
   try {
     const clients: Record<string, { argv: string[]; stdin?: string }> = {};
@@ -182,7 +166,7 @@ export async function streamThroughput(ctx: BenchContext, floodBytes = 256 * 2 *
       );
     }
     notes.push(
-      `server: \`socklab pmu --${floodOpt} ${floodBytes}\` (one send of the whole text, then close);` +
+      `server: \`socklab pmu --flood-bytes ${floodBytes}\` (one send of the whole text, then close);` +
         " each client sends CMD_floodme and reads to EOF with stdout to /dev/null.",
       "MB/s = 10^6 bytes / wall time of the client process from spawn to exit, so it includes" +
         " each client's start-up (see 5b): that is what a user waits for.",
@@ -212,10 +196,6 @@ export async function connectionRate(
 ): Promise<Section> {
   const id = "2";
   const title = `connection service rate, CMD_short:0 n=${opts.count}, ${opts.conc} clients`;
-  const countOpt = optionOf("pmu", "count");
-  if (!command("pmu") || !countOpt) {
-    return { id, title, rows: [], notes: [], skipped: "socklab has no pmu --count yet" };
-  }
   if (!ctx.anchors.python) {
     return { id, title, rows: [], notes: [], skipped: "no python3 for the reference server" };
   }
@@ -226,7 +206,7 @@ export async function connectionRate(
       LOCAL,
       "--port",
       "0",
-      `--${countOpt}`,
+      "--count",
       String(opts.count),
     ]),
     "python threaded (anchor)": [
@@ -317,9 +297,7 @@ export async function connectionRate(
 export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Section> {
   const id = "5a";
   const title = `peak RSS with ${conns} idle connections`;
-  if (!command("pmu")) return { id, title, rows: [], notes: [], skipped: "socklab has no pmu yet" };
   const nofile = conns * 2 + 256;
-  const maxConnOpt = optionOf("pmu", "max-connections");
   const servers: Record<string, string[]> = {
     "socklab pmu": socklabArgv([
       "pmu",
@@ -328,7 +306,8 @@ export async function idleMemory(ctx: BenchContext, conns = 1000): Promise<Secti
       "--port",
       "0",
       // pmu serves at most 512 clients at once by default: let it hold them all.
-      ...(maxConnOpt ? [`--${maxConnOpt}`, String(conns)] : []),
+      "--max-connections",
+      String(conns),
     ]),
   };
   if (ctx.anchors.python) {
@@ -448,7 +427,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
   await bundle(dist);
   const cmds: Record<string, string[]> = {
     "socklab --version (deno run main.ts)": socklabArgv(["--version"]),
-    "socklab --version (bundle)": [Deno.execPath(), "run", ...DENO_FLAGS, dist, "--version"],
+    "socklab --version (bundle)": denoArgv(dist, ["--version"], null),
   };
   // The one-file build, as `deno task compile` makes it without reaching the network (the real
   // deno compile output with DENORT_BIN; else the self-unpacking build, unpacked into a temporary
@@ -461,7 +440,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
   const BINARY = `socklab --version (dist/socklab, ${built.kind})`;
   cmds[BINARY] = [built.path, "--version"];
   const empty = await Deno.makeTempFile({ prefix: "socklab-bench-empty-", suffix: ".js" });
-  cmds["deno run <empty script> (deno's floor)"] = [Deno.execPath(), "run", ...DENO_FLAGS, empty];
+  cmds["deno run <empty script> (deno's floor)"] = denoArgv(empty, [], null);
   const ANCHOR = "/usr/bin/python3 -c pass (anchor)";
   if (ctx.anchors.python) cmds["python3 -c pass (PATH)"] = [ctx.anchors.python, "-c", "pass"];
   if (await exists("/usr/bin/python3")) cmds[ANCHOR] = ["/usr/bin/python3", "-c", "pass"];
@@ -551,9 +530,6 @@ export async function udpService(
 ): Promise<Section> {
   const id = "3";
   const title = "UDP RESET:20 -> OFFSET";
-  if (!command("pmu-udp") || !command("pdc-udp")) {
-    return { id, title, rows: [], notes: [], skipped: "socklab has no pmu-udp/pdc-udp yet" };
-  }
   if (!ctx.anchors.python) {
     return { id, title, rows: [], notes: [], skipped: "no python3 for the reference and the load" };
   }
@@ -679,14 +655,10 @@ export async function websocketRate(
 ): Promise<Section> {
   const id = "4";
   const title = `WebSocket, ${opts.messages.toLocaleString("en-US")} messages in one connection`;
-  const countOpt = optionOf("ws-pmu", "count");
-  if (!command("ws-pmu") || !command("ws-pdc") || !countOpt) {
-    return { id, title, rows: [], notes: [], skipped: "socklab has no ws-pmu --count/ws-pdc yet" };
-  }
   const wsPy = ctx.anchors.wsPython;
   const n = String(opts.messages);
   const servers: Record<string, string[]> = {
-    "ws-pmu": socklabArgv(["ws-pmu", "--host", LOCAL, "--port", "0", `--${countOpt}`, n]),
+    "ws-pmu": socklabArgv(["ws-pmu", "--host", LOCAL, "--port", "0", "--count", n]),
   };
   if (wsPy) servers["python websockets"] = [wsPy, BENCH + "ws_server.py", "--count", n];
   const started: Record<string, { proc: Proc; port: number }> = {};
@@ -753,7 +725,7 @@ export async function websocketRate(
       title,
       rows,
       notes: [
-        `servers: \`socklab ws-pmu --${countOpt} ${n}\` and bench/ws_server.py (Debian's` +
+        `servers: \`socklab ws-pmu --count ${n}\` and bench/ws_server.py (Debian's` +
         " python3-websockets on /usr/bin/python3, binary frames, one message per PMU message);" +
         " clients: `socklab ws-pdc 127.0.0.1 <port> CMD_short:0` and bench/ws_client.py, stdout" +
         " to /dev/null.",

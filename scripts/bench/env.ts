@@ -59,35 +59,23 @@ async function probe(): Promise<Omit<Anchors, "problems">> {
 }
 
 /**
- * Probe the anchors; install the missing ones with apt-get (once: update, then
- * install), then probe again. Never throws: what is still missing is listed in
- * `problems`, and the measurements that need it are skipped.
+ * Probe the anchors (the reference tools the figures are compared with). The
+ * bench installs nothing: the test task's setup step (scripts/setup.sh) does.
+ * Never throws: what is missing is listed in `problems`, and the measurements
+ * that need it are skipped.
  */
-export async function ensureAnchors(log: (line: string) => void): Promise<Anchors> {
-  let a = await probe();
-  const missing: string[] = [];
-  if (!a.socat) missing.push("socat");
-  if (!a.hyperfine) missing.push("hyperfine");
-  if (!a.wsPython) missing.push("python3-websockets");
+export async function probeAnchors(log: (line: string) => void): Promise<Anchors> {
+  const a = await probe();
   const problems: string[] = [];
-  if (missing.length > 0) {
-    log(`bench: installing ${missing.join(", ")} from Debian (apt-get)...`);
-    const upd = await run("apt-get", ["update", "-qq"], 180_000);
-    const inst = upd.ok ? await run("apt-get", ["install", "-y", "-qq", ...missing], 240_000) : upd;
-    if (!inst.ok) {
-      const why = (inst.err.split("\n").filter(Boolean).pop() ?? "failed").slice(0, 160);
-      problems.push(
-        `could not install ${missing.join(", ")} with apt-get (${why}); ` +
-          `install them by hand (apt-get install -y ${missing.join(" ")}) for a full run`,
-      );
-    }
-    a = await probe();
+  const install = (pkg: string) => `(apt-get install ${pkg}, or scripts/setup.sh)`;
+  if (!a.socat) problems.push(`socat absent ${install("socat")}: 1's socat anchor is not measured`);
+  if (!a.hyperfine) {
+    problems.push(`hyperfine absent ${install("hyperfine")}: 5b is timed by the harness itself`);
   }
-  if (!a.socat) problems.push("socat absent: the socat anchor of 1 is not measured");
-  if (!a.hyperfine) problems.push("hyperfine absent: 5b is timed by the harness itself");
   if (!a.wsPython) {
     problems.push(
-      "python3-websockets absent for /usr/bin/python3: the Python side of 4 is skipped",
+      `python3-websockets absent for /usr/bin/python3 ${install("python3-websockets")}: ` +
+        "the Python side of 4 is skipped",
     );
   }
   if (!a.python) problems.push("python3 absent: every Python reference is skipped");

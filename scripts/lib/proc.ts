@@ -8,7 +8,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { DENO_FLAGS } from "../../mod/cli/flags.ts";
+import { denoArgv } from "../../mod/cli/flags.ts";
 import { settledWithin } from "../../mod/deadline.ts";
 import { LineReader } from "../../mod/proc/lines.ts";
 
@@ -18,11 +18,12 @@ export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 export const MAIN: string = ROOT + "main.ts";
 
 /**
- * The one builder of `deno run <socklab's flags> --config deno.json <script> ...args`, for
- * socklab itself and for the scripts that run in their own process (bench load, chaos).
+ * `deno run <socklab's flags> --config deno.json <script> ...args` (denoArgv of
+ * mod/cli/flags.ts with this checkout's deno.json), for socklab itself and for the scripts
+ * that run in their own process (bench load, chaos, make-certs).
  */
 export function denoRunArgv(script: string, args: readonly string[] = []): string[] {
-  return [Deno.execPath(), "run", ...DENO_FLAGS, "--config", ROOT + "deno.json", script, ...args];
+  return denoArgv(script, args, ROOT + "deno.json");
 }
 
 /** The argv that runs socklab with `args`: `deno run <flags> main.ts ...args`. */

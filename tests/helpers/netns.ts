@@ -1,7 +1,8 @@
 /**
  * `netnsTest`: a Deno.test whose body runs with a private network namespace
- * ({@link Netns}, scripts/lib/netns.ts). In CI (CI=true) a test that cannot
- * have one fails; elsewhere it is skipped, saying why.
+ * ({@link Netns}, scripts/lib/netns.ts), made when the test runs (never at
+ * import). In CI (CI=true) a test that cannot have one fails; elsewhere it is
+ * skipped, saying why.
  *
  * @module
  */
@@ -9,15 +10,24 @@ import { Netns } from "../../scripts/lib/netns.ts";
 
 export type { Netns };
 
-/** Why namespaces cannot be made here, or null if they can (probed once). */
-export const NETNS_UNAVAILABLE: string | null = await (async () => {
-  try {
-    await using _ns = await Netns.create();
-    return null;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-})();
+/**
+ * Why namespaces cannot be made here, or null if they may be: a cheap look
+ * (root, and `ip` on PATH) that creates nothing. Importing this module makes no
+ * namespace; each netnsTest makes its own when it runs, and fails with the
+ * reason if that is refused.
+ */
+export function netnsUnavailable(): string | null {
+  if (Deno.uid() !== 0) return "network namespaces need root";
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  const hasIp = dirs.some((d) => {
+    try {
+      return Deno.statSync(`${d}/ip`).isFile;
+    } catch {
+      return false;
+    }
+  });
+  return hasIp ? null : "no `ip` command on PATH (iproute2)";
+}
 
 const IN_CI = Deno.env.get("CI") === "true";
 
@@ -30,14 +40,13 @@ export function netnsTest(
   fn: (ns: Netns, t: Deno.TestContext) => Promise<void>,
   opts: { hosts?: string } = {},
 ): void {
-  if (NETNS_UNAVAILABLE && !IN_CI) {
-    Deno.test({ name: `${name} (skipped: ${NETNS_UNAVAILABLE})`, ignore: true, fn() {} });
+  const why = netnsUnavailable();
+  if (why && !IN_CI) {
+    Deno.test({ name: `${name} (skipped: ${why})`, ignore: true, fn() {} });
     return;
   }
   Deno.test(name, async (t) => {
-    if (NETNS_UNAVAILABLE) {
-      throw new Error(`CI needs a private network namespace: ${NETNS_UNAVAILABLE}`);
-    }
+    if (why) throw new Error(`CI needs a private network namespace: ${why}`);
     await using ns = await Netns.create(opts);
     await fn(ns, t);
   });

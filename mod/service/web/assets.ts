@@ -1,0 +1,80 @@
+/**
+ * The pages' only assets, served by socklab itself (no CDN, no build step):
+ * one stylesheet and one small script that refreshes a live region.
+ *
+ * @module
+ */
+
+/** /static/style.css: readable from 360 px wide up, visible focus, no web fonts. */
+export const STYLE_CSS = `
+:root { --fg: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg: #fff; --accent: #0a58ca;
+  --ok: #116329; --ok-bg: #dafbe1; --bad: #a40e26; --bad-bg: #ffebe9; --note-bg: #f6f8fa; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+header.top { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center;
+  padding: .6rem 1rem; border-bottom: 1px solid var(--line); }
+header.top .brand { font-weight: 700; color: var(--fg); text-decoration: none; }
+header.top nav { display: flex; flex-wrap: wrap; gap: .75rem; margin-left: auto; align-items: center; }
+main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
+h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
+h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; }
+a { color: var(--accent); }
+:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-weight: 600; }
+td.num, th.num { text-align: right; }
+.pass { color: var(--ok); background: var(--ok-bg); font-weight: 600; padding: 0 .3rem; border-radius: 3px; }
+.fail { color: var(--bad); background: var(--bad-bg); font-weight: 600; padding: 0 .3rem; border-radius: 3px; }
+.advice { color: var(--muted); font-style: italic; }
+.status { display: inline-block; padding: .1rem .5rem; border-radius: 1rem; background: var(--note-bg);
+  border: 1px solid var(--line); }
+.note { background: var(--note-bg); border-left: 4px solid var(--line); padding: .5rem .75rem; }
+.error { color: var(--bad); font-weight: 600; }
+.flash { background: var(--ok-bg); padding: .5rem .75rem; }
+form.stack { display: grid; gap: .75rem; max-width: 36rem; }
+form.stack label { font-weight: 600; display: block; }
+input, select, button { font: inherit; }
+input[type=text], input[type=file], select { width: 100%; padding: .35rem; }
+button, .button { display: inline-block; padding: .45rem 1rem; border: 1px solid var(--accent);
+  background: var(--accent); color: #fff; border-radius: 4px; cursor: pointer; text-decoration: none; }
+button.link { background: none; border: none; color: var(--accent); padding: 0; text-decoration: underline; }
+pre.output { background: var(--note-bg); padding: .5rem; overflow-x: auto; max-height: 30rem;
+  white-space: pre-wrap; word-break: break-all; font-size: .85rem; }
+.muted { color: var(--muted); }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+@media (max-width: 40rem) { main { padding: .5rem; } th, td { padding: .3rem; } }
+`;
+
+/**
+ * /static/live.js: a page with `data-live="<url>"` on an element re-fetches
+ * that URL (an HTML fragment, escaped by the server) every 1.5 s and
+ * replaces the element's content, until the fragment says it is final.
+ * Without JavaScript the page refreshes itself (a meta refresh in noscript).
+ */
+export const LIVE_JS = `"use strict";
+(function () {
+  var el = document.querySelector("[data-live]");
+  if (!el) return;
+  var url = el.getAttribute("data-live");
+  var tries = 0;
+  function tick() {
+    if (el.getAttribute("data-final") === "1" || tries++ > 2400) return;
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (text) {
+        if (text !== null && text !== el.innerHTML) {
+          var t = document.createElement("template");
+          t.innerHTML = text;
+          var root = t.content.firstElementChild;
+          if (root && root.hasAttribute("data-final")) el.setAttribute("data-final", root.getAttribute("data-final"));
+          el.replaceChildren(t.content);
+        }
+      })
+      .catch(function () {})
+      .finally(function () { setTimeout(tick, 1500); });
+  }
+  setTimeout(tick, 1000);
+})();
+`;

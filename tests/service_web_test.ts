@@ -1,0 +1,214 @@
+/**
+ * The scoring service's web pages over plain HTTP (no browser): sign-in,
+ * security headers, CSRF and same-origin refusals, escaping, ownership,
+ * and a refused upload shown next to its field with nothing queued.
+ */
+import assert from "node:assert/strict";
+import { openStore } from "../mod/service/store/open.ts";
+import { makeCourse, serveInProcess } from "./helpers/service.ts";
+
+/** Sign in with a token's link; returns the session cookie (name=value). */
+async function signIn(url: string, token: string): Promise<string> {
+  const res = await fetch(`${url}/login?token=${encodeURIComponent(token)}`, {
+    redirect: "manual",
+  });
+  await res.body?.cancel();
+  assert.equal(res.status, 303);
+  assert.equal(res.headers.get("location"), "/");
+  const set = res.headers.get("set-cookie") ?? "";
+  assert.match(set, /HttpOnly/);
+  assert.match(set, /SameSite=Strict/);
+  assert.ok(!set.includes(token), "the token is not the cookie");
+  return set.split(";")[0];
+}
+
+async function getPage(url: string, cookie: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url, { headers: { cookie }, redirect: "manual" });
+  return { status: res.status, text: await res.text() };
+}
+
+function csrfOf(page: string): string {
+  const m = page.match(/name="csrf" value="([^"]+)"/);
+  assert.ok(m, "the page has a CSRF field");
+  return m[1];
+}
+
+Deno.test("web: the link signs in, pages carry the security headers, the token is never shown", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const token = course.tokens.alice;
+  const cookie = await signIn(svc.url, token);
+  const res = await fetch(`${svc.url}/`, { headers: { cookie } });
+  const text = await res.text();
+  assert.equal(res.status, 200);
+  assert.match(text, /<h1>My parts<\/h1>/);
+  assert.match(text, /Part3 - Dual UDP ipv6\/ipv4/);
+  assert.ok(!text.includes(token), "the page does not show the token");
+  const csp = res.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.ok(!/unsafe-inline/.test(csp));
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(res.headers.get("referrer-policy"), "same-origin");
+  // No inline script anywhere: every <script> has a src on our origin.
+  for (const m of text.matchAll(/<script([^>]*)>/g)) assert.match(m[1], /src="\/static\//);
+
+  const css = await fetch(`${svc.url}/static/style.css`);
+  assert.match(css.headers.get("content-type") ?? "", /text\/css/);
+  await css.body?.cancel();
+
+  const bad = await fetch(`${svc.url}/login?token=slk_forged`, { redirect: "manual" });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.headers.get("set-cookie"), null);
+  assert.match(await bad.text(), /not valid/);
+
+  const anon = await fetch(`${svc.url}/`, { redirect: "manual" });
+  await anon.body?.cancel();
+  assert.equal(anon.status, 303);
+  assert.equal(anon.headers.get("location"), "/login");
+
+  const forged = cookie.replace(/.$/, (c) => (c === "A" ? "B" : "A"));
+  const f = await fetch(`${svc.url}/`, { headers: { cookie: forged }, redirect: "manual" });
+  await f.body?.cancel();
+  assert.equal(f.status, 303, "a tampered cookie is no session");
+});
+
+Deno.test("web: a POST without the session's CSRF token, or from another origin, is refused and queues nothing", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const cookie = await signIn(svc.url, course.tokens.alice);
+  const form = await getPage(`${svc.url}/submit`, cookie);
+  const csrf = csrfOf(form.text);
+  const body = (token: string | null) => {
+    const fd = new FormData();
+    if (token !== null) fd.set("csrf", token);
+    fd.set("kind", "part2");
+    fd.set("script", new File(["print('hi')\n"], "PDC.py"));
+    return fd;
+  };
+  for (
+    const [what, token, origin] of [
+      ["no token", null, undefined],
+      ["a wrong token", "x" + csrf.slice(1), undefined],
+      ["another origin", csrf, "http://evil.example"],
+    ] as const
+  ) {
+    const res = await fetch(`${svc.url}/submit`, {
+      method: "POST",
+      body: body(token),
+      headers: origin ? { cookie, origin } : { cookie },
+      redirect: "manual",
+    });
+    assert.equal(res.status, 403, what);
+    await res.body?.cancel();
+  }
+  const store = await openStore({ data: course.data });
+  try {
+    assert.equal((await store.listSubmissions({})).length, 0, "nothing queued");
+  } finally {
+    await store.close();
+  }
+  // The same form with its token goes through.
+  const ok = await fetch(`${svc.url}/submit`, {
+    method: "POST",
+    body: body(csrf),
+    headers: { cookie },
+    redirect: "manual",
+  });
+  await ok.body?.cancel();
+  assert.equal(ok.status, 303);
+  assert.match(ok.headers.get("location") ?? "", /^\/submissions\/\d+$/);
+});
+
+Deno.test("web: a binary script comes back on the form, the reason next to the field, the part kept", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const cookie = await signIn(svc.url, course.tokens.alice);
+  const csrf = csrfOf((await getPage(`${svc.url}/submit`, cookie)).text);
+  const fd = new FormData();
+  fd.set("csrf", csrf);
+  fd.set("kind", "part4-sender");
+  fd.set("sciper", "123456");
+  fd.set("script", new File([new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0xff, 0xfe])], "a.out"));
+  const res = await fetch(`${svc.url}/submit`, { method: "POST", body: fd, headers: { cookie } });
+  const text = await res.text();
+  assert.equal(res.status, 415);
+  assert.match(text, /<p id="script-error" class="error">a\.out is not a text file/);
+  assert.match(text, /id="script"[^>]*aria-invalid="true"/);
+  assert.match(text, /<option value="part4-sender"\s+selected>/);
+  assert.match(text, /name="sciper"[^>]*value="123456"/);
+});
+
+Deno.test("web: names and outputs are escaped; a student sees only their own; TA pages are the TA's", async () => {
+  await using course = await makeCourse(["alice", "bob"]);
+  const store = await openStore({ data: course.data });
+  await store.upsertUser({
+    id: "bob",
+    name: "<script>alert(1)</script>",
+    email: "b@x",
+    role: "student",
+  });
+  await store.close();
+  await using svc = await serveInProcess(course);
+  const ta = await signIn(svc.url, course.ta);
+  const overview = await getPage(`${svc.url}/`, ta);
+  assert.equal(overview.status, 200);
+  assert.match(overview.text, /<h1>Course /);
+  assert.match(overview.text, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.ok(!overview.text.includes("<script>alert(1)</script>"));
+
+  // Bob submits through the API; Alice cannot open it, nor the TA's pages.
+  const fd = new FormData();
+  fd.set("kind", "part2");
+  fd.set("script", new File(["print('x')\n"], "PDC.py"));
+  const made = await fetch(`${svc.url}/api/submissions`, {
+    method: "POST",
+    body: fd,
+    headers: { authorization: `Bearer ${course.tokens.bob}` },
+  });
+  const { id } = await made.json();
+  const alice = await signIn(svc.url, course.tokens.alice);
+  for (const path of [`/submissions/${id}`, `/submissions/${id}/archive`, "/course/export.csv"]) {
+    const r = await getPage(`${svc.url}${path}`, alice);
+    assert.equal(r.status, 404, path);
+  }
+  const bob = await signIn(svc.url, course.tokens.bob);
+  const own = await getPage(`${svc.url}/submissions/${id}`, bob);
+  assert.equal(own.status, 200);
+  assert.match(own.text, /Queued/);
+  assert.match(own.text, /data-live="\/submissions\/\d+\/live"/);
+  assert.match(own.text, /<noscript><meta http-equiv="refresh"/);
+  // The TA sees it in the queue and exports the grade book.
+  const withJob = await getPage(`${svc.url}/`, ta);
+  assert.match(withJob.text, new RegExp(`href="/submissions/${id}">#${id}</a>`));
+  const csv = await getPage(`${svc.url}/course/export.csv`, ta);
+  assert.match(csv.text, /^id,name,part2,part3,part4-receiver,part4-sender,part5,part6,ca-sign\n/);
+});
+
+Deno.test("web: the TA imports a roster from the page and downloads the new students' links", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const ta = await signIn(svc.url, course.ta);
+  const csrf = csrfOf((await getPage(`${svc.url}/`, ta)).text);
+  const fd = new FormData();
+  fd.set("csrf", csrf);
+  fd.set(
+    "roster",
+    new File(["id,name,email\nalice,Alice A,a@x\ncarol,Carol,c@x\n"], "roster.csv"),
+  );
+  const res = await fetch(`${svc.url}/course/roster`, {
+    method: "POST",
+    body: fd,
+    headers: { cookie: ta },
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-disposition") ?? "", /tokens\.csv/);
+  const lines = (await res.text()).trim().split("\n");
+  assert.equal(lines[0], "id,token,link");
+  assert.equal(lines.length, 2, "only the new student gets a token");
+  const [id, token, link] = lines[1].split(",");
+  assert.equal(id, "carol");
+  assert.equal(link, `${svc.url}/login?token=${token}`);
+  const carol = await signIn(svc.url, token);
+  assert.match((await getPage(`${svc.url}/`, carol)).text, /Carol/);
+});
