@@ -74,3 +74,13 @@ export class ConnectionLimits {
     };
   }
 }
+
+/** The soft limit on open descriptors of this process (RLIMIT_NOFILE), or null if unknown. */
+export function descriptorLimit(): number | null {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/limits").match(/^Max open files\s+(\d+)/m);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}

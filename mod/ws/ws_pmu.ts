@@ -19,7 +19,7 @@ import type { Socket } from "node:net";
 import type { WebSocket } from "ws";
 import { hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
-import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
+import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS, descriptorLimit } from "../net/limits.ts";
 import { type Server, serverHandle } from "../net/server.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
 import { randomSeed, seededRandom } from "../random.ts";
@@ -64,6 +64,8 @@ export interface WsPmuOptions {
 const SHUTDOWN_GRACE_MS = 1000;
 /** How long a refused client has to read its 503 before the connection is cut. */
 const REFUSED_GRACE_MS = 2000;
+/** Descriptors kept free of connections: Deno's own, node:http's, the log's. */
+const RESERVED_FDS = 64;
 
 function peerOf(s: Socket): string {
   return hostPort(s.remoteAddress ?? "?", s.remotePort ?? 0);
@@ -131,6 +133,20 @@ export async function startWsPmu(opts: WsPmuOptions): Promise<Server> {
     );
     upgradeRequired(res);
   });
+  // Out of descriptors, Deno's node:http stops accepting for good, silently (measured under
+  // `prlimit --nofile`): never let it get there. Connections past twice the limit (or what
+  // the descriptor limit leaves) are closed as they come, before any answer.
+  const nofile = descriptorLimit();
+  httpServer.maxConnections = Math.max(
+    1,
+    Math.min(2 * limits.max, nofile === null ? Infinity : nofile - RESERVED_FDS),
+  );
+  if (httpServer.maxConnections < limits.max) {
+    log(
+      `only ${nofile} descriptors (ulimit -n): connections past ${httpServer.maxConnections} ` +
+        `are closed at once`,
+    );
+  }
   httpServer.on("connection", (s: Socket) => {
     sockets.add(s);
     const slot = limits.admit(s.remoteAddress ?? "?");
