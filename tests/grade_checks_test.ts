@@ -8,6 +8,8 @@ import {
   checkSenderFormat,
   offsetsIn,
 } from "../mod/grade/checks.ts";
+import { floodText } from "../mod/pmu/flood.ts";
+import { escapeControls, formatReport, makeReport } from "../mod/grade/report.ts";
 
 const msgs = (n: number, pre = "") =>
   Array.from({ length: n }, (_, i) => `${pre}This is PMU data ${i}`);
@@ -67,9 +69,23 @@ Deno.test("offset check finds raw and wrapped acknowledgements, and only real on
   assert.equal(checkOffset("b'OFFSET:7'", [7]).passed, true);
   assert.match(
     checkOffset("OFFSET:9", [7]).detail,
-    /printed OFFSET 9 but the server sent OFFSET:7/,
+    /printed offset\(s\) 9 that the server never sent \(it sent OFFSET:7\)/,
   );
-  assert.match(checkOffset("sent RESET", [4]).detail, /holds no OFFSET/);
+  assert.match(checkOffset("sent RESET", [4]).detail, /holds no offset/);
+  // Every form the handout allowed, and a bare number on its own line.
+  for (const out of ["OFFSET:7", "OFFSET=7", "b'OFFSET:7'", "data4 = OFFSET:7", "timeout\n 7 \n"]) {
+    assert.equal(checkOffset(out, [7]).passed, true, out);
+  }
+  // Printing every offset is not an acknowledgement, in either form.
+  const all = Array.from({ length: 30 }, (_, i) => `OFFSET:${i}`).join("\n");
+  assert.match(
+    checkOffset(all, [7]).detail,
+    /offset\(s\) 0, 1, 2, 3, 4 and 24 more that the server never sent/,
+  );
+  const bare = Array.from({ length: 30 }, (_, i) => `${i}`).join("\n");
+  assert.equal(checkOffset(bare, [7]).passed, false);
+  // Two answers to two RESETs (both sent by the server) are fine.
+  assert.equal(checkOffset("OFFSET:3\nOFFSET:5", [3, 5]).passed, true);
   assert.match(checkOffset("", []).detail, /received no RESET:20/);
 });
 
@@ -100,8 +116,14 @@ Deno.test("script check wants consecutive lines of the play, with or without the
 });
 
 Deno.test("sender checks: exact format, and every line in order", () => {
-  assert.equal(checkSenderFormat(["123456hello"], "123456", "hello").passed, true);
-  assert.match(checkSenderFormat(["123456 hello"], "123456", "hello").detail, /no separator/);
+  const exact = checkSenderFormat(["123456hello"], "123456", "hello");
+  assert.deepEqual([exact.passed, exact.exact], [true, true]);
+  for (const d of ["123456 hello", "123456: hello", "123456:hello"]) {
+    const v = checkSenderFormat([d], "123456", "hello");
+    assert.deepEqual([v.passed, v.exact], [true, false], d);
+    assert.match(v.detail, /a separator after the sciper/);
+  }
+  assert.equal(checkSenderFormat(["123456 goodbye"], "123456", "hello").passed, false);
   assert.match(
     checkSenderFormat(["hello"], "123456", "hello").detail,
     /must start with the 6-digit sciper/,
@@ -113,4 +135,38 @@ Deno.test("sender checks: exact format, and every line in order", () => {
   );
   const one = checkSenderAllLines(["123456a"], ["a", "b", "c"]);
   assert.match(one.detail, /1 of 3 stdin lines arrived; line 2 \("b"\) never did/);
+});
+
+Deno.test("script check counts only lines that were actually sent", () => {
+  const script = ["ROMEO: But soft! [k3j9xa]", "JULIET: Ay me. [p2m4qq]", "ROMEO: Hark. [zz8r2c]"];
+  const out = script.map((l) => "swcmTV" + l);
+  assert.equal(checkScriptLines(out, script, 3).passed, true);
+  const sent = new Set(script.slice(0, 1));
+  assert.equal(checkScriptLines(out, script, 2, (t) => sent.has(t)).passed, false);
+});
+
+Deno.test("flood check says when the program's own lines are interleaved with the flood", () => {
+  const flood = floodText(5000);
+  const chunks = flood.match(/[^]{1,1024}/g)!;
+  const withSizes = chunks.map((c) => `${c.length}\n${c}`).join("\n");
+  const v = checkFlood(withSizes, flood);
+  assert.equal(v.passed, false);
+  assert.match(v.detail, /whole flood is there, but interleaved with 5 line\(s\).*"1024"/);
+  // A line break after every 1,024-byte read is fine (the course accepted it).
+  assert.equal(checkFlood(chunks.join("\n"), flood).passed, true);
+});
+
+Deno.test("report: advice is shown but never counted; student text is escaped", () => {
+  const r = makeReport("part9", [
+    { name: "a", passed: true, scored: true, detail: "ok" },
+    { name: "b", passed: false, scored: false, detail: "evil\r\x1b[32mPASS" },
+  ]);
+  assert.deepEqual([r.score, r.max_grade, r.success], [1, 1, 1]);
+  const text = formatReport(r).join("\n");
+  assert.match(text, /^PASS {2}a/m);
+  assert.match(text, /^advice .*do not change the score/m);
+  assert.match(text, /TIP {2}b {2}evil\\r\\x1b\[32mPASS/);
+  assert.ok(!text.includes("\r") && !text.includes("\x1b"));
+  assert.equal(escapeControls("a\tb\x7f"), "a\\tb\\x7f");
+  assert.equal(makeReport("p", []).success, 0);
 });

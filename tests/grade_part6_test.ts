@@ -10,7 +10,13 @@ Deno.test("grade part6: full marks for socklab's ws-pdc and a websocket-client s
   for (const program of [socklab("ws-pdc"), [python, STUDENT_WS]]) {
     const r = await grade("part6", program, { extra: ["--seed", "5"] });
     assert.deepEqual(failed(r), [], JSON.stringify(r.tests));
-    assert.deepEqual(r.tests.map((t) => t.name), ["CMD_short:0", "CMD_short:1", "CMD_floodme"]);
+    assert.deepEqual(r.tests.map((t) => t.name), [
+      "CMD_short:0",
+      "CMD_short:0, few messages",
+      "CMD_short:1",
+      "CMD_floodme",
+    ]);
+    assert.ok(r.tests.every((t) => t.scored));
   }
 });
 

@@ -3,7 +3,7 @@
  *
  *   core     mod/{errors,random,deadline}.ts, mod/pmu/  pure: no Deno.*, no node:
  *   net      mod/net/, mod/proc/                        sockets, addresses, processes
- *   parts    mod/tcp/ udp/ tls/ ws/ multicast/          the lab's servers and clients
+ *   parts    mod/tcp/ udp/ tls/ ws/ multicast/ packets/ the lab's servers and clients, captures
  *   lab      mod/lab/, mod/grade/                       demo, lab, the scoring engine
  *   service  mod/service/                               the course's scoring service
  *   cli      mod/cli/, every commands.ts and cli.ts     argument parsing, help, exit codes
@@ -31,6 +31,7 @@ const DIR_LAYER: Record<string, Layer> = {
   tls: "parts",
   ws: "parts",
   multicast: "parts",
+  packets: "parts",
   lab: "lab",
   grade: "lab",
   service: "service",

@@ -49,7 +49,24 @@ Deno.test("--family 4: localhost and 127.0.0.1 are acknowledged, ::1 is not", as
   assert.match(server.stderr.text, /pmu-udp: stopped \(SIGTERM\); received 2 datagram\(s\): 2 ack/);
 });
 
-Deno.test("--family 6 on ::: ::1 and localhost are acknowledged over IPv6, IPv4 senders ignored", async () => {
+/** A connected IPv4 UDP socket's fate after sending RESET:20 to 127.0.0.1:port (python3). */
+async function connectedV4(port: number): Promise<string> {
+  const code = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2.0)
+s.connect(("127.0.0.1", ${port}))
+s.send(b"RESET:20")
+try:
+    print("answer", s.recv(100).decode())
+except Exception as e:
+    print(type(e).__name__)
+`;
+  const out = await new Deno.Command("python3", { args: ["-c", code], stdout: "piped" }).output();
+  return dec.decode(out.stdout).trim();
+}
+
+Deno.test("--family 6 on ::: ::1 and localhost are acknowledged over IPv6; IPv4 gets port unreachable (IPV6_V6ONLY)", async () => {
   const { proc: server, port, host } = await pmu("--family", "6", "--drop", "0");
   await using _s = server;
   assert.equal(host, "::");
@@ -64,9 +81,22 @@ Deno.test("--family 6 on ::: ::1 and localhost are acknowledged over IPv6, IPv4 
     assert.match(r.stderr, new RegExp(`acknowledged by \\[::1\\]:${port}`));
   }
   assert.equal(v4.code, 1, v4.stderr);
-  await server.stderr.waitFor(
-    /^Ignoring message from \[::ffff:127\.0\.0\.1\]:\d+ \(IPv4-mapped sender; this server is IPv6 only\)$/,
-  );
+  // Like the course's p3server_v6: nothing listens for IPv4 on the port, so the kernel
+  // answers port unreachable, which a connected socket sees at once as a refusal.
+  assert.equal(await connectedV4(port), "ConnectionRefusedError");
+  assert.doesNotMatch(server.stderr.text, /::ffff:127\.0\.0\.1/);
+  // ...and the port is free for IPv4: an IPv4-only server can share it.
+  await using v4server = spawnSocklab([
+    "pmu-udp",
+    "--family",
+    "4",
+    "--drop",
+    "0",
+    "--port",
+    String(port),
+  ]);
+  await v4server.listening();
+  assert.match(await connectedV4(port), /^answer OFFSET:\d+$/);
 });
 
 Deno.test("--family dual --ack-sep =: both families answered with OFFSET=<x>, accepted", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tlsReason } from "../mod/tls/client.ts";
 import { Proc, runProc, runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
+import { STUDENTS } from "./helpers/grade.ts";
 import { netnsTest } from "./helpers/netns.ts";
 import { CERTS, DEMO_CA, getFixtures, LOCAL_CRT, LOCAL_KEY } from "./helpers/tls.ts";
 import { freeTcpPort } from "../mod/net/ports.ts";
@@ -321,3 +322,18 @@ netnsTest(
     assert.equal(r.stdout, "This is PMU data 0\nThis is PMU data 1\n");
   },
 );
+
+Deno.test("secure-pdc shows every message of a server that sends them and never closes", async () => {
+  // Many real part 5 servers kept the connection open: the last message is complete when
+  // the stream has been idle (0.5 s), not only when the next begins or the server closes.
+  const student = STUDENTS + "part5_never_close.py";
+  await using server = new Proc(["python3", student, LOCAL_CRT, LOCAL_KEY, "0"]);
+  const [, port] = await server.stdout.waitFor(/listening on port (\d+)/);
+  await using pdc = spawnSocklab(["secure-pdc", "--port", port, "CMD_short:0", DEMO_CA]);
+  await pdc.stdout.waitFor(/This is PMU data 2/, 10_000);
+  assert.deepEqual(pdc.stdout.lines, [0, 1, 2].map((i) => `This is PMU data ${i}`));
+  assert.equal(
+    await Promise.race([pdc.status.then(() => "exited"), Promise.resolve("running")]),
+    "running",
+  );
+});

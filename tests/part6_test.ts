@@ -416,3 +416,23 @@ Deno.test("ws-pdc over IPv6 (::1), and ws-pmu on a taken port exits 1", async ()
     new RegExp(`^socklab ws-pmu: error: tcp port ${held.addr.port} is already in use`),
   );
 });
+
+Deno.test("ws-pdc prints each message as it arrives, from a server that never closes", async () => {
+  const { WebSocketServer } = await import("ws");
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((r) => wss.once("listening", r));
+  const port = (wss.address() as { port: number }).port;
+  wss.on("connection", (ws) => {
+    ws.once("message", () => {
+      for (let i = 0; i < 3; i++) ws.send(new TextEncoder().encode(`This is PMU data ${i}`));
+    });
+  });
+  try {
+    await using pdc = spawnSocklab(["ws-pdc", "127.0.0.1", String(port), "CMD_short:0"]);
+    await pdc.stdout.waitFor(/This is PMU data 2/);
+    assert.deepEqual(pdc.stdout.lines, [0, 1, 2].map((i) => `This is PMU data ${i}`));
+  } finally {
+    for (const c of wss.clients) c.terminate();
+    await new Promise((r) => wss.close(r));
+  }
+});

@@ -134,6 +134,23 @@ Deno.test("splitter: a message is complete only when the next begins or the stre
   assert.deepEqual(last, [{ kind: "message", index: 13, text: "This is PMU data 13" }]);
 });
 
+Deno.test("splitter: idle() completes a held-back message; the stream goes on", () => {
+  const s = new PmuSplitter();
+  assert.deepEqual(s.idle(), []);
+  assert.deepEqual(messages(s.push(enc.encode("This is PMU data 0This is PMU data 1"))), [
+    "This is PMU data 0",
+  ]);
+  assert.equal(s.holding, true);
+  assert.deepEqual(messages(s.idle()), ["This is PMU data 1"]);
+  assert.equal(s.holding, false);
+  assert.deepEqual(s.idle(), []);
+  // A cut inside the prefix is not a message: still held back.
+  assert.deepEqual(s.push(enc.encode("This is PM")), []);
+  assert.deepEqual(s.idle(), []);
+  assert.deepEqual(messages(s.push(enc.encode("U data 2"))), []);
+  assert.deepEqual(messages(s.end()), ["This is PMU data 2"]);
+});
+
 Deno.test("splitter: whitespace and newlines between messages are tolerated", () => {
   const wire = "\n  This is PMU data 0\nThis is PMU data 1\r\n\r\nThis is PMU data 2 \n";
   for (const maxCut of [1, 2, 5, 100]) {

@@ -143,7 +143,10 @@ if not os.path.exists(${JSON.stringify(marker)}):
     open(${JSON.stringify(marker)}, "w").close()
     time.sleep(60)
 ${fixture("part2_good.py")}`;
-  const first = await serve(data, ["--workers", "1", "--lease", "1"]);
+  // The script keeps state in the test's directory between the two runs: a sandbox would (rightly)
+  // hide it, so this test of the queue grades unisolated (tests/isolation_test.ts covers isolation).
+  const unisolated = ["--isolation", "off"];
+  const first = await serve(data, ["--workers", "1", "--lease", "1", ...unisolated]);
   let id: number;
   try {
     const made = await postSubmission(first.url, ta, {
@@ -169,7 +172,7 @@ ${fixture("part2_good.py")}`;
   } finally {
     await first.proc.stop(1000);
   }
-  const second = await serve(data, ["--workers", "1", "--lease", "1"]);
+  const second = await serve(data, ["--workers", "1", "--lease", "1", ...unisolated]);
   try {
     const done = await waitGraded(second.url, ta, id, 60_000);
     assert.equal(done.status, "done");

@@ -1,65 +1,8 @@
-import { fileURLToPath } from "node:url";
-
 /**
- * The one list of Deno flags socklab runs with: `deno task compile` bakes them
- * into the binary, `deno task bundle` writes them into the bundle's shebang,
- * and the tests start the CLI with them. Change them here and only here.
+ * The Deno flags socklab runs with and how it starts itself again: defined in
+ * mod/proc/self.ts (below the scoring engine, which re-executes socklab in a
+ * private namespace), re-exported here for the CLI, the build and the tests.
  *
- * - `--unstable-net`: UDP and multicast (Deno.listenDatagram);
- * - `--allow-all`: socklab needs net, read, write, env and run (openssl for
- *   `ca`, the student's program for `grade`); an unrestricted --allow-run
- *   already grants everything, and Deno reads /proc/net/* (for `sockets`)
- *   only with --allow-all, so finer flags would protect nothing.
- * - `--no-prompt`: never stop to ask at run time.
+ * @module
  */
-export const DENO_FLAGS: readonly string[] = ["--unstable-net", "--allow-all", "--no-prompt"];
-
-/**
- * The one builder of socklab's `deno run` argv: `deno run <DENO_FLAGS> --config <config>
- * <script> ...args`, or with `config` null `deno run --no-config <DENO_FLAGS> <script> ...args`
- * (a bundle: no deno.json is read). {@link selfArgv} and scripts/lib/proc.ts use it.
- */
-export function denoArgv(
-  script: string,
-  args: readonly string[],
-  config: string | null,
-  execPath: string = Deno.execPath(),
-): string[] {
-  return config === null
-    ? [execPath, "run", "--no-config", ...DENO_FLAGS, script, ...args]
-    : [execPath, "run", ...DENO_FLAGS, "--config", config, script, ...args];
-}
-
-/** How this socklab runs: from the deno compile output, or deno running a module. */
-export interface SelfRun {
-  execPath: string;
-  mainModule: string;
-  standalone: boolean;
-}
-
-/**
- * The argv that starts this same socklab again with `args` (e.g. grade
- * running a socklab client inside a sandbox), however it runs:
- * - `deno compile` output: the executable itself;
- * - from a checkout (`main.ts`): deno run with these flags and its deno.json;
- * - the bundle (dist/socklab.js, or the copy the self-unpacking dist/socklab
- *   unpacks into its cache): deno run `--no-config` with these flags, so that a
- *   deno.json above it is not read (deno looks for one from the script's folder up).
- * A sandbox must make `execPath` and the main module's file readable (for the
- * self-unpacking build, both are in one folder: `dirname(execPath)`).
- */
-export function selfArgv(
-  args: string[],
-  self: SelfRun = {
-    execPath: Deno.execPath(),
-    mainModule: Deno.mainModule,
-    standalone: Deno.build.standalone ?? false,
-  },
-): string[] {
-  if (self.standalone) return [self.execPath, ...args];
-  const main = fileURLToPath(self.mainModule);
-  const config = main.endsWith("/main.ts")
-    ? fileURLToPath(new URL("deno.json", self.mainModule))
-    : null;
-  return denoArgv(main, args, config, self.execPath);
-}
+export { DENO_FLAGS, denoArgv, selfArgv, type SelfRun } from "../proc/self.ts";

@@ -10,6 +10,7 @@ import { type Command, commandHelp, parseCommandArgs } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS } from "./table.ts";
+import { ENGINE_COMMAND, engineMain } from "../grade/engine.ts";
 
 export const VERSION: string = config.version;
 
@@ -129,6 +130,16 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     io.log(`socklab: error: unknown option '${first}' (options go after the command)`);
     io.log("Run 'socklab --help' for the list of commands.");
     return 2;
+  }
+  if (first === ENGINE_COMMAND) {
+    // Hidden: grade's isolated engine, started by gradeProgram inside a private namespace.
+    try {
+      await engineMain(io.log, io.out);
+      return 0;
+    } catch (e) {
+      io.log(e instanceof Error ? e.message : String(e));
+      return 1;
+    }
   }
   const cmd = findCommand(first);
   if (!cmd) return unknownCommand(io, first);

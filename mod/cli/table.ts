@@ -10,6 +10,7 @@ import { grade } from "../grade/commands.ts";
 import { demo, lab } from "../lab/commands.ts";
 import { receiver, sender, tv } from "../multicast/commands.ts";
 import { sockets } from "../net/commands.ts";
+import { packets } from "../packets/commands.ts";
 import { course, serve, submit } from "../service/commands.ts";
 import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
 import { ca, securePdc, securePmu } from "../tls/commands.ts";
@@ -37,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   lab,
   demo,
   grade,
+  packets,
   serve,
   course,
   submit,

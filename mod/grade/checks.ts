@@ -87,6 +87,19 @@ export function checkFlood(output: string, flood: string): Verdict {
   if (out.includes(want)) {
     return { passed: true, detail: `all ${flood.length} bytes of the flood, in order` };
   }
+  // Interleaved with the program's own lines (each recv size, a counter)?
+  const lines = output.split("\n");
+  const foreign = lines.filter((l) => l.trim() !== "" && !flood.includes(l.replace(/\r$/, "")));
+  if (foreign.length > 0 && foreign.length < lines.length) {
+    const rest = strip(lines.filter((l) => !foreign.includes(l)).join("\n"));
+    if (rest.includes(want)) {
+      return {
+        passed: false,
+        detail: `the whole flood is there, but interleaved with ${foreign.length} line(s) of ` +
+          `the program's own (first: ${excerpt(foreign[0])}): print only the data received`,
+      };
+    }
+  }
   // How far does it match? Find the flood's start, then the first difference.
   const head = want.slice(0, 64);
   const at = out.indexOf(head);
@@ -110,54 +123,76 @@ export function checkFlood(output: string, flood: string): Verdict {
   };
 }
 
-/** Every `OFFSET:<x>` / `OFFSET=<x>` in the output, wrapped or not. */
+/** Every `OFFSET:<x>` / `OFFSET=<x>` in the output, wrapped or not (`b'OFFSET:7'`, `data4 = OFFSET:7`). */
 export function offsetsIn(output: string): number[] {
   return [...output.matchAll(/OFFSET\s*[:=]\s*(\d+)/g)].map((m) => Number(m[1]));
 }
 
-/** Part 3: the program printed an offset the server actually sent it. */
+/** Lines that hold nothing but a number (a script that prints just the offset, `7`). */
+export function bareNumbersIn(output: string): number[] {
+  return output.split("\n").map((l) => l.trim()).filter((l) => /^\d{1,3}$/.test(l)).map(Number);
+}
+
+/**
+ * Part 3: the program printed the offset the server sent it, and no other.
+ * Offsets are read from `OFFSET:<x>` / `OFFSET=<x>` anywhere in a line; if
+ * there is none, from lines holding just a number. Printing an offset the
+ * server did not send (e.g. every offset 0..29) is not an acknowledgement.
+ */
 export function checkOffset(output: string, sent: number[]): Verdict {
-  const printed = offsetsIn(output);
+  const tagged = offsetsIn(output);
+  const printed = tagged.length ? tagged : bareNumbersIn(output);
+  const form = tagged.length ? (x: number) => `OFFSET ${x}` : (x: number) => `the number ${x}`;
+  const sentText = sent.map((x) => `OFFSET:${x}`).join(", ");
   if (sent.length === 0) {
     return {
       passed: false,
       detail: printed.length
-        ? `printed OFFSET ${printed[0]} but the server never acknowledged a RESET from it`
+        ? `printed ${form(printed[0])} but the server never acknowledged a RESET from it`
         : "the server received no RESET:20 it could acknowledge, and nothing was printed",
     };
   }
-  const good = printed.find((x) => sent.includes(x));
-  if (good !== undefined) {
-    return { passed: true, detail: `printed OFFSET:${good}, which the server sent` };
-  }
-  if (printed.length) {
+  const wrong = [...new Set(printed.filter((x) => !sent.includes(x)))];
+  if (wrong.length) {
+    const shown = wrong.length > 5
+      ? `${wrong.slice(0, 5).join(", ")} and ${wrong.length - 5} more`
+      : wrong.join(", ");
     return {
       passed: false,
-      detail: `printed OFFSET ${printed.join(", ")} but the server sent ${
-        sent.map((x) => `OFFSET:${x}`).join(", ")
-      }`,
+      detail: `printed offset(s) ${shown} that the server never sent (it sent ${sentText}): ` +
+        `print only the offset of the acknowledgement you received`,
     };
+  }
+  if (printed.length) {
+    return { passed: true, detail: `printed ${form(printed[0])}, which the server sent` };
   }
   return {
     passed: false,
-    detail: `the server sent ${
-      sent.map((x) => `OFFSET:${x}`).join(", ")
-    } but the output holds no OFFSET: print the acknowledgement`,
+    detail: `the server sent ${sentText} but the output holds no offset: print the acknowledgement`,
   };
 }
 
 /**
  * Part 4 receiver: the output holds at least `need` consecutive lines of the
  * script (with or without the ID, or inside a repr). Blank script lines are
- * skipped (they go out as the bare ID).
+ * skipped (they go out as the bare ID). Only lines `wasSent` count: a
+ * program cannot pass by printing the play from memory.
  */
-export function checkScriptLines(output: string[], script: string[], need: number): Verdict {
+export function checkScriptLines(
+  output: string[],
+  script: string[],
+  need: number,
+  wasSent: (text: string) => boolean = () => true,
+): Verdict {
   const texts = script.map((l) => l.trimEnd());
   const indexOf = (line: string): number => {
     let best = -1;
     for (let i = 0; i < texts.length; i++) {
       const t = texts[i];
-      if (t.length >= 3 && line.includes(t) && (best < 0 || t.length > texts[best].length)) {
+      if (
+        t.length >= 3 && line.includes(t) && wasSent(t) &&
+        (best < 0 || t.length > texts[best].length)
+      ) {
         best = i;
       }
     }
@@ -194,20 +229,44 @@ export function checkScriptLines(output: string[], script: string[], need: numbe
   };
 }
 
-/** Part 4 sender: the first datagram is exactly `<sciper><text>`. */
-export function checkSenderFormat(datagrams: string[], sciper: string, firstLine: string): Verdict {
+/**
+ * Part 4 sender (scored): a datagram is `<sciper><text>` for the first input
+ * line. As the course accepted, a space or a colon between the sciper and the
+ * text passes too (`exact` says whether there was none, for the advice).
+ */
+export function checkSenderFormat(
+  datagrams: string[],
+  sciper: string,
+  firstLine: string,
+): Verdict & { exact: boolean } {
   const want = sciper + firstLine;
   if (datagrams.length === 0) {
-    return { passed: false, detail: "no datagram reached the group" };
+    return { passed: false, exact: false, detail: "no datagram reached the group" };
+  }
+  const exact = datagrams.find((d) => d === want);
+  if (exact !== undefined) {
+    return { passed: true, exact: true, detail: `received ${excerpt(want)}` };
+  }
+  const separated = datagrams.find((d) =>
+    d.length > want.length && d.startsWith(sciper) && d.endsWith(firstLine) &&
+    /^\s*:?\s*$/.test(d.slice(6, d.length - firstLine.length))
+  );
+  if (separated !== undefined) {
+    return {
+      passed: true,
+      exact: false,
+      detail: `received ${excerpt(separated)} (a separator after the sciper: see the advice)`,
+    };
   }
   const first = datagrams[0];
-  if (first === want) return { passed: true, detail: `received ${excerpt(want)}` };
-  const hint = first.startsWith(sciper) && first.slice(6).trim() === firstLine
-    ? ": no separator between the 6-byte ID and the text"
-    : first.includes(firstLine) && !first.startsWith(sciper)
+  const hint = first.includes(firstLine) && !first.startsWith(sciper)
     ? `: the datagram must start with the 6-digit sciper ${sciper}`
     : "";
-  return { passed: false, detail: `expected ${excerpt(want)}, received ${excerpt(first)}${hint}` };
+  return {
+    passed: false,
+    exact: false,
+    detail: `expected ${excerpt(want)}, received ${excerpt(first)}${hint}`,
+  };
 }
 
 /** Part 4 sender: every stdin line reached the group, in order (format aside). */

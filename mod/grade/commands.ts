@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { defineCommand, flag, numOpt, str } from "../cli/command.ts";
+import { resolve } from "node:path";
+import { defineCommand, flag, numOpt, parseChoice, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { findProgram } from "../proc/sandbox.ts";
-import { gradeProgram } from "./engine.ts";
+import { gradeProgram, ISOLATIONS, programFiles } from "./engine.ts";
 import { PARTS } from "./parts.ts";
 import { formatReport } from "./report.ts";
 
@@ -24,7 +25,8 @@ export const grade = defineCommand({
   options: {
     json: {
       type: "boolean",
-      help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines',
+      help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines ' +
+        "(each test: name, passed, scored, detail)",
     },
     verbose: { type: "boolean", short: "v", help: "show the program's stdout and stderr" },
     "time-limit": {
@@ -53,12 +55,30 @@ export const grade = defineCommand({
     },
     key: { type: "string", arg: "FILE", help: "part5: the program's private key" },
     ca: { type: "string", arg: "FILE", help: "part5: the CA certificate that signed --cert" },
+    isolation: {
+      type: "string",
+      default: "auto",
+      arg: "MODE",
+      help: "required, auto or off: run the program in a sandbox of its own (root and " +
+        "bubblewrap); auto falls back to running it as you, saying so",
+    },
   },
   description: `The program gets the lab's prototype arguments appended, e.g.
   socklab grade part2 -- python3 PDC.py
 runs 'python3 PDC.py 127.0.0.1 <port> CMD_short:0' and the other tests.
-Every run has a time limit and an output limit; the program and all its
-children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
+Scored tests are what the course's scoring system checked and make the
+score; advice tests (socklab's extra robustness checks) are shown after
+them and never change it. Every run has a time limit and an output limit;
+the program and all its children are stopped at the end. Exit 0 on full
+scored marks, 1 otherwise.
+
+Isolated (root with bubblewrap; --isolation auto or required), every run
+is a fresh sandbox: a private network with loopback only, its own
+processes, user nobody, the system read-only, 64 processes, 512 MiB. The
+program sees the system's programs only (python3 is /usr/bin/python3, not
+pyenv's), and its files: each file named on its command line, with the
+other files of that file's directory (not subdirectories), at the same
+path, or in its working directory for a relative name.`,
   example: "socklab grade part2 -- python3 PDC.py",
   async run(args, io) {
     const partName = args.positionals[0];
@@ -87,18 +107,34 @@ children are stopped at the end. Exit 0 on full marks, 1 otherwise.`,
         "--cert, --key and --ca go together (or give none: they are made on the fly)",
       );
     }
+    const isolation = parseChoice(str(args, "isolation"), "--isolation", ISOLATIONS);
     const json = flag(args, "json");
     io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
-    const { report } = await gradeProgram({
-      part: part.name,
-      program: args.rest,
-      timeLimitMs: timeLimit * 1000,
-      outputCapBytes: outputCap,
-      log: io.log,
-      verbose: flag(args, "verbose"),
-      seed,
-      options: { sciper, cert: str(args, "cert"), key: str(args, "key"), ca: str(args, "ca") },
-    });
+    const abs = (o: "cert" | "key" | "ca") => {
+      const v = str(args, o);
+      return v === undefined ? undefined : resolve(v);
+    };
+    const stop = new AbortController();
+    void io.stopped.then((sig) => stop.abort(new RunError(`interrupted by ${sig}`)));
+    let report;
+    try {
+      ({ report } = await gradeProgram({
+        part: part.name,
+        program: args.rest,
+        timeLimitMs: timeLimit * 1000,
+        outputCapBytes: outputCap,
+        log: io.log,
+        verbose: flag(args, "verbose"),
+        seed,
+        options: { sciper, cert: abs("cert"), key: abs("key"), ca: abs("ca") },
+        isolation,
+        files: programFiles(args.rest),
+        signal: stop.signal,
+      }));
+    } catch (e) {
+      if (e instanceof RunError) throw e;
+      throw new RunError(e instanceof Error ? e.message : String(e));
+    }
     if (json) io.out(JSON.stringify(report));
     else {
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");

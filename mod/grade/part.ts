@@ -5,8 +5,9 @@
  *
  * @module
  */
-import type { SandboxOptions, SandboxResult } from "../proc/sandbox.ts";
-import type { TestResult } from "./report.ts";
+import type { Jail, SandboxOptions, SandboxResult } from "../proc/sandbox.ts";
+import { excerpt } from "./checks.ts";
+import { escapeControls, type TestResult } from "./report.ts";
 
 export interface GradeContext {
   /** The student's program, e.g. ["python3", "PDC.py"]; prototype arguments are appended. */
@@ -26,6 +27,12 @@ export interface GradeContext {
   prefix: string[];
   /** Called with every finished run of the program (the service keeps their output). */
   record?: (test: string, result: SandboxResult) => void;
+  /** Isolated grading: every run is jailed (see mod/proc/sandbox.ts). */
+  jail?: Jail;
+  /** Isolated grading: the program's files, given to every run (path it sees -> file here). */
+  files?: Record<string, string>;
+  /** Grading interrupted: stop the program. */
+  signal?: AbortSignal;
 }
 
 export interface GradablePart {
@@ -47,7 +54,10 @@ export function programRun(
     timeLimitMs: ctx.timeLimitMs,
     outputCapBytes: ctx.outputCapBytes,
     prefix: ctx.prefix,
+    jail: ctx.jail,
+    signal: ctx.signal,
     ...extra,
+    files: { ...ctx.files, ...extra.files },
   };
 }
 
@@ -56,19 +66,38 @@ export function showOutput(ctx: GradeContext, test: string, r: SandboxResult): v
   ctx.record?.(test, r);
   if (!ctx.verbose) return;
   ctx.log(`--- ${test}: program ${describeEnd(r)}`);
-  for (const l of r.stdout.split("\n").slice(0, 200)) if (l) ctx.log(`  stdout| ${l}`);
-  for (const l of r.stderr.split("\n").slice(0, 200)) if (l) ctx.log(`  stderr| ${l}`);
+  for (const l of r.stdout.split("\n").slice(0, 200)) {
+    if (l) ctx.log(`  stdout| ${escapeControls(l)}`);
+  }
+  for (const l of r.stderr.split("\n").slice(0, 200)) {
+    if (l) ctx.log(`  stderr| ${escapeControls(l)}`);
+  }
 }
 
-/** How the run ended, in words. */
+/** The last non-blank line of a stream, shortened and quoted (control characters escaped). */
+function lastLine(text: string): string | undefined {
+  const last = text.split("\n").map((l) => l.trim()).filter(Boolean).at(-1);
+  return last === undefined ? undefined : excerpt(last, 100);
+}
+
+/**
+ * How the run ended, in words. When the program exited by itself, its last
+ * stdout and stderr lines say why (a usage message on stdout is the usual
+ * cause of an early exit).
+ */
 export function describeEnd(r: SandboxResult): string {
   if (r.outputCapped) return `was stopped: it printed more than the output limit`;
   if (r.timedOut) return `was stopped after ${(r.durationMs / 1000).toFixed(1)} s (time limit)`;
+  if (r.limitsHit?.length) {
+    return `ran into the sandbox's ${r.limitsHit.join(" and ")} limit (${
+      r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`
+    })`;
+  }
   if (!r.exitedByItself) return `was stopped by the grader`;
-  if (r.signal) return `was killed by ${r.signal}`;
-  const last = r.stderr.trim().split("\n").at(-1)?.trim();
-  const why = r.code !== 0 && last
-    ? ` (stderr: ${last.length > 100 ? last.slice(0, 97) + "..." : last})`
-    : "";
+  const said = [["stdout", lastLine(r.stdout)], ["stderr", lastLine(r.stderr)]]
+    .filter(([, l]) => l !== undefined)
+    .map(([name, l]) => `last ${name} line: ${l}`);
+  const why = said.length ? ` (${said.join("; ")})` : "";
+  if (r.signal) return `was killed by ${r.signal}${why}`;
   return `exited with code ${r.code} after ${(r.durationMs / 1000).toFixed(1)} s${why}`;
 }

@@ -13,7 +13,7 @@ import { parseDatagram } from "../multicast/datagram.ts";
 import { startReceiver } from "../multicast/receiver.ts";
 import { startTv } from "../multicast/tv.ts";
 import { Sandbox } from "../proc/sandbox.ts";
-import { checkScriptLines, checkSenderAllLines, checkSenderFormat } from "./checks.ts";
+import { checkScriptLines, checkSenderAllLines, checkSenderFormat, excerpt } from "./checks.ts";
 import {
   describeEnd,
   type GradablePart,
@@ -34,33 +34,66 @@ export const GRADE_SCRIPT = [
   "ROMEO: I cannot promise: I am UDP, my dear.",
 ];
 
+/**
+ * This run's script: every non-blank line of {@link GRADE_SCRIPT} ends with
+ * a tag of its own drawn from the system's random source (not the seed,
+ * which a student may know), so a program cannot print the play from memory:
+ * only what it received matches.
+ */
+export function runScript(): string[] {
+  const tag = () => {
+    const b = crypto.getRandomValues(new Uint8Array(6));
+    return [...b].map((x) => "abcdefghijkmnpqrstuvwxyz23456789"[x % 32]).join("");
+  };
+  return GRADE_SCRIPT.map((l) => (l ? `${l} [${tag()}]` : l));
+}
+
 async function receiverTest(
   ctx: GradeContext,
   name: string,
   need: number,
   timeMs: number,
+  scored: boolean,
 ): Promise<TestResult> {
   const port = freeUdpPort("0.0.0.0");
+  const script = runScript();
+  const sent = new Set<string>();
   const tv = await startTv({
     group: GROUP,
     port,
     id: "swcmTV",
     interval: 0.05,
     ttl: 0,
-    lines: GRADE_SCRIPT,
+    lines: script,
+    log: (l) => {
+      if (l.startsWith("sent: swcmTV")) sent.add(l.slice("sent: swcmTV".length));
+    },
   });
+  const wasSent = (t: string) => sent.has(t);
   try {
     await using sb = new Sandbox(programRun(ctx, [GROUP, String(port)]));
     const ok = await sb.stdout.until(
-      (lines) => checkScriptLines(lines, GRADE_SCRIPT, need).passed,
+      (lines) => checkScriptLines(lines, script, need, wasSent).passed,
       Math.min(timeMs, ctx.timeLimitMs),
     );
     const r = await sb.stop();
     showOutput(ctx, name, r);
-    const v = checkScriptLines(sb.stdout.lines, GRADE_SCRIPT, need);
-    if (ok || v.passed) return { name, passed: true, detail: v.detail };
+    const v = checkScriptLines(sb.stdout.lines, script, need, wasSent);
+    if (ok || v.passed) return { name, passed: true, scored, detail: v.detail };
     const end = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
-    return { name, passed: false, detail: v.detail + end };
+    const untagged = sb.stdout.lines.some((l) => GRADE_SCRIPT.some((t) => t && l.includes(t)));
+    if (untagged && !sb.stdout.lines.some((l) => script.some((t) => t && l.includes(t)))) {
+      const example = script.find((t) => t && sent.has(t)) ?? script[0];
+      return {
+        name,
+        passed: false,
+        scored,
+        detail: `the output holds the play's text, but none of the lines this run's TV sent ` +
+          `(each carries a tag of this run, e.g. ${excerpt(example, 80)}): print the datagrams ` +
+          `you receive${end}`,
+      };
+    }
+    return { name, passed: false, scored, detail: v.detail + end };
   } finally {
     await tv.close();
   }
@@ -72,9 +105,9 @@ export const part4Receiver: GradablePart = {
   summary: "the multicast receiver prints the TV's datagrams, one per line",
   async run(ctx) {
     return [
-      await receiverTest(ctx, "receives the broadcast", 3, 5_000),
+      await receiverTest(ctx, "receives the broadcast", 3, 5_000, true),
       // 5 lines, RWND, a pause, then the first lines again: a full loop.
-      await receiverTest(ctx, "keeps receiving across the end of the play", 7, 5_000),
+      await receiverTest(ctx, "keeps receiving across the end of the play", 7, 5_000, false),
     ];
   },
 };
@@ -126,10 +159,27 @@ export const part4Sender: GradablePart = {
     const format = checkSenderFormat(got, sciper, lines[0]);
     const every = checkSenderAllLines(got, lines);
     return [
-      { name: "datagram is <sciper><text>", passed: format.passed, detail: format.detail },
+      {
+        name: "datagram is <sciper><text>",
+        passed: format.passed,
+        scored: true,
+        detail: format.detail,
+      },
+      {
+        name: "no separator after the sciper",
+        passed: format.exact,
+        scored: false,
+        detail: format.exact
+          ? "the text follows the 6-digit sciper directly"
+          : format.passed
+          ? "the lab's format is <sciper><text> with nothing between: the receiver takes " +
+            "the first 6 bytes as the ID and the rest as the text"
+          : "no datagram in the lab's format",
+      },
       {
         name: "one datagram per input line",
         passed: every.passed,
+        scored: false,
         detail: every.detail + (every.passed ? "" : end),
       },
     ];

@@ -25,16 +25,26 @@ export interface PmuRun {
   /** Messages the server sends for CMD_short (a random n the script cannot guess). */
   count?: number;
   split?: "none" | "random";
+  /** Counted in the score (what the course's scorer ran); false: advice. */
+  scored: boolean;
 }
 
-/** The lab's runs: CMD_short:0 and :1 with random n, the flood, and (TCP only) cut writes. */
+/**
+ * The lab's runs. Scored, as the course's scorer ran them (whole writes, n
+ * random: the 2021 scorer sent 15, 17 and 2): CMD_short:0 with a two-digit n,
+ * CMD_short:0 and CMD_short:1 with n 1 and 2 (one each, drawn), the flood.
+ * Advice (TCP only): messages cut into pieces by the server.
+ */
 export function pmuRuns(seed: number, withSplit: boolean): PmuRun[] {
   const random = seededRandom(seed);
+  // 11..19: never the 10 a script might assume; two digits (18-byte records become 19).
+  const big = randomInt(random, 11, 19);
+  const small = randomInt(random, 1, 2);
   const runs: PmuRun[] = [
-    // 11..19: never the 10 a script might assume, and two-digit numbers (18-byte records break).
-    { name: "CMD_short:0", command: "CMD_short:0", count: randomInt(random, 11, 19) },
-    { name: "CMD_short:1", command: "CMD_short:1", count: randomInt(random, 3, 4) },
-    { name: "CMD_floodme", command: "CMD_floodme" },
+    { name: "CMD_short:0", command: "CMD_short:0", count: big, scored: true },
+    { name: "CMD_short:0, few messages", command: "CMD_short:0", count: small, scored: true },
+    { name: "CMD_short:1", command: "CMD_short:1", count: 3 - small, scored: true },
+    { name: "CMD_floodme", command: "CMD_floodme", scored: true },
   ];
   if (withSplit) {
     runs.push({
@@ -42,6 +52,7 @@ export function pmuRuns(seed: number, withSplit: boolean): PmuRun[] {
       command: "CMD_short:0",
       count: randomInt(random, 11, 19),
       split: "random",
+      scored: false,
     });
   }
   return runs;
@@ -78,10 +89,10 @@ export async function gradePmuRun(
     const v = judge(sb.stdout.lines, sb.stdout.text);
     let detail = v.detail;
     if (v.passed && !exited) detail += "; note: the program did not exit when the server closed";
-    if (!v.passed && (r.timedOut || r.outputCapped || r.code !== 0)) {
+    if (!v.passed && (r.timedOut || r.outputCapped || r.exitedByItself)) {
       detail += `; the program ${describeEnd(r)}`;
     }
-    return { name: run.name, passed: v.passed, detail };
+    return { name: run.name, passed: v.passed, scored: run.scored, detail };
   } finally {
     await server.close();
   }

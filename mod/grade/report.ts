@@ -2,12 +2,18 @@
  * A grading run's result: one line per test and a score, or the JSON the
  * course's scorer wrote (`{"max_grade", "score", "success"}`) with the tests.
  *
+ * A test is either scored (what the course's scorer checked: it makes the
+ * score) or advice (socklab's extra robustness checks the course never ran:
+ * shown, never counted).
+ *
  * @module
  */
 
 export interface TestResult {
   name: string;
   passed: boolean;
+  /** Counted in score/max_grade (the course checked it); false: advice only. */
+  scored: boolean;
   /** One line: what was expected and what came. */
   detail: string;
 }
@@ -20,24 +26,54 @@ export interface GradeReport {
   tests: TestResult[];
 }
 
+/** Score and max_grade count the scored tests only; advice never changes them. */
 export function makeReport(part: string, tests: TestResult[]): GradeReport {
-  const score = tests.filter((t) => t.passed).length;
+  const scored = tests.filter((t) => t.scored);
+  const score = scored.filter((t) => t.passed).length;
   return {
     part,
-    max_grade: tests.length,
+    max_grade: scored.length,
     score,
-    success: score === tests.length && tests.length > 0 ? 1 : 0,
+    success: score === scored.length && scored.length > 0 ? 1 : 0,
     tests,
   };
 }
 
-/** The human form: `PASS name: detail` per test, then the score. */
+/**
+ * Text that came from the student's program, made safe for a terminal: C0/C1
+ * control characters (CR, ESC of an ANSI sequence, backspace...) and DEL are
+ * shown escaped (`\r`, `\x1b`), so that they cannot overwrite the report.
+ */
+export function escapeControls(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    if (c === "\r") return "\\r";
+    if (c === "\n") return "\\n";
+    if (c === "\t") return "\\t";
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
+/**
+ * The human form: `PASS name: detail` per scored test, `advice` lines for
+ * the others (`ok` or `TIP`), then the score, which counts scored tests only.
+ */
 export function formatReport(r: GradeReport, color = false): string[] {
-  const paint = (ok: boolean, s: string) => color ? `\x1b[${ok ? 32 : 31}m${s}\x1b[0m` : s;
-  const width = Math.max(...r.tests.map((t) => t.name.length));
-  const lines = r.tests.map((t) =>
-    `${paint(t.passed, t.passed ? "PASS" : "FAIL")}  ${t.name.padEnd(width)}  ${t.detail}`
-  );
+  const paint = (code: number, s: string) => color ? `\x1b[${code}m${s}\x1b[0m` : s;
+  const width = Math.max(0, ...r.tests.map((t) => t.name.length));
+  const line = (t: TestResult, mark: string) =>
+    `${mark}  ${t.name.padEnd(width)}  ${escapeControls(t.detail)}`;
+  const lines: string[] = [];
+  for (const t of r.tests.filter((t) => t.scored)) {
+    lines.push(line(t, paint(t.passed ? 32 : 31, t.passed ? "PASS" : "FAIL")));
+  }
+  const advice = r.tests.filter((t) => !t.scored);
+  if (advice.length) {
+    lines.push("advice (checks the course's scorer did not run; they do not change the score):");
+    for (const t of advice) {
+      lines.push(line(t, paint(t.passed ? 32 : 33, t.passed ? "  ok" : " TIP")));
+    }
+  }
   lines.push(`score: ${r.score}/${r.max_grade}${r.success ? " (full marks)" : ""}`);
   return lines;
 }

@@ -25,6 +25,7 @@ import { startReceiver } from "./receiver.ts";
 import { DEFAULT_SCRIPT } from "./script.ts";
 import { sendLines } from "./sender.ts";
 import { startTv } from "./tv.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
 
 const TTL_HELP = "multicast TTL, 0-255 (0: this host only; each router on the way takes 1)";
 
@@ -120,6 +121,7 @@ export const receiver = defineCommand({
       arg: "IPv4",
       help: "join on the interface with this address (default: any, the kernel chooses)",
     },
+    ...CAPTURE_OPTIONS,
   },
   description: `Prints each datagram on one line as it arrives ('swcmTVBut soft! what
 packet...'). Shares the port with other receivers on this host. A datagram that
@@ -131,6 +133,8 @@ as U+FFFD, line breaks as \\n, other control characters as \\xNN.`,
     const port = parsePort(args.positionals[1], "<port>", false);
     const format = parseChoice(str(args, "format"), "--format", FORMATS) as Format;
     const iface = ifaceOpt(str(args, "iface"));
+    const host = iface && iface !== "0.0.0.0" ? iface : group;
+    await using _capture = await captureExchange(args, io, { proto: "udp", port, host });
     const server = await startReceiver({
       group,
       port,
@@ -157,6 +161,7 @@ export const sender = defineCommand({
       arg: "IPv4",
       help: "send from the interface with this address (default: the routing table decides)",
     },
+    ...CAPTURE_OPTIONS,
   },
   description: `Reads stdin until EOF (Ctrl-D) and sends one datagram per line: the 6-digit
 SCIPER, then the line's bytes as typed (without the line break). Multicast
@@ -168,6 +173,8 @@ loopback is on, so receivers on this host (yours, socklab's) hear it.`,
     const sciper = parseSciper(args.positionals[2]);
     const ttl = numOpt(args, "ttl", { min: 0, max: 255, integer: true });
     const iface = ifaceOpt(str(args, "iface"));
+    const host = iface && iface !== "0.0.0.0" ? iface : group;
+    await using _capture = await captureExchange(args, io, { proto: "udp", port, host });
     io.log(
       `sending to ${hostPort(group, port)} as ${sciper} (TTL ${ttl}): one datagram per line, ` +
         `Ctrl-D to end`,

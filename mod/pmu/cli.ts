@@ -18,6 +18,7 @@ import { isPeerGone, message as errMsg } from "../net/errors.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "../tcp/pdc.ts";
 import { DEFAULT_MAX_CONNECTIONS, type PmuServerOptions, type Split } from "../tcp/pmu.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "./mod.ts";
+import { CAPTURE_OPTIONS } from "../packets/commands.ts";
 
 /** The `--split` value: `random`, or a piece size k >= 1. */
 function parseSplit(raw: string | undefined): Split {
@@ -172,6 +173,7 @@ export const PDC_READ_OPTIONS = {
     help: "bytes asked for per read (default: 1024 with --trace, like the handout's " +
       "recv(1024); 65536 otherwise, which prints the same, faster)",
   },
+  ...CAPTURE_OPTIONS,
 } satisfies Options;
 
 /** The read size of a stream PDC: --read-size, else 1024 with --trace, else 65536. */

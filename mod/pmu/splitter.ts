@@ -3,8 +3,9 @@
  * `This is PMU data 0This is PMU data 1...` cut anywhere. Push every read's bytes; get back
  * pieces in order:
  * - `message`: one complete `This is PMU data <i>` (complete when a non-digit follows the
- *   number, e.g. the next message begins, or when the stream ends; a cut inside the number
- *   is therefore safe). Whitespace between messages is dropped.
+ *   number, e.g. the next message begins, when the stream ends, or when the reader says the
+ *   stream has been idle (`idle()`, for a server that never closes); a cut inside the
+ *   number is therefore safe). Whitespace between messages is dropped.
  * - `text`: anything else, passed through exactly (a flood, `Wrong command.`, stray text).
  *   If the stream does not start with a message (after leading whitespace), the whole
  *   stream is text, so a flood is reproduced byte for byte whatever it contains.
@@ -52,6 +53,22 @@ export class PmuSplitter {
     return this.#run(text, false);
   }
 
+  /** True while a message is held back only because its number might go on. */
+  get holding(): boolean {
+    return this.#mode === "messages" && this.#buf.trimStart().startsWith(MESSAGE_PREFIX);
+  }
+
+  /**
+   * The stream has been idle for a while (the reader's choice, e.g. 0.5 s): a message held
+   * back because its number might go on is complete. The stream goes on.
+   */
+  idle(): PmuPiece[] {
+    if (!this.holding) return [];
+    const out: PmuPiece[] = [];
+    this.#messages(out, false, true);
+    return out;
+  }
+
   /** Ends the stream; returns the pieces held back (the last message, a cut character). */
   end(): PmuPiece[] {
     return this.#run(this.#decoder.decode(), true);
@@ -81,7 +98,7 @@ export class PmuSplitter {
     return out;
   }
 
-  #messages(out: PmuPiece[], ended: boolean): void {
+  #messages(out: PmuPiece[], ended: boolean, idle = false): void {
     let buf = this.#buf;
     for (;;) {
       let ws = WS.exec(buf)![0];
@@ -100,7 +117,7 @@ export class PmuSplitter {
       if (rest.startsWith(MESSAGE_PREFIX)) {
         const digits = DIGITS.exec(rest.slice(MESSAGE_PREFIX.length))![0];
         const end = MESSAGE_PREFIX.length + digits.length;
-        if (end === rest.length && !ended) {
+        if (end === rest.length && !ended && !(idle && digits !== "")) {
           buf = rest; // the number may go on in the next read
           break;
         }

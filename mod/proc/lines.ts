@@ -24,6 +24,7 @@ export class LineReader {
   capped = false;
   readonly #maxBytes: number;
   readonly #onCap?: () => void;
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
 
   constructor(
     stream: ReadableStream<Uint8Array>,
@@ -37,8 +38,12 @@ export class LineReader {
   async #pump(stream: ReadableStream<Uint8Array>) {
     const decoder = new TextDecoder();
     let partial = "";
+    const reader = this.#reader = stream.getReader();
     try {
-      for await (let chunk of stream) {
+      while (true) {
+        const next = await reader.read();
+        if (next.done) break;
+        let chunk = next.value;
         this.bytes += chunk.length;
         if (this.capped) continue;
         const room = this.#maxBytes - (this.bytes - chunk.length);
@@ -60,6 +65,14 @@ export class LineReader {
       this.#ended = true;
       this.#wake();
     }
+  }
+
+  /**
+   * Stop reading: what arrived stays, `done` resolves (for a stream whose
+   * write end a stray process may hold open forever).
+   */
+  cancel(): void {
+    this.#reader?.cancel().catch(() => {});
   }
 
   #wake() {

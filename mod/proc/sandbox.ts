@@ -1,11 +1,26 @@
 /**
- * The one sandbox `grade` runs a student's program in: its own process group
- * (through setsid), a time limit, a cap on its output, stdin closed or
- * piped, and at the end the whole group (and any descendant that left it)
- * stopped: SIGTERM, a grace period, then SIGKILL. Nothing is left running.
+ * The one sandbox `grade` runs a student's program in.
+ *
+ * Always: its own process group (through setsid), a time limit, a cap on its
+ * output, stdin closed or piped, and at the end everything it started
+ * stopped (SIGTERM, a grace period, SIGKILL), without waiting on a pipe a
+ * stray process holds open.
+ *
+ * With a {@link Jail} (root, bubblewrap; see `isolationProblem`), each run is
+ * also isolated (bubblewrap as root, no user namespace, then setpriv):
+ * - new pid, mount, ipc and uts namespaces; the network namespace is the
+ *   caller's (grade's engine runs in a private one, see mod/grade/engine.ts);
+ * - the system read-only (/usr, /etc), a fresh /proc, a minimal /dev, a
+ *   private /tmp, a fresh writable working directory holding only the files
+ *   it was given; nothing of grade's directory, home or other runs;
+ * - uid/gid 65534 (nobody) with no groups, no capabilities, no new
+ *   privileges; a clean environment (PATH, HOME, LANG, PYTHONUNBUFFERED=1);
+ * - rlimits (CPU time, file size, open files) and a cgroup (processes,
+ *   memory; cgroup v1 or v2) killed and removed at the end of the run.
  *
  * @module
  */
+import { dirname, normalize } from "node:path";
 import { settledWithin } from "../deadline.ts";
 import { LineReader } from "./lines.ts";
 
@@ -24,6 +39,15 @@ export interface SandboxOptions {
   prefix?: string[];
   /** Between SIGTERM and SIGKILL. */
   graceMs?: number;
+  /** Run isolated (see the module's documentation); `env`, `cwd` and `prefix` are then ignored. */
+  jail?: Jail;
+  /**
+   * With a jail, the program's files: the path it sees (relative to its working
+   * directory, or absolute) -> the file to copy there. Ignored without a jail.
+   */
+  files?: Record<string, string>;
+  /** Stop the program when this aborts (grade interrupted). */
+  signal?: AbortSignal;
 }
 
 export interface SandboxResult {
@@ -37,6 +61,8 @@ export interface SandboxResult {
   durationMs: number;
   stdout: string;
   stderr: string;
+  /** Jailed runs: the limits it ran into ("processes", "memory"). */
+  limitsHit?: string[];
 }
 
 /** Children of every process, from /proc (empty where /proc is unreadable). */
@@ -94,6 +120,363 @@ function signal(pid: number, sig: Deno.Signal) {
   } catch { /* already gone */ }
 }
 
+// ---------------------------------------------------------------- the jail
+
+/** The uid and gid a jailed program runs as (nobody, nogroup). */
+export const JAIL_UID = 65534;
+/** PATH inside the jail: only the system's programs are visible there. */
+export const JAIL_PATH = "/usr/local/bin:/usr/bin:/bin";
+/** The jailed program's working directory and HOME. */
+export const JAIL_HOME = "/home/student";
+
+export interface JailLimits {
+  /** Processes and threads at once (cgroup pids.max). */
+  pids: number;
+  /** Memory, swap included, bytes (cgroup). */
+  memoryBytes: number;
+  /** CPU seconds of each process (RLIMIT_CPU). */
+  cpuSeconds: number;
+  /** Largest file it may write, bytes (RLIMIT_FSIZE). */
+  fileBytes: number;
+  /** Open file descriptors (RLIMIT_NOFILE). */
+  openFiles: number;
+  /** Size of its private /tmp, bytes. */
+  tmpBytes: number;
+}
+
+export const JAIL_LIMITS: JailLimits = {
+  pids: 64,
+  memoryBytes: 512 * 2 ** 20,
+  cpuSeconds: 60,
+  fileBytes: 64 * 2 ** 20,
+  openFiles: 256,
+  tmpBytes: 64 * 2 ** 20,
+};
+
+/** A cgroup: one directory per hierarchy (cgroup v1: pids and memory; v2: one). */
+export interface Cgroup {
+  version: 1 | 2;
+  dirs: string[];
+}
+
+/** Where a job's jailed runs happen: a directory private to grade, and the job's cgroup. */
+export interface Jail {
+  /** Each run's working directory is made in it (never visible to another run). */
+  dir: string;
+  /** The job's cgroup; each run gets its own child of it. */
+  cgroup: Cgroup;
+  limits: JailLimits;
+}
+
+const CG = "/sys/fs/cgroup";
+
+function exists(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function write(file: string, text: string): void {
+  Deno.writeTextFileSync(file, text);
+}
+
+/**
+ * The cgroup all socklab jobs go under, or why there is none. v2 (unified,
+ * pids and memory available): /sys/fs/cgroup/socklab. v1: a `socklab` child
+ * of this process's own cgroup in the pids and memory hierarchies.
+ */
+export function cgroupBase(): Cgroup | string {
+  if (exists(`${CG}/cgroup.controllers`)) {
+    const have = Deno.readTextFileSync(`${CG}/cgroup.controllers`).split(/\s+/);
+    if (!have.includes("pids") || !have.includes("memory")) {
+      return "cgroup v2 without the pids and memory controllers";
+    }
+    return { version: 2, dirs: [`${CG}/socklab`] };
+  }
+  if (!exists(`${CG}/pids/cgroup.procs`) || !exists(`${CG}/memory/cgroup.procs`)) {
+    return "no cgroup pids and memory controllers under /sys/fs/cgroup";
+  }
+  const own = (ctrl: string) => {
+    for (const line of Deno.readTextFileSync("/proc/self/cgroup").split("\n")) {
+      const [, ctrls, path] = line.split(":");
+      if (ctrls?.split(",").includes(ctrl)) return path === "/" ? "" : path;
+    }
+    return "";
+  };
+  return { version: 1, dirs: ["pids", "memory"].map((c) => `${CG}/${c}${own(c)}/socklab`) };
+}
+
+/** Make `name` under `parent` (v2: the pids and memory controllers enabled down to it). */
+export function makeCgroup(parent: Cgroup, name: string): Cgroup {
+  const cg: Cgroup = { version: parent.version, dirs: parent.dirs.map((d) => `${d}/${name}`) };
+  for (const d of [...parent.dirs, ...cg.dirs]) Deno.mkdirSync(d, { recursive: true });
+  if (cg.version === 2) {
+    // Controllers for the new cgroup come from its parent's subtree_control (never its own:
+    // a v2 cgroup that hands controllers down may hold no process).
+    for (const d of [dirname(parent.dirs[0]), parent.dirs[0]]) {
+      const have = Deno.readTextFileSync(`${d}/cgroup.subtree_control`);
+      if (!/\bpids\b/.test(have) || !/\bmemory\b/.test(have)) {
+        write(`${d}/cgroup.subtree_control`, "+pids +memory");
+      }
+    }
+  }
+  return cg;
+}
+
+function limitCgroup(cg: Cgroup, l: JailLimits): void {
+  const set = (file: string, v: string | number) => {
+    for (const d of cg.dirs) if (exists(`${d}/${file}`)) write(`${d}/${file}`, String(v));
+  };
+  set("pids.max", l.pids);
+  if (cg.version === 2) {
+    set("memory.max", l.memoryBytes);
+    set("memory.swap.max", 0);
+  } else {
+    set("memory.limit_in_bytes", l.memoryBytes);
+    set("memory.memsw.limit_in_bytes", l.memoryBytes);
+  }
+}
+
+/** The processes in a cgroup (in the caller's pid namespace). */
+function cgroupPids(cg: Cgroup): number[] {
+  try {
+    return Deno.readTextFileSync(`${cg.dirs[0]}/cgroup.procs`).split("\n").filter(Boolean).map(
+      Number,
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Which limits the cgroup's processes ran into. */
+function cgroupLimitsHit(cg: Cgroup): string[] {
+  const read = (file: string) => {
+    for (const d of cg.dirs) {
+      try {
+        return Deno.readTextFileSync(`${d}/${file}`);
+      } catch { /* not in this hierarchy */ }
+    }
+    return "";
+  };
+  const count = (text: string, key: string) =>
+    Number(text.match(new RegExp(`^${key} (\\d+)`, "m"))?.[1] ?? 0);
+  const hit: string[] = [];
+  if (count(read("pids.events"), "max") > 0) hit.push("processes");
+  const oom = cg.version === 2 ? read("memory.events") : read("memory.oom_control");
+  if (count(oom, "oom_kill") > 0) hit.push("memory");
+  return hit;
+}
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Kill every process of the cgroup and its children, then remove them all.
+ * Bounded: gives up (leaving the directories) after about 3 s.
+ */
+export async function removeCgroup(cg: Cgroup): Promise<void> {
+  const subtree = (d: string): string[] => {
+    const out: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(d)) {
+        if (e.isDirectory) out.push(...subtree(`${d}/${e.name}`));
+      }
+    } catch { /* gone */ }
+    out.push(d);
+    return out;
+  };
+  for (const dir of subtree(cg.dirs[0])) {
+    const one: Cgroup = {
+      version: cg.version,
+      dirs: cg.dirs.map((d) => d + dir.slice(cg.dirs[0].length)),
+    };
+    if (cg.version === 2 && exists(`${dir}/cgroup.kill`)) {
+      try {
+        write(`${dir}/cgroup.kill`, "1");
+      } catch { /* gone */ }
+    }
+    for (let i = 0; i < 150; i++) {
+      const pids = cgroupPids(one);
+      if (pids.length === 0) break;
+      for (const p of pids) signal(p, "SIGKILL");
+      await tick(20);
+    }
+    for (const d of one.dirs) {
+      for (let i = 0; i < 50 && exists(d); i++) {
+        try {
+          Deno.removeSync(d);
+        } catch {
+          await tick(20);
+        }
+      }
+    }
+  }
+}
+
+/** Why `grade` cannot isolate programs on this machine, or null if it can. Cached. */
+let problem: Promise<string | null> | undefined;
+export function isolationProblem(): Promise<string | null> {
+  return problem ??= (async () => {
+    if (Deno.build.os !== "linux") return "not Linux";
+    if (Deno.uid() !== 0) return "not root (the sandbox is bubblewrap run as root)";
+    for (const tool of ["bwrap", "setpriv", "prlimit", "ip"]) {
+      if (!findProgram(tool, JAIL_PATH + ":/usr/sbin:/sbin")) {
+        return `no '${tool}' (Debian package ${
+          tool === "bwrap" ? "bubblewrap" : tool === "ip" ? "iproute2" : "util-linux"
+        })`;
+      }
+    }
+    const base = cgroupBase();
+    if (typeof base === "string") return `no usable cgroups: ${base}`;
+    try {
+      const probe = makeCgroup(base, `probe-${crypto.randomUUID().slice(0, 8)}`);
+      await removeCgroup(probe);
+    } catch (e) {
+      return `cannot make a cgroup in ${base.dirs[0]}: ${e instanceof Error ? e.message : e}`;
+    }
+    const r = await new Deno.Command("bwrap", {
+      args: ["--unshare-net", "--unshare-pid", "--dev-bind", "/", "/", "--", "/bin/true"],
+      stdout: "null",
+      stderr: "piped",
+    }).output().catch((e) => ({ success: false, stderr: new TextEncoder().encode(String(e)) }));
+    if (!r.success) {
+      return `bubblewrap cannot make namespaces here: ${new TextDecoder().decode(r.stderr).trim()}`;
+    }
+    return null;
+  })();
+}
+
+/** What the jail shows of this machine, read-only: a program's file may not be put there. */
+const SYSTEM = ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/** Is `path` (absolute) part of the system a jailed program sees anyway (e.g. /usr/bin/python3)? */
+export function inJailSystem(path: string): boolean {
+  return SYSTEM.some((s) => path === s || path.startsWith(s + "/"));
+}
+
+let runCount = 0;
+
+/** One jailed run being prepared: its directory, its cgroup, and the argv that runs it. */
+interface JailedRun {
+  dir: string;
+  cgroup: Cgroup;
+  argv: string[];
+}
+
+/** Make the run's directory (its files in it) and cgroup; the argv that runs `program` jailed. */
+function prepareRun(jail: Jail, program: string[], files: Record<string, string>): JailedRun {
+  const id = `run-${++runCount}-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = `${jail.dir}/${id}`;
+  const home = `${dir}/home`;
+  Deno.mkdirSync(dir, { mode: 0o700 });
+  const mkdirs = (d: string) => {
+    if (exists(d)) return;
+    mkdirs(dirname(d));
+    Deno.mkdirSync(d, { mode: 0o755 });
+    Deno.chownSync(d, JAIL_UID, JAIL_UID);
+  };
+  mkdirs(home);
+  const absDirs = new Set<string>();
+  for (const [name, src] of Object.entries(files)) {
+    const path = normalize(name);
+    let dest: string;
+    if (path.startsWith("/")) {
+      const d = dirname(path);
+      if (
+        d === "/" || inJailSystem(d) || [JAIL_HOME, "/proc", "/dev"].some((s) => d.startsWith(s))
+      ) {
+        throw new Error(`the program's file ${name} cannot be put in the sandbox's ${d}`);
+      }
+      absDirs.add(d);
+      dest = `${dir}/abs${path}`;
+    } else {
+      if (path.startsWith("..")) {
+        throw new Error(`the program's file ${name} is outside its directory`);
+      }
+      dest = `${home}/${path}`;
+    }
+    mkdirs(dirname(dest));
+    Deno.copyFileSync(src, dest);
+    const exec = ((Deno.statSync(src).mode ?? 0) & 0o100) !== 0;
+    Deno.chmodSync(dest, exec ? 0o755 : 0o644);
+    Deno.chownSync(dest, JAIL_UID, JAIL_UID);
+  }
+  const cgroup = makeCgroup(jail.cgroup, id);
+  limitCgroup(cgroup, jail.limits);
+
+  const l = jail.limits;
+  const fs: string[] = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"];
+  for (const top of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
+    try {
+      const st = Deno.lstatSync(top);
+      if (st.isSymlink) fs.push("--symlink", Deno.readLinkSync(top), top);
+      else if (st.isDirectory) fs.push("--ro-bind", top, top);
+    } catch { /* not on this system */ }
+  }
+  fs.push("--proc", "/proc", "--dev", "/dev");
+  fs.push("--size", String(l.tmpBytes), "--perms", "1777", "--tmpfs", "/tmp");
+  fs.push("--perms", "0755", "--dir", "/home", "--bind", home, JAIL_HOME);
+  // Absolute files: their directories at the same paths, read-only (parents first, traversable).
+  const made = new Set(["/", "/tmp", "/home"]);
+  for (const d of [...absDirs].sort()) {
+    const parts = d.split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = "/" + parts.slice(0, i).join("/");
+      if (!made.has(p)) fs.push("--perms", "0755", "--dir", p);
+      made.add(p);
+    }
+    fs.push("--ro-bind", `${dir}/abs${d}`, d);
+  }
+  const env = {
+    PATH: JAIL_PATH,
+    HOME: JAIL_HOME,
+    LANG: "C.UTF-8",
+    PYTHONUNBUFFERED: "1",
+  };
+  const argv = [
+    // Enter the cgroup first, so that everything that follows is counted and killed with it.
+    "/bin/sh",
+    "-c",
+    'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"',
+    "sh",
+    ...cgroup.dirs.map((d) => `${d}/cgroup.procs`),
+    "--",
+    "bwrap",
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--hostname",
+    "sandbox",
+    "--die-with-parent",
+    "--new-session",
+    ...fs,
+    "--chdir",
+    JAIL_HOME,
+    "--clearenv",
+    ...Object.entries(env).flatMap(([k, v]) => ["--setenv", k, v]),
+    "--",
+    "setpriv",
+    `--reuid=${JAIL_UID}`,
+    `--regid=${JAIL_UID}`,
+    "--clear-groups",
+    "--no-new-privs",
+    "--bounding-set=-all",
+    "--inh-caps=-all",
+    "--",
+    "prlimit",
+    `--cpu=${l.cpuSeconds}`,
+    `--fsize=${l.fileBytes}`,
+    `--nofile=${l.openFiles}`,
+    "--core=0",
+    "--",
+    ...program,
+  ];
+  return { dir, cgroup, argv };
+}
+
 /** A graded program, running. */
 export class Sandbox {
   readonly stdout: LineReader;
@@ -108,27 +491,43 @@ export class Sandbox {
   #timedOut = false;
   #stdin?: WritableStreamDefaultWriter<Uint8Array>;
   readonly #timer: ReturnType<typeof setTimeout>;
+  #run?: JailedRun;
 
   constructor(opts: SandboxOptions) {
     this.#grace = opts.graceMs ?? 1000;
-    if (!findProgram(opts.argv[0], opts.env?.PATH)) {
+    const jail = opts.jail;
+    const path = jail ? JAIL_PATH : opts.env?.PATH;
+    if (!(jail && opts.argv[0].includes("/")) && !findProgram(opts.argv[0], path)) {
       throw new Error(
         `cannot run '${opts.argv[0]}': ${
-          opts.argv[0].includes("/") ? "no such executable file" : "not found on PATH"
+          opts.argv[0].includes("/")
+            ? "no such executable file"
+            : jail
+            ? `not found on the sandbox's PATH (${JAIL_PATH}; programs under /root or /home, ` +
+              `e.g. pyenv's, are not visible there: use the system's)`
+            : "not found on PATH"
         }`,
       );
     }
-    const argv = [...(opts.prefix ?? []), "setsid", ...opts.argv];
+    let argv: string[];
+    if (jail) {
+      this.#run = prepareRun(jail, opts.argv, opts.files ?? {});
+      argv = this.#run.argv;
+    } else {
+      argv = [...(opts.prefix ?? []), "setsid", ...opts.argv];
+    }
     try {
       this.#child = new Deno.Command(argv[0], {
         args: argv.slice(1),
         stdin: opts.stdin ?? "null",
         stdout: "piped",
         stderr: "piped",
-        env: opts.env,
-        cwd: opts.cwd,
+        env: jail ? {} : opts.env,
+        clearEnv: !!jail,
+        cwd: jail ? undefined : opts.cwd,
       }).spawn();
     } catch (e) {
+      if (this.#run) void this.#cleanRun(this.#run);
       throw new Error(`cannot start ${opts.argv[0]}: ${e instanceof Error ? e.message : e}`);
     }
     const cap = opts.outputCapBytes ?? 1 << 20;
@@ -141,14 +540,38 @@ export class Sandbox {
       void this.stop();
     }, opts.timeLimitMs);
     void this.#child.status.then(() => this.#exited = true);
+    if (opts.signal) {
+      const onAbort = () => void this.stop();
+      if (opts.signal.aborted) onAbort();
+      else opts.signal.addEventListener("abort", onAbort, { once: true });
+      void this.#child.status.then(() => opts.signal!.removeEventListener("abort", onAbort));
+    }
     this.result = this.#collect();
+  }
+
+  /** Kill what is left of a jailed run, note the limits it hit, remove its cgroup and directory. */
+  async #cleanRun(run: JailedRun): Promise<string[]> {
+    let hit: string[] = [];
+    try {
+      hit = cgroupLimitsHit(run.cgroup);
+    } catch { /* no cgroup */ }
+    await removeCgroup(run.cgroup);
+    await Deno.remove(run.dir, { recursive: true }).catch(() => {});
+    return hit;
   }
 
   async #collect(): Promise<SandboxResult> {
     const st = await this.#child.status;
     clearTimeout(this.#timer);
     await this.#killGroup("SIGKILL"); // whatever it left behind
-    await Promise.all([this.stdout.done, this.stderr.done]);
+    const limitsHit = this.#run ? await this.#cleanRun(this.#run) : undefined;
+    // A stray process may hold the pipes open: wait for them a moment, no more.
+    const drained = Promise.all([this.stdout.done, this.stderr.done]);
+    if (!await settledWithin(drained, this.#grace)) {
+      this.stdout.cancel();
+      this.stderr.cancel();
+      await drained;
+    }
     return {
       code: st.signal ? null : st.code,
       signal: st.signal,
@@ -158,6 +581,7 @@ export class Sandbox {
       durationMs: Math.round(performance.now() - this.#started),
       stdout: this.stdout.text,
       stderr: this.stderr.text,
+      ...(limitsHit ? { limitsHit } : {}),
     };
   }
 
@@ -178,8 +602,18 @@ export class Sandbox {
     await w?.close().catch(() => {});
   }
 
-  /** Signal the group and every descendant (found before signalling, as orphans lose their tree). */
+  /**
+   * Signal the group and every descendant (found before signalling, as orphans
+   * lose their tree). Jailed: every process of its cgroup; bubblewrap itself
+   * only with SIGKILL (its death ends the pid namespace, so all of them).
+   */
   #killGroup(sig: Deno.Signal): Promise<void> {
+    if (this.#run) {
+      const pids = cgroupPids(this.#run.cgroup).filter((p) => p !== this.#child.pid);
+      if (sig === "SIGKILL" && !this.#exited) signal(this.#child.pid, sig); // never a reused pid
+      for (const p of pids) signal(p, sig);
+      return Promise.resolve();
+    }
     const pids = descendants(this.#child.pid);
     signal(-this.#child.pid, sig);
     for (const p of pids) signal(p, sig);

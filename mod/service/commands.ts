@@ -15,6 +15,8 @@ import {
   str,
 } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
+import { ISOLATIONS } from "../grade/engine.ts";
+import { isolationProblem } from "../proc/sandbox.ts";
 import { formatReport, type GradeReport } from "../grade/report.ts";
 import { message } from "../net/errors.ts";
 import type { CreatedJson, SubmissionJson } from "./api.ts";
@@ -64,6 +66,13 @@ export const serve = defineCommand({
       arg: "SECONDS",
       help: "how long a job stays with a worker that stopped answering before it runs again",
     },
+    isolation: {
+      type: "string",
+      default: "required",
+      arg: "MODE",
+      help: "required (root and bubblewrap: each job in its own sandbox, see grade --help), " +
+        "auto, or off (trusted scripts only)",
+    },
   },
   description: `Serves the JSON API under /api/ (see 'socklab submit') and grades the
 queued submissions with N workers in this process. Prints
@@ -79,6 +88,14 @@ back to the queue after 30 s), exits 0.`,
       : numOpt(args, "workers", { integer: true, min: 0, max: 256 });
     const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
     const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
+    const isolation = parseChoice(str(args, "isolation"), "--isolation", ISOLATIONS);
+    const missing = isolation === "required" ? await isolationProblem() : null;
+    if (missing) {
+      throw new RunError(
+        `isolation is required but not available: ${missing} ` +
+          `(--isolation off grades unisolated: trusted scripts only)`,
+      );
+    }
     const service = await startService({
       dataDir: data,
       hostname: str(args, "host"),
@@ -87,6 +104,7 @@ back to the queue after 30 s), exits 0.`,
       leaseMs,
       log: io.log,
       seed: seedRaw ? Number(seedRaw) : undefined,
+      isolation,
     });
     const course = (await service.store.getCourse())!;
     const students = (await service.store.listUsers("student")).length;
@@ -361,7 +379,8 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
         max_grade: sub.max_grade!,
         score: sub.score!,
         success: sub.success!,
-        tests: sub.tests ?? [],
+        // A test without `scored` (stored before it existed) was scored.
+        tests: (sub.tests ?? []).map((t) => ({ ...t, scored: t.scored !== false })),
       };
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
       for (const line of formatReport(report, color)) io.out(line);

@@ -12,7 +12,12 @@
  */
 import { basename, join } from "node:path";
 import { describeEnd } from "../grade/part.ts";
-import { gradeProgram, type GradeRequest, type ProgramRun } from "../grade/engine.ts";
+import {
+  gradeProgram,
+  type GradeRequest,
+  type Isolation,
+  type ProgramRun,
+} from "../grade/engine.ts";
 import { describeCert, signRequest } from "../tls/ca.ts";
 import { courseCa } from "./course.ts";
 import type { LeasedJob, NewResult, Policy, StoredFile } from "./store/store.ts";
@@ -23,6 +28,8 @@ export interface JobContext {
   policy: Policy;
   /** Random seed for the grader; fixed in tests. */
   seed?: number;
+  /** How the student's program runs (default "required": students' code is untrusted). */
+  isolation?: Isolation;
 }
 
 /** The file names a kind's upload fields get (their order in `submit`). */
@@ -55,6 +62,7 @@ export function gradeRequest(
   return {
     part: job.kind,
     program: ["python3", script],
+    isolation: ctx.isolation ?? "required",
     timeLimitMs: ctx.policy.timeLimitSeconds * 1000,
     outputCapBytes: ctx.policy.outputLimitBytes,
     seed: ctx.seed ?? Math.floor(Math.random() * 2 ** 31),

@@ -11,6 +11,7 @@ import { apiError, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
+import type { Isolation } from "../grade/engine.ts";
 import { makePages, sessionSecret } from "./web/pages.ts";
 import { SessionSigner } from "./web/session.ts";
 
@@ -25,6 +26,8 @@ export interface ServiceOptions {
   log: (line: string) => void;
   /** Fixed grader seed (tests). */
   seed?: number;
+  /** How students' programs run (default "required"). */
+  isolation?: Isolation;
 }
 
 export interface Service {
@@ -62,6 +65,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       leaseMs: opts.leaseMs,
       log: opts.log,
       seed: opts.seed,
+      isolation: opts.isolation,
     })
     : null;
   const ctx = {

@@ -10,6 +10,7 @@
  */
 import { hostname } from "node:os";
 import { message } from "../net/errors.ts";
+import type { Isolation } from "../grade/engine.ts";
 import { type JobContext, runJob } from "./job.ts";
 import { type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
 
@@ -22,6 +23,8 @@ export interface WorkerOptions {
   log: (line: string) => void;
   /** Fixed grader seed (tests). */
   seed?: number;
+  /** How students' programs run (JobContext.isolation). */
+  isolation?: Isolation;
   /** How long an idle slot waits before looking at the queue again, ms. */
   idleMs?: number;
 }
@@ -150,6 +153,7 @@ export class WorkerPool {
         dataDir: this.opts.dataDir,
         policy: course.policy,
         seed: this.opts.seed,
+        isolation: this.opts.isolation,
       };
       const run = () => runJob(job, files, ctx);
       const result = EXCLUSIVE.has(job.kind) ? await this.#locks.run(job.kind, run) : await run();

@@ -20,6 +20,7 @@ import {
 } from "../pmu/cli.ts";
 import { echoExchange, startEchoServer } from "./echo.ts";
 import { startPmuServer } from "./pmu.ts";
+import { captureExchange } from "../packets/commands.ts";
 
 export const echoServer = defineCommand({
   name: "echo-server",
@@ -164,6 +165,7 @@ soon as it is complete, however TCP cut the stream into reads; anything else (a 
     const trace = flag(args, "trace");
     const readSize = pdcReadSize(args);
     const address = await ipv4Of(server);
+    await using _capture = await captureExchange(args, io, { proto: "tcp", port, host: address });
     let conn: Deno.TcpConn;
     try {
       conn = await Deno.connect({ hostname: address, port });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { PdcOutput, PmuSplitter } from "../pmu/mod.ts";
 
 /** What a PDC saw: the `--trace` summary. */
@@ -27,6 +28,12 @@ export interface PdcOptions {
    * absent, everything goes through `write` as text.
    */
   writeBytes?: (data: Uint8Array) => void;
+  /**
+   * A message held back (its number might go on) is printed after this many ms without
+   * data (default 500): a server that sends its messages and keeps the connection open
+   * (many real part 5 servers did) still shows every message.
+   */
+  idleMs?: number;
 }
 
 /** A read failed mid-stream; what arrived before was already written. */
@@ -39,7 +46,8 @@ export class PdcStreamError extends Error {
 
 /**
  * Reads `conn` until the server closes it and writes, live, what a PDC prints: each message
- * on its own line, any other text (a flood, `Wrong command.`) exactly, a final newline only
+ * on its own line (complete when the next begins, the server closes, or the stream is idle
+ * for `idleMs`), any other text (a flood, `Wrong command.`) exactly, a final newline only
  * if missing. `write` gets stdout text. Throws {@link PdcStreamError} if a read fails (after
  * writing what arrived).
  */
@@ -59,14 +67,24 @@ export async function pdcReceive(
     if (text) write(text);
   };
   let failure: unknown;
+  const idleMs = opts.idleMs ?? 500;
+  // One read at a time; while a message is held back, an idle timer races it (the read
+  // stays pending and is awaited again: `buf` is reused only once it has completed).
+  let pending: Promise<number | null> | undefined;
   while (true) {
     let n: number | null;
     try {
-      n = await conn.read(buf);
+      pending ??= conn.read(buf);
+      if (splitter.holding && !(await settledWithin(pending, idleMs))) {
+        emit(splitter.idle());
+        continue;
+      }
+      n = await pending;
     } catch (e) {
       failure = e;
       break;
     }
+    pending = undefined;
     if (n === null) break;
     stats.reads++;
     stats.bytes += n;

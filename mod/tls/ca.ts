@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { readInputText } from "../net/files.ts";
+import { readInput, readInputText } from "../net/files.ts";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { RunError, UsageError } from "../errors.ts";
@@ -104,6 +104,14 @@ export const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 /** Fail unless `path` is a readable regular file of at most 1 MiB. `what` names it. */
 export function mustRead(path: string, what: string): Promise<string> {
   return readInputText(path, what);
+}
+
+/**
+ * Fail unless `path` is a readable regular file of at most `maxBytes` (default 1 GiB: a
+ * capture); its bytes. `what` names it in the message.
+ */
+export function mustReadBytes(path: string, what: string, maxBytes = 1 << 30): Promise<Uint8Array> {
+  return readInput(path, what, maxBytes);
 }
 
 /** `-subj` text for a common name (openssl treats `/` as a separator: escape it). */

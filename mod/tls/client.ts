@@ -111,6 +111,8 @@ export interface SecureConnectOptions {
   caFile: string;
   /** Check that the certificate is valid for `name` (default true). */
   hostnameCheck?: boolean;
+  /** Give up when the TCP connect and the handshake together take longer (default: no limit). */
+  timeoutMs?: number;
 }
 
 /**
@@ -119,26 +121,54 @@ export interface SecureConnectOptions {
  * server is a RunError with the reason.
  */
 export async function connectSecure(opts: SecureConnectOptions): Promise<Deno.TlsConn> {
-  let tcp: Deno.TcpConn;
+  // A deadline over both steps: a listener that accepts and never speaks TLS
+  // (or never accepts) must not hold the caller.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((r) => {
+    if (opts.timeoutMs !== undefined) timer = setTimeout(() => r("late"), opts.timeoutMs);
+  });
+  const lateError = () =>
+    new RunError(
+      `${hostPort(opts.name, opts.port)}: no TLS connection within ${opts.timeoutMs! / 1000} s`,
+    );
+  const closeLater = (p: Promise<Deno.Conn>) =>
+    p.then((c) => {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }, () => {});
   try {
-    tcp = await Deno.connect({ hostname: opts.address, port: opts.port });
-  } catch (e) {
-    throw connectError(e, opts.name, opts.port);
-  }
-  let tls: Deno.TlsConn | undefined;
-  try {
-    tls = await Deno.startTls(tcp, {
-      hostname: opts.name,
-      caCerts: [opts.caCert],
-      unsafelyDisableHostnameVerification: opts.hostnameCheck === false,
-    });
-    await tls.handshake();
-    return tls;
-  } catch (e) {
+    let tcp: Deno.TcpConn;
+    const connecting = Deno.connect({ hostname: opts.address, port: opts.port });
     try {
-      (tls ?? tcp).close();
-    } catch { /* already closed */ }
-    throw new RunError(`${hostPort(opts.name, opts.port)}: ${tlsReason(e, opts)}`);
+      const c = await Promise.race([connecting, late]);
+      if (c === "late") {
+        void closeLater(connecting);
+        throw lateError();
+      }
+      tcp = c;
+    } catch (e) {
+      if (e instanceof RunError) throw e;
+      throw connectError(e, opts.name, opts.port);
+    }
+    let tls: Deno.TlsConn | undefined;
+    try {
+      tls = await Deno.startTls(tcp, {
+        hostname: opts.name,
+        caCerts: [opts.caCert],
+        unsafelyDisableHostnameVerification: opts.hostnameCheck === false,
+      });
+      if (await Promise.race([tls.handshake(), late]) === "late") throw lateError();
+      return tls;
+    } catch (e) {
+      try {
+        (tls ?? tcp).close();
+      } catch { /* already closed */ }
+      if (e instanceof RunError) throw e;
+      throw new RunError(`${hostPort(opts.name, opts.port)}: ${tlsReason(e, opts)}`);
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 

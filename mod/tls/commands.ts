@@ -28,6 +28,7 @@ import {
   signRequest,
   validName,
 } from "./ca.ts";
+import { captureExchange } from "../packets/commands.ts";
 
 const ACTIONS = ["init", "request", "sign"] as const;
 type Action = typeof ACTIONS[number];
@@ -261,6 +262,7 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
     }
     const caCert = await loadCaCert(caFile);
     const address = ipFamily(host) ? host : await ipv4Of(host);
+    await using _capture = await captureExchange(args, io, { proto: "tcp", port, host: address });
     const hostnameCheck = !flag(args, "no-hostname-check");
     const conn = await connectSecure({ address, port, name: host, caCert, caFile, hostnameCheck });
     io.log(

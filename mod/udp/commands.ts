@@ -25,6 +25,7 @@ import { sendHello, startHelloReceiver } from "./hello.ts";
 import { pdcTargets, resetExchange, runExperiment } from "./pdc_udp.ts";
 import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "./pmu_udp.ts";
 import { type AckSeparator, formatExperiment, MAX_RESET, summarize } from "./reset.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
 
 export const helloSend = defineCommand({
   name: "hello-send",
@@ -237,6 +238,7 @@ export const pdcUdp = defineCommand({
       help: "with --runs, the loss rate whose predicted mean 1/(1-p) is shown",
     },
     json: { type: "boolean", help: "print one JSON document instead of the human form" },
+    ...CAPTURE_OPTIONS,
   },
   description: `Resolves every IPv4 and IPv6 address of <server>, opens a UDP socket per
 family, sends the command to all of them at each attempt and waits --timeout
@@ -265,6 +267,11 @@ attempts, a histogram, the mean, the loss rate per attempt the runs imply
     const command = str(args, "command");
     const json = flag(args, "json");
     const targets = await pdcTargets(server);
+    await using _capture = await captureExchange(args, io, {
+      proto: "udp",
+      port,
+      host: targets[0]?.address,
+    });
     const base = { targets, port, command, timeout, maxTries };
 
     if (runs === undefined) {

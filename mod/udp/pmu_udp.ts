@@ -9,11 +9,12 @@
  * - `4`, `6`: one family for good;
  * - `dual`: both at once.
  *
- * Measured in Deno 2.9: `listenDatagram` on `::` makes a dual-stack socket
- * (IPV6_V6ONLY off: IPv4 senders arrive as `::ffff:a.b.c.d`, and 0.0.0.0 on
- * the same port is then "in use"), and Deno cannot set IPV6_V6ONLY. So the
- * IPv6-only phases ignore IPv4-mapped senders (`Ignoring message from ...`):
- * to a client the effect is the course's, no answer over IPv4.
+ * The IPv6-only phases on `::` serve from an IPV6_V6ONLY socket (v6only.ts:
+ * Deno's own `listenDatagram` on `::` is always dual-stack), as the course's
+ * server did: an IPv4 datagram gets the kernel's port unreachable (a
+ * connected IPv4 socket sees "connection refused"), not silence. Should an
+ * IPv4-mapped sender reach an IPv6-only phase anyway, it is ignored
+ * (`Ignoring message from ...`).
  *
  * @module
  */
@@ -23,6 +24,7 @@ import { listenError, message } from "../net/errors.ts";
 import { seededRandom } from "../random.ts";
 import { type Server, serverHandle } from "../net/server.ts";
 import { DatagramReader } from "./receiver.ts";
+import { listenUdp6Only } from "./v6only.ts";
 import { type AckSeparator, answerFor, datagramText, parseAck, showData } from "./reset.ts";
 
 export type UdpFamily = "alternate" | "4" | "6" | "dual";
@@ -66,8 +68,13 @@ function isMapped(addr: Deno.NetAddr): boolean {
   return addr.hostname.toLowerCase().startsWith("::ffff:");
 }
 
+/** The IPv6 wildcard address (`::`), where a Deno socket would be dual-stack. */
+function isV6Any(hostname: string): boolean {
+  return /^[0:]+$/.test(hostname) && hostname.includes("::");
+}
+
 /** Start the UDP PMU; resolves once its first socket is bound. */
-export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
+export async function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
   const log = opts.log ?? (() => {});
   const drop = opts.drop ?? 0.5;
   const sep = opts.ackSep ?? ":";
@@ -79,9 +86,14 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
   const stopped = new Promise((resolve) => stopping.signal.addEventListener("abort", resolve));
   let readers: DatagramReader[] = [];
 
-  function bind(hostname: string, port: number): DatagramReader {
+  /** A socket on hostname:port; IPv6-only (IPV6_V6ONLY) on `::` when `v6only`. */
+  async function bind(hostname: string, port: number, v6only = false): Promise<DatagramReader> {
     try {
-      return new DatagramReader(Deno.listenDatagram({ transport: "udp", hostname, port }));
+      return new DatagramReader(
+        v6only && isV6Any(hostname)
+          ? await listenUdp6Only(hostname, port)
+          : Deno.listenDatagram({ transport: "udp", hostname, port }),
+      );
     } catch (e) {
       throw listenError(e, hostname, port, "udp");
     }
@@ -164,7 +176,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
   let run: () => Promise<void>;
   if (opts.family === "alternate") {
     if (!h4 || !h6) throw new Error("alternate needs an IPv4 and an IPv6 address");
-    readers = [bind(h4, port)];
+    readers = [await bind(h4, port)];
     port = (readers[0].conn.addr as Deno.NetAddr).port;
     address = hostPort(h4, port);
     run = async () => {
@@ -173,7 +185,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
         const host = phase === 4 ? h4 : h6;
         if (readers.length === 0) {
           try {
-            readers = [bind(host, port)];
+            readers = [await bind(host, port, phase === 6)];
           } catch (e) {
             log(`cannot serve IPv${phase} on ${hostPort(host, port)}: ${message(e)}`);
           }
@@ -196,9 +208,9 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     if (list.length === 0) throw new Error(`no address to serve IPv${opts.family} on`);
     for (let tries = 0;; tries++) {
       try {
-        readers = [bind(list[0], port)];
+        readers = [await bind(list[0], port, opts.family === "6")];
         const p = (readers[0].conn.addr as Deno.NetAddr).port;
-        for (const h of list.slice(1)) readers.push(bind(h, p));
+        for (const h of list.slice(1)) readers.push(await bind(h, p));
         port = p;
         break;
       } catch (e) {
@@ -226,7 +238,7 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     }
   })();
 
-  return Promise.resolve(serverHandle({
+  return serverHandle({
     name: "pmu-udp",
     address,
     port,
@@ -236,5 +248,5 @@ export function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     summary: () =>
       `received ${count.received} datagram(s): ${count.acked} acknowledged, ${count.wrong} wrong, ` +
       `${count.dropped} dropped, ${count.ignored} ignored (IPv4-mapped)`,
-  }));
+  });
 }

@@ -30,12 +30,15 @@ export interface Datagram {
 
 type Outcome = { ok: true; datagram: Datagram } | { ok: false; error: unknown };
 
+/** What a reader and the servers use of a UDP socket: Deno's, or an IPv6-only one (v6only.ts). */
+export type UdpConn = Pick<Deno.DatagramConn, "receive" | "send" | "close" | "addr">;
+
 export class DatagramReader {
-  readonly conn: Deno.DatagramConn;
+  readonly conn: UdpConn;
   #pending?: Promise<Outcome>;
   #closed = false;
 
-  constructor(conn: Deno.DatagramConn) {
+  constructor(conn: UdpConn) {
     this.conn = conn;
   }
 

@@ -15,6 +15,7 @@ import { parsePmuServerOptions, pmuServerOptions } from "../pmu/cli.ts";
 import { startWsPmu } from "./ws_pmu.ts";
 import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
 import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
 
 /** `pmu`'s option table for ws-pmu: no --split; --max-command is the WebSocket message cap. */
 function wsPmuOptions() {
@@ -113,6 +114,7 @@ export const wsPdc = defineCommand({
       type: "boolean",
       help: "print each message's size, frame type and time on stderr, then totals",
     },
+    ...CAPTURE_OPTIONS,
   },
   description: `Connects to ws://<server>:<port>/, sends <command>, prints every message on its
 own line as it arrives (binary frames decoded as UTF-8; the flood whole), and exits 0 when
@@ -132,6 +134,7 @@ the server closes normally. Also: socklab ws-pdc ws://<server>:<port>/ <command>
     }
     const { host, port } = urlHostPort(url);
     if (port === 0) throw new UsageError("<port>: 0 is out of range (1-65535)");
+    await using _capture = await captureExchange(args, io, { proto: "tcp", port, host });
     const trace = flag(args, "trace");
     const out = new PdcOutput();
     const decoder = new TextDecoder();

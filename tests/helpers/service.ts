@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Isolation } from "../../mod/grade/engine.ts";
 import assert from "node:assert/strict";
 import { importRoster, initCourse } from "../../mod/service/course.ts";
 import { openStore } from "../../mod/service/store/open.ts";
@@ -51,7 +52,7 @@ export async function makeCourse(
 /** The service in this process on port 0; closes (quickly) on dispose. */
 export async function serveInProcess(
   course: TestCourse,
-  opts: { workers?: number; leaseMs?: number; seed?: number } = {},
+  opts: { workers?: number; leaseMs?: number; seed?: number; isolation?: Isolation } = {},
 ): Promise<Service & AsyncDisposable & { logs: string[] }> {
   const logs: string[] = [];
   const s = await startService({
@@ -62,6 +63,7 @@ export async function serveInProcess(
     leaseMs: opts.leaseMs ?? 30_000,
     log: (l) => logs.push(l),
     seed: opts.seed ?? 7,
+    isolation: opts.isolation,
   });
   return Object.assign(s, {
     logs,
