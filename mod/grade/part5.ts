@@ -15,7 +15,7 @@ import { splitAll } from "../pmu/splitter.ts";
 import { message } from "../net/errors.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { makeTestIdentity } from "../tls/ca.ts";
-import { connectSecure, lenientClose, loadCaCert } from "../tls/secure.ts";
+import { connectSecure, lenientClose, loadCaCert } from "../tls/client.ts";
 import { checkPmuMessages } from "./checks.ts";
 import {
   describeEnd,
