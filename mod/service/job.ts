@@ -45,6 +45,27 @@ export const KIND_FILES: Record<string, readonly ("script" | "cert" | "key" | "c
   "ca-sign": ["csr"],
 };
 
+/** A job's private directory: `<tmp>/socklab-job-<pid of the worker>-<job id>-<random>`. */
+const JOB_DIR = "socklab-job-";
+
+/**
+ * Remove the job directories left by workers that died (kill -9, a crash):
+ * those whose process is gone. Returns how many.
+ */
+export async function sweepJobDirs(): Promise<number> {
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  let n = 0;
+  try {
+    for await (const e of Deno.readDir(tmp)) {
+      const pid = e.name.startsWith(JOB_DIR) ? e.name.slice(JOB_DIR.length).split("-")[0] : "";
+      if (!e.isDirectory || !/^\d+$/.test(pid) || Number(pid) === Deno.pid) continue;
+      if (await Deno.stat(`/proc/${pid}`).then(() => true, () => false)) continue;
+      await Deno.remove(join(tmp, e.name), { recursive: true }).then(() => n++, () => {});
+    }
+  } catch { /* no tmp to read: nothing to sweep */ }
+  return n;
+}
+
 /** Output of all runs kept in the result, per stream. */
 const OUTPUT_KEPT = 1024 * 1024;
 
@@ -94,7 +115,7 @@ export async function runJob(
   files: StoredFile[],
   ctx: JobContext,
 ): Promise<NewResult> {
-  const dir = await Deno.makeTempDir({ prefix: `socklab-job${job.id}-` });
+  const dir = await Deno.makeTempDir({ prefix: `${JOB_DIR}${Deno.pid}-${job.id}-` });
   await Deno.chmod(dir, 0o700);
   const started = performance.now();
   try {

@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import type { Isolation } from "../grade/engine.ts";
 import { message } from "../net/errors.ts";
 import { isolationProblem } from "../proc/sandbox.ts";
-import { type JobContext, runJob } from "./job.ts";
+import { type JobContext, runJob, sweepJobDirs } from "./job.ts";
 import { type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
 
 export interface WorkerOptions {
@@ -92,6 +92,10 @@ export class WorkerPool {
       : isolation === "auto"
       ? await isolationProblem()
       : null;
+    const swept = await sweepJobDirs();
+    if (swept) {
+      this.opts.log(`worker ${this.id}: removed ${swept} job folder(s) of stopped workers`);
+    }
     await store.registerWorker({ id: this.id, host: hostname(), slots }, Date.now());
     await this.#maintain();
     this.#timer = setInterval(() => this.#maintain(), Math.max(200, leaseMs / 3));
