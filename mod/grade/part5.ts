@@ -21,6 +21,7 @@ import {
   describeEnd,
   type GradablePart,
   type GradeContext,
+  captureRun,
   programRun,
   showOutput,
 } from "./part.ts";
@@ -128,6 +129,11 @@ export const part5: GradablePart = {
   async run(ctx) {
     const m = await material(ctx);
     const tests: TestResult[] = [];
+    const stopCapture = await captureRun(ctx, "secure-pmu", {
+      proto: "tcp",
+      port: PORT,
+      host: "127.0.0.1",
+    });
     try {
       const caCert = await loadCaCert(m.ca);
       // Isolated, the program sees its certificate and key (never the CA key) at the same paths.
@@ -191,6 +197,7 @@ export const part5: GradablePart = {
       }
       showOutput(ctx, "secure-pmu", await sb.stop());
     } finally {
+      await stopCapture();
       await m.cleanup();
     }
     return tests;
