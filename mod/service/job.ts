@@ -2,7 +2,10 @@
  * What grading one job is: the submission's files in a fresh private
  * directory, `gradeProgram` in-process (or, for ca-sign, the course CA
  * signing the request), and the result row with the program's output.
- * Nothing here re-implements grading or the CA: it calls them.
+ * Nothing here re-implements grading or the CA: it calls them. Every run's
+ * packets are captured (tcpdump in the job's network namespace, capped by
+ * the engine: mod/grade/capture.ts) and kept as `<test>.pcap` result files,
+ * which the archive holds in `output/`.
  *
  * An exception thrown from here is a failure of the grader or the machine
  * (the job is retried and does not count); what the student's program did,
@@ -87,6 +90,7 @@ export function gradeRequest(
     program: ["python3", script],
     isolation: ctx.isolation ?? "required",
     signal: ctx.signal,
+    capture: true,
     timeLimitMs: ctx.policy.timeLimitSeconds * 1000,
     outputCapBytes: ctx.policy.outputLimitBytes,
     seed: ctx.seed ?? Math.floor(Math.random() * 2 ** 31),
@@ -121,7 +125,7 @@ export async function runJob(
   try {
     for (const f of files) await Deno.writeFile(join(dir, f.name), f.bytes, { mode: 0o600 });
     if (job.kind === "ca-sign") return await signJob(dir, files[0].name, ctx, started);
-    const { report, runs } = await gradeProgram(gradeRequest(job, dir, files, ctx));
+    const { report, runs, captures } = await gradeProgram(gradeRequest(job, dir, files, ctx));
     return {
       score: report.score,
       maxGrade: report.max_grade,
@@ -129,7 +133,7 @@ export async function runJob(
       tests: report.tests,
       stdout: joinRuns(runs, "stdout"),
       stderr: joinRuns(runs, "stderr"),
-      files: [],
+      files: captures.map((c) => ({ name: c.name, bytes: c.bytes })),
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
