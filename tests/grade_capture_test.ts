@@ -22,7 +22,17 @@ async function names(dir: string): Promise<string[]> {
 
 async function gradeCapture(dir: string, env?: Record<string, string>) {
   const r = await runSocklab(
-    ["grade", "part2", "--json", "--seed", String(SEED), "--capture", dir, "--", ...py("part2_good.py")],
+    [
+      "grade",
+      "part2",
+      "--json",
+      "--seed",
+      String(SEED),
+      "--capture",
+      dir,
+      "--",
+      ...py("part2_good.py"),
+    ],
     { timeoutMs: 90_000, env },
   );
   assert.equal(r.code, 0, r.stderr);

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
+import { slug } from "../mod/grade/capture.ts";
+import { pmuRuns } from "../mod/grade/pmu_runs.ts";
+import { floodText } from "../mod/pmu/mod.ts";
 import { descendants } from "../mod/proc/sandbox.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import {
@@ -11,6 +14,8 @@ import {
   waitGraded,
   waitStatus,
 } from "./helpers/service.ts";
+import { serverBytes } from "./helpers/grade.ts";
+import { requireTool } from "./helpers/requires.ts";
 
 const BROKEN = "import sys\nsys.exit('no socket today')\n";
 
@@ -172,6 +177,7 @@ Deno.test("service api: one queued-or-running job per student and part, then the
 });
 
 Deno.test("service api: 20 submissions queued at once all complete once, with the right scores", async () => {
+  requireTool("tcpdump", "tcpdump"); // the archive holds each run's capture
   const ids = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, "0")}`);
   await using course = await makeCourse(ids);
   await using svc = await serveInProcess(course, { workers: 4 });
@@ -210,12 +216,19 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
   });
   assert.equal(zip.headers.get("content-type"), "application/zip");
   const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
-  assert.deepEqual(Object.keys(files).sort(), [
-    "PDC.py",
-    "output/result.json",
-    "output/stderr.txt",
-    "output/stdout.txt",
-  ]);
+  // Each run's packets too (the worker is root: grading is isolated, tcpdump in the job's lo).
+  const pcaps = pmuRuns(7, true).map((run) => `output/${slug(run.name)}.pcap`);
+  assert.deepEqual(
+    Object.keys(files).sort(),
+    [
+      "PDC.py",
+      "output/result.json",
+      "output/stderr.txt",
+      "output/stdout.txt",
+      ...pcaps,
+    ].sort(),
+  );
+  assert.equal(serverBytes(files["output/cmd_floodme.pcap"]), floodText());
   const result = JSON.parse(new TextDecoder().decode(files["output/result.json"]));
   assert.equal(result.score, results[0].max_grade);
   assert.equal(result.success, 1);

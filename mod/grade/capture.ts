@@ -91,7 +91,9 @@ export class RunCaptures {
         this.#log(`capture: ${name} cut to its first ${CAPTURE_LIMITS.fileBytes} bytes`);
       }
       if (this.#total + bytes.length > CAPTURE_LIMITS.totalBytes) {
-        this.#log(`capture: ${name} left out (captures are kept up to ${CAPTURE_LIMITS.totalBytes} bytes in all)`);
+        this.#log(
+          `capture: ${name} left out (captures are kept up to ${CAPTURE_LIMITS.totalBytes} bytes in all)`,
+        );
         return;
       }
       this.#total += bytes.length;

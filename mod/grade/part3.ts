@@ -15,10 +15,10 @@ import { Sandbox } from "../proc/sandbox.ts";
 import { startPmuUdp, type UdpServerEvent } from "../udp/pmu_udp.ts";
 import { checkOffset } from "./checks.ts";
 import {
+  captureRun,
   describeEnd,
   type GradablePart,
   type GradeContext,
-  captureRun,
   programRun,
   showOutput,
 } from "./part.ts";

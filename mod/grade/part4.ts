@@ -15,10 +15,10 @@ import { startTv } from "../multicast/tv.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkScriptLines, checkSenderAllLines, checkSenderFormat, excerpt } from "./checks.ts";
 import {
+  captureRun,
   describeEnd,
   type GradablePart,
   type GradeContext,
-  captureRun,
   programRun,
   showOutput,
 } from "./part.ts";

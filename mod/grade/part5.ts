@@ -18,10 +18,10 @@ import { makeTestIdentity } from "../tls/ca.ts";
 import { connectSecure, lenientClose, loadCaCert } from "../tls/client.ts";
 import { checkPmuMessages } from "./checks.ts";
 import {
+  captureRun,
   describeEnd,
   type GradablePart,
   type GradeContext,
-  captureRun,
   programRun,
   showOutput,
 } from "./part.ts";
