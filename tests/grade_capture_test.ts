@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { slug } from "../mod/grade/capture.ts";
 import { pmuRuns } from "../mod/grade/pmu_runs.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
+import { isolationProblem } from "../mod/proc/sandbox.ts";
 import { runSocklab } from "../scripts/lib/proc.ts";
 import { py, serverBytes } from "./helpers/grade.ts";
 import { requireTool } from "./helpers/requires.ts";
@@ -52,6 +53,10 @@ Deno.test("grade part2 --capture DIR: a pcap per test holding that test's server
       assert.match(r.stderr, /capture: not recording, .*grading goes on without captures/);
       assert.deepEqual(await names(`${dir}/out`), []);
       return;
+    }
+    if (await isolationProblem() === null) {
+      // Isolated: tcpdump ran as root inside the job's own network namespace.
+      assert.doesNotMatch(r.stderr, /grading without isolation/);
     }
     const files = runs.map((run) => `${slug(run.name)}.pcap`);
     assert.deepEqual(await names(`${dir}/out`), [...files].sort());
