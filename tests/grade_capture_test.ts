@@ -5,7 +5,8 @@
  * Without tcpdump: one line, and grading goes on.
  */
 import assert from "node:assert/strict";
-import { slug } from "../mod/grade/capture.ts";
+import { capPcap, slug } from "../mod/grade/capture.ts";
+import { LINKTYPE, readPcap, writePcap } from "../mod/packets/pcap.ts";
 import { pmuRuns } from "../mod/grade/pmu_runs.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";
 import { isolationProblem } from "../mod/proc/sandbox.ts";
@@ -86,5 +87,30 @@ Deno.test("grade --capture without tcpdump: one line, the grading is the same", 
     assert.deepEqual(await names(dir), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("grade captures: file names from test names; a big capture keeps its first whole packets", () => {
+  assert.equal(slug("CMD_short:0, few messages"), "cmd_short-0-few-messages");
+  assert.equal(
+    slug("TLS on localhost:5003, certificate of the lab CA"),
+    "tls-on-localhost-5003-certificate-of-the-lab-ca",
+  );
+  assert.equal(slug("?!"), "run");
+  const records = Array.from({ length: 50 }, (_, i) => ({
+    timeUs: 1_700_000_000_000_000 + i,
+    origLen: 1000 + i,
+    data: new Uint8Array(1000 + i).fill(i),
+  }));
+  const whole = writePcap(LINKTYPE.ETHERNET, records);
+  assert.equal(capPcap(whole, whole.length), whole);
+  for (const max of [24, 24 + 16 + 999, 24 + 16 + 1000, 10_000, whole.length - 1]) {
+    const cut = capPcap(whole, max);
+    assert.ok(cut.length <= max, `${cut.length} > ${max}`);
+    const back = readPcap(cut);
+    assert.equal(back.truncated, false);
+    assert.deepEqual(back.records, records.slice(0, back.records.length));
+    // No further whole packet would have fitted.
+    assert.ok(cut.length + 16 + records[back.records.length].data.length > max);
   }
 });
