@@ -212,3 +212,33 @@ Deno.test("web: the TA imports a roster from the page and downloads the new stud
   const carol = await signIn(svc.url, token);
   assert.match((await getPage(`${svc.url}/`, carol)).text, /Carol/);
 });
+
+Deno.test("web: a 10 MiB form is refused (413) before it is read whole, and nothing is queued", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const cookie = await signIn(svc.url, course.tokens.alice);
+  const csrf = csrfOf((await getPage(`${svc.url}/submit`, cookie)).text);
+  const fd = new FormData();
+  fd.set("csrf", csrf);
+  fd.set("kind", "part2");
+  fd.set("script", new File([new Uint8Array(10 * 1024 * 1024).fill(0x61)], "PDC.py"));
+  const res = await fetch(`${svc.url}/submit`, { method: "POST", body: fd, headers: { cookie } });
+  const text = await res.text();
+  assert.equal(res.status, 413);
+  assert.match(text, /larger than the limit of 1 MiB/);
+  assert.match(text, /<h1>New submission<\/h1>/, "the form comes back");
+  const store = await openStore({ data: course.data });
+  try {
+    assert.equal((await store.listSubmissions({})).length, 0);
+  } finally {
+    await store.close();
+  }
+  // The sign-in form is capped too.
+  const big = await fetch(`${svc.url}/login`, {
+    method: "POST",
+    body: new URLSearchParams({ token: "x".repeat(100_000) }),
+  });
+  assert.equal(big.status, 401);
+  await big.body?.cancel();
+  assert.equal((await getPage(`${svc.url}/`, cookie)).status, 200, "still serving");
+});

@@ -23,6 +23,7 @@ import {
 import { userForToken } from "../auth.ts";
 import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
 import { isKind, type Kind, KINDS, type Submission, type User } from "../store/store.ts";
+import { MULTIPART_OVERHEAD, readCapped, UploadError } from "../upload.ts";
 import { LIVE_JS, STYLE_CSS } from "./assets.ts";
 import {
   clearedSessionCookie,
@@ -107,6 +108,21 @@ function truncate(text: string): string {
   return text.length > PAGE_OUTPUT_CAP
     ? text.slice(0, PAGE_OUTPUT_CAP) + "\n[... cut here: the archive has all of it]"
     : text;
+}
+
+/** The sign-in form's body at most, bytes. */
+const LOGIN_CAP = 16 * 1024;
+
+/** A POST body, read once up to `cap` bytes (else an UploadError 413), and its form. */
+async function readForm(
+  req: Request,
+  cap: number,
+): Promise<{ bytes: Uint8Array; form: FormData | null }> {
+  const bytes = await readCapped(req, cap);
+  const form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": req.headers.get("content-type") ?? "" },
+  }).formData().catch(() => null);
+  return { bytes, form };
 }
 
 /** Makes the pages' request handler (null for paths that are not pages). */
@@ -245,8 +261,8 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         if (origin !== null && origin !== url.origin) {
           return page(errorPage("Refused", "This form was sent from another site."), 403);
         }
-        const form = await req.formData().catch(() => null);
-        const token = form?.get("token");
+        const form = await readForm(req, LOGIN_CAP).catch(() => null);
+        const token = form?.form?.get("token");
         return await signIn(typeof token === "string" ? token.trim() : null);
       }
     }
@@ -263,11 +279,28 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
     const { user, viewer } = who;
 
     if (req.method === "POST") {
-      // Read the form once; the CSRF token is in it (multipart or urlencoded).
-      const body = await req.arrayBuffer();
+      // Read the form once, capped; the CSRF token is in it (multipart or urlencoded).
+      const policy = (await store.getCourse())!.policy;
+      let read: { bytes: Uint8Array; form: FormData | null };
+      try {
+        read = await readForm(req, policy.maxTotalBytes + MULTIPART_OVERHEAD);
+      } catch (e) {
+        if (!(e instanceof UploadError)) throw e;
+        const course = (await store.getCourse())!;
+        return page(
+          user.role === "student"
+            ? submitPage(viewer, course.name, course.policy, { error: e.message })
+            : errorPage("Too large", e.message, viewer),
+          e.status,
+        );
+      }
+      const { bytes, form } = read;
       const copy = () =>
-        new Request(req.url, { method: "POST", headers: req.headers, body: body.slice(0) });
-      const form = await copy().formData().catch(() => null);
+        new Request(req.url, {
+          method: "POST",
+          headers: req.headers,
+          body: bytes.slice() as Uint8Array<ArrayBuffer>,
+        });
       const csrf = form?.get("csrf");
       if (!await postAllowed(req, typeof csrf === "string" ? csrf : null)) {
         return page(
