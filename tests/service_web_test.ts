@@ -4,6 +4,7 @@
  * and a refused upload shown next to its field with nothing queued.
  */
 import assert from "node:assert/strict";
+import { issueToken } from "../mod/service/auth.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import { makeCourse, serveInProcess } from "./helpers/service.ts";
 
@@ -241,4 +242,22 @@ Deno.test("web: a 10 MiB form is refused (413) before it is read whole, and noth
   assert.equal(big.status, 401);
   await big.body?.cancel();
   assert.equal((await getPage(`${svc.url}/`, cookie)).status, 200, "still serving");
+});
+
+Deno.test("web: a replaced token ends the sessions it opened", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const cookie = await signIn(svc.url, course.tokens.alice);
+  assert.equal((await getPage(`${svc.url}/`, cookie)).status, 200);
+  const store = await openStore({ data: course.data });
+  let fresh: string;
+  try {
+    fresh = await issueToken(store, "alice");
+  } finally {
+    await store.close();
+  }
+  const old = await getPage(`${svc.url}/`, cookie);
+  assert.equal(old.status, 303, "the old session is gone");
+  const again = await signIn(svc.url, fresh);
+  assert.equal((await getPage(`${svc.url}/`, again)).status, 200);
 });

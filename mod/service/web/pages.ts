@@ -20,7 +20,7 @@ import {
   type SubmissionJson,
   submissionJson,
 } from "../api.ts";
-import { userForToken } from "../auth.ts";
+import { hashToken, userForToken } from "../auth.ts";
 import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
 import { isKind, type Kind, KINDS, type Submission, type User } from "../store/store.ts";
 import { MULTIPART_OVERHEAD, readCapped, UploadError } from "../upload.ts";
@@ -135,9 +135,11 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
 
   async function signedIn(req: Request): Promise<{ user: User; viewer: Viewer } | null> {
     const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
-    const id = await signer.verify(cookie);
-    if (!id || !cookie) return null;
-    const user = await store.getUser(id);
+    // The session names the token (by its stored hash): a token replaced with
+    // `course token` ends the sessions it opened.
+    const tokenHash = await signer.verify(cookie);
+    if (!tokenHash || !cookie) return null;
+    const user = await store.userByTokenHash(tokenHash);
     if (!user) return null;
     return {
       user,
@@ -155,11 +157,13 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
 
   async function signIn(token: string | null): Promise<Response> {
     const user = await userForToken(store, token);
-    if (!user) {
+    if (!user || token === null) {
       return page(loginPage("This link or token is not valid (it may have been replaced)."), 401);
     }
     ctx.log(`web: ${user.id} signed in`);
-    return redirect("/", { "set-cookie": sessionCookie(await signer.issue(user.id)) });
+    return redirect("/", {
+      "set-cookie": sessionCookie(await signer.issue(await hashToken(token))),
+    });
   }
 
   async function studentHomePage(viewer: Viewer, flash?: string): Promise<Response> {
