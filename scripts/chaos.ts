@@ -27,11 +27,15 @@ import {
   echoStorm,
   FULL,
   pmuAtLimitStorm,
+  pmuEmfileStorm,
+  pmuFairStorm,
   pmuStorm,
   pmuUdpStorm,
   receiverStorm,
   REDUCED,
+  securePmuStalledStorm,
   securePmuStorm,
+  wsPmuFairStorm,
   wsPmuStorm,
 } from "./chaos/targets.ts";
 
@@ -57,6 +61,10 @@ const all: StormSpec[] = [
   wsPmuStorm(scale, seed),
   pmuUdpStorm(scale, seed),
   receiverStorm(scale, seed),
+  pmuFairStorm(scale, seed),
+  wsPmuFairStorm(scale, seed),
+  securePmuStalledStorm(scale, seed),
+  pmuEmfileStorm(scale, seed),
 ];
 const only = values.only?.split(",");
 const specs = only ? all.filter((s) => only.includes(s.name)) : all;

@@ -37,7 +37,13 @@ Deno.test("pmu --max-connections: the client over the limit is told so and logge
   const held = await stallers(port, 2);
   try {
     const r = await runSocklab(["pdc", "127.0.0.1", String(port), "CMD_short:0"]);
-    assert.equal(r.stdout, "Server busy: too many connections, try again later.\n");
+    // A refusal is no data: stderr, exit 1 (scripts can trust pdc's exit code).
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.match(
+      r.stderr,
+      /^socklab pdc: error: 127\.0\.0\.1:\d+: the server answered 'Server busy: too many connections, try again later\.'$/m,
+    );
     await server.stderr.waitFor(
       /^127\.0\.0\.1:\d+ refused: 2 connections already open \(--max-connections 2\)$/,
     );
@@ -147,7 +153,9 @@ Deno.test("secure-pmu --max-connections: a TLS client over the limit is told so 
       "CMD_short:0",
       certs + "ca.crt",
     ]);
-    assert.equal(r.stdout, "Server busy: too many connections, try again later.\n", r.stderr);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /the server answered 'Server busy: too many connections/);
     await server.stderr.waitFor(/refused: 1 connections already open \(--max-connections 1\)/);
   } finally {
     closeAll(held);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { tlsReason } from "../mod/tls/secure.ts";
+import { tlsReason } from "../mod/tls/client.ts";
 import { Proc, runProc, runSocklab, spawnSocklab, startServer } from "../scripts/lib/proc.ts";
 import { STUDENTS } from "./helpers/grade.ts";
 import { netnsTest } from "./helpers/netns.ts";

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
+import { slug } from "../mod/grade/capture.ts";
+import { pmuRuns } from "../mod/grade/pmu_runs.ts";
+import { floodText } from "../mod/pmu/mod.ts";
+import { descendants } from "../mod/proc/sandbox.ts";
+import { openStore } from "../mod/service/store/open.ts";
 import {
   fixture,
   getJson,
@@ -7,7 +12,10 @@ import {
   postSubmission,
   serveInProcess,
   waitGraded,
+  waitStatus,
 } from "./helpers/service.ts";
+import { serverBytes } from "./helpers/grade.ts";
+import { requireTool } from "./helpers/requires.ts";
 
 const BROKEN = "import sys\nsys.exit('no socket today')\n";
 
@@ -169,6 +177,7 @@ Deno.test("service api: one queued-or-running job per student and part, then the
 });
 
 Deno.test("service api: 20 submissions queued at once all complete once, with the right scores", async () => {
+  requireTool("tcpdump", "tcpdump"); // the archive holds each run's capture
   const ids = Array.from({ length: 20 }, (_, i) => `s${String(i).padStart(2, "0")}`);
   await using course = await makeCourse(ids);
   await using svc = await serveInProcess(course, { workers: 4 });
@@ -207,12 +216,19 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
   });
   assert.equal(zip.headers.get("content-type"), "application/zip");
   const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
-  assert.deepEqual(Object.keys(files).sort(), [
-    "PDC.py",
-    "output/result.json",
-    "output/stderr.txt",
-    "output/stdout.txt",
-  ]);
+  // Each run's packets too (the worker is root: grading is isolated, tcpdump in the job's lo).
+  const pcaps = pmuRuns(7, true).map((run) => `output/${slug(run.name)}.pcap`);
+  assert.deepEqual(
+    Object.keys(files).sort(),
+    [
+      "PDC.py",
+      "output/result.json",
+      "output/stderr.txt",
+      "output/stdout.txt",
+      ...pcaps,
+    ].sort(),
+  );
+  assert.equal(serverBytes(files["output/cmd_floodme.pcap"]), floodText());
   const result = JSON.parse(new TextDecoder().decode(files["output/result.json"]));
   assert.equal(result.score, results[0].max_grade);
   assert.equal(result.success, 1);
@@ -277,4 +293,45 @@ Deno.test("service api: a grader failure is retried, then failed, and is not an 
   assert.equal(signed.success, 1);
   const me = await getJson(svc.url, course.tokens.alice, "/api/me");
   assert.equal((me.body.scores as Record<string, number>)["ca-sign"], 1);
+});
+
+Deno.test("service api: closing with a job still running past the grace stops it and hands it back", async () => {
+  await using course = await makeCourse(["alice"]);
+  const svc = await serveInProcess(course, { workers: 1 });
+  // A name of its own: other test files run in this process too.
+  const name = `hang_${crypto.randomUUID().slice(0, 8)}.py`;
+  let id: number;
+  try {
+    const made = await postSubmission(svc.url, course.tokens.alice, {
+      kind: "part2",
+      files: { script: { name, data: "import time\ntime.sleep(120)\n" } },
+    });
+    id = made.body.id as number;
+    await waitStatus(svc.url, course.tokens.alice, id, ["running"], 20_000);
+  } finally {
+    await svc.close(300);
+  }
+  assert.ok(
+    svc.logs.some((l) => /: handed back to the queue \(shutting down\)$/.test(l)),
+    svc.logs.join("\n"),
+  );
+  const left = () =>
+    descendants(Deno.pid).filter((pid) => {
+      try {
+        return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(name);
+      } catch {
+        return false;
+      }
+    });
+  // The kill is sent; wait (bounded) for the kernel to finish it.
+  const deadline = Date.now() + 5_000;
+  while (left().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(left(), [], "the program was stopped");
+  const store = await openStore({ data: course.data });
+  try {
+    const job = (await store.getSubmission(id))!.job;
+    assert.deepEqual([job.status, job.tries], ["queued", 0]);
+  } finally {
+    await store.close();
+  }
 });

@@ -13,9 +13,12 @@ async function tempDir(): Promise<string & AsyncDisposable> {
   }) as string & AsyncDisposable;
 }
 
-/** `socklab serve` on port 0; returns the process and its URL. */
-async function serve(data: string, extra: string[] = []) {
-  const proc = spawnSocklab(["serve", "--data", data, "--port", "0", ...extra]);
+/** `socklab serve` on port 0, its temporary files in `tmp`; returns the process and its URL. */
+async function serve(data: string, extra: string[] = [], tmp?: string) {
+  const proc = spawnSocklab(
+    ["serve", "--data", data, "--port", "0", ...extra],
+    tmp ? { env: { TMPDIR: tmp } } : {},
+  );
   try {
     const url = (await proc.stderr.waitFor(/listening on (http:\/\/\S+)/, 20_000))[1];
     return { proc, url };
@@ -161,7 +164,10 @@ ${fixture("part2_good.py")}`;
   // The script keeps state in the test's directory between the two runs: a sandbox would (rightly)
   // hide it, so this test of the queue grades unisolated (tests/isolation_test.ts covers isolation).
   const unisolated = ["--isolation", "off"];
-  const first = await serve(data, ["--workers", "1", "--lease", "1", ...unisolated]);
+  // The killed serve leaves its job's folder in `tmp`; the next one removes it.
+  const tmp = `${dir}/tmp`;
+  await Deno.mkdir(tmp);
+  const first = await serve(data, ["--workers", "1", "--lease", "1", ...unisolated], tmp);
   let id: number;
   try {
     const made = await postSubmission(first.url, ta, {
@@ -187,12 +193,17 @@ ${fixture("part2_good.py")}`;
   } finally {
     await first.proc.stop(1000);
   }
-  const second = await serve(data, ["--workers", "1", "--lease", "1", ...unisolated]);
+  assert.equal(
+    [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("socklab-job-")).length,
+    1,
+  );
+  const second = await serve(data, ["--workers", "1", "--lease", "1", ...unisolated], tmp);
   try {
     const done = await waitGraded(second.url, ta, id, 60_000);
     assert.equal(done.status, "done");
     assert.equal(done.score, done.max_grade, JSON.stringify(done.tests));
     assert.match(second.proc.stderr.text, /1 job\(s\) of a stopped worker back in the queue/);
+    assert.match(second.proc.stderr.text, /removed 1 job folder\(s\) of stopped workers/);
     second.proc.kill("SIGTERM");
     assert.equal((await second.proc.exited(20_000)).code, 0);
   } finally {

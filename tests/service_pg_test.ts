@@ -150,7 +150,7 @@ machineTest("a worker on another machine grades a submission made through serve"
   await using _serve = serve;
   await using worker = workerOn(m, pg, "machine-1", c.tmp, ["--slots", "1"]);
   await worker.stderr.waitFor(
-    /^worker machine-1: 1 slot\(s\) on postgres:\/\/socklab:\*\*\*@10\.231\.[\d.]+:\d+\/socklab; ready$/,
+    /^worker machine-1: 1 slot\(s\) on postgres:\/\/socklab:\*\*\*@10\.231\.[\d.]+:\d+\/socklab, (each job isolated|grading UNISOLATED .*); ready$/,
     30_000,
   );
 

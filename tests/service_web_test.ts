@@ -4,6 +4,7 @@
  * and a refused upload shown next to its field with nothing queued.
  */
 import assert from "node:assert/strict";
+import { issueToken } from "../mod/service/auth.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import { makeCourse, serveInProcess } from "./helpers/service.ts";
 
@@ -211,4 +212,52 @@ Deno.test("web: the TA imports a roster from the page and downloads the new stud
   assert.equal(link, `${svc.url}/login?token=${token}`);
   const carol = await signIn(svc.url, token);
   assert.match((await getPage(`${svc.url}/`, carol)).text, /Carol/);
+});
+
+Deno.test("web: a 10 MiB form is refused (413) before it is read whole, and nothing is queued", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const cookie = await signIn(svc.url, course.tokens.alice);
+  const csrf = csrfOf((await getPage(`${svc.url}/submit`, cookie)).text);
+  const fd = new FormData();
+  fd.set("csrf", csrf);
+  fd.set("kind", "part2");
+  fd.set("script", new File([new Uint8Array(10 * 1024 * 1024).fill(0x61)], "PDC.py"));
+  const res = await fetch(`${svc.url}/submit`, { method: "POST", body: fd, headers: { cookie } });
+  const text = await res.text();
+  assert.equal(res.status, 413);
+  assert.match(text, /larger than the limit of 1 MiB/);
+  assert.match(text, /<h1>New submission<\/h1>/, "the form comes back");
+  const store = await openStore({ data: course.data });
+  try {
+    assert.equal((await store.listSubmissions({})).length, 0);
+  } finally {
+    await store.close();
+  }
+  // The sign-in form is capped too.
+  const big = await fetch(`${svc.url}/login`, {
+    method: "POST",
+    body: new URLSearchParams({ token: "x".repeat(100_000) }),
+  });
+  assert.equal(big.status, 401);
+  await big.body?.cancel();
+  assert.equal((await getPage(`${svc.url}/`, cookie)).status, 200, "still serving");
+});
+
+Deno.test("web: a replaced token ends the sessions it opened", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const cookie = await signIn(svc.url, course.tokens.alice);
+  assert.equal((await getPage(`${svc.url}/`, cookie)).status, 200);
+  const store = await openStore({ data: course.data });
+  let fresh: string;
+  try {
+    fresh = await issueToken(store, "alice");
+  } finally {
+    await store.close();
+  }
+  const old = await getPage(`${svc.url}/`, cookie);
+  assert.equal(old.status, 303, "the old session is gone");
+  const again = await signIn(svc.url, fresh);
+  assert.equal((await getPage(`${svc.url}/`, again)).status, 200);
 });

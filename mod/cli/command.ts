@@ -100,7 +100,7 @@ export function parseCommandArgs<O extends Options>(
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: negativeValues(argv, options),
       options: parserOptions,
       allowPositionals: true,
       strict: true,
@@ -147,10 +147,34 @@ export function parseCommandArgs<O extends Options>(
   return { values: values as OptionValues<O>, given, positionals, rest };
 }
 
+/**
+ * `--port -5` as `--port=-5`: parseArgs takes a value that starts with a dash for an option
+ * ("ambiguous"); a negative number after an option that takes a value is that value, so the
+ * option's own check names what is wrong with it, in one line.
+ */
+function negativeValues(argv: string[], options: Record<string, OptionSpec>): string[] {
+  const takesValue = (arg: string) => {
+    const long = arg.match(/^--([^=]+)$/);
+    if (long) return options[long[1]]?.type === "string";
+    const short = arg.match(/^-([^-])$/);
+    return !!short &&
+      Object.values(options).some((o) => o.short === short[1] && o.type === "string");
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--") return out.concat(argv.slice(i));
+    if (takesValue(argv[i]) && /^-[\d.]/.test(argv[i + 1] ?? "")) {
+      out.push(`${argv[i]}=${argv[i + 1]}`.replace(/^-([^-])=/, "-$1"));
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 function parseErrorMessage(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  // parseArgs messages carry advice for JavaScript callers; keep the first sentence.
-  return msg.split(/\. (?:To specify|Did you forget)/)[0].replace(/\.$/, "");
+  // parseArgs messages carry advice for JavaScript callers on more lines; keep the first.
+  return msg.split(/\n|\. (?:To specify|Did you forget)/)[0].replace(/\.$/, "");
 }
 
 /** The full help text of a command. */

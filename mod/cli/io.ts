@@ -28,6 +28,11 @@ export interface Io {
    * keeps the default (Ctrl-C ends it at once).
    */
   readonly stopped: Promise<string>;
+  /**
+   * Log lines dropped because stderr failed (disk full, I/O error) and why; a failed log
+   * write never throws (a server must not die of its log).
+   */
+  logFailures(): { dropped: number; reason: string };
 }
 
 /** Thrown when stdout's reader went away (e.g. `| head`). */
@@ -35,14 +40,24 @@ export class OutputClosed extends Error {
   override name = "OutputClosed";
 }
 
-function writeAll(sink: Sink, data: Uint8Array): void {
+/**
+ * Writing to stdout failed for another reason than its reader leaving (disk full, I/O
+ * error): the command stops with one line and exit 1.
+ */
+export class OutputFailed extends Error {
+  override name = "OutputFailed";
+}
+
+function writeAll(sink: Sink, data: Uint8Array, what = "stdout"): void {
   let off = 0;
   while (off < data.length) {
     try {
       off += sink.writeSync(data.subarray(off));
     } catch (e) {
-      if (e instanceof Deno.errors.BrokenPipe) throw new OutputClosed("stdout closed");
-      throw e;
+      if (e instanceof Deno.errors.BrokenPipe) throw new OutputClosed(`${what} closed`);
+      throw new OutputFailed(
+        `cannot write to ${what}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
 }
@@ -50,6 +65,8 @@ function writeAll(sink: Sink, data: Uint8Array): void {
 /** An Io that writes to the given sinks. */
 export function makeIo(stdout: Sink, stderr: Sink, stopped: () => Promise<string>): Io {
   let stop: Promise<string> | undefined;
+  const failures = { dropped: 0, reason: "" };
+  let reported = 0;
   return {
     get stopped() {
       return stop ??= stopped();
@@ -58,11 +75,26 @@ export function makeIo(stdout: Sink, stderr: Sink, stopped: () => Promise<string
     write: (data) => writeAll(stdout, typeof data === "string" ? encoder.encode(data) : data),
     log: (line) => {
       try {
-        writeAll(stderr, encoder.encode(line + "\n"));
+        if (reported < failures.dropped) {
+          // Said once, as soon as the log works again.
+          const n = failures.dropped - reported;
+          writeAll(
+            stderr,
+            encoder.encode(`log: ${n} line(s) dropped (writing them failed: ${failures.reason})\n`),
+            "stderr",
+          );
+          reported = failures.dropped;
+        }
+        writeAll(stderr, encoder.encode(line + "\n"), "stderr");
       } catch (e) {
-        if (!(e instanceof OutputClosed)) throw e;
+        // EPIPE: nobody reads the log any more, nothing to count. Anything else (ENOSPC,
+        // EIO): the line is dropped and counted; the summary says so if it can be written.
+        if (e instanceof OutputClosed) return;
+        failures.dropped++;
+        failures.reason ||= (e as Error).message.replace(/^cannot write to stderr: /, "");
       }
     },
+    logFailures: () => ({ ...failures }),
   };
 }
 

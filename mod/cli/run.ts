@@ -8,7 +8,7 @@
 import config from "../../deno.json" with { type: "json" };
 import { type Command, commandHelp, parseCommandArgs } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
-import { type Io, OutputClosed } from "./io.ts";
+import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS } from "./table.ts";
 import { ENGINE_COMMAND, engineMain } from "../grade/engine.ts";
 
@@ -83,12 +83,34 @@ function unknownCommand(io: Io, name: string): number {
   return 2;
 }
 
-/** Run socklab with these arguments; returns the exit code. */
+/**
+ * Run socklab with these arguments; returns the exit code. Output that cannot be written
+ * ends the command: quietly with 0 if stdout's reader left (EPIPE, `| head`), with one line
+ * and 1 on any other failure (`> /dev/full`).
+ */
 export async function runCli(argv: string[], io: Io): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (e) {
+    if (e instanceof OutputClosed) return 0;
+    if (e instanceof OutputFailed) {
+      io.log(`socklab${argv[0] && findCommand(argv[0]) ? ` ${argv[0]}` : ""}: error: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === undefined || first === "--help" || first === "-h") {
+  if (first === undefined) {
+    // A usage error: the help goes to stderr, with the usage error's exit code.
+    io.log(mainHelp().trimEnd());
+    return 2;
+  }
+  if (first === "--help" || first === "-h") {
     io.write(mainHelp());
-    return first === undefined ? 2 : 0;
+    return 0;
   }
   if (first === "--version" || first === "-V" || first === "version") {
     io.out(versionLine());
@@ -139,7 +161,6 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       io.log(`socklab ${cmd.name}: error: ${e.message}`);
       return 1;
     }
-    if (e instanceof OutputClosed) return 0;
     throw e;
   }
 }

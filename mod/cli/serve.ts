@@ -6,12 +6,17 @@
  */
 import type { Io } from "./io.ts";
 import type { Server } from "../net/server.ts";
+import type { EventLog } from "./log.ts";
 
-/** Serve until stopped. The `listening on <addr>` line is what scripts wait for. */
+/**
+ * Serve until stopped. The `listening on <addr>` line is what scripts wait for. `events`,
+ * the server's rate-bounded log, gets its last count out before the summary.
+ */
 export async function serveUntilStopped(
   io: Io,
   server: Server,
   announce = `listening on ${server.address}`,
+  events?: EventLog,
 ): Promise<number> {
   // Install the SIGINT/SIGTERM handlers before announcing: a script that signals the server
   // as soon as it reads `listening on` must get a clean stop, not the default kill.
@@ -19,6 +24,13 @@ export async function serveUntilStopped(
   io.log(announce);
   const why = await Promise.race([stopped, server.closed.then(() => "closed")]);
   await server.close();
-  io.log(`${server.name}: stopped${why === "closed" ? "" : ` (${why})`}; ${server.summary()}`);
+  events?.flush();
+  const failed = io.logFailures();
+  const dropped = failed.dropped
+    ? `; ${failed.dropped} log line(s) dropped (writing them failed: ${failed.reason})`
+    : "";
+  io.log(
+    `${server.name}: stopped${why === "closed" ? "" : ` (${why})`}; ${server.summary()}${dropped}`,
+  );
   return 0;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { defineCommand, flag, numOpt, parseChoice, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { findProgram } from "../proc/sandbox.ts";
@@ -62,6 +62,12 @@ export const grade = defineCommand({
       help: "required, auto or off: run the program in a sandbox of its own (root and " +
         "bubblewrap); auto falls back to running it as you, saying so",
     },
+    capture: {
+      type: "string",
+      arg: "DIR",
+      help: "record each run's packets into DIR/<test>.pcap for 'socklab packets' or " +
+        "Wireshark (tcpdump; needs root or CAP_NET_RAW)",
+    },
   },
   description: `The program gets the lab's prototype arguments appended, e.g.
   socklab grade part2 -- python3 PDC.py
@@ -78,7 +84,13 @@ processes, user nobody, the system read-only, 64 processes, 512 MiB. The
 program sees the system's programs only (python3 is /usr/bin/python3, not
 pyenv's), and its files: each file named on its command line, with the
 other files of that file's directory (not subdirectories), at the same
-path, or in its working directory for a relative name.`,
+path, or in its working directory for a relative name.
+
+With --capture DIR, each run's packets (its port, on the interface it uses:
+isolated, the job's own loopback) go to DIR/<test>.pcap, e.g.
+DIR/cmd_short-0.pcap; at most 2000 packets and 4 MiB per run, 16 MiB in all.
+Without tcpdump or the privilege to capture, one line says so and grading
+goes on.`,
   example: "socklab grade part2 -- python3 PDC.py",
   async run(args, io) {
     const partName = args.positionals[0];
@@ -109,6 +121,16 @@ path, or in its working directory for a relative name.`,
     }
     const isolation = parseChoice(str(args, "isolation"), "--isolation", ISOLATIONS);
     const json = flag(args, "json");
+    const captureDir = str(args, "capture");
+    if (captureDir !== undefined) {
+      try {
+        await Deno.mkdir(captureDir, { recursive: true });
+      } catch (e) {
+        throw new RunError(
+          `--capture: cannot make '${captureDir}': ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+    }
     io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
     const abs = (o: "cert" | "key" | "ca") => {
       const v = str(args, o);
@@ -116,9 +138,9 @@ path, or in its working directory for a relative name.`,
     };
     const stop = new AbortController();
     void io.stopped.then((sig) => stop.abort(new RunError(`interrupted by ${sig}`)));
-    let report;
+    let report, captures;
     try {
-      ({ report } = await gradeProgram({
+      ({ report, captures } = await gradeProgram({
         part: part.name,
         program: args.rest,
         timeLimitMs: timeLimit * 1000,
@@ -130,10 +152,22 @@ path, or in its working directory for a relative name.`,
         isolation,
         files: programFiles(args.rest),
         signal: stop.signal,
+        capture: captureDir !== undefined,
       }));
     } catch (e) {
       if (e instanceof RunError) throw e;
       throw new RunError(e instanceof Error ? e.message : String(e));
+    }
+    if (captureDir !== undefined && captures.length > 0) {
+      for (const c of captures) {
+        await Deno.writeFile(join(captureDir, c.name), c.bytes).catch((e) => {
+          throw new RunError(`--capture: cannot write ${c.name}: ${e.message ?? e}`);
+        });
+      }
+      io.log(
+        `capture: ${captures.length} pcap file(s) in ${captureDir}: ` +
+          captures.map((c) => c.name).join(", "),
+      );
     }
     if (json) io.out(JSON.stringify(report));
     else {

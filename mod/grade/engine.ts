@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { dirname, resolve } from "node:path";
 import { selfArgv } from "../proc/self.ts";
 import {
@@ -30,6 +31,7 @@ import {
   removeCgroup,
   type SandboxResult,
 } from "../proc/sandbox.ts";
+import { type GradeCapture, RunCaptures } from "./capture.ts";
 import type { GradeContext } from "./part.ts";
 import { PARTS } from "./parts.ts";
 import { type GradeReport, makeReport } from "./report.ts";
@@ -66,6 +68,11 @@ export interface GradeRequest {
   files?: Record<string, string>;
   /** Stop grading (and the program) when this aborts; gradeProgram then rejects. */
   signal?: AbortSignal;
+  /**
+   * Record each run's packets (tcpdump on the run's port; see ./capture.ts):
+   * the outcome's `captures`. Without tcpdump or the privilege, one log line.
+   */
+  capture?: boolean;
 }
 
 /** One run of the program during grading: which test, and how it ended. */
@@ -80,7 +87,14 @@ export interface GradeOutcome {
   runs: ProgramRun[];
   /** Whether the program ran isolated. */
   isolated: boolean;
+  /** With `capture`: each run's packets, `<slug of its test>.pcap` (empty otherwise). */
+  captures: GradeCapture[];
 }
+
+/** The outcome as the isolated engine prints it: the captures' bytes in base64. */
+type EngineOutcome = Omit<GradeOutcome, "isolated" | "captures"> & {
+  captures: (Omit<GradeCapture, "bytes"> & { base64: string })[];
+};
 
 /** The names of the gradable parts. */
 export const PART_NAMES: readonly string[] = PARTS.map((p) => p.name);
@@ -125,11 +139,14 @@ async function gradeHere(
 ): Promise<Omit<GradeOutcome, "isolated">> {
   const part = findPart(req.part);
   const runs: ProgramRun[] = [];
+  const log = req.log ?? (() => {});
+  const dir = req.capture ? await Deno.makeTempDir({ prefix: "socklab-capture-" }) : undefined;
+  const captures = dir === undefined ? undefined : new RunCaptures(dir, log);
   const ctx: GradeContext = {
     program: req.program,
     timeLimitMs: req.timeLimitMs,
     outputCapBytes: req.outputCapBytes,
-    log: req.log ?? (() => {}),
+    log,
     verbose: req.verbose ?? false,
     seed: req.seed,
     options: { ...req.options },
@@ -138,10 +155,15 @@ async function gradeHere(
     jail,
     files: jail ? req.files ?? {} : undefined,
     signal: req.signal,
+    captures,
   };
-  const tests = await part.run(ctx);
-  req.signal?.throwIfAborted();
-  return { report: makeReport(part.name, tests), runs };
+  try {
+    const tests = await part.run(ctx);
+    req.signal?.throwIfAborted();
+    return { report: makeReport(part.name, tests), runs, captures: captures?.captures ?? [] };
+  } finally {
+    if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** Every line of `stream`, to `onLine`, as it arrives. */
@@ -273,7 +295,15 @@ async function gradeIsolated(req: GradeRequest): Promise<GradeOutcome> {
       const why = stderr.filter((l) => l.trim()).at(-1) ?? `exit ${status.code}`;
       throw new Error(`the grading engine failed: ${why}`);
     }
-    return { ...JSON.parse(text) as Omit<GradeOutcome, "isolated">, isolated: true };
+    const { captures, ...outcome } = JSON.parse(text) as EngineOutcome;
+    return {
+      ...outcome,
+      captures: captures.map(({ base64, ...c }) => ({
+        ...c,
+        bytes: new Uint8Array(Buffer.from(base64, "base64")),
+      })),
+      isolated: true,
+    };
   } finally {
     await removeCgroup(cgroup);
     if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -300,8 +330,15 @@ export async function engineMain(log: (line: string) => void, out: (line: string
     cgroup: req.cgroup,
     limits: { ...JAIL_LIMITS, cpuSeconds: Math.ceil(req.timeLimitMs / 1000) + 5 },
   };
-  const outcome = await gradeHere({ ...req, log }, jail);
-  out(JSON.stringify(outcome));
+  const { captures, ...outcome } = await gradeHere({ ...req, log }, jail);
+  const wire: EngineOutcome = {
+    ...outcome,
+    captures: captures.map(({ bytes, ...c }) => ({
+      ...c,
+      base64: Buffer.from(bytes).toString("base64"),
+    })),
+  };
+  out(JSON.stringify(wire));
 }
 
 /** At most this many files (and bytes) of a directory go with a file named on the command line. */

@@ -5,7 +5,9 @@
  *
  * @module
  */
+import type { CaptureTarget } from "../packets/capture.ts";
 import type { Jail, SandboxOptions, SandboxResult } from "../proc/sandbox.ts";
+import type { RunCaptures, StopCapture } from "./capture.ts";
 import { excerpt } from "./checks.ts";
 import { escapeControls, type TestResult } from "./report.ts";
 
@@ -33,6 +35,8 @@ export interface GradeContext {
   files?: Record<string, string>;
   /** Grading interrupted: stop the program. */
   signal?: AbortSignal;
+  /** `grade --capture`: each run's packets are recorded (see {@link captureRun}). */
+  captures?: RunCaptures;
 }
 
 export interface GradablePart {
@@ -59,6 +63,19 @@ export function programRun(
     ...extra,
     files: { ...ctx.files, ...extra.files },
   };
+}
+
+/**
+ * With `grade --capture`, start recording the packets of `test`'s run
+ * (`target`: its transport, port and address) before the run starts; the
+ * result stops it once the run's exchange is over (servers closed).
+ */
+export function captureRun(
+  ctx: GradeContext,
+  test: string,
+  target: CaptureTarget,
+): Promise<StopCapture> {
+  return ctx.captures?.start(test, target) ?? Promise.resolve(() => Promise.resolve());
 }
 
 /** Record a finished run; with --verbose, show what the program printed. */

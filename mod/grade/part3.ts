@@ -15,6 +15,7 @@ import { Sandbox } from "../proc/sandbox.ts";
 import { startPmuUdp, type UdpServerEvent } from "../udp/pmu_udp.ts";
 import { checkOffset } from "./checks.ts";
 import {
+  captureRun,
   describeEnd,
   type GradablePart,
   type GradeContext,
@@ -56,6 +57,7 @@ async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promi
   const name = `IPv${family}-only server`;
   const port = freeDualUdpPort();
   const events: UdpServerEvent[] = [];
+  const stopCapture = await captureRun(ctx, name, { proto: "udp", port, host: "localhost" });
   const server = await startPmuUdp({
     hosts: family === 4 ? { 4: "127.0.0.1" } : { 6: "::1" },
     port,
@@ -111,6 +113,7 @@ async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promi
     };
   } finally {
     await server.close();
+    await stopCapture();
   }
 }
 

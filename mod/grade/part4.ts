@@ -15,6 +15,7 @@ import { startTv } from "../multicast/tv.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkScriptLines, checkSenderAllLines, checkSenderFormat, excerpt } from "./checks.ts";
 import {
+  captureRun,
   describeEnd,
   type GradablePart,
   type GradeContext,
@@ -58,6 +59,7 @@ async function receiverTest(
   const port = freeUdpPort("0.0.0.0");
   const script = runScript();
   const sent = new Set<string>();
+  const stopCapture = await captureRun(ctx, name, { proto: "udp", port, host: GROUP });
   const tv = await startTv({
     group: GROUP,
     port,
@@ -96,6 +98,7 @@ async function receiverTest(
     return { name, passed: false, scored, detail: v.detail + end };
   } finally {
     await tv.close();
+    await stopCapture();
   }
 }
 
@@ -125,6 +128,7 @@ export const part4Sender: GradablePart = {
     ];
     const port = freeUdpPort("0.0.0.0");
     const got: string[] = [];
+    const stopCapture = await captureRun(ctx, "sender", { proto: "udp", port, host: GROUP });
     const receiver = await startReceiver({
       group: GROUP,
       port,
@@ -155,6 +159,7 @@ export const part4Sender: GradablePart = {
       if (!r.exitedByItself) end = " (the program did not exit at the end of its input)";
     } finally {
       await receiver.close();
+      await stopCapture();
     }
     const format = checkSenderFormat(got, sciper, lines[0]);
     const every = checkSenderAllLines(got, lines);

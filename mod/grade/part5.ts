@@ -15,9 +15,10 @@ import { splitAll } from "../pmu/splitter.ts";
 import { message } from "../net/errors.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { makeTestIdentity } from "../tls/ca.ts";
-import { connectSecure, lenientClose, loadCaCert } from "../tls/secure.ts";
+import { connectSecure, lenientClose, loadCaCert } from "../tls/client.ts";
 import { checkPmuMessages } from "./checks.ts";
 import {
+  captureRun,
   describeEnd,
   type GradablePart,
   type GradeContext,
@@ -128,6 +129,11 @@ export const part5: GradablePart = {
   async run(ctx) {
     const m = await material(ctx);
     const tests: TestResult[] = [];
+    const stopCapture = await captureRun(ctx, "secure-pmu", {
+      proto: "tcp",
+      port: PORT,
+      host: "127.0.0.1",
+    });
     try {
       const caCert = await loadCaCert(m.ca);
       // Isolated, the program sees its certificate and key (never the CA key) at the same paths.
@@ -191,6 +197,7 @@ export const part5: GradablePart = {
       }
       showOutput(ctx, "secure-pmu", await sb.stop());
     } finally {
+      await stopCapture();
       await m.cleanup();
     }
     return tests;

@@ -11,7 +11,7 @@ import { randomInt, seededRandom } from "../random.ts";
 import type { Server } from "../net/server.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkFlood, checkPmuMessages, type Verdict } from "./checks.ts";
-import { describeEnd, type GradeContext, programRun, showOutput } from "./part.ts";
+import { captureRun, describeEnd, type GradeContext, programRun, showOutput } from "./part.ts";
 import type { TestResult } from "./report.ts";
 
 /** How a test's server is started: n messages, writes cut into pieces or not. */
@@ -69,6 +69,11 @@ export async function gradePmuRun(
     split: run.split ?? "none",
     seed: ctx.seed,
   });
+  const stopCapture = await captureRun(ctx, run.name, {
+    proto: "tcp",
+    port: server.port,
+    host: "127.0.0.1",
+  });
   const flood = floodText();
   const judge = (lines: string[], text: string): Verdict =>
     run.count === undefined ? checkFlood(text, flood) : checkPmuMessages(lines, run.count);
@@ -95,5 +100,6 @@ export async function gradePmuRun(
     return { name: run.name, passed: v.passed, scored: run.scored, detail };
   } finally {
     await server.close();
+    await stopCapture();
   }
 }

@@ -6,6 +6,8 @@
  */
 import { defineCommand, numOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
+import { FAIR_OPTIONS, parseMaxPerPeer } from "../cli/fair.ts";
+import { type EventLog, eventLog, LOG_OPTIONS } from "../cli/log.ts";
 import type { Server } from "../net/server.ts";
 import { runDemo } from "./demo.ts";
 import { SERVICES } from "./services.ts";
@@ -43,6 +45,8 @@ export const lab = defineCommand({
       arg: "N",
       help: "multicast TTL of the TV (0: receivers on this host only)",
     },
+    "max-per-peer": FAIR_OPTIONS["max-per-peer"],
+    ...LOG_OPTIONS,
   },
   description: `Services: ${SERVICES.map((s) => `${s.name} (${s.port})`).join(", ")}.
 Prints one status table on stderr once every service is up; Ctrl-C stops them all.`,
@@ -52,6 +56,8 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
     const skip = nameList(str(args, "skip"), "--skip") ?? [];
     const host = str(args, "host");
     const ttl = numOpt(args, "ttl", { min: 0, max: 255, integer: true });
+    const maxPerPeer = parseMaxPerPeer(args);
+    const logs: EventLog[] = [];
     const chosen = SERVICES.filter((s) =>
       (!only || only.includes(s.name)) && !skip.includes(s.name)
     );
@@ -63,10 +69,10 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
     };
     for (const svc of chosen) {
       try {
-        const srv = await svc.start(
-          { host, ttl, log: (l) => io.log(`[${svc.name}] ${l}`) },
-          svc.port,
-        );
+        // One bounded log per service: a flood on one does not hide the others.
+        const events = eventLog(args, (l) => io.log(`[${svc.name}] ${l}`));
+        logs.push(events);
+        const srv = await svc.start({ host, ttl, maxPerPeer, log: events.log }, svc.port);
         started.push([svc, srv]);
       } catch (e) {
         await stopAll();
@@ -94,6 +100,7 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
       ...started.map(([s, srv]) => srv.closed.then(() => `${s.name} stopped`)),
     ]);
     await stopAll();
+    for (const events of logs) events.flush();
     io.log(
       `lab stopped (${why}): ${
         started.map(([s, srv]) => `${s.name}: ${srv.summary()}`).join("; ")

@@ -17,13 +17,8 @@ import { echoExchange, startEchoServer } from "../tcp/echo.ts";
 import { pdcExchange } from "../tcp/pdc.ts";
 import { startPmuServer } from "../tcp/pmu.ts";
 import { makeTestIdentity } from "../tls/ca.ts";
-import {
-  connectSecure,
-  lenientClose,
-  loadCaCert,
-  loadIdentity,
-  startSecurePmu,
-} from "../tls/secure.ts";
+import { connectSecure, lenientClose, loadCaCert } from "../tls/client.ts";
+import { loadIdentity, startSecurePmu } from "../tls/server.ts";
 import { runWsPdc, targetUrl } from "../ws/ws_pdc.ts";
 import { startWsPmu } from "../ws/ws_pmu.ts";
 import { sendHello, startHelloReceiver } from "../udp/hello.ts";

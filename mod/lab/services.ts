@@ -22,6 +22,8 @@ export interface ServiceContext {
   log: (line: string) => void;
   /** Multicast TTL of the TV (0: this host only). */
   ttl: number;
+  /** Most connections from one address per stream server (default theirs; 0: no cap). */
+  maxPerPeer?: number;
 }
 
 /** The IPv6 address that goes with an IPv4 listening address (wildcard, loopback), if any. */
@@ -57,14 +59,16 @@ export const SERVICES: Service[] = [
     part: "1.2",
     protocol: "TCP",
     port: 5002,
-    start: (ctx, port) => startEchoServer({ hostname: ctx.host, port, log: ctx.log }),
+    start: (ctx, port) =>
+      startEchoServer({ hostname: ctx.host, port, maxPerPeer: ctx.maxPerPeer, log: ctx.log }),
   },
   {
     name: "pmu",
     part: "2",
     protocol: "TCP",
     port: 5003,
-    start: (ctx, port) => startPmuServer({ hostname: ctx.host, port, log: ctx.log }),
+    start: (ctx, port) =>
+      startPmuServer({ hostname: ctx.host, port, maxPerPeer: ctx.maxPerPeer, log: ctx.log }),
   },
   {
     name: "pmu-udp",
@@ -105,6 +109,7 @@ export const SERVICES: Service[] = [
     part: "6",
     protocol: "WebSocket",
     port: 5006,
-    start: (ctx, port) => startWsPmu({ hostname: ctx.host, port, log: ctx.log }),
+    start: (ctx, port) =>
+      startWsPmu({ hostname: ctx.host, port, maxPerPeer: ctx.maxPerPeer, log: ctx.log }),
   },
 ];

@@ -4,11 +4,11 @@
  *
  * @module
  */
+import { readInputText } from "../net/files.ts";
 import { defineCommand, numOpt, parseChoice, parsePort, portOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { hostPort } from "../net/address.ts";
-import { message } from "../net/errors.ts";
 import {
   type Format,
   formatDatagram,
@@ -35,12 +35,7 @@ function ifaceOpt(raw: string | undefined): string | undefined {
 
 async function readScript(path: string | undefined): Promise<string[]> {
   if (path === undefined) return parseScript(DEFAULT_SCRIPT);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new RunError(`cannot read script ${path}: ${message(e)}`);
-  }
+  const text = await readInputText(path, "cannot read script");
   const lines = parseScript(text);
   if (lines.length === 0) throw new RunError(`script ${path} is empty`);
   return lines;
@@ -185,6 +180,7 @@ loopback is on, so receivers on this host (yours, socklab's) hear it.`,
         `Ctrl-D to end`,
     );
     const decoder = new TextDecoder();
+    let skipped = 0;
     const count = await sendLines({
       group,
       port,
@@ -193,8 +189,13 @@ loopback is on, so receivers on this host (yours, socklab's) hear it.`,
       sciper,
       input: Deno.stdin.readable,
       onSent: (d) => io.log(`sent: ${oneLine(decoder.decode(d))}`),
+      onSkipped: (why) => {
+        skipped++;
+        io.log(`socklab sender: error: ${why}`);
+      },
     });
-    io.log(`sent ${count} datagram(s)`);
-    return 0;
+    io.log(`sent ${count} datagram(s)${skipped ? `, skipped ${skipped} line(s) too long` : ""}`);
+    // A skipped line is a failure a script must see, once every other line is sent.
+    return skipped ? 1 : 0;
   },
 });

@@ -88,24 +88,33 @@ export interface SendLinesOptions extends MulticastSendOptions {
   input: ReadableStream<Uint8Array>;
   /** Called after each datagram went out. */
   onSent?: (datagram: Uint8Array) => void;
+  /**
+   * Called for a line too long for one datagram, which is skipped (the next lines are
+   * sent); the message names the line. Absent: such a line is a RunError.
+   */
+  onSkipped?: (message: string) => void;
 }
 
 /**
  * Send `<sciper><line>` for every line of `input` until its end (the bytes of
  * the line exactly, without its `\n` or `\r\n`). Returns the datagram count.
- * Throws a RunError on a send failure or a line too long for one datagram.
+ * Throws a RunError on a send failure, or on a line too long for one datagram unless
+ * `onSkipped` is given.
  */
 export async function sendLines(opts: SendLinesOptions): Promise<number> {
   const sender = await openMulticastSender(opts);
   const splitter = new LineSplitter();
   let count = 0;
+  let lines = 0;
   const sendOne = async (line: Uint8Array) => {
+    lines++;
     const datagram = encodeDatagram(opts.sciper, line);
     if (datagram.length > MAX_DATAGRAM) {
-      throw new RunError(
-        `line ${count + 1} is ${line.length} bytes: one datagram holds at most ` +
-          `${MAX_DATAGRAM - opts.sciper.length} after the SCIPER`,
-      );
+      const why = `line ${lines} is ${line.length} bytes: one datagram holds at most ` +
+        `${MAX_DATAGRAM - opts.sciper.length} after the SCIPER`;
+      if (!opts.onSkipped) throw new RunError(why);
+      opts.onSkipped(`${why}; skipped`);
+      return;
     }
     await sender.send(datagram);
     count++;

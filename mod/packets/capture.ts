@@ -20,6 +20,8 @@ export interface CaptureTarget {
   port: number;
   /** The address the exchange goes to: picks the interface (loopback: `lo`). */
   host?: string;
+  /** Stop recording after this many packets (tcpdump -c): bounds the file of a runaway sender. */
+  maxPackets?: number;
 }
 
 /** A finished capture. */
@@ -97,6 +99,7 @@ export async function startCapture(
   // (2 MiB, 262144) only 8, and a burst on a loaded machine is dropped. A snap length just over
   // lo's MTU and a 32 MiB buffer hold about 500.
   const args = ["-i", iface, "-U", "--immediate-mode", "-n", "-s", "66000", "-B", "32768"];
+  if (target.maxPackets !== undefined) args.push("-c", String(target.maxPackets));
   args.push("-w", file);
   // As root, Debian's tcpdump drops to the `tcpdump` user before opening the file: stay root
   // so it can write where the caller can.

@@ -9,6 +9,10 @@
  */
 import { type Args, flag, given, numOpt, type Options, parseNumber, str } from "../cli/command.ts";
 import type { Io } from "../cli/io.ts";
+import { FAIR_OPTIONS, parseFairOptions } from "../cli/fair.ts";
+import { LOG_OPTIONS } from "../cli/log.ts";
+import { readInput } from "../net/files.ts";
+import { checkedConn, NotPmuProtocol, RefusalGate } from "../tcp/answer.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { isPeerGone, message as errMsg } from "../net/errors.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "../tcp/pdc.ts";
@@ -65,6 +69,8 @@ export const pmuServerOptions = {
     arg: "BYTES",
     help: "longest command accepted; a longer one gets 'Wrong command.'",
   },
+  ...FAIR_OPTIONS,
+  ...LOG_OPTIONS,
 } satisfies Options;
 
 /** Parses the {@link pmuServerOptions} of `args` (UsageError/RunError naming the bad value). */
@@ -92,20 +98,27 @@ export async function parsePmuServerOptions(
     if (given(args, "flood-bytes")) {
       throw new UsageError("--flood-file and --flood-bytes cannot be used together");
     }
-    try {
-      flood = await Deno.readFile(file);
-    } catch (e) {
-      throw new RunError(`cannot read --flood-file ${file}: ${errMsg(e)}`);
-    }
+    flood = await readInput(file, "cannot read --flood-file", 1 << 30);
   } else {
     flood = new TextEncoder().encode(floodText(floodBytes));
   }
-  return { count, seed, idleTimeout, split, maxCommandBytes, maxConnections, flood };
+  return {
+    count,
+    seed,
+    idleTimeout,
+    split,
+    maxCommandBytes,
+    maxConnections,
+    flood,
+    ...parseFairOptions(args),
+  };
 }
 
 /**
  * Runs a PDC exchange on an open connection for the CLI: stdout gets the messages live,
  * `--trace` logs every read and the summary. Part 5's secure-pdc calls it with a TLS conn.
+ * The PMU's refusals (`Wrong command.`, `Server busy...`) go to stderr with exit 1, and
+ * an answer that is not the PMU protocol (binary, a TLS alert) is exit 1 (tcp/answer.ts).
  */
 export async function runPdc(
   io: Io,
@@ -118,17 +131,21 @@ export async function runPdc(
   const onRead = opts.trace
     ? (n: number, ms: number) => io.log(traceLine(++reads, n, ms))
     : undefined;
+  const gate = new RefusalGate({ text: (t) => io.write(t), bytes: (b) => io.write(b) });
   try {
-    const stats = await pdcExchange(conn, command, (t) => io.write(t), {
+    const stats = await pdcExchange(checkedConn(conn), command, (t) => gate.text(t), {
       onRead,
-      writeBytes: (b) => io.write(b),
+      writeBytes: (b) => gate.bytes(b),
       readSize: opts.readSize,
     });
     if (opts.trace) io.log(statsLine(stats));
+    const refusal = gate.end();
+    if (refusal) throw new RunError(`${where}: the server answered '${refusal}'`);
     return 0;
   } catch (e) {
     if (e instanceof PdcStreamError) {
       if (opts.trace) io.log(statsLine(e.stats));
+      if (e.cause instanceof NotPmuProtocol) throw new RunError(`${where}: ${e.cause.message}`);
       const why = e.cause instanceof Deno.errors.ConnectionReset
         ? "connection reset"
         : errMsg(e.cause);

@@ -25,7 +25,9 @@
  * - `GET  /api/submissions/<id>/archive` -> `application/zip`
  *   `submission-<id>.zip`: the uploaded files, `output/result.json`
  *   (`{"max_grade", "score", "success", "tests"}`), `output/stdout.txt`,
- *   `output/stderr.txt`, and for ca-sign `output/<name>.crt`. 409 until done.
+ *   `output/stderr.txt`, each run's packets `output/<test>.pcap` (where the
+ *   worker could capture: tcpdump, root), and for ca-sign `output/<name>.crt`.
+ *   409 until done.
  * - `GET  /api/submissions/<id>/certificate` -> ca-sign: the signed
  *   certificate, `application/x-pem-file` (409 until done).
  *

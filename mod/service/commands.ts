@@ -132,8 +132,8 @@ export const serve = defineCommand({
   description: `Serves the JSON API under /api/ (see 'socklab submit') and grades the
 queued submissions with N workers in this process. Prints
 'listening on http://<host>:<port>' on stderr when ready, one line per job.
-SIGINT/SIGTERM: stops taking jobs, lets running ones finish (or hands them
-back to the queue after 30 s), exits 0.`,
+SIGINT/SIGTERM: stops taking jobs, lets running ones finish (after 30 s it
+stops them and hands them back to the queue), exits 0.`,
   example: "socklab serve --data course --host 0.0.0.0 --port 8080",
   async run(args, io) {
     const data = dataDir(args);
@@ -160,11 +160,16 @@ back to the queue after 30 s), exits 0.`,
     });
     const course = (await service.store.getCourse())!;
     const students = (await service.store.listUsers("student")).length;
+    const why = service.pool?.unisolated;
     io.log(
       `course '${course.name}': ${students} students; ${workers} worker(s)` +
         `${kinds ? ` grading ${kinds.join(", ")}` : ""}` +
         `${db ? ` on ${redactUrl(db)}` : ""}; ` +
-        `part 5 jobs one at a time (fixed port 5003)`,
+        (why
+          ? `grading UNISOLATED (${why}): trusted scripts only; part 5 jobs one at a time (fixed port 5003)`
+          : workers
+          ? "each job isolated in its own sandbox"
+          : "no workers here"),
     );
     io.log(`listening on ${service.url}`);
     const sig = await io.stopped;
@@ -534,7 +539,13 @@ queue when their leases expire.`,
         isolation,
       });
       await pool.start();
-      io.log(`worker ${pool.id}: ${slots} slot(s) on ${redactUrl(db)}; ready`);
+      const why = pool.unisolated;
+      io.log(
+        `worker ${pool.id}: ${slots} slot(s) on ${redactUrl(db)}, ` +
+          `${
+            why ? `grading UNISOLATED (${why}): trusted scripts only` : "each job isolated"
+          }; ready`,
+      );
       const sig = await io.stopped;
       io.log(`${sig}: stopping (running jobs finish or go back to the queue)`);
       await pool.stop(SHUTDOWN_GRACE_MS);

@@ -2,7 +2,10 @@
  * What grading one job is: the submission's files in a fresh private
  * directory, `gradeProgram` in-process (or, for ca-sign, the course CA
  * signing the request), and the result row with the program's output.
- * Nothing here re-implements grading or the CA: it calls them.
+ * Nothing here re-implements grading or the CA: it calls them. Every run's
+ * packets are captured (tcpdump in the job's network namespace, capped by
+ * the engine: mod/grade/capture.ts) and kept as `<test>.pcap` result files,
+ * which the archive holds in `output/`.
  *
  * An exception thrown from here is a failure of the grader or the machine
  * (the job is retried and does not count); what the student's program did,
@@ -30,6 +33,8 @@ export interface JobContext {
   seed?: number;
   /** How the student's program runs (default "required": students' code is untrusted). */
   isolation?: Isolation;
+  /** Aborts grading (the service is shutting down): runJob then rejects. */
+  signal?: AbortSignal;
 }
 
 /** The file names a kind's upload fields get (their order in `submit`). */
@@ -43,14 +48,35 @@ export const KIND_FILES: Record<string, readonly ("script" | "cert" | "key" | "c
   "ca-sign": ["csr"],
 };
 
+/** A job's private directory: `<tmp>/socklab-job-<pid of the worker>-<job id>-<random>`. */
+const JOB_DIR = "socklab-job-";
+
+/**
+ * Remove the job directories left by workers that died (kill -9, a crash):
+ * those whose process is gone. Returns how many.
+ */
+export async function sweepJobDirs(): Promise<number> {
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  let n = 0;
+  try {
+    for await (const e of Deno.readDir(tmp)) {
+      const pid = e.name.startsWith(JOB_DIR) ? e.name.slice(JOB_DIR.length).split("-")[0] : "";
+      if (!e.isDirectory || !/^\d+$/.test(pid) || Number(pid) === Deno.pid) continue;
+      if (await Deno.stat(`/proc/${pid}`).then(() => true, () => false)) continue;
+      await Deno.remove(join(tmp, e.name), { recursive: true }).then(() => n++, () => {});
+    }
+  } catch { /* no tmp to read: nothing to sweep */ }
+  return n;
+}
+
 /** Output of all runs kept in the result, per stream. */
 const OUTPUT_KEPT = 1024 * 1024;
 
 /**
- * THE place where a job becomes a GradeRequest: the program to run and its
- * files. Today the files are written to `dir` and the program is
- * `python3 <dir>/<script>`; when the sandbox (isolation) lands in
- * GradeRequest, give it the files/working directory and `isolation` here.
+ * THE place where a job becomes a GradeRequest: the files are written to
+ * `dir` and the program is `python3 <dir>/<script>`; isolated, the engine
+ * gives the program those files (the script and the files beside it: for
+ * part 5 its certificate and key) at the same paths, and nothing else.
  */
 export function gradeRequest(
   job: LeasedJob,
@@ -63,6 +89,8 @@ export function gradeRequest(
     part: job.kind,
     program: ["python3", script],
     isolation: ctx.isolation ?? "required",
+    signal: ctx.signal,
+    capture: true,
     timeLimitMs: ctx.policy.timeLimitSeconds * 1000,
     outputCapBytes: ctx.policy.outputLimitBytes,
     seed: ctx.seed ?? Math.floor(Math.random() * 2 ** 31),
@@ -91,13 +119,13 @@ export async function runJob(
   files: StoredFile[],
   ctx: JobContext,
 ): Promise<NewResult> {
-  const dir = await Deno.makeTempDir({ prefix: `socklab-job${job.id}-` });
+  const dir = await Deno.makeTempDir({ prefix: `${JOB_DIR}${Deno.pid}-${job.id}-` });
   await Deno.chmod(dir, 0o700);
   const started = performance.now();
   try {
     for (const f of files) await Deno.writeFile(join(dir, f.name), f.bytes, { mode: 0o600 });
     if (job.kind === "ca-sign") return await signJob(dir, files[0].name, ctx, started);
-    const { report, runs } = await gradeProgram(gradeRequest(job, dir, files, ctx));
+    const { report, runs, captures } = await gradeProgram(gradeRequest(job, dir, files, ctx));
     return {
       score: report.score,
       maxGrade: report.max_grade,
@@ -105,7 +133,7 @@ export async function runJob(
       tests: report.tests,
       stdout: joinRuns(runs, "stdout"),
       stderr: joinRuns(runs, "stderr"),
-      files: [],
+      files: captures.map((c) => ({ name: c.name, bytes: c.bytes })),
       durationMs: Math.round(performance.now() - started),
     };
   } finally {

@@ -9,9 +9,10 @@
  * @module
  */
 import { hostname } from "node:os";
-import { message } from "../net/errors.ts";
 import type { Isolation } from "../grade/engine.ts";
-import { type JobContext, runJob } from "./job.ts";
+import { message } from "../net/errors.ts";
+import { isolationProblem } from "../proc/sandbox.ts";
+import { type JobContext, runJob, sweepJobDirs } from "./job.ts";
 import { type Kind, type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
 
 export interface WorkerOptions {
@@ -36,8 +37,11 @@ export interface WorkerOptions {
 /** A worker silent for this long is removed from the workers table (until then: lost). */
 export const FORGET_LOST_MS = 60 * 60 * 1000;
 
-/** Kinds whose grading uses a fixed port (part 5: localhost:5003): one at a time here. */
-const EXCLUSIVE = new Set(["part5"]);
+/**
+ * Kinds whose grading uses a fixed port (part 5: localhost:5003): unisolated,
+ * one at a time in this process. Isolated, every job has its own network.
+ */
+const FIXED_PORT = new Set(["part5"]);
 
 /** A FIFO lock per name. */
 class Locks {
@@ -68,6 +72,8 @@ export class WorkerPool {
   #timer?: ReturnType<typeof setInterval>;
   #locks = new Locks();
   #unlisten?: () => Promise<void>;
+  #aborts = new Map<number, AbortController>();
+  #unisolated: string | null = null;
 
   constructor(opts: WorkerOptions) {
     this.opts = opts;
@@ -79,8 +85,25 @@ export class WorkerPool {
     return this.#running.size;
   }
 
+  /**
+   * Why jobs run unisolated (`--isolation off`, or `auto` where isolation is
+   * unavailable), or null when each job runs in its own sandbox. Known after start().
+   */
+  get unisolated(): string | null {
+    return this.#unisolated;
+  }
+
   async start(): Promise<void> {
-    const { store, slots, leaseMs } = this.opts;
+    const { store, slots, leaseMs, isolation } = this.opts;
+    this.#unisolated = isolation === "off"
+      ? "--isolation off"
+      : isolation === "auto"
+      ? await isolationProblem()
+      : null;
+    const swept = await sweepJobDirs();
+    if (swept) {
+      this.opts.log(`worker ${this.id}: removed ${swept} job folder(s) of stopped workers`);
+    }
     await store.registerWorker({ id: this.id, host: hostname(), slots }, Date.now());
     // Woken as soon as another process queues a job (where the store can tell).
     this.#unlisten = await store.onQueued?.(() => this.notify());
@@ -157,6 +180,8 @@ export class WorkerPool {
     }, Math.max(100, leaseMs / 3));
     const started = Date.now();
     const who = `job ${job.id} (submission ${job.submissionId}, ${job.userId} ${job.kind})`;
+    const abort = new AbortController();
+    this.#aborts.set(job.id, abort);
     try {
       const course = await store.getCourse();
       if (!course) throw new Error("the course is gone from the database");
@@ -166,9 +191,12 @@ export class WorkerPool {
         policy: course.policy,
         seed: this.opts.seed,
         isolation: this.opts.isolation,
+        signal: abort.signal,
       };
       const run = () => runJob(job, files, ctx);
-      const result = EXCLUSIVE.has(job.kind) ? await this.#locks.run(job.kind, run) : await run();
+      const result = this.#unisolated !== null && FIXED_PORT.has(job.kind)
+        ? await this.#locks.run(job.kind, run)
+        : await run();
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       if (await store.complete(job.id, job.leaseId, result, Date.now())) {
         log(`${who}: score ${result.score}/${result.maxGrade} in ${secs} s on ${name}`);
@@ -176,6 +204,12 @@ export class WorkerPool {
         log(`${who}: finished in ${secs} s on ${name} but its lease was lost; result dropped`);
       }
     } catch (e) {
+      if (abort.signal.aborted) {
+        // Shutting down: not a failure of the grader; the job goes back as it was.
+        const back = await store.release(job.id, job.leaseId).catch(() => false);
+        log(`${who}: ${back ? "handed back to the queue" : "stopped"} (shutting down)`);
+        return;
+      }
       const why = message(e);
       let status: string | null = null;
       try {
@@ -192,31 +226,36 @@ export class WorkerPool {
     } finally {
       clearInterval(renew);
       this.#running.delete(job.id);
+      this.#aborts.delete(job.id);
       if (lost) log(`${who}: lease lost while running`);
     }
   }
 
   /**
-   * Stop taking jobs; wait up to `graceMs` for the running ones, then hand
-   * the rest back to the queue.
+   * Stop taking jobs; wait up to `graceMs` for the running ones, then stop
+   * them (their programs too) and hand them back to the queue.
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     this.notify();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const all = Promise.all(this.#loops);
-    const finished = await Promise.race([
-      all.then(() => true),
-      new Promise<boolean>((r) => timer = setTimeout(() => r(false), graceMs)),
-    ]);
-    clearTimeout(timer);
+    const within = (ms: number) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return Promise.race([
+        all.then(() => true),
+        new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
+      ]).finally(() => clearTimeout(timer));
+    };
+    if (!(await within(graceMs))) {
+      for (const a of this.#aborts.values()) a.abort(new Error("the service is shutting down"));
+      await within(10_000);
+    }
     clearInterval(this.#timer);
     const { store, log } = this.opts;
-    if (!finished) {
-      for (const job of this.#running.values()) {
-        if (await store.release(job.id, job.leaseId)) {
-          log(`job ${job.id}: handed back to the queue (shutting down)`);
-        }
+    // A job that would not stop in time is handed back all the same.
+    for (const job of this.#running.values()) {
+      if (await store.release(job.id, job.leaseId).catch(() => false)) {
+        log(`job ${job.id}: handed back to the queue (shutting down)`);
       }
     }
     await this.#unlisten?.().catch(() => {});

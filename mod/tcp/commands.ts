@@ -7,6 +7,8 @@
 import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
+import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
+import { LIMIT_OPTIONS, parseLimitOptions } from "../cli/fair.ts";
 import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
 import { connectError, message as errMsg } from "../net/errors.ts";
 import {
@@ -28,6 +30,8 @@ export const echoServer = defineCommand({
   options: {
     host: { type: "string", default: "localhost", arg: "HOST", help: "address to listen on" },
     port: { type: "string", default: "5002", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...LIMIT_OPTIONS,
+    ...LOG_OPTIONS,
   },
   description: `Reads what each client sends 16 bytes at a time, logs it on stderr as
 'received: ...' and sends it back. Serves several clients at once.`,
@@ -35,8 +39,14 @@ export const echoServer = defineCommand({
   async run(args, io) {
     const port = portOpt(args);
     const host = await ipv4Of(str(args, "host"));
-    const server = await startEchoServer({ hostname: host, port, log: io.log });
-    return serveUntilStopped(io, server);
+    const events = eventLog(args, io.log);
+    const server = await startEchoServer({
+      hostname: host,
+      port,
+      ...parseLimitOptions(args),
+      log: events.log,
+    });
+    return serveUntilStopped(io, server, undefined, events);
   },
 });
 
@@ -117,8 +127,9 @@ Serves many clients at once; one log line per connection on stderr.`,
     const port = portOpt(args);
     const parsed = await parsePmuServerOptions(args);
     const hostname = await bindAddress(str(args, "host"));
-    const server = await startPmuServer({ hostname, port, ...parsed, log: io.log });
-    return serveUntilStopped(io, server);
+    const events = eventLog(args, io.log);
+    const server = await startPmuServer({ hostname, port, ...parsed, log: events.log });
+    return serveUntilStopped(io, server, undefined, events);
   },
 });
 

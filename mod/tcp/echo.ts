@@ -8,10 +8,16 @@
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError } from "../net/errors.ts";
 import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
+import { acceptLoop } from "../net/accept.ts";
+import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 
 export interface EchoServerOptions {
   hostname: string;
   port: number;
+  /** Most connections at once (default 512); one over it is logged and closed. */
+  maxConnections?: number;
+  /** Most connections from one address at once (default: see mod/net/limits.ts; 0: none). */
+  maxPerPeer?: number;
   /** Bytes per read, like Code C's recv(16). */
   readSize?: number;
   /** Log sink (stderr in the CLI). */
@@ -30,10 +36,13 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
   }
   const conns = new Set<Deno.TcpConn>();
   let served = 0;
+  let refused = 0;
   let bytes = 0;
   const stopping = new AbortController();
 
   async function session(conn: Deno.TcpConn) {
+    served++;
+    conns.add(conn);
     const peer = formatAddr(conn.remoteAddr);
     const decoder = new TextDecoder();
     const buf = new Uint8Array(readSize);
@@ -60,27 +69,33 @@ export function startEchoServer(opts: EchoServerOptions): Promise<Server> {
     }
   }
 
-  const closed = (async () => {
-    try {
-      for await (const conn of listener) {
-        served++;
-        conns.add(conn);
-        session(conn);
-      }
-    } catch (e) {
-      if (!stopping.signal.aborted) throw e;
-    }
-  })();
+  const acceptor = acceptLoop({
+    listener,
+    limits: new ConnectionLimits(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, opts.maxPerPeer),
+    signal: stopping.signal,
+    log,
+    serve: session,
+    refuse: (conn, why) => {
+      // The echo protocol has no way to say "busy": log it and close.
+      refused++;
+      log(`connection from ${formatAddr(conn.remoteAddr)} refused: ${why}`);
+      closeQuietly([conn]);
+      return Promise.resolve();
+    },
+  });
 
   const addr = listener.addr;
   return Promise.resolve(serverHandle({
     name: "echo-server",
     address: formatAddr(addr),
     port: addr.port,
-    closed,
+    closed: acceptor.done,
     stopping,
     stop: () => closeQuietly([listener], conns),
-    summary: () => `served ${served} connection(s), echoed ${bytes} byte(s)`,
+    drain: () => acceptor.drain(),
+    summary: () =>
+      `served ${served} connection(s), echoed ${bytes} byte(s)` +
+      (refused ? `, ${refused} refused (over a limit)` : ""),
   }));
 }
 

@@ -23,6 +23,8 @@ import { RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError, message } from "../net/errors.ts";
 import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
+import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
+import { acceptLoop } from "../net/accept.ts";
 
 /** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
 export type Split = "none" | "random" | number;
@@ -43,7 +45,16 @@ export interface PmuSessionOptions {
   random?: () => number;
   /** Ends the session early (server shutdown): pending waits stop, the connection closes. */
   signal?: AbortSignal;
+  /**
+   * Longest a `CMD_short` session may last, in seconds (default
+   * {@link DEFAULT_SESSION_LIMIT}): a message that would go out later is not sent, and the
+   * server closes. `CMD_short:60` asks for up to 19 minutes otherwise.
+   */
+  sessionLimit?: number;
 }
+
+/** Seconds a `CMD_short` session may last by default: 5 minutes (`CMD_short:15` x 20 fits). */
+export const DEFAULT_SESSION_LIMIT = 300;
 
 /** What a session did, for the one log line per connection. */
 export interface PmuSessionReport {
@@ -106,6 +117,22 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal?.addEventListener("abort", done);
   });
+}
+
+/**
+ * Waits `ms` between two messages while watching the connection: a peer that resets it
+ * (its process is gone) ends the session now, not at the next write a minute later. Bytes
+ * or an EOF (a client may half-close after its command) change nothing.
+ */
+async function pauseWatching(reader: ConnReader, ms: number, signal?: AbortSignal) {
+  const end = performance.now() + ms;
+  let eof = false;
+  while (!eof && !signal?.aborted && performance.now() < end) {
+    const r = await reader.read(end - performance.now(), signal);
+    if (r === "timeout") return;
+    eof = r === null;
+  }
+  await pause(end - performance.now(), signal);
 }
 
 /** Writes all of `data`; `progress` hears of every write that took bytes. */
@@ -234,8 +261,16 @@ export async function pmuSession(
     // 2. The answer.
     if (cmd.kind === "short") {
       report.planned = opts.count ?? messageCount(random);
+      const limit = opts.sessionLimit ?? DEFAULT_SESSION_LIMIT;
+      const deadline = started + limit * 1000;
       for (let i = 0; i < report.planned; i++) {
-        if (i > 0) await pause(cmd.delay * 1000, signal);
+        if (i > 0) {
+          if (performance.now() + cmd.delay * 1000 > deadline) {
+            report.error = `session limit of ${limit} s reached`;
+            break;
+          }
+          await pauseWatching(reader, cmd.delay * 1000, signal);
+        }
         if (signal?.aborted) throw new Error("server shutting down");
         await write(encoder.encode(pmuMessage(i)));
         report.sent++;
@@ -300,8 +335,7 @@ export function reportLine(r: PmuSessionReport): string {
   return `${r.peer} ${r.command || "(no command)"} -> ${what}${err}, ${r.seconds.toFixed(2)} s`;
 }
 
-/** Connections a PMU server serves at once by default: the lab's 200 students, with room. */
-export const DEFAULT_MAX_CONNECTIONS = 512;
+export { DEFAULT_MAX_CONNECTIONS };
 
 /** What a client over the connection limit is told before the server closes. */
 export const BUSY = "Server busy: too many connections, try again later.";
@@ -313,6 +347,11 @@ export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "si
    * the limit gets {@link BUSY} and is closed, and the refusal is logged.
    */
   maxConnections?: number;
+  /**
+   * Most connections from one address at once (default: an eighth of maxConnections; 0: no
+   * cap); over it, a client is refused as over the limit.
+   */
+  maxPerPeer?: number;
   hostname: string;
   port: number;
   /** Serve over TLS with this PEM certificate chain and key (part 5). */
@@ -326,9 +365,24 @@ export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "si
   /**
    * Runs on each accepted connection before its session (part 5: the TLS handshake, bounded
    * in time). A rejection is logged as `<peer> <message>` and closes the connection; the
-   * server goes on.
+   * server goes on. A rejection with a `settled` promise (a {@link PendingConnection}: a
+   * TLS handshake that timed out, which Deno cannot cut short) keeps the connection's slot
+   * until it settles.
    */
   prepare?: (conn: Deno.Conn, signal: AbortSignal) => Promise<void>;
+}
+
+/**
+ * A connection the server gave up on but cannot release yet: Deno keeps a TLS connection
+ * (and its descriptor) open until its handshake ends, whatever `close()` says. `settled`
+ * resolves when the peer finishes the handshake or leaves; until then it counts against
+ * the limits, so that stalled handshakes cannot pile up beyond them.
+ */
+export class PendingConnection extends Error {
+  override name = "PendingConnection";
+  constructor(message: string, readonly settled: Promise<unknown>) {
+    super(message);
+  }
 }
 
 /** Start the PMU server (TCP, or TLS with `tls`); resolves once it listens. */
@@ -349,76 +403,74 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   const seeds = seededRandom(opts.seed ?? randomSeed());
   const flood = opts.flood ?? encoder.encode(floodText(DEFAULT_FLOOD_BYTES));
   const abort = new AbortController();
-  const sessions = new Set<Promise<void>>();
-  const refusals = new Set<Promise<void>>();
+  const stopping = new Promise<void>((resolve) =>
+    abort.signal.addEventListener("abort", () => resolve())
+  );
   const counts = { short: 0, flood: 0, wrong: 0, none: 0 };
-  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let served = 0;
   let refused = 0;
 
-  /** Over the limit: say so in one write (bounded in time), close, log. */
-  async function refuse(conn: Deno.Conn) {
+  /** Over a limit: say so in one write, close, log. Bounded in time over TCP. */
+  async function refuse(conn: Deno.Conn, why: string) {
     refused++;
-    log(
-      `${peerOf(conn)} refused: ${maxConnections} connections already open ` +
-        `(--max-connections ${maxConnections})`,
-    );
+    log(`${peerOf(conn)} refused: ${why}`);
     const hangUp = () => closeQuietly([conn]);
-    const guard = setTimeout(hangUp, 2000);
+    // Over TLS the write waits for the handshake, and closing before it ends frees nothing
+    // (Deno): wait until the peer finishes it or leaves, or the server stops.
+    const guard = opts.tls ? undefined : setTimeout(hangUp, 2000);
+    abort.signal.addEventListener("abort", hangUp);
     try {
       await conn.write(encoder.encode(BUSY));
     } catch { /* gone already: nothing to be polite to */ }
     clearTimeout(guard);
+    abort.signal.removeEventListener("abort", hangUp);
     hangUp();
   }
 
-  const closed = (async () => {
-    while (!abort.signal.aborted) {
-      let conn: Deno.Conn;
+  /** The session of an admitted connection (after `prepare`: the TLS handshake). */
+  async function serve(conn: Deno.Conn) {
+    served++;
+    const random = seededRandom(Math.floor(seeds() * 2 ** 32));
+    if (opts.prepare) {
       try {
-        conn = await listener.accept();
+        await opts.prepare(conn, abort.signal);
       } catch (e) {
-        if (abort.signal.aborted || e instanceof Deno.errors.BadResource) break;
-        // One failed accept (a peer gone before accept, out of file descriptors) must not
-        // stop the server: log it and go on, a moment later.
-        log(`accept failed: ${message(e)}`);
-        await pause(100, abort.signal);
-        continue;
+        counts.none++;
+        log(`${peerOf(conn)} ${message(e)}`);
+        if (e instanceof PendingConnection && !abort.signal.aborted) {
+          const how = await Promise.race([
+            e.settled.then(() => "finished its handshake late", () => "left"),
+            stopping,
+          ]);
+          if (how) log(`${peerOf(conn)} ${how}: its slot is free again`);
+        }
+        closeQuietly([conn]);
+        return;
       }
-      if (sessions.size >= maxConnections) {
-        const r = refuse(conn);
-        refusals.add(r);
-        r.finally(() => refusals.delete(r));
-        continue;
-      }
-      served++;
-      const random = seededRandom(Math.floor(seeds() * 2 ** 32));
-      const session = () =>
-        pmuSession(conn, { ...opts, flood, random, signal: abort.signal }).then((r) => {
-          counts[r.kind]++;
-          log(reportLine(r));
-        });
-      const s = opts.prepare
-        ? opts.prepare(conn, abort.signal).then(session, (e) => {
-          counts.none++;
-          log(`${peerOf(conn)} ${message(e)}`);
-          closeQuietly([conn]);
-        })
-        : session();
-      sessions.add(s);
-      s.finally(() => sessions.delete(s));
     }
-  })();
+    const r = await pmuSession(conn, { ...opts, flood, random, signal: abort.signal });
+    counts[r.kind]++;
+    log(reportLine(r));
+  }
+
+  const acceptor = acceptLoop({
+    listener,
+    limits: new ConnectionLimits(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, opts.maxPerPeer),
+    signal: abort.signal,
+    log,
+    serve,
+    refuse,
+  });
 
   const addr = listener.addr as Deno.NetAddr;
   return Promise.resolve(serverHandle({
     name,
     address: formatAddr(addr),
     port: addr.port,
-    closed,
+    closed: acceptor.done,
     stopping: abort,
     stop: () => closeQuietly([listener]),
-    drain: () => Promise.all([...sessions, ...refusals]),
+    drain: () => acceptor.drain(),
     summary: () =>
       `served ${served} connection(s): ${counts.short} CMD_short, ${counts.flood} CMD_floodme, ` +
       `${counts.wrong} wrong${counts.none ? `, ${counts.none} failed before a command` : ""}` +

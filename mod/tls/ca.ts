@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { readInput, readInputText } from "../net/files.ts";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { RunError, UsageError } from "../errors.ts";
@@ -96,25 +97,21 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Fail unless `path` is a readable file. `what` names it in the message. */
-export async function mustRead(path: string, what: string): Promise<string> {
-  return new TextDecoder().decode(await mustReadBytes(path, what));
+/** A PEM certificate, and a PEM private key (any kind), as their first lines say. */
+export const PEM_CERT = /-----BEGIN CERTIFICATE-----/;
+export const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+/** Fail unless `path` is a readable regular file of at most 1 MiB. `what` names it. */
+export function mustRead(path: string, what: string): Promise<string> {
+  return readInputText(path, what);
 }
 
-/** Fail unless `path` is a readable file; its bytes. `what` names it in the message. */
-export async function mustReadBytes(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new RunError(`${what} ${path}: no such file`);
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new RunError(`${what} ${path}: permission denied`);
-    }
-    if (e instanceof Deno.errors.IsADirectory) {
-      throw new RunError(`${what} ${path}: is a directory`);
-    }
-    throw new RunError(`${what} ${path}: ${osReason(e)}`);
-  }
+/**
+ * Fail unless `path` is a readable regular file of at most `maxBytes` (default 1 GiB: a
+ * capture); its bytes. `what` names it in the message.
+ */
+export function mustReadBytes(path: string, what: string, maxBytes = 1 << 30): Promise<Uint8Array> {
+  return readInput(path, what, maxBytes);
 }
 
 /** `-subj` text for a common name (openssl treats `/` as a separator: escape it). */
@@ -341,6 +338,8 @@ export interface SignOptions {
   notAfter?: string;
   /** subjectAltName entries (default localhost, 127.0.0.1, ::1). */
   names?: readonly string[];
+  /** Replace `out` if it exists (default: refuse, as `ca init` does). */
+  force?: boolean;
 }
 
 /**
@@ -357,6 +356,9 @@ export async function signRequest(opts: SignOptions): Promise<string> {
     }
   }
   await mustRead(opts.csr, "certificate request");
+  if (!opts.force && await exists(opts.out)) {
+    throw new RunError(`${opts.out} already exists; use --force to replace it`);
+  }
   await withTempDir(async (tmp) => {
     const cnf = join(tmp, "openssl.cnf");
     await Deno.writeTextFile(cnf, config(tmp, opts.names ?? DEFAULT_NAMES));

@@ -8,6 +8,7 @@
 import { type Args, defineCommand, flag, given, numOpt, portOpt, str } from "../cli/command.ts";
 import { UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
+import { eventLog } from "../cli/log.ts";
 import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
 import {
   parsePmuServerOptions,
@@ -16,14 +17,8 @@ import {
   pmuServerOptions,
   runPdc,
 } from "../pmu/cli.ts";
-import {
-  connectSecure,
-  describeServerCert,
-  lenientClose,
-  loadCaCert,
-  loadIdentity,
-  startSecurePmu,
-} from "./secure.ts";
+import { connectSecure, lenientClose, loadCaCert } from "./client.ts";
+import { describeServerCert, loadIdentity, startSecurePmu } from "./server.ts";
 import {
   caInit,
   DEFAULT_NAMES,
@@ -42,7 +37,7 @@ type Action = typeof ACTIONS[number];
 const ACTION_OPTIONS: Record<Action, string[]> = {
   init: ["dir", "cn", "days", "force"],
   request: ["key", "csr", "cn"],
-  sign: ["dir", "out", "days", "not-before", "not-after", "name"],
+  sign: ["dir", "out", "days", "not-before", "not-after", "name", "force"],
 };
 
 function dateOpt(args: Args, name: string): string | undefined {
@@ -75,7 +70,10 @@ export const ca = defineCommand({
       arg: "N",
       help: "(init, sign) validity in days (default: 3650 for init, 365 for sign)",
     },
-    force: { type: "boolean", help: "(init) replace an existing CA" },
+    force: {
+      type: "boolean",
+      help: "(init) replace an existing CA; (sign) replace an existing certificate",
+    },
     key: {
       type: "string",
       arg: "FILE",
@@ -165,7 +163,16 @@ stdout: the files written, one a line; stderr: what they hold.`,
     }
     const out = str(args, "out") ?? csr.replace(/\.(csr|req|pem)$/i, "") + ".crt";
     if (out === csr) throw new UsageError(`--out: would overwrite the request ${csr}`);
-    await signRequest({ csr, dir, out, days, notBefore, notAfter, names });
+    await signRequest({
+      csr,
+      dir,
+      out,
+      days,
+      notBefore,
+      notAfter,
+      names,
+      force: flag(args, "force"),
+    });
     io.log(`signed ${out}: ${await describeCert(out)}`);
     io.out(out);
     return 0;
@@ -202,11 +209,18 @@ on. One log line per connection on stderr.`,
     const parsed = await parsePmuServerOptions(args);
     const hostname = await bindAddress(str(args, "host"));
     const id = await loadIdentity(certFile, keyFile);
-    const server = await startSecurePmu({ hostname, port, ...parsed, identity: id, log: io.log });
+    const events = eventLog(args, io.log);
+    const server = await startSecurePmu({
+      hostname,
+      port,
+      ...parsed,
+      identity: id,
+      log: events.log,
+    });
     const about = describeServerCert(id.cert);
     io.log(`certificate ${certFile}: ${about.line}`);
     for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
-    return serveUntilStopped(io, server);
+    return serveUntilStopped(io, server, undefined, events);
   },
 });
 

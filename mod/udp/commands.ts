@@ -17,6 +17,7 @@ import {
 } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
+import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
 import { hostPort, ipFamily, resolveHost } from "../net/address.ts";
 import { message } from "../net/errors.ts";
 import { MAX_SEED, randomSeed } from "../random.ts";
@@ -150,6 +151,7 @@ export const pmuUdp = defineCommand({
       arg: ":|=",
       help: "answer OFFSET:<x> (the course server) or OFFSET=<x> (the handout)",
     },
+    ...LOG_OPTIONS,
   },
   description:
     `Answers 'RESET:<n>' (0 <= n <= ${MAX_RESET}) with 'OFFSET:<x>', x uniform in 0..n, and
@@ -187,6 +189,7 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
     }
     if (family === "4") delete hosts[6];
     if (family === "6") delete hosts[4];
+    const events = eventLog(args, io.log);
     const server = await startPmuUdp({
       hosts,
       port,
@@ -196,9 +199,9 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
       dropFirst,
       seed,
       ackSep,
-      log: io.log,
+      log: events.log,
     });
-    return serveUntilStopped(io, server);
+    return serveUntilStopped(io, server, undefined, events);
   },
 });
 

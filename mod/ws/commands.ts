@@ -7,6 +7,7 @@
 import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
+import { eventLog } from "../cli/log.ts";
 import { hostPort, resolveHost } from "../net/address.ts";
 import { message as errMsg } from "../net/errors.ts";
 import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
@@ -61,8 +62,17 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
   example: "socklab ws-pmu --port 5006",
   async run(args, io) {
     const port = portOpt(args);
-    const { count, seed, idleTimeout, maxCommandBytes, maxConnections, flood } =
-      await parsePmuServerOptions(args);
+    const {
+      count,
+      seed,
+      idleTimeout,
+      maxCommandBytes,
+      maxConnections,
+      maxPerPeer,
+      sessionLimit,
+      flood,
+    } = await parsePmuServerOptions(args);
+    const events = eventLog(args, io.log);
     const hostArg = str(args, "host");
     let hostname: string;
     try {
@@ -80,9 +90,11 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
       idleTimeout,
       maxCommandBytes,
       maxConnections,
-      log: io.log,
+      maxPerPeer,
+      sessionLimit,
+      log: events.log,
     });
-    return serveUntilStopped(io, server);
+    return serveUntilStopped(io, server, undefined, events);
   },
 });
 

@@ -509,7 +509,7 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
     "What --version costs (2026-11-24, quiet machine, user CPU): an empty deno script ~40 ms;" +
       " socklab --version was ~117 ms (169 ms wall) because main.ts imports every command and" +
       " with them node:http + npm:ws (mod/ws), node:crypto (X509Certificate in" +
-      " mod/tls/secure.ts) and node:net (isIP in mod/net/address.ts, mod/multicast/datagram.ts," +
+      " mod/tls/server.ts) and node:net (isIP in mod/net/address.ts, mod/multicast/datagram.ts," +
       " mod/tls/ca.ts). mod/ws now imports ws lazily (-> ~135 ms wall); a prototype that also" +
       " loads node:crypto inside describeServerCert and uses a local isIP measured ~110 ms.",
     "p99 of each: " +

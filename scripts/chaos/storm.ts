@@ -100,6 +100,10 @@ export interface StormResult {
   seconds: number;
   /** The server's shutdown summary line. */
   summary: string;
+  /** What the server wrote on stderr (its log), KiB. */
+  logKiB: number;
+  /** The server's stderr lines (for checks; not in the tables or the JSON's size budget). */
+  serverLog: string[];
   /** What the server handled (from its summary), e.g. `1914 datagrams`. */
   handled: string;
 }
@@ -247,6 +251,8 @@ export async function runStorm(spec: StormSpec): Promise<StormResult> {
     seconds: (performance.now() - t0) / 1000,
     summary,
     handled: spec.handled?.(summary) ?? "",
+    logKiB: new TextEncoder().encode(proc.stderr.text).length / 1024,
+    serverLog: proc.stderr.lines,
   };
 }
 
@@ -286,6 +292,7 @@ export function summaryTable(results: StormResult[]): string {
     "fds before",
     "peak fds",
     "fds after",
+    "log KiB",
     "alive",
     "seconds",
   ];
@@ -303,6 +310,7 @@ export function summaryTable(results: StormResult[]): string {
     String(r.fdsBefore),
     String(r.peakFds),
     String(r.fdsAfter),
+    r.logKiB.toFixed(0),
     r.alive ? "yes" : "NO",
     r.seconds.toFixed(1),
   ]);

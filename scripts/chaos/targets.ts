@@ -12,7 +12,7 @@ import { echoExchange } from "../../mod/tcp/echo.ts";
 import { pdcExchange } from "../../mod/tcp/pdc.ts";
 import { floodText, pmuMessage } from "../../mod/pmu/mod.ts";
 import { fileURLToPath } from "node:url";
-import { connectSecure, lenientClose } from "../../mod/tls/secure.ts";
+import { connectSecure, lenientClose } from "../../mod/tls/client.ts";
 import { NORMAL_CLOSES } from "../../mod/ws/close.ts";
 import { runWsPdc } from "../../mod/ws/ws_pdc.ts";
 import { resetExchange } from "../../mod/udp/pdc_udp.ts";
@@ -120,7 +120,7 @@ async function goodEcho(ep: Endpoint, i: number): Promise<string | null> {
 export function echoStorm(scale: Scale, seed = 1): StormSpec {
   return {
     name: "echo-server",
-    argv: ["echo-server", "--host", "127.0.0.1"],
+    argv: ["echo-server", "--host", "127.0.0.1", "--max-per-peer", "0"],
     hostname: "127.0.0.1",
     kinds: kinds(scale, [
       ["random bytes", 60, randomGarbage],
@@ -380,12 +380,19 @@ function pmuKinds(scale: Scale): Kind[] {
   ]);
 }
 
-/** Server flags of the PMU storms: the idle timeout and the flood. */
+/**
+ * Server flags of the PMU storms: the idle timeout and the flood. Every peer of these
+ * storms, good clients included, comes from 127.0.0.1: the per-address cap is off
+ * (`--max-per-peer 0`) so that they measure what they always measured; the `-fair` storms
+ * below measure the cap, with their good clients on 127.0.0.2.
+ */
 const pmuFlags = (scale: Scale) => [
   "--idle-timeout",
   String(scale.idleTimeout),
   "--flood-bytes",
   String(STORM_FLOOD),
+  "--max-per-peer",
+  "0",
 ];
 
 /** socklab pmu (part 2). */
@@ -474,7 +481,7 @@ export function wsPmuStorm(scale: Scale, seed = 1): StormSpec {
 /** The demo certificates (certs/README.md): public test material. */
 const CERTS = fileURLToPath(new URL("../../certs/", import.meta.url));
 
-/** secure-pdc's connection (mod/tls/secure.ts: chain checked against the CA), then pdc's exchange. */
+/** secure-pdc's connection (mod/tls/client.ts: chain checked against the CA), then pdc's exchange. */
 async function goodSecure(ep: Endpoint, i: number): Promise<string | null> {
   const caFile = CERTS + "ca.crt";
   const conn = await connectSecure({
@@ -569,6 +576,259 @@ export function pmuAtLimitStorm(scale: Scale, seed = 1): StormSpec {
     goodMax: scale.goodMax,
     goodMin: scale.goodMin,
     concurrency: 20,
+    holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    goodTimeoutMs: 30_000,
+    seed,
+  };
+}
+
+// --- Fair sharing (issue 21): one address, or one kind of stall, against everyone else ---
+
+/** The address the good clients of the `-fair` storms come from: another student. */
+export const GOOD_PEER = "127.0.0.2";
+
+/**
+ * A TCP connection from `local` (Deno.connect cannot choose its source address: node:net
+ * can), as the little of a Deno.Conn that pdc's exchange uses: read, write, close.
+ */
+export async function connectFrom(ep: Endpoint, local: string): Promise<Deno.Conn> {
+  const { default: net } = await import("node:net");
+  const s = net.connect({ host: ep.hostname, port: ep.port, localAddress: local });
+  await new Promise<void>((resolve, reject) => {
+    s.once("connect", () => resolve());
+    s.once("error", reject);
+  });
+  const chunks: Uint8Array[] = [];
+  let ended = false;
+  let failed: Error | undefined;
+  let wake = () => {};
+  s.on("data", (d: Uint8Array) => {
+    chunks.push(new Uint8Array(d));
+    s.pause();
+    wake();
+  });
+  s.on("end", () => {
+    ended = true;
+    wake();
+  });
+  s.on("error", (e: Error) => {
+    failed = e;
+    wake();
+  });
+  const read = async (p: Uint8Array): Promise<number | null> => {
+    while (chunks.length === 0 && !ended && !failed) {
+      s.resume();
+      await new Promise<void>((r) => wake = r);
+    }
+    if (chunks.length === 0) {
+      if (failed) throw failed;
+      return null;
+    }
+    const c = chunks[0];
+    const n = Math.min(c.length, p.length);
+    p.set(c.subarray(0, n));
+    if (n === c.length) chunks.shift();
+    else chunks[0] = c.subarray(n);
+    return n;
+  };
+  const write = (p: Uint8Array) =>
+    new Promise<number>((resolve, reject) =>
+      s.write(p, (e?: Error | null) => e ? reject(e) : resolve(p.length))
+    );
+  return { read, write, close: () => s.destroy() } as unknown as Deno.Conn;
+}
+
+/**
+ * `pmu` with its defaults (512 connections, 64 per address) and a short --session-limit:
+ * one address floods it with valid `CMD_short:60` sessions (each held until the session
+ * limit ends it) and silent connections, while the class (on another address) is served
+ * without ever being told `Server busy`.
+ */
+export function pmuFairStorm(scale: Scale, seed = 1): StormSpec {
+  return {
+    name: "pmu-fair",
+    argv: [
+      "pmu",
+      "--host",
+      "0.0.0.0",
+      "--idle-timeout",
+      String(scale.idleTimeout),
+      "--flood-bytes",
+      String(STORM_FLOOD),
+      "--session-limit",
+      "3",
+    ],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["CMD_short:60, 100 at once, one address", 6, connectionFlood(100, "CMD_short:60")],
+      ["connect and stall, 100 at once", 2, connectionFlood(100)],
+    ]),
+    good: async (ep, i) => goodPdc(await connectFrom(ep, GOOD_PEER), i),
+    handled: (s) =>
+      `${s.match(/served (\d+) connection/)?.[1] ?? "?"} served, ${
+        s.match(/(\d+) refused/)?.[1] ?? "0"
+      } refused`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 4,
+    holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+/**
+ * `ws-pmu` with its defaults: one address opens WebSockets 100 at once and never sends a
+ * command nor answers the close (each is told `Wrong command.` after the idle timeout and
+ * cut 2 s after the close frame), while the class on another address is served.
+ */
+export function wsPmuFairStorm(scale: Scale, seed = 1): StormSpec {
+  return {
+    name: "ws-pmu-fair",
+    argv: [
+      "ws-pmu",
+      "--host",
+      "0.0.0.0",
+      "--idle-timeout",
+      String(scale.idleTimeout),
+      "--flood-bytes",
+      String(STORM_FLOOD),
+    ],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["idle WebSockets, 100 at once, one address", 6, connectionFlood(100, (ep) => wsUpgrade(ep))],
+      [
+        "half an upgrade, 100 at once",
+        2,
+        connectionFlood(100, (ep) => wsUpgrade(ep).subarray(0, 40)),
+      ],
+    ]),
+    good: async (ep, i) => {
+      // ws-pdc's client (npm:ws) from the other address.
+      // @ts-types="@types/ws"
+      const { WebSocket } = await import("ws");
+      const command = goodCommand(i);
+      const ws = new WebSocket(`ws://${ep.hostname}:${ep.port}/`, { localAddress: GOOD_PEER });
+      const got: string[] = [];
+      ws.on("open", () => ws.send(command));
+      ws.on("message", (d: Uint8Array) => got.push(dec.decode(d)));
+      const code = await new Promise<number>((resolve) => {
+        ws.on("close", (c: number) => resolve(c));
+        ws.on("error", () => {});
+      });
+      if (!NORMAL_CLOSES.includes(code)) return `closed with ${code}`;
+      if (command === "CMD_floodme") {
+        return got.length === 1 && got[0] === floodText(STORM_FLOOD) ? null : "flood differs";
+      }
+      return checkMessages(got);
+    },
+    handled: (s) =>
+      `${s.match(/served (\d+) WebSocket/)?.[1] ?? "?"} WebSockets, ${
+        s.match(/(\d+) refused/)?.[1] ?? "0"
+      } refused`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 4,
+    holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    seed,
+  };
+}
+
+/** A good PMU client that tries again 0.1 s after `Server busy`, up to 100 times. */
+function retryingGood(connect: (ep: Endpoint) => Promise<Deno.Conn>) {
+  return async (ep: Endpoint, i: number) => {
+    for (let k = 0; k < 100; k++) {
+      let busy = false;
+      const why = await goodPdc(await connect(ep), i, () => busy = true);
+      if (!busy) return why;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return "told 'Server busy' 100 times in a row";
+  };
+}
+
+/**
+ * `secure-pmu --max-connections 64` under floods of connections that stall in the TLS
+ * handshake (Deno keeps each one's descriptor until the peer leaves): they count against
+ * the limit, so the descriptors stay bounded (the server stops accepting at twice the
+ * limit); good clients told `Server busy` try again, and are served once the stallers leave.
+ */
+export function securePmuStalledStorm(scale: Scale, seed = 1): StormSpec {
+  const ca = Deno.readTextFileSync(CERTS + "ca.crt");
+  return {
+    name: "secure-pmu-stalled",
+    argv: [
+      "secure-pmu",
+      CERTS + "localhost.crt",
+      CERTS + "localhost.key",
+      "--host",
+      "127.0.0.1",
+      ...pmuFlags(scale),
+      "--max-connections",
+      String(STORM_LIMIT),
+    ],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["handshake header then stall, 100 at once", 3, connectionFlood(100, tlsHello)],
+      ["connect and stall, 100 at once", 3, connectionFlood(100)],
+    ]),
+    good: retryingGood(async (ep) =>
+      lenientClose(
+        await connectSecure({
+          address: ep.hostname,
+          port: ep.port,
+          name: "localhost",
+          caCert: ca,
+          caFile: CERTS + "ca.crt",
+        }),
+      )
+    ),
+    handled: (s) =>
+      `${s.match(/served (\d+) connection/)?.[1] ?? "?"} served, ${
+        s.match(/(\d+) refused/)?.[1] ?? "0"
+      } refused`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 2,
+    holdMs: scale.holdMs,
+    stormMs: scale.stormMs,
+    goodTimeoutMs: 30_000,
+    seed,
+  };
+}
+
+/** The first bytes of a TLS ClientHello record header: a handshake that never goes on. */
+const tlsHello = () => new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00]);
+
+/** The descriptor limit of the `pmu-emfile` storm (`prlimit --nofile`). */
+export const STORM_NOFILE = 96;
+
+/**
+ * `pmu` with only 96 descriptors (`prlimit --nofile`) under floods of 100 connections at
+ * once: accept fails with EMFILE, the server backs off (said once), and good clients,
+ * waiting in the listen backlog or told `Server busy`, are served once descriptors free.
+ */
+export function pmuEmfileStorm(scale: Scale, seed = 1): StormSpec {
+  return {
+    name: "pmu-emfile",
+    argv: ["pmu", "--host", "127.0.0.1", ...pmuFlags(scale), "--session-limit", "3"],
+    prefix: ["prlimit", `--nofile=${STORM_NOFILE}:${STORM_NOFILE}`, "--"],
+    hostname: "127.0.0.1",
+    kinds: kinds(scale, [
+      ["connection flood (100 at once)", 4, connectionFlood(100)],
+      ["CMD_short:60, 100 at once", 2, connectionFlood(100, "CMD_short:60")],
+    ]),
+    good: retryingGood((ep) => Deno.connect(ep)),
+    handled: (s) => `${s.match(/served (\d+) connection/)?.[1] ?? "?"} connections`,
+    goodWorkers: 3,
+    goodMax: scale.goodMax,
+    goodMin: scale.goodMin,
+    concurrency: 2,
     holdMs: scale.holdMs,
     stormMs: scale.stormMs,
     goodTimeoutMs: 30_000,

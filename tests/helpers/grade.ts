@@ -5,6 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { decodeFrame, type Packet, TCP } from "../../mod/packets/decode.ts";
+import { readPcap } from "../../mod/packets/pcap.ts";
 import { runSocklab, socklabArgv } from "../../scripts/lib/proc.ts";
 
 export const STUDENTS = new URL("../fixtures/students/", import.meta.url).pathname;
@@ -50,3 +52,30 @@ export const detail = (r: Report, name: string) => r.tests.find((t) => t.name ==
 export const advice = (r: Report) => r.tests.filter((t) => !t.scored).map((t) => t.name);
 export const failedAdvice = (r: Report) =>
   r.tests.filter((t) => !t.scored && !t.passed).map((t) => t.name);
+
+/**
+ * What the PMU server of a captured TCP exchange sent (`pcap`: one run's
+ * capture): its payload bytes in sequence order, each byte once (retransmissions
+ * aside), as text. The server is the side that answered the SYN.
+ */
+export function serverBytes(pcap: Uint8Array): string {
+  const file = readPcap(pcap);
+  const packets = file.records.map((r, i) => decodeFrame(file.linkType, r, i + 1))
+    .filter((p): p is Packet => "tcp" in p && p.tcp !== undefined);
+  const synAck = packets.find((p) => (p.tcp!.flags & TCP.SYN) && (p.tcp!.flags & TCP.ACK));
+  assert.ok(synAck, "the capture holds the handshake");
+  const data = new Map<number, Uint8Array>();
+  for (const p of packets) {
+    if (p.sport !== synAck.sport || p.payload.length === 0) continue;
+    data.set(p.tcp!.seq - synAck.tcp!.seq - 1, p.payload);
+  }
+  let out = new Uint8Array();
+  for (const [at, b] of [...data].sort((x, y) => x[0] - y[0])) {
+    assert.ok(at <= out.length, `a hole in the server's bytes at ${out.length}`);
+    const grown = new Uint8Array(Math.max(out.length, at + b.length));
+    grown.set(out);
+    grown.set(b, at);
+    out = grown;
+  }
+  return new TextDecoder().decode(out);
+}

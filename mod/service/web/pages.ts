@@ -20,9 +20,10 @@ import {
   type SubmissionJson,
   submissionJson,
 } from "../api.ts";
-import { userForToken } from "../auth.ts";
+import { hashToken, userForToken } from "../auth.ts";
 import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
 import { isKind, type Kind, KINDS, type Submission, type User } from "../store/store.ts";
+import { MULTIPART_OVERHEAD, readCapped, UploadError } from "../upload.ts";
 import { LIVE_JS, STYLE_CSS } from "./assets.ts";
 import {
   clearedSessionCookie,
@@ -109,6 +110,21 @@ function truncate(text: string): string {
     : text;
 }
 
+/** The sign-in form's body at most, bytes. */
+const LOGIN_CAP = 16 * 1024;
+
+/** A POST body, read once up to `cap` bytes (else an UploadError 413), and its form. */
+async function readForm(
+  req: Request,
+  cap: number,
+): Promise<{ bytes: Uint8Array; form: FormData | null }> {
+  const bytes = await readCapped(req, cap);
+  const form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": req.headers.get("content-type") ?? "" },
+  }).formData().catch(() => null);
+  return { bytes, form };
+}
+
 /** Makes the pages' request handler (null for paths that are not pages). */
 export function makePages(ctx: ApiContext, signer: SessionSigner) {
   const { store } = ctx;
@@ -119,9 +135,11 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
 
   async function signedIn(req: Request): Promise<{ user: User; viewer: Viewer } | null> {
     const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
-    const id = await signer.verify(cookie);
-    if (!id || !cookie) return null;
-    const user = await store.getUser(id);
+    // The session names the token (by its stored hash): a token replaced with
+    // `course token` ends the sessions it opened.
+    const tokenHash = await signer.verify(cookie);
+    if (!tokenHash || !cookie) return null;
+    const user = await store.userByTokenHash(tokenHash);
     if (!user) return null;
     return {
       user,
@@ -139,11 +157,13 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
 
   async function signIn(token: string | null): Promise<Response> {
     const user = await userForToken(store, token);
-    if (!user) {
+    if (!user || token === null) {
       return page(loginPage("This link or token is not valid (it may have been replaced)."), 401);
     }
     ctx.log(`web: ${user.id} signed in`);
-    return redirect("/", { "set-cookie": sessionCookie(await signer.issue(user.id)) });
+    return redirect("/", {
+      "set-cookie": sessionCookie(await signer.issue(await hashToken(token))),
+    });
   }
 
   async function studentHomePage(viewer: Viewer, flash?: string): Promise<Response> {
@@ -245,8 +265,8 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         if (origin !== null && origin !== url.origin) {
           return page(errorPage("Refused", "This form was sent from another site."), 403);
         }
-        const form = await req.formData().catch(() => null);
-        const token = form?.get("token");
+        const form = await readForm(req, LOGIN_CAP).catch(() => null);
+        const token = form?.form?.get("token");
         return await signIn(typeof token === "string" ? token.trim() : null);
       }
     }
@@ -263,11 +283,28 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
     const { user, viewer } = who;
 
     if (req.method === "POST") {
-      // Read the form once; the CSRF token is in it (multipart or urlencoded).
-      const body = await req.arrayBuffer();
+      // Read the form once, capped; the CSRF token is in it (multipart or urlencoded).
+      const policy = (await store.getCourse())!.policy;
+      let read: { bytes: Uint8Array; form: FormData | null };
+      try {
+        read = await readForm(req, policy.maxTotalBytes + MULTIPART_OVERHEAD);
+      } catch (e) {
+        if (!(e instanceof UploadError)) throw e;
+        const course = (await store.getCourse())!;
+        return page(
+          user.role === "student"
+            ? submitPage(viewer, course.name, course.policy, { error: e.message })
+            : errorPage("Too large", e.message, viewer),
+          e.status,
+        );
+      }
+      const { bytes, form } = read;
       const copy = () =>
-        new Request(req.url, { method: "POST", headers: req.headers, body: body.slice(0) });
-      const form = await copy().formData().catch(() => null);
+        new Request(req.url, {
+          method: "POST",
+          headers: req.headers,
+          body: bytes.slice() as Uint8Array<ArrayBuffer>,
+        });
       const csrf = form?.get("csrf");
       if (!await postAllowed(req, typeof csrf === "string" ? csrf : null)) {
         return page(

@@ -1,8 +1,9 @@
 /**
- * The web pages' session: a cookie that names the signed-in user, signed
- * with HMAC-SHA-256 under a key that lives in the course's database, and a
- * CSRF token derived from the session for every form. The bearer token a
- * student signs in with is never put in the cookie or in a page.
+ * The web pages' session: a cookie that names what the user signed in with
+ * (the stored SHA-256 of their token, so that replacing the token ends the
+ * session), signed with HMAC-SHA-256 under a key kept in the course's data
+ * directory, and a CSRF token derived from the session for every form. The
+ * token itself is never put in the cookie or in a page.
  *
  * @module
  */
@@ -37,14 +38,14 @@ export class SessionSigner {
     return b64url(new Uint8Array(sig));
   }
 
-  /** The cookie value for `userId`, valid until `now + SESSION_TTL_MS`. */
-  async issue(userId: string, now = Date.now()): Promise<string> {
+  /** The cookie value naming `subject`, valid until `now + SESSION_TTL_MS`. */
+  async issue(subject: string, now = Date.now()): Promise<string> {
     const nonce = b64url(crypto.getRandomValues(new Uint8Array(12)));
-    const body = `${b64url(encoder.encode(userId))}.${now + SESSION_TTL_MS}.${nonce}`;
+    const body = `${b64url(encoder.encode(subject))}.${now + SESSION_TTL_MS}.${nonce}`;
     return `${body}.${await this.#mac(body)}`;
   }
 
-  /** The user a cookie value names, or null if it is forged, malformed or expired. */
+  /** The subject a cookie value names, or null if it is forged, malformed or expired. */
   async verify(value: string | undefined, now = Date.now()): Promise<string | null> {
     if (!value) return null;
     const parts = value.split(".");
