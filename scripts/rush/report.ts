@@ -242,7 +242,16 @@ export async function rushMarkdown(r: RushInfo): Promise<string> {
     "## The rush",
     "",
     `Run as \`deno task rush --students ${r.students} --window ${r.windowS}` +
-    `${r.timeLimit ? ` --time-limit ${r.timeLimit}` : ""}\` (the five shapes one after the other).`,
+    `${r.timeLimit ? ` --time-limit ${r.timeLimit}` : ""}\` (the five shapes one after the other` +
+    (r.students < 300
+      ? `; the default 300 students would keep sqlite-1's one slot busy for about ${
+        fmtNum(
+          (300 * MEAN_PER_STUDENT *
+            Math.max(...r.reports.map((x) => x.figures.serviceMean).filter(Number.isFinite))) / 60,
+        )
+      } minutes alone, so the run was sized to a shared machine's ~10 minutes)`
+      : ")") +
+    ".",
     `${r.students} students, ${r.planned} planned submissions (1 to 4 each), across all parts,`,
     "mostly good scripts (the fixtures of tests/fixtures/students), 17% broken, 3% hostile",
     "(endless output; a fork bomb, bounded at 60 processes on this shared machine; a daemon),",
