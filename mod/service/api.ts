@@ -69,6 +69,7 @@ import {
   type Submission,
   type TestRow,
   type User,
+  type WorkerInfo,
 } from "./store/store.ts";
 import { checkUpload, MULTIPART_OVERHEAD, readCapped, UploadError } from "./upload.ts";
 
@@ -168,6 +169,24 @@ export async function estimateWait(
   }
   const rounds = Math.floor(((position ?? 1) - 1) / slots) + 1;
   return Math.max(1, Math.round((rounds * mean) / 1000));
+}
+
+/** A worker as the teaching assistant sees it: alive or lost, and its running jobs. */
+export interface WorkerState extends WorkerInfo {
+  /** `lost` once silent for longer than `workerTimeoutMs` (its leases have expired by then). */
+  state: "alive" | "lost";
+  jobs: Job[];
+}
+
+/** Every registered worker's state (the API's and the course page's one source). */
+export async function workerStates(ctx: ApiContext, now: number): Promise<WorkerState[]> {
+  // A worker's slots lease as `<id>/<slot>`: its current jobs are the running ones.
+  const running = await ctx.store.listJobs("running");
+  return (await ctx.store.listWorkers()).map((w) => ({
+    ...w,
+    state: w.lastSeen < now - ctx.workerTimeoutMs ? "lost" : "alive",
+    jobs: running.filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`)),
+  }));
 }
 
 /** A submission as the API shows it (`tests` only with `withTests`). */
@@ -420,22 +439,18 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
           queued: (await store.listJobs("queued")).map(jobJson),
           running: (await store.listJobs("running")).map(jobJson),
         });
-      case "/api/course/workers": {
-        // A worker's slots lease as `<id>/<slot>`: its current jobs are the running ones.
-        const running = await store.listJobs("running");
-        const now = Date.now();
+      case "/api/course/workers":
         return json(200, {
-          workers: (await store.listWorkers()).map((w) => ({
+          workers: (await workerStates(ctx, Date.now())).map((w) => ({
             id: w.id,
             host: w.host,
             slots: w.slots,
             running: w.running,
             last_seen: iso(w.lastSeen),
-            state: w.lastSeen < now - ctx.workerTimeoutMs ? "lost" : "alive",
-            jobs: running.filter((j) => j.worker?.startsWith(`${w.id}/`)).map(jobJson),
+            state: w.state,
+            jobs: w.jobs.map(jobJson),
           })),
         });
-      }
       case "/api/course/submissions": {
         const q = url.searchParams;
         const kind = q.get("kind") ?? undefined;

@@ -19,6 +19,7 @@ import {
   submissionArchive,
   type SubmissionJson,
   submissionJson,
+  workerStates,
 } from "../api.ts";
 import { hashToken, userForToken } from "../auth.ts";
 import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
@@ -206,13 +207,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         ...await about(job.submissionId),
       })),
     );
-    const workers = (await store.listWorkers()).map((w) => ({
-      ...w,
-      alive: w.lastSeen >= now - ctx.workerTimeoutMs,
-      current: runningJobs
-        .filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`))
-        .map((j) => j.id),
-    }));
+    const workers = await workerStates(ctx, now);
     const view: CourseView = {
       name: course.name,
       policy: course.policy,

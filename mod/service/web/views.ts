@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { SubmissionJson } from "../api.ts";
+import type { SubmissionJson, WorkerState } from "../api.ts";
 import type { GradeBookRow } from "../course.ts";
-import type { Job, Kind, Policy, Role, TestRow, WorkerInfo } from "../store/store.ts";
+import type { Job, Kind, Policy, Role, TestRow } from "../store/store.ts";
 import { type Html, html } from "./html.ts";
 
 /** The handout's names of the parts, in the order of the course's menu. */
@@ -377,7 +377,7 @@ export interface CourseView {
   policy: Policy;
   queued: { job: Job; user: string; kind: Kind; position: number }[];
   running: { job: Job; user: string; kind: Kind }[];
-  workers: (WorkerInfo & { alive: boolean; current: number[] })[];
+  workers: WorkerState[];
   book: GradeBookRow[];
 }
 
@@ -449,10 +449,10 @@ export function coursePage(viewer: Viewer, c: CourseView, now: number, flash?: s
           <tr>
             <td>${w.id}</td>
             <td>${w.host}</td>
-            <td>${w.alive ? "alive" : "lost"}</td>
+            <td>${w.state}</td>
             <td class="num">${w.slots}</td>
-            <td>${w.current.length
-              ? w.current.join(", ")
+            <td>${w.jobs.length
+              ? w.jobs.map((j) => j.id).join(", ")
               : html`<span class="muted">idle</span>`}</td>
             <td class="num">${age(now - w.lastSeen)} ago</td>
           </tr>
