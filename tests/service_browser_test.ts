@@ -65,8 +65,9 @@ Deno.test({
     // The script execs socklab's own pdc from this checkout, which a sandbox does not show.
     await using svc = await serveInProcess(course, { workers: 1, isolation: "off" });
     const scripts = await Deno.makeTempDir({ prefix: "socklab-browser-" });
-    const browser = await launch();
+    let browser: Browser | undefined;
     try {
+      browser = await launch();
       await Deno.writeTextFile(`${scripts}/PDC.py`, clientScript("pdc"));
       await Deno.writeFile(`${scripts}/a.out`, new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0xff]));
       const dialogs: string[] = [];
@@ -187,7 +188,7 @@ Deno.test({
       assert.equal(lines[0], "id,name,part2,part3,part4-receiver,part4-sender,part5,part6,ca-sign");
       assert.ok(lines.includes(`alice,Student alice,${api.score},,,,,,`), lines.join("\n"));
     } finally {
-      await browser.close();
+      await browser?.close();
       await Deno.remove(scripts, { recursive: true }).catch(() => {});
     }
   },
