@@ -335,3 +335,43 @@ Deno.test("service api: closing with a job still running past the grace stops it
     await store.close();
   }
 });
+
+Deno.test("service api: unisolated, jobs are graded one at a time even with several workers", async () => {
+  await using course = await makeCourse(["alice", "bob"]);
+  await using svc = await serveInProcess(course, { workers: 2, isolation: "off" });
+  const log = `${course.dir}/runs.log`;
+  // Each run of the program notes when it starts and ends, tagged by its job's folder.
+  const script = [
+    "import os, sys, time",
+    "tag = os.path.dirname(os.path.abspath(__file__))",
+    `with open(${JSON.stringify(log)}, "a") as f: f.write(f"{tag} {time.time()}\\n")`,
+    "time.sleep(0.3)",
+    `with open(${JSON.stringify(log)}, "a") as f: f.write(f"{tag} {time.time()}\\n")`,
+    "sys.exit(1)",
+  ].join("\n") + "\n";
+  const made = await Promise.all(
+    ["alice", "bob"].map((s) =>
+      postSubmission(svc.url, course.tokens[s], {
+        kind: "part6",
+        files: { script: { name: "PDC.py", data: script } },
+      })
+    ),
+  );
+  for (const [i, s] of ["alice", "bob"].entries()) {
+    assert.equal(made[i].status, 201);
+    assert.equal(
+      (await waitGraded(svc.url, course.tokens[s], made[i].body.id as number)).status,
+      "done",
+    );
+  }
+  const spans = new Map<string, [number, number]>();
+  for (const line of (await Deno.readTextFile(log)).trim().split("\n")) {
+    const [tag, t] = line.split(" ");
+    const [a, b] = spans.get(tag) ?? [Infinity, -Infinity];
+    spans.set(tag, [Math.min(a, Number(t)), Math.max(b, Number(t))]);
+  }
+  const [x, y] = [...spans.values()];
+  assert.equal(spans.size, 2, "two jobs, each in its own folder");
+  assert.ok(x[1] <= y[0] || y[1] <= x[0], `the jobs overlapped: ${JSON.stringify([x, y])}`);
+  assert.equal(svc.pool?.unisolated, "--isolation off");
+});

@@ -166,7 +166,7 @@ stops them and hands them back to the queue), exits 0.`,
         `${kinds ? ` grading ${kinds.join(", ")}` : ""}` +
         `${db ? ` on ${redactUrl(db)}` : ""}; ` +
         (why
-          ? `grading UNISOLATED (${why}): trusted scripts only; part 5 jobs one at a time (fixed port 5003)`
+          ? `grading UNISOLATED (${why}): trusted scripts only; one job at a time`
           : workers
           ? "each job isolated in its own sandbox"
           : "no workers here"),

@@ -38,10 +38,11 @@ export interface WorkerOptions {
 export const FORGET_LOST_MS = 60 * 60 * 1000;
 
 /**
- * Kinds whose grading uses a fixed port (part 5: localhost:5003): unisolated,
- * one at a time in this process. Isolated, every job has its own network.
+ * Unisolated, jobs run one at a time in this process (SERVICE.md): two
+ * students' programs would otherwise share one user, one network (part 5's
+ * fixed localhost:5003) and one /tmp. Isolated, every job has its own.
  */
-const FIXED_PORT = new Set(["part5"]);
+const UNISOLATED_LOCK = "unisolated";
 
 /** A FIFO lock per name. */
 class Locks {
@@ -194,8 +195,8 @@ export class WorkerPool {
         signal: abort.signal,
       };
       const run = () => runJob(job, files, ctx);
-      const result = this.#unisolated !== null && FIXED_PORT.has(job.kind)
-        ? await this.#locks.run(job.kind, run)
+      const result = this.#unisolated !== null
+        ? await this.#locks.run(UNISOLATED_LOCK, run)
         : await run();
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       if (await store.complete(job.id, job.leaseId, result, Date.now())) {
