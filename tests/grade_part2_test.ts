@@ -97,3 +97,13 @@ Deno.test("grade: one seed, one verdict: a seed-sensitive script graded 10 times
   }
   assert.equal(verdicts.size, 1, [...verdicts].join("\n"));
 });
+
+Deno.test("grade part2: a flood interleaved with the program's own recv sizes is said so", async () => {
+  const r = await grade("part2", py("part2_flood_sizes.py"), { extra: ["--seed", "5"] });
+  assert.deepEqual(failed(r), ["CMD_floodme"]);
+  assert.equal(r.score, 3);
+  assert.match(
+    detail(r, "CMD_floodme"),
+    /the whole flood is there, but interleaved with \d+ line\(s\) of .*"1024"/,
+  );
+});
