@@ -156,8 +156,14 @@ export async function gradeBook(store: Store): Promise<GradeBookRow[]> {
   });
 }
 
-/** A CSV field, quoted when it must be. */
+/**
+ * A CSV field, quoted when it must be. Text that a spreadsheet would take for
+ * a formula (it starts with = + - @, a tab or a carriage return: a roster
+ * name like `=HYPERLINK(...)`) gets a leading `'`, as OWASP advises against
+ * CSV injection, so that the LMS or Excel shows it as text; numbers are kept.
+ */
 export function csvField(v: string): string {
+  if (/^[=+\-@\t\r]/.test(v) && !/^-?\d+(\.\d+)?$/.test(v)) v = `'${v}`;
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
