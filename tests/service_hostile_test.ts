@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/service/course.ts";
 import { openStore } from "../mod/service/store/open.ts";
-import { makeCourse } from "./helpers/service.ts";
+import { readCapped, UploadError } from "../mod/service/upload.ts";
+import { makeCourse, serveInProcess } from "./helpers/service.ts";
 
 Deno.test("service hostile: a roster with a BOM, CRLF and quoted formulas exports as text", async () => {
   await using course = await makeCourse([]);
@@ -40,4 +41,109 @@ Deno.test("service hostile: a roster with a BOM, CRLF and quoted formulas export
   } finally {
     await store.close();
   }
+});
+
+/** Send `head` on a new connection to the service and keep it open. */
+async function stall(url: string, head: string): Promise<Deno.TcpConn> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  await conn.write(new TextEncoder().encode(head));
+  return conn;
+}
+
+/** The first response the server sent on `conn`: its head and body (bounded reads). */
+async function answer(conn: Deno.TcpConn): Promise<string> {
+  const buf = new Uint8Array(4096);
+  let bytes = new Uint8Array();
+  for (let i = 0; i < 100; i++) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    bytes = new Uint8Array([...bytes, ...buf.subarray(0, n)]);
+    const text = new TextDecoder().decode(bytes);
+    const head = text.indexOf("\r\n\r\n");
+    const length = Number(text.match(/\r\ncontent-length: (\d+)/i)?.[1] ?? NaN);
+    if (
+      head >= 0 && bytes.length >= new TextEncoder().encode(text.slice(0, head)).length + 4 + length
+    ) break;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+Deno.test("service hostile: a stalled upload, even without a token, cannot hold the shutdown", async () => {
+  await using course = await makeCourse(["alice"]);
+  const svc = await serveInProcess(course);
+  let closed = false;
+  const conns: Deno.TcpConn[] = [];
+  try {
+    const part = '--XX\r\ncontent-disposition: form-data; name="kind"\r\n\r\npart2\r\n--XX\r\n';
+    // Only the URL: the sign-in form, read before anyone is known.
+    conns.push(
+      await stall(
+        svc.url,
+        "POST /login HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n" +
+          "content-length: 1000\r\n\r\ntoken=",
+      ),
+    );
+    // A student's token: a submission whose file never comes.
+    conns.push(
+      await stall(
+        svc.url,
+        `POST /api/submissions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${course.tokens.alice}\r\n` +
+          `content-type: multipart/form-data; boundary=XX\r\ncontent-length: 100000\r\n\r\n${part}`,
+      ),
+    );
+    // The server has read those requests' headers once it answers a later one.
+    const me = await fetch(`${svc.url}/api/me`, {
+      headers: { authorization: `Bearer ${course.tokens.alice}` },
+    });
+    assert.equal(me.status, 200);
+    await me.body?.cancel();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stopped = await Promise.race([
+      svc.close(1_000).then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), 15_000)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(stopped, "the service did not stop while uploads stalled");
+    closed = true;
+    const [login, api] = await Promise.all(conns.map(answer));
+    assert.match(login, /^HTTP\/1\.1 [45]\d\d /, login);
+    assert.match(api, /^HTTP\/1\.1 503 /, api);
+    assert.match(api, /"error":"the service is stopping/, api);
+  } finally {
+    for (const c of conns) c.close();
+    if (!closed) await svc.close(1_000);
+    await svc.finished;
+  }
+});
+
+Deno.test("service hostile: an upload that trickles is refused after its deadline, a cut one is a 400", async () => {
+  const stalled = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array(10));
+    },
+  });
+  const slow = new Request("http://x/", { method: "POST", body: stalled });
+  await assert.rejects(
+    readCapped(slow, 1000, { timeoutMs: 50 }),
+    (e) => e instanceof UploadError && e.status === 408 && /did not arrive within/.test(e.message),
+  );
+  const cut = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array(10));
+      c.error(new Deno.errors.BadResource("connection reset"));
+    },
+  });
+  await assert.rejects(
+    readCapped(new Request("http://x/", { method: "POST", body: cut }), 1000),
+    (e) => e instanceof UploadError && e.status === 400 && /cut before its end/.test(e.message),
+  );
+  const stopping = new AbortController();
+  const held = new Request("http://x/", {
+    method: "POST",
+    body: new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new Uint8Array(1)) }),
+  });
+  const reading = readCapped(held, 1000, { signal: stopping.signal });
+  stopping.abort();
+  await assert.rejects(reading, (e) => e instanceof UploadError && e.status === 503);
 });

@@ -128,6 +128,8 @@ export interface ApiContext {
   /** Workers silent for longer than this are not counted in the estimates, ms. */
   workerTimeoutMs: number;
   log: (line: string) => void;
+  /** Aborted when the service stops: uploads still arriving are refused (503). */
+  stopping?: AbortSignal;
 }
 
 /** A JSON response. */
@@ -293,7 +295,9 @@ export async function acceptSubmission(
   let form: FormData | undefined;
   let sub;
   try {
-    const body = await readCapped(req, policy.maxTotalBytes + MULTIPART_OVERHEAD);
+    const body = await readCapped(req, policy.maxTotalBytes + MULTIPART_OVERHEAD, {
+      signal: ctx.stopping,
+    });
     try {
       form = await new Response(body as Uint8Array<ArrayBuffer>, {
         headers: { "content-type": type },

@@ -118,8 +118,9 @@ const LOGIN_CAP = 16 * 1024;
 async function readForm(
   req: Request,
   cap: number,
+  signal?: AbortSignal,
 ): Promise<{ bytes: Uint8Array; form: FormData | null }> {
-  const bytes = await readCapped(req, cap);
+  const bytes = await readCapped(req, cap, { signal });
   const form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
     headers: { "content-type": req.headers.get("content-type") ?? "" },
   }).formData().catch(() => null);
@@ -260,7 +261,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         if (origin !== null && origin !== url.origin) {
           return page(errorPage("Refused", "This form was sent from another site."), 403);
         }
-        const form = await readForm(req, LOGIN_CAP).catch(() => null);
+        const form = await readForm(req, LOGIN_CAP, ctx.stopping).catch(() => null);
         const token = form?.form?.get("token");
         return await signIn(typeof token === "string" ? token.trim() : null);
       }
@@ -282,7 +283,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
       const policy = (await store.getCourse())!.policy;
       let read: { bytes: Uint8Array; form: FormData | null };
       try {
-        read = await readForm(req, policy.maxTotalBytes + MULTIPART_OVERHEAD);
+        read = await readForm(req, policy.maxTotalBytes + MULTIPART_OVERHEAD, ctx.stopping);
       } catch (e) {
         if (!(e instanceof UploadError)) throw e;
         const course = (await store.getCourse())!;
