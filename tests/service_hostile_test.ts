@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/service/course.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import { readCapped, UploadError } from "../mod/service/upload.ts";
+import { isRefusal, type Kind, type Store } from "../mod/service/store/store.ts";
 import { makeCourse, serveInProcess } from "./helpers/service.ts";
 
 Deno.test("service hostile: a roster with a BOM, CRLF and quoted formulas exports as text", async () => {
@@ -146,4 +147,82 @@ Deno.test("service hostile: an upload that trickles is refused after its deadlin
   const reading = readCapped(held, 1000, { signal: stopping.signal });
   stopping.abort();
   await assert.rejects(reading, (e) => e instanceof UploadError && e.status === 503);
+});
+
+const EVIL = `<img src=x onerror=alert(1)>"'&`;
+
+/** A graded submission of `userId`, made through the store as a worker would. */
+async function graded(store: Store, userId: string, kind: Kind, score: number): Promise<number> {
+  const now = Date.now();
+  const sub = await store.createSubmission(
+    { userId, kind, files: [{ name: "script.py", bytes: new TextEncoder().encode("print(1)\n") }] },
+    { now, cooldownMs: 0 },
+  );
+  assert.ok(!isRefusal(sub));
+  const job = await store.lease("w/0", 60_000, now);
+  assert.ok(job);
+  assert.ok(
+    await store.complete(job.id, job.leaseId, {
+      score,
+      maxGrade: 4,
+      success: score === 4 ? 1 : 0,
+      tests: [{ name: `test ${EVIL}`, passed: false, scored: true, detail: `detail ${EVIL}` }],
+      stdout: `out ${EVIL}`,
+      stderr: `err ${EVIL}`,
+      files: [],
+      durationMs: 1,
+    }, now),
+  );
+  return sub.id;
+}
+
+Deno.test("service hostile: a re-run names one student or none, never widens to everyone", async () => {
+  await using course = await makeCourse(["alice", "bob"]);
+  await using svc = await serveInProcess(course);
+  await graded(svc.store, "alice", "part2", 1);
+  await graded(svc.store, "bob", "part2", 2);
+  const rerun = (body: string) =>
+    fetch(`${svc.url}/api/course/rerun`, {
+      method: "POST",
+      body,
+      headers: { authorization: `Bearer ${course.ta}` },
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  for (const bad of ['{"kind": "part2", "user": 123}', '{"kind": "part2", "user": null}', "null"]) {
+    const r = await rerun(bad);
+    assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.body)}`);
+  }
+  assert.equal((await svc.store.listJobs("queued")).length, 0, "nothing queued by a bad re-run");
+  assert.deepEqual(await rerun('{"kind": "part2", "user": "bob"}'), {
+    status: 200,
+    body: { queued: 1 },
+  });
+});
+
+Deno.test("service hostile: test names, details and program output are escaped on every page", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const id = await graded(svc.store, "alice", "part2", 1);
+  const cookie = async (token: string) => {
+    const res = await fetch(`${svc.url}/login?token=${token}`, { redirect: "manual" });
+    await res.body?.cancel();
+    return res.headers.get("set-cookie")!.split(";")[0];
+  };
+  for (
+    const [token, paths] of [
+      [course.tokens.alice, ["/", `/submissions/${id}`, `/submissions/${id}/live`]],
+      [course.ta, ["/", `/submissions/${id}`, "/course/submissions?user=alice"]],
+    ] as const
+  ) {
+    const c = await cookie(token);
+    for (const path of paths) {
+      const res = await fetch(`${svc.url}${path}`, { headers: { cookie: c } });
+      const text = await res.text();
+      assert.equal(res.status, 200, path);
+      assert.ok(!text.includes("<img"), `${path} shows raw HTML`);
+      if (path.startsWith("/submissions/")) {
+        assert.match(text, /detail &lt;img src=x onerror=alert\(1\)&gt;&quot;&#39;&amp;/, path);
+        assert.match(text, /out &lt;img/, path);
+      }
+    }
+  }
 });

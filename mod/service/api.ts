@@ -492,12 +492,16 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
     } catch {
       return apiError(400, 'send JSON: {"kind": "<part>", "user": "<id>" (optional)}');
     }
-    if (typeof body.kind !== "string" || !isKind(body.kind)) {
+    if (typeof body?.kind !== "string" || !isKind(body.kind)) {
       return apiError(400, `'kind' must be one of ${KINDS.join(", ")}`);
+    }
+    // A user that is not a string (a numeric id, null) must not widen the re-run to everyone.
+    if (body.user !== undefined && typeof body.user !== "string") {
+      return apiError(400, "'user' must be a student's id, as a string");
     }
     const subs = await store.listSubmissions({
       kind: body.kind,
-      userId: typeof body.user === "string" ? body.user : undefined,
+      userId: body.user,
       status: "done",
     });
     for (const s of subs) await store.enqueue(s.id, Date.now());
