@@ -4,6 +4,8 @@
  * midnight, or a teaching assistant with an odd roster can send it.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { handleApi } from "../mod/service/api.ts";
 import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/service/course.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import { readCapped, UploadError } from "../mod/service/upload.ts";
@@ -224,5 +226,62 @@ Deno.test("service hostile: test names, details and program output are escaped o
         assert.match(text, /out &lt;img/, path);
       }
     }
+  }
+});
+
+Deno.test("service hostile: a database locked by another process is a 503 to retry, not a 500", async () => {
+  await using course = await makeCourse(["alice"]);
+  // The error SQLite gives while another connection holds the write lock.
+  const path = `${course.dir}/locked.db`;
+  const holder = new DatabaseSync(path);
+  holder.exec("CREATE TABLE t (x); BEGIN EXCLUSIVE");
+  const other = new DatabaseSync(path);
+  other.exec("PRAGMA busy_timeout = 0");
+  const locked = (() => {
+    try {
+      other.exec("INSERT INTO t VALUES (1)");
+    } catch (e) {
+      return e;
+    }
+  })();
+  other.close();
+  holder.close();
+  assert.ok(locked instanceof Error, "SQLite refused the write");
+  const store = await openStore({ data: course.data });
+  const logs: string[] = [];
+  try {
+    const busy = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "createSubmission") return () => Promise.reject(locked);
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const form = new FormData();
+    form.set("kind", "part2");
+    form.set("script", new File(["print(1)\n"], "PDC.py"));
+    const res = await handleApi(
+      new Request("http://x/api/submissions", {
+        method: "POST",
+        body: form,
+        headers: { authorization: `Bearer ${course.tokens.alice}` },
+      }),
+      {
+        store: busy,
+        dataDir: course.data,
+        notify() {},
+        workerTimeoutMs: 1000,
+        log: (l) => logs.push(l),
+      },
+    );
+    assert.ok(res);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), "30");
+    assert.match((await res.json()).error, /database is busy.*try again/);
+    assert.deepEqual(logs, [
+      "api: POST /api/submissions: the database is locked by another process",
+    ]);
+  } finally {
+    await store.close();
   }
 });

@@ -71,6 +71,7 @@ import {
   type User,
   type WorkerInfo,
 } from "./store/store.ts";
+import { isStoreBusy } from "./store/open.ts";
 import { checkUpload, MULTIPART_OVERHEAD, readCapped, UploadError } from "./upload.ts";
 
 export interface MeJson {
@@ -513,6 +514,24 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
 }
 
 /**
+ * The answer to a request that failed: 503 with Retry-After while the
+ * database is held by another process (one log line), else 500 (the stack
+ * in the log, for the teaching assistant).
+ */
+export function failed(e: unknown, what: string, log: (line: string) => void): Response {
+  if (isStoreBusy(e)) {
+    log(`${what}: the database is locked by another process`);
+    return apiError(
+      503,
+      "the course's database is busy (another program holds it): try again in a minute",
+      { "retry-after": "30" },
+    );
+  }
+  log(`${what}: ${e instanceof Error ? e.stack : e}`);
+  return apiError(500, "the server failed on this request; the teaching assistant can see why");
+}
+
+/**
  * Answer a request under `/api/`; null for any other path (the web pages'
  * handler takes those).
  */
@@ -535,7 +554,6 @@ export async function handleApi(req: Request, ctx: ApiContext): Promise<Response
     return await studentRoutes(req, path, user, ctx) ??
       apiError(404, `no route ${req.method} ${path}`);
   } catch (e) {
-    ctx.log(`api: ${req.method} ${path}: ${e instanceof Error ? e.stack : e}`);
-    return apiError(500, "the server failed on this request; the teaching assistant can see why");
+    return failed(e, `api: ${req.method} ${path}`, ctx.log);
   }
 }

@@ -7,7 +7,7 @@
  */
 import { RunError } from "../errors.ts";
 import { message } from "../net/errors.ts";
-import { apiError, handleApi } from "./api.ts";
+import { apiError, failed, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Kind, Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
@@ -110,10 +110,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       hostname: opts.hostname,
       port: opts.port,
       onListen: () => {},
-      onError: (e) => {
-        opts.log(`http: ${message(e)}`);
-        return apiError(500, "the server failed on this request");
-      },
+      onError: (e) => failed(e, "http", opts.log),
     }, async (req) => {
       return await handleApi(req, ctx) ??
         await pages(req) ??
