@@ -8,8 +8,8 @@ import { DatabaseSync } from "node:sqlite";
 import { handleApi } from "../mod/service/api.ts";
 import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/service/course.ts";
 import { openStore } from "../mod/service/store/open.ts";
-import { readCapped, UploadError } from "../mod/service/upload.ts";
-import { isRefusal, type Kind, type Store } from "../mod/service/store/store.ts";
+import { checkUpload, readCapped, UploadError } from "../mod/service/upload.ts";
+import { DEFAULT_POLICY, isRefusal, type Kind, type Store } from "../mod/service/store/store.ts";
 import { makeCourse, serveInProcess } from "./helpers/service.ts";
 
 Deno.test("service hostile: a roster with a BOM, CRLF and quoted formulas exports as text", async () => {
@@ -283,5 +283,51 @@ Deno.test("service hostile: a database locked by another process is a 503 to ret
     ]);
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("service hostile: uploaded file names are safe and never collide", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-names-" });
+  try {
+    const made = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        `${dir}/k.pem`,
+        "-out",
+        `${dir}/c.pem`,
+        "-subj",
+        "/CN=x",
+        "-days",
+        "1",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.ok(made.success);
+    const upload = async (names: Record<string, string>) => {
+      const form = new FormData();
+      form.set("kind", "part5");
+      form.set("script", new File(["print(1)\n"], names.script));
+      form.set("cert", new File([await Deno.readFile(`${dir}/c.pem`)], names.cert));
+      form.set("key", new File([await Deno.readFile(`${dir}/k.pem`)], names.key));
+      return (await checkUpload(form, "alice", DEFAULT_POLICY)).files.map((f) => f.name);
+    };
+    // The key's x.pem, made unique as key-x.pem, must not take the script's name (it overwrote it).
+    const names = await upload({ script: "key-x.pem", cert: "x.pem", key: "x.pem" });
+    assert.equal(new Set(names).size, 3, names.join(" "));
+    for (const evil of ["../../x.py", "a\0b.py", "A".repeat(300) + ".py", "output", ".bashrc"]) {
+      const [script] = await upload({ script: evil, cert: "c.pem", key: "k.pem" });
+      assert.match(script, /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/, evil);
+      assert.notEqual(script, "output");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -213,7 +213,7 @@ export async function checkUpload(
       ? new TextEncoder().encode(v)
       : new Uint8Array(await v.arrayBuffer());
     let name = safeName(typeof v === "string" ? undefined : v.name, DEFAULT_NAMES[field]);
-    if (files.some((f) => f.name === name)) name = `${field}-${name}`;
+    while (files.some((f) => f.name === name)) name = `${field}-${name}`;
     if (bytes.length === 0) throw new UploadError(400, `${name} is empty`, field);
     if (bytes.length > policy.maxScriptBytes) {
       throw new UploadError(
