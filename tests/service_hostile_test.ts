@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { handleApi } from "../mod/service/api.ts";
+import { UsageError } from "../mod/errors.ts";
 import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/service/course.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import { checkUpload, readCapped, UploadError } from "../mod/service/upload.ts";
@@ -330,4 +331,19 @@ Deno.test("service hostile: uploaded file names are safe and never collide", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("service hostile: a roster in Latin-1 is refused, one in UTF-16 is read", () => {
+  const text = "id,name,email\nzoe,Zo\u00e9 \u00c9lise,z@x\n";
+  const latin1 = Uint8Array.from(text, (c) => c.charCodeAt(0));
+  assert.throws(
+    () => parseRoster(latin1),
+    (e) => e instanceof UsageError && /not UTF-8 text/.test(e.message),
+  );
+  const utf16 = new Uint8Array(2 + text.length * 2);
+  utf16.set([0xff, 0xfe]);
+  for (let i = 0; i < text.length; i++) utf16[2 + 2 * i] = text.charCodeAt(i);
+  assert.deepEqual(parseRoster(utf16), [{ id: "zoe", name: "Zo\u00e9 \u00c9lise", email: "z@x" }]);
+  const utf8 = new TextEncoder().encode("\uFEFF" + text);
+  assert.deepEqual(parseRoster(utf8), parseRoster(utf16));
 });

@@ -343,7 +343,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         }
         let rows;
         try {
-          rows = parseRoster(await file.text());
+          rows = parseRoster(new Uint8Array(await file.arrayBuffer()));
         } catch (e) {
           return await courseOverview(viewer, e instanceof Error ? e.message : String(e));
         }
