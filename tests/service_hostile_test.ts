@@ -199,6 +199,11 @@ Deno.test("service hostile: a re-run names one student or none, never widens to 
     status: 200,
     body: { queued: 1 },
   });
+  // A negative limit is not "no limit".
+  const listed = await fetch(`${svc.url}/api/course/submissions?limit=-1`, {
+    headers: { authorization: `Bearer ${course.ta}` },
+  });
+  assert.equal((await listed.json()).submissions.length, 1);
 });
 
 Deno.test("service hostile: test names, details and program output are escaped on every page", async () => {

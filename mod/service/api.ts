@@ -464,7 +464,8 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
         if (status && !["queued", "running", "done", "failed"].includes(status)) {
           return apiError(400, `'${status}' is not a status`);
         }
-        const limit = Math.min(Number(q.get("limit") ?? 500) || 500, 5000);
+        // 1..5000 (SQLite reads LIMIT -1 as no limit; PostgreSQL refuses it).
+        const limit = Math.max(1, Math.min(Math.floor(Number(q.get("limit") ?? 500)) || 500, 5000));
         const subs = await store.listSubmissions({
           userId: q.get("user") ?? undefined,
           kind,
