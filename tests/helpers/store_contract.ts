@@ -307,6 +307,20 @@ contract("failures retry up to the limit, then the job is failed", async (db) =>
 });
 
 contract(
+  "a submission the grader failed on is not an attempt: no cooldown after it",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "gus", name: "G", email: "g@x", role: "student" });
+    assert.ok(!isRefusal(await submit(s, "gus", 1000, 30_000)));
+    for (let i = 1; i <= MAX_TRIES; i++) {
+      const j = (await s.lease("w", 1000, 1000 + i))!;
+      await s.fail(j.id, j.leaseId, "grader broke", 1000 + i);
+    }
+    assert.ok(!isRefusal(await submit(s, "gus", 2000, 30_000)), "refused after a grader failure");
+  },
+);
+
+contract(
   "kept scores are the best or the last, a re-run replacing its submission's",
   async (db) => {
     const s = await db.open();
