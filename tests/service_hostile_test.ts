@@ -352,3 +352,37 @@ Deno.test("service hostile: a roster in Latin-1 is refused, one in UTF-16 is rea
   const utf8 = new TextEncoder().encode("\uFEFF" + text);
   assert.deepEqual(parseRoster(utf8), parseRoster(utf16));
 });
+
+Deno.test("service hostile: forms work behind a TLS proxy (Origin https://our-host), not from other sites", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const host = new URL(svc.url).host;
+  const signIn = async (token: string) => {
+    const res = await fetch(`${svc.url}/login?token=${token}`, { redirect: "manual" });
+    await res.body?.cancel();
+    const cookie = res.headers.get("set-cookie")!.split(";")[0];
+    const page = await (await fetch(`${svc.url}/`, { headers: { cookie } })).text();
+    return { cookie, csrf: page.match(/name="csrf" value="([^"]+)"/)![1] };
+  };
+  const ta = await signIn(course.ta);
+  const importAs = async (origin: string) => {
+    const fd = new FormData();
+    fd.set("csrf", ta.csrf);
+    fd.set("roster", new File([`id,name,email\nu${origin.length},U,u@x\n`], "r.csv"));
+    const res = await fetch(`${svc.url}/course/roster`, {
+      method: "POST",
+      body: fd,
+      headers: { cookie: ta.cookie, origin },
+      redirect: "manual",
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  for (const evil of ["https://evil.example", `https://${host}.evil.example`, "null"]) {
+    assert.equal((await importAs(evil)).status, 403, evil);
+  }
+  // The proxy ends TLS: the browser's origin is https, the request reaching us is http.
+  const behind = await importAs(`https://${host}`);
+  assert.equal(behind.status, 200, behind.text);
+  // The students' links use the address the teaching assistant's browser used.
+  assert.match(behind.text, new RegExp(`,https://${host}/login\\?token=slk_`), behind.text);
+});

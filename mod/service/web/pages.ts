@@ -127,6 +127,22 @@ async function readForm(
   return { bytes, form };
 }
 
+/**
+ * Whether a POST comes from our own pages: no Origin (an old browser, a
+ * script), or one whose host is ours. The scheme is not compared: behind a
+ * proxy that ends TLS the browser says https://host while the request that
+ * reaches us is http://host; another site cannot send our host.
+ */
+export function sameSite(req: Request): boolean {
+  const origin = req.headers.get("origin");
+  if (origin === null) return true;
+  try {
+    return new URL(origin).host === new URL(req.url).host;
+  } catch {
+    return false; // "null" (a sandboxed frame, a privacy redirect) or garbage
+  }
+}
+
 /** Makes the pages' request handler (null for paths that are not pages). */
 export function makePages(ctx: ApiContext, signer: SessionSigner) {
   const { store } = ctx;
@@ -151,8 +167,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
 
   /** A POST is ours: same origin (when the browser says) and the session's CSRF token. */
   async function postAllowed(req: Request, csrf: string | null): Promise<boolean> {
-    const origin = req.headers.get("origin");
-    if (origin !== null && origin !== new URL(req.url).origin) return false;
+    if (!sameSite(req)) return false;
     const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     return cookie !== undefined && await signer.checkCsrf(cookie, csrf);
   }
@@ -257,8 +272,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         return token === null ? page(loginPage()) : await signIn(token);
       }
       if (req.method === "POST") {
-        const origin = req.headers.get("origin");
-        if (origin !== null && origin !== url.origin) {
+        if (!sameSite(req)) {
           return page(errorPage("Refused", "This form was sent from another site."), 403);
         }
         const form = await readForm(req, LOGIN_CAP, ctx.stopping).catch(() => null);
@@ -351,7 +365,9 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
         const lines = ["id,token,link"];
         for (const a of added) {
-          const link = `${url.origin}/login?token=${encodeURIComponent(a.token)}`;
+          // The browser's origin: behind a TLS proxy, the address students use.
+          const base = req.headers.get("origin") ?? url.origin;
+          const link = `${base}/login?token=${encodeURIComponent(a.token)}`;
           lines.push([a.id, a.token, link].map(csvField).join(","));
         }
         return respond(lines.join("\n") + "\n", 200, {
