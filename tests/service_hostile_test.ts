@@ -386,3 +386,19 @@ Deno.test("service hostile: forms work behind a TLS proxy (Origin https://our-ho
   // The students' links use the address the teaching assistant's browser used.
   assert.match(behind.text, new RegExp(`,https://${host}/login\\?token=slk_`), behind.text);
 });
+
+Deno.test("service hostile: a script saved in Latin-1 is refused with how to fix it, not as 'binary'", async () => {
+  const upload = async (bytes: Uint8Array) => {
+    const form = new FormData();
+    form.set("kind", "part2");
+    form.set("script", new File([bytes as Uint8Array<ArrayBuffer>], "PDC.py"));
+    return await checkUpload(form, "alice", DEFAULT_POLICY).then(() => null, (e) => e);
+  };
+  // "# é\nprint(1)\n" with é as the single byte 0xE9.
+  const latin1 = Uint8Array.from("# \u00e9\nprint(1)\n", (c) => c.charCodeAt(0));
+  const e = await upload(latin1);
+  assert.ok(e instanceof UploadError && e.status === 415);
+  assert.match(e.message, /PDC\.py is not UTF-8 text .*save it as UTF-8/);
+  const binary = await upload(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1]));
+  assert.match(binary.message, /PDC\.py is not a text file \(UTF-8\) but binary/);
+});

@@ -234,9 +234,13 @@ export async function checkUpload(
   }
   const script = KIND_FILES[kind].indexOf("script");
   if (script >= 0 && !isUtf8Text(files[script].bytes)) {
+    const { name, bytes } = files[script];
     throw new UploadError(
       415,
-      `${files[script].name} is not a text file (UTF-8) but binary`,
+      bytes.includes(0)
+        ? `${name} is not a text file (UTF-8) but binary`
+        // Text with a letter saved as Latin-1/Windows-1252: Python 3 would refuse it too.
+        : `${name} is not UTF-8 text (an accented letter in another encoding?): save it as UTF-8`,
       "script",
     );
   }
