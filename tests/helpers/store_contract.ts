@@ -306,6 +306,20 @@ contract("failures retry up to the limit, then the job is failed", async (db) =>
   assert.equal((await s.lease("w", 1000, 102))!.tries, 1);
 });
 
+contract("a TA re-run of a graded submission does not block the student's next one", async (db) => {
+  const s = await db.open();
+  await s.upsertUser({ id: "hal", name: "H", email: "h@x", role: "student" });
+  const first = (await submit(s, "hal", 0)) as Submission;
+  const j = (await s.lease("w", 1000, 1))!;
+  assert.ok(await s.complete(j.id, j.leaseId, RESULT, 2));
+  await s.enqueue(first.id, 3); // the re-run, still queued
+  const next = await submit(s, "hal", 4);
+  assert.ok(!isRefusal(next), JSON.stringify(next));
+  // The student's own queued job still blocks a third.
+  const third = await submit(s, "hal", 5);
+  assert.ok(isRefusal(third) && third.refused === "active");
+});
+
 contract(
   "a submission the grader failed on is not an attempt: no cooldown after it",
   async (db) => {

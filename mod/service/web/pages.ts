@@ -111,6 +111,12 @@ function truncate(text: string): string {
     : text;
 }
 
+/** Whether the browser reached us over HTTPS (directly, or through a proxy that says so). */
+function viaHttps(req: Request): boolean {
+  return new URL(req.url).protocol === "https:" ||
+    req.headers.get("x-forwarded-proto")?.split(",")[0].trim() === "https";
+}
+
 /** The sign-in form's body at most, bytes. */
 const LOGIN_CAP = 16 * 1024;
 
@@ -172,14 +178,14 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
     return cookie !== undefined && await signer.checkCsrf(cookie, csrf);
   }
 
-  async function signIn(token: string | null): Promise<Response> {
+  async function signIn(req: Request, token: string | null): Promise<Response> {
     const user = await userForToken(store, token);
     if (!user || token === null) {
       return page(loginPage("This link or token is not valid (it may have been replaced)."), 401);
     }
     ctx.log(`web: ${user.id} signed in`);
     return redirect("/", {
-      "set-cookie": sessionCookie(await signer.issue(await hashToken(token))),
+      "set-cookie": sessionCookie(await signer.issue(await hashToken(token)), viaHttps(req)),
     });
   }
 
@@ -269,7 +275,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
     if (path === "/login") {
       if (req.method === "GET") {
         const token = url.searchParams.get("token");
-        return token === null ? page(loginPage()) : await signIn(token);
+        return token === null ? page(loginPage()) : await signIn(req, token);
       }
       if (req.method === "POST") {
         if (!sameSite(req)) {
@@ -277,7 +283,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         }
         const form = await readForm(req, LOGIN_CAP, ctx.stopping).catch(() => null);
         const token = form?.form?.get("token");
-        return await signIn(typeof token === "string" ? token.trim() : null);
+        return await signIn(req, typeof token === "string" ? token.trim() : null);
       }
     }
     const known = path === "/" || path === "/logout" || path === "/submit" ||
