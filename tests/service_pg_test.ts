@@ -17,6 +17,9 @@ import { type PgCluster, startPgCluster } from "../scripts/lib/pg_cluster.ts";
 import { Proc, runSocklab, socklabArgv, spawnSocklab } from "../scripts/lib/proc.ts";
 import { netnsUnavailable } from "./helpers/netns.ts";
 import { pgUnavailable } from "./helpers/pg.ts";
+import { PostgresStore } from "../mod/service/store/postgres.ts";
+import { isStoreBusy } from "../mod/service/store/open.ts";
+import { within } from "../mod/deadline.ts";
 
 const FIXTURES = new URL("./fixtures/students/", import.meta.url);
 const UNAVAILABLE = netnsUnavailable() ?? pgUnavailable();
@@ -287,3 +290,41 @@ Deno.test("worker and --db: a bad or unreachable database is one clear line", as
     `socklab course: error: cannot open the database postgres://socklab:***@127.0.0.1:${port}/socklab: connection refused`,
   );
 });
+
+machineTest(
+  "postgres store: a lock held by another session is a busy store (55P03) within the lock timeout, not a wait for ever",
+  async () => {
+    await using pg = await startPgCluster();
+    const a = new PostgresStore(pg.url, { lockTimeoutMs: 300 });
+    const b = new PostgresStore(pg.url, { lockTimeoutMs: 300 });
+    try {
+      await a.migrate();
+      await a.upsertUser({ id: "x", name: "X", email: "", role: "student" });
+      let release!: () => void;
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => locked = r);
+      const held = a.sql.begin(async (tx) => {
+        await tx`SELECT id FROM users WHERE id = 'x' FOR UPDATE`;
+        locked();
+        await new Promise<void>((r) => release = r);
+      });
+      await isLocked;
+      const err = await within(
+        b.createSubmission({
+          userId: "x",
+          kind: "part2",
+          files: [{ name: "PDC.py", bytes: new TextEncoder().encode("print(1)") }],
+        }, { now: 1, cooldownMs: 0 }),
+        5000,
+        "a submission while the student's row is locked",
+      ).then(() => null, (e) => e);
+      release();
+      await held;
+      assert.ok(isStoreBusy(err), String(err));
+      assert.equal((await b.listSubmissions({})).length, 0, "nothing queued");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  },
+);

@@ -79,7 +79,16 @@ export interface PostgresStoreOptions {
   max?: number;
   /** The migrations to apply (tests add one); default {@link MIGRATIONS}. */
   migrations?: readonly Migration[];
+  /**
+   * How long a statement waits for a lock another session holds, ms (then
+   * PostgreSQL's 55P03, which the API answers with 503 and Retry-After);
+   * default {@link LOCK_TIMEOUT_MS}. Without it a request could wait for ever.
+   */
+  lockTimeoutMs?: number;
 }
+
+/** Default wait for a row or advisory lock, ms. */
+export const LOCK_TIMEOUT_MS = 10_000;
 
 export class PostgresStore implements Store {
   readonly sql: Sql;
@@ -91,7 +100,10 @@ export class PostgresStore implements Store {
       max: opts.max ?? 8,
       connect_timeout: 10,
       onnotice: () => {},
-      connection: { application_name: "socklab" },
+      connection: {
+        application_name: "socklab",
+        lock_timeout: opts.lockTimeoutMs ?? LOCK_TIMEOUT_MS,
+      },
     });
     this.#migrations = opts.migrations ?? MIGRATIONS;
   }
