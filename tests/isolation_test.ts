@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { programFiles } from "../mod/grade/engine.ts";
 import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
 import { cgroupBase, isolationProblem } from "../mod/proc/sandbox.ts";
-import { spawnSocklab } from "../scripts/lib/proc.ts";
+import { socklabArgv, spawnSocklab } from "../scripts/lib/proc.ts";
 
 const HOSTILE = new URL("./fixtures/hostile/", import.meta.url).pathname;
 const STUDENTS = new URL("./fixtures/students/", import.meta.url).pathname;
@@ -261,5 +261,33 @@ Deno.test("isolation: the CLI gives the program the files it names and their sib
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+isolationTest("isolation: descriptors grade inherited do not reach the program", async () => {
+  // grade started by a parent that left fd 7 open without close-on-exec (a shell's redirect).
+  const leak = await Deno.makeTempFile();
+  try {
+    const grade = socklabArgv([
+      "grade",
+      "part4-sender",
+      "--isolation",
+      "required",
+      "--verbose",
+      "--",
+      "python3",
+      HOSTILE + "fds.py",
+    ]);
+    const r = await new Deno.Command("/bin/sh", {
+      args: ["-c", 'f="$1"; shift; exec "$@" 7>>"$f"', "sh", leak, ...grade],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.match(err, /inherited: \[\]/, err);
+    assert.doesNotMatch(err, /ESCAPE/, err);
+    assert.equal(await Deno.readTextFile(leak), "");
+  } finally {
+    await Deno.remove(leak);
   }
 });

@@ -122,6 +122,36 @@ function signal(pid: number, sig: Deno.Signal) {
 
 // ---------------------------------------------------------------- the jail
 
+/** O_CLOEXEC in /proc/self/fdinfo's octal `flags`. */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Close the descriptors this process inherited without close-on-exec (fds 0-2
+ * aside): spawned children (bubblewrap, and through it a jailed program)
+ * would inherit them, whatever their namespaces. Deno's own descriptors are
+ * all close-on-exec, so only the parent's leftovers (a shell's, a CI runner's
+ * log pipe) are closed. Through libc's close() (Deno has no API to close a
+ * descriptor it did not open).
+ */
+export function closeInheritedFds(): void {
+  const stray: number[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fdinfo")) {
+    const fd = Number(e.name);
+    if (!(fd > 2)) continue;
+    try {
+      const flags = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`).match(/^flags:\s*([0-7]+)/m);
+      if (flags && (parseInt(flags[1], 8) & O_CLOEXEC) === 0) stray.push(fd);
+    } catch { /* the listing's own descriptor, closed meanwhile */ }
+  }
+  if (stray.length === 0) return;
+  const libc = Deno.dlopen("libc.so.6", { close: { parameters: ["i32"], result: "i32" } });
+  try {
+    for (const fd of stray) libc.symbols.close(fd);
+  } finally {
+    libc.close();
+  }
+}
+
 /** The uid and gid a jailed program runs as (nobody, nogroup). */
 export const JAIL_UID = 65534;
 /** PATH inside the jail: only the system's programs are visible there. */
