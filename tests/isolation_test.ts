@@ -291,3 +291,22 @@ isolationTest("isolation: descriptors grade inherited do not reach the program",
     await Deno.remove(leak);
   }
 });
+
+isolationTest(
+  "isolation: no keyring (kept across jobs) and no user namespace; fork and subprocess still work",
+  async () => {
+    const o = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "kernel.py"]));
+    const out = stdoutOf(o);
+    assert.doesNotMatch(out, /ESCAPE/, out + o.runs[0].result.stderr);
+    for (
+      const held of [
+        "add_key to the user keyring",
+        "read the user keyring",
+        "unshare(CLONE_NEWUSER)",
+        "clone(CLONE_NEWUSER)",
+      ]
+    ) assert.ok(out.includes(`held ${held} errno 1`), `${held}:\n${out}`);
+    assert.match(out, /^fork ok$/m);
+    assert.match(out, /^subprocess ok$/m);
+  },
+);
