@@ -310,3 +310,35 @@ isolationTest(
     assert.match(out, /^subprocess ok$/m);
   },
 );
+
+isolationTest(
+  "isolation: signals, ptrace, /proc, /sys, /dev and a setuid mount reach nothing; SIGSTOP ends at the limit",
+  async () => {
+    const t0 = performance.now();
+    const o = await gradeProgram(
+      job("part4-sender", ["python3", HOSTILE + "reach.py", "stop"], { timeLimitMs: 3000 }),
+    );
+    const out = stdoutOf(o);
+    const r = o.runs[0].result;
+    assert.doesNotMatch(out, /ESCAPE/, out + r.stderr);
+    for (
+      const held of [
+        "kill -9 -1",
+        "kill -9 1",
+        "ptrace init",
+        "other processes in /proc []",
+        "/proc/1/environ",
+        "/proc/1/mem",
+        "/proc/1/root",
+        "/proc/1/fd/0",
+        "open /sys/fs/cgroup/pids/cgroup.procs",
+        "open /dev/kmsg",
+        "open /dev/mem",
+        "mount a tmpfs (setuid mount)",
+      ]
+    ) assert.ok(out.includes(`held ${held}`), `${held}:\n${out}`);
+    assert.match(out, /^stopping$/m);
+    assert.equal(r.exitedByItself, false);
+    assert.ok(performance.now() - t0 < 3000 + 5000, "the time limit and a grace");
+  },
+);
