@@ -342,3 +342,34 @@ isolationTest(
     assert.ok(performance.now() - t0 < 3000 + 5000, "the time limit and a grace");
   },
 );
+
+isolationTest(
+  "isolation: a flood of datagrams at grade's receiver does not grow its memory",
+  async () => {
+    // The engine (not in the program's cgroup) kept every datagram: 1.2 GB after 3 s of this.
+    let peakKiB = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const pid of withMarker("grade-engine")) {
+          try {
+            const hwm = Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmHWM:\s+(\d+)/m);
+            if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
+          } catch { /* gone */ }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      const o = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "flood.py"]));
+      const sent = Number(stdoutOf(o).match(/sent (\d+)/)?.[1]);
+      assert.ok(sent > 10_000, `the flood ran: ${stdoutOf(o)}`);
+      assert.equal(o.report.score, 0);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    assert.ok(peakKiB > 0, "the engine was seen");
+    assert.ok(peakKiB < 400 * 1024, `the engine's peak memory: ${peakKiB} KiB`);
+  },
+);
