@@ -373,3 +373,40 @@ isolationTest(
     assert.ok(peakKiB < 400 * 1024, `the engine's peak memory: ${peakKiB} KiB`);
   },
 );
+
+isolationTest(
+  "isolation: part 5's server streaming without end does not grow grade's memory",
+  async () => {
+    // exchange() kept all it read: 1.8 GB of TLS made the engine 7 GB.
+    let peakKiB = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const pid of withMarker("grade-engine")) {
+          try {
+            const hwm = Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmHWM:\s+(\d+)/m);
+            if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
+          } catch { /* gone */ }
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    let o: GradeOutcome;
+    try {
+      o = await gradeProgram(
+        job("part5", ["python3", HOSTILE + "tlsflood.py"], { timeLimitMs: 8000 }),
+      );
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    const answers = o.report.tests.find((t) => t.name === "answers CMD_short:0");
+    assert.match(
+      answers?.detail ?? "",
+      /the server sent more than 1048576 bytes/,
+      JSON.stringify(o),
+    );
+    assert.ok(peakKiB > 0, "the engine was seen");
+    assert.ok(peakKiB < 400 * 1024, `the engine's peak memory: ${peakKiB} KiB`);
+  },
+);
