@@ -38,6 +38,25 @@ async function assertPng(path: string): Promise<void> {
   assert.deepEqual([...bytes.slice(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 }
 
+/**
+ * What a screen reader and a keyboard need of a page: one h1, headings that
+ * never skip a level, a label on every form control, and a live region.
+ */
+async function assertAccessible(page: Page, live = false): Promise<void> {
+  const facts = await page.evaluate(`(() => {
+    const levels = [...document.querySelectorAll("h1,h2,h3,h4,h5,h6")].map((h) => +h.tagName[1]);
+    const unlabelled = [...document.querySelectorAll("input:not([type=hidden]),select,textarea")]
+      .filter((el) => el.labels.length === 0).map((el) => el.outerHTML);
+    return { levels, unlabelled, live: document.querySelectorAll("[aria-live]").length };
+  })()`) as { levels: number[]; unlabelled: string[]; live: number };
+  assert.equal(facts.levels.filter((l) => l === 1).length, 1, `one h1: ${facts.levels}`);
+  for (let i = 1; i < facts.levels.length; i++) {
+    assert.ok(facts.levels[i] <= facts.levels[i - 1] + 1, `headings skip a level: ${facts.levels}`);
+  }
+  assert.deepEqual(facts.unlabelled, [], "every form control has a label");
+  if (live) assert.ok(facts.live > 0, "status changes are announced (aria-live)");
+}
+
 async function shot(page: Page, dir: string, name: string): Promise<void> {
   const path = `${dir}/${name}`;
   await page.screenshot({ path, fullPage: true });
@@ -86,9 +105,11 @@ Deno.test({
       assert.equal(new URL(page.url()).pathname, "/");
       assert.ok(!page.url().includes("token"));
       assert.equal(await page.locator("h1").textContent(), "My parts");
+      await assertAccessible(page);
 
       // A binary "script" comes back with the reason next to the field.
       await page.goto(`${svc.url}/submit`);
+      await assertAccessible(page);
       await page.selectOption("#kind", "part3");
       await page.setInputFiles("#script", `${scripts}/a.out`);
       await page.click("main button[type=submit]");
@@ -100,7 +121,9 @@ Deno.test({
       await page.click('a[href="/submit?kind=part2"]');
       assert.equal(await page.locator("#kind").inputValue(), "part2");
       await page.setInputFiles("#script", `${scripts}/PDC.py`);
-      await page.click("main button[type=submit]");
+      await page.focus("main button[type=submit]");
+      await page.keyboard.press("Enter"); // by keyboard: the form needs no mouse
+      await page.waitForURL(/\/submissions\/\d+$/);
       assert.match(new URL(page.url()).pathname, /^\/submissions\/\d+$/);
       const id = Number(new URL(page.url()).pathname.split("/")[2]);
       // A marker that a reload would erase: the result must arrive in place.
@@ -123,6 +146,7 @@ Deno.test({
         await page.locator("#result").textContent() ?? "",
         new RegExp(`score ${api.score}/${api.max_grade}`),
       );
+      await assertAccessible(page, true);
       await shot(page, scripts, "student-result.png");
       // Readable on a phone: at 360 px the page does not scroll sideways.
       await page.setViewportSize({ width: 360, height: 740 });
@@ -177,6 +201,7 @@ Deno.test({
         ),
       );
       assert.deepEqual(dialogs, []);
+      await assertAccessible(ta);
       await shot(ta, scripts, "ta-course.png");
 
       // Export the grade book from the page: alice's part 2 score is in it.
