@@ -15,6 +15,8 @@
  *   it was given; nothing of grade's directory, home or other runs;
  * - uid/gid 65534 (nobody) with no groups, no capabilities, no new
  *   privileges; a clean environment (PATH, HOME, LANG, PYTHONUNBUFFERED=1);
+ *   no descriptor but 0-2 (see `closeInheritedFds`);
+ * - a seccomp filter (`seccompFilter`): no keyrings, no user namespaces;
  * - rlimits (CPU time, file size, open files) and a cgroup (processes,
  *   memory; cgroup v1 or v2) killed and removed at the end of the run.
  *
