@@ -61,6 +61,30 @@ function withMarker(...marks: string[]): number[] {
   return found;
 }
 
+/** Grade `req`; also the peak memory (VmHWM, KiB) of the grading engines seen meanwhile. */
+async function withEnginePeak(req: GradeRequest): Promise<[GradeOutcome, number]> {
+  let peakKiB = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      for (const pid of withMarker("grade-engine")) {
+        try {
+          const hwm = Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmHWM:\s+(\d+)/m);
+          if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
+        } catch { /* gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const o = await gradeProgram(req);
+    return [o, peakKiB];
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+}
+
 const stdoutOf = (o: GradeOutcome) => o.runs.map((r) => r.result.stdout).join("");
 
 isolationTest(
@@ -347,28 +371,12 @@ isolationTest(
   "isolation: a flood of datagrams at grade's receiver does not grow its memory",
   async () => {
     // The engine (not in the program's cgroup) kept every datagram: 1.2 GB after 3 s of this.
-    let peakKiB = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        for (const pid of withMarker("grade-engine")) {
-          try {
-            const hwm = Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmHWM:\s+(\d+)/m);
-            if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
-          } catch { /* gone */ }
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    try {
-      const o = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "flood.py"]));
-      const sent = Number(stdoutOf(o).match(/sent (\d+)/)?.[1]);
-      assert.ok(sent > 10_000, `the flood ran: ${stdoutOf(o)}`);
-      assert.equal(o.report.score, 0);
-    } finally {
-      sampling = false;
-      await sampler;
-    }
+    const [o, peakKiB] = await withEnginePeak(
+      job("part4-sender", ["python3", HOSTILE + "flood.py"]),
+    );
+    const sent = Number(stdoutOf(o).match(/sent (\d+)/)?.[1]);
+    assert.ok(sent > 10_000, `the flood ran: ${stdoutOf(o)}`);
+    assert.equal(o.report.score, 0);
     assert.ok(peakKiB > 0, "the engine was seen");
     assert.ok(peakKiB < 400 * 1024, `the engine's peak memory: ${peakKiB} KiB`);
   },
@@ -378,28 +386,9 @@ isolationTest(
   "isolation: part 5's server streaming without end does not grow grade's memory",
   async () => {
     // exchange() kept all it read: 1.8 GB of TLS made the engine 7 GB.
-    let peakKiB = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        for (const pid of withMarker("grade-engine")) {
-          try {
-            const hwm = Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmHWM:\s+(\d+)/m);
-            if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
-          } catch { /* gone */ }
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    let o: GradeOutcome;
-    try {
-      o = await gradeProgram(
-        job("part5", ["python3", HOSTILE + "tlsflood.py"], { timeLimitMs: 8000 }),
-      );
-    } finally {
-      sampling = false;
-      await sampler;
-    }
+    const [o, peakKiB] = await withEnginePeak(
+      job("part5", ["python3", HOSTILE + "tlsflood.py"], { timeLimitMs: 8000 }),
+    );
     const answers = o.report.tests.find((t) => t.name === "answers CMD_short:0");
     assert.match(
       answers?.detail ?? "",
