@@ -261,3 +261,18 @@ Deno.test("web: a replaced token ends the sessions it opened", async () => {
   const again = await signIn(svc.url, fresh);
   assert.equal((await getPage(`${svc.url}/`, again)).status, 200);
 });
+
+Deno.test("web: behind an HTTPS proxy the session cookie is Secure", async () => {
+  await using course = await makeCourse(["alice"]);
+  await using svc = await serveInProcess(course);
+  const link = `${svc.url}/login?token=${encodeURIComponent(course.tokens.alice)}`;
+  const plain = await fetch(link, { redirect: "manual" });
+  await plain.body?.cancel();
+  assert.ok(!/;\s*Secure/i.test(plain.headers.get("set-cookie") ?? ""));
+  const proxied = await fetch(link, {
+    redirect: "manual",
+    headers: { "x-forwarded-proto": "https" },
+  });
+  await proxied.body?.cancel();
+  assert.match(proxied.headers.get("set-cookie") ?? "", /;\s*Secure/);
+});

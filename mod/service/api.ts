@@ -71,6 +71,7 @@ import {
   type User,
   type WorkerInfo,
 } from "./store/store.ts";
+import { isStoreBusy } from "./store/open.ts";
 import { checkUpload, MULTIPART_OVERHEAD, readCapped, UploadError } from "./upload.ts";
 
 export interface MeJson {
@@ -128,6 +129,8 @@ export interface ApiContext {
   /** Workers silent for longer than this are not counted in the estimates, ms. */
   workerTimeoutMs: number;
   log: (line: string) => void;
+  /** Aborted when the service stops: uploads still arriving are refused (503). */
+  stopping?: AbortSignal;
 }
 
 /** A JSON response. */
@@ -293,7 +296,9 @@ export async function acceptSubmission(
   let form: FormData | undefined;
   let sub;
   try {
-    const body = await readCapped(req, policy.maxTotalBytes + MULTIPART_OVERHEAD);
+    const body = await readCapped(req, policy.maxTotalBytes + MULTIPART_OVERHEAD, {
+      signal: ctx.stopping,
+    });
     try {
       form = await new Response(body as Uint8Array<ArrayBuffer>, {
         headers: { "content-type": type },
@@ -459,7 +464,8 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
         if (status && !["queued", "running", "done", "failed"].includes(status)) {
           return apiError(400, `'${status}' is not a status`);
         }
-        const limit = Math.min(Number(q.get("limit") ?? 500) || 500, 5000);
+        // 1..5000 (SQLite reads LIMIT -1 as no limit; PostgreSQL refuses it).
+        const limit = Math.max(1, Math.min(Math.floor(Number(q.get("limit") ?? 500)) || 500, 5000));
         const subs = await store.listSubmissions({
           userId: q.get("user") ?? undefined,
           kind,
@@ -488,12 +494,16 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
     } catch {
       return apiError(400, 'send JSON: {"kind": "<part>", "user": "<id>" (optional)}');
     }
-    if (typeof body.kind !== "string" || !isKind(body.kind)) {
+    if (typeof body?.kind !== "string" || !isKind(body.kind)) {
       return apiError(400, `'kind' must be one of ${KINDS.join(", ")}`);
+    }
+    // A user that is not a string (a numeric id, null) must not widen the re-run to everyone.
+    if (body.user !== undefined && typeof body.user !== "string") {
+      return apiError(400, "'user' must be a student's id, as a string");
     }
     const subs = await store.listSubmissions({
       kind: body.kind,
-      userId: typeof body.user === "string" ? body.user : undefined,
+      userId: body.user,
       status: "done",
     });
     for (const s of subs) await store.enqueue(s.id, Date.now());
@@ -502,6 +512,24 @@ async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Respon
     return json(200, { queued: subs.length });
   }
   return null;
+}
+
+/**
+ * The answer to a request that failed: 503 with Retry-After while the
+ * database is held by another process (one log line), else 500 (the stack
+ * in the log, for the teaching assistant).
+ */
+export function failed(e: unknown, what: string, log: (line: string) => void): Response {
+  if (isStoreBusy(e)) {
+    log(`${what}: the database is locked by another process`);
+    return apiError(
+      503,
+      "the course's database is busy (another program holds it): try again in a minute",
+      { "retry-after": "30" },
+    );
+  }
+  log(`${what}: ${e instanceof Error ? e.stack : e}`);
+  return apiError(500, "the server failed on this request; the teaching assistant can see why");
 }
 
 /**
@@ -527,7 +555,6 @@ export async function handleApi(req: Request, ctx: ApiContext): Promise<Response
     return await studentRoutes(req, path, user, ctx) ??
       apiError(404, `no route ${req.method} ${path}`);
   } catch (e) {
-    ctx.log(`api: ${req.method} ${path}: ${e instanceof Error ? e.stack : e}`);
-    return apiError(500, "the server failed on this request; the teaching assistant can see why");
+    return failed(e, `api: ${req.method} ${path}`, ctx.log);
   }
 }

@@ -259,13 +259,13 @@ Tokens are stored hashed: print them once, hand them out.`,
       }
       case "roster": {
         const file = needArg("roster.csv");
-        let text: string;
+        let bytes: Uint8Array;
         try {
-          text = await Deno.readTextFile(file);
+          bytes = await Deno.readFile(file);
         } catch (e) {
           throw new RunError(`cannot read ${file}: ${message(e)}`);
         }
-        const rows = parseRoster(text);
+        const rows = parseRoster(bytes);
         const store = await openCourse(data, db);
         try {
           const { added, updated } = await importRoster(store, rows);

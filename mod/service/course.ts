@@ -92,8 +92,30 @@ export interface RosterRow {
   email: string;
 }
 
-/** Parse a roster CSV (header with id, name, email; other columns ignored). */
-export function parseRoster(text: string): RosterRow[] {
+/**
+ * A roster file's text: UTF-8 (with or without a BOM), or UTF-16 with its
+ * BOM (a spreadsheet's "Unicode text"). Anything else (Latin-1, Windows-1252)
+ * is refused rather than turning accented names into U+FFFD in the grade book.
+ */
+export function rosterText(bytes: Uint8Array): string {
+  const encoding = bytes[0] === 0xff && bytes[1] === 0xfe
+    ? "utf-16le"
+    : bytes[0] === 0xfe && bytes[1] === 0xff
+    ? "utf-16be"
+    : "utf-8";
+  try {
+    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError("roster: the file is not UTF-8 text: save it as 'CSV UTF-8'");
+  }
+}
+
+/**
+ * Parse a roster CSV (header with id, name, email; other columns ignored);
+ * bytes are decoded by {@link rosterText}.
+ */
+export function parseRoster(input: string | Uint8Array): RosterRow[] {
+  const text = typeof input === "string" ? input : rosterText(input);
   let records: Record<string, string>[];
   try {
     records = parse(text, {
@@ -156,8 +178,14 @@ export async function gradeBook(store: Store): Promise<GradeBookRow[]> {
   });
 }
 
-/** A CSV field, quoted when it must be. */
+/**
+ * A CSV field, quoted when it must be. Text that a spreadsheet would take for
+ * a formula (it starts with = + - @, a tab or a carriage return: a roster
+ * name like `=HYPERLINK(...)`) gets a leading `'`, as OWASP advises against
+ * CSV injection, so that the LMS or Excel shows it as text; numbers are kept.
+ */
 export function csvField(v: string): string {
+  if (/^[=+\-@\t\r]/.test(v) && !/^-?\d+(\.\d+)?$/.test(v)) v = `'${v}`;
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 

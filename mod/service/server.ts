@@ -7,7 +7,7 @@
  */
 import { RunError } from "../errors.ts";
 import { message } from "../net/errors.ts";
-import { apiError, handleApi } from "./api.ts";
+import { apiError, failed, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Kind, Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
@@ -44,10 +44,20 @@ export interface Service {
   pool: WorkerPool | null;
   /** Stop: no new requests or jobs; running jobs finish within `graceMs` or go back. */
   close(graceMs?: number): Promise<void>;
+  /** Settles once the HTTP server has let go of its last connection. */
+  finished: Promise<void>;
 }
 
 /** How long `close` waits for running jobs by default, ms. */
 export const SHUTDOWN_GRACE_MS = 30_000;
+
+/**
+ * How long `close` waits for requests in flight, ms. Deno's graceful shutdown
+ * waits for every connection whose request body has not all arrived: a client
+ * that stops sending (with a token or not: the sign-in form) would hold it
+ * for ever. Past this the service stops without it (the process exits).
+ */
+export const HTTP_GRACE_MS = 5_000;
 
 /** `http://host:port`, with brackets around an IPv6 literal. */
 export function httpUrl(hostname: string, port: number): string {
@@ -78,7 +88,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       isolation: opts.isolation,
     })
     : null;
+  const stopping = new AbortController();
   const ctx = {
+    stopping: stopping.signal,
     store,
     dataDir: opts.dataDir,
     notify: () => pool?.notify(),
@@ -98,10 +110,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       hostname: opts.hostname,
       port: opts.port,
       onListen: () => {},
-      onError: (e) => {
-        opts.log(`http: ${message(e)}`);
-        return apiError(500, "the server failed on this request");
-      },
+      onError: (e) => failed(e, "http", opts.log),
     }, async (req) => {
       return await handleApi(req, ctx) ??
         await pages(req) ??
@@ -133,10 +142,29 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     port,
     store,
     pool,
+    finished: server.finished,
     close(graceMs = SHUTDOWN_GRACE_MS) {
       return closing ??= (async () => {
         clearInterval(expiry);
-        await Promise.all([pool?.stop(graceMs), server.shutdown()]);
+        // Uploads still arriving end now (503): a stalled client cannot hold the shutdown.
+        stopping.abort();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const http = Promise.race([
+          server.shutdown().then(() => true),
+          new Promise<false>((r) =>
+            timer = setTimeout(() => r(false), Math.min(HTTP_GRACE_MS, graceMs))
+          ),
+        ]).then((done) => {
+          clearTimeout(timer);
+          if (!done) {
+            opts.log(
+              `http: a client still sending after ${
+                Math.min(HTTP_GRACE_MS, graceMs)
+              } ms: not waiting`,
+            );
+          }
+        });
+        await Promise.all([pool?.stop(graceMs), http]);
         await store.close();
       })();
     },

@@ -35,13 +35,31 @@ export function size(n: number): string {
   return `${n} bytes`;
 }
 
-/** The body of a request, refused (413) past `cap` bytes without reading it all. */
-export async function readCapped(req: Request, cap: number): Promise<Uint8Array> {
+/** How long a request body may take to arrive, ms (a 1 MiB upload at 10 KB/s takes 100 s). */
+export const BODY_TIMEOUT_MS = 300_000;
+
+/**
+ * The body of a request, refused (413) past `cap` bytes without reading it
+ * all. A body that has not all arrived within `timeoutMs` is refused (408),
+ * one cut by the client is a 400, and `signal` (the service stopping) ends
+ * the read with a 503: a slow or stalled client cannot hold the server, or
+ * its shutdown, forever.
+ */
+export async function readCapped(
+  req: Request,
+  cap: number,
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<Uint8Array> {
   const tooBig = () =>
     new UploadError(
       413,
       `the upload is larger than the limit of ${size(cap - MULTIPART_OVERHEAD)}`,
     );
+  const stopping = () => new UploadError(503, "the service is stopping: send it again in a minute");
+  if (opts.signal?.aborted) {
+    await req.body?.cancel().catch(() => {});
+    throw stopping();
+  }
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > cap) {
     await req.body?.cancel().catch(() => {});
@@ -51,15 +69,44 @@ export async function readCapped(req: Request, cap: number): Promise<Uint8Array>
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > cap) {
-      await reader.cancel().catch(() => {});
-      throw tooBig();
+  const timeoutMs = opts.timeoutMs ?? BODY_TIMEOUT_MS;
+  let timedOut = false;
+  const stop = () => void reader.cancel().catch(() => {});
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, timeoutMs);
+  opts.signal?.addEventListener("abort", stop, { once: true });
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        chunk = { done: true, value: undefined };
+        if (!timedOut && !opts.signal?.aborted) {
+          throw new UploadError(400, "the upload was cut before its end: send it again");
+        }
+      }
+      if (opts.signal?.aborted) throw stopping();
+      if (timedOut) {
+        throw new UploadError(
+          408,
+          `the upload did not arrive within ${Math.round(timeoutMs / 1000)} s: send it again`,
+        );
+      }
+      const { done, value } = chunk;
+      if (done) break;
+      total += value.length;
+      if (total > cap) {
+        await reader.cancel().catch(() => {});
+        throw tooBig();
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", stop);
   }
   const out = new Uint8Array(total);
   let off = 0;
@@ -166,7 +213,7 @@ export async function checkUpload(
       ? new TextEncoder().encode(v)
       : new Uint8Array(await v.arrayBuffer());
     let name = safeName(typeof v === "string" ? undefined : v.name, DEFAULT_NAMES[field]);
-    if (files.some((f) => f.name === name)) name = `${field}-${name}`;
+    while (files.some((f) => f.name === name)) name = `${field}-${name}`;
     if (bytes.length === 0) throw new UploadError(400, `${name} is empty`, field);
     if (bytes.length > policy.maxScriptBytes) {
       throw new UploadError(
@@ -187,9 +234,13 @@ export async function checkUpload(
   }
   const script = KIND_FILES[kind].indexOf("script");
   if (script >= 0 && !isUtf8Text(files[script].bytes)) {
+    const { name, bytes } = files[script];
     throw new UploadError(
       415,
-      `${files[script].name} is not a text file (UTF-8) but binary`,
+      bytes.includes(0)
+        ? `${name} is not a text file (UTF-8) but binary`
+        // Text with a letter saved as Latin-1/Windows-1252: Python 3 would refuse it too.
+        : `${name} is not UTF-8 text (an accented letter in another encoding?): save it as UTF-8`,
       "script",
     );
   }

@@ -306,6 +306,34 @@ contract("failures retry up to the limit, then the job is failed", async (db) =>
   assert.equal((await s.lease("w", 1000, 102))!.tries, 1);
 });
 
+contract("a TA re-run of a graded submission does not block the student's next one", async (db) => {
+  const s = await db.open();
+  await s.upsertUser({ id: "hal", name: "H", email: "h@x", role: "student" });
+  const first = (await submit(s, "hal", 0)) as Submission;
+  const j = (await s.lease("w", 1000, 1))!;
+  assert.ok(await s.complete(j.id, j.leaseId, RESULT, 2));
+  await s.enqueue(first.id, 3); // the re-run, still queued
+  const next = await submit(s, "hal", 4);
+  assert.ok(!isRefusal(next), JSON.stringify(next));
+  // The student's own queued job still blocks a third.
+  const third = await submit(s, "hal", 5);
+  assert.ok(isRefusal(third) && third.refused === "active");
+});
+
+contract(
+  "a submission the grader failed on is not an attempt: no cooldown after it",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "gus", name: "G", email: "g@x", role: "student" });
+    assert.ok(!isRefusal(await submit(s, "gus", 1000, 30_000)));
+    for (let i = 1; i <= MAX_TRIES; i++) {
+      const j = (await s.lease("w", 1000, 1000 + i))!;
+      await s.fail(j.id, j.leaseId, "grader broke", 1000 + i);
+    }
+    assert.ok(!isRefusal(await submit(s, "gus", 2000, 30_000)), "refused after a grader failure");
+  },
+);
+
 contract(
   "kept scores are the best or the last, a re-run replacing its submission's",
   async (db) => {

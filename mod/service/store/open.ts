@@ -16,6 +16,16 @@ export function dbPath(dataDir: string): string {
   return join(dataDir, "socklab.db");
 }
 
+/**
+ * True if `e` says the database is held by someone else for longer than the
+ * store waits (SQLite: another process keeps a write lock past the busy
+ * timeout; PostgreSQL: lock_not_available): try again later, nothing is wrong.
+ */
+export function isStoreBusy(e: unknown): boolean {
+  return e instanceof Error &&
+    (/^database (table )?is locked/.test(e.message) || (e as { code?: unknown }).code === "55P03");
+}
+
 /** True if `url` names a PostgreSQL database. */
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);

@@ -211,10 +211,15 @@ export class PostgresStore implements Store {
       const [active] = await tx`
         SELECT s.id FROM submissions s JOIN jobs j ON j.submission_id = s.id
         WHERE s.user_id = ${s.userId} AND s.kind = ${s.kind}
-          AND j.status IN ('queued', 'running') LIMIT 1`;
+          AND j.status IN ('queued', 'running')
+          -- only a submission's first job counts: a TA re-run must not block the student
+          AND j.id = (SELECT MIN(id) FROM jobs WHERE submission_id = s.id) LIMIT 1`;
       if (active) return { refused: "active", submissionId: num(active.id) };
-      const [last] = await tx`SELECT MAX(created_at) AS t FROM submissions
-                              WHERE user_id = ${s.userId} AND kind = ${s.kind}`;
+      // A submission the grader failed on is not an attempt: no cooldown after it.
+      const [last] = await tx`SELECT MAX(s.created_at) AS t FROM submissions s
+                              WHERE s.user_id = ${s.userId} AND s.kind = ${s.kind}
+                                AND (SELECT status FROM jobs WHERE submission_id = s.id
+                                     ORDER BY id DESC LIMIT 1) <> 'failed'`;
       if (last && last.t !== null) {
         const wait = num(last.t) + rules.cooldownMs - rules.now;
         if (wait > 0) return { refused: "cooldown", retryAfterMs: wait };

@@ -244,8 +244,10 @@ export class SqliteStore implements Store {
   createSubmission(s: NewSubmission, rules: CreateRules): Promise<Submission | Refusal> {
     return Promise.resolve(this.#tx((): Submission | Refusal => {
       const active = this.#get(
+        // Only a submission's first job counts: a TA re-run must not block the student.
         `SELECT s.id FROM submissions s JOIN jobs j ON j.submission_id = s.id
-         WHERE s.user_id = ? AND s.kind = ? AND j.status IN ('queued', 'running') LIMIT 1`,
+         WHERE s.user_id = ? AND s.kind = ? AND j.status IN ('queued', 'running')
+           AND j.id = (SELECT MIN(id) FROM jobs WHERE submission_id = s.id) LIMIT 1`,
         s.userId,
         s.kind,
       );

@@ -111,6 +111,12 @@ function truncate(text: string): string {
     : text;
 }
 
+/** Whether the browser reached us over HTTPS (directly, or through a proxy that says so). */
+function viaHttps(req: Request): boolean {
+  return new URL(req.url).protocol === "https:" ||
+    req.headers.get("x-forwarded-proto")?.split(",")[0].trim() === "https";
+}
+
 /** The sign-in form's body at most, bytes. */
 const LOGIN_CAP = 16 * 1024;
 
@@ -118,12 +124,29 @@ const LOGIN_CAP = 16 * 1024;
 async function readForm(
   req: Request,
   cap: number,
+  signal?: AbortSignal,
 ): Promise<{ bytes: Uint8Array; form: FormData | null }> {
-  const bytes = await readCapped(req, cap);
+  const bytes = await readCapped(req, cap, { signal });
   const form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
     headers: { "content-type": req.headers.get("content-type") ?? "" },
   }).formData().catch(() => null);
   return { bytes, form };
+}
+
+/**
+ * Whether a POST comes from our own pages: no Origin (an old browser, a
+ * script), or one whose host is ours. The scheme is not compared: behind a
+ * proxy that ends TLS the browser says https://host while the request that
+ * reaches us is http://host; another site cannot send our host.
+ */
+export function sameSite(req: Request): boolean {
+  const origin = req.headers.get("origin");
+  if (origin === null) return true;
+  try {
+    return new URL(origin).host === new URL(req.url).host;
+  } catch {
+    return false; // "null" (a sandboxed frame, a privacy redirect) or garbage
+  }
 }
 
 /** Makes the pages' request handler (null for paths that are not pages). */
@@ -150,20 +173,19 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
 
   /** A POST is ours: same origin (when the browser says) and the session's CSRF token. */
   async function postAllowed(req: Request, csrf: string | null): Promise<boolean> {
-    const origin = req.headers.get("origin");
-    if (origin !== null && origin !== new URL(req.url).origin) return false;
+    if (!sameSite(req)) return false;
     const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
     return cookie !== undefined && await signer.checkCsrf(cookie, csrf);
   }
 
-  async function signIn(token: string | null): Promise<Response> {
+  async function signIn(req: Request, token: string | null): Promise<Response> {
     const user = await userForToken(store, token);
     if (!user || token === null) {
       return page(loginPage("This link or token is not valid (it may have been replaced)."), 401);
     }
     ctx.log(`web: ${user.id} signed in`);
     return redirect("/", {
-      "set-cookie": sessionCookie(await signer.issue(await hashToken(token))),
+      "set-cookie": sessionCookie(await signer.issue(await hashToken(token)), viaHttps(req)),
     });
   }
 
@@ -253,16 +275,15 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
     if (path === "/login") {
       if (req.method === "GET") {
         const token = url.searchParams.get("token");
-        return token === null ? page(loginPage()) : await signIn(token);
+        return token === null ? page(loginPage()) : await signIn(req, token);
       }
       if (req.method === "POST") {
-        const origin = req.headers.get("origin");
-        if (origin !== null && origin !== url.origin) {
+        if (!sameSite(req)) {
           return page(errorPage("Refused", "This form was sent from another site."), 403);
         }
-        const form = await readForm(req, LOGIN_CAP).catch(() => null);
+        const form = await readForm(req, LOGIN_CAP, ctx.stopping).catch(() => null);
         const token = form?.form?.get("token");
-        return await signIn(typeof token === "string" ? token.trim() : null);
+        return await signIn(req, typeof token === "string" ? token.trim() : null);
       }
     }
     const known = path === "/" || path === "/logout" || path === "/submit" ||
@@ -282,7 +303,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
       const policy = (await store.getCourse())!.policy;
       let read: { bytes: Uint8Array; form: FormData | null };
       try {
-        read = await readForm(req, policy.maxTotalBytes + MULTIPART_OVERHEAD);
+        read = await readForm(req, policy.maxTotalBytes + MULTIPART_OVERHEAD, ctx.stopping);
       } catch (e) {
         if (!(e instanceof UploadError)) throw e;
         const course = (await store.getCourse())!;
@@ -342,7 +363,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         }
         let rows;
         try {
-          rows = parseRoster(await file.text());
+          rows = parseRoster(new Uint8Array(await file.arrayBuffer()));
         } catch (e) {
           return await courseOverview(viewer, e instanceof Error ? e.message : String(e));
         }
@@ -350,7 +371,9 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
         const lines = ["id,token,link"];
         for (const a of added) {
-          const link = `${url.origin}/login?token=${encodeURIComponent(a.token)}`;
+          // The browser's origin: behind a TLS proxy, the address students use.
+          const base = req.headers.get("origin") ?? url.origin;
+          const link = `${base}/login?token=${encodeURIComponent(a.token)}`;
           lines.push([a.id, a.token, link].map(csvField).join(","));
         }
         return respond(lines.join("\n") + "\n", 200, {
