@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { programFiles } from "../mod/grade/engine.ts";
 import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
 import { cgroupBase, isolationProblem } from "../mod/proc/sandbox.ts";
-import { spawnSocklab } from "../scripts/lib/proc.ts";
+import { socklabArgv, spawnSocklab } from "../scripts/lib/proc.ts";
 
 const HOSTILE = new URL("./fixtures/hostile/", import.meta.url).pathname;
 const STUDENTS = new URL("./fixtures/students/", import.meta.url).pathname;
@@ -59,6 +59,30 @@ function withMarker(...marks: string[]): number[] {
     } catch { /* gone */ }
   }
   return found;
+}
+
+/** Grade `req`; also the peak memory (VmHWM, KiB) of the grading engines seen meanwhile. */
+async function withEnginePeak(req: GradeRequest): Promise<[GradeOutcome, number]> {
+  let peakKiB = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      for (const pid of withMarker("grade-engine")) {
+        try {
+          const hwm = Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmHWM:\s+(\d+)/m);
+          if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
+        } catch { /* gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const o = await gradeProgram(req);
+    return [o, peakKiB];
+  } finally {
+    sampling = false;
+    await sampler;
+  }
 }
 
 const stdoutOf = (o: GradeOutcome) => o.runs.map((r) => r.result.stdout).join("");
@@ -263,3 +287,115 @@ Deno.test("isolation: the CLI gives the program the files it names and their sib
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+isolationTest("isolation: descriptors grade inherited do not reach the program", async () => {
+  // grade started by a parent that left fd 7 open without close-on-exec (a shell's redirect).
+  const leak = await Deno.makeTempFile();
+  try {
+    const grade = socklabArgv([
+      "grade",
+      "part4-sender",
+      "--isolation",
+      "required",
+      "--verbose",
+      "--",
+      "python3",
+      HOSTILE + "fds.py",
+    ]);
+    const r = await new Deno.Command("/bin/sh", {
+      args: ["-c", 'f="$1"; shift; exec "$@" 7>>"$f"', "sh", leak, ...grade],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assert.match(err, /inherited: \[\]/, err);
+    assert.doesNotMatch(err, /ESCAPE/, err);
+    assert.equal(await Deno.readTextFile(leak), "");
+  } finally {
+    await Deno.remove(leak);
+  }
+});
+
+isolationTest(
+  "isolation: no keyring (kept across jobs) and no user namespace; fork and subprocess still work",
+  async () => {
+    const o = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "kernel.py"]));
+    const out = stdoutOf(o);
+    assert.doesNotMatch(out, /ESCAPE/, out + o.runs[0].result.stderr);
+    for (
+      const held of [
+        "add_key to the user keyring",
+        "read the user keyring",
+        "unshare(CLONE_NEWUSER)",
+        "clone(CLONE_NEWUSER)",
+      ]
+    ) assert.ok(out.includes(`held ${held} errno 1`), `${held}:\n${out}`);
+    assert.match(out, /^fork ok$/m);
+    assert.match(out, /^subprocess ok$/m);
+  },
+);
+
+isolationTest(
+  "isolation: signals, ptrace, /proc, /sys, /dev and a setuid mount reach nothing; SIGSTOP ends at the limit",
+  async () => {
+    const t0 = performance.now();
+    const o = await gradeProgram(
+      job("part4-sender", ["python3", HOSTILE + "reach.py", "stop"], { timeLimitMs: 3000 }),
+    );
+    const out = stdoutOf(o);
+    const r = o.runs[0].result;
+    assert.doesNotMatch(out, /ESCAPE/, out + r.stderr);
+    for (
+      const held of [
+        "kill -9 -1",
+        "kill -9 1",
+        "ptrace init",
+        "other processes in /proc []",
+        "/proc/1/environ",
+        "/proc/1/mem",
+        "/proc/1/root",
+        "/proc/1/fd/0",
+        "open /sys/fs/cgroup/pids/cgroup.procs",
+        "open /dev/kmsg",
+        "open /dev/mem",
+        "mount a tmpfs (setuid mount)",
+      ]
+    ) assert.ok(out.includes(`held ${held}`), `${held}:\n${out}`);
+    assert.match(out, /^stopping$/m);
+    assert.equal(r.exitedByItself, false);
+    assert.ok(performance.now() - t0 < 3000 + 5000, "the time limit and a grace");
+  },
+);
+
+isolationTest(
+  "isolation: a flood of datagrams at grade's receiver does not grow its memory",
+  async () => {
+    // The engine (not in the program's cgroup) kept every datagram: 1.2 GB after 3 s of this.
+    const [o, peakKiB] = await withEnginePeak(
+      job("part4-sender", ["python3", HOSTILE + "flood.py"]),
+    );
+    const sent = Number(stdoutOf(o).match(/sent (\d+)/)?.[1]);
+    assert.ok(sent > 10_000, `the flood ran: ${stdoutOf(o)}`);
+    assert.equal(o.report.score, 0);
+    assert.ok(peakKiB > 0, "the engine was seen");
+    assert.ok(peakKiB < 400 * 1024, `the engine's peak memory: ${peakKiB} KiB`);
+  },
+);
+
+isolationTest(
+  "isolation: part 5's server streaming without end does not grow grade's memory",
+  async () => {
+    // exchange() kept all it read: 1.8 GB of TLS made the engine 7 GB.
+    const [o, peakKiB] = await withEnginePeak(
+      job("part5", ["python3", HOSTILE + "tlsflood.py"], { timeLimitMs: 8000 }),
+    );
+    const answers = o.report.tests.find((t) => t.name === "answers CMD_short:0");
+    assert.match(
+      answers?.detail ?? "",
+      /the server sent more than 1048576 bytes/,
+      JSON.stringify(o),
+    );
+    assert.ok(peakKiB > 0, "the engine was seen");
+    assert.ok(peakKiB < 400 * 1024, `the engine's peak memory: ${peakKiB} KiB`);
+  },
+);

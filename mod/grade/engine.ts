@@ -23,6 +23,7 @@ import { selfArgv } from "../proc/self.ts";
 import {
   type Cgroup,
   cgroupBase,
+  closeInheritedFds,
   inJailSystem,
   isolationProblem,
   type Jail,
@@ -315,6 +316,9 @@ async function gradeIsolated(req: GradeRequest): Promise<GradeOutcome> {
  * `gradeProgram` made, the request on stdin, the outcome on stdout, progress on stderr.
  */
 export async function engineMain(log: (line: string) => void, out: (line: string) => void) {
+  // What grade's parent left open without close-on-exec (a shell's, a CI runner's log) would
+  // otherwise reach every program this engine runs.
+  closeInheritedFds();
   const req = JSON.parse(await new Response(Deno.stdin.readable).text()) as EngineRequest;
   // A multicast route on lo (part 4): without one, sending to a group fails.
   const route = await new Deno.Command("ip", {

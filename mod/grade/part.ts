@@ -11,6 +11,22 @@ import type { RunCaptures, StopCapture } from "./capture.ts";
 import { excerpt } from "./checks.ts";
 import { escapeControls, type TestResult } from "./report.ts";
 
+/**
+ * What a grader keeps of what a program sends it: the first
+ * {@link KEPT.datagrams} datagrams, each cut to {@link KEPT.bytes}, and the
+ * first {@link KEPT.stream} bytes of a connection. A program flooding grade
+ * must not grow its memory (measured before these bounds: 60000-byte
+ * datagrams for 3 s made the engine hold 1.2 GB in part 4, 1.5 GB in part 3;
+ * part 5's server streaming 1.8 GB of TLS, 7 GB); a lab program sends a
+ * handful of short datagrams, and a few kilobytes.
+ */
+export const KEPT = { datagrams: 1000, bytes: 4096, stream: 2 ** 20 };
+
+/** Append `item` to `list` unless it already holds {@link KEPT.datagrams}. */
+export function keep<T>(list: T[], item: () => T): void {
+  if (list.length < KEPT.datagrams) list.push(item());
+}
+
 export interface GradeContext {
   /** The student's program, e.g. ["python3", "PDC.py"]; prototype arguments are appended. */
   program: string[];

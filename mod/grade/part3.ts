@@ -19,6 +19,8 @@ import {
   describeEnd,
   type GradablePart,
   type GradeContext,
+  keep,
+  KEPT,
   programRun,
   showOutput,
 } from "./part.ts";
@@ -65,7 +67,7 @@ async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promi
     drop: 0.5,
     dropFirst: 1,
     seed,
-    observe: (e) => events.push(e),
+    observe: (e) => keep(events, () => ({ ...e, text: e.text.slice(0, KEPT.bytes) })),
   });
   try {
     await using sb = new Sandbox(programRun(ctx, ["localhost", String(port)]));

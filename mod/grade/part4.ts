@@ -19,6 +19,8 @@ import {
   describeEnd,
   type GradablePart,
   type GradeContext,
+  keep,
+  KEPT,
   programRun,
   showOutput,
 } from "./part.ts";
@@ -132,10 +134,11 @@ export const part4Sender: GradablePart = {
     const receiver = await startReceiver({
       group: GROUP,
       port,
-      onDatagram: (data) => {
-        const d = parseDatagram(data);
-        got.push(d.id + d.text);
-      },
+      onDatagram: (data) =>
+        keep(got, () => {
+          const d = parseDatagram(data.subarray(0, KEPT.bytes));
+          return d.id + d.text;
+        }),
     });
     let end = "";
     try {

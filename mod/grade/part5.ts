@@ -22,6 +22,7 @@ import {
   describeEnd,
   type GradablePart,
   type GradeContext,
+  KEPT,
   programRun,
   showOutput,
 } from "./part.ts";
@@ -85,12 +86,16 @@ async function connect(
   }
 }
 
-/** Send CMD_short:0 and read until the server closes, or 2 s pass without data (Part5_PDC never waited for a close). */
+/**
+ * Send CMD_short:0 and read until the server closes, or 2 s pass without data
+ * (Part5_PDC never waited for a close), or {@link KEPT.stream} bytes came.
+ */
 async function exchange(
   conn: Deno.TlsConn,
 ): Promise<{ lines: string[]; closed: boolean; error?: string }> {
   const c = lenientClose(conn);
   const chunks: Uint8Array[] = [];
+  let kept = 0;
   let closed = false;
   let error: string | undefined;
   try {
@@ -108,6 +113,11 @@ async function exchange(
         break;
       }
       chunks.push(buf.slice(0, n));
+      kept += n;
+      if (kept >= KEPT.stream) {
+        error = `the server sent more than ${KEPT.stream} bytes: grade read no further`;
+        break;
+      }
     }
   } catch (e) {
     error = message(e);

@@ -15,6 +15,8 @@
  *   it was given; nothing of grade's directory, home or other runs;
  * - uid/gid 65534 (nobody) with no groups, no capabilities, no new
  *   privileges; a clean environment (PATH, HOME, LANG, PYTHONUNBUFFERED=1);
+ *   no descriptor but 0-2 (see `closeInheritedFds`);
+ * - a seccomp filter (`seccompFilter`): no keyrings, no user namespaces;
  * - rlimits (CPU time, file size, open files) and a cgroup (processes,
  *   memory; cgroup v1 or v2) killed and removed at the end of the run.
  *
@@ -121,6 +123,36 @@ function signal(pid: number, sig: Deno.Signal) {
 }
 
 // ---------------------------------------------------------------- the jail
+
+/** O_CLOEXEC in /proc/self/fdinfo's octal `flags`. */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Close the descriptors this process inherited without close-on-exec (fds 0-2
+ * aside): spawned children (bubblewrap, and through it a jailed program)
+ * would inherit them, whatever their namespaces. Deno's own descriptors are
+ * all close-on-exec, so only the parent's leftovers (a shell's, a CI runner's
+ * log pipe) are closed. Through libc's close() (Deno has no API to close a
+ * descriptor it did not open).
+ */
+export function closeInheritedFds(): void {
+  const stray: number[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fdinfo")) {
+    const fd = Number(e.name);
+    if (!(fd > 2)) continue;
+    try {
+      const flags = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`).match(/^flags:\s*([0-7]+)/m);
+      if (flags && (parseInt(flags[1], 8) & O_CLOEXEC) === 0) stray.push(fd);
+    } catch { /* the listing's own descriptor, closed meanwhile */ }
+  }
+  if (stray.length === 0) return;
+  const libc = Deno.dlopen("libc.so.6", { close: { parameters: ["i32"], result: "i32" } });
+  try {
+    for (const fd of stray) libc.symbols.close(fd);
+  } finally {
+    libc.close();
+  }
+}
 
 /** The uid and gid a jailed program runs as (nobody, nogroup). */
 export const JAIL_UID = 65534;
@@ -356,6 +388,64 @@ export function inJailSystem(path: string): boolean {
   return SYSTEM.some((s) => path === s || path.startsWith(s + "/"));
 }
 
+/**
+ * The seccomp filter (classic BPF, as `bwrap --seccomp` reads it) every jailed
+ * program runs under, or null on an architecture it does not know. It refuses
+ * (EPERM) what the namespaces do not separate:
+ * - the kernel's keyrings (add_key, request_key, keyctl): the user keyring of
+ *   uid 65534 is shared by every job's programs and outlives the run, so a key
+ *   one job leaves is read by the next;
+ * - new user namespaces (unshare or clone with CLONE_NEWUSER): root inside one
+ *   opens the kernel's less-guarded paths (mounts, netfilter, veths);
+ *   clone3, whose flags a filter cannot read, fails with ENOSYS (libc then uses clone);
+ * - any other ABI (i386 through int 0x80, x32), whose numbers differ.
+ */
+export function seccompFilter(arch: string = Deno.build.arch): Uint8Array | null {
+  const abi = {
+    // AUDIT_ARCH_*, then syscall numbers: add_key, request_key, keyctl, unshare, clone, clone3.
+    x86_64: { audit: 0xc000003e, keys: [248, 249, 250], unshare: 272, clone: 56, clone3: 435 },
+    aarch64: { audit: 0xc00000b7, keys: [217, 218, 219], unshare: 97, clone: 220, clone3: 435 },
+  }[arch];
+  if (!abi) return null;
+  const LD = 0x20, JEQ = 0x15, JGE = 0x35, JSET = 0x45, RET = 0x06;
+  const ALLOW = 0x7fff0000, ERRNO = 0x00050000, EPERM = 1, ENOSYS = 38;
+  const CLONE_NEWUSER = 0x10000000, X32 = 0x40000000;
+  // [code, jump-if-true label, k]; a jump's false branch is the next instruction.
+  type Ins = [number, string | null, number];
+  const prog: (Ins | string)[] = [
+    [LD, null, 4], // seccomp_data.arch
+    [JEQ, "native", abi.audit],
+    [RET, null, ERRNO | EPERM],
+    "native",
+    [LD, null, 0], // seccomp_data.nr
+    [JGE, "deny", X32],
+    ...abi.keys.map((nr): Ins => [JEQ, "deny", nr]),
+    [JEQ, "flags", abi.unshare],
+    [JEQ, "flags", abi.clone],
+    [JEQ, "nosys", abi.clone3],
+    [RET, null, ALLOW],
+    "flags",
+    [LD, null, 16], // seccomp_data.args[0], its low 32 bits (little-endian)
+    [JSET, "deny", CLONE_NEWUSER],
+    [RET, null, ALLOW],
+    "nosys",
+    [RET, null, ERRNO | ENOSYS],
+    "deny",
+    [RET, null, ERRNO | EPERM],
+  ];
+  const at = new Map<string, number>();
+  const code: Ins[] = [];
+  for (const p of prog) typeof p === "string" ? at.set(p, code.length) : code.push(p);
+  const out = new DataView(new ArrayBuffer(code.length * 8));
+  code.forEach(([op, label, k], i) => {
+    out.setUint16(i * 8, op, true);
+    out.setUint8(i * 8 + 2, label === null ? 0 : at.get(label)! - i - 1); // struct sock_filter
+    out.setUint8(i * 8 + 3, 0);
+    out.setUint32(i * 8 + 4, k, true);
+  });
+  return new Uint8Array(out.buffer);
+}
+
 let runCount = 0;
 
 /** One jailed run being prepared: its directory, its cgroup, and the argv that runs it. */
@@ -406,6 +496,10 @@ function prepareRun(jail: Jail, program: string[], files: Record<string, string>
   const cgroup = makeCgroup(jail.cgroup, id);
   limitCgroup(cgroup, jail.limits);
 
+  const filter = seccompFilter();
+  const bpf = filter ? `${dir}/seccomp.bpf` : "";
+  if (filter) Deno.writeFileSync(bpf, filter, { mode: 0o600 });
+
   const l = jail.limits;
   const fs: string[] = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"];
   for (const top of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
@@ -437,10 +531,13 @@ function prepareRun(jail: Jail, program: string[], files: Record<string, string>
   };
   const argv = [
     // Enter the cgroup first, so that everything that follows is counted and killed with it.
+    // The seccomp filter (if any) on fd 3 for bubblewrap, which reads and closes it.
     "/bin/sh",
     "-c",
-    'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"',
+    'bpf=$1; shift; for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; ' +
+    'shift; done; shift; if [ -n "$bpf" ]; then exec "$@" 3<"$bpf"; else exec "$@"; fi',
     "sh",
+    bpf,
     ...cgroup.dirs.map((d) => `${d}/cgroup.procs`),
     "--",
     "bwrap",
@@ -452,6 +549,7 @@ function prepareRun(jail: Jail, program: string[], files: Record<string, string>
     "sandbox",
     "--die-with-parent",
     "--new-session",
+    ...(bpf ? ["--seccomp", "3"] : []),
     ...fs,
     "--chdir",
     JAIL_HOME,
