@@ -24,6 +24,7 @@ import {
   type Cgroup,
   cgroupBase,
   closeInheritedFds,
+  cpuQuotaProblem,
   inJailSystem,
   isolationProblem,
   type Jail,
@@ -126,7 +127,11 @@ export async function gradeProgram(req: GradeRequest): Promise<GradeOutcome> {
   const mode = req.isolation ?? "auto";
   if (mode !== "off") {
     const why = await isolationProblem();
-    if (why === null) return await gradeIsolated(req);
+    if (why === null) {
+      const cpu = await cpuQuotaProblem();
+      if (cpu) log(`note: the program's CPU is not capped (${cpu}): it may take every core`);
+      return await gradeIsolated(req);
+    }
     if (mode === "required") throw new Error(`isolation is required but not available: ${why}`);
     log(`note: grading without isolation (${why}): the program runs as you, with your files`);
   }

@@ -18,7 +18,8 @@
  *   no descriptor but 0-2 (see `closeInheritedFds`);
  * - a seccomp filter (`seccompFilter`): no keyrings, no user namespaces;
  * - rlimits (CPU time, file size, open files) and a cgroup (processes,
- *   memory; cgroup v1 or v2) killed and removed at the end of the run.
+ *   memory, and a CPU quota where the cpu controller is there; cgroup v1 or
+ *   v2) killed and removed at the end of the run.
  *
  * @module
  */
@@ -174,7 +175,16 @@ export interface JailLimits {
   openFiles: number;
   /** Size of its private /tmp, bytes. */
   tmpBytes: number;
+  /**
+   * CPUs its processes may use together (cgroup CPU quota, per {@link CPU_PERIOD_US}),
+   * so that a program spinning on every core leaves the machine's other jobs
+   * their share. Where the cpu controller is missing, not capped.
+   */
+  cpus: number;
 }
+
+/** The cgroup CPU quota's period (cpu.cfs_period_us, cpu.max's second field), µs. */
+export const CPU_PERIOD_US = 100_000;
 
 export const JAIL_LIMITS: JailLimits = {
   pids: 64,
@@ -183,12 +193,16 @@ export const JAIL_LIMITS: JailLimits = {
   fileBytes: 64 * 2 ** 20,
   openFiles: 256,
   tmpBytes: 64 * 2 ** 20,
+  cpus: 1,
 };
 
-/** A cgroup: one directory per hierarchy (cgroup v1: pids and memory; v2: one). */
+/** A cgroup: one directory per hierarchy (cgroup v1: pids, memory and cpu if any; v2: one). */
 export interface Cgroup {
   version: 1 | 2;
+  /** The pids hierarchy's first (v1): its cgroup.procs lists the processes. */
   dirs: string[];
+  /** Why its CPU cannot be capped (no cpu controller); absent when it can. */
+  noCpu?: string;
 }
 
 /** Where a job's jailed runs happen: a directory private to grade, and the job's cgroup. */
@@ -218,7 +232,11 @@ function write(file: string, text: string): void {
 /**
  * The cgroup all socklab jobs go under, or why there is none. v2 (unified,
  * pids and memory available): /sys/fs/cgroup/socklab. v1: a `socklab` child
- * of this process's own cgroup in the pids and memory hierarchies.
+ * of this process's own cgroup in the pids and memory hierarchies, and in the
+ * cpu hierarchy if there is one (under its own cgroup there too: where cpu
+ * and cpuacct share a hierarchy, the CPU of the runs still counts in the
+ * cpuacct.usage of the cgroup the caller runs in, as scripts/rush measures).
+ * Without a cpu controller, `noCpu` says so and runs are not CPU-capped.
  */
 export function cgroupBase(): Cgroup | string {
   if (exists(`${CG}/cgroup.controllers`)) {
@@ -226,7 +244,11 @@ export function cgroupBase(): Cgroup | string {
     if (!have.includes("pids") || !have.includes("memory")) {
       return "cgroup v2 without the pids and memory controllers";
     }
-    return { version: 2, dirs: [`${CG}/socklab`] };
+    return {
+      version: 2,
+      dirs: [`${CG}/socklab`],
+      ...(have.includes("cpu") ? {} : { noCpu: "cgroup v2 without the cpu controller" }),
+    };
   }
   if (!exists(`${CG}/pids/cgroup.procs`) || !exists(`${CG}/memory/cgroup.procs`)) {
     return "no cgroup pids and memory controllers under /sys/fs/cgroup";
@@ -238,12 +260,28 @@ export function cgroupBase(): Cgroup | string {
     }
     return "";
   };
-  return { version: 1, dirs: ["pids", "memory"].map((c) => `${CG}/${c}${own(c)}/socklab`) };
+  const dirs = ["pids", "memory"].map((c) => `${CG}/${c}${own(c)}/socklab`);
+  // Debian mounts cpu and cpuacct together (cpu,cpuacct) with a `cpu` symlink; others apart.
+  if (exists(`${CG}/cpu/cpu.cfs_quota_us`)) {
+    return { version: 1, dirs: [...dirs, `${CG}/cpu${own("cpu")}/socklab`] };
+  }
+  return {
+    version: 1,
+    dirs,
+    noCpu: "no cgroup cpu controller (cpu.cfs_quota_us) under /sys/fs/cgroup/cpu",
+  };
 }
 
-/** Make `name` under `parent` (v2: the pids and memory controllers enabled down to it). */
+/**
+ * Make `name` under `parent` (v2: the pids, memory and, if it can be, cpu
+ * controllers enabled down to it; if not, the new cgroup's `noCpu` says why).
+ */
 export function makeCgroup(parent: Cgroup, name: string): Cgroup {
-  const cg: Cgroup = { version: parent.version, dirs: parent.dirs.map((d) => `${d}/${name}`) };
+  const cg: Cgroup = {
+    version: parent.version,
+    dirs: parent.dirs.map((d) => `${d}/${name}`),
+    ...(parent.noCpu ? { noCpu: parent.noCpu } : {}),
+  };
   for (const d of [...parent.dirs, ...cg.dirs]) Deno.mkdirSync(d, { recursive: true });
   if (cg.version === 2) {
     // Controllers for the new cgroup come from its parent's subtree_control (never its own:
@@ -253,12 +291,23 @@ export function makeCgroup(parent: Cgroup, name: string): Cgroup {
       if (!/\bpids\b/.test(have) || !/\bmemory\b/.test(have)) {
         write(`${d}/cgroup.subtree_control`, "+pids +memory");
       }
+      // Apart: the kernel may refuse the cpu controller (e.g. a realtime process in a cgroup).
+      if (!cg.noCpu && !/\bcpu\b/.test(have)) {
+        try {
+          write(`${d}/cgroup.subtree_control`, "+cpu");
+        } catch (e) {
+          cg.noCpu = `cannot enable the cgroup cpu controller: ${
+            e instanceof Error ? e.message : e
+          }`;
+        }
+      }
     }
   }
   return cg;
 }
 
-function limitCgroup(cg: Cgroup, l: JailLimits): void {
+/** Set the limits of a run's cgroup (the CPU quota only where the cpu controller is there). */
+export function limitCgroup(cg: Cgroup, l: JailLimits): void {
   const set = (file: string, v: string | number) => {
     for (const d of cg.dirs) if (exists(`${d}/${file}`)) write(`${d}/${file}`, String(v));
   };
@@ -270,6 +319,31 @@ function limitCgroup(cg: Cgroup, l: JailLimits): void {
     set("memory.limit_in_bytes", l.memoryBytes);
     set("memory.memsw.limit_in_bytes", l.memoryBytes);
   }
+  if (cg.noCpu || !(l.cpus > 0)) return;
+  const quota = Math.round(l.cpus * CPU_PERIOD_US);
+  try {
+    if (cg.version === 2) set("cpu.max", `${quota} ${CPU_PERIOD_US}`);
+    else {
+      set("cpu.cfs_period_us", CPU_PERIOD_US);
+      set("cpu.cfs_quota_us", quota);
+    }
+  } catch { /* v1 refuses more than a parent's quota: the parent's caps the run then */ }
+}
+
+/**
+ * The CPU quota set on `cg`, as cgroup v2's cpu.max says it ("QUOTA PERIOD"
+ * in µs, "max PERIOD" for none), or null where it has no cpu controller.
+ */
+export function cpuQuota(cg: Cgroup): string | null {
+  for (const d of cg.dirs) {
+    try {
+      if (cg.version === 2) return Deno.readTextFileSync(`${d}/cpu.max`).trim();
+      const quota = Number(Deno.readTextFileSync(`${d}/cpu.cfs_quota_us`));
+      const period = Number(Deno.readTextFileSync(`${d}/cpu.cfs_period_us`));
+      return `${quota < 0 ? "max" : quota} ${period}`;
+    } catch { /* not this hierarchy */ }
+  }
+  return null;
 }
 
 /** The processes in a cgroup (in the caller's pid namespace). */
@@ -349,6 +423,8 @@ export async function removeCgroup(cg: Cgroup): Promise<void> {
 
 /** Why `grade` cannot isolate programs on this machine, or null if it can. Cached. */
 let problem: Promise<string | null> | undefined;
+/** Why isolated runs get no CPU quota (found by isolationProblem's probe), or null. */
+let cpuProblem: string | null = null;
 export function isolationProblem(): Promise<string | null> {
   return problem ??= (async () => {
     if (Deno.build.os !== "linux") return "not Linux";
@@ -364,7 +440,13 @@ export function isolationProblem(): Promise<string | null> {
     if (typeof base === "string") return `no usable cgroups: ${base}`;
     try {
       const probe = makeCgroup(base, `probe-${crypto.randomUUID().slice(0, 8)}`);
-      await removeCgroup(probe);
+      try {
+        limitCgroup(probe, JAIL_LIMITS);
+        cpuProblem = probe.noCpu ??
+          (cpuQuota(probe)?.startsWith("max") ? "the cgroup CPU quota cannot be set" : null);
+      } finally {
+        await removeCgroup(probe);
+      }
     } catch (e) {
       return `cannot make a cgroup in ${base.dirs[0]}: ${e instanceof Error ? e.message : e}`;
     }
@@ -378,6 +460,14 @@ export function isolationProblem(): Promise<string | null> {
     }
     return null;
   })();
+}
+
+/**
+ * Why isolated runs are not CPU-capped here (no cgroup cpu controller), or
+ * null when each gets its quota (or when there is no isolation at all).
+ */
+export async function cpuQuotaProblem(): Promise<string | null> {
+  return await isolationProblem() === null ? cpuProblem : null;
 }
 
 /** What the jail shows of this machine, read-only: a program's file may not be put there. */
