@@ -7,7 +7,16 @@
 import assert from "node:assert/strict";
 import { programFiles } from "../mod/grade/engine.ts";
 import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
-import { cgroupBase, isolationProblem } from "../mod/proc/sandbox.ts";
+import {
+  cgroupBase,
+  cpuQuota,
+  cpuQuotaProblem,
+  isolationProblem,
+  JAIL_LIMITS,
+  limitCgroup,
+  makeCgroup,
+  removeCgroup,
+} from "../mod/proc/sandbox.ts";
 import { socklabArgv, spawnSocklab } from "../scripts/lib/proc.ts";
 
 const HOSTILE = new URL("./fixtures/hostile/", import.meta.url).pathname;
@@ -170,6 +179,35 @@ isolationTest(
     assert.ok(d, stdoutOf(disk) + disk.runs[0].result.stderr);
     assert.ok(Number(d[1]) <= 64 && Number(d[2]) <= 256, d[0]);
     assert.match(stdoutOf(disk), /refused: ENOSPC/);
+  },
+);
+
+isolationTest(
+  "isolation: a run's cgroup has a one-CPU quota; 4 spinning children get one CPU between them",
+  async () => {
+    const base = cgroupBase();
+    assert.ok(typeof base !== "string", String(base));
+    const cpu = await cpuQuotaProblem();
+    // Where the machine has a cpu controller, grade must use it (this one has: cgroup v1 `cpu`).
+    assert.equal(cpu, base.noCpu ?? null);
+    if (cpu === null) {
+      const run = makeCgroup(base, `test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+      try {
+        limitCgroup(run, JAIL_LIMITS);
+        assert.equal(cpuQuota(run), "100000 100000");
+      } finally {
+        await removeCgroup(run);
+      }
+    }
+    // The program's own account of its children: CPU time at most the quota's share of the wall
+    // time, whatever the load (without a quota, on 2 idle cores, about 2x).
+    const o = await gradeProgram(job("part4-sender", ["python3", HOSTILE + "spin.py"]));
+    const m = stdoutOf(o).match(/spun 4 cpu ([\d.]+) wall ([\d.]+)/);
+    assert.ok(m, stdoutOf(o) + o.runs[0].result.stderr);
+    const [used, wall] = [Number(m[1]), Number(m[2])];
+    assert.ok(wall >= 1.5, m[0]);
+    if (cpu === null) assert.ok(used <= 1.3 * wall, `capped at one CPU: ${m[0]}`);
+    else console.error(`no CPU quota here (${cpu}): ${m[0]}`);
   },
 );
 
