@@ -378,22 +378,24 @@ function cgroupLimitsHit(cg: Cgroup): string[] {
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A cgroup directory and every one below it, deepest first (the order to remove them in). */
+export function cgroupSubtree(d: string): string[] {
+  const out: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(d)) {
+      if (e.isDirectory) out.push(...cgroupSubtree(`${d}/${e.name}`));
+    }
+  } catch { /* gone */ }
+  out.push(d);
+  return out;
+}
+
 /**
  * Kill every process of the cgroup and its children, then remove them all.
  * Bounded: gives up (leaving the directories) after about 3 s.
  */
 export async function removeCgroup(cg: Cgroup): Promise<void> {
-  const subtree = (d: string): string[] => {
-    const out: string[] = [];
-    try {
-      for (const e of Deno.readDirSync(d)) {
-        if (e.isDirectory) out.push(...subtree(`${d}/${e.name}`));
-      }
-    } catch { /* gone */ }
-    out.push(d);
-    return out;
-  };
-  for (const dir of subtree(cg.dirs[0])) {
+  for (const dir of cgroupSubtree(cg.dirs[0])) {
     const one: Cgroup = {
       version: cg.version,
       dirs: cg.dirs.map((d) => d + dir.slice(cg.dirs[0].length)),

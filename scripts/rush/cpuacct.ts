@@ -4,8 +4,11 @@
  * outer process does not reap the sandbox's init, so its CPU never reaches
  * the worker's `cutime` (/proc/PID/stat). A process started through
  * {@link CpuGroup.wrap} joins a cgroup of its own first; its descendants
- * inherit it (the sandbox moves programs only in the pids and memory
- * hierarchies).
+ * inherit it. The sandbox moves programs in the pids, memory and cpu
+ * hierarchies; where cpu and cpuacct share one (Debian's cpu,cpuacct), it
+ * makes their cgroups under the worker's own (mod/proc/sandbox.ts
+ * `cgroupBase`), whose cpuacct.usage counts its descendants', so they
+ * still count here; {@link CpuGroup.remove} removes those it left.
  *
  * cgroup v1's cpuacct hierarchy (`cpuacct.usage`) or cgroup v2 (`cpu.stat`
  * usage_usec; there the sandbox's own cgroups take the programs away, so
@@ -14,6 +17,7 @@
  *
  * @module
  */
+import { cgroupSubtree } from "../../mod/proc/sandbox.ts";
 
 const V1 = "/sys/fs/cgroup/cpuacct";
 const V2 = "/sys/fs/cgroup";
@@ -58,15 +62,21 @@ export class CpuGroup {
     return Number(/^usage_usec (\d+)/m.exec(stat)?.[1] ?? NaN) / 1e6;
   }
 
-  /** Remove the cgroup (once its processes are gone; retried a little). */
+  /**
+   * Remove the cgroup and the empty ones left under it (the sandbox's base
+   * where cpu and cpuacct share a hierarchy), once their processes are gone;
+   * retried a little.
+   */
   async remove(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
-      try {
-        Deno.removeSync(this.dir);
-        return;
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return;
-        await new Promise((r) => setTimeout(r, 100));
+    for (const dir of cgroupSubtree(this.dir)) {
+      for (let i = 0; i < 50; i++) {
+        try {
+          Deno.removeSync(dir);
+          break;
+        } catch (e) {
+          if (e instanceof Deno.errors.NotFound) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
     }
   }
