@@ -444,8 +444,9 @@ export function isolationProblem(): Promise<string | null> {
       const probe = makeCgroup(base, `probe-${crypto.randomUUID().slice(0, 8)}`);
       try {
         limitCgroup(probe, JAIL_LIMITS);
+        const quota = cpuQuota(probe);
         cpuProblem = probe.noCpu ??
-          (cpuQuota(probe)?.startsWith("max") ? "the cgroup CPU quota cannot be set" : null);
+          (quota === null || quota.startsWith("max") ? "the cgroup CPU quota cannot be set" : null);
       } finally {
         await removeCgroup(probe);
       }
