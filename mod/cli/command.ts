@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Io } from "./io.ts";
-import { UsageError } from "../errors.ts";
+import { errorMessage, UsageError } from "../errors.ts";
 
 /** One option of a command, for the parser and for the help text. */
 export interface OptionSpec {
@@ -172,7 +172,7 @@ function negativeValues(argv: string[], options: Record<string, OptionSpec>): st
 }
 
 function parseErrorMessage(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   // parseArgs messages carry advice for JavaScript callers on more lines; keep the first.
   return msg.split(/\n|\. (?:To specify|Did you forget)/)[0].replace(/\.$/, "");
 }

@@ -8,6 +8,7 @@
  */
 
 const encoder = new TextEncoder();
+import { errorMessage } from "../errors.ts";
 
 /** A byte sink written synchronously and completely. */
 export interface Sink {
@@ -56,7 +57,7 @@ function writeAll(sink: Sink, data: Uint8Array, what = "stdout"): void {
     } catch (e) {
       if (e instanceof Deno.errors.BrokenPipe) throw new OutputClosed(`${what} closed`);
       throw new OutputFailed(
-        `cannot write to ${what}: ${e instanceof Error ? e.message : String(e)}`,
+        `cannot write to ${what}: ${errorMessage(e)}`,
       );
     }
   }

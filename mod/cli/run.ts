@@ -7,7 +7,7 @@
  */
 import config from "../../deno.json" with { type: "json" };
 import { type Command, commandHelp, parseCommandArgs } from "./command.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS } from "./table.ts";
 import { ENGINE_COMMAND, engineMain } from "../grade/engine.ts";
@@ -137,7 +137,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       await engineMain(io.log, io.out);
       return 0;
     } catch (e) {
-      io.log(e instanceof Error ? e.message : String(e));
+      io.log(errorMessage(e));
       return 1;
     }
   }

@@ -7,7 +7,7 @@
  */
 import { join, resolve } from "node:path";
 import { defineCommand, flag, numOpt, parseChoice, str } from "../cli/command.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { findProgram } from "../proc/sandbox.ts";
 import { gradeProgram, ISOLATIONS, programFiles } from "./engine.ts";
 import { PARTS } from "./parts.ts";
@@ -127,7 +127,7 @@ goes on.`,
         await Deno.mkdir(captureDir, { recursive: true });
       } catch (e) {
         throw new RunError(
-          `--capture: cannot make '${captureDir}': ${e instanceof Error ? e.message : String(e)}`,
+          `--capture: cannot make '${captureDir}': ${errorMessage(e)}`,
         );
       }
     }
@@ -156,7 +156,7 @@ goes on.`,
       }));
     } catch (e) {
       if (e instanceof RunError) throw e;
-      throw new RunError(e instanceof Error ? e.message : String(e));
+      throw new RunError(errorMessage(e));
     }
     if (captureDir !== undefined && captures.length > 0) {
       for (const c of captures) {

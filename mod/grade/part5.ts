@@ -12,7 +12,7 @@
  */
 import { settledWithin } from "../deadline.ts";
 import { splitAll } from "../pmu/splitter.ts";
-import { message } from "../net/errors.ts";
+
 import { Sandbox } from "../proc/sandbox.ts";
 import { makeTestIdentity } from "../tls/ca.ts";
 import { connectSecure, lenientClose, loadCaCert } from "../tls/client.ts";
@@ -27,6 +27,7 @@ import {
   showOutput,
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
+import { errorMessage } from "../errors.ts";
 
 const PORT = 5003;
 
@@ -76,7 +77,7 @@ async function connect(
         timeoutMs: Math.max(1000, deadline - Date.now()),
       });
     } catch (e) {
-      const why = message(e);
+      const why = errorMessage(e);
       const refused = /connection refused/.test(why);
       if (!refused) return why;
       if (!alive()) return "the program exited before listening on localhost:5003";
@@ -120,7 +121,7 @@ async function exchange(
       }
     }
   } catch (e) {
-    error = message(e);
+    error = errorMessage(e);
   } finally {
     try {
       conn.close();

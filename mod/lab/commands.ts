@@ -5,7 +5,7 @@
  * @module
  */
 import { defineCommand, numOpt, str } from "../cli/command.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { FAIR_OPTIONS, parseMaxPerPeer } from "../cli/fair.ts";
 import { type EventLog, eventLog, LOG_OPTIONS } from "../cli/log.ts";
 import type { Server } from "../net/server.ts";
@@ -76,7 +76,7 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
         started.push([svc, srv]);
       } catch (e) {
         await stopAll();
-        const why = (e instanceof Error ? e.message : String(e)).split(";")[0];
+        const why = errorMessage(e).split(";")[0];
         throw new RunError(
           `${svc.name} (lab part ${svc.part}) cannot start: ${why}; ` +
             `free the port, or run without it: socklab lab --skip ${svc.name}`,

@@ -24,6 +24,7 @@ import { startWsPmu } from "../ws/ws_pmu.ts";
 import { sendHello, startHelloReceiver } from "../udp/hello.ts";
 import { pdcTargets, resetExchange } from "../udp/pdc_udp.ts";
 import { startPmuUdp } from "../udp/pmu_udp.ts";
+import { errorMessage } from "../errors.ts";
 
 /** One step of the demo: a lab part, run end to end. */
 export interface DemoStep {
@@ -331,7 +332,7 @@ export async function runDemo(out: (line: string) => void): Promise<DemoResult[]
     try {
       passed = await step.run((l) => out(`   ${l}`));
     } catch (e) {
-      out(`   error: ${e instanceof Error ? e.message : e}`);
+      out(`   error: ${errorMessage(e)}`);
     }
     const ms = Math.round(performance.now() - t0);
     out(`   ${passed ? "PASS" : "FAIL"} (${ms} ms)`);

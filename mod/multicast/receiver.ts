@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { RunError } from "../errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
-import { listenError, message } from "../net/errors.ts";
+import { listenError } from "../net/errors.ts";
 import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 
 export interface ReceiverOptions {
@@ -42,7 +42,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Server> {
     await sock.joinMulticastV4(opts.group, iface);
   } catch (e) {
     sock.close();
-    throw new RunError(`cannot join ${opts.group} on interface ${iface}: ${message(e)}`);
+    throw new RunError(`cannot join ${opts.group} on interface ${iface}: ${errorMessage(e)}`);
   }
   let count = 0;
   let bytes = 0;

@@ -12,8 +12,8 @@
  * @module
  */
 import { hostPort } from "../net/address.ts";
-import { message } from "../net/errors.ts";
-import { RunError } from "../errors.ts";
+
+import { errorMessage, RunError } from "../errors.ts";
 import { encodeDatagram, LineSplitter, MAX_DATAGRAM } from "./datagram.ts";
 
 export interface MulticastSendOptions {
@@ -40,7 +40,7 @@ export async function openMulticastSender(opts: MulticastSendOptions): Promise<M
   try {
     sock = Deno.listenDatagram({ transport: "udp", hostname: local, port: 0, loopback: true });
   } catch (e) {
-    throw new RunError(`cannot open a UDP socket on ${local}: ${message(e)}`);
+    throw new RunError(`cannot open a UDP socket on ${local}: ${errorMessage(e)}`);
   }
   try {
     // Loopback interface first (nothing leaves the host); any interface as a fallback.
@@ -59,7 +59,7 @@ export async function openMulticastSender(opts: MulticastSendOptions): Promise<M
     await membership.leave();
   } catch (e) {
     sock.close();
-    throw new RunError(`cannot set TTL ${opts.ttl} for ${where}: ${message(e)}`);
+    throw new RunError(`cannot set TTL ${opts.ttl} for ${where}: ${errorMessage(e)}`);
   }
   const to: Deno.NetAddr = { transport: "udp", hostname: opts.group, port: opts.port };
   return {
@@ -71,7 +71,7 @@ export async function openMulticastSender(opts: MulticastSendOptions): Promise<M
           ? " (no route for multicast on this host: add one, e.g. " +
             "'ip route add 224.0.0.0/4 dev eth0', or send from an interface with --iface)"
           : "";
-        throw new RunError(`cannot send to ${where}: ${message(e)}${hint}`);
+        throw new RunError(`cannot send to ${where}: ${errorMessage(e)}${hint}`);
       }
     },
     close() {

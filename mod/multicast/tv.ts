@@ -9,6 +9,7 @@ import { hostPort } from "../net/address.ts";
 import { type Server, serverHandle } from "../net/server.ts";
 import { type Emission, encodeDatagram, programme } from "./datagram.ts";
 import { openMulticastSender } from "./sender.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface TvOptions {
   group: string;
@@ -80,7 +81,7 @@ export async function startTv(opts: TvOptions): Promise<Server> {
       try {
         await emit(loop[i]);
       } catch (e) {
-        log(`${e instanceof Error ? e.message : e}; going on`);
+        log(`${errorMessage(e)}; going on`);
       }
     }
     sender.close();

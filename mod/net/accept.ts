@@ -8,8 +8,9 @@
  *
  * @module
  */
-import { message } from "./errors.ts";
+
 import type { ConnectionLimits, Slot } from "./limits.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Accept failures back off from this delay, doubling up to {@link BACKOFF_MAX_MS}. */
 export const BACKOFF_MS = 50;
@@ -108,7 +109,7 @@ export function acceptLoop<C extends Deno.Conn>(opts: AcceptOptions<C>): Accepto
         // spin: log the first failure, retry after a delay that doubles up to 1 s.
         failures++;
         if (failures === 1 && performance.now() - lastSaid >= SAY_EVERY_MS) {
-          log(`accept failed: ${message(e)}; retrying, backing off up to 1 s`);
+          log(`accept failed: ${errorMessage(e)}; retrying, backing off up to 1 s`);
           said = true;
           lastSaid = performance.now();
         }

@@ -7,7 +7,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { RunError } from "../errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
 
 /** `127.0.0.1:5003`, `[::1]:5003`. */
 export function hostPort(hostname: string, port: number): string {
@@ -79,7 +79,7 @@ export async function ipv4Of(host: string): Promise<string> {
   try {
     return (await resolveHost(host, 4))[0].address;
   } catch (e) {
-    throw new RunError(e instanceof Error ? e.message : String(e));
+    throw new RunError(errorMessage(e));
   }
 }
 

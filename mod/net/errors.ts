@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { RunError } from "../errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
 import { hostPort } from "./address.ts";
 
 /** The error thrown by connect(), as a RunError naming host:port. */
@@ -15,9 +15,9 @@ export function connectError(e: unknown, host: string, port: number): RunError {
   }
   if (e instanceof Deno.errors.TimedOut) return new RunError(`connecting to ${where} timed out`);
   if (e instanceof Deno.errors.NetworkUnreachable || e instanceof Deno.errors.AddrNotAvailable) {
-    return new RunError(`cannot reach ${where}: ${message(e)}`);
+    return new RunError(`cannot reach ${where}: ${errorMessage(e)}`);
   }
-  return new RunError(`cannot connect to ${where}: ${message(e)}`);
+  return new RunError(`cannot connect to ${where}: ${errorMessage(e)}`);
 }
 
 /** The error thrown by listen()/listenDatagram(), as a RunError naming the address. */
@@ -34,13 +34,7 @@ export function listenError(e: unknown, host: string, port: number, transport = 
   if (e instanceof Deno.errors.AddrNotAvailable) {
     return new RunError(`cannot listen on ${where}: no such address on this machine`);
   }
-  return new RunError(`cannot listen on ${where}: ${message(e)}`);
-}
-
-/** An error's message without Deno's `(os error N)` suffix. */
-export function message(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
-  return m.replace(/\s*\(os error \d+\)$/, "");
+  return new RunError(`cannot listen on ${where}: ${errorMessage(e)}`);
 }
 
 /** True for the errors a peer causes by vanishing (reset, broken pipe, aborted). */

@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { RunError } from "../errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
 
 /** Certificates, keys, requests, scripts: far below this. */
 export const DEFAULT_MAX_INPUT_BYTES = 1 << 20;
 
 /** An OS error's reason alone: no `(os error N)`, no repeated path. */
-function osReason(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
+export function osReason(e: unknown): string {
+  const m = errorMessage(e);
   return m.replace(/\s*\(os error \d+\).*$/, "").replace(/:\s*$/, "");
 }
 

@@ -13,6 +13,7 @@
  */
 import { LineReader } from "../proc/lines.ts";
 import { readPcap, writePcap } from "./pcap.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What an exchange captures: its transport, the server's (or group's) port and address. */
 export interface CaptureTarget {
@@ -132,7 +133,7 @@ export async function startCapture(
     child = spawn(["setpriv", "--pdeathsig", "INT", tool, ...args]);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) {
-      return fail(`cannot run setpriv: ${e instanceof Error ? e.message : String(e)}`);
+      return fail(`cannot run setpriv: ${errorMessage(e)}`);
     }
     try {
       child = spawn([tool, ...args]);
@@ -140,7 +141,7 @@ export async function startCapture(
       return fail(
         e instanceof Deno.errors.NotFound
           ? `${tool} is not installed (Debian: apt-get install tcpdump)`
-          : `cannot run ${tool}: ${e instanceof Error ? e.message : String(e)}`,
+          : `cannot run ${tool}: ${errorMessage(e)}`,
       );
     }
   }

@@ -6,9 +6,10 @@
  * @module
  */
 import { type Args, type Command, flag, str } from "../cli/command.ts";
-import { RunError } from "../errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
 import type { Io } from "../cli/io.ts";
 import { captureLine, type CaptureTarget, startCapture } from "./capture.ts";
+import { readInput } from "../net/files.ts";
 
 /** `--capture FILE` and `--packets`, shared by every client that can record its exchange. */
 export const CAPTURE_OPTIONS: Command["options"] = {
@@ -59,7 +60,7 @@ export async function captureExchange(
         else if (result.dropped) io.log(captureLine(result));
         if (show) await printPackets(io.log, await Deno.readFile(path), false, path);
       } catch (e) {
-        io.log(`capture: ${e instanceof Error ? e.message : String(e)}`);
+        io.log(`capture: ${errorMessage(e)}`);
       } finally {
         await removeTemp();
       }
@@ -110,8 +111,7 @@ Reads pcap and pcapng files with Ethernet, Linux cooked (v1, v2), loopback or ra
   example: "socklab packets pdc.pcap",
   async run(args, io) {
     const path = args.positionals[0];
-    const { mustReadBytes } = await import("../tls/ca.ts");
-    const bytes = await mustReadBytes(path, "pcap file");
+    const bytes = await readInput(path, "pcap file", 1 << 30);
     await printPackets(io.out, bytes, flag(args, "json"), path);
     return 0;
   },

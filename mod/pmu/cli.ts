@@ -13,8 +13,8 @@ import { FAIR_OPTIONS, parseFairOptions } from "../cli/fair.ts";
 import { LOG_OPTIONS } from "../cli/log.ts";
 import { readInput } from "../net/files.ts";
 import { checkedConn, NotPmuProtocol, RefusalGate } from "../tcp/answer.ts";
-import { RunError, UsageError } from "../errors.ts";
-import { isPeerGone, message as errMsg } from "../net/errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
+import { isPeerGone } from "../net/errors.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "../tcp/pdc.ts";
 import { DEFAULT_MAX_CONNECTIONS, type PmuServerOptions, type Split } from "../tcp/pmu.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "./mod.ts";
@@ -148,10 +148,10 @@ export async function runPdc(
       if (e.cause instanceof NotPmuProtocol) throw new RunError(`${where}: ${e.cause.message}`);
       const why = e.cause instanceof Deno.errors.ConnectionReset
         ? "connection reset"
-        : errMsg(e.cause);
+        : errorMessage(e.cause);
       throw new RunError(`${where}: ${why} after ${e.stats.bytes} bytes`);
     }
-    if (isPeerGone(e)) throw new RunError(`${where}: cannot send the command: ${errMsg(e)}`);
+    if (isPeerGone(e)) throw new RunError(`${where}: cannot send the command: ${errorMessage(e)}`);
     throw e;
   } finally {
     try {

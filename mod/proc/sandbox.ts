@@ -26,6 +26,7 @@
 import { dirname, normalize } from "node:path";
 import { settledWithin } from "../deadline.ts";
 import { LineReader } from "./lines.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface SandboxOptions {
   /** The program and its arguments. */
@@ -296,9 +297,7 @@ export function makeCgroup(parent: Cgroup, name: string): Cgroup {
         try {
           write(`${d}/cgroup.subtree_control`, "+cpu");
         } catch (e) {
-          cg.noCpu = `cannot enable the cgroup cpu controller: ${
-            e instanceof Error ? e.message : e
-          }`;
+          cg.noCpu = `cannot enable the cgroup cpu controller: ${errorMessage(e)}`;
         }
       }
     }
@@ -451,7 +450,7 @@ export function isolationProblem(): Promise<string | null> {
         await removeCgroup(probe);
       }
     } catch (e) {
-      return `cannot make a cgroup in ${base.dirs[0]}: ${e instanceof Error ? e.message : e}`;
+      return `cannot make a cgroup in ${base.dirs[0]}: ${errorMessage(e)}`;
     }
     const r = await new Deno.Command("bwrap", {
       args: ["--unshare-net", "--unshare-pid", "--dev-bind", "/", "/", "--", "/bin/true"],
@@ -719,7 +718,7 @@ export class Sandbox {
       }).spawn();
     } catch (e) {
       if (this.#run) void this.#cleanRun(this.#run);
-      throw new Error(`cannot start ${opts.argv[0]}: ${e instanceof Error ? e.message : e}`);
+      throw new Error(`cannot start ${opts.argv[0]}: ${errorMessage(e)}`);
     }
     const cap = opts.outputCapBytes ?? 1 << 20;
     const onCap = () => void this.stop();

@@ -14,11 +14,11 @@ import {
   portOpt,
   str,
 } from "../cli/command.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { type Isolation, ISOLATIONS } from "../grade/engine.ts";
 import { isolationProblem } from "../proc/sandbox.ts";
 import { formatReport, type GradeReport } from "../grade/report.ts";
-import { message } from "../net/errors.ts";
+
 import type { CreatedJson, SubmissionJson } from "./api.ts";
 import { issueToken } from "./auth.ts";
 import {
@@ -263,7 +263,7 @@ Tokens are stored hashed: print them once, hand them out.`,
         try {
           bytes = await Deno.readFile(file);
         } catch (e) {
-          throw new RunError(`cannot read ${file}: ${message(e)}`);
+          throw new RunError(`cannot read ${file}: ${errorMessage(e)}`);
         }
         const rows = parseRoster(bytes);
         const store = await openCourse(data, db);
@@ -314,7 +314,7 @@ async function call(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (e) {
-    throw new RunError(`cannot reach ${new URL(url).origin}: ${message(e)}`);
+    throw new RunError(`cannot reach ${new URL(url).origin}: ${errorMessage(e)}`);
   }
 }
 
@@ -394,7 +394,7 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
       try {
         bytes = await Deno.readFile(paths[i]);
       } catch (e) {
-        throw new RunError(`cannot read ${paths[i]}: ${message(e)}`);
+        throw new RunError(`cannot read ${paths[i]}: ${errorMessage(e)}`);
       }
       form.set(field, new File([bytes], paths[i].split("/").at(-1)!));
     }
@@ -458,7 +458,7 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
       try {
         await Deno.writeFile(out, new Uint8Array(await r.arrayBuffer()));
       } catch (e) {
-        throw new RunError(`cannot write ${out}: ${message(e)}`);
+        throw new RunError(`cannot write ${out}: ${errorMessage(e)}`);
       }
       (flag(args, "json") ? io.log : io.out)(`signed certificate written to ${out}`);
     }

@@ -5,7 +5,7 @@
  * @module
  */
 import { parse } from "csv-parse/sync";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { caFiles, caInit, exists } from "../tls/ca.ts";
 import { issueToken } from "./auth.ts";
 import { dbPath, openStore, redactUrl } from "./store/open.ts";
@@ -35,7 +35,7 @@ export async function initCourse(
   try {
     await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new RunError(`cannot create ${dataDir}: ${e instanceof Error ? e.message : e}`);
+    throw new RunError(`cannot create ${dataDir}: ${errorMessage(e)}`);
   }
   const ca = courseCa(dataDir);
   if (!(await exists(ca.key))) await caInit({ dir: dataDir, cn: "socklab course CA" });
@@ -125,7 +125,7 @@ export function parseRoster(input: string | Uint8Array): RosterRow[] {
       trim: true,
     });
   } catch (e) {
-    throw new UsageError(`roster: ${e instanceof Error ? e.message : e}`);
+    throw new UsageError(`roster: ${errorMessage(e)}`);
   }
   if (records.length === 0) return [];
   for (const col of ["id", "name", "email"]) {

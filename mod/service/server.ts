@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { RunError } from "../errors.ts";
-import { message } from "../net/errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
+
 import { apiError, failed, handleApi } from "./api.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Kind, Store } from "./store/store.ts";
@@ -74,7 +74,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     }
   } catch (e) {
     await store.close();
-    throw new RunError(`the course CA key in ${opts.dataDir} is unusable: ${message(e)}`);
+    throw new RunError(`the course CA key in ${opts.dataDir} is unusable: ${errorMessage(e)}`);
   }
   const pool = opts.workers > 0
     ? new WorkerPool({
@@ -102,7 +102,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     pages = makePages(ctx, new SessionSigner(await sessionSecret(opts.dataDir)));
   } catch (e) {
     await store.close();
-    throw new RunError(`the session key in ${opts.dataDir} is unusable: ${message(e)}`);
+    throw new RunError(`the session key in ${opts.dataDir} is unusable: ${errorMessage(e)}`);
   }
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -121,7 +121,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (e instanceof Deno.errors.AddrInUse) {
       throw new RunError(`port ${opts.port} on ${opts.hostname} is already in use`);
     }
-    throw new RunError(`cannot listen on ${opts.hostname}:${opts.port}: ${message(e)}`);
+    throw new RunError(`cannot listen on ${opts.hostname}:${opts.port}: ${errorMessage(e)}`);
   }
   await pool?.start();
   // Without workers of its own, serve still puts the jobs of a worker that
@@ -131,7 +131,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       const n = await store.expireLeases(Date.now());
       if (n > 0) opts.log(`${n} job(s) of a stopped worker back in the queue`);
     } catch (e) {
-      opts.log(`lease expiry failed: ${message(e)}`);
+      opts.log(`lease expiry failed: ${errorMessage(e)}`);
     }
   }, Math.max(200, opts.leaseMs / 3));
   const { hostname, port } = server.addr;

@@ -10,10 +10,11 @@
  */
 import { hostname } from "node:os";
 import type { Isolation } from "../grade/engine.ts";
-import { message } from "../net/errors.ts";
+
 import { isolationProblem } from "../proc/sandbox.ts";
 import { type JobContext, runJob, sweepJobDirs } from "./job.ts";
 import { type Kind, type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -135,7 +136,7 @@ export class WorkerPool {
         }
       }
     } catch (e) {
-      log(`worker ${this.id}: maintenance failed: ${message(e)}`);
+      log(`worker ${this.id}: maintenance failed: ${errorMessage(e)}`);
     }
   }
 
@@ -160,7 +161,7 @@ export class WorkerPool {
       try {
         job = await store.lease(name, leaseMs, Date.now(), { kinds: this.opts.kinds });
       } catch (e) {
-        log(`worker ${name}: cannot take a job: ${message(e)}`);
+        log(`worker ${name}: cannot take a job: ${errorMessage(e)}`);
       }
       if (!job) {
         await this.#idle();
@@ -211,12 +212,12 @@ export class WorkerPool {
         log(`${who}: ${back ? "handed back to the queue" : "stopped"} (shutting down)`);
         return;
       }
-      const why = message(e);
+      const why = errorMessage(e);
       let status: string | null = null;
       try {
         status = await store.fail(job.id, job.leaseId, why, Date.now());
       } catch (e2) {
-        log(`worker ${name}: cannot record the failure of job ${job.id}: ${message(e2)}`);
+        log(`worker ${name}: cannot record the failure of job ${job.id}: ${errorMessage(e2)}`);
       }
       const next = status === "queued"
         ? `try ${job.tries} of ${MAX_TRIES}, queued again`

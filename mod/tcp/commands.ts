@@ -5,12 +5,12 @@
  * @module
  */
 import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
 import { LIMIT_OPTIONS, parseLimitOptions } from "../cli/fair.ts";
 import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
-import { connectError, message as errMsg } from "../net/errors.ts";
+import { connectError } from "../net/errors.ts";
 import {
   parsePmuServerOptions,
   PDC_READ_OPTIONS,
@@ -85,7 +85,7 @@ export const echoClient = defineCommand({
       try {
         await echoExchange(conn, message, (chunk) => io.out(chunk));
       } catch (e) {
-        throw new RunError(`${hostPort(hostArg, port)}: ${errMsg(e)}`);
+        throw new RunError(`${hostPort(hostArg, port)}: ${errorMessage(e)}`);
       }
       if (flag(args, "hold")) {
         io.log(

@@ -7,6 +7,7 @@
  */
 import { settledWithin } from "../deadline.ts";
 import { PdcOutput, PmuSplitter } from "../pmu/mod.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What a PDC saw: the `--trace` summary. */
 export interface PdcStats {
@@ -40,7 +41,7 @@ export interface PdcOptions {
 export class PdcStreamError extends Error {
   override name = "PdcStreamError";
   constructor(override readonly cause: unknown, readonly stats: PdcStats) {
-    super(cause instanceof Error ? cause.message : String(cause));
+    super(errorMessage(cause));
   }
 }
 

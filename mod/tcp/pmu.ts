@@ -19,9 +19,9 @@ import {
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
 import { randomInt, randomSeed, seededRandom } from "../random.ts";
-import { RunError } from "../errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
-import { isPeerGone, listenError, message } from "../net/errors.ts";
+import { isPeerGone, listenError } from "../net/errors.ts";
 import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 import { acceptLoop } from "../net/accept.ts";
@@ -314,7 +314,7 @@ export async function pmuSession(
       ? "server shutting down"
       : isPeerGone(e)
       ? "peer vanished"
-      : message(e);
+      : errorMessage(e);
   } finally {
     signal?.removeEventListener("abort", hangUp);
     hangUp();
@@ -327,7 +327,9 @@ export async function pmuSession(
 export function reportLine(r: PmuSessionReport): string {
   let what: string;
   if (r.kind === "short") {
-    what = r.sent === r.planned ? `${r.sent} message(s)` : `${r.sent} of ${r.planned} message(s)`;
+    what = r.sent === r.planned
+      ? `${r.sent} message(s)`
+      : `${r.sent} of ${r.planned} message(s)`;
   } else if (r.kind === "flood") what = r.sent ? `flood of ${r.bytes} bytes` : "no flood";
   else if (r.kind === "none") what = "nothing";
   else what = r.sent ? WRONG_COMMAND : `no answer`;
@@ -396,7 +398,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
       : Deno.listen({ hostname: opts.hostname, port: opts.port });
   } catch (e) {
     if (opts.tls && !isAddrError(e)) {
-      return Promise.reject(new RunError(`cannot use the certificate or key: ${message(e)}`));
+      return Promise.reject(new RunError(`cannot use the certificate or key: ${errorMessage(e)}`));
     }
     return Promise.reject(listenError(e, opts.hostname, opts.port));
   }
@@ -436,7 +438,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
         await opts.prepare(conn, abort.signal);
       } catch (e) {
         counts.none++;
-        log(`${peerOf(conn)} ${message(e)}`);
+        log(`${peerOf(conn)} ${errorMessage(e)}`);
         if (e instanceof PendingConnection && !abort.signal.aborted) {
           const how = await Promise.race([
             e.settled.then(() => "finished its handshake late", () => "left"),

@@ -8,12 +8,11 @@
  *
  * @module
  */
-import { readInput, readInputText } from "../net/files.ts";
+import { osReason, readInputText } from "../net/files.ts";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { isHostName } from "../net/address.ts";
-import { message } from "../net/errors.ts";
 
 /** Environment variable naming the openssl executable (default: `openssl` on PATH). */
 export const OPENSSL_ENV = "SOCKLAB_OPENSSL";
@@ -61,7 +60,7 @@ export async function openssl(
           `or set ${OPENSSL_ENV} to its path`,
       );
     }
-    throw new RunError(`cannot run ${exe}: ${message(e)}`);
+    throw new RunError(`cannot run ${exe}: ${errorMessage(e)}`);
   }
   if (!out.success) {
     const err = new TextDecoder().decode(out.stderr);
@@ -81,11 +80,6 @@ export function opensslReason(stderr: string): string {
   return lines.find((l) => !/^-+$/.test(l)) ?? "no reason given";
 }
 
-/** An OS error's reason alone: no `(os error N)`, no repeated path. */
-function osReason(e: unknown): string {
-  return message(e).replace(/\s*\(os error \d+\).*$/, "");
-}
-
 /** True if `path` exists. */
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -100,19 +94,6 @@ export async function exists(path: string): Promise<boolean> {
 /** A PEM certificate, and a PEM private key (any kind), as their first lines say. */
 export const PEM_CERT = /-----BEGIN CERTIFICATE-----/;
 export const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
-
-/** Fail unless `path` is a readable regular file of at most 1 MiB. `what` names it. */
-export function mustRead(path: string, what: string): Promise<string> {
-  return readInputText(path, what);
-}
-
-/**
- * Fail unless `path` is a readable regular file of at most `maxBytes` (default 1 GiB: a
- * capture); its bytes. `what` names it in the message.
- */
-export function mustReadBytes(path: string, what: string, maxBytes = 1 << 30): Promise<Uint8Array> {
-  return readInput(path, what, maxBytes);
-}
 
 /** `-subj` text for a common name (openssl treats `/` as a separator: escape it). */
 function subjectCN(cn: string): string {
@@ -302,7 +283,9 @@ export async function makeRequest(opts: RequestOptions): Promise<{ newKey: boole
     await openssl(["genrsa", "-out", opts.key, "2048"], {
       what: `creating the key ${opts.key}`,
     });
-  } else if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(await mustRead(opts.key, "key file"))) {
+  } else if (
+    !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(await readInputText(opts.key, "key file"))
+  ) {
     throw new RunError(`key file ${opts.key} holds no PEM private key`);
   }
   await withTempDir(async (tmp) => {
@@ -355,7 +338,7 @@ export async function signRequest(opts: SignOptions): Promise<string> {
       );
     }
   }
-  await mustRead(opts.csr, "certificate request");
+  await readInputText(opts.csr, "certificate request");
   if (!opts.force && await exists(opts.out)) {
     throw new RunError(`${opts.out} already exists; use --force to replace it`);
   }

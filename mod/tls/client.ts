@@ -6,14 +6,15 @@
  *
  * @module
  */
-import { RunError } from "../errors.ts";
+import { errorMessage, RunError } from "../errors.ts";
 import { hostPort } from "../net/address.ts";
-import { connectError, message } from "../net/errors.ts";
-import { mustRead, PEM_CERT } from "./ca.ts";
+import { connectError } from "../net/errors.ts";
+import { PEM_CERT } from "./ca.ts";
+import { readInputText } from "../net/files.ts";
 
 /** Read the CA certificate a client trusts; a missing or wrong file is a RunError naming it. */
 export async function loadCaCert(caFile: string): Promise<string> {
-  const pem = await mustRead(caFile, "CA certificate");
+  const pem = await readInputText(caFile, "CA certificate");
   if (!PEM_CERT.test(pem)) {
     throw new RunError(
       `CA certificate ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
@@ -34,7 +35,7 @@ export async function loadCaCert(caFile: string): Promise<string> {
       const which = blocks.length > 1 ? ` (certificate ${i + 1} of ${blocks.length})` : "";
       throw new RunError(
         `CA certificate ${caFile} is corrupt${which}: not a readable X.509 certificate ` +
-          `(${message(e)})`,
+          `(${errorMessage(e)})`,
       );
     }
   });
@@ -59,7 +60,7 @@ function isoTime(seconds: string): string {
  * unknown issuer, expired, not yet valid, wrong name, v1 certificate, not TLS.
  */
 export function tlsReason(e: unknown, ctx: { name: string; caFile: string }): string {
-  const m = message(e);
+  const m = errorMessage(e);
   if (/UnknownIssuer/.test(m)) {
     return `certificate rejected: unknown issuer (the server's certificate does not lead to the CA in ${ctx.caFile})`;
   }
@@ -174,7 +175,7 @@ export async function connectSecure(opts: SecureConnectOptions): Promise<Deno.Tl
 
 /** True for rustls's "peer closed connection without sending TLS close_notify". */
 export function isMissingCloseNotify(e: unknown): boolean {
-  return /without sending TLS close_notify/.test(message(e));
+  return /without sending TLS close_notify/.test(errorMessage(e));
 }
 
 /**

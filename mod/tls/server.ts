@@ -9,9 +9,10 @@
 import { PendingConnection, type PmuServerOptions, startPmuServer } from "../tcp/pmu.ts";
 import type { Server } from "../net/server.ts";
 import { X509Certificate } from "node:crypto";
-import { RunError } from "../errors.ts";
-import { message } from "../net/errors.ts";
-import { mustRead, PEM_CERT, PEM_KEY } from "./ca.ts";
+import { errorMessage, RunError } from "../errors.ts";
+
+import { PEM_CERT, PEM_KEY } from "./ca.ts";
+import { readInputText } from "../net/files.ts";
 
 /** A server's certificate (chain) and private key, PEM. */
 export interface Identity {
@@ -23,14 +24,14 @@ export interface Identity {
 
 /** Read the secure PMU's certificate and key files; a missing or wrong file is a RunError naming it. */
 export async function loadIdentity(certFile: string, keyFile: string): Promise<Identity> {
-  const cert = await mustRead(certFile, "certificate");
+  const cert = await readInputText(certFile, "certificate");
   if (!PEM_CERT.test(cert)) {
     throw new RunError(
       `certificate ${certFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` +
         (PEM_KEY.test(cert) ? "; it is a private key: swap the two arguments?" : ""),
     );
   }
-  const key = await mustRead(keyFile, "key");
+  const key = await readInputText(keyFile, "key");
   if (!PEM_KEY.test(key)) {
     throw new RunError(
       `key ${keyFile} holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)` +
@@ -50,7 +51,7 @@ export async function loadIdentity(certFile: string, keyFile: string): Promise<I
  * naming the files (null if it is not about them).
  */
 export function identityError(e: unknown, id: Identity): RunError | null {
-  const m = message(e);
+  const m = errorMessage(e);
   if (/KeyMismatch|keys may not be consistent/i.test(m)) {
     return new RunError(`certificate ${id.certFile} and key ${id.keyFile} do not match`);
   }
@@ -178,7 +179,7 @@ export async function serverHandshake(
 
 /** Why a client's handshake failed, as the server sees it. */
 export function handshakeFailure(e: unknown): string {
-  const m = message(e);
+  const m = errorMessage(e);
   if (/InvalidContentType|corrupt message|HTTP request|not a TLS|InvalidMessage/i.test(m)) {
     return "not a TLS client (it sent plain text to this TLS port)";
   }

@@ -15,11 +15,11 @@ import {
   portOpt,
   str,
 } from "../cli/command.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
 import { hostPort, ipFamily, resolveHost } from "../net/address.ts";
-import { message } from "../net/errors.ts";
+
 import { MAX_SEED, randomSeed } from "../random.ts";
 import { sendHello, startHelloReceiver } from "./hello.ts";
 import { pdcTargets, resetExchange, runExperiment } from "./pdc_udp.ts";
@@ -47,7 +47,7 @@ export const helloSend = defineCommand({
     try {
       await sendHello(host, port, args.positionals[0] ?? "Hello, Romeo! ");
     } catch (e) {
-      throw new RunError(`cannot send to ${hostPort(host, port)}: ${message(e)}`);
+      throw new RunError(`cannot send to ${hostPort(host, port)}: ${errorMessage(e)}`);
     }
     io.out("Message sent");
     return 0;
@@ -95,7 +95,7 @@ async function serverHosts(host: string | undefined): Promise<{ 4?: string; 6?: 
   try {
     all = await resolveHost(host);
   } catch (e) {
-    throw new RunError(message(e));
+    throw new RunError(errorMessage(e));
   }
   return {
     4: all.find((a) => a.family === 4)?.address,

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import {
   formatAddr,
   hostPort,
@@ -19,7 +19,7 @@ import {
   type Resolved,
   resolveHost,
 } from "../net/address.ts";
-import { message } from "../net/errors.ts";
+
 import { DatagramReader } from "./receiver.ts";
 import { datagramText, parseAck, type RunResult, showData } from "./reset.ts";
 
@@ -40,7 +40,7 @@ export async function pdcTargets(server: string): Promise<Resolved[]> {
   try {
     return await resolveHost(host);
   } catch (e) {
-    throw new RunError(message(e));
+    throw new RunError(errorMessage(e));
   }
 }
 
@@ -93,7 +93,7 @@ export async function resetExchange(opts: ExchangeOptions): Promise<ExchangeResu
     try {
       readers.set(family, openSocket(family));
     } catch (e) {
-      log(`no IPv${family} socket (${message(e)}); skipping the IPv${family} addresses`);
+      log(`no IPv${family} socket (${errorMessage(e)}); skipping the IPv${family} addresses`);
     }
   }
   const targets = opts.targets.filter((t) => readers.has(t.family));
@@ -115,7 +115,7 @@ export async function resetExchange(opts: ExchangeOptions): Promise<ExchangeResu
           });
         } catch (e) {
           const to = hostPort(t.address, opts.port);
-          if (!failed.has(to)) log(`cannot send to ${to}: ${message(e)}`);
+          if (!failed.has(to)) log(`cannot send to ${to}: ${errorMessage(e)}`);
           failed.add(to);
         }
       }

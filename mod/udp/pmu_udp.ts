@@ -20,12 +20,13 @@
  */
 import { settledWithin } from "../deadline.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
-import { listenError, message } from "../net/errors.ts";
+import { listenError } from "../net/errors.ts";
 import { seededRandom } from "../random.ts";
 import { type Server, serverHandle } from "../net/server.ts";
 import { DatagramReader } from "./receiver.ts";
 import { listenUdp6Only } from "./v6only.ts";
 import { type AckSeparator, answerFor, datagramText, parseAck, showData } from "./reset.ts";
+import { errorMessage } from "../errors.ts";
 
 export type UdpFamily = "alternate" | "4" | "6" | "dual";
 export const UDP_FAMILIES: readonly UdpFamily[] = ["alternate", "4", "6", "dual"];
@@ -139,7 +140,7 @@ export async function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
     try {
       await reader.conn.send(encoder.encode(answer), from);
     } catch (e) {
-      if (!stopping.signal.aborted) log(`cannot answer ${who}: ${message(e)}`);
+      if (!stopping.signal.aborted) log(`cannot answer ${who}: ${errorMessage(e)}`);
       return;
     }
     if (reset) {
@@ -187,7 +188,7 @@ export async function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
           try {
             readers = [await bind(host, port, phase === 6)];
           } catch (e) {
-            log(`cannot serve IPv${phase} on ${hostPort(host, port)}: ${message(e)}`);
+            log(`cannot serve IPv${phase} on ${hostPort(host, port)}: ${errorMessage(e)}`);
           }
         }
         if (readers.length) {

@@ -5,11 +5,11 @@
  * @module
  */
 import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { serveUntilStopped } from "../cli/serve.ts";
 import { eventLog } from "../cli/log.ts";
 import { hostPort, resolveHost } from "../net/address.ts";
-import { message as errMsg } from "../net/errors.ts";
+
 import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
 import { parsePmuServerOptions, pmuServerOptions } from "../pmu/cli.ts";
 import { startWsPmu } from "./ws_pmu.ts";
@@ -78,7 +78,7 @@ A plain HTTP request is answered 426 Upgrade Required. One log line per connecti
     try {
       hostname = (await resolveHost(hostArg))[0].address;
     } catch (e) {
-      throw new RunError(errMsg(e));
+      throw new RunError(errorMessage(e));
     }
     const server = await startWsPmu({
       hostname,

@@ -47,6 +47,7 @@ import {
   submitPage,
   type Viewer,
 } from "./views.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** Headers on every page and asset. */
 export const SECURITY_HEADERS: Record<string, string> = {
@@ -365,7 +366,7 @@ export function makePages(ctx: ApiContext, signer: SessionSigner) {
         try {
           rows = parseRoster(new Uint8Array(await file.arrayBuffer()));
         } catch (e) {
-          return await courseOverview(viewer, e instanceof Error ? e.message : String(e));
+          return await courseOverview(viewer, errorMessage(e));
         }
         const { added, updated } = await importRoster(store, rows);
         ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
