@@ -1,0 +1,247 @@
+/**
+ * The cgroups of jailed runs, v1 or v2: the base all socklab jobs go under,
+ * a child per job and per run, their limits (processes, memory, a CPU quota
+ * where the cpu controller is there), what the runs ran into, and removal
+ * (every process killed first, deepest cgroup first).
+ *
+ * @module
+ */
+import { dirname } from "node:path";
+import { errorMessage } from "../../errors.ts";
+import { signal } from "./processes.ts";
+
+/** A cgroup: one directory per hierarchy (cgroup v1: pids, memory and cpu if any; v2: one). */
+export interface Cgroup {
+  version: 1 | 2;
+  /** The pids hierarchy's first (v1): its cgroup.procs lists the processes. */
+  dirs: string[];
+  /** Why its CPU cannot be capped (no cpu controller); absent when it can. */
+  noCpu?: string;
+}
+
+/** What a run's cgroup limits (the jail's other limits are rlimits and mounts). */
+export interface CgroupLimits {
+  /** Processes and threads at once (cgroup pids.max). */
+  pids: number;
+  /** Memory, swap included, bytes (cgroup). */
+  memoryBytes: number;
+  /**
+   * CPUs its processes may use together (cgroup CPU quota, per {@link CPU_PERIOD_US}),
+   * so that a program spinning on every core leaves the machine's other jobs
+   * their share. Where the cpu controller is missing, not capped.
+   */
+  cpus: number;
+}
+
+/** The cgroup CPU quota's period (cpu.cfs_period_us, cpu.max's second field), µs. */
+export const CPU_PERIOD_US = 100_000;
+
+const CG = "/sys/fs/cgroup";
+
+function exists(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function write(file: string, text: string): void {
+  Deno.writeTextFileSync(file, text);
+}
+
+/**
+ * The cgroup all socklab jobs go under, or why there is none. v2 (unified,
+ * pids and memory available): /sys/fs/cgroup/socklab. v1: a `socklab` child
+ * of this process's own cgroup in the pids and memory hierarchies, and in the
+ * cpu hierarchy if there is one (under its own cgroup there too: where cpu
+ * and cpuacct share a hierarchy, the CPU of the runs still counts in the
+ * cpuacct.usage of the cgroup the caller runs in, as scripts/rush measures).
+ * Without a cpu controller, `noCpu` says so and runs are not CPU-capped.
+ */
+export function cgroupBase(): Cgroup | string {
+  if (exists(`${CG}/cgroup.controllers`)) {
+    const have = Deno.readTextFileSync(`${CG}/cgroup.controllers`).split(/\s+/);
+    if (!have.includes("pids") || !have.includes("memory")) {
+      return "cgroup v2 without the pids and memory controllers";
+    }
+    return {
+      version: 2,
+      dirs: [`${CG}/socklab`],
+      ...(have.includes("cpu") ? {} : { noCpu: "cgroup v2 without the cpu controller" }),
+    };
+  }
+  if (!exists(`${CG}/pids/cgroup.procs`) || !exists(`${CG}/memory/cgroup.procs`)) {
+    return "no cgroup pids and memory controllers under /sys/fs/cgroup";
+  }
+  const own = (ctrl: string) => {
+    for (const line of Deno.readTextFileSync("/proc/self/cgroup").split("\n")) {
+      const [, ctrls, path] = line.split(":");
+      if (ctrls?.split(",").includes(ctrl)) return path === "/" ? "" : path;
+    }
+    return "";
+  };
+  const dirs = ["pids", "memory"].map((c) => `${CG}/${c}${own(c)}/socklab`);
+  // Debian mounts cpu and cpuacct together (cpu,cpuacct) with a `cpu` symlink; others apart.
+  if (exists(`${CG}/cpu/cpu.cfs_quota_us`)) {
+    return { version: 1, dirs: [...dirs, `${CG}/cpu${own("cpu")}/socklab`] };
+  }
+  return {
+    version: 1,
+    dirs,
+    noCpu: "no cgroup cpu controller (cpu.cfs_quota_us) under /sys/fs/cgroup/cpu",
+  };
+}
+
+/**
+ * Make `name` under `parent` (v2: the pids, memory and, if it can be, cpu
+ * controllers enabled down to it; if not, the new cgroup's `noCpu` says why).
+ */
+export function makeCgroup(parent: Cgroup, name: string): Cgroup {
+  const cg: Cgroup = {
+    version: parent.version,
+    dirs: parent.dirs.map((d) => `${d}/${name}`),
+    ...(parent.noCpu ? { noCpu: parent.noCpu } : {}),
+  };
+  for (const d of [...parent.dirs, ...cg.dirs]) Deno.mkdirSync(d, { recursive: true });
+  if (cg.version === 2) {
+    // Controllers for the new cgroup come from its parent's subtree_control (never its own:
+    // a v2 cgroup that hands controllers down may hold no process).
+    for (const d of [dirname(parent.dirs[0]), parent.dirs[0]]) enableControllers(d, cg);
+  }
+  return cg;
+}
+
+/** v2: enable pids and memory (and cpu, unless `cg` cannot have it) for `d`'s children. */
+function enableControllers(d: string, cg: Cgroup): void {
+  const have = Deno.readTextFileSync(`${d}/cgroup.subtree_control`);
+  if (!/\bpids\b/.test(have) || !/\bmemory\b/.test(have)) {
+    write(`${d}/cgroup.subtree_control`, "+pids +memory");
+  }
+  // Apart: the kernel may refuse the cpu controller (e.g. a realtime process in a cgroup).
+  if (!cg.noCpu && !/\bcpu\b/.test(have)) {
+    try {
+      write(`${d}/cgroup.subtree_control`, "+cpu");
+    } catch (e) {
+      cg.noCpu = `cannot enable the cgroup cpu controller: ${errorMessage(e)}`;
+    }
+  }
+}
+
+/** Set the limits of a run's cgroup (the CPU quota only where the cpu controller is there). */
+export function limitCgroup(cg: Cgroup, l: CgroupLimits): void {
+  const set = (file: string, v: string | number) => {
+    for (const d of cg.dirs) if (exists(`${d}/${file}`)) write(`${d}/${file}`, String(v));
+  };
+  set("pids.max", l.pids);
+  if (cg.version === 2) {
+    set("memory.max", l.memoryBytes);
+    set("memory.swap.max", 0);
+  } else {
+    set("memory.limit_in_bytes", l.memoryBytes);
+    set("memory.memsw.limit_in_bytes", l.memoryBytes);
+  }
+  if (cg.noCpu || !(l.cpus > 0)) return;
+  const quota = Math.round(l.cpus * CPU_PERIOD_US);
+  try {
+    if (cg.version === 2) set("cpu.max", `${quota} ${CPU_PERIOD_US}`);
+    else {
+      set("cpu.cfs_period_us", CPU_PERIOD_US);
+      set("cpu.cfs_quota_us", quota);
+    }
+  } catch { /* v1 refuses more than a parent's quota: the parent's caps the run then */ }
+}
+
+/**
+ * The CPU quota set on `cg`, as cgroup v2's cpu.max says it ("QUOTA PERIOD"
+ * in µs, "max PERIOD" for none), or null where it has no cpu controller.
+ */
+export function cpuQuota(cg: Cgroup): string | null {
+  for (const d of cg.dirs) {
+    try {
+      if (cg.version === 2) return Deno.readTextFileSync(`${d}/cpu.max`).trim();
+      const quota = Number(Deno.readTextFileSync(`${d}/cpu.cfs_quota_us`));
+      const period = Number(Deno.readTextFileSync(`${d}/cpu.cfs_period_us`));
+      return `${quota < 0 ? "max" : quota} ${period}`;
+    } catch { /* not this hierarchy */ }
+  }
+  return null;
+}
+
+/** The processes in a cgroup (in the caller's pid namespace). */
+export function cgroupPids(cg: Cgroup): number[] {
+  try {
+    return Deno.readTextFileSync(`${cg.dirs[0]}/cgroup.procs`).split("\n").filter(Boolean).map(
+      Number,
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Which limits the cgroup's processes ran into ("processes", "memory"). */
+export function cgroupLimitsHit(cg: Cgroup): string[] {
+  const read = (file: string) => {
+    for (const d of cg.dirs) {
+      try {
+        return Deno.readTextFileSync(`${d}/${file}`);
+      } catch { /* not in this hierarchy */ }
+    }
+    return "";
+  };
+  const count = (text: string, key: string) =>
+    Number(text.match(new RegExp(`^${key} (\\d+)`, "m"))?.[1] ?? 0);
+  const hit: string[] = [];
+  if (count(read("pids.events"), "max") > 0) hit.push("processes");
+  const oom = cg.version === 2 ? read("memory.events") : read("memory.oom_control");
+  if (count(oom, "oom_kill") > 0) hit.push("memory");
+  return hit;
+}
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A cgroup directory and every one below it, deepest first (the order to remove them in). */
+export function cgroupSubtree(d: string): string[] {
+  const out: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(d)) {
+      if (e.isDirectory) out.push(...cgroupSubtree(`${d}/${e.name}`));
+    }
+  } catch { /* gone */ }
+  out.push(d);
+  return out;
+}
+
+/**
+ * Kill every process of the cgroup and its children, then remove them all.
+ * Bounded: gives up (leaving the directories) after about 3 s.
+ */
+export async function removeCgroup(cg: Cgroup): Promise<void> {
+  for (const dir of cgroupSubtree(cg.dirs[0])) {
+    const one: Cgroup = {
+      version: cg.version,
+      dirs: cg.dirs.map((d) => d + dir.slice(cg.dirs[0].length)),
+    };
+    if (cg.version === 2 && exists(`${dir}/cgroup.kill`)) {
+      try {
+        write(`${dir}/cgroup.kill`, "1");
+      } catch { /* gone */ }
+    }
+    for (let i = 0; i < 150; i++) {
+      const pids = cgroupPids(one);
+      if (pids.length === 0) break;
+      for (const p of pids) signal(p, "SIGKILL");
+      await tick(20);
+    }
+    for (const d of one.dirs) {
+      for (let i = 0; i < 50 && exists(d); i++) {
+        try {
+          Deno.removeSync(d);
+        } catch {
+          await tick(20);
+        }
+      }
+    }
+  }
+}
