@@ -115,6 +115,48 @@ function fmtMs(us: number): string {
   return `${(us / 1000).toFixed(3)} ms`;
 }
 
+/** Count a segment or datagram carrying `len` bytes. */
+function countData(st: DirStats, len: number): void {
+  st.dataSegments++;
+  st.bytes += len;
+  st.minSegment = Math.min(st.minSegment ?? Infinity, len);
+  st.maxSegment = Math.max(st.maxSegment ?? 0, len);
+}
+
+/** A line per direction: `client -> server: N <what>s, <rest>`; with `skipEmpty`, only those seen. */
+function dirNotes(
+  stats: Record<Dir, DirStats>,
+  what: string,
+  rest: (st: DirStats) => string,
+  skipEmpty = false,
+): string[] {
+  return (["c2s", "s2c"] as Dir[]).filter((dir) => !skipEmpty || stats[dir].packets > 0).map(
+    (dir) =>
+      `${dir === "c2s" ? "client -> server" : "server -> client"}: ${
+        n(stats[dir].packets, what)
+      }, ${rest(stats[dir])}`,
+  );
+}
+
+/** The conversation's result, for TCP and datagrams alike. */
+function conversation(
+  c: Conv,
+  app: string,
+  stats: Record<Dir, DirStats>,
+  notes: string[],
+): Conversation {
+  return {
+    id: c.id,
+    proto: c.proto.toUpperCase(),
+    client: c.clientKey,
+    server: c.serverKey,
+    app,
+    c2s: stats.c2s,
+    s2c: stats.s2c,
+    notes,
+  };
+}
+
 /** Analyze a parsed pcap file. */
 export function analyze(file: PcapFile): Analysis {
   const packets: Packet[] = [];
@@ -165,10 +207,37 @@ export function analyze(file: PcapFile): Analysis {
   };
 }
 
-function analyzeTcp(
-  c: Conv,
-  labels: Labels,
-): Conversation {
+/** One TCP conversation: its segments numbered, its streams reassembled, read, labelled, told. */
+function analyzeTcp(c: Conv, labels: Labels): Conversation {
+  const tcp = tcpSegments(c);
+  const streams = reassemble(tcp.segs, tcp.stats);
+  const content = streamContent(streams);
+  labelSegments(c, tcp, content.items, labels);
+  const notes = [
+    handshakeNote(tcp),
+    ...dirNotes(tcp.stats, "packet", tcpDirNote),
+    ...closeNote(tcp.segs),
+    ...appNotes(tcp, streams, content),
+  ];
+  return conversation(c, content.app, tcp.stats, notes);
+}
+
+/** A TCP conversation's segments, numbered relative to each side's ISN, and counted. */
+interface TcpSegments {
+  segs: Seg[];
+  stats: Record<Dir, DirStats>;
+  /** Window scale and MSS each side offered in its SYN. */
+  wscale: Partial<Record<Dir, number>>;
+  mss: Partial<Record<Dir, number>>;
+}
+
+const other = (d: Dir): Dir => (d === "c2s" ? "s2c" : "c2s");
+
+/**
+ * Relative sequence numbers (from each side's SYN, else its first segment), the stream
+ * offsets of each payload, retransmissions (bytes already sent), and each side's counts.
+ */
+function tcpSegments(c: Conv): TcpSegments {
   const base: Partial<Record<Dir, number>> = {};
   for (const { p, dir } of c.packets) {
     if (base[dir] === undefined && p.tcp!.flags & TCP.SYN) base[dir] = p.tcp!.seq;
@@ -176,25 +245,26 @@ function analyzeTcp(
   for (const { p, dir } of c.packets) {
     if (base[dir] === undefined) base[dir] = (p.tcp!.seq - 1) >>> 0;
   }
-  const other = (d: Dir): Dir => (d === "c2s" ? "s2c" : "c2s");
-  const stats: Record<Dir, DirStats> = { c2s: emptyStats(), s2c: emptyStats() };
+  const out: TcpSegments = {
+    segs: [],
+    stats: { c2s: emptyStats(), s2c: emptyStats() },
+    wscale: {},
+    mss: {},
+  };
   // The end of the highest stream byte sent so far, per direction.
   const sent: Record<Dir, number> = { c2s: 0, s2c: 0 };
-  const segs: Seg[] = [];
-  const wscale: Partial<Record<Dir, number>> = {};
-  const mss: Partial<Record<Dir, number>> = {};
   for (const { p, dir } of c.packets) {
     const t = p.tcp!;
     const rel = (t.seq - base[dir]!) >>> 0;
     const relAck = t.flags & TCP.ACK && base[other(dir)] !== undefined
       ? (t.ack - base[other(dir)]!) >>> 0
       : undefined;
-    if (t.wscale !== undefined) wscale[dir] = t.wscale;
-    if (t.mss !== undefined) mss[dir] = t.mss;
+    if (t.wscale !== undefined) out.wscale[dir] = t.wscale;
+    if (t.mss !== undefined) out.mss[dir] = t.mss;
     const a = rel - 1;
     const b = a + p.payload.length;
     let retrans = false;
-    const st = stats[dir];
+    const st = out.stats[dir];
     st.packets++;
     if (p.payload.length > 0) {
       const already = Math.max(0, Math.min(b, sent[dir]) - a);
@@ -204,17 +274,17 @@ function analyzeTcp(
         st.retransmissions++;
         st.retransmittedBytes += already;
       }
-      st.dataSegments++;
-      st.bytes += p.payload.length;
-      st.minSegment = Math.min(st.minSegment ?? Infinity, p.payload.length);
-      st.maxSegment = Math.max(st.maxSegment ?? 0, p.payload.length);
+      countData(st, p.payload.length);
     } else if (t.flags & TCP.ACK && !(t.flags & (TCP.SYN | TCP.FIN | TCP.RST))) {
       st.pureAcks++;
     }
-    segs.push({ p, dir, rel, relAck, a, b, retrans });
+    out.segs.push({ p, dir, rel, relAck, a, b, retrans });
   }
+  return out;
+}
 
-  // Each direction's stream: first copy of every byte.
+/** Each direction's stream, the first copy of every byte; its holes counted in `stats`. */
+function reassemble(segs: Seg[], stats: Record<Dir, DirStats>): Record<Dir, Uint8Array> {
   const streams: Record<Dir, Uint8Array> = { c2s: new Uint8Array(), s2c: new Uint8Array() };
   for (const dir of ["c2s", "s2c"] as Dir[]) {
     const mine = segs.filter((s) => s.dir === dir && s.b > s.a && s.a >= 0);
@@ -235,37 +305,57 @@ function analyzeTcp(
     stats[dir].missingBytes = have.reduce((n, h) => n + (h ? 0 : 1), 0);
     streams[dir] = buf;
   }
+  return streams;
+}
 
-  // What the streams hold.
-  const notes: string[] = [];
-  const tls: TlsFacts = {};
-  const ws: WsFacts = { frames: {} };
-  let wsClient: WsFacts = { frames: {} };
-  let app = "other";
-  const items: Record<Dir, Item[]> = { c2s: [], s2c: [] };
+/** What the two streams hold: the application, its items at stream offsets, and its facts. */
+interface StreamContent {
+  /** `pmu`, `tls`, `websocket` or `other`. */
+  app: string;
+  items: Record<Dir, Item[]>;
+  /** The client's PMU command (parsed whatever the app). */
+  cmd: ReturnType<typeof parseCommand>;
+  tls: TlsFacts;
+  /** The server's WebSocket frames and status, and the client's request. */
+  ws: WsFacts;
+  wsClient: WsFacts;
+}
+
+function streamContent(streams: Record<Dir, Uint8Array>): StreamContent {
   const cs = streams.c2s;
-  const cmd = parseCommand(byteText(cs));
+  const content: StreamContent = {
+    app: "other",
+    items: { c2s: [], s2c: [] },
+    cmd: parseCommand(byteText(cs)),
+    tls: {},
+    ws: { frames: {} },
+    wsClient: { frames: {} },
+  };
+  const { items, tls, ws, wsClient } = content;
   if (looksLikeTls(cs)) {
-    app = "tls";
+    content.app = "tls";
     items.s2c = tlsItems(streams.s2c, tls);
     items.c2s = tlsItems(cs, tls);
   } else if (looksLikeHttp(cs)) {
-    app = "websocket";
-    const wsC: WsFacts = { frames: {} };
-    items.c2s = wsItems(cs, wsC);
+    content.app = "websocket";
+    items.c2s = wsItems(cs, wsClient);
     items.s2c = wsItems(streams.s2c, ws);
-    ws.request = wsC.request;
-    wsClient = wsC;
+    ws.request = wsClient.request;
   } else if (cs.length > 0 && byteText(cs).startsWith("CMD_")) {
-    app = "pmu";
+    content.app = "pmu";
     items.c2s = textItems(cs, "command");
-    items.s2c = pmuItems(streams.s2c, cmd.kind === "flood");
+    items.s2c = pmuItems(streams.s2c, content.cmd.kind === "flood");
   } else {
     items.c2s = textItems(cs);
     items.s2c = textItems(streams.s2c);
   }
+  return content;
+}
 
-  for (const s of segs) {
+/** Each segment's line: flags, relative numbers, the scaled window, what its payload carries. */
+function labelSegments(c: Conv, tcp: TcpSegments, items: Record<Dir, Item[]>, labels: Labels) {
+  const { wscale } = tcp;
+  for (const s of tcp.segs) {
     const t = s.p.tcp!;
     const scale = wscale.c2s !== undefined && wscale.s2c !== undefined ? wscale[s.dir]! : 0;
     let decode = s.b > s.a ? segmentLabel(items[s.dir], s.a, s.b) : "";
@@ -290,8 +380,10 @@ function analyzeTcp(
       decode,
     });
   }
+}
 
-  // The summary.
+/** The three-way handshake: its round trip and options, refused, or not captured. */
+function handshakeNote({ segs, mss, wscale }: TcpSegments): string {
   const syn = segs.find((s) => s.dir === "c2s" && s.p.tcp!.flags & TCP.SYN);
   const synAck = segs.find((s) => s.dir === "s2c" && s.p.tcp!.flags & TCP.SYN);
   const ack3 = synAck &&
@@ -299,112 +391,123 @@ function analyzeTcp(
       s.dir === "c2s" && s.p.timeUs >= synAck.p.timeUs && !(s.p.tcp!.flags & TCP.SYN)
     );
   if (syn && synAck && ack3) {
-    notes.unshift(
-      `TCP handshake: SYN -> SYN,ACK -> ACK, 1 round trip (${
-        fmtMs(synAck.p.timeUs - syn.p.timeUs)
-      }); MSS ${mss.c2s ?? "?"}/${mss.s2c ?? "?"}, window scale ${wscale.c2s ?? "none"}/${
-        wscale.s2c ?? "none"
-      } (client/server)`,
-    );
-  } else if (syn && !synAck && segs.some((s) => s.dir === "s2c" && s.p.tcp!.flags & TCP.RST)) {
-    notes.unshift("TCP handshake: the server answered the SYN with RST (connection refused)");
-  } else {
-    notes.unshift("TCP handshake: not (fully) in the capture");
+    return `TCP handshake: SYN -> SYN,ACK -> ACK, 1 round trip (${
+      fmtMs(synAck.p.timeUs - syn.p.timeUs)
+    }); MSS ${mss.c2s ?? "?"}/${mss.s2c ?? "?"}, window scale ${wscale.c2s ?? "none"}/${
+      wscale.s2c ?? "none"
+    } (client/server)`;
   }
-  for (const dir of ["c2s", "s2c"] as Dir[]) {
-    const st = stats[dir];
-    const who = dir === "c2s" ? "client -> server" : "server -> client";
-    const per = st.dataSegments
-      ? `, ${
-        (st.bytes / st.dataSegments).toFixed(1)
-      } bytes per segment on average (min ${st.minSegment}, max ${st.maxSegment})`
-      : "";
-    notes.push(
-      `${who}: ${n(st.packets, "packet")}, ${
-        n(st.dataSegments, "data segment")
-      } carrying ${st.bytes} bytes${per}; ${n(st.pureAcks, "pure ACK")}; ${
-        n(st.retransmissions, "retransmission")
-      }${st.retransmissions ? ` (${st.retransmittedBytes} bytes again)` : ""}${
-        st.missingBytes ? `; ${st.missingBytes} bytes of the stream not captured` : ""
-      }`,
-    );
+  if (syn && !synAck && segs.some((s) => s.dir === "s2c" && s.p.tcp!.flags & TCP.RST)) {
+    return "TCP handshake: the server answered the SYN with RST (connection refused)";
   }
+  return "TCP handshake: not (fully) in the capture";
+}
+
+/** A direction's counts after `client -> server: N packets, `. */
+function tcpDirNote(st: DirStats): string {
+  const per = st.dataSegments
+    ? `, ${
+      (st.bytes / st.dataSegments).toFixed(1)
+    } bytes per segment on average (min ${st.minSegment}, max ${st.maxSegment})`
+    : "";
+  return `${n(st.dataSegments, "data segment")} carrying ${st.bytes} bytes${per}; ${
+    n(st.pureAcks, "pure ACK")
+  }; ${n(st.retransmissions, "retransmission")}${
+    st.retransmissions ? ` (${st.retransmittedBytes} bytes again)` : ""
+  }${st.missingBytes ? `; ${st.missingBytes} bytes of the stream not captured` : ""}`;
+}
+
+/** Who closed first (FIN or RST), if anyone did. */
+function closeNote(segs: Seg[]): string[] {
   const fin = segs.find((s) => s.p.tcp!.flags & (TCP.FIN | TCP.RST));
-  if (fin) {
-    notes.push(
-      `close: ${fin.dir === "c2s" ? "client" : "server"} sent ${
-        fin.p.tcp!.flags & TCP.RST ? "RST" : "FIN"
-      } first`,
-    );
-  }
-  const serverData = segs.filter((s) => s.dir === "s2c" && s.b > s.a && !s.retrans).length;
-  if (app === "pmu") {
-    if (stats.s2c.missingBytes) {
-      notes.push(
-        `(the capture misses ${stats.s2c.missingBytes} bytes of the server's stream: packets were dropped by the capture, so the counts below are short)`,
-      );
-    }
-    if (cmd.kind === "short") {
-      const msgs = items.s2c.filter((i) => i.kind === "message").length;
-      notes.push(
-        `PMU: ${
-          byteText(cs).trim()
-        } -> ${msgs} messages (${msgs} send() calls by the server) in ${serverData} data segments${
-          msgs > serverData ? ": several messages shared a segment" : ""
-        }${msgs === serverData ? ": one segment per message" : ""}`,
-      );
-    } else if (cmd.kind === "flood") {
-      const n = streams.s2c.length;
-      const once = stats.s2c.missingBytes === 0;
-      notes.push(
-        `PMU: CMD_floodme -> ${n} bytes (one send() by the server) in ${serverData} data segments; they cover bytes 0..${
-          n - 1
-        } ${once ? "exactly once" : `except ${stats.s2c.missingBytes} missing`}${
-          stats.s2c.retransmissions ? " (retransmissions aside)" : ""
-        }`,
-      );
-    } else {
-      notes.push(`PMU: command ${quote(byteText(cs))} -> ${quote(byteText(streams.s2c))}`);
-    }
-  }
-  if (app === "websocket") {
-    notes.push(
+  if (!fin) return [];
+  return [
+    `close: ${fin.dir === "c2s" ? "client" : "server"} sent ${
+      fin.p.tcp!.flags & TCP.RST ? "RST" : "FIN"
+    } first`,
+  ];
+}
+
+/** What the application did, in the handout's terms. */
+function appNotes(
+  tcp: TcpSegments,
+  streams: Record<Dir, Uint8Array>,
+  content: StreamContent,
+): string[] {
+  if (content.app === "pmu") return pmuNotes(tcp, streams, content);
+  if (content.app === "websocket") {
+    const { ws, wsClient } = content;
+    return [
       `WebSocket: ${ws.request ?? "?"} -> ${ws.status ?? "no answer"}; client frames ${
         frameList(wsClient.frames)
       }; server frames ${frameList(ws.frames)}`,
-    );
+    ];
   }
-  if (app === "tls") {
-    const hsFlights = tlsRoundTrips(segs, items);
+  if (content.app === "tls") return tlsNotes(tcp.segs, content);
+  return [];
+}
+
+/** PMU: messages (send() calls) against data segments, or the flood's coverage. */
+function pmuNotes(
+  { segs, stats }: TcpSegments,
+  streams: Record<Dir, Uint8Array>,
+  { cmd, items }: StreamContent,
+): string[] {
+  const notes: string[] = [];
+  const cs = streams.c2s;
+  const serverData = segs.filter((s) => s.dir === "s2c" && s.b > s.a && !s.retrans).length;
+  if (stats.s2c.missingBytes) {
     notes.push(
-      `TLS: client offers ${tls.offered?.join(", ") ?? "?"}${
-        tls.sni ? ` (SNI ${tls.sni})` : ""
-      }; server chose ${tls.version ?? "?"}, ${
-        tls.cipherSuite ?? "?"
-      }; handshake ${hsFlights} round trip${
-        hsFlights === 1 ? "" : "s"
-      } before the client's first data`,
+      `(the capture misses ${stats.s2c.missingBytes} bytes of the server's stream: packets were dropped by the capture, so the counts below are short)`,
     );
-    if (tls.certificates?.length) {
-      for (const cert of tls.certificates) {
-        notes.push(
-          `TLS certificate: subject ${cert.subject}; issuer ${cert.issuer}; valid ${cert.validFrom} to ${cert.validTo}`,
-        );
-      }
-    } else if (tls.version === "TLS 1.3") {
-      notes.push("TLS certificate: encrypted (TLS 1.3 sends it after the ServerHello, encrypted)");
-    }
   }
-  return {
-    id: c.id,
-    proto: "TCP",
-    client: c.clientKey,
-    server: c.serverKey,
-    app,
-    c2s: stats.c2s,
-    s2c: stats.s2c,
-    notes,
-  };
+  if (cmd.kind === "short") {
+    const msgs = items.s2c.filter((i) => i.kind === "message").length;
+    notes.push(
+      `PMU: ${
+        byteText(cs).trim()
+      } -> ${msgs} messages (${msgs} send() calls by the server) in ${serverData} data segments${
+        msgs > serverData ? ": several messages shared a segment" : ""
+      }${msgs === serverData ? ": one segment per message" : ""}`,
+    );
+  } else if (cmd.kind === "flood") {
+    const n = streams.s2c.length;
+    const once = stats.s2c.missingBytes === 0;
+    notes.push(
+      `PMU: CMD_floodme -> ${n} bytes (one send() by the server) in ${serverData} data segments; they cover bytes 0..${
+        n - 1
+      } ${once ? "exactly once" : `except ${stats.s2c.missingBytes} missing`}${
+        stats.s2c.retransmissions ? " (retransmissions aside)" : ""
+      }`,
+    );
+  } else {
+    notes.push(`PMU: command ${quote(byteText(cs))} -> ${quote(byteText(streams.s2c))}`);
+  }
+  return notes;
+}
+
+/** TLS: what was offered and chosen, the handshake's round trips, the certificates. */
+function tlsNotes(segs: Seg[], { tls, items }: StreamContent): string[] {
+  const hsFlights = tlsRoundTrips(segs, items);
+  const notes = [
+    `TLS: client offers ${tls.offered?.join(", ") ?? "?"}${
+      tls.sni ? ` (SNI ${tls.sni})` : ""
+    }; server chose ${tls.version ?? "?"}, ${
+      tls.cipherSuite ?? "?"
+    }; handshake ${hsFlights} round trip${
+      hsFlights === 1 ? "" : "s"
+    } before the client's first data`,
+  ];
+  if (tls.certificates?.length) {
+    for (const cert of tls.certificates) {
+      notes.push(
+        `TLS certificate: subject ${cert.subject}; issuer ${cert.issuer}; valid ${cert.validFrom} to ${cert.validTo}`,
+      );
+    }
+  } else if (tls.version === "TLS 1.3") {
+    notes.push("TLS certificate: encrypted (TLS 1.3 sends it after the ServerHello, encrypted)");
+  }
+  return notes;
 }
 
 /**
@@ -457,10 +560,7 @@ function analyzeDatagrams(
   for (const { p, dir } of c.packets) {
     const st = stats[dir];
     st.packets++;
-    st.dataSegments++;
-    st.bytes += p.payload.length;
-    st.minSegment = Math.min(st.minSegment ?? Infinity, p.payload.length);
-    st.maxSegment = Math.max(st.maxSegment ?? 0, p.payload.length);
+    countData(st, p.payload.length);
     let decode: string;
     if (multicast) {
       const d = parseDatagram(p.payload);
@@ -483,16 +583,12 @@ function analyzeDatagrams(
       decode,
     });
   }
-  const notes: string[] = [];
-  for (const dir of ["c2s", "s2c"] as Dir[]) {
-    const st = stats[dir];
-    if (!st.packets) continue;
-    notes.push(
-      `${dir === "c2s" ? "client -> server" : "server -> client"}: ${
-        n(st.packets, "datagram")
-      }, ${st.bytes} bytes (min ${st.minSegment}, max ${st.maxSegment})`,
-    );
-  }
+  const notes = dirNotes(
+    stats,
+    "datagram",
+    (st) => `${st.bytes} bytes (min ${st.minSegment}, max ${st.maxSegment})`,
+    true,
+  );
   let app = "other";
   if (multicast) {
     app = "multicast";
@@ -509,16 +605,7 @@ function analyzeDatagrams(
       } got no answer (the server dropped it, or the client gave up first)`,
     );
   }
-  return {
-    id: c.id,
-    proto: c.proto.toUpperCase(),
-    client: c.clientKey,
-    server: c.serverKey,
-    app,
-    c2s: stats.c2s,
-    s2c: stats.s2c,
-    notes,
-  };
+  return conversation(c, app, stats, notes);
 }
 
 /** The packet view as text lines: one per packet, then the summary. */
