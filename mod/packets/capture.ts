@@ -77,6 +77,17 @@ async function interfaceFor(host: string | undefined): Promise<string> {
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
+/** A tcpdump running for one capture. */
+interface Tcpdump {
+  file: string;
+  iface: string;
+  filter: string;
+  child: Deno.ChildProcess;
+  stderr: LineReader;
+  /** The socket the marker datagram goes from and to (only where lo is captured). */
+  marker?: Deno.DatagramConn;
+}
+
 /**
  * Start tcpdump writing the exchange's packets to `file`; resolves once it is listening.
  * Resolves null (after logging one line that says why) if it cannot capture.
@@ -92,31 +103,49 @@ export async function startCapture(
   const marker = iface === "lo" || iface === "any"
     ? Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
     : undefined;
-  const markerPort = (marker?.addr as Deno.NetAddr | undefined)?.port;
-  const fullFilter = marker
-    ? `(${filter}) or (udp and dst host 127.0.0.1 and dst port ${markerPort})`
-    : filter;
-  // In immediate mode the kernel ring holds buffer/snaplen packets: with tcpdump's defaults
-  // (2 MiB, 262144) only 8, and a burst on a loaded machine is dropped. A snap length just over
-  // lo's MTU and a 32 MiB buffer hold about 500.
-  const args = ["-i", iface, "-U", "--immediate-mode", "-n", "-s", "66000", "-B", "32768"];
-  if (target.maxPackets !== undefined) args.push("-c", String(target.maxPackets));
-  args.push("-w", file);
-  // As root, Debian's tcpdump drops to the `tcpdump` user before opening the file: stay root
-  // so it can write where the caller can.
-  if (Deno.uid() === 0) args.push("-Z", "root");
-  args.push(fullFilter);
-  const tool = tcpdumpPath();
   const fail = (why: string) => {
     log(`capture: not recording, ${why}`);
     marker?.close();
     return null;
   };
+  const markerPort = (marker?.addr as Deno.NetAddr | undefined)?.port;
+  const fullFilter = marker
+    ? `(${filter}) or (udp and dst host 127.0.0.1 and dst port ${markerPort})`
+    : filter;
+  const child = await spawnTcpdump(tcpdumpArgs(iface, fullFilter, file, target.maxPackets));
+  if (typeof child === "string") return fail(child);
+  const stderr = new LineReader(child.stderr);
+  const why = await untilListening(child, stderr);
+  if (why !== null) return fail(why);
+  const tcpdump: Tcpdump = { file, iface, filter, child, stderr, marker };
+  let result: Promise<CaptureResult> | undefined;
+  return { file, iface, filter, stop: () => result ??= stopCapture(tcpdump) };
+}
+
+/** tcpdump's arguments: live, unbuffered, a large ring, the packet cap, the file, the filter. */
+function tcpdumpArgs(iface: string, filter: string, file: string, maxPackets?: number): string[] {
+  // In immediate mode the kernel ring holds buffer/snaplen packets: with tcpdump's defaults
+  // (2 MiB, 262144) only 8, and a burst on a loaded machine is dropped. A snap length just over
+  // lo's MTU and a 32 MiB buffer hold about 500.
+  const args = ["-i", iface, "-U", "--immediate-mode", "-n", "-s", "66000", "-B", "32768"];
+  if (maxPackets !== undefined) args.push("-c", String(maxPackets));
+  args.push("-w", file);
+  // As root, Debian's tcpdump drops to the `tcpdump` user before opening the file: stay root
+  // so it can write where the caller can.
+  if (Deno.uid() === 0) args.push("-Z", "root");
+  args.push(filter);
+  return args;
+}
+
+/** tcpdump started (under setpriv where there is one), or why it cannot be. */
+async function spawnTcpdump(args: string[]): Promise<Deno.ChildProcess | string> {
+  const tool = tcpdumpPath();
+  const missing = `${tool} is not installed (Debian: apt-get install tcpdump)`;
   if (tool.includes("/")) {
     try {
       await Deno.stat(tool);
     } catch {
-      return fail(`${tool} is not installed (Debian: apt-get install tcpdump)`);
+      return missing;
     }
   }
   const spawn = (argv: string[]) =>
@@ -126,94 +155,84 @@ export async function startCapture(
       stdout: "null",
       stderr: "piped",
     }).spawn();
-  let child: Deno.ChildProcess;
   try {
     // setpriv --pdeathsig: tcpdump gets SIGINT (and completes its file) if socklab is killed
     // before it could stop it (SIGTERM, SIGKILL); the process spawns from its main thread.
-    child = spawn(["setpriv", "--pdeathsig", "INT", tool, ...args]);
+    return spawn(["setpriv", "--pdeathsig", "INT", tool, ...args]);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      return fail(`cannot run setpriv: ${errorMessage(e)}`);
-    }
-    try {
-      child = spawn([tool, ...args]);
-    } catch (e) {
-      return fail(
-        e instanceof Deno.errors.NotFound
-          ? `${tool} is not installed (Debian: apt-get install tcpdump)`
-          : `cannot run ${tool}: ${errorMessage(e)}`,
-      );
-    }
+    if (!(e instanceof Deno.errors.NotFound)) return `cannot run setpriv: ${errorMessage(e)}`;
   }
-  const stderr = new LineReader(child.stderr);
-  const status = child.status;
+  try {
+    return spawn([tool, ...args]);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? missing : `cannot run ${tool}: ${errorMessage(e)}`;
+  }
+}
+
+function kill(child: Deno.ChildProcess, sig: Deno.Signal): void {
+  try {
+    child.kill(sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** null once tcpdump says it is listening; else (it is stopped) its last words, in one line. */
+async function untilListening(
+  child: Deno.ChildProcess,
+  stderr: LineReader,
+): Promise<string | null> {
   const listening = await stderr.until(
     (lines) => lines.some((l) => /listening on/.test(l)),
     START_TIMEOUT_MS,
   );
-  if (!listening) {
+  if (listening) return null;
+  kill(child, "SIGKILL");
+  await child.status;
+  await stderr.done;
+  const lines = stderr.lines.filter((l) => l.trim());
+  const last = lines.filter((l) => l.startsWith("tcpdump:")).pop() ?? lines.pop() ?? "no output";
+  const hint = /permission|not permitted/i.test(last)
+    ? " (capturing needs root or CAP_NET_RAW, like Wireshark)"
+    : "";
+  return `${last}${hint}`;
+}
+
+/**
+ * Stop tcpdump once the marker is in its file (so it wrote all before it), with SIGINT (it
+ * completes the file), SIGKILL if it hangs; take the marker out; read tcpdump's counts.
+ */
+async function stopCapture(
+  { file, iface, filter, child, stderr, marker }: Tcpdump,
+): Promise<CaptureResult> {
+  const tag = `socklab capture marker ${crypto.randomUUID()}`;
+  let marked = false;
+  if (marker) {
     try {
-      child.kill("SIGKILL");
+      await marker.send(new TextEncoder().encode(tag), marker.addr);
+      marked = await fileHas(file, tag, child.status);
     } catch {
-      // already gone
+      // no marker: stop anyway
     }
-    await status;
-    await stderr.done;
-    const lines = stderr.lines.filter((l) => l.trim());
-    const last = lines.filter((l) => l.startsWith("tcpdump:")).pop() ?? lines.pop() ?? "no output";
-    const hint = /permission|not permitted/i.test(last)
-      ? " (capturing needs root or CAP_NET_RAW, like Wireshark)"
-      : "";
-    return fail(`${last}${hint}`);
+    marker.close();
   }
-  let result: Promise<CaptureResult> | undefined;
+  kill(child, "SIGINT");
+  const timer = setTimeout(() => kill(child, "SIGKILL"), STOP_TIMEOUT_MS);
+  await child.status;
+  clearTimeout(timer);
+  await stderr.done;
+  if (marked) await dropMarker(file, tag);
+  const count = (re: RegExp) => {
+    const m = stderr.lines.map((l) => re.exec(l)).find((x) => x);
+    return m ? Number(m[1]) : undefined;
+  };
+  const captured = count(/^(\d+) packets? captured/);
   return {
     file,
     iface,
     filter,
-    stop() {
-      return result ??= (async () => {
-        const tag = `socklab capture marker ${crypto.randomUUID()}`;
-        let marked = false;
-        if (marker) {
-          try {
-            await marker.send(new TextEncoder().encode(tag), marker.addr);
-            marked = await fileHas(file, tag, status);
-          } catch {
-            // no marker: stop anyway
-          }
-          marker.close();
-        }
-        try {
-          child.kill("SIGINT");
-        } catch {
-          // already gone
-        }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch {
-            // gone
-          }
-        }, STOP_TIMEOUT_MS);
-        await status;
-        clearTimeout(timer);
-        await stderr.done;
-        if (marked) await dropMarker(file, tag);
-        const count = (re: RegExp) => {
-          const m = stderr.lines.map((l) => re.exec(l)).find((x) => x);
-          return m ? Number(m[1]) : undefined;
-        };
-        const captured = count(/^(\d+) packets? captured/);
-        return {
-          file,
-          iface,
-          filter,
-          captured: captured !== undefined && marked ? captured - 1 : captured,
-          dropped: count(/^(\d+) packets? dropped by kernel/),
-        };
-      })();
-    },
+    captured: captured !== undefined && marked ? captured - 1 : captured,
+    dropped: count(/^(\d+) packets? dropped by kernel/),
   };
 }
 
