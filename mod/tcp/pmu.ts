@@ -169,6 +169,24 @@ function show(text: string, valid: boolean, whole = true): string {
   return whole ? `${q} (${encoder.encode(text).length} bytes)` : q;
 }
 
+/** One session's state, shared by its steps: command, answer, close. */
+interface Session {
+  conn: Deno.Conn;
+  reader: ConnReader;
+  report: PmuSessionReport;
+  opts: PmuSessionOptions;
+  random: () => number;
+  signal?: AbortSignal;
+  started: number;
+  idleMs: number;
+  /** How long the end may take: the last answer's write, the drain after FIN. */
+  lingerMs: number;
+  /** Write `data` (cut per `split`), hanging up on a client that takes nothing for idleMs. */
+  write(data: Uint8Array): Promise<void>;
+  /** Close the connection now (shutdown, a stalled client); closing twice is harmless. */
+  hangUp(): void;
+}
+
 /**
  * Serves one PMU connection on any Deno.Conn (TCP or TLS): reads the command, answers it,
  * closes the connection. Never throws: what went wrong is in the report.
@@ -177,18 +195,34 @@ export async function pmuSession(
   conn: Deno.Conn,
   opts: PmuSessionOptions = {},
 ): Promise<PmuSessionReport> {
-  const started = performance.now();
+  const s = openSession(conn, opts);
+  const { report, signal } = s;
+  signal?.addEventListener("abort", s.hangUp);
+  try {
+    const cmd = await readCommand(s);
+    report.kind = cmd.kind;
+    await answer(s, cmd);
+    await closeGracefully(s);
+  } catch (e) {
+    report.error ??= signal?.aborted
+      ? "server shutting down"
+      : isPeerGone(e)
+      ? "peer vanished"
+      : errorMessage(e);
+  } finally {
+    signal?.removeEventListener("abort", s.hangUp);
+    s.hangUp();
+    report.seconds = (performance.now() - s.started) / 1000;
+  }
+  return report;
+}
+
+function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
   const random = opts.random ?? Math.random;
   const split = opts.split ?? "none";
-  const cap = opts.maxCommandBytes ?? MAX_COMMAND_BYTES;
   const idleMs = (opts.idleTimeout ?? 10) * 1000;
-  const signal = opts.signal;
-  let peer = "?";
-  try {
-    peer = formatAddr(conn.remoteAddr);
-  } catch { /* not a network connection */ }
   const report: PmuSessionReport = {
-    peer,
+    peer: peerOf(conn),
     command: "",
     kind: "none",
     sent: 0,
@@ -196,8 +230,6 @@ export async function pmuSession(
     bytes: 0,
     seconds: 0,
   };
-  const reader = new ConnReader(conn);
-  const lingerMs = Math.min(idleMs, 2000);
   // Shutdown ends the session at once, even in the middle of a blocked write.
   const hangUp = () => {
     try {
@@ -223,104 +255,115 @@ export async function pmuSession(
     }
     report.bytes += data.length;
   };
-  signal?.addEventListener("abort", hangUp);
-  try {
-    // 1. The command: bytes until they make a decision, the cap, EOF or the idle timeout.
-    let received = new Uint8Array(0);
-    let cmd: PmuCommand | null = null;
-    const deadline = started + idleMs;
-    while (cmd === null) {
-      const n = await reader.read(deadline - performance.now(), signal);
-      if (signal?.aborted) throw new Error("server shutting down");
-      if (n === "timeout") {
-        report.command = `(no command within ${idleMs / 1000} s)`;
-        cmd = { kind: "wrong", text: "" };
-        break;
-      }
-      if (n === null) {
-        const text = decoder.decode(received);
-        cmd = parseCommand(text);
-        report.command = received.length ? show(text, cmd.kind !== "wrong") : "(no command, EOF)";
-        break;
-      }
-      const next = new Uint8Array(received.length + n);
-      next.set(received);
-      next.set(reader.buf.subarray(0, n), received.length);
-      received = next;
+  return {
+    conn,
+    reader: new ConnReader(conn),
+    report,
+    opts,
+    random,
+    signal: opts.signal,
+    started: performance.now(),
+    idleMs,
+    lingerMs: Math.min(idleMs, 2000),
+    write,
+    hangUp,
+  };
+}
+
+/** The command: bytes until they make a decision, the cap, EOF or the idle timeout. */
+async function readCommand(
+  { reader, report, opts, signal, started, idleMs }: Session,
+): Promise<PmuCommand> {
+  const cap = opts.maxCommandBytes ?? MAX_COMMAND_BYTES;
+  let received = new Uint8Array(0);
+  const deadline = started + idleMs;
+  for (;;) {
+    const n = await reader.read(deadline - performance.now(), signal);
+    if (signal?.aborted) throw new Error("server shutting down");
+    if (n === "timeout") {
+      report.command = `(no command within ${idleMs / 1000} s)`;
+      return { kind: "wrong", text: "" };
+    }
+    if (n === null) {
       const text = decoder.decode(received);
-      if (received.length > cap) {
-        report.command = `${show(text, false, false)} (longer than ${cap} bytes)`;
-        cmd = { kind: "wrong", text };
-        break;
-      }
-      cmd = commandSoFar(text);
-      if (cmd) report.command = show(text, cmd.kind !== "wrong");
+      const cmd = parseCommand(text);
+      report.command = received.length ? show(text, cmd.kind !== "wrong") : "(no command, EOF)";
+      return cmd;
     }
-    report.kind = cmd.kind;
-
-    // 2. The answer.
-    if (cmd.kind === "short") {
-      report.planned = opts.count ?? messageCount(random);
-      const limit = opts.sessionLimit ?? DEFAULT_SESSION_LIMIT;
-      const deadline = started + limit * 1000;
-      for (let i = 0; i < report.planned; i++) {
-        if (i > 0) {
-          if (performance.now() + cmd.delay * 1000 > deadline) {
-            report.error = `session limit of ${limit} s reached`;
-            break;
-          }
-          await pauseWatching(reader, cmd.delay * 1000, signal);
-        }
-        if (signal?.aborted) throw new Error("server shutting down");
-        await write(encoder.encode(pmuMessage(i)));
-        report.sent++;
-      }
-    } else {
-      report.planned = 1;
-      if (cmd.kind === "flood") await write(opts.flood ?? encoder.encode(floodText()));
-      else {
-        // A peer that cannot take 14 bytes (e.g. a TLS client that never finished its
-        // handshake) is hung up on instead of holding the session.
-        const guard = setTimeout(() => {
-          report.error = "hung up: the peer did not take the answer";
-          hangUp();
-        }, lingerMs);
-        try {
-          await write(encoder.encode(WRONG_COMMAND));
-        } finally {
-          clearTimeout(guard);
-        }
-      }
-      report.sent = 1;
+    const next = new Uint8Array(received.length + n);
+    next.set(received);
+    next.set(reader.buf.subarray(0, n), received.length);
+    received = next;
+    const text = decoder.decode(received);
+    if (received.length > cap) {
+      report.command = `${show(text, false, false)} (longer than ${cap} bytes)`;
+      return { kind: "wrong", text };
     }
-
-    // 3. Close gracefully: FIN first, then drain what the client still sends (so closing
-    // with unread bytes does not reset the connection under the client's last reads).
-    try {
-      await conn.closeWrite();
-    } catch { /* already gone */ }
-    const lingerEnd = performance.now() + lingerMs;
-    try {
-      while (performance.now() < lingerEnd) {
-        const n = await reader.read(lingerEnd - performance.now(), signal);
-        if (n === null || n === "timeout" || signal?.aborted) break;
-      }
-    } catch {
-      // The answer is complete: a client that leaves now (a TLS client closing without
-      // close_notify is seen as an unexpected EOF) has done nothing wrong.
+    const cmd = commandSoFar(text);
+    if (cmd) {
+      report.command = show(text, cmd.kind !== "wrong");
+      return cmd;
     }
-  } catch (e) {
-    report.error ??= signal?.aborted
-      ? "server shutting down"
-      : isPeerGone(e)
-      ? "peer vanished"
-      : errorMessage(e);
-  } finally {
-    signal?.removeEventListener("abort", hangUp);
-    hangUp();
-    report.seconds = (performance.now() - started) / 1000;
   }
-  return report;
+}
+
+/** The answer: n messages d seconds apart (within the session limit), the flood, or wrong. */
+async function answer(s: Session, cmd: PmuCommand): Promise<void> {
+  const { report, opts, signal } = s;
+  if (cmd.kind === "short") {
+    report.planned = opts.count ?? messageCount(s.random);
+    const limit = opts.sessionLimit ?? DEFAULT_SESSION_LIMIT;
+    const deadline = s.started + limit * 1000;
+    for (let i = 0; i < report.planned; i++) {
+      if (i > 0) {
+        if (performance.now() + cmd.delay * 1000 > deadline) {
+          report.error = `session limit of ${limit} s reached`;
+          break;
+        }
+        await pauseWatching(s.reader, cmd.delay * 1000, signal);
+      }
+      if (signal?.aborted) throw new Error("server shutting down");
+      await s.write(encoder.encode(pmuMessage(i)));
+      report.sent++;
+    }
+    return;
+  }
+  report.planned = 1;
+  if (cmd.kind === "flood") await s.write(opts.flood ?? encoder.encode(floodText()));
+  else {
+    // A peer that cannot take 14 bytes (e.g. a TLS client that never finished its
+    // handshake) is hung up on instead of holding the session.
+    const guard = setTimeout(() => {
+      report.error = "hung up: the peer did not take the answer";
+      s.hangUp();
+    }, s.lingerMs);
+    try {
+      await s.write(encoder.encode(WRONG_COMMAND));
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+  report.sent = 1;
+}
+
+/**
+ * Close gracefully: FIN first, then drain what the client still sends (so closing with
+ * unread bytes does not reset the connection under the client's last reads).
+ */
+async function closeGracefully({ conn, reader, signal, lingerMs }: Session): Promise<void> {
+  try {
+    await conn.closeWrite();
+  } catch { /* already gone */ }
+  const lingerEnd = performance.now() + lingerMs;
+  try {
+    while (performance.now() < lingerEnd) {
+      const n = await reader.read(lingerEnd - performance.now(), signal);
+      if (n === null || n === "timeout" || signal?.aborted) break;
+    }
+  } catch {
+    // The answer is complete: a client that leaves now (a TLS client closing without
+    // close_notify is seen as an unexpected EOF) has done nothing wrong.
+  }
 }
 
 /** The one log line of a connection. */
