@@ -74,180 +74,221 @@ function isV6Any(hostname: string): boolean {
   return /^[0:]+$/.test(hostname) && hostname.includes("::");
 }
 
+/** The wildcards, IPv4 and IPv6. */
+const DEFAULT_HOSTS = { 4: "0.0.0.0", 6: "::" };
+
+/** What the server's phases share: options, randomness, counts, the sockets in use. */
+interface UdpPmu {
+  opts: PmuUdpOptions;
+  log: (line: string) => void;
+  drop: number;
+  sep: AckSeparator;
+  /** Seconds per phase with `alternate`. */
+  period: number;
+  random: () => number;
+  count: { received: number; acked: number; wrong: number; dropped: number; ignored: number };
+  stopping: AbortController;
+  /** Resolves when the server is stopping. */
+  stopped: Promise<unknown>;
+  /** The sockets of the phase being served. */
+  readers: DatagramReader[];
+}
+
+/** Bound sockets, the address they make, and the serving loop over them. */
+interface Bound {
+  address: string;
+  port: number;
+  run: () => Promise<void>;
+}
+
 /** Start the UDP PMU; resolves once its first socket is bound. */
 export async function startPmuUdp(opts: PmuUdpOptions): Promise<Server> {
-  const log = opts.log ?? (() => {});
-  const drop = opts.drop ?? 0.5;
-  const sep = opts.ackSep ?? ":";
-  const period = opts.period ?? 10;
-  const hosts = opts.hosts ?? { 4: "0.0.0.0", 6: "::" };
-  const random = seededRandom(opts.seed);
-  const count = { received: 0, acked: 0, wrong: 0, dropped: 0, ignored: 0 };
   const stopping = new AbortController();
-  const stopped = new Promise((resolve) => stopping.signal.addEventListener("abort", resolve));
-  let readers: DatagramReader[] = [];
-
-  /** A socket on hostname:port; IPv6-only (IPV6_V6ONLY) on `::` when `v6only`. */
-  async function bind(hostname: string, port: number, v6only = false): Promise<DatagramReader> {
-    try {
-      return new DatagramReader(
-        v6only && isV6Any(hostname)
-          ? await listenUdp6Only(hostname, port)
-          : Deno.listenDatagram({ transport: "udp", hostname, port }),
-      );
-    } catch (e) {
-      throw listenError(e, hostname, port, "udp");
-    }
-  }
-
-  async function handle(
-    reader: DatagramReader,
-    data: Uint8Array,
-    from: Deno.NetAddr,
-    v6only: boolean,
-  ) {
-    const who = formatAddr(from);
-    const at = performance.now();
-    const note = (outcome: UdpServerEvent["outcome"], offset?: number) =>
-      opts.observe?.({
-        at,
-        from: who,
-        family: from.hostname.includes(":") && !isMapped(from) ? 6 : 4,
-        text: datagramText(data),
-        outcome,
-        offset,
-      });
-    count.received++;
-    log(`Received ${showData(data)} from ${who}`);
-    if (v6only && isMapped(from)) {
-      count.ignored++;
-      log(`Ignoring message from ${who} (IPv4-mapped sender; this server is IPv6 only)`);
-      note("ignored");
-      return;
-    }
-    const forced = count.received <= (opts.dropFirst ?? 0);
-    const { answer, reset } = answerFor(data, random, forced ? 1 : drop, sep);
-    if (answer === null) {
-      count.dropped++;
-      log(
-        `Ignoring message from ${who} (answer dropped on purpose, ${
-          forced ? "--drop-first" : `--drop ${drop}`
-        })`,
-      );
-      note("dropped");
-      return;
-    }
-    try {
-      await reader.conn.send(encoder.encode(answer), from);
-    } catch (e) {
-      if (!stopping.signal.aborted) log(`cannot answer ${who}: ${errorMessage(e)}`);
-      return;
-    }
-    if (reset) {
-      count.acked++;
-      log(`Ack sent! (${answer})`);
-      note("acked", parseAck(answer) ?? undefined);
-    } else {
-      count.wrong++;
-      log(`Sent ${answer}`);
-      note("wrong");
-    }
-  }
-
-  /** Serve on `rs` until `until` (ms since epoch; null: until closed). */
-  async function serve(rs: DatagramReader[], v6only: boolean, until: number | null) {
-    while (!stopping.signal.aborted) {
-      const left = until === null ? 3_600_000 : until - Date.now();
-      if (left <= 0) return;
-      const got = await DatagramReader.any(rs, left);
-      if (got) await handle(got.reader, got.datagram.data, got.datagram.from, v6only);
-    }
-  }
-
-  async function closeReaders() {
-    const rs = readers;
-    readers = [];
-    await Promise.all(rs.map((r) => r.close()));
-  }
-
+  const st: UdpPmu = {
+    opts,
+    log: opts.log ?? (() => {}),
+    drop: opts.drop ?? 0.5,
+    sep: opts.ackSep ?? ":",
+    period: opts.period ?? 10,
+    random: seededRandom(opts.seed),
+    count: { received: 0, acked: 0, wrong: 0, dropped: 0, ignored: 0 },
+    stopping,
+    stopped: new Promise((resolve) => stopping.signal.addEventListener("abort", resolve)),
+    readers: [],
+  };
   // Bind what the first phase needs now, so that a bad address or a taken port fails at startup.
-  const h4 = hosts[4], h6 = hosts[6];
-  let port = opts.port;
-  let address: string;
-  let run: () => Promise<void>;
-  if (opts.family === "alternate") {
-    if (!h4 || !h6) throw new Error("alternate needs an IPv4 and an IPv6 address");
-    readers = [await bind(h4, port)];
-    port = (readers[0].conn.addr as Deno.NetAddr).port;
-    address = hostPort(h4, port);
-    run = async () => {
-      let phase: 4 | 6 = 4;
-      while (!stopping.signal.aborted) {
-        const host = phase === 4 ? h4 : h6;
-        if (readers.length === 0) {
-          try {
-            readers = [await bind(host, port, phase === 6)];
-          } catch (e) {
-            log(`cannot serve IPv${phase} on ${hostPort(host, port)}: ${errorMessage(e)}`);
-          }
-        }
-        if (readers.length) {
-          log(`serving IPv${phase} only on ${hostPort(host, port)} for ${period} s`);
-          await serve(readers, phase === 6, Date.now() + period * 1000);
-        } else {
-          await settledWithin(stopped, period * 1000);
-        }
-        await closeReaders();
-        phase = phase === 4 ? 6 : 4;
-      }
-    };
-  } else {
-    const wanted = opts.family === "4" ? [h4] : opts.family === "6" ? [h6] : h6 === "::"
-      ? [h6] // one dual-stack socket serves both families
-      : [h4, h6];
-    const list = wanted.filter((h): h is string => h !== undefined);
-    if (list.length === 0) throw new Error(`no address to serve IPv${opts.family} on`);
-    for (let tries = 0;; tries++) {
-      try {
-        readers = [await bind(list[0], port, opts.family === "6")];
-        const p = (readers[0].conn.addr as Deno.NetAddr).port;
-        for (const h of list.slice(1)) readers.push(await bind(h, p));
-        port = p;
-        break;
-      } catch (e) {
-        for (const r of readers) r.close();
-        readers = [];
-        // Port 0: the port the first family got may be taken in the other; try another.
-        if (opts.port !== 0 || tries >= 10) throw e;
-      }
-    }
-    address = list.map((h) => hostPort(h, port)).join(" and ");
-    const v6only = opts.family === "6";
-    run = () => serve(readers, v6only, null);
-  }
-
-  log(
+  const { address, port, run } = opts.family === "alternate"
+    ? await bindAlternate(st)
+    : await bindFixed(st);
+  st.log(
     `pmu-udp: family ${opts.family}${
-      opts.family === "alternate" ? ` (period ${period} s)` : ""
-    }, drop ${drop}, seed ${opts.seed}, answers OFFSET${sep}<x>`,
+      opts.family === "alternate" ? ` (period ${st.period} s)` : ""
+    }, drop ${st.drop}, seed ${opts.seed}, answers OFFSET${st.sep}<x>`,
   );
   const closed = (async () => {
     try {
       await run();
     } finally {
-      await closeReaders();
+      await closeReaders(st);
     }
   })();
-
+  const count = st.count;
   return serverHandle({
     name: "pmu-udp",
     address,
     port,
     closed,
     stopping,
-    stop: closeReaders,
+    stop: () => closeReaders(st),
     summary: () =>
       `received ${count.received} datagram(s): ${count.acked} acknowledged, ${count.wrong} wrong, ` +
       `${count.dropped} dropped, ${count.ignored} ignored (IPv4-mapped)`,
   });
+}
+
+/** A socket on hostname:port; IPv6-only (IPV6_V6ONLY) on `::` when `v6only`. */
+async function bind(hostname: string, port: number, v6only = false): Promise<DatagramReader> {
+  try {
+    return new DatagramReader(
+      v6only && isV6Any(hostname)
+        ? await listenUdp6Only(hostname, port)
+        : Deno.listenDatagram({ transport: "udp", hostname, port }),
+    );
+  } catch (e) {
+    throw listenError(e, hostname, port, "udp");
+  }
+}
+
+async function closeReaders(st: UdpPmu): Promise<void> {
+  const rs = st.readers;
+  st.readers = [];
+  await Promise.all(rs.map((r) => r.close()));
+}
+
+/** `alternate`: IPv4 bound now; then each phase binds its family, serves `period` s, closes. */
+async function bindAlternate(st: UdpPmu): Promise<Bound> {
+  const { 4: h4, 6: h6 } = st.opts.hosts ?? DEFAULT_HOSTS;
+  if (!h4 || !h6) throw new Error("alternate needs an IPv4 and an IPv6 address");
+  st.readers = [await bind(h4, st.opts.port)];
+  const port = (st.readers[0].conn.addr as Deno.NetAddr).port;
+  const run = async () => {
+    let phase: 4 | 6 = 4;
+    while (!st.stopping.signal.aborted) {
+      const host = phase === 4 ? h4 : h6;
+      if (st.readers.length === 0) {
+        try {
+          st.readers = [await bind(host, port, phase === 6)];
+        } catch (e) {
+          st.log(`cannot serve IPv${phase} on ${hostPort(host, port)}: ${errorMessage(e)}`);
+        }
+      }
+      if (st.readers.length) {
+        st.log(`serving IPv${phase} only on ${hostPort(host, port)} for ${st.period} s`);
+        await serve(st, st.readers, phase === 6, Date.now() + st.period * 1000);
+      } else {
+        await settledWithin(st.stopped, st.period * 1000);
+      }
+      await closeReaders(st);
+      phase = phase === 4 ? 6 : 4;
+    }
+  };
+  return { address: hostPort(h4, port), port, run };
+}
+
+/** `4`, `6`, `dual`: every socket bound now, on one port, served until closed. */
+async function bindFixed(st: UdpPmu): Promise<Bound> {
+  const { family, port: wantedPort } = st.opts;
+  const { 4: h4, 6: h6 } = st.opts.hosts ?? DEFAULT_HOSTS;
+  const wanted = family === "4" ? [h4] : family === "6" ? [h6] : h6 === "::"
+    ? [h6] // one dual-stack socket serves both families
+    : [h4, h6];
+  const list = wanted.filter((h): h is string => h !== undefined);
+  if (list.length === 0) throw new Error(`no address to serve IPv${family} on`);
+  let port = wantedPort;
+  for (let tries = 0;; tries++) {
+    try {
+      st.readers = [await bind(list[0], port, family === "6")];
+      const p = (st.readers[0].conn.addr as Deno.NetAddr).port;
+      for (const h of list.slice(1)) st.readers.push(await bind(h, p));
+      port = p;
+      break;
+    } catch (e) {
+      for (const r of st.readers) r.close();
+      st.readers = [];
+      // Port 0: the port the first family got may be taken in the other; try another.
+      if (wantedPort !== 0 || tries >= 10) throw e;
+    }
+  }
+  return {
+    address: list.map((h) => hostPort(h, port)).join(" and "),
+    port,
+    run: () => serve(st, st.readers, family === "6", null),
+  };
+}
+
+/** Serve on `rs` until `until` (ms since epoch; null: until closed). */
+async function serve(st: UdpPmu, rs: DatagramReader[], v6only: boolean, until: number | null) {
+  while (!st.stopping.signal.aborted) {
+    const left = until === null ? 3_600_000 : until - Date.now();
+    if (left <= 0) return;
+    const got = await DatagramReader.any(rs, left);
+    if (got) await handle(st, got.reader, got.datagram.data, got.datagram.from, v6only);
+  }
+}
+
+/** One datagram: ignored (mapped, v6-only phase), its answer dropped, or answered; logged. */
+async function handle(
+  st: UdpPmu,
+  reader: DatagramReader,
+  data: Uint8Array,
+  from: Deno.NetAddr,
+  v6only: boolean,
+) {
+  const { count, log } = st;
+  const who = formatAddr(from);
+  const at = performance.now();
+  const note = (outcome: UdpServerEvent["outcome"], offset?: number) =>
+    st.opts.observe?.({
+      at,
+      from: who,
+      family: from.hostname.includes(":") && !isMapped(from) ? 6 : 4,
+      text: datagramText(data),
+      outcome,
+      offset,
+    });
+  count.received++;
+  log(`Received ${showData(data)} from ${who}`);
+  if (v6only && isMapped(from)) {
+    count.ignored++;
+    log(`Ignoring message from ${who} (IPv4-mapped sender; this server is IPv6 only)`);
+    note("ignored");
+    return;
+  }
+  const forced = count.received <= (st.opts.dropFirst ?? 0);
+  const { answer, reset } = answerFor(data, st.random, forced ? 1 : st.drop, st.sep);
+  if (answer === null) {
+    count.dropped++;
+    log(
+      `Ignoring message from ${who} (answer dropped on purpose, ${
+        forced ? "--drop-first" : `--drop ${st.drop}`
+      })`,
+    );
+    note("dropped");
+    return;
+  }
+  try {
+    await reader.conn.send(encoder.encode(answer), from);
+  } catch (e) {
+    if (!st.stopping.signal.aborted) log(`cannot answer ${who}: ${errorMessage(e)}`);
+    return;
+  }
+  if (reset) {
+    count.acked++;
+    log(`Ack sent! (${answer})`);
+    note("acked", parseAck(answer) ?? undefined);
+  } else {
+    count.wrong++;
+    log(`Sent ${answer}`);
+    note("wrong");
+  }
 }
