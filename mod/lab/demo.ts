@@ -13,6 +13,7 @@ import { DEFAULT_SCRIPT } from "../multicast/script.ts";
 import { openMulticastSender } from "../multicast/sender.ts";
 import { startTv } from "../multicast/tv.ts";
 import { floodText } from "../pmu/flood.ts";
+import { pmuMessages } from "../pmu/protocol.ts";
 import { echoExchange, startEchoServer } from "../tcp/echo.ts";
 import { pdcExchange } from "../tcp/pdc.ts";
 import { startPmuServer } from "../tcp/pmu.ts";
@@ -25,6 +26,11 @@ import { sendHello, startHelloReceiver } from "../udp/hello.ts";
 import { pdcTargets, resetExchange } from "../udp/pdc_udp.ts";
 import { startPmuUdp } from "../udp/pmu_udp.ts";
 import { errorMessage } from "../errors.ts";
+
+/** The n messages of a `CMD_short` answer, in order, and nothing else? */
+function isPmuAnswer(lines: string[], n: number): boolean {
+  return lines.length === n && pmuMessages(n).every((m, i) => lines[i] === m);
+}
 
 /** One step of the demo: a lab part, run end to end. */
 export interface DemoStep {
@@ -40,20 +46,16 @@ const HELLO_STEP: DemoStep = {
   async run(say) {
     let got!: (v: string) => void;
     const received = new Promise<string>((r) => got = r);
-    const recv = startHelloReceiver({
+    await using recv = startHelloReceiver({
       hostname: "127.0.0.1",
       port: 0,
       onDatagram: (from, text) => got(`From: ${from}  Received: ${text}`),
     });
-    try {
-      say(`hello-recv listening on ${recv.address}`);
-      await sendHello("127.0.0.1", recv.port, "Hello, Romeo! ");
-      say("hello-send: Message sent");
-      say(`hello-recv: ${await within(received, 5000, "hello-recv")}`);
-      return true;
-    } finally {
-      await recv.close();
-    }
+    say(`hello-recv listening on ${recv.address}`);
+    await sendHello("127.0.0.1", recv.port, "Hello, Romeo! ");
+    say("hello-send: Message sent");
+    say(`hello-recv: ${await within(received, 5000, "hello-recv")}`);
+    return true;
   },
 };
 
@@ -61,22 +63,14 @@ const ECHO_STEP: DemoStep = {
   part: "1.2",
   title: "TCP echo, read 8 bytes at a time (Codes C and D)",
   async run(say) {
-    const server = await startEchoServer({ hostname: "127.0.0.1", port: 0 });
-    try {
-      const msg = "Oh Romeo, Romeo! wherefore art thou Romeo?";
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-      const reads: string[] = [];
-      try {
-        const echoed = await within(echoExchange(conn, msg, (c) => reads.push(c)), 5000, "echo");
-        say(`echo-client sent ${msg.length} bytes, got them back in ${reads.length} reads:`);
-        say(`  ${reads.map((r) => JSON.stringify(r)).join(" ")}`);
-        return echoed === msg;
-      } finally {
-        conn.close();
-      }
-    } finally {
-      await server.close();
-    }
+    await using server = await startEchoServer({ hostname: "127.0.0.1", port: 0 });
+    const msg = "Oh Romeo, Romeo! wherefore art thou Romeo?";
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const reads: string[] = [];
+    const echoed = await within(echoExchange(conn, msg, (c) => reads.push(c)), 5000, "echo");
+    say(`echo-client sent ${msg.length} bytes, got them back in ${reads.length} reads:`);
+    say(`  ${reads.map((r) => JSON.stringify(r)).join(" ")}`);
+    return echoed === msg;
   },
 };
 
@@ -85,43 +79,38 @@ const PMU_STEP: DemoStep = {
   part: "2",
   title: "PMU over TCP: a stream, re-framed into messages",
   async run(say) {
-    const server = await startPmuServer({
+    await using server = await startPmuServer({
       hostname: "127.0.0.1",
       port: 0,
       count: 15,
       split: "random",
       seed: 3,
     });
-    try {
-      const exchange = async (command: string) => {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-        let text = "";
+    const exchange = async (command: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      let text = "";
+      try {
+        const stats = await within(pdcExchange(conn, command, (t) => text += t), 10_000, command);
+        return { text, stats };
+      } finally {
         try {
-          const stats = await within(pdcExchange(conn, command, (t) => text += t), 10_000, command);
-          return { text, stats };
-        } finally {
-          try {
-            conn.close();
-          } catch { /* closed by the exchange */ }
-        }
-      };
-      const short = await exchange("CMD_short:0");
-      const lines = short.text.trimEnd().split("\n");
-      say(`pmu --count 15 --split random; pdc ${server.address} CMD_short:0:`);
-      say(`  ${lines[0]} | ${lines[1]} | ... | ${lines.at(-1)}`);
-      say(
-        `  ${short.stats.messages} messages from ${short.stats.reads} reads of ${short.stats.bytes} bytes`,
-      );
-      const flood = await exchange("CMD_floodme");
-      const want = floodText();
-      // pdc prints the flood as sent, adding a final newline only if it lacks one.
-      const exact = flood.text === (want.endsWith("\n") ? want : want + "\n");
-      say(`CMD_floodme: ${flood.stats.bytes} bytes in ${flood.stats.reads} reads, exact: ${exact}`);
-      const okShort = lines.length === 15 && lines.every((l, i) => l === `This is PMU data ${i}`);
-      return okShort && exact;
-    } finally {
-      await server.close();
-    }
+          conn.close();
+        } catch { /* closed by the exchange */ }
+      }
+    };
+    const short = await exchange("CMD_short:0");
+    const lines = short.text.trimEnd().split("\n");
+    say(`pmu --count 15 --split random; pdc ${server.address} CMD_short:0:`);
+    say(`  ${lines[0]} | ${lines[1]} | ... | ${lines.at(-1)}`);
+    say(
+      `  ${short.stats.messages} messages from ${short.stats.reads} reads of ${short.stats.bytes} bytes`,
+    );
+    const flood = await exchange("CMD_floodme");
+    const want = floodText();
+    // pdc prints the flood as sent, adding a final newline only if it lacks one.
+    const exact = flood.text === (want.endsWith("\n") ? want : want + "\n");
+    say(`CMD_floodme: ${flood.stats.bytes} bytes in ${flood.stats.reads} reads, exact: ${exact}`);
+    return isPmuAnswer(lines, 15) && exact;
   },
 };
 
@@ -135,31 +124,30 @@ const TLS_STEP: DemoStep = {
       const files = await makeTestIdentity(dir);
       say("ca init, ca request, ca sign: a lab CA and a certificate for localhost, 127.0.0.1, ::1");
       const identity = await loadIdentity(files.cert, files.key);
-      const server = await startSecurePmu({ hostname: "127.0.0.1", port: 0, count: 10, identity });
-      try {
-        const caCert = await loadCaCert(files.ca);
-        const conn = await connectSecure({
-          address: "127.0.0.1",
-          port: server.port,
-          name: "localhost",
-          caCert,
-          caFile: files.ca,
-        });
-        say(
-          `secure-pdc: TLS to localhost:${server.port}, chain and name checked against the lab CA`,
-        );
-        let text = "";
-        const stats = await within(
-          pdcExchange(lenientClose(conn), "CMD_short:0", (t) => text += t),
-          10_000,
-          "secure-pdc",
-        );
-        const lines = text.trimEnd().split("\n");
-        say(`  ${lines[0]} | ... | ${lines.at(-1)} (${stats.messages} messages)`);
-        return lines.length === 10 && lines.every((l, i) => l === `This is PMU data ${i}`);
-      } finally {
-        await server.close();
-      }
+      await using server = await startSecurePmu({
+        hostname: "127.0.0.1",
+        port: 0,
+        count: 10,
+        identity,
+      });
+      const caCert = await loadCaCert(files.ca);
+      const conn = await connectSecure({
+        address: "127.0.0.1",
+        port: server.port,
+        name: "localhost",
+        caCert,
+        caFile: files.ca,
+      });
+      say(`secure-pdc: TLS to localhost:${server.port}, chain and name checked against the lab CA`);
+      let text = "";
+      const stats = await within(
+        pdcExchange(lenientClose(conn), "CMD_short:0", (t) => text += t),
+        10_000,
+        "secure-pdc",
+      );
+      const lines = text.trimEnd().split("\n");
+      say(`  ${lines[0]} | ... | ${lines.at(-1)} (${stats.messages} messages)`);
+      return isPmuAnswer(lines, 10);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -171,30 +159,25 @@ const WS_STEP: DemoStep = {
   part: "6",
   title: "PMU over WebSocket (npm ws): one message per WebSocket message",
   async run(say) {
-    const server = await startWsPmu({ hostname: "127.0.0.1", port: 0, count: 12, seed: 6 });
-    try {
-      const got: string[] = [];
-      let binary = true;
-      const url = targetUrl("127.0.0.1", server.port);
-      const r = await within(
-        runWsPdc(url, "CMD_short:0", (m) => {
-          binary &&= m.binary;
-          got.push(new TextDecoder().decode(m.data));
-        }),
-        10_000,
-        "ws-pdc",
-      );
-      say(
-        `ws-pdc ${url.href} CMD_short:0: ${r.messages} messages (${
-          binary ? "binary" : "text"
-        } frames), close ${r.code}`,
-      );
-      say(`  ${got[0]} | ${got[1]} | ... | ${got.at(-1)}`);
-      return r.code === 1000 && got.length === 12 &&
-        got.every((l, i) => l === `This is PMU data ${i}`);
-    } finally {
-      await server.close();
-    }
+    await using server = await startWsPmu({ hostname: "127.0.0.1", port: 0, count: 12, seed: 6 });
+    const got: string[] = [];
+    let binary = true;
+    const url = targetUrl("127.0.0.1", server.port);
+    const r = await within(
+      runWsPdc(url, "CMD_short:0", (m) => {
+        binary &&= m.binary;
+        got.push(new TextDecoder().decode(m.data));
+      }),
+      10_000,
+      "ws-pdc",
+    );
+    say(
+      `ws-pdc ${url.href} CMD_short:0: ${r.messages} messages (${
+        binary ? "binary" : "text"
+      } frames), close ${r.code}`,
+    );
+    say(`  ${got[0]} | ${got[1]} | ... | ${got.at(-1)}`);
+    return r.code === 1000 && isPmuAnswer(got, 12);
   },
 };
 
@@ -203,7 +186,7 @@ const UDP_STEP: DemoStep = {
   part: "3",
   title: "UDP RESET with loss and retransmission, IPv4 and IPv6",
   async run(say) {
-    const server = await startPmuUdp({
+    await using server = await startPmuUdp({
       hosts: { 6: "::1" },
       port: 0,
       family: "6",
@@ -211,28 +194,24 @@ const UDP_STEP: DemoStep = {
       dropFirst: 1,
       seed: 20211104,
     });
-    try {
-      say(`pmu-udp serving IPv6 only on ${server.address}, the first answer lost, then half`);
-      const targets = await pdcTargets("localhost");
-      const r = await within(
-        resetExchange({
-          targets,
-          port: server.port,
-          command: "RESET:20",
-          timeout: 0.2,
-          maxTries: 20,
-          log: (l) => say(`pdc-udp: ${l}`),
-        }),
-        10_000,
-        "pdc-udp",
-      );
-      say(
-        `pdc-udp localhost ${server.port}: ${r.answer} from ${r.from} after ${r.attempts} attempts`,
-      );
-      return r.offset !== null && r.offset >= 0 && r.offset <= 20 && r.attempts >= 2;
-    } finally {
-      await server.close();
-    }
+    say(`pmu-udp serving IPv6 only on ${server.address}, the first answer lost, then half`);
+    const targets = await pdcTargets("localhost");
+    const r = await within(
+      resetExchange({
+        targets,
+        port: server.port,
+        command: "RESET:20",
+        timeout: 0.2,
+        maxTries: 20,
+        log: (l) => say(`pdc-udp: ${l}`),
+      }),
+      10_000,
+      "pdc-udp",
+    );
+    say(
+      `pdc-udp localhost ${server.port}: ${r.answer} from ${r.from} after ${r.attempts} attempts`,
+    );
+    return r.offset !== null && r.offset >= 0 && r.offset <= 20 && r.attempts >= 2;
   },
 };
 
@@ -245,7 +224,7 @@ const MULTICAST_STEP: DemoStep = {
     const port = freeUdpPort();
     const got: string[] = [];
     let wake: (() => void) | undefined;
-    const receiver = await startReceiver({
+    await using _receiver = await startReceiver({
       group,
       port,
       iface: "127.0.0.1",
@@ -265,42 +244,27 @@ const MULTICAST_STEP: DemoStep = {
         });
       }
     };
-    try {
-      say(`receiver joined ${group}:${port} on 127.0.0.1`);
-      const lines = DEFAULT_SCRIPT.split("\n").filter((l) => l.trim()).slice(0, 4);
-      const tv = await startTv({
-        group,
-        port,
-        id: "swcmTV",
-        interval: 0.05,
-        ttl: 0,
-        iface: "127.0.0.1",
-        lines,
-      });
-      try {
-        await waitFor(() => got.length >= 3, "tv");
-      } finally {
-        await tv.close();
-      }
-      for (const l of got.slice(0, 3)) say(`receiver: ${l}`);
-      const tvOk = got.slice(0, 3).every((l, i) => l === "swcmTV" + lines[i].trimEnd());
-      const sender = await openMulticastSender({ group, port, ttl: 0, iface: "127.0.0.1" });
-      const before = got.length;
-      try {
-        await sender.send(
-          new TextEncoder().encode("123456What light through yonder socket breaks?"),
-        );
-      } finally {
-        sender.close();
-      }
-      say("sender 123456: What light through yonder socket breaks?");
-      await waitFor(() => got.slice(before).some((l) => l.startsWith("123456")), "sender");
-      const mine = got.slice(before).find((l) => l.startsWith("123456"))!;
-      say(`receiver: ${mine}`);
-      return tvOk && mine === "123456What light through yonder socket breaks?";
-    } finally {
-      await receiver.close();
+    say(`receiver joined ${group}:${port} on 127.0.0.1`);
+    const lines = DEFAULT_SCRIPT.split("\n").filter((l) => l.trim()).slice(0, 4);
+    {
+      const tvOptions = { group, port, id: "swcmTV", interval: 0.05, ttl: 0, iface: "127.0.0.1" };
+      await using _tv = await startTv({ ...tvOptions, lines });
+      await waitFor(() => got.length >= 3, "tv");
     }
+    for (const l of got.slice(0, 3)) say(`receiver: ${l}`);
+    const tvOk = got.slice(0, 3).every((l, i) => l === "swcmTV" + lines[i].trimEnd());
+    const sender = await openMulticastSender({ group, port, ttl: 0, iface: "127.0.0.1" });
+    const before = got.length;
+    try {
+      await sender.send(new TextEncoder().encode("123456What light through yonder socket breaks?"));
+    } finally {
+      sender.close();
+    }
+    say("sender 123456: What light through yonder socket breaks?");
+    await waitFor(() => got.slice(before).some((l) => l.startsWith("123456")), "sender");
+    const mine = got.slice(before).find((l) => l.startsWith("123456"))!;
+    say(`receiver: ${mine}`);
+    return tvOk && mine === "123456What light through yonder socket breaks?";
   },
 };
 
