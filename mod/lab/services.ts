@@ -31,6 +31,11 @@ function ipv6Twin(host: string): string | undefined {
   return host === "0.0.0.0" ? "::" : host === "127.0.0.1" ? "::1" : undefined;
 }
 
+/** What every stream server (echo, pmu, ws-pmu) is started with. */
+function streamOptions(ctx: ServiceContext, port: number) {
+  return { hostname: ctx.host, port, maxPerPeer: ctx.maxPerPeer, log: ctx.log };
+}
+
 export interface Service {
   /** The name used with --only / --skip. */
   name: string;
@@ -59,16 +64,14 @@ export const SERVICES: Service[] = [
     part: "1.2",
     protocol: "TCP",
     port: 5002,
-    start: (ctx, port) =>
-      startEchoServer({ hostname: ctx.host, port, maxPerPeer: ctx.maxPerPeer, log: ctx.log }),
+    start: (ctx, port) => startEchoServer(streamOptions(ctx, port)),
   },
   {
     name: "pmu",
     part: "2",
     protocol: "TCP",
     port: 5003,
-    start: (ctx, port) =>
-      startPmuServer({ hostname: ctx.host, port, maxPerPeer: ctx.maxPerPeer, log: ctx.log }),
+    start: (ctx, port) => startPmuServer(streamOptions(ctx, port)),
   },
   {
     name: "pmu-udp",
@@ -109,7 +112,6 @@ export const SERVICES: Service[] = [
     part: "6",
     protocol: "WebSocket",
     port: 5006,
-    start: (ctx, port) =>
-      startWsPmu({ hostname: ctx.host, port, maxPerPeer: ctx.maxPerPeer, log: ctx.log }),
+    start: (ctx, port) => startWsPmu(streamOptions(ctx, port)),
   },
 ];

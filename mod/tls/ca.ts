@@ -201,11 +201,19 @@ subjectAltName = ${subjectAltName(names)}
 `;
 }
 
-/** Run `fn` with a fresh private temp directory, removed afterwards. */
-async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+/**
+ * Run `fn` with this step's openssl.cnf (its `names` as subjectAltName), written in a fresh
+ * private temp directory that holds the CA database too, removed afterwards.
+ */
+async function withConfig<T>(
+  names: readonly string[],
+  fn: (cnf: string, dir: string) => Promise<T>,
+): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "socklab-ca-" });
   try {
-    return await fn(dir);
+    const cnf = join(dir, "openssl.cnf");
+    await Deno.writeTextFile(cnf, config(dir, names));
+    return await fn(cnf, dir);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -237,9 +245,7 @@ export async function caInit(opts: CaInitOptions): Promise<{ cert: string; key: 
     throw new RunError(`cannot create directory ${opts.dir}: ${osReason(e)}`);
   }
   const cn = opts.cn ?? "socklab lab CA";
-  await withTempDir(async (tmp) => {
-    const cnf = join(tmp, "openssl.cnf");
-    await Deno.writeTextFile(cnf, config(tmp));
+  await withConfig(DEFAULT_NAMES, async (cnf) => {
     await openssl([
       "req",
       "-config",
@@ -288,9 +294,7 @@ export async function makeRequest(opts: RequestOptions): Promise<{ newKey: boole
   ) {
     throw new RunError(`key file ${opts.key} holds no PEM private key`);
   }
-  await withTempDir(async (tmp) => {
-    const cnf = join(tmp, "openssl.cnf");
-    await Deno.writeTextFile(cnf, config(tmp));
+  await withConfig(DEFAULT_NAMES, async (cnf) => {
     await openssl([
       "req",
       "-config",
@@ -342,9 +346,7 @@ export async function signRequest(opts: SignOptions): Promise<string> {
   if (!opts.force && await exists(opts.out)) {
     throw new RunError(`${opts.out} already exists; use --force to replace it`);
   }
-  await withTempDir(async (tmp) => {
-    const cnf = join(tmp, "openssl.cnf");
-    await Deno.writeTextFile(cnf, config(tmp, opts.names ?? DEFAULT_NAMES));
+  await withConfig(opts.names ?? DEFAULT_NAMES, async (cnf, tmp) => {
     await Deno.writeTextFile(join(tmp, "index.txt"), "");
     // openssl counts -days from now even with -startdate: give both ends explicitly.
     const dates = opts.notBefore || opts.notAfter
