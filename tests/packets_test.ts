@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { analyze, formatAnalysis } from "../mod/packets/analyze.ts";
 import { frame, ipPacket, tcpSegment, udpDatagram } from "../mod/packets/build.ts";
-import { decodeFrame, ipv6String, type Packet, TCP } from "../mod/packets/decode.ts";
+import { decodeFrame, type Packet, TCP } from "../mod/packets/decode.ts";
+import { ipv6String } from "../mod/net/address.ts";
 import {
   LINKTYPE,
   PcapError,

@@ -58,6 +58,17 @@ export function pmuRuns(seed: number, withSplit: boolean): PmuRun[] {
   return runs;
 }
 
+/** Every run of {@link pmuRuns}, one after the other, each against its own server. */
+export async function gradePmuRuns(
+  ctx: GradeContext,
+  start: StartPmu,
+  withSplit: boolean,
+): Promise<TestResult[]> {
+  const results = [];
+  for (const run of pmuRuns(ctx.seed, withSplit)) results.push(await gradePmuRun(ctx, start, run));
+  return results;
+}
+
 /** Run the program for one {@link PmuRun} against a server from `start`. */
 export async function gradePmuRun(
   ctx: GradeContext,

@@ -22,6 +22,28 @@ export function formatAddr(addr: Deno.Addr): string {
   return "path" in addr ? String(addr.path) : String(addr);
 }
 
+/** 16 bytes as an IPv6 address in its RFC 5952 text form (`::1`, `fe80::1:2`). */
+export function ipv6String(b: Uint8Array): string {
+  const words: number[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((b[i] << 8) | b[i + 1]);
+  // The longest run (2 or more) of zero words becomes `::`.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
+  if (best < 0) return hex(words);
+  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+}
+
 /** 4 for an IPv4 literal, 6 for an IPv6 literal, 0 for a name. */
 export function ipFamily(host: string): 0 | 4 | 6 {
   return isIP(host) as 0 | 4 | 6;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ipv6String } from "./address.ts";
 
 export interface SocketRow {
   proto: "tcp" | "udp";
@@ -51,25 +52,7 @@ function hexToIPv6(hex: string): string {
   if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255) {
     return `::ffff:${bytes.slice(12).join(".")}`;
   }
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
-  // The longest run of two or more zero groups becomes "::".
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hexes = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hexes.join(":");
-  const head = hexes.slice(0, bestStart).join(":");
-  const tail = hexes.slice(bestStart + bestLen).join(":");
-  return `${head}::${tail}`;
+  return ipv6String(Uint8Array.from(bytes));
 }
 
 function splitAddr(field: string, family: 4 | 6): [string, number] {

@@ -6,6 +6,7 @@
  * window; MSS and window scale read from the options, the rest skipped) and UDP.
  * @module
  */
+import { ipv6String } from "../net/address.ts";
 import { LINKTYPE, type PcapRecord } from "./pcap.ts";
 
 /** TCP flag bits. */
@@ -106,28 +107,6 @@ function ipByEtherType(type: number, rest: Uint8Array): Uint8Array | string {
 /** `a.b.c.d`. */
 export function ipv4String(b: Uint8Array): string {
   return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** An IPv6 address in its RFC 5952 text form (`::1`, `fe80::1:2`). */
-export function ipv6String(b: Uint8Array): string {
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((b[i] << 8) | b[i + 1]);
-  // The longest run (2 or more) of zero words becomes `::`.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
 }
 
 const IPV6_EXTENSIONS = new Set([0, 43, 44, 51, 60]);
