@@ -11,6 +11,7 @@
 
 import type { ConnectionLimits, Slot } from "./limits.ts";
 import { errorMessage } from "../errors.ts";
+import { pause } from "../deadline.ts";
 
 /** Accept failures back off from this delay, doubling up to {@link BACKOFF_MAX_MS}. */
 export const BACKOFF_MS = 50;
@@ -48,20 +49,6 @@ export function hostOf(conn: Deno.Conn): string {
   } catch {
     return "?";
   }
-}
-
-/** Waits `ms`, or less if `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }
 
 /** Starts the accept loop; see the module doc. */

@@ -9,6 +9,7 @@
  */
 import { WRONG_COMMAND } from "../pmu/mod.ts";
 import { BUSY } from "./pmu.ts";
+import { withRead } from "../net/conn.ts";
 
 /** The answers that mean "no data for you". */
 const REFUSALS = [WRONG_COMMAND, BUSY];
@@ -61,13 +62,7 @@ export function checkedConn<C extends Deno.Conn>(conn: C): C {
     }
     return n;
   };
-  return new Proxy(conn, {
-    get(target, key) {
-      if (key === "read") return read;
-      const v = Reflect.get(target, key, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
+  return withRead(conn, read);
 }
 
 /**

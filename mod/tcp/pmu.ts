@@ -25,6 +25,7 @@ import { isPeerGone, listenError } from "../net/errors.ts";
 import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 import { acceptLoop } from "../net/accept.ts";
+import { pause } from "../deadline.ts";
 
 /** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
 export type Split = "none" | "random" | number;
@@ -103,20 +104,6 @@ class ConnReader {
       if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
-}
-
-/** Waits `ms`, or less if `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done);
-  });
 }
 
 /**

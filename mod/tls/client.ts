@@ -11,6 +11,7 @@ import { hostPort } from "../net/address.ts";
 import { connectError } from "../net/errors.ts";
 import { PEM_CERT } from "./ca.ts";
 import { readInputText } from "../net/files.ts";
+import { withRead } from "../net/conn.ts";
 
 /** Read the CA certificate a client trusts; a missing or wrong file is a RunError naming it. */
 export async function loadCaCert(caFile: string): Promise<string> {
@@ -194,11 +195,5 @@ export function lenientClose(conn: Deno.TlsConn, onMissing?: () => void): Deno.T
       return null;
     }
   };
-  return new Proxy(conn, {
-    get(target, key) {
-      if (key === "read") return read;
-      const v = Reflect.get(target, key, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
+  return withRead(conn, read);
 }

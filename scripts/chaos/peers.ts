@@ -10,6 +10,7 @@
 import { fileURLToPath } from "node:url";
 import { type Random, randomInt } from "../../mod/random.ts";
 import { openMulticastSender } from "../../mod/multicast/sender.ts";
+import { pause } from "../../mod/deadline.ts";
 
 export interface Endpoint {
   hostname: string;
@@ -231,7 +232,7 @@ export function neverRead(command: Payload, keepSending = false): Peer {
         const stopped = await writeAll(conn, data, ctx.holdMs, ctx.signal);
         if (stopped) return stopped;
         // Wait without reading: a closed socket shows as a failing write probe at the end.
-        await sleepFor(ctx.holdMs, ctx.signal);
+        await pause(ctx.holdMs, ctx.signal);
         return "held";
       }
       const chunk = new Uint8Array(64 * 1024).fill(0x61);
@@ -249,18 +250,6 @@ export function neverRead(command: Payload, keepSending = false): Peer {
       close(conn);
     }
   };
-}
-
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 const RST_PEER = fileURLToPath(new URL("./rst_peer.py", import.meta.url));
@@ -396,7 +385,7 @@ export function tlsThen(caCert: string, payload: string | null, read: boolean): 
       if (read) {
         return await drain(conn, ctx.holdMs, ctx.signal).catch((e) => gone(e) ?? "closed");
       }
-      await sleepFor(ctx.holdMs, ctx.signal);
+      await pause(ctx.holdMs, ctx.signal);
       return "held";
     } finally {
       close(conn);
