@@ -327,9 +327,7 @@ export async function pmuSession(
 export function reportLine(r: PmuSessionReport): string {
   let what: string;
   if (r.kind === "short") {
-    what = r.sent === r.planned
-      ? `${r.sent} message(s)`
-      : `${r.sent} of ${r.planned} message(s)`;
+    what = r.sent === r.planned ? `${r.sent} message(s)` : `${r.sent} of ${r.planned} message(s)`;
   } else if (r.kind === "flood") what = r.sent ? `flood of ${r.bytes} bytes` : "no flood";
   else if (r.kind === "none") what = "nothing";
   else what = r.sent ? WRONG_COMMAND : `no answer`;

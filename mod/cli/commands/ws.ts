@@ -4,18 +4,18 @@
  *
  * @module
  */
-import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog } from "../cli/log.ts";
-import { hostPort, resolveHost } from "../net/address.ts";
+import { defineCommand, flag, parsePort, portOpt, str } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { serveUntilStopped } from "../serve.ts";
+import { eventLog } from "../log.ts";
+import { hostPort, resolveHost } from "../../net/address.ts";
 
-import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
-import { parsePmuServerOptions, pmuServerOptions } from "../pmu/cli.ts";
-import { startWsPmu } from "./ws_pmu.ts";
-import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
-import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
-import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
+import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../../pmu/mod.ts";
+import { parsePmuServerOptions, pmuServerOptions } from "../pmu.ts";
+import { startWsPmu } from "../../ws/ws_pmu.ts";
+import { closeCodeText, NORMAL_CLOSES } from "../../ws/close.ts";
+import { runWsPdc, targetUrl, urlHostPort } from "../../ws/ws_pdc.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "./packets.ts";
 
 /** `pmu`'s option table for ws-pmu: no --split; --max-command is the WebSocket message cap. */
 function wsPmuOptions() {

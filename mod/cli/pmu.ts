@@ -1,24 +1,23 @@
 /**
  * The PMU's command-line pieces shared by the stream PMUs and PDCs of parts 2, 5 and 6
  * (`pmu`, `secure-pmu`, `ws-pmu`; `pdc`, `secure-pdc`): the server options and their
- * parsing, the PDC's read options, and the PDC run that prints to the terminal. It sits in
- * the CLI layer (it parses arguments and writes to an {@link Io}); the protocol core next
- * to it (`mod.ts`) stays pure.
+ * parsing, the PDC's read options, and the PDC run that prints to the terminal. The
+ * protocol itself (mod/pmu/) stays pure; this is its command-line face.
  *
  * @module
  */
-import { type Args, flag, given, numOpt, type Options, parseNumber, str } from "../cli/command.ts";
-import type { Io } from "../cli/io.ts";
-import { FAIR_OPTIONS, parseFairOptions } from "../cli/fair.ts";
-import { LOG_OPTIONS } from "../cli/log.ts";
+import { type Args, flag, given, numOpt, type Options, parseNumber, str } from "./command.ts";
+import type { Io } from "./io.ts";
+import { FAIR_OPTIONS, parseFairOptions } from "./fair.ts";
+import { LOG_OPTIONS } from "./log.ts";
 import { readInput } from "../net/files.ts";
 import { checkedConn, NotPmuProtocol, RefusalGate } from "../tcp/answer.ts";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { isPeerGone } from "../net/errors.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "../tcp/pdc.ts";
 import { DEFAULT_MAX_CONNECTIONS, type PmuServerOptions, type Split } from "../tcp/pmu.ts";
-import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "./mod.ts";
-import { CAPTURE_OPTIONS } from "../packets/commands.ts";
+import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
+import { CAPTURE_OPTIONS } from "./commands/packets.ts";
 
 /** The `--split` value: `random`, or a piece size k >= 1. */
 function parseSplit(raw: string | undefined): Split {

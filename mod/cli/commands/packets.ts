@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { type Args, type Command, flag, str } from "../cli/command.ts";
-import { errorMessage, RunError } from "../errors.ts";
-import type { Io } from "../cli/io.ts";
-import { captureLine, type CaptureTarget, startCapture } from "./capture.ts";
-import { readInput } from "../net/files.ts";
+import { type Args, type Command, flag, str } from "../command.ts";
+import { errorMessage, RunError } from "../../errors.ts";
+import type { Io } from "../io.ts";
+import { captureLine, type CaptureTarget, startCapture } from "../../packets/capture.ts";
+import { readInput } from "../../net/files.ts";
 
 /** `--capture FILE` and `--packets`, shared by every client that can record its exchange. */
 export const CAPTURE_OPTIONS: Command["options"] = {
@@ -75,8 +75,8 @@ export async function printPackets(
   json: boolean,
   what: string,
 ): Promise<void> {
-  const { readPcap, PcapError } = await import("./pcap.ts");
-  const { analyze, formatAnalysis } = await import("./analyze.ts");
+  const { readPcap, PcapError } = await import("../../packets/pcap.ts");
+  const { analyze, formatAnalysis } = await import("../../packets/analyze.ts");
   let file;
   try {
     file = readPcap(bytes);

@@ -5,22 +5,14 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import {
-  type Args,
-  defineCommand,
-  flag,
-  numOpt,
-  parseChoice,
-  portOpt,
-  str,
-} from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { type Isolation, ISOLATIONS } from "../grade/engine.ts";
-import { isolationProblem } from "../proc/sandbox.ts";
-import { formatReport, type GradeReport } from "../grade/report.ts";
+import { type Args, defineCommand, flag, numOpt, parseChoice, portOpt, str } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { type Isolation, ISOLATIONS } from "../../grade/engine.ts";
+import { isolationProblem } from "../../proc/sandbox.ts";
+import { formatReport, type GradeReport } from "../../grade/report.ts";
 
-import type { CreatedJson, SubmissionJson } from "./api.ts";
-import { issueToken } from "./auth.ts";
+import type { CreatedJson, SubmissionJson } from "../../service/api.ts";
+import { issueToken } from "../../service/auth.ts";
 import {
   courseCa,
   gradeBook,
@@ -30,12 +22,18 @@ import {
   openCourse,
   parseRoster,
   TA_ID,
-} from "./course.ts";
-import { certName, KIND_FILES } from "./job.ts";
-import { SHUTDOWN_GRACE_MS, startService } from "./server.ts";
-import { WorkerPool } from "./worker.ts";
-import { isPostgresUrl, redactUrl } from "./store/open.ts";
-import { DEFAULT_POLICY, isKind, type Kind, KINDS, type Policy } from "./store/store.ts";
+} from "../../service/course.ts";
+import { certName, KIND_FILES } from "../../service/job.ts";
+import { SHUTDOWN_GRACE_MS, startService } from "../../service/server.ts";
+import { WorkerPool } from "../../service/worker.ts";
+import { isPostgresUrl, redactUrl } from "../../service/store/open.ts";
+import {
+  DEFAULT_POLICY,
+  isKind,
+  type Kind,
+  KINDS,
+  type Policy,
+} from "../../service/store/store.ts";
 
 const DATA_OPTION = {
   type: "string",

@@ -4,23 +4,23 @@
  *
  * @module
  */
-import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
-import { LIMIT_OPTIONS, parseLimitOptions } from "../cli/fair.ts";
-import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
-import { connectError } from "../net/errors.ts";
+import { defineCommand, flag, parsePort, portOpt, str } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { serveUntilStopped } from "../serve.ts";
+import { eventLog, LOG_OPTIONS } from "../log.ts";
+import { LIMIT_OPTIONS, parseLimitOptions } from "../fair.ts";
+import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../../net/address.ts";
+import { connectError } from "../../net/errors.ts";
 import {
   parsePmuServerOptions,
   PDC_READ_OPTIONS,
   pdcReadSize,
   pmuServerOptions,
   runPdc,
-} from "../pmu/cli.ts";
-import { echoExchange, startEchoServer } from "./echo.ts";
-import { startPmuServer } from "./pmu.ts";
-import { captureExchange } from "../packets/commands.ts";
+} from "../pmu.ts";
+import { echoExchange, startEchoServer } from "../../tcp/echo.ts";
+import { startPmuServer } from "../../tcp/pmu.ts";
+import { captureExchange } from "./packets.ts";
 
 export const echoServer = defineCommand({
   name: "echo-server",

@@ -5,20 +5,20 @@
  *
  * @module
  */
-import { type Args, defineCommand, flag, given, numOpt, portOpt, str } from "../cli/command.ts";
-import { UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog } from "../cli/log.ts";
-import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
+import { type Args, defineCommand, flag, given, numOpt, portOpt, str } from "../command.ts";
+import { UsageError } from "../../errors.ts";
+import { serveUntilStopped } from "../serve.ts";
+import { eventLog } from "../log.ts";
+import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../../net/address.ts";
 import {
   parsePmuServerOptions,
   PDC_READ_OPTIONS,
   pdcReadSize,
   pmuServerOptions,
   runPdc,
-} from "../pmu/cli.ts";
-import { connectSecure, lenientClose, loadCaCert } from "./client.ts";
-import { describeServerCert, loadIdentity, startSecurePmu } from "./server.ts";
+} from "../pmu.ts";
+import { connectSecure, lenientClose, loadCaCert } from "../../tls/client.ts";
+import { describeServerCert, loadIdentity, startSecurePmu } from "../../tls/server.ts";
 import {
   caInit,
   DEFAULT_NAMES,
@@ -27,8 +27,8 @@ import {
   opensslDate,
   signRequest,
   validName,
-} from "./ca.ts";
-import { captureExchange } from "../packets/commands.ts";
+} from "../../tls/ca.ts";
+import { captureExchange } from "./packets.ts";
 
 const ACTIONS = ["init", "request", "sign"] as const;
 type Action = typeof ACTIONS[number];

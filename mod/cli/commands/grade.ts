@@ -6,12 +6,12 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { defineCommand, flag, numOpt, parseChoice, str } from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { findProgram } from "../proc/sandbox.ts";
-import { gradeProgram, ISOLATIONS, programFiles } from "./engine.ts";
-import { PARTS } from "./parts.ts";
-import { formatReport } from "./report.ts";
+import { defineCommand, flag, numOpt, parseChoice, str } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { findProgram } from "../../proc/sandbox.ts";
+import { gradeProgram, ISOLATIONS, programFiles } from "../../grade/engine.ts";
+import { PARTS } from "../../grade/parts.ts";
+import { formatReport } from "../../grade/report.ts";
 
 export const grade = defineCommand({
   name: "grade",

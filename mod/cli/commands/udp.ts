@@ -14,18 +14,18 @@ import {
   parsePort,
   portOpt,
   str,
-} from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
-import { hostPort, ipFamily, resolveHost } from "../net/address.ts";
+} from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { serveUntilStopped } from "../serve.ts";
+import { eventLog, LOG_OPTIONS } from "../log.ts";
+import { hostPort, ipFamily, resolveHost } from "../../net/address.ts";
 
-import { MAX_SEED, randomSeed } from "../random.ts";
-import { sendHello, startHelloReceiver } from "./hello.ts";
-import { pdcTargets, resetExchange, runExperiment } from "./pdc_udp.ts";
-import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "./pmu_udp.ts";
-import { type AckSeparator, formatExperiment, MAX_RESET, summarize } from "./reset.ts";
-import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
+import { MAX_SEED, randomSeed } from "../../random.ts";
+import { sendHello, startHelloReceiver } from "../../udp/hello.ts";
+import { pdcTargets, resetExchange, runExperiment } from "../../udp/pdc_udp.ts";
+import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "../../udp/pmu_udp.ts";
+import { type AckSeparator, formatExperiment, MAX_RESET, summarize } from "../../udp/reset.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "./packets.ts";
 
 export const helloSend = defineCommand({
   name: "hello-send",
