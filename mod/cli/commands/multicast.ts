@@ -8,6 +8,7 @@ import { readInputText } from "../../net/files.ts";
 import { defineCommand, numOpt, parseChoice, parsePort, portOpt, str } from "../command.ts";
 import { RunError, UsageError } from "../../errors.ts";
 import { serveUntilStopped } from "../serve.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../capture.ts";
 import { hostPort } from "../../net/address.ts";
 import {
   type Format,
@@ -25,7 +26,6 @@ import { startReceiver } from "../../multicast/receiver.ts";
 import { DEFAULT_SCRIPT } from "../../multicast/script.ts";
 import { sendLines } from "../../multicast/sender.ts";
 import { startTv } from "../../multicast/tv.ts";
-import { CAPTURE_OPTIONS, captureExchange } from "./packets.ts";
 
 const TTL_HELP = "multicast TTL, 0-255 (0: this host only; each router on the way takes 1)";
 
