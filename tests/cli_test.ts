@@ -9,8 +9,8 @@ import {
   parsePort,
   str,
 } from "../mod/cli/command.ts";
-import { parsePmuServerOptions } from "../mod/pmu/cli.ts";
-import { pmu } from "../mod/tcp/commands.ts";
+import { parsePmuServerOptions } from "../mod/cli/pmu.ts";
+import { pmu } from "../mod/cli/commands/tcp.ts";
 import { UsageError } from "../mod/errors.ts";
 import { closestCommand } from "../mod/cli/run.ts";
 import { COMMANDS } from "../mod/cli/table.ts";

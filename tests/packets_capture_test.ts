@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type Analysis, analyze } from "../mod/packets/analyze.ts";
-import { frame, ipPacket, tcpSegment } from "../mod/packets/build.ts";
+import { frame, ipPacket, tcpSegment } from "./helpers/packets.ts";
 import { TCP } from "../mod/packets/decode.ts";
 import { LINKTYPE, readPcap, writePcap } from "../mod/packets/pcap.ts";
 import { floodText, pmuMessages } from "../mod/pmu/mod.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { analyze, formatAnalysis } from "../mod/packets/analyze.ts";
-import { frame, ipPacket, tcpSegment, udpDatagram } from "../mod/packets/build.ts";
+import { frame, ipPacket, tcpSegment, udpDatagram } from "./helpers/packets.ts";
 import { decodeFrame, type Packet, TCP } from "../mod/packets/decode.ts";
 import { ipv6String } from "../mod/net/address.ts";
 import {

@@ -221,13 +221,16 @@ export function commandHelp(cmd: Command): string {
 type OptionName<O extends Options, S> = string extends keyof O ? string
   : { [K in keyof O & string]: O[K] extends S ? K : never }[keyof O & string];
 
+/** The names of the string options of `O`. */
+type StringOption<O extends Options> = OptionName<O, { type: "string" }>;
+
 /** What {@link str} returns: a string when the option has a default. */
 type StrValue<O extends Options, K extends keyof O> = string extends keyof O ? string | undefined
   : O[K] extends { default: string } ? string
   : string | undefined;
 
 /** A string option's value (after defaults). */
-export function str<O extends Options, K extends OptionName<O, { type: "string" }>>(
+export function str<O extends Options, K extends StringOption<O>>(
   args: Args<O>,
   name: K,
 ): StrValue<O, K> {
@@ -260,12 +263,15 @@ export function parsePort(raw: string, what: string, allowZero = true): number {
   return n;
 }
 
+/** What a number option accepts: the bounds (included) and whether decimals are allowed. */
+export interface NumberRange {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+}
+
 /** Parse a number within bounds (decimals allowed unless `integer`). */
-export function parseNumber(
-  raw: string,
-  what: string,
-  opts: { min?: number; max?: number; integer?: boolean } = {},
-): number {
+export function parseNumber(raw: string, what: string, opts: NumberRange = {}): number {
   const re = opts.integer ? /^-?\d+$/ : /^-?(\d+\.?\d*|\.\d+)$/;
   if (!re.test(raw.trim())) {
     throw new UsageError(`${what}: '${raw}' is not ${opts.integer ? "an integer" : "a number"}`);
@@ -290,7 +296,7 @@ export function parseChoice<T extends string>(raw: string, what: string, choices
 /** The `--port`-style option `name` parsed as a port. */
 export function portOpt<O extends Options>(
   args: Args<O>,
-  name: OptionName<O, { type: "string" }> = "port" as OptionName<O, { type: "string" }>,
+  name: StringOption<O> = "port" as StringOption<O>,
   allowZero = true,
 ): number {
   return parsePort(str(args, name) ?? "", `--${name}`, allowZero);
@@ -299,8 +305,20 @@ export function portOpt<O extends Options>(
 /** The option `name` parsed as a number. */
 export function numOpt<O extends Options>(
   args: Args<O>,
-  name: OptionName<O, { type: "string" }>,
-  opts: { min?: number; max?: number; integer?: boolean } = {},
+  name: StringOption<O>,
+  opts: NumberRange = {},
 ): number {
   return parseNumber(str(args, name) ?? "", `--${name}`, opts);
+}
+
+/**
+ * The option `name` parsed as a number, or undefined when it has no value (an option
+ * without a default, not given): `optionalNum(args, "workers", ...) ?? cores`.
+ */
+export function optionalNum<O extends Options>(
+  args: Args<O>,
+  name: StringOption<O>,
+  opts: NumberRange = {},
+): number | undefined {
+  return str(args, name) === undefined ? undefined : numOpt(args, name, opts);
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Args, numOpt, type Options, str } from "./command.ts";
+import { type Args, numOpt, optionalNum, type Options } from "./command.ts";
 import { DEFAULT_SESSION_LIMIT } from "../tcp/pmu.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 
@@ -46,9 +46,7 @@ export function parseLimitOptions(args: Args): { maxConnections: number; maxPerP
 
 /** `--max-per-peer`: undefined when not given (the server's default then applies). */
 export function parseMaxPerPeer(args: Args): number | undefined {
-  return str(args, "max-per-peer") === undefined
-    ? undefined
-    : numOpt(args, "max-per-peer", { min: 0, max: 1_000_000, integer: true });
+  return optionalNum(args, "max-per-peer", { min: 0, max: 1_000_000, integer: true });
 }
 
 /** The parsed {@link FAIR_OPTIONS}. */

@@ -1,12 +1,14 @@
 /**
  * Running a server from the command line: announce it, serve until SIGINT or
- * SIGTERM, close it, print its summary, exit 0.
+ * SIGTERM, close it, print its summary, exit 0. `serveLogged` is the path of every
+ * server command that logs per event (its `--quiet` and `--log-every`).
  *
  * @module
  */
+import type { Args } from "./command.ts";
 import type { Io } from "./io.ts";
 import type { Server } from "../net/server.ts";
-import type { EventLog } from "./log.ts";
+import { type EventLog, eventLog } from "./log.ts";
 
 /**
  * Serve until stopped. The `listening on <addr>` line is what scripts wait for. `events`,
@@ -33,4 +35,17 @@ export async function serveUntilStopped(
     `${server.name}: stopped${why === "closed" ? "" : ` (${why})`}; ${server.summary()}${dropped}`,
   );
   return 0;
+}
+
+/**
+ * A server command's run once its options are parsed: `start` gets the per-event log that
+ * `--quiet` and `--log-every` (LOG_OPTIONS) shape, and the server is served until stopped.
+ */
+export async function serveLogged(
+  args: Args,
+  io: Io,
+  start: (log: (line: string) => void) => Promise<Server>,
+): Promise<number> {
+  const events = eventLog(args, io.log);
+  return serveUntilStopped(io, await start(events.log), undefined, events);
 }

@@ -6,16 +6,16 @@
  * @module
  */
 import type { Command } from "./command.ts";
-import { grade } from "../grade/commands.ts";
-import { demo, lab } from "../lab/commands.ts";
-import { receiver, sender, tv } from "../multicast/commands.ts";
-import { sockets } from "../net/commands.ts";
-import { packets } from "../packets/commands.ts";
-import { course, serve, submit, worker } from "../service/commands.ts";
-import { echoClient, echoServer, pdc, pmu } from "../tcp/commands.ts";
-import { ca, securePdc, securePmu } from "../tls/commands.ts";
-import { helloRecv, helloSend, pdcUdp, pmuUdp } from "../udp/commands.ts";
-import { wsPdc, wsPmu } from "../ws/commands.ts";
+import { grade } from "./commands/grade.ts";
+import { demo, lab } from "./commands/lab.ts";
+import { receiver, sender, tv } from "./commands/multicast.ts";
+import { sockets } from "./commands/net.ts";
+import { packets } from "./commands/packets.ts";
+import { course, serve, submit, worker } from "./commands/service.ts";
+import { echoClient, echoServer, pdc, pmu } from "./commands/tcp.ts";
+import { ca, securePdc, securePmu } from "./commands/tls.ts";
+import { helloRecv, helloSend, pdcUdp, pmuUdp } from "./commands/udp.ts";
+import { wsPdc, wsPmu } from "./commands/ws.ts";
 
 export const COMMANDS: readonly Command[] = [
   helloSend,

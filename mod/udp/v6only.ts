@@ -16,7 +16,7 @@
  * @module
  */
 import dgram from "node:dgram";
-import { asDenoError } from "../ws/node_errors.ts";
+import { asDenoError } from "../net/node_errors.ts";
 import type { UdpConn } from "./receiver.ts";
 
 /** Datagrams kept while nobody receives (more are dropped, as a full socket buffer would). */

@@ -12,7 +12,7 @@ import type { IncomingMessage } from "node:http";
 import { RunError, UsageError } from "../errors.ts";
 import { hostPort, isValidHost } from "../net/address.ts";
 import { connectError } from "../net/errors.ts";
-import { asDenoError, nodeCode } from "./node_errors.ts";
+import { asDenoError, nodeCode } from "../net/node_errors.ts";
 
 /** One WebSocket message as received. */
 export interface WsMessage {

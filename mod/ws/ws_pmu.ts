@@ -24,7 +24,7 @@ import { type Server, serverHandle } from "../net/server.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
 import { randomSeed, seededRandom } from "../random.ts";
 import { settledWithin } from "../deadline.ts";
-import { asDenoError } from "./node_errors.ts";
+import { asDenoError } from "../net/node_errors.ts";
 import { badHandshake, busy, notHttp, upgradeRequired } from "./replies.ts";
 import { wsPmuSession, type WsSession, type WsSessionContext } from "./session.ts";
 

@@ -10,17 +10,19 @@ import {
   defineCommand,
   flag,
   numOpt,
+  optionalNum,
   parseChoice,
   portOpt,
   str,
-} from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { type Isolation, ISOLATIONS } from "../grade/engine.ts";
-import { isolationProblem } from "../proc/sandbox.ts";
-import { formatReport, type GradeReport } from "../grade/report.ts";
+} from "../command.ts";
+import { listenOptions } from "../options.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { type Isolation, ISOLATIONS } from "../../grade/engine.ts";
+import { isolationProblem } from "../../proc/sandbox.ts";
+import { formatReport, type GradeReport } from "../../grade/report.ts";
 
-import type { CreatedJson, SubmissionJson } from "./api.ts";
-import { issueToken } from "./auth.ts";
+import type { CreatedJson, SubmissionJson } from "../../service/api.ts";
+import { issueToken } from "../../service/auth.ts";
 import {
   courseCa,
   gradeBook,
@@ -30,12 +32,18 @@ import {
   openCourse,
   parseRoster,
   TA_ID,
-} from "./course.ts";
-import { certName, KIND_FILES } from "./job.ts";
-import { SHUTDOWN_GRACE_MS, startService } from "./server.ts";
-import { WorkerPool } from "./worker.ts";
-import { isPostgresUrl, redactUrl } from "./store/open.ts";
-import { DEFAULT_POLICY, isKind, type Kind, KINDS, type Policy } from "./store/store.ts";
+} from "../../service/course.ts";
+import { certName, KIND_FILES } from "../../service/job.ts";
+import { SHUTDOWN_GRACE_MS, startService } from "../../service/server.ts";
+import { WorkerPool } from "../../service/worker.ts";
+import { isPostgresUrl, redactUrl } from "../../service/store/open.ts";
+import {
+  DEFAULT_POLICY,
+  isKind,
+  type Kind,
+  KINDS,
+  type Policy,
+} from "../../service/store/store.ts";
 
 const DATA_OPTION = {
   type: "string",
@@ -108,8 +116,7 @@ export const serve = defineCommand({
   options: {
     data: DATA_OPTION,
     db: DB_OPTION,
-    host: { type: "string", default: "127.0.0.1", arg: "HOST", help: "address to listen on" },
-    port: { type: "string", default: "8080", arg: "PORT", help: "port to listen on (0: any)" },
+    ...listenOptions("127.0.0.1", 8080, "TCP"),
     workers: {
       type: "string",
       arg: "N",
@@ -140,9 +147,8 @@ stops them and hands them back to the queue), exits 0.`,
     const db = dbUrl(args);
     const kinds = kindsOpt(args);
     const port = portOpt(args);
-    const workers = str(args, "workers") === undefined
-      ? navigator.hardwareConcurrency
-      : numOpt(args, "workers", { integer: true, min: 0, max: 256 });
+    const workers = optionalNum(args, "workers", { integer: true, min: 0, max: 256 }) ??
+      navigator.hardwareConcurrency;
     const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
     const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
     const isolation = await isolationOpt(str(args, "isolation"));
@@ -506,9 +512,8 @@ queue when their leases expire.`,
   async run(args, io) {
     const db = dbUrl(args);
     if (db === undefined) throw new UsageError("--db URL is required (the course's database)");
-    const slots = str(args, "slots") === undefined
-      ? navigator.hardwareConcurrency
-      : numOpt(args, "slots", { integer: true, min: 1, max: 256 });
+    const slots = optionalNum(args, "slots", { integer: true, min: 1, max: 256 }) ??
+      navigator.hardwareConcurrency;
     const name = str(args, "name");
     if (name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/.test(name)) {
       throw new UsageError(`--name: '${name}' is not a name (letters, digits, . _ : @ -)`);

@@ -4,11 +4,12 @@
  *
  * @module
  */
-import { readInputText } from "../net/files.ts";
-import { defineCommand, numOpt, parseChoice, parsePort, portOpt, str } from "../cli/command.ts";
-import { RunError, UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { hostPort } from "../net/address.ts";
+import { readInputText } from "../../net/files.ts";
+import { defineCommand, numOpt, parseChoice, parsePort, portOpt, str } from "../command.ts";
+import { RunError, UsageError } from "../../errors.ts";
+import { serveUntilStopped } from "../serve.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../capture.ts";
+import { hostPort } from "../../net/address.ts";
 import {
   type Format,
   formatDatagram,
@@ -20,12 +21,11 @@ import {
   parseIface,
   parseSciper,
   parseScript,
-} from "./datagram.ts";
-import { startReceiver } from "./receiver.ts";
-import { DEFAULT_SCRIPT } from "./script.ts";
-import { sendLines } from "./sender.ts";
-import { startTv } from "./tv.ts";
-import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
+} from "../../multicast/datagram.ts";
+import { startReceiver } from "../../multicast/receiver.ts";
+import { DEFAULT_SCRIPT } from "../../multicast/script.ts";
+import { sendLines } from "../../multicast/sender.ts";
+import { startTv } from "../../multicast/tv.ts";
 
 const TTL_HELP = "multicast TTL, 0-255 (0: this host only; each router on the way takes 1)";
 

@@ -4,18 +4,16 @@
  *
  * @module
  */
-import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog } from "../cli/log.ts";
-import { hostPort, resolveHost } from "../net/address.ts";
-
-import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../pmu/mod.ts";
-import { parsePmuServerOptions, pmuServerOptions } from "../pmu/cli.ts";
-import { startWsPmu } from "./ws_pmu.ts";
-import { closeCodeText, NORMAL_CLOSES } from "./close.ts";
-import { runWsPdc, targetUrl, urlHostPort } from "./ws_pdc.ts";
-import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
+import { defineCommand, flag, parsePort } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { listenOptions } from "../options.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../capture.ts";
+import { hostPort, resolveHost } from "../../net/address.ts";
+import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../../pmu/mod.ts";
+import { pmuServerOptions, servePmu } from "../pmu.ts";
+import { startWsPmu } from "../../ws/ws_pmu.ts";
+import { closeCodeText, NORMAL_CLOSES } from "../../ws/close.ts";
+import { runWsPdc, targetUrl, urlHostPort } from "../../ws/ws_pdc.ts";
 
 /** `pmu`'s option table for ws-pmu: no --split; --max-command is the WebSocket message cap. */
 function wsPmuOptions() {
@@ -38,14 +36,22 @@ function wsPmuOptions() {
   };
 }
 
+/** ws-pmu's address: the first of `host`'s, IPv4 or IPv6 (node:http listens on either). */
+async function firstAddress(host: string): Promise<string> {
+  try {
+    return (await resolveHost(host))[0].address;
+  } catch (e) {
+    throw new RunError(errorMessage(e));
+  }
+}
+
 export const wsPmu = defineCommand({
   name: "ws-pmu",
   summary: "PMU server over WebSocket (ws://tcpip.epfl.ch:5006)",
   part: "6 server",
   positionals: [],
   options: {
-    host: { type: "string", default: "0.0.0.0", arg: "HOST", help: "address to listen on" },
-    port: { type: "string", default: "5006", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...listenOptions("0.0.0.0", 5006, "TCP"),
     text: {
       type: "boolean",
       help: "send text frames (default: binary frames, as the course's server did)",
@@ -60,42 +66,13 @@ export const wsPmu = defineCommand({
   anything else  'Wrong command.', then close
 A plain HTTP request is answered 426 Upgrade Required. One log line per connection.`,
   example: "socklab ws-pmu --port 5006",
-  async run(args, io) {
-    const port = portOpt(args);
-    const {
-      count,
-      seed,
-      idleTimeout,
-      maxCommandBytes,
-      maxConnections,
-      maxPerPeer,
-      sessionLimit,
-      flood,
-    } = await parsePmuServerOptions(args);
-    const events = eventLog(args, io.log);
-    const hostArg = str(args, "host");
-    let hostname: string;
-    try {
-      hostname = (await resolveHost(hostArg))[0].address;
-    } catch (e) {
-      throw new RunError(errorMessage(e));
-    }
-    const server = await startWsPmu({
-      hostname,
-      port,
-      text: flag(args, "text"),
-      count,
-      seed,
-      flood,
-      idleTimeout,
-      maxCommandBytes,
-      maxConnections,
-      maxPerPeer,
-      sessionLimit,
-      log: events.log,
-    });
-    return serveUntilStopped(io, server, undefined, events);
-  },
+  run: (args, io) =>
+    servePmu(
+      args,
+      io,
+      firstAddress,
+      (options) => startWsPmu({ ...options, text: flag(args, "text") }),
+    ),
 });
 
 const PMU_MESSAGE = new RegExp(`^${MESSAGE_PREFIX}\\d+$`);

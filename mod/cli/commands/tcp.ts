@@ -4,23 +4,27 @@
  *
  * @module
  */
-import { defineCommand, flag, parsePort, portOpt, str } from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
-import { LIMIT_OPTIONS, parseLimitOptions } from "../cli/fair.ts";
-import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
-import { connectError } from "../net/errors.ts";
-import {
-  parsePmuServerOptions,
-  PDC_READ_OPTIONS,
-  pdcReadSize,
-  pmuServerOptions,
-  runPdc,
-} from "../pmu/cli.ts";
-import { echoExchange, startEchoServer } from "./echo.ts";
-import { startPmuServer } from "./pmu.ts";
-import { captureExchange } from "../packets/commands.ts";
+import { defineCommand, flag, parsePort, portOpt, str } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { serveLogged } from "../serve.ts";
+import { LOG_OPTIONS } from "../log.ts";
+import { LIMIT_OPTIONS, parseLimitOptions } from "../fair.ts";
+import { listenOptions, peerOptions } from "../options.ts";
+import { captureExchange } from "../capture.ts";
+import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../../net/address.ts";
+import { connectError } from "../../net/errors.ts";
+import { PDC_READ_OPTIONS, pdcReadSize, pmuServerOptions, runPdc, servePmu } from "../pmu.ts";
+import { echoExchange, startEchoServer } from "../../tcp/echo.ts";
+import { startPmuServer } from "../../tcp/pmu.ts";
+
+/** A TCP connection to `address` (shown as `host` in its error). */
+async function connectTcp(address: string, port: number, host: string): Promise<Deno.TcpConn> {
+  try {
+    return await Deno.connect({ hostname: address, port });
+  } catch (e) {
+    throw connectError(e, host, port);
+  }
+}
 
 export const echoServer = defineCommand({
   name: "echo-server",
@@ -28,8 +32,7 @@ export const echoServer = defineCommand({
   part: "1.2",
   positionals: [],
   options: {
-    host: { type: "string", default: "localhost", arg: "HOST", help: "address to listen on" },
-    port: { type: "string", default: "5002", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...listenOptions("localhost", 5002, "TCP"),
     ...LIMIT_OPTIONS,
     ...LOG_OPTIONS,
   },
@@ -38,15 +41,9 @@ export const echoServer = defineCommand({
   example: "socklab echo-server --port 5002",
   async run(args, io) {
     const port = portOpt(args);
-    const host = await ipv4Of(str(args, "host"));
-    const events = eventLog(args, io.log);
-    const server = await startEchoServer({
-      hostname: host,
-      port,
-      ...parseLimitOptions(args),
-      log: events.log,
-    });
-    return serveUntilStopped(io, server, undefined, events);
+    const hostname = await ipv4Of(str(args, "host"));
+    const limits = parseLimitOptions(args);
+    return serveLogged(args, io, (log) => startEchoServer({ hostname, port, ...limits, log }));
   },
 });
 
@@ -60,8 +57,7 @@ export const echoClient = defineCommand({
     optional: true,
   }],
   options: {
-    host: { type: "string", default: "localhost", arg: "HOST", help: "server address" },
-    port: { type: "string", default: "5002", arg: "PORT", help: "server TCP port" },
+    ...peerOptions("localhost", 5002, "TCP"),
     hold: {
       type: "boolean",
       help: "keep the connection open after the echo until Ctrl-C (for the ss questions)",
@@ -74,12 +70,7 @@ export const echoClient = defineCommand({
     const message = args.positionals[0] ?? "Oh Romeo, Romeo! wherefore art thou Romeo?";
     const hostArg = str(args, "host");
     const host = await ipv4Of(hostArg);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: host, port });
-    } catch (e) {
-      throw connectError(e, hostArg, port);
-    }
+    const conn = await connectTcp(host, port, hostArg);
     try {
       io.log(`sending: ${message}`);
       try {
@@ -107,13 +98,7 @@ export const pmu = defineCommand({
   part: "2 server",
   positionals: [],
   options: {
-    host: {
-      type: "string",
-      default: "0.0.0.0",
-      arg: "HOST",
-      help: "address to listen on (0.0.0.0: all IPv4 interfaces)",
-    },
-    port: { type: "string", default: "5003", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...listenOptions("0.0.0.0", 5003, "TCP"),
     ...pmuServerOptions,
   },
   description: `Answers one command per connection, then closes:
@@ -123,14 +108,7 @@ export const pmu = defineCommand({
   anything else  'Wrong command.' (also when no command arrives in time)
 Serves many clients at once; one log line per connection on stderr.`,
   example: "socklab pmu --port 5003 --count 15",
-  async run(args, io) {
-    const port = portOpt(args);
-    const parsed = await parsePmuServerOptions(args);
-    const hostname = await bindAddress(str(args, "host"));
-    const events = eventLog(args, io.log);
-    const server = await startPmuServer({ hostname, port, ...parsed, log: events.log });
-    return serveUntilStopped(io, server, undefined, events);
-  },
+  run: (args, io) => servePmu(args, io, bindAddress, startPmuServer),
 });
 
 /** Validates the server positional of an IPv4-only client; returns it. */
@@ -166,15 +144,7 @@ soon as it is complete, however TCP cut the stream into reads; anything else (a 
     const readSize = pdcReadSize(args);
     const address = await ipv4Of(server);
     await using _capture = await captureExchange(args, io, { proto: "tcp", port, host: address });
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: address, port });
-    } catch (e) {
-      throw connectError(e, server, port);
-    }
-    return await runPdc(io, conn, command, hostPort(server, port), {
-      trace,
-      readSize,
-    });
+    const conn = await connectTcp(address, port, server);
+    return await runPdc(io, conn, command, hostPort(server, port), { trace, readSize });
   },
 });

@@ -6,12 +6,12 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { defineCommand, flag, numOpt, parseChoice, str } from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { findProgram } from "../proc/sandbox.ts";
-import { gradeProgram, ISOLATIONS, programFiles } from "./engine.ts";
-import { PARTS } from "./parts.ts";
-import { formatReport } from "./report.ts";
+import { defineCommand, flag, numOpt, optionalNum, parseChoice, str } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { findProgram } from "../../proc/sandbox.ts";
+import { gradeProgram, ISOLATIONS, programFiles } from "../../grade/engine.ts";
+import { PARTS } from "../../grade/parts.ts";
+import { formatReport } from "../../grade/report.ts";
 
 export const grade = defineCommand({
   name: "grade",
@@ -102,10 +102,8 @@ goes on.`,
     }
     const timeLimit = numOpt(args, "time-limit", { min: 0.1, max: 3600 });
     const outputCap = numOpt(args, "output-limit", { min: 1024, integer: true });
-    const seedRaw = str(args, "seed");
-    const seed = seedRaw === undefined
-      ? Math.floor(Math.random() * 2 ** 31)
-      : numOpt(args, "seed", { integer: true, min: 0 });
+    const seed = optionalNum(args, "seed", { integer: true, min: 0 }) ??
+      Math.floor(Math.random() * 2 ** 31);
     const sciper = str(args, "sciper");
     if (!/^\d{6}$/.test(sciper)) throw new UsageError(`--sciper: '${sciper}' is not 6 digits`);
     if (!findProgram(args.rest[0])) {

@@ -9,23 +9,23 @@ import {
   defineCommand,
   flag,
   numOpt,
+  optionalNum,
   parseChoice,
-  parseNumber,
   parsePort,
   portOpt,
   str,
-} from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog, LOG_OPTIONS } from "../cli/log.ts";
-import { hostPort, ipFamily, resolveHost } from "../net/address.ts";
-
-import { MAX_SEED, randomSeed } from "../random.ts";
-import { sendHello, startHelloReceiver } from "./hello.ts";
-import { pdcTargets, resetExchange, runExperiment } from "./pdc_udp.ts";
-import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "./pmu_udp.ts";
-import { type AckSeparator, formatExperiment, MAX_RESET, summarize } from "./reset.ts";
-import { CAPTURE_OPTIONS, captureExchange } from "../packets/commands.ts";
+} from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { serveLogged, serveUntilStopped } from "../serve.ts";
+import { LOG_OPTIONS } from "../log.ts";
+import { listenOptions, peerOptions, portOption } from "../options.ts";
+import { CAPTURE_OPTIONS, captureExchange } from "../capture.ts";
+import { hostPort, ipFamily, resolveHost } from "../../net/address.ts";
+import { MAX_SEED, randomSeed } from "../../random.ts";
+import { sendHello, startHelloReceiver } from "../../udp/hello.ts";
+import { pdcTargets, resetExchange, runExperiment } from "../../udp/pdc_udp.ts";
+import { startPmuUdp, UDP_FAMILIES, type UdpFamily } from "../../udp/pmu_udp.ts";
+import { type AckSeparator, formatExperiment, MAX_RESET, summarize } from "../../udp/reset.ts";
 
 export const helloSend = defineCommand({
   name: "hello-send",
@@ -36,10 +36,7 @@ export const helloSend = defineCommand({
     help: "text to send (default: 'Hello, Romeo! ')",
     optional: true,
   }],
-  options: {
-    host: { type: "string", default: "localhost", arg: "HOST", help: "receiver address" },
-    port: { type: "string", default: "50007", arg: "PORT", help: "receiver UDP port" },
-  },
+  options: peerOptions("localhost", 50007, "UDP", "receiver"),
   example: "socklab hello-send 'Hello, Romeo! '",
   async run(args, io) {
     const port = portOpt(args, "port", false);
@@ -59,15 +56,7 @@ export const helloRecv = defineCommand({
   summary: "receive UDP datagrams and show their sender (Code B)",
   part: "1.1",
   positionals: [],
-  options: {
-    host: {
-      type: "string",
-      default: "0.0.0.0",
-      arg: "HOST",
-      help: "address to listen on (0.0.0.0: all IPv4 interfaces)",
-    },
-    port: { type: "string", default: "50007", arg: "PORT", help: "UDP port (0 picks a free one)" },
-  },
+  options: listenOptions("0.0.0.0", 50007, "UDP"),
   description:
     `For every datagram prints 'From: <address>:<port>' and 'Received: <text>' on stdout.`,
   example: "socklab hello-recv --port 50007",
@@ -115,7 +104,7 @@ export const pmuUdp = defineCommand({
       help:
         "address to listen on (default: 0.0.0.0 and ::, every interface; localhost: 127.0.0.1 and ::1)",
     },
-    port: { type: "string", default: "5004", arg: "PORT", help: "UDP port (0 picks a free one)" },
+    port: portOption(5004, "UDP"),
     family: {
       type: "string",
       default: "alternate",
@@ -166,10 +155,8 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
     const period = numOpt(args, "period", { min: 0.05, max: 86_400 });
     const drop = numOpt(args, "drop", { min: 0, max: 1 });
     const dropFirst = numOpt(args, "drop-first", { min: 0, integer: true });
-    const seedRaw = str(args, "seed");
-    const seed = seedRaw === undefined
-      ? randomSeed()
-      : parseNumber(seedRaw, "--seed", { integer: true, min: 0, max: MAX_SEED });
+    const seed = optionalNum(args, "seed", { integer: true, min: 0, max: MAX_SEED }) ??
+      randomSeed();
     const ackSep = parseChoice(str(args, "ack-sep"), "--ack-sep", [":", "="]) as AckSeparator;
     const hostArg = str(args, "host");
     const hosts = await serverHosts(hostArg);
@@ -189,19 +176,8 @@ an IPv4 sender while only IPv6 is served), and the family at each switch.`,
     }
     if (family === "4") delete hosts[6];
     if (family === "6") delete hosts[4];
-    const events = eventLog(args, io.log);
-    const server = await startPmuUdp({
-      hosts,
-      port,
-      family,
-      period,
-      drop,
-      dropFirst,
-      seed,
-      ackSep,
-      log: events.log,
-    });
-    return serveUntilStopped(io, server, undefined, events);
+    const options = { hosts, port, family, period, drop, dropFirst, seed, ackSep };
+    return serveLogged(args, io, (log) => startPmuUdp({ ...options, log }));
   },
 });
 
@@ -255,14 +231,8 @@ attempts, a histogram, the mean, the loss rate per attempt the runs imply
     const [server, portRaw] = args.positionals;
     const port = parsePort(portRaw, "<port>", false);
     const timeout = numOpt(args, "timeout", { min: 0.01, max: 3600 });
-    const maxRaw = str(args, "max-tries");
-    const maxTries = maxRaw === undefined
-      ? undefined
-      : parseNumber(maxRaw, "--max-tries", { integer: true, min: 1 });
-    const runsRaw = str(args, "runs");
-    const runs = runsRaw === undefined
-      ? undefined
-      : parseNumber(runsRaw, "--runs", { integer: true, min: 1, max: 100_000 });
+    const maxTries = optionalNum(args, "max-tries", { integer: true, min: 1 });
+    const runs = optionalNum(args, "runs", { integer: true, min: 1, max: 100_000 });
     const loss = numOpt(args, "loss", { min: 0, max: 0.999 });
     const command = str(args, "command");
     const json = flag(args, "json");

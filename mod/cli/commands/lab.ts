@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { defineCommand, numOpt, str } from "../cli/command.ts";
-import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { FAIR_OPTIONS, parseMaxPerPeer } from "../cli/fair.ts";
-import { type EventLog, eventLog, LOG_OPTIONS } from "../cli/log.ts";
-import type { Server } from "../net/server.ts";
-import { runDemo } from "./demo.ts";
-import { SERVICES } from "./services.ts";
+import { defineCommand, numOpt, str } from "../command.ts";
+import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { FAIR_OPTIONS, parseMaxPerPeer } from "../fair.ts";
+import { type EventLog, eventLog, LOG_OPTIONS } from "../log.ts";
+import type { Server } from "../../net/server.ts";
+import { runDemo } from "../../lab/demo.ts";
+import { SERVICES } from "../../lab/services.ts";
 
 function nameList(raw: string | undefined, what: string): string[] | undefined {
   if (raw === undefined) return undefined;

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { defineCommand, flag, parsePort, str } from "../cli/command.ts";
-import { UsageError } from "../errors.ts";
-import { formatSocketTable, readSockets } from "./sockets.ts";
+import { defineCommand, flag, parsePort, str } from "../command.ts";
+import { UsageError } from "../../errors.ts";
+import { formatSocketTable, readSockets } from "../../net/sockets.ts";
 
 export const sockets = defineCommand({
   name: "sockets",

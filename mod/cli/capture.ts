@@ -1,18 +1,19 @@
 /**
- * CLI of the lab's analysis half: `packets FILE`, a pcap file (from `--capture`, tcpdump
- * or Wireshark) shown in the lab's terms. The decoders are imported when the command runs
- * (node:crypto costs at every start otherwise).
+ * `--capture FILE` and `--packets` of every client that can record its exchange: tcpdump
+ * (mod/packets/capture.ts) runs around the exchange, and the recording is shown in the
+ * lab's terms like `socklab packets` (printPackets, which that command uses too). The
+ * decoders are imported when a recording is shown (node:crypto costs at every start
+ * otherwise).
  *
  * @module
  */
-import { type Args, type Command, flag, str } from "../cli/command.ts";
+import { type Args, flag, type Options, str } from "./command.ts";
 import { errorMessage, RunError } from "../errors.ts";
-import type { Io } from "../cli/io.ts";
-import { captureLine, type CaptureTarget, startCapture } from "./capture.ts";
-import { readInput } from "../net/files.ts";
+import type { Io } from "./io.ts";
+import { captureLine, type CaptureTarget, startCapture } from "../packets/capture.ts";
 
 /** `--capture FILE` and `--packets`, shared by every client that can record its exchange. */
-export const CAPTURE_OPTIONS: Command["options"] = {
+export const CAPTURE_OPTIONS = {
   capture: {
     type: "string",
     arg: "FILE",
@@ -23,7 +24,7 @@ export const CAPTURE_OPTIONS: Command["options"] = {
     type: "boolean",
     help: "after the exchange, show its packets on stderr like 'socklab packets'",
   },
-};
+} satisfies Options;
 
 /**
  * Start recording the exchange if `--capture` or `--packets` asks; disposing of the result
@@ -75,8 +76,8 @@ export async function printPackets(
   json: boolean,
   what: string,
 ): Promise<void> {
-  const { readPcap, PcapError } = await import("./pcap.ts");
-  const { analyze, formatAnalysis } = await import("./analyze.ts");
+  const { readPcap, PcapError } = await import("../packets/pcap.ts");
+  const { analyze, formatAnalysis } = await import("../packets/analyze.ts");
   let file;
   try {
     file = readPcap(bytes);
@@ -88,31 +89,3 @@ export async function printPackets(
   if (json) print(JSON.stringify(an, null, 2));
   else for (const line of formatAnalysis(an)) print(line);
 }
-
-export const packets: Command = {
-  name: "packets",
-  summary: "show a packet capture in the lab's terms (the Wireshark questions)",
-  part: "2-6 analysis",
-  positionals: [{
-    name: "file",
-    help: "pcap or pcapng file (from --capture, tcpdump -w or Wireshark)",
-  }],
-  options: {
-    json: { type: "boolean", help: "print the packets and the summary as JSON" },
-  },
-  description: `One line per packet: time since the first, direction (client -> server),
-TCP flags, relative seq and ack, window, payload length, and what the payload holds:
-PMU messages ('This is PMU data 3 .. 5'), flood bytes, the command, RESET:20 /
-OFFSET:7, a multicast datagram's ID and text, TLS records (handshake messages, version,
-cipher suite; the certificate when TLS 1.2 shows it), WebSocket (the HTTP upgrade, each
-frame's opcode, FIN, mask and length). Then a summary per conversation: sends vs data
-segments, bytes per segment, ACKs, retransmissions, handshake round trips.
-Reads pcap and pcapng files with Ethernet, Linux cooked (v1, v2), loopback or raw IP links.`,
-  example: "socklab packets pdc.pcap",
-  async run(args, io) {
-    const path = args.positionals[0];
-    const bytes = await readInput(path, "pcap file", 1 << 30);
-    await printPackets(io.out, bytes, flag(args, "json"), path);
-    return 0;
-  },
-};

@@ -1,8 +1,8 @@
 /**
- * npm:ws runs on Deno's node:net and node:http, whose errors carry Node's `code`
- * (`ECONNREFUSED`, `EADDRINUSE`...) instead of being `Deno.errors.*`. This maps them to
- * the Deno error classes, so the one-line messages of mod/net/errors.ts (`connectError`,
- * `listenError`) serve WebSocket sockets too.
+ * Deno's node: modules (node:net and node:http under npm:ws, node:dgram under udp/v6only.ts)
+ * throw errors that carry Node's `code` (`ECONNREFUSED`, `EADDRINUSE`...) instead of being
+ * `Deno.errors.*`. This maps them to the Deno error classes, so the one-line messages of
+ * errors.ts (`connectError`, `listenError`) serve those sockets too.
  *
  * @module
  */

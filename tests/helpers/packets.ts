@@ -1,9 +1,10 @@
 /**
- * Building frames byte by byte: the inverse of decode.ts, for fixtures and property tests
- * (checksums are left zero: the decoder does not verify them, like Wireshark by default).
+ * Building frames byte by byte: the inverse of mod/packets/decode.ts, for fixtures and
+ * property tests (checksums are left zero: the decoder does not verify them, like Wireshark
+ * by default). Tests only: nothing in mod/ or scripts/ builds frames.
  * @module
  */
-import { LINKTYPE } from "./pcap.ts";
+import { LINKTYPE } from "../../mod/packets/pcap.ts";
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -5,20 +5,14 @@
  *
  * @module
  */
-import { type Args, defineCommand, flag, given, numOpt, portOpt, str } from "../cli/command.ts";
-import { UsageError } from "../errors.ts";
-import { serveUntilStopped } from "../cli/serve.ts";
-import { eventLog } from "../cli/log.ts";
-import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../net/address.ts";
-import {
-  parsePmuServerOptions,
-  PDC_READ_OPTIONS,
-  pdcReadSize,
-  pmuServerOptions,
-  runPdc,
-} from "../pmu/cli.ts";
-import { connectSecure, lenientClose, loadCaCert } from "./client.ts";
-import { describeServerCert, loadIdentity, startSecurePmu } from "./server.ts";
+import { type Args, defineCommand, flag, given, numOpt, portOpt, str } from "../command.ts";
+import { UsageError } from "../../errors.ts";
+import { listenOptions, peerOptions } from "../options.ts";
+import { captureExchange } from "../capture.ts";
+import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../../net/address.ts";
+import { PDC_READ_OPTIONS, pdcReadSize, pmuServerOptions, runPdc, servePmu } from "../pmu.ts";
+import { connectSecure, lenientClose, loadCaCert } from "../../tls/client.ts";
+import { describeServerCert, loadIdentity, startSecurePmu } from "../../tls/server.ts";
 import {
   caInit,
   DEFAULT_NAMES,
@@ -27,8 +21,7 @@ import {
   opensslDate,
   signRequest,
   validName,
-} from "./ca.ts";
-import { captureExchange } from "../packets/commands.ts";
+} from "../../tls/ca.ts";
 
 const ACTIONS = ["init", "request", "sign"] as const;
 type Action = typeof ACTIONS[number];
@@ -188,13 +181,12 @@ export const securePmu = defineCommand({
     { name: "key", help: "its private key (PEM, not encrypted), e.g. CAMIPRO1_key.pem" },
   ],
   options: {
-    host: {
-      type: "string",
-      default: "localhost",
-      arg: "HOST",
-      help: "address to listen on (localhost: 127.0.0.1, as the handout hard-codes)",
-    },
-    port: { type: "string", default: "5003", arg: "PORT", help: "TCP port (0 picks a free one)" },
+    ...listenOptions(
+      "localhost",
+      5003,
+      "TCP",
+      "address to listen on (localhost: 127.0.0.1, as the handout hard-codes)",
+    ),
     ...pmuServerOptions,
   },
   description: `The PMU of part 2 (same commands, same answers) behind a TLS handshake that
@@ -203,24 +195,16 @@ certificate or key is an error at startup; a client whose handshake fails (plain
 client that rejects the certificate, one that says nothing) is logged and the server goes
 on. One log line per connection on stderr.`,
   example: "socklab secure-pmu CAMIPRO1.crt CAMIPRO1_key.pem",
-  async run(args, io) {
+  run(args, io) {
     const [certFile, keyFile] = args.positionals;
-    const port = portOpt(args);
-    const parsed = await parsePmuServerOptions(args);
-    const hostname = await bindAddress(str(args, "host"));
-    const id = await loadIdentity(certFile, keyFile);
-    const events = eventLog(args, io.log);
-    const server = await startSecurePmu({
-      hostname,
-      port,
-      ...parsed,
-      identity: id,
-      log: events.log,
+    return servePmu(args, io, bindAddress, async (options) => {
+      const identity = await loadIdentity(certFile, keyFile);
+      const server = await startSecurePmu({ ...options, identity });
+      const about = describeServerCert(identity.cert);
+      io.log(`certificate ${certFile}: ${about.line}`);
+      for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
+      return server;
     });
-    const about = describeServerCert(id.cert);
-    io.log(`certificate ${certFile}: ${about.line}`);
-    for (const w of about.warnings) io.log(`warning: certificate ${certFile}: ${w}`);
-    return serveUntilStopped(io, server, undefined, events);
   },
 });
 
@@ -233,13 +217,13 @@ export const securePdc = defineCommand({
     { name: "ca-certificate", help: "the CA certificate to trust (PEM), e.g. Part5.ca.crt" },
   ],
   options: {
-    host: {
-      type: "string",
-      default: "localhost",
-      arg: "HOST",
-      help: "server name (resolved to IPv4) or IP address; the certificate must be for it",
-    },
-    port: { type: "string", default: "5003", arg: "PORT", help: "server TCP port" },
+    ...peerOptions(
+      "localhost",
+      5003,
+      "TCP",
+      "server",
+      "server name (resolved to IPv4) or IP address; the certificate must be for it",
+    ),
     "no-hostname-check": {
       type: "boolean",
       help: "accept a certificate for any name (the course's client checked the chain only)",
@@ -274,9 +258,6 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
     const lenient = lenientClose(conn, () => {
       if (trace) io.log("the server closed the TCP connection without TLS close_notify");
     });
-    return await runPdc(io, lenient, command, hostPort(host, port), {
-      trace,
-      readSize,
-    });
+    return await runPdc(io, lenient, command, hostPort(host, port), { trace, readSize });
   },
 });

@@ -1,24 +1,36 @@
 /**
  * The PMU's command-line pieces shared by the stream PMUs and PDCs of parts 2, 5 and 6
  * (`pmu`, `secure-pmu`, `ws-pmu`; `pdc`, `secure-pdc`): the server options and their
- * parsing, the PDC's read options, and the PDC run that prints to the terminal. It sits in
- * the CLI layer (it parses arguments and writes to an {@link Io}); the protocol core next
- * to it (`mod.ts`) stays pure.
+ * parsing, the PDC's read options, and the PDC run that prints to the terminal. The
+ * protocol itself (mod/pmu/) stays pure; this is its command-line face.
  *
  * @module
  */
-import { type Args, flag, given, numOpt, type Options, parseNumber, str } from "../cli/command.ts";
-import type { Io } from "../cli/io.ts";
-import { FAIR_OPTIONS, parseFairOptions } from "../cli/fair.ts";
-import { LOG_OPTIONS } from "../cli/log.ts";
+import {
+  type Args,
+  flag,
+  given,
+  numOpt,
+  optionalNum,
+  type Options,
+  parseNumber,
+  portOpt,
+  str,
+} from "./command.ts";
+import type { Io } from "./io.ts";
+import { FAIR_OPTIONS, parseFairOptions } from "./fair.ts";
+import { LOG_OPTIONS } from "./log.ts";
+import { serveLogged } from "./serve.ts";
+import { CAPTURE_OPTIONS } from "./capture.ts";
+import type { Server } from "../net/server.ts";
 import { readInput } from "../net/files.ts";
 import { checkedConn, NotPmuProtocol, RefusalGate } from "../tcp/answer.ts";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { isPeerGone } from "../net/errors.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "../tcp/pdc.ts";
 import { DEFAULT_MAX_CONNECTIONS, type PmuServerOptions, type Split } from "../tcp/pmu.ts";
-import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "./mod.ts";
-import { CAPTURE_OPTIONS } from "../packets/commands.ts";
+import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
+import { MAX_SEED } from "../random.ts";
 
 /** The `--split` value: `random`, or a piece size k >= 1. */
 function parseSplit(raw: string | undefined): Split {
@@ -77,12 +89,8 @@ export const pmuServerOptions = {
 export async function parsePmuServerOptions(
   args: Args,
 ): Promise<Omit<PmuServerOptions, "hostname" | "port">> {
-  const count = str(args, "count") === undefined
-    ? undefined
-    : numOpt(args, "count", { min: 0, max: 1_000_000, integer: true });
-  const seed = str(args, "seed") === undefined
-    ? undefined
-    : numOpt(args, "seed", { min: 0, max: 2 ** 32 - 1, integer: true });
+  const count = optionalNum(args, "count", { min: 0, max: 1_000_000, integer: true });
+  const seed = optionalNum(args, "seed", { min: 0, max: MAX_SEED, integer: true });
   const idleTimeout = numOpt(args, "idle-timeout", { min: 0.001, max: 86_400 });
   const split = parseSplit(str(args, "split"));
   const maxCommandBytes = numOpt(args, "max-command", { min: 1, max: 1 << 20, integer: true });
@@ -112,6 +120,23 @@ export async function parsePmuServerOptions(
     flood,
     ...parseFairOptions(args),
   };
+}
+
+/**
+ * The run of a stream PMU command (pmu, secure-pmu, ws-pmu): `--port`, the PMU options,
+ * `--host` through `bindTo` (in that order: the first bad one is the error), then `start`
+ * with all of them and the per-event log, served until stopped.
+ */
+export async function servePmu(
+  args: Args,
+  io: Io,
+  bindTo: (host: string) => Promise<string>,
+  start: (options: PmuServerOptions) => Promise<Server>,
+): Promise<number> {
+  const port = portOpt(args);
+  const parsed = await parsePmuServerOptions(args);
+  const hostname = await bindTo(str(args, "host") ?? "");
+  return serveLogged(args, io, (log) => start({ hostname, port, ...parsed, log }));
 }
 
 /**
@@ -178,6 +203,6 @@ export const PDC_READ_OPTIONS = {
 
 /** The read size of a stream PDC: --read-size, else 1024 with --trace, else 65536. */
 export function pdcReadSize(args: Args): number {
-  if (str(args, "read-size") === undefined) return flag(args, "trace") ? 1024 : 65536;
-  return numOpt(args, "read-size", { min: 1, max: 1 << 20, integer: true });
+  return optionalNum(args, "read-size", { min: 1, max: 1 << 20, integer: true }) ??
+    (flag(args, "trace") ? 1024 : 65536);
 }
