@@ -117,10 +117,22 @@ Deno.test("pdcTargets: localhost is both loopbacks, literals as they are, bad na
   );
 });
 
+function listenBelowEphemeral(): Deno.DatagramConn {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    try {
+      return Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
+  throw new Error("no free UDP port in 20000-31999 after 50 tries");
+}
+
 Deno.test("DatagramReader: times out without losing the pending receive, races two sockets", async () => {
-  const a = new DatagramReader(
-    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
-  );
+  // A port below the ephemeral range (32768-60999): no other test's bind to port 0 can take it
+  // between the close and the bind again at the end.
+  const a = new DatagramReader(listenBelowEphemeral());
   const b = new DatagramReader(Deno.listenDatagram({ transport: "udp", hostname: "::1", port: 0 }));
   const tx4 = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const tx6 = Deno.listenDatagram({ transport: "udp", hostname: "::1", port: 0 });
