@@ -75,33 +75,84 @@ export interface PmuSessionReport {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const WRONG_BYTES = encoder.encode(WRONG_COMMAND);
+
+/** The first messages' bytes, encoded once for every session. */
+const MESSAGE_BYTES: Uint8Array[] = [];
+function messageBytes(i: number): Uint8Array {
+  if (i >= 1000) return encoder.encode(pmuMessage(i));
+  return MESSAGE_BYTES[i] ??= encoder.encode(pmuMessage(i));
+}
+
+/**
+ * A session's one timer. Every wait of a session (the command, a pause, a write the client does
+ * not take, the linger) sets its deadline here, and the one timer, armed for the earliest,
+ * checks it when it fires: a CMD_short:0 session made some 30 timers before (one per read, two
+ * per write), a sixth of the server's time (issue 29, deno --cpu-prof).
+ */
+class SessionClock {
+  #timer?: ReturnType<typeof setTimeout>;
+  #timerAt = Infinity;
+  #deadline = Infinity;
+  #expire?: () => void;
+
+  /** `expire` runs once `ms` have passed, unless the clock is set again or cleared first. */
+  set(ms: number, expire: () => void): void {
+    this.#deadline = performance.now() + Math.max(0, ms);
+    this.#expire = expire;
+    if (this.#deadline < this.#timerAt) this.#arm();
+  }
+
+  clear(): void {
+    this.#expire = undefined;
+    this.#deadline = Infinity;
+  }
+
+  /** Stops the timer (the session is over). */
+  dispose(): void {
+    this.clear();
+    clearTimeout(this.#timer);
+    this.#timerAt = Infinity;
+  }
+
+  #arm() {
+    clearTimeout(this.#timer);
+    this.#timerAt = this.#deadline;
+    this.#timer = setTimeout(() => this.#fire(), this.#deadline - performance.now());
+  }
+
+  #fire() {
+    this.#timerAt = Infinity;
+    const expire = this.#expire;
+    if (expire === undefined) return;
+    if (performance.now() < this.#deadline) return this.#arm();
+    this.clear();
+    expire();
+  }
+}
 
 /** Keeps at most one read pending on a connection (a timed-out read is reused later). */
 class ConnReader {
   #pending?: Promise<number | null>;
   readonly buf = new Uint8Array(4096);
-  constructor(readonly conn: Deno.Conn) {}
+  constructor(readonly conn: Deno.Conn, readonly clock: SessionClock) {}
 
-  /** The next read's size (null at EOF), or "timeout" after `ms`. */
+  /**
+   * The next read's size (null at EOF), or "timeout" after `ms`. A shutdown closes the
+   * connection (the session's hangUp), which ends a pending read.
+   */
   async read(ms: number, signal?: AbortSignal): Promise<number | null | "timeout"> {
     if (signal?.aborted) return "timeout";
     this.#pending ??= this.conn.read(this.buf);
     const p = this.#pending;
     p.catch(() => {}); // observed below or abandoned when the connection closes
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    const late = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), Math.max(0, ms));
-      onAbort = () => resolve("timeout");
-      signal?.addEventListener("abort", onAbort);
-    });
+    const late = new Promise<"timeout">((resolve) => this.clock.set(ms, () => resolve("timeout")));
     try {
       const r = await Promise.race([p, late]);
       if (r !== "timeout") this.#pending = undefined;
       return r;
     } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
+      this.clock.clear();
     }
   }
 }
@@ -122,12 +173,15 @@ async function pauseWatching(reader: ConnReader, ms: number, signal?: AbortSigna
   await pause(end - performance.now(), signal);
 }
 
-/** Writes all of `data`; `progress` hears of every write that took bytes. */
+/**
+ * Writes all of `data`; `progress` hears of every write that took bytes and left some (the
+ * last one is the caller's to see: it is done).
+ */
 async function writeAll(conn: Deno.Conn, data: Uint8Array, progress?: () => void): Promise<void> {
   let off = 0;
   while (off < data.length) {
     off += await conn.write(data.subarray(off));
-    progress?.();
+    if (off < data.length) progress?.();
   }
 }
 
@@ -144,6 +198,7 @@ async function send(
     const k = split === "random" ? randomInt(random, 1, Math.min(data.length, 64)) : split;
     await writeAll(conn, data.subarray(off, off + k), progress);
     off += k;
+    if (off < data.length) progress?.();
   }
 }
 
@@ -168,8 +223,12 @@ interface Session {
   idleMs: number;
   /** How long the end may take: the last answer's write, the drain after FIN. */
   lingerMs: number;
-  /** Write `data` (cut per `split`), hanging up on a client that takes nothing for idleMs. */
-  write(data: Uint8Array): Promise<void>;
+  clock: SessionClock;
+  /**
+   * Write `data` (cut per `split`), hanging up on a client that takes nothing for `ms`
+   * (default idleMs), with `why` as the report's error.
+   */
+  write(data: Uint8Array, ms?: number, why?: string): Promise<void>;
   /** Close the connection now (shutdown, a stalled client); closing twice is harmless. */
   hangUp(): void;
 }
@@ -198,6 +257,7 @@ export async function pmuSession(
       : errorMessage(e);
   } finally {
     signal?.removeEventListener("abort", s.hangUp);
+    s.clock.dispose();
     s.hangUp();
     report.seconds = (performance.now() - s.started) / 1000;
   }
@@ -225,26 +285,24 @@ function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
   };
   // A client that stops reading blocks the writes (the kernel's buffers are full; nothing is
   // buffered here): once it has taken nothing for the idle timeout, it is hung up on.
-  let stall: ReturnType<typeof setTimeout> | undefined;
-  const watch = () => {
-    clearTimeout(stall);
-    stall = setTimeout(() => {
-      report.error = `hung up: the client read nothing for ${idleMs / 1000} s`;
+  const clock = new SessionClock();
+  const stalled = `hung up: the client read nothing for ${idleMs / 1000} s`;
+  const write = async (data: Uint8Array, ms = idleMs, why = stalled) => {
+    const hangUpStalled = () => {
+      report.error = why;
       hangUp();
-    }, idleMs);
-  };
-  const write = async (data: Uint8Array) => {
-    watch();
+    };
+    clock.set(ms, hangUpStalled);
     try {
-      await send(conn, data, split, random, watch);
+      await send(conn, data, split, random, () => clock.set(ms, hangUpStalled));
     } finally {
-      clearTimeout(stall);
+      clock.clear();
     }
     report.bytes += data.length;
   };
   return {
     conn,
-    reader: new ConnReader(conn),
+    reader: new ConnReader(conn, clock),
     report,
     opts,
     random,
@@ -252,6 +310,7 @@ function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
     started: performance.now(),
     idleMs,
     lingerMs: Math.min(idleMs, 2000),
+    clock,
     write,
     hangUp,
   };
@@ -310,7 +369,7 @@ async function answer(s: Session, cmd: PmuCommand): Promise<void> {
         await pauseWatching(s.reader, cmd.delay * 1000, signal);
       }
       if (signal?.aborted) throw new Error("server shutting down");
-      await s.write(encoder.encode(pmuMessage(i)));
+      await s.write(messageBytes(i));
       report.sent++;
     }
     return;
@@ -320,15 +379,7 @@ async function answer(s: Session, cmd: PmuCommand): Promise<void> {
   else {
     // A peer that cannot take 14 bytes (e.g. a TLS client that never finished its
     // handshake) is hung up on instead of holding the session.
-    const guard = setTimeout(() => {
-      report.error = "hung up: the peer did not take the answer";
-      s.hangUp();
-    }, s.lingerMs);
-    try {
-      await s.write(encoder.encode(WRONG_COMMAND));
-    } finally {
-      clearTimeout(guard);
-    }
+    await s.write(WRONG_BYTES, s.lingerMs, "hung up: the peer did not take the answer");
   }
   report.sent = 1;
 }

@@ -229,7 +229,7 @@ async function bindFixed(st: UdpPmu): Promise<Bound> {
 /** Serve on `rs` until `until` (ms since epoch; null: until closed). */
 async function serve(st: UdpPmu, rs: DatagramReader[], v6only: boolean, until: number | null) {
   while (!st.stopping.signal.aborted) {
-    const left = until === null ? 3_600_000 : until - Date.now();
+    const left = until === null ? Infinity : until - Date.now();
     if (left <= 0) return;
     const got = await DatagramReader.any(rs, left);
     if (got) await handle(st, got.reader, got.datagram.data, got.datagram.from, v6only);

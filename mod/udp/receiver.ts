@@ -33,10 +33,18 @@ type Outcome = { ok: true; datagram: Datagram } | { ok: false; error: unknown };
 /** What a reader and the servers use of a UDP socket: Deno's, or an IPv6-only one (v6only.ts). */
 export type UdpConn = Pick<Deno.DatagramConn, "receive" | "send" | "close" | "addr">;
 
+/**
+ * The largest UDP payload: each reader receives into one buffer of this size and copies the
+ * datagram out, where Deno's receive() without a buffer allocates (and zeroes) 64 KiB per
+ * datagram (issue 29: a third of pmu-udp's time, with the garbage collection it made).
+ */
+const MAX_DATAGRAM = 65_535;
+
 export class DatagramReader {
   readonly conn: UdpConn;
   #pending?: Promise<Outcome>;
   #closed = false;
+  #buf?: Uint8Array;
 
   constructor(conn: UdpConn) {
     this.conn = conn;
@@ -49,8 +57,12 @@ export class DatagramReader {
 
   /** The one pending receive, started if there is none. Never rejects. */
   #arm(): Promise<Outcome> {
-    return this.#pending ??= this.conn.receive().then(
-      ([data, from]) => ({ ok: true, datagram: { data, from: from as Deno.NetAddr } }),
+    this.#buf ??= new Uint8Array(MAX_DATAGRAM);
+    return this.#pending ??= this.conn.receive(this.#buf).then(
+      ([data, from]) => ({
+        ok: true,
+        datagram: { data: data.slice(), from: from as Deno.NetAddr },
+      }),
       (error) => ({ ok: false, error }),
     );
   }
@@ -69,8 +81,9 @@ export class DatagramReader {
   }
 
   /**
-   * The first datagram on any of `readers` within `timeoutMs`, with the reader
-   * it came on; null on timeout or when every reader is closed.
+   * The first datagram on any of `readers` within `timeoutMs` (Infinity: no
+   * timeout), with the reader it came on; null on timeout or when every reader
+   * is closed.
    */
   static async any(
     readers: readonly DatagramReader[],
@@ -78,10 +91,15 @@ export class DatagramReader {
   ): Promise<{ reader: DatagramReader; datagram: Datagram } | null> {
     const open = readers.filter((r) => !r.#closed);
     if (open.length === 0) return null;
+    if (timeoutMs === Infinity && open.length === 1) {
+      // A server's wait, until a datagram comes or the socket closes: no timer, no race.
+      const datagram = open[0].#take(await open[0].#arm());
+      return datagram ? { reader: open[0], datagram } : null;
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), Math.max(0, timeoutMs));
-    });
+    const timeout = timeoutMs === Infinity ? new Promise<null>(() => {}) : new Promise<null>(
+      (resolve) => timer = setTimeout(() => resolve(null), Math.max(0, timeoutMs)),
+    );
     try {
       const first = await Promise.race([
         timeout,
