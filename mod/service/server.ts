@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { errorMessage, RunError } from "../errors.ts";
 
 import { apiError, failed, handleApi } from "./api.ts";
@@ -148,21 +149,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         clearInterval(expiry);
         // Uploads still arriving end now (503): a stalled client cannot hold the shutdown.
         stopping.abort();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const http = Promise.race([
-          server.shutdown().then(() => true),
-          new Promise<false>((r) =>
-            timer = setTimeout(() => r(false), Math.min(HTTP_GRACE_MS, graceMs))
-          ),
-        ]).then((done) => {
-          clearTimeout(timer);
-          if (!done) {
-            opts.log(
-              `http: a client still sending after ${
-                Math.min(HTTP_GRACE_MS, graceMs)
-              } ms: not waiting`,
-            );
-          }
+        const httpGraceMs = Math.min(HTTP_GRACE_MS, graceMs);
+        const http = settledWithin(server.shutdown(), httpGraceMs).then((done) => {
+          if (!done) opts.log(`http: a client still sending after ${httpGraceMs} ms: not waiting`);
         });
         await Promise.all([pool?.stop(graceMs), http]);
         await store.close();
