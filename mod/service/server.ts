@@ -8,12 +8,14 @@
 import { settledWithin } from "../deadline.ts";
 import { errorMessage, RunError } from "../errors.ts";
 
-import { apiError, failed, handleApi } from "./api.ts";
+import { handleApi } from "./api.ts";
+import { asHttpError, json } from "./http.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Kind, Store } from "./store/store.ts";
 import { WorkerPool } from "./worker.ts";
 import type { Isolation } from "../grade/engine.ts";
-import { makePages, sessionSecret } from "./web/pages.ts";
+import { sessionSecret, type WebContext } from "./web/guards.ts";
+import { handlePages } from "./web/pages.ts";
 import { SessionSigner } from "./web/session.ts";
 
 export interface ServiceOptions {
@@ -90,17 +92,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     })
     : null;
   const stopping = new AbortController();
-  const ctx = {
-    stopping: stopping.signal,
-    store,
-    dataDir: opts.dataDir,
-    notify: () => pool?.notify(),
-    workerTimeoutMs: 3 * opts.leaseMs,
-    log: opts.log,
-  };
-  let pages: (req: Request) => Promise<Response | null>;
+  let ctx: WebContext;
   try {
-    pages = makePages(ctx, new SessionSigner(await sessionSecret(opts.dataDir)));
+    ctx = {
+      stopping: stopping.signal,
+      store,
+      dataDir: opts.dataDir,
+      notify: () => pool?.notify(),
+      workerTimeoutMs: 3 * opts.leaseMs,
+      log: opts.log,
+      signer: new SessionSigner(await sessionSecret(opts.dataDir)),
+    };
   } catch (e) {
     await store.close();
     throw new RunError(`the session key in ${opts.dataDir} is unusable: ${errorMessage(e)}`);
@@ -111,12 +113,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       hostname: opts.hostname,
       port: opts.port,
       onListen: () => {},
-      onError: (e) => failed(e, "http", opts.log),
-    }, async (req) => {
-      return await handleApi(req, ctx) ??
-        await pages(req) ??
-        apiError(404, `nothing at ${new URL(req.url).pathname}`);
-    });
+      onError: (e) => {
+        const err = asHttpError(e, "http", opts.log);
+        return json(err.status, { error: err.message }, err.headers);
+      },
+    }, async (req) => await handleApi(req, ctx) ?? await handlePages(req, ctx));
   } catch (e) {
     await store.close();
     if (e instanceof Deno.errors.AddrInUse) {
