@@ -58,6 +58,7 @@ import { errorAnswer } from "./answer.ts";
 import { bearerToken, userForToken } from "./auth.ts";
 import { gradeBook, gradeBookCsv } from "./course.ts";
 import {
+  type Access,
   type Call,
   download,
   type Handler,
@@ -123,6 +124,21 @@ function multipart(handler: (c: ApiCall, form: FormData) => Promise<Response>): 
     return await handler(c, form);
   };
 }
+
+/** A wrapper: a signed-in user whom the route's `access` admits, else 403. */
+function allowed(access: Access, handler: ApiHandler): ApiHandler {
+  return async (c) => {
+    if (!mayUse(access, c.who)) {
+      const who = access === "ta" ? "the teaching assistant" : "a student";
+      throw new HttpError(403, `only ${who} may do this`);
+    }
+    return await handler(c);
+  };
+}
+
+/** A line of the API's table: the route, its access enforced by {@link allowed}. */
+const api = (method: "GET" | "POST", path: string, access: Access, handler: ApiHandler) =>
+  route(method, path, access, allowed(access, handler));
 
 const me: ApiHandler = async ({ ctx, who }) => {
   const course = (await ctx.store.getCourse())!;
@@ -238,25 +254,25 @@ const gradeBookExport: ApiHandler = async ({ ctx }) =>
 
 /** Every route of the API; the doc comment above gives their JSON. */
 export const API_ROUTES = [
-  route("GET", "/api/me", "user", me),
-  route("POST", "/api/submissions", "user", submit),
-  route("GET", "/api/submissions", "user", mySubmissions),
-  route("GET", "/api/submissions/:id", "user", oneSubmission),
-  route("GET", "/api/submissions/:id/archive", "user", archiveDownload),
-  route("GET", "/api/submissions/:id/certificate", "user", certificateDownload),
-  route("GET", "/api/course", "ta", courseSummary),
-  route("GET", "/api/course/queue", "ta", queue),
-  route("GET", "/api/course/workers", "ta", workers),
-  route("GET", "/api/course/submissions", "ta", anySubmissions),
-  route("POST", "/api/course/rerun", "ta", rerunPart),
-  route("GET", "/api/course/gradebook", "ta", gradeBookJson),
-  route("GET", "/api/course/export", "ta", gradeBookExport),
+  api("GET", "/api/me", "user", me),
+  api("POST", "/api/submissions", "user", submit),
+  api("GET", "/api/submissions", "user", mySubmissions),
+  api("GET", "/api/submissions/:id", "user", oneSubmission),
+  api("GET", "/api/submissions/:id/archive", "user", archiveDownload),
+  api("GET", "/api/submissions/:id/certificate", "user", certificateDownload),
+  api("GET", "/api/course", "ta", courseSummary),
+  api("GET", "/api/course/queue", "ta", queue),
+  api("GET", "/api/course/workers", "ta", workers),
+  api("GET", "/api/course/submissions", "ta", anySubmissions),
+  api("POST", "/api/course/rerun", "ta", rerunPart),
+  api("GET", "/api/course/gradebook", "ta", gradeBookJson),
+  api("GET", "/api/course/export", "ta", gradeBookExport),
 ];
 
 /**
  * Answer a request under `/api/`; null for any other path (the web pages'
  * handler takes those). The token is checked first (401 on any path), then
- * the route (404, 405), then its access (403).
+ * the route (404, 405), then its access (403, {@link allowed}).
  */
 export async function handleApi(req: Request, ctx: ServiceContext): Promise<Response | null> {
   const url = new URL(req.url);
@@ -269,9 +285,6 @@ export async function handleApi(req: Request, ctx: ServiceContext): Promise<Resp
       });
     }
     const { route, params } = match(API_ROUTES, req, url);
-    if (!mayUse(route.access, who)) {
-      throw new HttpError(403, "only the teaching assistant may do this");
-    }
     return await route.handler({ req, url, params, ctx, who });
   } catch (e) {
     const path = url.pathname.replace(/\/+$/, "") || "/";

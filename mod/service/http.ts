@@ -5,8 +5,9 @@
  * handler or a wrapper says no (a status, one sentence, maybe headers such
  * as Retry-After), turned into a response in one place (answer.ts: JSON
  * under `/api/`, an HTML page elsewhere); the responses every route
- * builds from (each with {@link SECURITY_HEADERS}). A new route is a line in a table; a new check is a wrapper
- * around handlers (see `signedIn` in api.ts, `guard` and `formPost` in
+ * builds from (each with {@link SECURITY_HEADERS}). A new route is a line in
+ * a table; a new check is a wrapper around handlers (`allowed` and
+ * `multipart` in api.ts; `guard`, `sameOrigin` and `formPost` in
  * web/guards.ts).
  *
  * @module

@@ -57,9 +57,6 @@ import {
 import { errorMessage } from "../../errors.ts";
 import { readForm, UploadError } from "../upload.ts";
 
-export { SECURITY_HEADERS } from "../http.ts";
-export { sameSite, sessionSecret, type WebContext } from "./guards.ts";
-
 /** Program output shown on a page at most (the archive has all of it). */
 export const PAGE_OUTPUT_CAP = 64 * 1024;
 
@@ -108,10 +105,8 @@ async function courseOverview({ ctx, who }: PageCall, flash?: string): Promise<R
     const s = await store.getSubmission(submissionId);
     return { user: s?.userId ?? "?", kind: (s?.kind ?? "part2") as Kind };
   };
-  const [queuedJobs, runningJobs] = [
-    await store.listJobs("queued", 200),
-    await store.listJobs("running", 200),
-  ];
+  const queuedJobs = await store.listJobs("queued", 200);
+  const runningJobs = await store.listJobs("running", 200);
   const view = {
     name: course.name,
     policy: course.policy,
