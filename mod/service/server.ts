@@ -11,31 +11,21 @@ import { errorMessage, RunError } from "../errors.ts";
 import { handleApi } from "./api.ts";
 import { asHttpError, json } from "./http.ts";
 import { courseCa, openCourse } from "./course.ts";
-import type { Kind, Store } from "./store/store.ts";
-import { WorkerPool } from "./worker.ts";
-import type { Isolation } from "../grade/engine.ts";
+import type { Store } from "./store/store.ts";
+import { type WorkerOptions, WorkerPool } from "./worker.ts";
 import { sessionSecret, type WebContext } from "./web/guards.ts";
 import { handlePages } from "./web/pages.ts";
 import { SessionSigner } from "./web/session.ts";
 
-export interface ServiceOptions {
-  /** The course's data directory (the CA key; the SQLite database unless `db`). */
-  dataDir: string;
+/** The service: where its course is, where it listens, and its in-process workers. */
+export interface ServiceOptions
+  extends Pick<WorkerOptions, "dataDir" | "leaseMs" | "log" | "seed" | "isolation" | "kinds"> {
   /** PostgreSQL URL: the course's database is there, shared with other servers and workers. */
   db?: string;
-  /** The kinds the in-process workers grade (default all). */
-  kinds?: readonly Kind[];
   hostname: string;
   port: number;
   /** In-process worker slots (0: none). */
   workers: number;
-  /** Lease of a job, ms (a dead worker's job runs again after this). */
-  leaseMs: number;
-  log: (line: string) => void;
-  /** Fixed grader seed (tests). */
-  seed?: number;
-  /** How students' programs run (default "required"). */
-  isolation?: Isolation;
 }
 
 export interface Service {

@@ -19,6 +19,7 @@ import { errorMessage } from "../errors.ts";
 
 export interface WorkerOptions {
   store: Store;
+  /** The course's data directory (the course CA: DIR/ca.crt, and DIR/ca.key for ca-sign). */
   dataDir: string;
   slots: number;
   /** How long a job stays with a worker that stops answering, ms. */
