@@ -53,7 +53,9 @@ async function session(conn: Deno.Conn) {
       }
     } else if (cmd === "CMD_floodme") await writeAll(conn, flood);
     else await writeAll(conn, wrong);
-  } catch { /* the client left */ } finally {
+  } catch {
+    /* the client left */
+  } finally {
     try {
       conn.close();
     } catch { /* closed */ }

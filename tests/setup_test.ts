@@ -26,10 +26,14 @@ Deno.test("setup lists every peer the suite needs and, when it cannot install, s
   assert.deepEqual(list?.sort(), [
     "bubblewrap",
     "chromium",
+    "hyperfine", // the bench's anchors (scripts/bench/env.ts)
     "iproute2",
+    "nodejs",
     "openssl",
     "postgresql",
     "python3-websocket",
+    "python3-websockets",
+    "socat",
     "tcpdump",
   ]);
   // No openssl, bwrap or chromium on this PATH; SOCKLAB_SETUP=check installs nothing.
