@@ -22,7 +22,7 @@ import { randomInt, randomSeed, seededRandom } from "../random.ts";
 import { errorMessage, RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError } from "../net/errors.ts";
-import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
+import { closeQuietly, type EventSink, type Server, serverHandle } from "../net/server.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 import { acceptLoop } from "../net/accept.ts";
 import { pause } from "../deadline.ts";
@@ -441,8 +441,8 @@ export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "si
   name?: string;
   /** Seed of the per-connection randomness (default: random). */
   seed?: number;
-  /** Log sink (stderr in the CLI): one line per connection. */
-  log?: (line: string) => void;
+  /** Log sink (stderr in the CLI): one line per connection, made only if shown. */
+  log?: EventSink;
   /**
    * Runs on each accepted connection before its session (part 5: the TLS handshake, bounded
    * in time). A rejection is logged as `<peer> <message>` and closes the connection; the
@@ -531,7 +531,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     }
     const r = await pmuSession(conn, { ...opts, flood, random, signal: abort.signal });
     counts[r.kind]++;
-    log(reportLine(r));
+    log(() => reportLine(r));
   }
 
   const acceptor = acceptLoop({
