@@ -15,8 +15,11 @@
  */
 export type LogLine = string | (() => string);
 
-/** Where a server's per-event log goes: `log` of every server's options. */
-export type EventSink = (line: LogLine) => void;
+/**
+ * Where a server's per-event log goes: `log` of every server's options. `lines` says how many
+ * lines the entry holds (default 1), for a log that counts them without making them.
+ */
+export type EventSink = (line: LogLine, lines?: number) => void;
 
 /** The text of a {@link LogLine}. */
 export function lineText(line: LogLine): string {

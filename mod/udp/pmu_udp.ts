@@ -228,6 +228,14 @@ async function bindFixed(st: UdpPmu): Promise<Bound> {
 
 /** Serve on `rs` until `until` (ms since epoch; null: until closed). */
 async function serve(st: UdpPmu, rs: DatagramReader[], v6only: boolean, until: number | null) {
+  if (until === null && rs.length === 1) {
+    // One socket for good (`4`, `6`, `dual` on ::): the shortest loop, until it is closed.
+    const [r] = rs;
+    for (let d = await r.wait(); d !== null; d = await r.wait()) {
+      await handle(st, r, d.data, d.from, v6only);
+    }
+    return;
+  }
   while (!st.stopping.signal.aborted) {
     const left = until === null ? Infinity : until - Date.now();
     if (left <= 0) return;
@@ -255,7 +263,7 @@ async function handle(
   st.log(() => {
     const received = `Received ${showData(data)} from ${formatAddr(from)}`;
     return line ? `${received}\n${line()}` : received;
-  });
+  }, line ? 2 : 1);
   if (outcome === undefined) return;
   observe?.({
     at,

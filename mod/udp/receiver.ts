@@ -43,6 +43,8 @@ const MAX_DATAGRAM = 65_535;
 export class DatagramReader {
   readonly conn: UdpConn;
   #pending?: Promise<Outcome>;
+  /** The receive of {@link wait}, when one is pending. */
+  #waiting?: Promise<unknown>;
   #closed = false;
   #buf?: Uint8Array;
 
@@ -57,6 +59,7 @@ export class DatagramReader {
 
   /** The one pending receive, started if there is none. Never rejects. */
   #arm(): Promise<Outcome> {
+    if (this.#waiting) throw new Error("a receive of wait() is pending on this socket");
     this.#buf ??= new Uint8Array(MAX_DATAGRAM);
     return this.#pending ??= this.conn.receive(this.#buf).then(
       ([data, from]) => ({
@@ -75,6 +78,27 @@ export class DatagramReader {
     throw outcome.error;
   }
 
+  /**
+   * The next datagram, however long it takes (a server's wait); null once the reader is
+   * closed. The shortest way to a datagram (no timer, no race: pmu-udp's loop, issue 29); not
+   * to be mixed with {@link next} or {@link any} on the same reader.
+   */
+  async wait(): Promise<Datagram | null> {
+    if (this.#pending) return this.#take(await this.#pending);
+    if (this.#closed) return null;
+    const receiving = this.conn.receive(this.#buf ??= new Uint8Array(MAX_DATAGRAM));
+    this.#waiting = receiving;
+    try {
+      const [data, from] = await receiving;
+      return { data: data.slice(), from: from as Deno.NetAddr };
+    } catch (e) {
+      if (this.#closed) return null;
+      throw e;
+    } finally {
+      this.#waiting = undefined;
+    }
+  }
+
   /** The next datagram, or null if none came within `timeoutMs` (or the reader is closed). */
   next(timeoutMs: number): Promise<Datagram | null> {
     return DatagramReader.any([this], timeoutMs).then((r) => r?.datagram ?? null);
@@ -91,11 +115,6 @@ export class DatagramReader {
   ): Promise<{ reader: DatagramReader; datagram: Datagram } | null> {
     const open = readers.filter((r) => !r.#closed);
     if (open.length === 0) return null;
-    if (timeoutMs === Infinity && open.length === 1) {
-      // A server's wait, until a datagram comes or the socket closes: no timer, no race.
-      const datagram = open[0].#take(await open[0].#arm());
-      return datagram ? { reader: open[0], datagram } : null;
-    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = timeoutMs === Infinity ? new Promise<null>(() => {}) : new Promise<null>(
       (resolve) => timer = setTimeout(() => resolve(null), Math.max(0, timeoutMs)),
@@ -125,5 +144,6 @@ export class DatagramReader {
       } catch { /* already closed */ }
     }
     await this.#pending;
+    await this.#waiting?.catch(() => {});
   }
 }
