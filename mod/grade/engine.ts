@@ -75,6 +75,11 @@ export interface GradeRequest {
    * the outcome's `captures`. Without tcpdump or the privilege, one log line.
    */
   capture?: boolean;
+  /**
+   * Run Python unbuffered (PYTHONUNBUFFERED=1), unlike the course's scorer: a missing
+   * flush=True then loses nothing, and the report says its verdict is not the course's.
+   */
+  unbuffered?: boolean;
 }
 
 /** One run of the program during grading: which test, and how it ended. */
@@ -162,11 +167,13 @@ async function gradeHere(
     files: jail ? req.files ?? {} : undefined,
     signal: req.signal,
     captures,
+    unbuffered: req.unbuffered,
   };
   try {
     const tests = await part.run(ctx);
     req.signal?.throwIfAborted();
-    return { report: makeReport(part.name, tests), runs, captures: captures?.captures ?? [] };
+    const report = makeReport(part.name, tests, { unbuffered: req.unbuffered });
+    return { report, runs, captures: captures?.captures ?? [] };
   } finally {
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -11,7 +11,14 @@ import { randomInt, seededRandom } from "../random.ts";
 import type { Server } from "../net/server.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkFlood, checkPmuMessages, type Verdict } from "./checks.ts";
-import { captureRun, describeEnd, type GradeContext, programRun, showOutput } from "./part.ts";
+import {
+  captureRun,
+  describeEnd,
+  type GradeContext,
+  programRun,
+  showOutput,
+  unflushedReason,
+} from "./part.ts";
 import type { TestResult } from "./report.ts";
 
 /** How a test's server is started: n messages, writes cut into pieces or not. */
@@ -105,7 +112,14 @@ export async function gradePmuRun(
     const v = judge(sb.stdout.lines, sb.stdout.text);
     let detail = v.detail;
     if (v.passed && !exited) detail += "; note: the program did not exit when the server closed";
-    if (!v.passed && (r.timedOut || r.outputCapped || r.exitedByItself)) {
+    // Stopped with less of the server's data in the output than it sent: a buffer may hold it.
+    const lost = !v.passed &&
+      (run.count === undefined
+        ? sb.stdout.text.length < flood.length
+        : (sb.stdout.text.match(/This is PMU data \d+/g) ?? []).length < run.count);
+    const unflushed = lost ? unflushedReason(ctx, r) : undefined;
+    if (unflushed) detail += `; ${unflushed}`;
+    else if (!v.passed && (r.timedOut || r.outputCapped || r.exitedByItself)) {
       detail += `; the program ${describeEnd(r)}`;
     }
     return { name: run.name, passed: v.passed, scored: run.scored, detail };

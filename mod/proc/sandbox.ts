@@ -2,9 +2,12 @@
  * The one sandbox `grade` runs a student's program in.
  *
  * Always: its own process group (through setsid), a time limit, a cap on its
- * output, stdin closed or piped, and at the end everything it started
- * stopped (SIGTERM, a grace period, SIGKILL), without waiting on a pipe a
- * stray process holds open.
+ * output, stdin closed or piped, stdout and stderr pipes, no PYTHON* variable
+ * from this process's environment (`scorerEnv`), and at the end everything it
+ * started stopped (SIGTERM, a grace period, SIGKILL), without waiting on a
+ * pipe a stray process holds open. That is how the course's scorer ran
+ * programs (LAB-FACTS.md): a Python program stopped by SIGTERM dies without
+ * flushing, so what print() held in its buffer is lost, as it was there.
  *
  * With a {@link Jail} (root, bubblewrap; see `isolationProblem`), each run is
  * also isolated (bubblewrap as root, no user namespace, then setpriv):
@@ -14,7 +17,7 @@
  *   private /tmp, a fresh writable working directory holding only the files
  *   it was given; nothing of grade's directory, home or other runs;
  * - uid/gid 65534 (nobody) with no groups, no capabilities, no new
- *   privileges; a clean environment (PATH, HOME, LANG, PYTHONUNBUFFERED=1);
+ *   privileges; a clean environment (PATH, HOME, LANG, and what the caller adds);
  *   no descriptor but 0-2 (see `closeInheritedFds`);
  * - a seccomp filter (`seccompFilter`): no keyrings, no user namespaces;
  * - rlimits (CPU time, file size, open files) and a cgroup (processes,
@@ -50,5 +53,5 @@ export {
   type JailLimits,
 } from "./sandbox/jail.ts";
 export { closeInheritedFds, descendants, findProgram } from "./sandbox/processes.ts";
-export { Sandbox, type SandboxOptions, type SandboxResult } from "./sandbox/run.ts";
+export { Sandbox, type SandboxOptions, type SandboxResult, scorerEnv } from "./sandbox/run.ts";
 export { seccompFilter } from "./sandbox/seccomp.ts";

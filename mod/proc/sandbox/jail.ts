@@ -72,11 +72,15 @@ export interface JailedRun {
 
 let runCount = 0;
 
-/** Make the run's directory (its files in it) and cgroup; the argv that runs `program` jailed. */
+/**
+ * Make the run's directory (its files in it) and cgroup; the argv that runs `program` jailed,
+ * with `env` added to {@link JAIL_ENV}.
+ */
 export function prepareRun(
   jail: Jail,
   program: string[],
   files: Record<string, string>,
+  env: Record<string, string> = {},
 ): JailedRun {
   const id = `run-${++runCount}-${crypto.randomUUID().slice(0, 8)}`;
   const dir = `${jail.dir}/${id}`;
@@ -88,7 +92,8 @@ export function prepareRun(
   const bpf = filter ? `${dir}/seccomp.bpf` : "";
   if (filter) Deno.writeFileSync(bpf, filter, { mode: 0o600 });
   const mounts = jailMounts(dir, absDirs, jail.limits);
-  return { dir, cgroup, argv: jailArgv(cgroup, bpf, mounts, jail.limits, program) };
+  const argv = jailArgv(cgroup, bpf, mounts, jail.limits, { ...JAIL_ENV, ...env }, program);
+  return { dir, cgroup, argv };
 }
 
 /** Make `d` and its missing parents, traversable and owned by the jail's user. */
@@ -168,12 +173,14 @@ function jailMounts(dir: string, absDirs: Set<string>, l: JailLimits): string[] 
   return fs;
 }
 
-/** The jailed program's whole environment. */
+/**
+ * The jailed program's whole environment (with what the caller adds): no PYTHON* variable, as
+ * the course's scorer ran Python (see `scorerEnv` in run.ts).
+ */
 const JAIL_ENV = {
   PATH: JAIL_PATH,
   HOME: JAIL_HOME,
   LANG: "C.UTF-8",
-  PYTHONUNBUFFERED: "1",
 };
 
 /**
@@ -186,6 +193,7 @@ function jailArgv(
   bpf: string,
   mounts: string[],
   l: JailLimits,
+  env: Record<string, string>,
   program: string[],
 ): string[] {
   return [
@@ -213,7 +221,7 @@ function jailArgv(
     "--chdir",
     JAIL_HOME,
     "--clearenv",
-    ...Object.entries(JAIL_ENV).flatMap(([k, v]) => ["--setenv", k, v]),
+    ...Object.entries(env).flatMap(([k, v]) => ["--setenv", k, v]),
     "--",
     "setpriv",
     `--reuid=${JAIL_UID}`,
