@@ -21,9 +21,12 @@ import {
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
 
-/** How a test's server is started: n messages, writes cut into pieces or not. */
+/**
+ * How a test's server is started: n messages, writes cut into pieces or not; `log` gets the
+ * server's log lines (each about a connection: the program reached it).
+ */
 export type StartPmu = (
-  opts: { count: number; split: "none" | "random"; seed: number },
+  opts: { count: number; split: "none" | "random"; seed: number; log: (line: string) => void },
 ) => Promise<Server>;
 
 export interface PmuRun {
@@ -82,10 +85,12 @@ export async function gradePmuRun(
   start: StartPmu,
   run: PmuRun,
 ): Promise<TestResult> {
+  let connected = false;
   const server = await start({
     count: run.count ?? 15,
     split: run.split ?? "none",
     seed: ctx.seed,
+    log: () => connected = true,
   });
   const stopCapture = await captureRun(ctx, run.name, {
     proto: "tcp",
@@ -112,8 +117,9 @@ export async function gradePmuRun(
     const v = judge(sb.stdout.lines, sb.stdout.text);
     let detail = v.detail;
     if (v.passed && !exited) detail += "; note: the program did not exit when the server closed";
-    // Stopped with less of the server's data in the output than it sent: a buffer may hold it.
-    const lost = !v.passed &&
+    // It reached the server, was stopped, and less of the server's data is in the output than
+    // the server sent: Python's buffer may hold the rest.
+    const lost = !v.passed && connected &&
       (run.count === undefined
         ? sb.stdout.text.length < flood.length
         : (sb.stdout.text.match(/This is PMU data \d+/g) ?? []).length < run.count);
