@@ -26,7 +26,7 @@ export const grade = defineCommand({
     json: {
       type: "boolean",
       help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines ' +
-        "(each test: name, passed, scored, detail)",
+        '(each test: name, passed, scored, detail; with --unbuffered also "unbuffered", "note")',
     },
     verbose: { type: "boolean", short: "v", help: "show the program's stdout and stderr" },
     "time-limit": {
