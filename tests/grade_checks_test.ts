@@ -9,7 +9,8 @@ import {
   offsetsIn,
 } from "../mod/grade/checks.ts";
 import { floodText } from "../mod/pmu/flood.ts";
-import { escapeControls, formatReport, makeReport } from "../mod/grade/report.ts";
+import { escapeControls } from "../mod/escape.ts";
+import { formatReport, makeReport } from "../mod/grade/report.ts";
 
 const msgs = (n: number, pre = "") =>
   Array.from({ length: n }, (_, i) => `${pre}This is PMU data ${i}`);

@@ -5,7 +5,7 @@
  * the suite; elsewhere the tests are skipped, saying why.
  */
 import assert from "node:assert/strict";
-import { programFiles } from "../mod/grade/engine.ts";
+import { programFiles } from "../mod/grade/program.ts";
 import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
 import {
   cgroupBase,
