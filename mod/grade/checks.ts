@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { escapeControls } from "../escape.ts";
 
 /** The verdict of one check. */
 export interface Verdict {
@@ -15,9 +16,9 @@ export interface Verdict {
 
 const MSG_RE = /This is PMU data (\d+)/g;
 
-/** Shorten a line for a one-line report. */
+/** Shorten a line for a one-line report: quoted, every unsafe character escaped. */
 export function excerpt(s: string, max = 60): string {
-  const one = JSON.stringify(s.length > max ? s.slice(0, max) : s);
+  const one = escapeControls(JSON.stringify(s.length > max ? s.slice(0, max) : s));
   return one.length > max ? one.slice(0, max - 4) + '..."' : one;
 }
 

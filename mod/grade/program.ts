@@ -14,11 +14,20 @@ import { errorMessage } from "../errors.ts";
 import { escapeControls } from "../escape.ts";
 import { findProgram, inJailSystem } from "../proc/sandbox.ts";
 
+/**
+ * The program cannot be graded for a reason of its own (its script is
+ * missing, a file it names is refused): the student's to fix, so the
+ * scoring service records it as the job's result and never retries it.
+ */
+export class ProgramFault extends Error {
+  override name = "ProgramFault";
+}
+
 /** At most this many files (and bytes) of a directory go with a file named on the command line. */
 const SIBLINGS = { files: 100, bytes: 10 * 2 ** 20 };
 
 /** Interpreters whose first argument that is not an option is the script they run. */
-const INTERPRETER = /^(python[\d.]*|pypy[\d.]*|node|deno|ruby|perl|php|bash|sh|dash|zsh)$/;
+const INTERPRETER = /^(python[\d.]*|pypy[\d.]*|node|ruby|perl|php|bash|sh|dash|zsh)$/;
 
 /** A file name as grade prints it: the name the user gave, escaped. */
 const shown = (name: string) => `'${escapeControls(name)}'`;
@@ -67,7 +76,7 @@ export function programFiles(program: string[], cwd = Deno.cwd()): Record<string
     const here = resolve(cwd, arg);
     if (inJailSystem(here)) continue; // e.g. /usr/bin/python3: the sandbox shows it anyway
     const why = refusal(arg, here);
-    if (why) throw new Error(why);
+    if (why) throw new ProgramFault(why);
     try {
       if (!Deno.statSync(here).isFile) continue;
     } catch {
@@ -111,7 +120,9 @@ async function readAs(user: { uid: number; gid: number }, path: string): Promise
   }).output();
   if (!r.success) {
     const why = new TextDecoder().decode(r.stderr).trim().split("\n").at(-1) ?? "";
-    throw new Error(`cannot read ${shown(path)} as uid ${user.uid}: ${why.replace(/^cat: /, "")}`);
+    throw new ProgramFault(
+      `cannot read ${shown(path)} as uid ${user.uid}: ${why.replace(/^cat: /, "")}`,
+    );
   }
   return r.stdout;
 }
@@ -131,7 +142,7 @@ export async function stageFiles(
   let n = 0;
   for (const [seen, src] of Object.entries(files)) {
     const why = refusal(src, src);
-    if (why) throw new Error(why);
+    if (why) throw new ProgramFault(why);
     const bytes = user ? await readAs(user, src) : await Deno.readFile(src).catch((e) => {
       throw new Error(`cannot read ${shown(src)}: ${errorMessage(e)}`);
     });
@@ -151,7 +162,7 @@ export async function stageFiles(
  */
 export function checkProgram(program: string[], cwd = Deno.cwd()): void {
   const [cmd, ...args] = program;
-  if (cmd === undefined) throw new Error("no program to grade (give it after --)");
+  if (cmd === undefined) throw new ProgramFault("no program to grade (give it after --)");
   const what = `cannot run ${shown(program.join(" "))}`;
   if (cmd.includes("/")) {
     const here = resolve(cwd, cmd);
@@ -162,15 +173,15 @@ export function checkProgram(program: string[], cwd = Deno.cwd()): void {
         return null;
       }
     })();
-    if (!st?.isFile) throw new Error(`${what}: no file ${shown(here)}`);
+    if (!st?.isFile) throw new ProgramFault(`${what}: no file ${shown(here)}`);
     if (((st.mode ?? 0o111) & 0o111) === 0) {
-      throw new Error(
+      throw new ProgramFault(
         `${what}: ${shown(here)} is not executable (chmod +x it, or name its interpreter: ` +
           `python3 ${escapeControls(cmd)})`,
       );
     }
   } else if (!findProgram(cmd)) {
-    throw new Error(`${what}: ${shown(cmd)} is not found (is it on PATH, or give its path)`);
+    throw new ProgramFault(`${what}: ${shown(cmd)} is not found (is it on PATH, or give its path)`);
   }
   if (!INTERPRETER.test(basename(cmd))) return;
   const script = args.find((a) => !a.startsWith("-"));
@@ -179,11 +190,11 @@ export function checkProgram(program: string[], cwd = Deno.cwd()): void {
   try {
     if (!Deno.statSync(here).isFile) throw new Deno.errors.NotFound();
   } catch {
-    throw new Error(`${what}: no file ${shown(here)}`);
+    throw new ProgramFault(`${what}: no file ${shown(here)}`);
   }
   try {
     Deno.openSync(here).close();
   } catch (e) {
-    throw new Error(`${what}: ${shown(here)} cannot be read (${errorMessage(e)})`);
+    throw new ProgramFault(`${what}: ${shown(here)} cannot be read (${errorMessage(e)})`);
   }
 }

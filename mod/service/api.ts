@@ -23,7 +23,9 @@
  *   "files", "max_grade", "score", "success", "tests": [{"name", "passed",
  *   "scored", "detail"}], "error"}` (score fields null until done).
  * - `GET  /api/submissions/<id>/archive` -> `application/zip`
- *   `submission-<id>.zip`: the uploaded files, `output/result.json`
+ *   `submission-<id>.zip`: the uploaded files, `output/job.json` (`{"status",
+ *   "tries", "outcome", "grader_error"?}`: graded, or failed for the grader's
+ *   own reason), `output/result.json`
  *   (`{"max_grade", "score", "success", "tests"}`), `output/stdout.txt`,
  *   `output/stderr.txt`, each run's packets `output/<test>.pcap` (where the
  *   worker could capture: tcpdump, root), and for ca-sign `output/<name>.crt`.
@@ -245,6 +247,24 @@ export async function submissionArchive(store: Store, sub: Submission): Promise<
   const enc = new TextEncoder();
   const entries: Record<string, Uint8Array> = {};
   for (const f of await store.submissionFiles(sub.id)) entries[f.name] = f.bytes;
+  // Which it was: graded (the result is about the program), or a failure of the grader or
+  // the machine (not counted, retried up to MAX_TRIES), or not graded yet.
+  entries["output/job.json"] = enc.encode(
+    JSON.stringify(
+      {
+        status: sub.job.status,
+        tries: sub.job.tries,
+        outcome: sub.job.status === "done"
+          ? "graded: the result is what the program did"
+          : sub.job.status === "failed"
+          ? "the grader or the machine failed, not the program: it does not count"
+          : "not graded yet",
+        ...(sub.job.error ? { grader_error: sub.job.error } : {}),
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   const result = await store.latestResult(sub.id);
   if (result) {
     const { maxGrade, score, success, tests } = result;
