@@ -330,6 +330,7 @@ async function openJob(req: GradeRequest): Promise<JobPlace> {
  * that the program never runs as root; one note says what protection remains.
  */
 async function gradeBare(req: GradeRequest, why: string): Promise<GradeOutcome> {
+  closeInheritedFds(); // as the engine does: no descriptor of grade's parent reaches the program
   await using job = await openJob(req);
   await Deno.chmod(job.dir, 0o711); // the runs' homes are reached through it
   await Deno.mkdir(`${job.dir}/runs`, { mode: 0o711 });
