@@ -8,6 +8,7 @@
 import config from "../../deno.json" with { type: "json" };
 import type { Command } from "./command.ts";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
+import { escapeControls } from "../escape.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS, loadCommands } from "./table.ts";
 
@@ -81,7 +82,9 @@ export function findCommand(name: string): Promise<Command | undefined> {
 function unknownCommand(io: Io, name: string): number {
   const near = closestCommand(name);
   io.log(
-    `socklab: error: unknown command '${name}'${near ? `; did you mean '${near}'?` : ""}`,
+    `socklab: error: unknown command '${escapeControls(name)}'${
+      near ? `; did you mean '${near}'?` : ""
+    }`,
   );
   io.log("Run 'socklab --help' for the list of commands.");
   return 2;
@@ -99,7 +102,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     if (e instanceof OutputClosed) return 0;
     if (e instanceof OutputFailed) {
       const known = COMMANDS.some((c) => c.name === argv[0]);
-      io.log(`socklab${known ? ` ${argv[0]}` : ""}: error: ${e.message}`);
+      io.log(`socklab${known ? ` ${argv[0]}` : ""}: error: ${escapeControls(e.message)}`);
       return 1;
     }
     throw e;
@@ -113,7 +116,8 @@ async function runEngine(io: Io): Promise<number> {
     await engineMain(io.log, io.out);
     return 0;
   } catch (e) {
-    io.log(errorMessage(e));
+    // On stdout, where the outer grade reads the outcome: it says it once, in its own error.
+    io.out(JSON.stringify({ error: errorMessage(e) }));
     return 1;
   }
 }
@@ -145,7 +149,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (first.startsWith("-")) {
-    io.log(`socklab: error: unknown option '${first}' (options go after the command)`);
+    io.log(
+      `socklab: error: unknown option '${escapeControls(first)}' (options go after the command)`,
+    );
     io.log("Run 'socklab --help' for the list of commands.");
     return 2;
   }
@@ -164,12 +170,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return await cmd.run(args, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      io.log(`socklab ${cmd.name}: error: ${escapeControls(e.message)}`);
       io.log(`Run 'socklab ${cmd.name} --help' for usage.`);
       return 2;
     }
     if (e instanceof RunError) {
-      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      io.log(`socklab ${cmd.name}: error: ${escapeControls(e.message)}`);
       return 1;
     }
     throw e;
