@@ -154,7 +154,7 @@ export async function streamThroughput(ctx: BenchContext, floodBytes = 256 * 2 *
       ` ${floodBytes} bytes (pdc adds one final newline).`,
       "Profile (2026-11-24, deno --cpu-prof): pdc first ran at 59 MB/s (0.24x socat): 1 KiB" +
       " reads (op_read 16%), each decoded to a string and re-encoded for stdout" +
-      " (TextEncoder.encode 31%). pdc now copies a flood's bytes as received and reads 64 KiB" +
+      " (TextEncoder.encode 31%). pdc now copies a flood's bytes as received and reads 128 KiB" +
       " at a time unless --trace (mod/tcp/pdc.ts, mod/pmu/splitter.ts). 2026-12-06: op_read" +
       " (the kernel's copy) is 60% of pdc's samples; pdc and the floor are within the noise.",
     ];

@@ -161,9 +161,15 @@ export async function connectionRate(
     "What socklab pmu does above the floor: the connection limits (in all, per address), the" +
     " idle timeout and the stalled-client watch, the session limit, FIN then linger (so that" +
     " unread client bytes never reset the answer), one log line per connection (at most 500" +
-    " per 10 s). Profile (2026-12-06, deno --cpu-prof under this load): op_write 33%, then" +
-    " op_shutdown 7% (the FIN), garbage collection 4%; the timers, 16% before (one per read," +
-    " two per write), are one per session now (SessionClock in mod/tcp/pmu.ts).",
+    " per 10 s). Profile (2026-12-06, deno --cpu-prof, samples): the timers were 16% of the" +
+    " server's time (one per read, two per write: a node:timers Timeout costs ~6 us to make" +
+    " and clear), clock reads and 0 ms pauses between CMD_short:0's messages 6%; a session's" +
+    " waits now share one SessionClock (mod/deadline.ts), which makes no timer at all for a" +
+    " session shorter than a tick; each connection's read buffer is reused. Per 1,000" +
+    " exchanges against the floor (samples, back to back): op_write 125 vs 114 (the same" +
+    " writes; loopback writes cost more when the reader sleeps), the FIN 19 vs 23 (socklab's" +
+    " shutdown then close, the floor's close), accept 11 vs 8, socklab's own JavaScript ~15;" +
+    " V8's helper threads (concurrent GC) ~7 us per exchange vs 2.5.",
     problems.length === 0
       ? "every exchange of every run was verified correct."
       : `VERIFICATION FAILED: ${problems.join("; ")}`,
