@@ -11,6 +11,8 @@ import { fmtRatio } from "./stats.ts";
 const ROW = 26;
 const LABEL = 330;
 const PLOT = 420;
+/** Room right of the plot for the longest value and anchor name. */
+const RIGHT = 190;
 const TOP = 54;
 
 const escape = (s: string) =>
@@ -22,7 +24,7 @@ export function ratioChart(bars: readonly Bar[], title: string): string {
   const max = Math.max(2, Math.ceil(Math.max(...values, 0) * 2) / 2);
   const x = (v: number) => LABEL + (Math.min(v, max) / max) * PLOT;
   const height = TOP + bars.length * ROW + 40;
-  const width = LABEL + PLOT + 90;
+  const width = LABEL + PLOT + RIGHT;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `font-family="sans-serif" font-size="12">`,
@@ -42,16 +44,17 @@ export function ratioChart(bars: readonly Bar[], title: string): string {
   bars.forEach((b, i) => {
     const y = TOP + i * ROW;
     out.push(`<text x="${LABEL - 8}" y="${y + 15}" text-anchor="end">${escape(b.label)}</text>`);
-    const bar = (v: number | undefined, dy: number, fill: string, what: string) => {
+    const bar = (v: number | undefined, dy: number, fill: string, what: string, named: boolean) => {
       if (v === undefined) return;
+      const text = named ? `${fmtRatio(v)} ${what}` : fmtRatio(v);
       out.push(
         `<rect x="${LABEL}" y="${y + dy}" width="${x(v) - LABEL}" height="10" fill="${fill}">` +
           `<title>${escape(`${b.label}: ${fmtRatio(v)} ${what}`)}</title></rect>`,
-        `<text x="${x(v) + 4}" y="${y + dy + 9}" font-size="10">${fmtRatio(v)}</text>`,
+        `<text x="${x(v) + 4}" y="${y + dy + 9}" font-size="10">${escape(text)}</text>`,
       );
     };
-    bar(b.vsFloor, 2, "#2b5d8a", "the floor");
-    bar(b.vsAnchor, 13, "#9cc3e6", b.anchor ?? "the best anchor");
+    bar(b.vsFloor, 2, "#2b5d8a", "the floor", false);
+    bar(b.vsAnchor, 13, "#9cc3e6", b.anchor ?? "the best anchor", true);
   });
   out.push("</svg>", "");
   return out.join("\n");
