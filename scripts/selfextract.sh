@@ -33,22 +33,22 @@ owner_of() {
   echo "${3:-}"
 }
 
-# The cache folder: writable, and ours.
+# The cache folder, in $base: writable, and ours (set here, not echoed: a $(...) forks).
 cache_base() {
   if [ -n "${SOCKLAB_CACHE:-}" ]; then
-    echo "$SOCKLAB_CACHE"
+    base=$SOCKLAB_CACHE
     return
   fi
   case "${XDG_CACHE_HOME:-}" in
-    /*) echo "$XDG_CACHE_HOME/socklab" && return ;;
+    /*) base=$XDG_CACHE_HOME/socklab && return ;;
   esac
   case "${HOME:-}" in
     /*) if [ -d "$HOME" ] && [ -w "$HOME" ]; then
-      echo "$HOME/.cache/socklab"
+      base=$HOME/.cache/socklab
       return
     fi ;;
   esac
-  echo "${TMPDIR:-/tmp}/socklab-$(id -u)"
+  base=${TMPDIR:-/tmp}/socklab-$(id -u)
 }
 
 # Every start asks this: one ls for both sizes (each fork costs at every start). ls lists
@@ -93,7 +93,8 @@ unpack() {
   trap - EXIT INT TERM
 }
 
-dir="$(cache_base)/$key"
+cache_base
+dir="$base/$key"
 is_unpacked "$dir" || unpack "$dir"
 DENO_NO_UPDATE_CHECK=1
 export DENO_NO_UPDATE_CHECK
