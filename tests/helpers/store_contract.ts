@@ -396,3 +396,47 @@ contract(
     }
   },
 );
+
+contract(
+  "job counts, grading times and queue waits are read from the rows, bucketed; audit finds none",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "gus", name: "G", email: "g@x", role: "student" });
+    assert.deepEqual(await s.jobCounts(), []);
+    const empty = await s.gradingTimes([1000]);
+    assert.deepEqual({ ...empty }, { bounds: [1000], counts: [0], count: 0, sum: 0 });
+    // Queued at 0, 1, 2; taken at 500 (waited 500), 2001 (2000); the third stays queued.
+    for (const t of [0, 1, 2]) {
+      assert.ok(
+        !isRefusal(
+          await s.createSubmission(
+            { userId: "gus", kind: (["part2", "part3", "part6"] as const)[t], files: [] },
+            { now: t, cooldownMs: 0 },
+          ),
+        ),
+      );
+    }
+    const a = (await s.lease("w", 10_000, 500))!;
+    assert.ok(await s.complete(a.id, a.leaseId, { ...RESULT, durationMs: 1200 }, 600));
+    const b = (await s.lease("w", 10_000, 2001))!;
+    assert.ok(await s.complete(b.id, b.leaseId, { ...RESULT, durationMs: 30_000 }, 2100));
+    const counts = (await s.jobCounts()).map((c) => `${c.kind} ${c.status} ${c.n}`).sort();
+    assert.deepEqual(counts, ["part2 done 1", "part3 done 1", "part6 queued 1"]);
+    const g = await s.gradingTimes([1000, 5000, 60_000]);
+    assert.deepEqual(g.counts, [0, 1, 2]);
+    assert.equal(g.count, 2);
+    assert.equal(g.sum, 31_200);
+    const w = await s.queueWaits([499, 500, 1999, 2000]);
+    assert.deepEqual([w.counts, w.count, w.sum], [[0, 1, 1, 2], 2, 2500]);
+    const audit = await s.audit();
+    assert.deepEqual(audit.integrity, []);
+    assert.deepEqual(audit.doneWithoutResult, []);
+    assert.deepEqual(audit.signedWithoutCert, []);
+    assert.deepEqual(audit.counts, { users: 1, submissions: 3, jobs: 3, results: 2 });
+    assert.deepEqual(audit.submissionFiles.map((f) => f.files), [0, 0, 0]);
+    // A done job whose result row is gone is found.
+    await db.query(`DELETE FROM result_files WHERE job_id = ${a.id}`);
+    await db.query(`DELETE FROM results WHERE job_id = ${a.id}`);
+    assert.deepEqual((await s.audit()).doneWithoutResult, [a.id]);
+  },
+);

@@ -223,6 +223,14 @@ export class PostgresStore extends SqlStore implements S.Store {
     });
   }
 
+  /**
+   * PostgreSQL enforces the schema's keys and references on every write;
+   * its pages and indexes are checked by pg_amcheck (a server tool), not here.
+   */
+  protected integrity(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
   /** LISTEN on a dedicated connection (the client reconnects it by itself). */
   async onQueued(fn: () => void): Promise<() => Promise<void>> {
     const { unlisten } = await this.sql.listen(QUEUED, () => fn());

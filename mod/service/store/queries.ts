@@ -91,7 +91,47 @@ export const Q = {
   heartbeat: "UPDATE workers SET last_seen = ?, running = ? WHERE id = ?",
   unregisterWorker: "DELETE FROM workers WHERE id = ?",
   workers: "SELECT * FROM workers ORDER BY id",
+
+  jobCounts: `SELECT s.kind, j.status, COUNT(*) AS n FROM jobs j
+    JOIN submissions s ON s.id = j.submission_id GROUP BY s.kind, j.status`,
+  doneWithoutResult: `SELECT j.id FROM jobs j LEFT JOIN results r ON r.job_id = j.id
+    WHERE j.status = 'done' AND r.job_id IS NULL ORDER BY j.id`,
+  submissionFileCounts: `SELECT s.id, s.kind, COUNT(f.seq) AS files FROM submissions s
+    LEFT JOIN submission_files f ON f.submission_id = s.id GROUP BY s.id, s.kind ORDER BY s.id`,
+  signedWithoutCert: `SELECT r.job_id FROM results r JOIN submissions s ON s.id = r.submission_id
+    WHERE s.kind = 'ca-sign' AND r.success = 1 AND NOT EXISTS
+      (SELECT 1 FROM result_files f WHERE f.job_id = r.job_id AND f.name LIKE '%.crt')
+    ORDER BY r.job_id`,
+  tableCounts: `SELECT (SELECT COUNT(*) FROM users) AS users,
+    (SELECT COUNT(*) FROM submissions) AS submissions, (SELECT COUNT(*) FROM jobs) AS jobs,
+    (SELECT COUNT(*) FROM results) AS results`,
 } as const;
+
+/**
+ * A histogram of `value` (ms) over the rows of `from`: `n` rows, `total`
+ * their sum, `le_<i>` how many are at or under `bounds[i]` (cumulative).
+ */
+export function histogram(
+  value: string,
+  from: string,
+  bounds: readonly number[],
+): { sql: string; params: Param[] } {
+  const buckets = bounds.map((_, i) =>
+    `, SUM(CASE WHEN ${value} <= ? THEN 1 ELSE 0 END) AS le_${i}`
+  );
+  return {
+    sql: `SELECT COUNT(*) AS n, SUM(${value}) AS total${buckets.join("")} FROM ${from}`,
+    params: [...bounds],
+  };
+}
+
+/** Grading times: every result's duration. */
+export const GRADING_TIME = ["duration_ms", "results"] as const;
+/** Queue waits: from queued to taken, of every job a worker took (its last take). */
+export const QUEUE_WAIT = [
+  "started_at - enqueued_at",
+  "jobs WHERE started_at IS NOT NULL",
+] as const;
 
 /** A parameter of a statement. */
 export type Param = string | number | Uint8Array | null;

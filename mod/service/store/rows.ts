@@ -12,7 +12,9 @@ import { afterFailure, type Earlier, type SubmissionScore } from "../rules.ts";
 import type { Param } from "./queries.ts";
 import type {
   Course,
+  Histogram,
   Job,
+  JobCount,
   JobStatus,
   Kind,
   LeasedJob,
@@ -170,5 +172,19 @@ export function scoreFrom(r: AnyRow): SubmissionScore {
     submissionId: num(r.submission_id),
     score: num(r.score),
     maxGrade: num(r.max_grade),
+  };
+}
+
+export function jobCountFrom(r: AnyRow): JobCount {
+  return { kind: r.kind as Kind, status: r.status as JobStatus, n: num(r.n) };
+}
+
+/** queries.ts `histogram`'s one row (SUMs are NULL over no rows). */
+export function histogramFrom(r: AnyRow, bounds: readonly number[]): Histogram {
+  return {
+    bounds,
+    counts: bounds.map((_, i) => num(r[`le_${i}`] ?? 0)),
+    count: num(r.n),
+    sum: num(r.total ?? 0),
   };
 }

@@ -199,6 +199,37 @@ export interface SubmissionFilter {
   limit?: number;
 }
 
+/** How many jobs of a kind are in a status (the queue's depth, `/metrics`). */
+export interface JobCount {
+  kind: Kind;
+  status: JobStatus;
+  n: number;
+}
+
+/**
+ * A histogram of times, ms: `counts[i]` values at or under `bounds[i]`
+ * (cumulative, as Prometheus's `le` buckets), how many values, their sum.
+ */
+export interface Histogram {
+  bounds: readonly number[];
+  counts: number[];
+  count: number;
+  sum: number;
+}
+
+/** What `course check` reads: the rows a sound course never has, and its size. */
+export interface Audit {
+  /** The database's own check (SQLite: integrity_check, foreign_key_check); empty when sound. */
+  integrity: string[];
+  /** Jobs marked done that have no result row. */
+  doneWithoutResult: number[];
+  /** Every submission's kind and how many files it holds. */
+  submissionFiles: { id: number; kind: Kind; files: number }[];
+  /** Successful ca-sign results whose signed certificate is missing. */
+  signedWithoutCert: number[];
+  counts: { users: number; submissions: number; jobs: number; results: number };
+}
+
 export interface Store {
   /** Apply the migrations not applied yet; returns the schema version. */
   migrate(): Promise<number>;
@@ -289,6 +320,16 @@ export interface Store {
   heartbeat(id: string, running: number, now: number): Promise<void>;
   unregisterWorker(id: string): Promise<void>;
   listWorkers(): Promise<WorkerInfo[]>;
+
+  // -- operations: health, metrics, course check ---------------------------
+  /** Jobs by kind and status (every job ever queued, re-runs included). */
+  jobCounts(): Promise<JobCount[]>;
+  /** How long every result took to grade, ms, bucketed at `boundsMs`. */
+  gradingTimes(boundsMs: readonly number[]): Promise<Histogram>;
+  /** How long every job a worker took had waited since it was queued, ms. */
+  queueWaits(boundsMs: readonly number[]): Promise<Histogram>;
+  /** The database's consistency, for `course check` (reads everything: not for a request). */
+  audit(): Promise<Audit>;
 
   /**
    * Call `fn` whenever another process queues a job (PostgreSQL: LISTEN/
