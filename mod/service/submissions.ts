@@ -10,6 +10,8 @@
  */
 import { zipSync } from "fflate";
 import { download, type Handler, HttpError, type Who } from "./http.ts";
+import type { ServiceLog } from "./log.ts";
+import type { ServiceCounters } from "./metrics.ts";
 import { isGraded } from "./rules.ts";
 import {
   isRefusal,
@@ -34,7 +36,9 @@ export interface ServiceContext {
   notify: () => void;
   /** Workers silent for longer than this are not counted in the estimates, ms. */
   workerTimeoutMs: number;
-  log: (line: string) => void;
+  log: ServiceLog;
+  /** What this process counts for /metrics (submissions accepted, refused by reason). */
+  counters?: ServiceCounters;
   /** Aborted when the service stops: uploads still arriving are refused (503). */
   stopping?: AbortSignal;
 }
@@ -236,7 +240,11 @@ export async function rerun(ctx: ServiceContext, kind: Kind, userId?: string): P
   const subs = await ctx.store.listSubmissions({ kind, userId, status: "done" });
   for (const s of subs) await ctx.store.enqueue(s.id, Date.now());
   if (subs.length) ctx.notify();
-  ctx.log(`re-run: ${subs.length} ${kind} submission(s) queued again`);
+  ctx.log(`re-run: ${subs.length} ${kind} submission(s) queued again`, {
+    event: "rerun",
+    part: kind,
+    student: userId,
+  });
   return subs.length;
 }
 
@@ -251,6 +259,53 @@ export async function acceptSubmission(
   form: FormData,
   userId: string,
 ): Promise<Submission> {
+  try {
+    const made = await admit(ctx, form, userId);
+    if (ctx.counters) ctx.counters.accepted++;
+    ctx.log(`submission ${made.id} accepted: ${userId} ${made.kind}`, {
+      event: "submission.accepted",
+      submission: made.id,
+      student: userId,
+      part: made.kind,
+    });
+    return made;
+  } catch (e) {
+    if (e instanceof HttpError) {
+      const reason = e instanceof Refused ? e.reason : refusalReason(e);
+      ctx.counters?.refuse(reason);
+      ctx.log(`submission by ${userId} refused (${reason}): ${e.status}`, {
+        event: "submission.refused",
+        student: userId,
+        reason,
+      });
+    }
+    throw e;
+  }
+}
+
+/** Why a submission was refused, from the refusal's status (the counters' and the log's reason). */
+export function refusalReason(e: HttpError): string {
+  const reasons: Record<number, string> = {
+    400: "invalid",
+    403: "closed",
+    408: "too_slow",
+    413: "too_large",
+    415: "not_accepted",
+    429: "too_many",
+    503: "stopping",
+  };
+  return reasons[e.status] ?? `http_${e.status}`;
+}
+
+/** A refusal by the store's rules, with its reason (`active`, `cooldown`) for the counters. */
+class Refused extends UploadError {
+  constructor(readonly reason: string, message: string, retryAfter: number) {
+    super(429, message, "kind", { "retry-after": String(retryAfter) });
+  }
+}
+
+/** {@link acceptSubmission} but for the log and the counters. */
+async function admit(ctx: ServiceContext, form: FormData, userId: string): Promise<Submission> {
   const { policy } = (await ctx.store.getCourse())!;
   const sub = await checkUpload(form, userId, policy);
   const made = await ctx.store.createSubmission(sub, {
@@ -265,21 +320,19 @@ export async function acceptSubmission(
     const other = await ctx.store.getSubmission(made.submissionId);
     const pos = other?.job.status === "queued" ? await ctx.store.queuePosition(other.job.id) : null;
     const wait = other ? await estimateWait(ctx, other, pos) : null;
-    throw new UploadError(
-      429,
+    throw new Refused(
+      made.refused,
       `your ${sub.kind} submission ${made.submissionId} is still ${
         other?.job.status ?? "queued"
       }: ` +
         `submit again once it is graded`,
-      "kind",
-      { "retry-after": String(wait ?? 10) },
+      wait ?? 10,
     );
   }
   const secs = Math.ceil(made.retryAfterMs / 1000);
-  throw new UploadError(
-    429,
+  throw new Refused(
+    made.refused,
     `one ${sub.kind} submission every ${policy.cooldownSeconds} s: try again in ${secs} s`,
-    "kind",
-    { "retry-after": String(secs) },
+    secs,
   );
 }

@@ -36,6 +36,11 @@ import {
 import { certName, KIND_FILES } from "../../service/job.ts";
 import { SHUTDOWN_GRACE_MS, startService } from "../../service/server.ts";
 import { WorkerPool } from "../../service/worker.ts";
+import { courseIdentity, type Identity, readIdentity, serviceNames } from "../../service/https.ts";
+import { LOG_FORMATS, type ServiceLog, serviceLog } from "../../service/log.ts";
+import { readInputText } from "../../net/files.ts";
+import { PEM_CERT } from "../../tls/ca.ts";
+import type { Io } from "../io.ts";
 import { isPostgresUrl, redactUrl } from "../../service/store/open.ts";
 import {
   DEFAULT_POLICY,
@@ -73,6 +78,46 @@ function dbUrl(args: Args): string | undefined {
     );
   }
   return db;
+}
+
+const LOG_FORMAT_OPTION = {
+  type: "string",
+  default: "text",
+  arg: "FORMAT",
+  help: "text, or json: one object a line (time, level, event, msg, submission, student, " +
+    "part, duration_ms...) for a log collector",
+} as const;
+
+/** `--log-format F`: the service's log on stderr in that format. */
+function logOpt(args: Args, io: Io): ServiceLog {
+  return serviceLog(
+    parseChoice(str(args, "log-format") ?? "text", "--log-format", LOG_FORMATS),
+    io.log,
+  );
+}
+
+/** `--tls-cert F --tls-key K` or `--tls-self-signed NAMES`: HTTPS, or undefined for HTTP. */
+async function tlsOpt(args: Args, data: string, log: ServiceLog): Promise<Identity | undefined> {
+  const cert = str(args, "tls-cert"), key = str(args, "tls-key");
+  const self = str(args, "tls-self-signed");
+  if (self !== undefined && (cert !== undefined || key !== undefined)) {
+    throw new UsageError(
+      "--tls-self-signed makes its own certificate: leave out --tls-cert/--tls-key",
+    );
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (cert !== undefined) return await readIdentity(cert, key!);
+  if (self === undefined) return undefined;
+  const names = serviceNames(self);
+  const id = await courseIdentity(data, names);
+  log(
+    `https: ${id.made ? "made" : "using"} a certificate for ${names.join(", ")} signed by ` +
+      `the course CA (${courseCa(data).cert}: students trust it with 'submit --ca')`,
+    { event: "https.certificate" },
+  );
+  return id;
 }
 
 const ISOLATION_OPTION = {
@@ -135,12 +180,28 @@ export const serve = defineCommand({
       help: "how long a job stays with a worker that stopped answering before it runs again",
     },
     isolation: ISOLATION_OPTION,
+    "tls-cert": {
+      type: "string",
+      arg: "FILE",
+      help: "serve HTTPS (HTTP/1.1 and HTTP/2) with this PEM certificate (chain first)",
+    },
+    "tls-key": { type: "string", arg: "FILE", help: "the PEM private key of --tls-cert" },
+    "tls-self-signed": {
+      type: "string",
+      arg: "NAMES",
+      help: "serve HTTPS with a certificate the course CA signs for these host names " +
+        "(comma-separated; localhost, 127.0.0.1 and ::1 added), kept in DIR/https/",
+    },
+    "log-format": LOG_FORMAT_OPTION,
   },
-  description: `Serves the JSON API under /api/ (see 'socklab submit') and grades the
-queued submissions with N workers in this process. Prints
-'listening on http://<host>:<port>' on stderr when ready, one line per job.
-SIGINT/SIGTERM: stops taking jobs, lets running ones finish (after 30 s it
-stops them and hands them back to the queue), exits 0.`,
+  description: `Serves the JSON API under /api/ (see 'socklab submit') and the web pages,
+and grades the queued submissions with N workers in this process. Prints
+'listening on http://<host>:<port>' (https:// with TLS) on stderr when ready,
+one line per job. GET /healthz: {"db": "ok", "workers": N, "queue": N}, or
+503 when the database does not answer. GET /metrics: Prometheus, from this
+machine or with the teaching assistant's token. Never logs a token, a
+cookie or an upload. SIGINT/SIGTERM: stops taking jobs, lets running ones
+finish (after 30 s it stops them and hands them back to the queue), exits 0.`,
   example: "socklab serve --data course --host 0.0.0.0 --port 8080",
   async run(args, io) {
     const data = dataDir(args);
@@ -151,6 +212,7 @@ stops them and hands them back to the queue), exits 0.`,
       navigator.hardwareConcurrency;
     const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
     const seedRaw = Deno.env.get("SOCKLAB_GRADE_SEED");
+    const log = logOpt(args, io);
     const isolation = await isolationOpt(str(args, "isolation"));
     const service = await startService({
       dataDir: data,
@@ -160,14 +222,15 @@ stops them and hands them back to the queue), exits 0.`,
       port,
       workers,
       leaseMs,
-      log: io.log,
+      log,
       seed: seedRaw ? Number(seedRaw) : undefined,
       isolation,
+      tls: await tlsOpt(args, data, log),
     });
     const course = (await service.store.getCourse())!;
     const students = (await service.store.listUsers("student")).length;
     const why = service.pool?.unisolated;
-    io.log(
+    log(
       `course '${course.name}': ${students} students; ${workers} worker(s)` +
         `${kinds ? ` grading ${kinds.join(", ")}` : ""}` +
         `${db ? ` on ${redactUrl(db)}` : ""}; ` +
@@ -176,12 +239,15 @@ stops them and hands them back to the queue), exits 0.`,
           : workers
           ? "each job isolated in its own sandbox"
           : "no workers here"),
+      { event: "service.course" },
     );
-    io.log(`listening on ${service.url}`);
+    log(`listening on ${service.url}`, { event: "service.listening", url: service.url });
     const sig = await io.stopped;
-    io.log(`${sig}: stopping (running jobs finish or go back to the queue)`);
+    log(`${sig}: stopping (running jobs finish or go back to the queue)`, {
+      event: "service.stopping",
+    });
     await service.close();
-    io.log("stopped");
+    log("stopped", { event: "service.stopped" });
     return 0;
   },
 });
@@ -315,13 +381,21 @@ Tokens are stored hashed: print them once, hand them out.`,
   },
 });
 
-/** An HTTP call to the service; network failures are RunErrors. */
-async function call(url: string, init: RequestInit): Promise<Response> {
+/** An HTTP call to the service (through `client`: `--ca`); network failures are RunErrors. */
+async function call(url: string, init: RequestInit, client?: Deno.HttpClient): Promise<Response> {
   try {
-    return await fetch(url, init);
+    return await fetch(url, client ? { ...init, client } : init);
   } catch (e) {
     throw new RunError(`cannot reach ${new URL(url).origin}: ${errorMessage(e)}`);
   }
+}
+
+/** `--ca FILE`: an HTTP client trusting that CA (as well as the system's), or undefined. */
+async function caClient(file: string | undefined): Promise<Deno.HttpClient | undefined> {
+  if (file === undefined) return undefined;
+  const pem = await readInputText(file, "CA certificate");
+  if (!PEM_CERT.test(pem)) throw new RunError(`${file} holds no PEM certificate`);
+  return Deno.createHttpClient({ caCerts: [pem] });
 }
 
 /** The body of an error response, as one sentence. */
@@ -361,6 +435,11 @@ export const submit = defineCommand({
       help: 'print {"id", "kind", "status", "max_grade", "score", "success", "tests"}',
     },
     "no-wait": { type: "boolean", help: "print the submission's id and queue position, and exit" },
+    ca: {
+      type: "string",
+      arg: "FILE",
+      help: "trust this CA certificate (PEM) for an https:// server, e.g. the course's ca.crt",
+    },
   },
   description: `Uploads the files, shows the queue position while waiting (stderr), then
 prints one line per test and the score, like 'grade'. part5 takes the
@@ -388,6 +467,7 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
     }
     const token = str(args, "token") ?? Deno.env.get("SOCKLAB_TOKEN");
     if (!token) throw new UsageError("--token is required (or set SOCKLAB_TOKEN)");
+    using client = await caClient(str(args, "ca"));
     const sciper = str(args, "sciper");
     if (kind === "part4-sender" && (!sciper || !/^\d{6}$/.test(sciper))) {
       throw new UsageError("part4-sender needs --sciper, your 6 digits");
@@ -406,7 +486,11 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
     }
     const auth = { authorization: `Bearer ${token}` };
     const api = (p: string) => new URL(p, base).href;
-    const res = await call(api("/api/submissions"), { method: "POST", body: form, headers: auth });
+    const res = await call(
+      api("/api/submissions"),
+      { method: "POST", body: form, headers: auth },
+      client,
+    );
     if (res.status !== 201) throw new RunError(await errorOf(res));
     const created = await res.json() as CreatedJson;
     const wait = (s: number | null) => (s === null ? "" : `, about ${s} s`);
@@ -420,7 +504,7 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
     let last = "";
     const deadline = Date.now() + WAIT_LIMIT_MS;
     while (Date.now() < deadline) {
-      const r = await call(api(`/api/submissions/${created.id}`), { headers: auth });
+      const r = await call(api(`/api/submissions/${created.id}`), { headers: auth }, client);
       if (!r.ok) throw new RunError(await errorOf(r));
       sub = await r.json() as SubmissionJson;
       if (sub.status === "done" || sub.status === "failed") break;
@@ -458,7 +542,11 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
       for (const line of formatReport(report, color)) io.out(line);
     }
     if (kind === "ca-sign" && sub.success) {
-      const r = await call(api(`/api/submissions/${sub.id}/certificate`), { headers: auth });
+      const r = await call(
+        api(`/api/submissions/${sub.id}/certificate`),
+        { headers: auth },
+        client,
+      );
       if (!r.ok) throw new RunError(await errorOf(r));
       const out = join(dirname(paths[0]), certName(paths[0]));
       try {
@@ -499,6 +587,7 @@ export const worker = defineCommand({
       help: "how long a job stays with this worker if it stops answering",
     },
     isolation: ISOLATION_OPTION,
+    "log-format": LOG_FORMAT_OPTION,
   },
   description: `A worker machine needs nothing but this executable and the database's URL:
 submissions, the course CA's certificate (part 5) and results live in the
@@ -519,6 +608,7 @@ queue when their leases expire.`,
       throw new UsageError(`--name: '${name}' is not a name (letters, digits, . _ : @ -)`);
     }
     const leaseMs = numOpt(args, "lease", { min: 0.5, max: 3600 }) * 1000;
+    const log = logOpt(args, io);
     const isolation = await isolationOpt(str(args, "isolation"));
     const store = await openCourse(undefined, db);
     // Part 5 is graded against the course CA's certificate: from the database.
@@ -537,7 +627,7 @@ queue when their leases expire.`,
         dataDir: dir,
         slots,
         leaseMs,
-        log: io.log,
+        log,
         seed: seedRaw ? Number(seedRaw) : undefined,
         name,
         kinds: REMOTE_KINDS,
@@ -545,16 +635,20 @@ queue when their leases expire.`,
       });
       await pool.start();
       const why = pool.unisolated;
-      io.log(
+      log(
         `worker ${pool.id}: ${slots} slot(s) on ${redactUrl(db)}, ` +
           `${
             why ? `grading UNISOLATED (${why}): trusted scripts only` : "each job isolated"
           }; ready`,
+        { event: "worker.ready", worker: pool.id },
       );
       const sig = await io.stopped;
-      io.log(`${sig}: stopping (running jobs finish or go back to the queue)`);
+      log(`${sig}: stopping (running jobs finish or go back to the queue)`, {
+        event: "worker.stopping",
+        worker: pool.id,
+      });
       await pool.stop(SHUTDOWN_GRACE_MS);
-      io.log("stopped");
+      log("stopped", { event: "worker.stopped", worker: pool.id });
       return 0;
     } finally {
       await store.close().catch(() => {});

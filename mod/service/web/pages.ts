@@ -17,6 +17,7 @@
 import { errorAnswer } from "../answer.ts";
 import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
 import { type Access, download, match, page, redirect, respond, route } from "../http.ts";
+import { healthz, metrics } from "../metrics.ts";
 import { isGraded } from "../rules.ts";
 import { isKind, type Kind, KINDS, type Submission } from "../store/store.ts";
 import {
@@ -234,7 +235,7 @@ const importRosterFile = formPost(async (c, form) => {
     return await courseOverview(c, errorMessage(e));
   }
   const { added, updated } = await importRoster(c.ctx.store, rows);
-  c.ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
+  c.ctx.log(`roster: ${added.length} added, ${updated} updated (web)`, { event: "roster" });
   // The browser's origin: behind a TLS proxy, the address students use.
   const base = c.req.headers.get("origin") ?? c.url.origin;
   const lines = ["id,token,link"];
@@ -254,6 +255,8 @@ const signed = (method: "GET" | "POST", path: string, access: Access, handler: P
 
 /** Every page, its method, who may open it, and its handler. */
 export const PAGE_ROUTES = [
+  route("GET", "/healthz", "anyone", healthz),
+  route("GET", "/metrics", "anyone", metrics),
   route("GET", "/static/style.css", "anyone", asset(STYLE_CSS, "text/css")),
   route("GET", "/static/live.js", "anyone", asset(LIVE_JS, "text/javascript")),
   route("GET", "/login", "anyone", loginForm),
@@ -273,13 +276,17 @@ export const PAGE_ROUTES = [
 ];
 
 /** Answer a request for a page (anything outside `/api/`); an unknown one is a 404 page. */
-export async function handlePages(req: Request, ctx: WebContext): Promise<Response> {
+export async function handlePages(
+  req: Request,
+  ctx: WebContext,
+  peer?: Deno.NetAddr,
+): Promise<Response> {
   const url = new URL(req.url);
   let viewer: Viewer | null = null;
   try {
     const { route, params } = match(PAGE_ROUTES, req, url);
     if (route.access !== "anyone") viewer = await viewerOf(req, ctx);
-    return await route.handler({ req, url, params, ctx, who: viewer });
+    return await route.handler({ req, url, params, ctx, who: viewer, peer });
   } catch (e) {
     return await errorAnswer(req, e, {
       what: `web: ${req.method} ${url.pathname}`,
