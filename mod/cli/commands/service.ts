@@ -36,6 +36,7 @@ import {
 import { certName, KIND_FILES } from "../../service/job.ts";
 import { SHUTDOWN_GRACE_MS, startService } from "../../service/server.ts";
 import { WorkerPool } from "../../service/worker.ts";
+import { backupCourse, checkCourse, restoreCourse } from "../../service/backup.ts";
 import { courseIdentity, type Identity, readIdentity, serviceNames } from "../../service/https.ts";
 import { LOG_FORMATS, type ServiceLog, serviceLog } from "../../service/log.ts";
 import { readInputText } from "../../net/files.ts";
@@ -270,7 +271,7 @@ export const course = defineCommand({
   summary: "create a course, import its roster, issue tokens, export the grade book",
   part: "scoring",
   positionals: [
-    { name: "action", help: "init, roster, token or export" },
+    { name: "action", help: "init, roster, token, export, backup, restore or check" },
     { name: "arg", help: "roster: the CSV file (id,name,email); token: the id", optional: true },
   ],
   options: {
@@ -294,6 +295,8 @@ export const course = defineCommand({
       help:
         `init: limit of each run of a student's program (default: ${DEFAULT_POLICY.timeLimitSeconds})`,
     },
+    out: { type: "string", arg: "FILE", help: "backup: the new backup file (.tar, .tar.gz)" },
+    from: { type: "string", arg: "FILE", help: "restore: the backup file" },
   },
   description: `  course init --data DIR             creates the course (DIR/socklab.db, the course
                                      CA DIR/ca.crt and its private key DIR/ca.key);
@@ -303,6 +306,14 @@ export const course = defineCommand({
   course token --data DIR ID         a new token for ID (the old one stops working)
   course export --data DIR           the grade book, CSV: one row per student, the
                                      kept score of each part
+  course backup --data DIR --out F   a consistent copy while serve runs: the database,
+                                     the course CA, the keys, in one tar file (F.tar,
+                                     F.tar.gz); with --db, only DIR's keys: pg_dump
+                                     the database (the command is printed)
+  course restore --from F --data NEW unpacks a backup into the new directory NEW,
+                                     checking every file and the database first
+  course check --data DIR            the database's integrity, every result and file,
+                                     the course CA; exit 1 if anything is wrong
 With --db URL the course's database is PostgreSQL (init still keeps the CA's
 key in --data; roster, token and export need only --db).
 Tokens are stored hashed: print them once, hand them out.`,
@@ -375,11 +386,60 @@ Tokens are stored hashed: print them once, hand them out.`,
         }
         return 0;
       }
+      case "backup":
+      case "restore":
+      case "check":
+        noArg();
+        return await courseOps(action, args, io, db);
       default:
-        throw new UsageError(`'${action}' is not a course action (init, roster, token, export)`);
+        throw new UsageError(
+          `'${action}' is not a course action (init, roster, token, export, backup, restore, check)`,
+        );
     }
   },
 });
+
+/** `course backup`, `restore` and `check`: the course's safe keeping. */
+async function courseOps(
+  action: "backup" | "restore" | "check",
+  args: Args,
+  io: Io,
+  db: string | undefined,
+): Promise<number> {
+  const data = dataDir(args);
+  if (action === "backup") {
+    const out = str(args, "out");
+    if (!out) throw new UsageError("course backup: --out FILE is required (e.g. course.tar.gz)");
+    const m = await backupCourse({ data, db, out });
+    const what = m.counts
+      ? `${m.counts.submissions} submissions, ${m.counts.results} results`
+      : "the keys of DIR only";
+    io.log(`backup ${out}: ${what}, ${Object.keys(m.files).length} file(s)`);
+    if (db !== undefined) {
+      io.log(
+        `the database is on PostgreSQL: dump it too, e.g. ` +
+          `pg_dump --format=custom --file course.pgdump '${redactUrl(db)}' ` +
+          `(restore: pg_restore --no-owner --dbname URL course.pgdump, then course check)`,
+      );
+    }
+    return 0;
+  }
+  if (action === "restore") {
+    const from = str(args, "from");
+    if (!from) throw new UsageError("course restore: --from FILE is required");
+    const m = await restoreCourse({ from, data });
+    io.log(
+      `restored the backup of ${m.created_at} into ${data}` +
+        (m.database === "postgresql" ? " (the keys; pg_restore the database)" : ""),
+    );
+    return 0;
+  }
+  const findings = await checkCourse({ data, db });
+  for (const f of findings) io.out(`${f.ok ? "ok" : "PROBLEM"}: ${f.what}`);
+  const bad = findings.filter((f) => !f.ok).length;
+  io.log(bad ? `${bad} problem(s) in the course` : "the course is sound");
+  return bad ? 1 : 0;
+}
 
 /** An HTTP call to the service (through `client`: `--ca`); network failures are RunErrors. */
 async function call(url: string, init: RequestInit, client?: Deno.HttpClient): Promise<Response> {
