@@ -10,13 +10,12 @@ import { unzipSync } from "fflate";
 import { within } from "../mod/deadline.ts";
 import { makeRequest } from "../mod/tls/ca.ts";
 import { initCourse } from "../mod/service/course.ts";
-import { startService } from "../mod/service/server.ts";
 import { dbPath, openStore } from "../mod/service/store/open.ts";
 import { isRefusal, type Kind, type Store } from "../mod/service/store/store.ts";
 import { runProc, runSocklab } from "../scripts/lib/proc.ts";
 import { pgBinDir } from "../scripts/lib/pg_cluster.ts";
 import { pgUnavailable, startPgCluster } from "./helpers/pg.ts";
-import { makeCourse, postSubmission, type Upload } from "./helpers/service.ts";
+import { makeCourse, postSubmission, serveInProcess, type Upload } from "./helpers/service.ts";
 
 interface Accepted {
   id: number;
@@ -65,14 +64,9 @@ Deno.test("a backup under a burst of submissions restores everything accepted be
   await using course = await makeCourse(students);
   await makeRequest({ key: `${course.dir}/x.key`, csr: `${course.dir}/x.csr` });
   const csr = await Deno.readFile(`${course.dir}/x.csr`);
-  const service = await startService({
-    dataDir: course.data,
-    hostname: "127.0.0.1",
-    port: 0,
+  const service = await serveInProcess(course, {
     workers: 1,
     kinds: ["ca-sign"],
-    leaseMs: 30_000,
-    log: () => {},
     isolation: "off",
   });
   const accepted: Accepted[] = [];
@@ -138,14 +132,7 @@ Deno.test("a backup under a burst of submissions restores everything accepted be
   }
 
   // The restored course serves: the TA's token, a student's archive with their file.
-  const again = await startService({
-    dataDir: restored,
-    hostname: "127.0.0.1",
-    port: 0,
-    workers: 0,
-    leaseMs: 30_000,
-    log: () => {},
-  });
+  const again = await serveInProcess({ data: restored });
   try {
     const one = before.find((a) => a.kind === "part2")!;
     const res = await fetch(`${again.url}/api/submissions/${one.id}/archive`, {

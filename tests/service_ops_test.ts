@@ -9,11 +9,10 @@
 import assert from "node:assert/strict";
 import { makeRequest } from "../mod/tls/ca.ts";
 import { courseIdentity, serviceNames } from "../mod/service/https.ts";
-import { startService } from "../mod/service/server.ts";
 import { runProc, runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { pgUnavailable, startPgCluster } from "./helpers/pg.ts";
 import { requireTool } from "./helpers/requires.ts";
-import { makeCourse, postSubmission, waitGraded } from "./helpers/service.ts";
+import { makeCourse, postSubmission, serveInProcess, waitGraded } from "./helpers/service.ts";
 import { initCourse } from "../mod/service/course.ts";
 
 // -- a parser of the Prometheus text format (0.0.4), strict where it matters --
@@ -107,14 +106,10 @@ async function csrIn(dir: string): Promise<string> {
 
 Deno.test("/metrics and /healthz: queue, jobs, histograms, workers, refusals; who may read", async () => {
   await using course = await makeCourse(["alice", "bob"]);
-  const service = await startService({
-    dataDir: course.data,
-    hostname: "127.0.0.1",
-    port: 0,
+  // part2 stays queued: the queue has depth.
+  const service = await serveInProcess(course, {
     workers: 1,
-    kinds: ["ca-sign"], // part2 stays queued: the queue has depth
-    leaseMs: 30_000,
-    log: () => {},
+    kinds: ["ca-sign"],
     isolation: "off",
   });
   try {
@@ -194,15 +189,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "socklab-ops-" });
     try {
       await initCourse(`${dir}/course`, { db: pg.url });
-      const service = await startService({
-        dataDir: `${dir}/course`,
-        db: pg.url,
-        hostname: "127.0.0.1",
-        port: 0,
-        workers: 0,
-        leaseMs: 30_000,
-        log: () => {},
-      });
+      const service = await serveInProcess({ data: `${dir}/course` }, { db: pg.url });
       try {
         const up = await fetch(`${service.url}/healthz`);
         assert.deepEqual(await up.json(), { db: "ok", workers: 0, queue: 0 });
@@ -223,6 +210,32 @@ Deno.test({
   },
 });
 
+/**
+ * `socklab serve` over HTTPS on `data` (no workers unless `extra` says),
+ * its URL and a client that trusts the course CA; stopped on dispose.
+ */
+async function httpsServe(data: string, extra: string[]) {
+  const proc = spawnSocklab(["serve", "--data", data, "--port", "0", "--workers", "0", ...extra]);
+  try {
+    const url = (await proc.stderr.waitFor(/listening on (https:\/\/[^\s"]+)/, 30_000))[1];
+    const client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(`${data}/ca.crt`)],
+    });
+    return {
+      proc,
+      url,
+      client,
+      async [Symbol.asyncDispose]() {
+        client.close();
+        await proc.stop(10_000);
+      },
+    };
+  } catch (e) {
+    await proc.stop(2_000);
+    throw e;
+  }
+}
+
 /** Everything `serve` wrote to stderr, each line parsed as JSON. */
 function jsonLines(text: string): Record<string, unknown>[] {
   return text.trim().split("\n").map((line) => {
@@ -239,27 +252,15 @@ Deno.test("serve over HTTPS with the course CA; submit --ca; a JSON log with no 
   const curl = requireTool("curl", "curl");
   await using course = await makeCourse(["alice"]);
   const marker = `UPLOADED_CONTENT_${crypto.randomUUID()}`;
-  const args = [
-    "serve",
-    "--data",
-    course.data,
-    "--port",
-    "0",
+  const tls = ["--tls-self-signed", "lab3.example.edu", "--log-format", "json"];
+  await using serve = await httpsServe(course.data, [
     "--workers",
     "1",
     "--kinds",
     "ca-sign",
-    "--isolation",
-    "off",
-    "--tls-self-signed",
-    "lab3.example.edu",
-    "--log-format",
-    "json",
-  ];
-  await using serve = spawnSocklab(args);
-  const url = (await serve.stderr.waitFor(/listening on (https:\/\/[^\s"]+)/, 30_000))[1];
-  const ca = await Deno.readTextFile(`${course.data}/ca.crt`);
-  using client = Deno.createHttpClient({ caCerts: [ca] });
+    ...tls,
+  ]);
+  const { url, client } = serve;
 
   await assert.rejects(fetch(`${url}/healthz`), (e: Error) => {
     assert.match(`${e.message} ${e.cause}`, /invalid peer certificate: UnknownIssuer/);
@@ -325,8 +326,8 @@ Deno.test("serve over HTTPS with the course CA; submit --ca; a JSON log with no 
   assert.equal(submitted.code, 0, submitted.stderr);
   assert.match(await Deno.readTextFile(`${course.dir}/x.crt`), /BEGIN CERTIFICATE/);
 
-  assert.equal((await serve.stop(10_000)).code, 0);
-  const log = serve.stderr.text;
+  assert.equal((await serve.proc.stop(10_000)).code, 0);
+  const log = serve.proc.stderr.text;
   for (const secret of [course.tokens.alice, course.ta, cookie.split("=")[1], marker]) {
     assert.ok(!log.includes(secret), `the log holds ${secret.slice(0, 12)}...`);
   }
@@ -358,23 +359,8 @@ Deno.test("serve: --tls-cert/--tls-key, a kept certificate reused, and bad TLS o
   assert.ok(late.made, "close to its end: renewed");
 
   const cert = `${course.data}/https/server.crt`, key = `${course.data}/https/server.key`;
-  await using serve = spawnSocklab([
-    "serve",
-    "--data",
-    course.data,
-    "--port",
-    "0",
-    "--workers",
-    "0",
-    "--tls-cert",
-    cert,
-    "--tls-key",
-    key,
-  ]);
-  const url = (await serve.stderr.waitFor(/listening on (https:\/\/\S+)/, 30_000))[1];
-  using client = Deno.createHttpClient({
-    caCerts: [await Deno.readTextFile(`${course.data}/ca.crt`)],
-  });
+  await using serve = await httpsServe(course.data, ["--tls-cert", cert, "--tls-key", key]);
+  const { url, client } = serve;
   assert.equal((await fetch(`${url}/healthz`, { client })).status, 200);
 
   const bad = async (extra: string[], re: RegExp, code = 2) => {

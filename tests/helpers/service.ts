@@ -9,7 +9,7 @@ import type { Isolation } from "../../mod/grade/engine.ts";
 import assert from "node:assert/strict";
 import { importRoster, initCourse } from "../../mod/service/course.ts";
 import { openStore } from "../../mod/service/store/open.ts";
-import type { Policy } from "../../mod/service/store/store.ts";
+import type { Kind, Policy } from "../../mod/service/store/store.ts";
 import { type Service, startService } from "../../mod/service/server.ts";
 import type { SubmissionJson } from "../../mod/service/api.ts";
 import { socklabArgv } from "../../scripts/lib/proc.ts";
@@ -51,12 +51,21 @@ export async function makeCourse(
 
 /** The service in this process on port 0; closes (quickly) on dispose. */
 export async function serveInProcess(
-  course: TestCourse,
-  opts: { workers?: number; leaseMs?: number; seed?: number; isolation?: Isolation } = {},
+  course: Pick<TestCourse, "data">,
+  opts: {
+    workers?: number;
+    leaseMs?: number;
+    seed?: number;
+    isolation?: Isolation;
+    kinds?: Kind[];
+    db?: string;
+  } = {},
 ): Promise<Service & AsyncDisposable & { logs: string[] }> {
   const logs: string[] = [];
   const s = await startService({
     dataDir: course.data,
+    db: opts.db,
+    kinds: opts.kinds,
     hostname: "127.0.0.1",
     port: 0,
     workers: opts.workers ?? 0,
