@@ -280,7 +280,7 @@ export async function acceptSubmission(
   try {
     const made = await admit(ctx, form, userId);
     if (ctx.counters) ctx.counters.accepted++;
-    ctx.log(`submission ${made.id} accepted: ${userId} ${made.kind}`, {
+    ctx.log(`submission ${made.id} (${made.kind}) accepted from ${userId}`, {
       event: "submission.accepted",
       submission: made.id,
       student: userId,
