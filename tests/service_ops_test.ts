@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { makeRequest } from "../mod/tls/ca.ts";
 import { courseIdentity, serviceNames } from "../mod/service/https.ts";
+import { formatLog } from "../mod/service/log.ts";
 import { runProc, runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { pgUnavailable, startPgCluster } from "./helpers/pg.ts";
 import { requireTool } from "./helpers/requires.ts";
@@ -373,4 +374,23 @@ Deno.test("serve: --tls-cert/--tls-key, a kept certificate reused, and bad TLS o
   await bad(["--tls-self-signed", "bad name!"], /not a host name/);
   await bad(["--log-format", "xml"], /--log-format/);
   await bad(["--tls-cert", key, "--tls-key", key], /holds no PEM certificate/, 1);
+});
+
+Deno.test("log lines: text ignores the fields, JSON carries them; a token is masked in both", () => {
+  const token = "slk_" + "A".repeat(43);
+  const text = formatLog("text", `sent ${token} by mistake`, { event: "x", student: "alice" });
+  assert.equal(text, "sent slk_[redacted] by mistake");
+  const json = JSON.parse(
+    formatLog("json", `job 3: ${token}`, { event: "job.done", part: "part2", duration_ms: 5 }, 0),
+  );
+  assert.deepEqual(json, {
+    time: "1970-01-01T00:00:00.000Z",
+    level: "info",
+    event: "job.done",
+    msg: "job 3: slk_[redacted]",
+    part: "part2",
+    duration_ms: 5,
+  });
+  const plain = JSON.parse(formatLog("json", "hello", undefined, 0));
+  assert.deepEqual([plain.event, plain.level], ["message", "info"]);
 });

@@ -2,7 +2,8 @@
  * The scoring service's web pages, served by `socklab serve` beside the JSON
  * API: sign-in with the personal link, the student's home, "New
  * submission", the submission's page (live), and the teaching assistant's
- * course overview. One route table ({@link PAGE_ROUTES}, on ../http.ts);
+ * course overview; `/healthz` and `/metrics` for machines (../metrics.ts).
+ * One route table ({@link PAGE_ROUTES}, on ../http.ts);
  * who may open each page and what a form must carry are wrappers
  * (guards.ts). Server-rendered HTML that works without JavaScript; the one
  * script (`/static/live.js`) only refreshes the result in place.
