@@ -26,6 +26,8 @@ export interface ServiceOptions
   port: number;
   /** In-process worker slots (0: none). */
   workers: number;
+  /** The course's clock for the calendar and accepted times (default: `Date.now`; tests set it). */
+  clock?: () => number;
 }
 
 export interface Service {
@@ -91,6 +93,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       notify: () => pool?.notify(),
       workerTimeoutMs: 3 * opts.leaseMs,
       log: opts.log,
+      now: opts.clock ?? Date.now,
       signer: new SessionSigner(await sessionSecret(opts.dataDir)),
     };
   } catch (e) {
