@@ -132,7 +132,7 @@ Deno.test("calendar: a part's own window, a student's extension, the sentences o
   );
   assert.match(
     lines.find((l) => l.startsWith("part6"))!,
-    /closes never, 10 attempts  \(its own\)$/,
+    /closes never, 10 attempts {2}\(its own\)$/,
   );
 });
 
