@@ -13,14 +13,14 @@ import type { Browser, Page } from "playwright-core";
 import { assertAccessible, launch, shot } from "./helpers/browser.ts";
 import {
   finishNext,
+  HANDOUT,
   makeCourse,
   postSubmission,
   serveInProcess,
   TestClock,
 } from "./helpers/service.ts";
 
-const OPENS = Date.UTC(2021, 10, 4, 22, 55);
-const CLOSES = Date.UTC(2021, 10, 17, 22, 55);
+const { opens: OPENS, closes: CLOSES } = HANDOUT;
 const MIN = 60_000;
 
 /** Elements whose content is wider than they are (a table cut, a page scrolling sideways). */

@@ -9,16 +9,13 @@
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
 import { runSocklab } from "../scripts/lib/proc.ts";
-import { finishNext, makeCourse, postSubmission, serveInProcess } from "./helpers/service.ts";
-
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "socklab-calendar-cli-" });
-  return Object.assign(dir, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  }) as string & AsyncDisposable;
-}
+import {
+  finishNext,
+  makeCourse,
+  postSubmission,
+  serveInProcess,
+  tempDir,
+} from "./helpers/service.ts";
 
 Deno.test("calendar cli: init with the handout's dates, calendar, extend, export --as-of", async () => {
   await using dir = await tempDir();

@@ -9,14 +9,14 @@
 import assert from "node:assert/strict";
 import {
   finishNext,
+  HANDOUT,
   makeCourse,
   postSubmission,
   serveInProcess,
   TestClock,
 } from "./helpers/service.ts";
 
-const OPENS = Date.UTC(2021, 10, 4, 22, 55);
-const CLOSES = Date.UTC(2021, 10, 17, 22, 55);
+const { opens: OPENS, closes: CLOSES } = HANDOUT;
 const MIN = 60_000;
 
 /** Sign in by the sign-in form (POST /login); the session cookie. */

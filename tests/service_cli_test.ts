@@ -2,16 +2,14 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { descendants } from "../mod/proc/sandbox.ts";
 import { runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
-import { fixture, getJson, postSubmission, waitGraded, waitStatus } from "./helpers/service.ts";
-
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "socklab-service-cli-" });
-  return Object.assign(dir, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  }) as string & AsyncDisposable;
-}
+import {
+  fixture,
+  getJson,
+  postSubmission,
+  tempDir,
+  waitGraded,
+  waitStatus,
+} from "./helpers/service.ts";
 
 /** `socklab serve` on port 0, its temporary files in `tmp`; returns the process and its URL. */
 async function serve(data: string, extra: string[] = [], tmp?: string) {

@@ -14,6 +14,7 @@ import { dbName, pgUnavailable, startPgCluster } from "./helpers/pg.ts";
 import {
   finishNext,
   getJson,
+  HANDOUT,
   makeCourse,
   postSubmission,
   serveInProcess,
@@ -21,9 +22,7 @@ import {
 } from "./helpers/service.ts";
 import type { PartJson, SubmissionJson } from "../mod/service/api.ts";
 
-/** The handout: opens Thu 4 Nov 2021 23:55, closes Wed 17 Nov 2021 23:55, Lausanne time. */
-const OPENS = Date.UTC(2021, 10, 4, 22, 55);
-const CLOSES = Date.UTC(2021, 10, 17, 22, 55);
+const { opens: OPENS, closes: CLOSES } = HANDOUT;
 const HOUR = 3600_000;
 const SCRIPT = "import sys\nprint(sys.argv)\n";
 

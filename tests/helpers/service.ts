@@ -209,3 +209,19 @@ export async function finishNext(store: Store, score: number | "grader failure")
   }
   throw new Error("unreachable");
 }
+
+/** The handout's calendar: opens Thu 4 Nov 2021 23:55, closes Wed 17 Nov 2021 23:55, Lausanne (CET). */
+export const HANDOUT = {
+  opens: Date.UTC(2021, 10, 4, 22, 55),
+  closes: Date.UTC(2021, 10, 17, 22, 55),
+};
+
+/** A temporary directory, removed on dispose. */
+export async function tempDir(prefix = "socklab-service-cli-"): Promise<string & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix });
+  return Object.assign(dir, {
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  }) as string & AsyncDisposable;
+}
