@@ -20,6 +20,7 @@ import {
   KINDS,
   type Policy,
   type Store,
+  type SubmissionScore,
 } from "./store/store.ts";
 
 /** The teaching assistant's user id. */
@@ -183,15 +184,21 @@ export async function extensionsByStudent(store: Store): Promise<Map<string, Ext
  * Every student's kept score of every part as of `asOf`: the best (or last)
  * among the submissions received before `asOf` and before that student's own
  * close of that part (their extension's, or the calendar's). A TA re-run of
- * such a submission counts with its new score, whenever it ran.
+ * such a submission counts with its new score, whenever it ran. `userId`:
+ * that student's only.
  */
-export async function countedScores(store: Store, asOf: number): Promise<GradeCell[]> {
+export async function countedScores(
+  store: Store,
+  asOf: number,
+  userId?: string,
+): Promise<GradeCell[]> {
   const { policy, calendar } = (await store.getCourse())!;
   const extensions = await extensionsByStudent(store);
-  return await store.keptScores(policy.keep, (s) => {
+  const counts = (s: SubmissionScore) => {
     const { closes } = windowOf(calendar, s.kind, extensions.get(s.userId) ?? []);
     return s.receivedAt <= asOf && (closes === null || s.receivedAt < closes);
-  });
+  };
+  return await store.keptScores(policy.keep, { userId, counts });
 }
 
 /**

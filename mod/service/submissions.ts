@@ -179,7 +179,13 @@ export async function attemptFacts(
   ctx: ServiceContext,
   subs: readonly Submission[],
 ): Promise<Map<number, AttemptFacts>> {
-  const kept = new Set((await countedScores(ctx.store, ctx.now())).map((c) => c.submissionId));
+  const users = new Set(subs.map((s) => s.userId));
+  const cells = await countedScores(
+    ctx.store,
+    ctx.now(),
+    users.size === 1 ? [...users][0] : undefined,
+  );
+  const kept = new Set(cells.map((c) => c.submissionId));
   const numbers = new Map<number, number>();
   const groups = new Map(subs.map((s) => [`${s.userId}\0${s.kind}`, s]));
   for (const { userId, kind } of groups.values()) {
@@ -250,9 +256,7 @@ export async function keptScoresOf(
   userId: string,
 ): Promise<Record<Kind, number | null>> {
   const scores = Object.fromEntries(KINDS.map((k) => [k, null])) as Record<Kind, number | null>;
-  for (const c of await countedScores(ctx.store, ctx.now())) {
-    if (c.userId === userId) scores[c.kind] = c.score;
-  }
+  for (const c of await countedScores(ctx.store, ctx.now(), userId)) scores[c.kind] = c.score;
   return scores;
 }
 
@@ -289,7 +293,7 @@ export async function partsOf(ctx: ServiceContext, userId: string): Promise<Stud
   const now = ctx.now();
   const extensions = await ctx.store.listExtensions(userId);
   const subs = await ctx.store.listSubmissions({ userId });
-  const cells = (await countedScores(ctx.store, now)).filter((c) => c.userId === userId);
+  const cells = await countedScores(ctx.store, now, userId);
   const windows = {} as Record<Kind, Window>;
   const parts = KINDS.map((kind): PartJson => {
     const w = windows[kind] = windowOf(course.calendar, kind, extensions);

@@ -530,20 +530,31 @@ contract(
   },
 );
 
-contract("kept scores among what a cut admits; a re-run counts with its new score", async (db) => {
-  const s = await db.open();
-  await s.upsertUser({ id: "nia", name: "N", email: "", role: "student" });
-  for (const [at, score] of [[100, 2], [200, 3], [300, 4]]) {
-    assert.ok(!isRefusal(await submit(s, "nia", at)));
-    await grade(s, at + 1, score);
-  }
-  const before250 = (x: { receivedAt: number }) => x.receivedAt < 250;
-  const [cell] = await s.keptScores("best", before250);
-  assert.deepEqual([cell.score, cell.submissionId], [3, 2]);
-  assert.equal((await s.keptScores("last", before250))[0].score, 3);
-  assert.equal((await s.keptScores("best"))[0].score, 4);
-  await s.enqueue(2, 400); // a TA re-run, after the cut: its new score counts
-  await grade(s, 401, 1);
-  assert.equal((await s.keptScores("best", before250))[0].score, 2);
-  assert.deepEqual(await s.keptScores("best", () => false), []);
-});
+contract(
+  "kept scores among what a cut admits, of one student or all; a re-run counts anew",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "nia", name: "N", email: "", role: "student" });
+    for (const [at, score] of [[100, 2], [200, 3], [300, 4]]) {
+      assert.ok(!isRefusal(await submit(s, "nia", at)));
+      await grade(s, at + 1, score);
+    }
+    const before250 = (x: { receivedAt: number }) => x.receivedAt < 250;
+    await s.upsertUser({ id: "oz", name: "O", email: "", role: "student" });
+    assert.ok(!isRefusal(await submit(s, "oz", 150)));
+    await grade(s, 151, 4);
+    const counts = before250;
+    const [cell] = await s.keptScores("best", { counts, userId: "nia" });
+    assert.deepEqual([cell.score, cell.submissionId], [3, 2]);
+    assert.deepEqual((await s.keptScores("last", { counts })).map((c) => [c.userId, c.score]), [
+      ["nia", 3],
+      ["oz", 4],
+    ]);
+    assert.equal((await s.keptScores("best", { userId: "nia" }))[0].score, 4);
+    await s.enqueue(2, 400); // a TA re-run, after the cut: its new score counts
+    await grade(s, 401, 1);
+    assert.equal((await s.keptScores("best", { counts, userId: "nia" }))[0].score, 2);
+    assert.deepEqual(await s.keptScores("best", { counts: () => false }), []);
+    assert.deepEqual(await s.keptScores("best", { userId: "nobody" }), []);
+  },
+);

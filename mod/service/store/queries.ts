@@ -20,6 +20,13 @@ const USER_COLS = "id, name, email, role";
 const jobStatus = (order: "ASC" | "DESC", s = "s") =>
   `(SELECT status FROM jobs WHERE submission_id = ${s}.id ORDER BY id ${order} LIMIT 1)`;
 
+/** Every submission's latest result (of whom `and` says), oldest submission first. */
+const scores = (and: string) =>
+  `SELECT s.user_id, s.kind, s.id AS submission_id, s.created_at, s.received_at,
+    r.score, r.max_grade FROM submissions s JOIN results r ON r.submission_id = s.id
+    WHERE r.job_id = (SELECT MAX(job_id) FROM results WHERE submission_id = s.id) ${and}
+    ORDER BY s.user_id, s.kind, s.id`;
+
 export const Q = {
   course: "SELECT name, policy, calendar, created_at FROM course WHERE id = 1",
   createCourse:
@@ -87,10 +94,9 @@ export const Q = {
   latestResult: "SELECT * FROM results WHERE submission_id = ? ORDER BY job_id DESC LIMIT 1",
   resultFiles: "SELECT name, bytes FROM result_files WHERE job_id = ? ORDER BY seq",
   /** Every submission's latest result, oldest submission first (rules.ts `keptScores`). */
-  scores: `SELECT s.user_id, s.kind, s.id AS submission_id, s.created_at, s.received_at,
-    r.score, r.max_grade FROM submissions s JOIN results r ON r.submission_id = s.id
-    WHERE r.job_id = (SELECT MAX(job_id) FROM results WHERE submission_id = s.id)
-    ORDER BY s.user_id, s.kind, s.id`,
+  scores: scores(""),
+  /** The same, of one student (`?`). */
+  scoresOf: scores("AND s.user_id = ?"),
 
   registerWorker: `INSERT INTO workers (id, host, slots, started_at, last_seen, running)
     VALUES (?, ?, ?, ?, ?, 0)

@@ -176,11 +176,11 @@ export abstract class SqlStore {
     return await this.#result((await this.rows(Q.latestResult, [submissionId]))[0]);
   }
 
-  async keptScores(
-    keep: S.Policy["keep"],
-    counts?: (s: S.SubmissionScore) => boolean,
-  ): Promise<S.GradeCell[]> {
-    return keptScores(await this.all(row.scoreFrom, Q.scores), keep, counts);
+  async keptScores(keep: S.Policy["keep"], opts: S.ScoreFilter = {}): Promise<S.GradeCell[]> {
+    const scores = opts.userId === undefined
+      ? await this.all(row.scoreFrom, Q.scores)
+      : await this.all(row.scoreFrom, Q.scoresOf, opts.userId);
+    return keptScores(scores, keep, opts.counts);
   }
 
   // -- workers --------------------------------------------------------------

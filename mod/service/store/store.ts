@@ -275,6 +275,12 @@ export interface SubmissionScore {
   maxGrade: number;
 }
 
+/** Which submissions {@link Store.keptScores} keeps a score among. */
+export interface ScoreFilter {
+  userId?: string;
+  counts?: (s: SubmissionScore) => boolean;
+}
+
 export interface SubmissionFilter {
   userId?: string;
   kind?: Kind;
@@ -371,10 +377,11 @@ export interface Store {
   /** The result of the submission's latest done job. */
   latestResult(submissionId: number): Promise<Result | null>;
   /**
-   * Every (student, kind)'s kept score under `keep`, among the submissions
-   * `counts` admits (default: all; the grade book's cut at each close).
+   * Every (student, kind)'s kept score under `keep` (of `userId` only, if
+   * given), among the submissions `counts` admits (default: all; the grade
+   * book's cut at each close).
    */
-  keptScores(keep: Policy["keep"], counts?: (s: SubmissionScore) => boolean): Promise<GradeCell[]>;
+  keptScores(keep: Policy["keep"], opts?: ScoreFilter): Promise<GradeCell[]>;
 
   // -- workers ------------------------------------------------------------
   registerWorker(w: { id: string; host: string; slots: number }, now: number): Promise<void>;
