@@ -2,7 +2,7 @@
  * The course's calendar: its time zone, when each part opens and closes,
  * the attempt limit, and a student's extension on top (the data is
  * store.ts's {@link Calendar} and {@link Extension}; rules.ts applies the
- * {@link Window} this module works out). Times are read and shown in the
+ * {@link SubmitWindow} this module works out). Times are read and shown in the
  * course's zone with the built-in Temporal (no hand-written offset
  * arithmetic): `2021-11-17T23:55` is Lausanne's 23:55, a local time the
  * autumn change makes happen twice or the spring change skips is refused
@@ -12,7 +12,14 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { Calendar, Extension, Kind, PartCalendar, Refusal, Window } from "./store/store.ts";
+import type {
+  Calendar,
+  Extension,
+  Kind,
+  PartCalendar,
+  Refusal,
+  SubmitWindow,
+} from "./store/store.ts";
 
 /** An IANA zone's canonical name (`europe/zurich` -> `Europe/Zurich`), or a UsageError. */
 export function parseZone(name: string): string {
@@ -105,7 +112,7 @@ export function countdown(ms: number): string {
 }
 
 /** A part's calendar: its own times and limit over the course's. */
-export function partCalendar(cal: Calendar, kind: Kind): Window {
+export function partCalendar(cal: Calendar, kind: Kind): SubmitWindow {
   const own: PartCalendar = cal.parts[kind] ?? {};
   return {
     opens: own.opens === undefined ? cal.opens : own.opens,
@@ -125,7 +132,11 @@ export function extensionFor(extensions: readonly Extension[], kind: Kind): Exte
  * `until` when that is later, with its attempts on top of the limit.
  * `extensions`: that student's.
  */
-export function windowOf(cal: Calendar, kind: Kind, extensions: readonly Extension[]): Window {
+export function windowOf(
+  cal: Calendar,
+  kind: Kind,
+  extensions: readonly Extension[],
+): SubmitWindow {
   const w = partCalendar(cal, kind);
   const ext = extensionFor(extensions, kind);
   if (!ext) return w;
@@ -151,7 +162,7 @@ export function calendarSentence(r: Refusal, zone: string, kind: Kind): string |
 
 /** Where a window stands at `now`: not open yet, open, or closed, and the next change. */
 export function windowState(
-  w: Window,
+  w: SubmitWindow,
   now: number,
 ): { state: "not-open" | "open" | "closed"; next: number | null } {
   if (w.opens !== null && now < w.opens) return { state: "not-open", next: w.opens };
@@ -160,7 +171,7 @@ export function windowState(
 }
 
 /** A window in words in `zone`: `opens Thu 4 Nov 2021 23:55 CET, closes ..., 100 attempts`. */
-export function windowText(w: Window, zone: string): string {
+export function windowText(w: SubmitWindow, zone: string): string {
   const at = (ms: number | null, none: string) =>
     ms === null ? none : formatTime(ms, zone, { weekday: true });
   return `opens ${at(w.opens, "now")}, closes ${at(w.closes, "never")}, ` +

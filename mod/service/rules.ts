@@ -20,7 +20,7 @@ import type {
   Refusal,
   Submission,
   SubmissionScore,
-  Window,
+  SubmitWindow,
 } from "./store/store.ts";
 import { MAX_TRIES } from "./store/store.ts";
 
@@ -76,7 +76,7 @@ export function attemptNumbers(
 }
 
 /** Why a submission received at `at` is outside `window`, or null. */
-export function outsideWindow(window: Window, at: number): Refusal | null {
+export function outsideWindow(window: SubmitWindow, at: number): Refusal | null {
   if (window.opens !== null && at < window.opens) {
     return { refused: "not-open", opens: window.opens };
   }

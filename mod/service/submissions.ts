@@ -38,7 +38,6 @@ import {
   type StoredFile,
   type Submission,
   type TestRow,
-  type Window,
   type WorkerInfo,
 } from "./store/store.ts";
 import { checkUpload, UploadError } from "./upload.ts";
@@ -277,11 +276,9 @@ export interface PartJson {
   extension: { until: string | null; attempts: number } | null;
 }
 
-/** What {@link partsOf} works from: the course, and the student's window per part. */
+/** What {@link partsOf} gives: the course, and each part as the student sees it. */
 export interface StudentParts {
   course: Course;
-  extensions: Extension[];
-  windows: Record<Kind, Window>;
   parts: PartJson[];
 }
 
@@ -294,9 +291,8 @@ export async function partsOf(ctx: ServiceContext, userId: string): Promise<Stud
   const extensions = await ctx.store.listExtensions(userId);
   const subs = await ctx.store.listSubmissions({ userId });
   const cells = await countedScores(ctx.store, now, userId);
-  const windows = {} as Record<Kind, Window>;
   const parts = KINDS.map((kind): PartJson => {
-    const w = windows[kind] = windowOf(course.calendar, kind, extensions);
+    const w = windowOf(course.calendar, kind, extensions);
     const ext = extensionFor(extensions, kind);
     const cell = cells.find((c) => c.kind === kind);
     return {
@@ -311,7 +307,7 @@ export async function partsOf(ctx: ServiceContext, userId: string): Promise<Stud
       extension: ext && { until: iso(ext.until), attempts: ext.attempts },
     };
   });
-  return { course, extensions, windows, parts };
+  return { course, parts };
 }
 
 /**

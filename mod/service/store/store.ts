@@ -114,7 +114,7 @@ export interface Extension {
 }
 
 /** One student's window for one part: the calendar with their extension applied. */
-export interface Window {
+export interface SubmitWindow {
   opens: number | null;
   closes: number | null;
   attemptLimit: number;
@@ -252,7 +252,7 @@ export interface CreateRules {
   /** When the upload had all arrived (default `now`): checked against `window`. */
   receivedAt?: number;
   /** The student's window for this part (default: always open, no limit). */
-  window?: Window;
+  window?: SubmitWindow;
 }
 
 /** One cell source of the grade book: a user's kept score for a kind. */
