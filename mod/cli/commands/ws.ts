@@ -110,7 +110,7 @@ the server closes normally. Also: socklab ws-pdc ws://<server>:<port>/ <command>
       command = third;
     }
     const { host, port } = urlHostPort(url);
-    if (port === 0) throw new UsageError("<port>: 0 is out of range (1-65535)");
+    parsePort(String(port), "<port>", false); // a ws:// URL's port 0 is refused like <port>'s
     await using _capture = await captureExchange(args, io, { proto: "tcp", port, host });
     const trace = flag(args, "trace");
     const out = new PdcOutput();
