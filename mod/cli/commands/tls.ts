@@ -238,6 +238,11 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
   example: "socklab secure-pdc CMD_short:0 Part5.ca.crt",
   async run(args, io) {
     const [command, caFile] = args.positionals;
+    if (/^CMD_/.test(caFile) && !/^CMD_/.test(command)) {
+      throw new UsageError(
+        `the command comes first, then the CA certificate: socklab secure-pdc ${caFile} ${command}`,
+      );
+    }
     const port = portOpt(args, "port", false);
     const readSize = pdcReadSize(args);
     const host = str(args, "host");
