@@ -1,11 +1,12 @@
 /**
- * The JSON API under `/api/`, used by `socklab submit` and the web pages.
- * Every route needs `Authorization: Bearer <token>` (the web pages'
- * session cookie maps to the same user); errors are
+ * The JSON API under `/api/`, used by `socklab submit`: one route table
+ * ({@link API_ROUTES}, on http.ts). Every route needs `Authorization: Bearer
+ * <token>` (the web pages' session cookie maps to the same user); errors are
  * `{"error": "<one sentence>"}` with 400 (bad request), 401 (no or unknown
  * token), 403 (teaching-assistant route, student token), 404 (unknown id, or
  * someone else's submission), 413 (too large), 415 (not UTF-8 / not PEM),
- * 429 (one already queued or running, or cooldown; with `Retry-After`).
+ * 405 (another method), 429 (one already queued or running, or cooldown;
+ * with `Retry-After`), 503 (the database busy, or the service stopping).
  *
  * Any signed-in user:
  *
@@ -53,26 +54,47 @@
  *
  * @module
  */
-import { zipSync } from "fflate";
+import { errorAnswer } from "./answer.ts";
 import { bearerToken, userForToken } from "./auth.ts";
 import { gradeBook, gradeBookCsv } from "./course.ts";
 import {
+  type Access,
+  type Call,
+  download,
+  type Handler,
+  HttpError,
+  json,
+  match,
+  mayUse,
+  route,
+} from "./http.ts";
+import {
   isKind,
-  isRefusal,
-  type Job,
   type JobStatus,
   type Kind,
   KINDS,
   type Policy,
   type Role,
-  type Store,
-  type Submission,
-  type TestRow,
   type User,
-  type WorkerInfo,
 } from "./store/store.ts";
-import { isStoreBusy } from "./store/open.ts";
-import { checkUpload, MULTIPART_OVERHEAD, readCapped, UploadError } from "./upload.ts";
+import {
+  acceptSubmission,
+  archiveDownload,
+  certificateDownload,
+  type CreatedJson,
+  estimateWait,
+  iso,
+  jobJson,
+  keptScoresOf,
+  rerun,
+  type ServiceContext,
+  submissionJson,
+  visible,
+  workerStates,
+} from "./submissions.ts";
+import { MULTIPART_OVERHEAD, readForm, UploadError } from "./upload.ts";
+
+export type { CreatedJson, JobJson, SubmissionJson } from "./submissions.ts";
 
 export interface MeJson {
   id: string;
@@ -84,269 +106,57 @@ export interface MeJson {
   scores: Record<Kind, number | null>;
 }
 
-export interface CreatedJson {
-  id: number;
-  status: JobStatus;
-  position: number | null;
-  estimated_wait_s: number | null;
-}
-
-export interface SubmissionJson {
-  id: number;
-  kind: Kind;
-  user: string;
-  status: JobStatus;
-  /** 1-based place in the queue while queued, else null. */
-  position: number | null;
-  /** Estimated seconds until the result, while queued or running. */
-  estimated_wait_s: number | null;
-  created_at: string;
-  files: string[];
-  max_grade: number | null;
-  score: number | null;
-  success: 0 | 1 | null;
-  tests?: TestRow[];
-  /** Why grading failed (status failed), or the last retried failure. */
-  error: string | null;
-}
-
-export interface JobJson {
-  id: number;
-  submission: number;
-  status: JobStatus;
-  tries: number;
-  worker: string | null;
-  enqueued_at: string;
-  started_at: string | null;
-}
-
-/** What the API handler needs. */
-export interface ApiContext {
-  store: Store;
-  dataDir: string;
-  /** Wake the in-process workers (a job was queued). */
-  notify: () => void;
-  /** Workers silent for longer than this are not counted in the estimates, ms. */
-  workerTimeoutMs: number;
-  log: (line: string) => void;
-  /** Aborted when the service stops: uploads still arriving are refused (503). */
-  stopping?: AbortSignal;
-}
-
-/** A JSON response. */
-export function json(status: number, body: unknown, headers: Record<string, string> = {}) {
-  return new Response(JSON.stringify(body) + "\n", {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
-}
-
-/** An error response: `{"error": "<one sentence>"}`. */
-export function apiError(status: number, error: string, headers: Record<string, string> = {}) {
-  return json(status, { error }, headers);
-}
-
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+type ApiCall = Call<ServiceContext, User>;
+type ApiHandler = Handler<ServiceContext, User>;
 
 /**
- * Seconds until the submission's result: the mean of recent gradings, times
- * the rounds of work ahead of it given the live workers' slots. Null when
- * finished or when no worker is alive.
+ * A wrapper: the body must be multipart/form-data (else 415), read whole up
+ * to the policy's cap (413, 408, 400 or 503 otherwise, see `readCapped`).
  */
-export async function estimateWait(
-  ctx: ApiContext,
-  sub: Submission,
-  position: number | null,
-): Promise<number | null> {
-  const job = sub.job;
-  if (job.status !== "queued" && job.status !== "running") return null;
-  const now = Date.now();
-  const slots = (await ctx.store.listWorkers())
-    .filter((w) => w.lastSeen >= now - ctx.workerTimeoutMs)
-    .reduce((n, w) => n + w.slots, 0);
-  if (slots === 0) return null;
-  const recent = await ctx.store.recentDurations(20);
-  const mean = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : 30_000;
-  if (job.status === "running") {
-    return Math.max(1, Math.round((mean - (now - (job.startedAt ?? now))) / 1000));
-  }
-  const rounds = Math.floor(((position ?? 1) - 1) / slots) + 1;
-  return Math.max(1, Math.round((rounds * mean) / 1000));
-}
-
-/** A worker as the teaching assistant sees it: alive or lost, and its running jobs. */
-export interface WorkerState extends WorkerInfo {
-  /** `lost` once silent for longer than `workerTimeoutMs` (its leases have expired by then). */
-  state: "alive" | "lost";
-  jobs: Job[];
-}
-
-/** Every registered worker's state (the API's and the course page's one source). */
-export async function workerStates(ctx: ApiContext, now: number): Promise<WorkerState[]> {
-  // A worker's slots lease as `<id>/<slot>`: its current jobs are the running ones.
-  const running = await ctx.store.listJobs("running");
-  return (await ctx.store.listWorkers()).map((w) => ({
-    ...w,
-    state: w.lastSeen < now - ctx.workerTimeoutMs ? "lost" : "alive",
-    jobs: running.filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`)),
-  }));
-}
-
-/** A submission as the API shows it (`tests` only with `withTests`). */
-export async function submissionJson(
-  ctx: ApiContext,
-  sub: Submission,
-  withTests: boolean,
-): Promise<SubmissionJson> {
-  const position = sub.job.status === "queued" ? await ctx.store.queuePosition(sub.job.id) : null;
-  const result = sub.job.status === "done" ? await ctx.store.getResult(sub.job.id) : null;
-  const out: SubmissionJson = {
-    id: sub.id,
-    kind: sub.kind,
-    user: sub.userId,
-    status: sub.job.status,
-    position,
-    estimated_wait_s: await estimateWait(ctx, sub, position),
-    created_at: iso(sub.createdAt)!,
-    files: sub.fileNames,
-    max_grade: result?.maxGrade ?? null,
-    score: result?.score ?? null,
-    success: result?.success ?? null,
-    error: sub.job.status === "done" ? null : sub.job.error,
-  };
-  if (withTests) out.tests = result?.tests ?? [];
-  return out;
-}
-
-function jobJson(j: Job): JobJson {
-  return {
-    id: j.id,
-    submission: j.submissionId,
-    status: j.status,
-    tries: j.tries,
-    worker: j.worker,
-    enqueued_at: iso(j.enqueuedAt)!,
-    started_at: iso(j.startedAt),
+function multipart(handler: (c: ApiCall, form: FormData) => Promise<Response>): ApiHandler {
+  return async (c) => {
+    if (!/^multipart\/form-data/i.test(c.req.headers.get("content-type") ?? "")) {
+      throw new UploadError(415, "send the submission as multipart/form-data");
+    }
+    const { policy } = (await c.ctx.store.getCourse())!;
+    const form = await readForm(c.req, policy.maxTotalBytes + MULTIPART_OVERHEAD, c.ctx.stopping);
+    if (!form) throw new UploadError(400, "the body is not valid multipart/form-data");
+    return await handler(c, form);
   };
 }
 
-/** The kept score of each kind for one user. */
-async function myScores(store: Store, userId: string): Promise<Record<Kind, number | null>> {
-  const course = await store.getCourse();
-  const scores = Object.fromEntries(KINDS.map((k) => [k, null])) as Record<Kind, number | null>;
-  for (const c of await store.keptScores(course?.policy.keep ?? "best")) {
-    if (c.userId === userId) scores[c.kind] = c.score;
-  }
-  return scores;
-}
-
-/** The zip of a submission: its files and, once graded, `output/`. */
-export async function submissionArchive(store: Store, sub: Submission): Promise<Uint8Array> {
-  const enc = new TextEncoder();
-  const entries: Record<string, Uint8Array> = {};
-  for (const f of await store.submissionFiles(sub.id)) entries[f.name] = f.bytes;
-  const result = await store.latestResult(sub.id);
-  if (result) {
-    const { maxGrade, score, success, tests } = result;
-    entries["output/result.json"] = enc.encode(
-      JSON.stringify({ max_grade: maxGrade, score, success, tests }, null, 2) + "\n",
-    );
-    entries["output/stdout.txt"] = enc.encode(result.stdout);
-    entries["output/stderr.txt"] = enc.encode(result.stderr);
-    for (const f of result.files) entries[`output/${f.name}`] = f.bytes;
-  }
-  return zipSync(entries);
-}
-
-/** What {@link acceptSubmission} decided. */
-export type Acceptance =
-  | { ok: true; submission: Submission; form: FormData }
-  | {
-    ok: false;
-    status: number;
-    error: string;
-    /** The form field the refusal is about, if one is. */
-    field?: string;
-    headers: Record<string, string>;
-    /** The parsed form, when the body was one (to show it again). */
-    form?: FormData;
+/** A wrapper: a signed-in user whom the route's `access` admits, else 403. */
+function allowed(access: Access, handler: ApiHandler): ApiHandler {
+  return async (c) => {
+    if (!mayUse(access, c.who)) {
+      const who = access === "ta" ? "the teaching assistant" : "a student";
+      throw new HttpError(403, `only ${who} may do this`);
+    }
+    return await handler(c);
   };
+}
 
-/**
- * Check a multipart upload and queue it: the one path of every submission,
- * from the API and from the web form. A refusal queues nothing.
- */
-export async function acceptSubmission(
-  req: Request,
-  user: User,
-  ctx: ApiContext,
-): Promise<Acceptance> {
+/** A line of the API's table: the route, its access enforced by {@link allowed}. */
+const api = (method: "GET" | "POST", path: string, access: Access, handler: ApiHandler) =>
+  route(method, path, access, allowed(access, handler));
+
+const me: ApiHandler = async ({ ctx, who }) => {
   const course = (await ctx.store.getCourse())!;
-  const policy = course.policy;
-  const type = req.headers.get("content-type") ?? "";
-  const refuse = (
-    status: number,
-    error: string,
-    extra: { field?: string; form?: FormData; headers?: Record<string, string> } = {},
-  ): Acceptance => ({ ok: false, status, error, headers: {}, ...extra });
-  if (!/^multipart\/form-data/i.test(type)) {
-    await req.body?.cancel().catch(() => {});
-    return refuse(415, "send the submission as multipart/form-data");
-  }
-  let form: FormData | undefined;
-  let sub;
-  try {
-    const body = await readCapped(req, policy.maxTotalBytes + MULTIPART_OVERHEAD, {
-      signal: ctx.stopping,
-    });
-    try {
-      form = await new Response(body as Uint8Array<ArrayBuffer>, {
-        headers: { "content-type": type },
-      }).formData();
-    } catch {
-      throw new UploadError(400, "the body is not valid multipart/form-data");
-    }
-    sub = await checkUpload(form, user.id, policy);
-  } catch (e) {
-    if (e instanceof UploadError) return refuse(e.status, e.message, { field: e.field, form });
-    throw e;
-  }
-  const now = Date.now();
-  const made = await ctx.store.createSubmission(sub, {
-    now,
-    cooldownMs: policy.cooldownSeconds * 1000,
-  });
-  if (isRefusal(made)) {
-    if (made.refused === "active") {
-      const other = await ctx.store.getSubmission(made.submissionId);
-      const pos = other && other.job.status === "queued"
-        ? await ctx.store.queuePosition(other.job.id)
-        : null;
-      const wait = other ? await estimateWait(ctx, other, pos) : null;
-      return refuse(
-        429,
-        `your ${sub.kind} submission ${made.submissionId} is still ${
-          other?.job.status ?? "queued"
-        }: ` +
-          `submit again once it is graded`,
-        { form, field: "kind", headers: { "retry-after": String(wait ?? 10) } },
-      );
-    }
-    const secs = Math.ceil(made.retryAfterMs / 1000);
-    return refuse(
-      429,
-      `one ${sub.kind} submission every ${policy.cooldownSeconds} s: try again in ${secs} s`,
-      { form, field: "kind", headers: { "retry-after": String(secs) } },
-    );
-  }
-  ctx.notify();
-  return { ok: true, submission: made, form };
-}
+  return json(
+    200,
+    {
+      id: who.id,
+      name: who.name,
+      role: who.role,
+      course: course.name,
+      policy: course.policy,
+      scores: await keptScoresOf(ctx.store, who.id),
+    } satisfies MeJson,
+  );
+};
 
-async function createSubmission(req: Request, user: User, ctx: ApiContext): Promise<Response> {
-  const got = await acceptSubmission(req, user, ctx);
-  if (!got.ok) return apiError(got.status, got.error, got.headers);
-  const made = got.submission;
+const submit = multipart(async ({ ctx, who }, form) => {
+  const made = await acceptSubmission(ctx, form, who.id);
   const position = await ctx.store.queuePosition(made.job.id);
   const body: CreatedJson = {
     id: made.id,
@@ -355,206 +165,129 @@ async function createSubmission(req: Request, user: User, ctx: ApiContext): Prom
     estimated_wait_s: await estimateWait(ctx, made, position),
   };
   return json(201, body, { location: `/api/submissions/${made.id}` });
-}
+});
 
-/** The submission `id` if `user` may see it (their own, or any for the TA). */
-async function visible(ctx: ApiContext, user: User, id: string): Promise<Submission | null> {
-  if (!/^\d{1,15}$/.test(id)) return null;
-  const sub = await ctx.store.getSubmission(Number(id));
-  if (!sub || (user.role !== "ta" && sub.userId !== user.id)) return null;
-  return sub;
-}
+const mySubmissions: ApiHandler = async ({ ctx, who }) => {
+  const subs = await ctx.store.listSubmissions({ userId: who.id, limit: 500 });
+  return json(200, {
+    submissions: await Promise.all(subs.map((s) => submissionJson(ctx, s, false))),
+  });
+};
 
-const NOT_FOUND = "no such submission";
+const oneSubmission: ApiHandler = async ({ ctx, who, params }) =>
+  json(200, await submissionJson(ctx, await visible(ctx.store, who, params.id), true));
 
-async function studentRoutes(
-  req: Request,
-  path: string,
-  user: User,
-  ctx: ApiContext,
-): Promise<Response | null> {
-  const { store } = ctx;
-  if (path === "/api/me" && req.method === "GET") {
-    const course = (await store.getCourse())!;
-    const me: MeJson = {
-      id: user.id,
-      name: user.name,
-      role: user.role,
-      course: course.name,
-      policy: course.policy,
-      scores: await myScores(store, user.id),
-    };
-    return json(200, me);
-  }
-  if (path === "/api/submissions") {
-    if (req.method === "POST") return await createSubmission(req, user, ctx);
-    if (req.method === "GET") {
-      const subs = await store.listSubmissions({ userId: user.id, limit: 500 });
-      return json(200, {
-        submissions: await Promise.all(subs.map((s) => submissionJson(ctx, s, false))),
-      });
-    }
-    return apiError(405, `${req.method} is not allowed on ${path}`);
-  }
-  const m = path.match(/^\/api\/submissions\/([^/]+)(\/archive|\/certificate)?$/);
-  if (m && req.method === "GET") {
-    const sub = await visible(ctx, user, m[1]);
-    if (!sub) return apiError(404, NOT_FOUND);
-    if (!m[2]) return json(200, await submissionJson(ctx, sub, true));
-    if (m[2] === "/archive") {
-      return new Response(await submissionArchive(store, sub) as Uint8Array<ArrayBuffer>, {
-        headers: {
-          "content-type": "application/zip",
-          "content-disposition": `attachment; filename="submission-${sub.id}.zip"`,
-        },
-      });
-    }
-    if (sub.kind !== "ca-sign") return apiError(404, `submission ${sub.id} is not a ca-sign`);
-    const result = sub.job.status === "done" ? await store.getResult(sub.job.id) : null;
-    const cert = result?.files.find((f) => f.name.endsWith(".crt"));
-    if (!cert) return apiError(409, `submission ${sub.id} is ${sub.job.status}: no certificate`);
-    return new Response(cert.bytes as Uint8Array<ArrayBuffer>, {
-      headers: {
-        "content-type": "application/x-pem-file",
-        "content-disposition": `attachment; filename="${cert.name}"`,
-      },
-    });
-  }
-  return null;
-}
+const courseSummary: ApiHandler = async ({ ctx: { store } }) => {
+  const course = (await store.getCourse())!;
+  return json(200, {
+    name: course.name,
+    policy: course.policy,
+    students: (await store.listUsers("student")).length,
+    workers: (await store.listWorkers()).length,
+    queued: (await store.listJobs("queued")).length,
+    running: (await store.listJobs("running")).length,
+  });
+};
 
-async function taRoutes(req: Request, url: URL, ctx: ApiContext): Promise<Response | null> {
-  const { store } = ctx;
-  const path = url.pathname;
-  if (req.method === "GET") {
-    switch (path) {
-      case "/api/course": {
-        const course = (await store.getCourse())!;
-        return json(200, {
-          name: course.name,
-          policy: course.policy,
-          students: (await store.listUsers("student")).length,
-          workers: (await store.listWorkers()).length,
-          queued: (await store.listJobs("queued")).length,
-          running: (await store.listJobs("running")).length,
-        });
-      }
-      case "/api/course/queue":
-        return json(200, {
-          queued: (await store.listJobs("queued")).map(jobJson),
-          running: (await store.listJobs("running")).map(jobJson),
-        });
-      case "/api/course/workers":
-        return json(200, {
-          workers: (await workerStates(ctx, Date.now())).map((w) => ({
-            id: w.id,
-            host: w.host,
-            slots: w.slots,
-            running: w.running,
-            last_seen: iso(w.lastSeen),
-            state: w.state,
-            jobs: w.jobs.map(jobJson),
-          })),
-        });
-      case "/api/course/submissions": {
-        const q = url.searchParams;
-        const kind = q.get("kind") ?? undefined;
-        if (kind !== undefined && !isKind(kind)) return apiError(400, `'${kind}' is not a part`);
-        const status = q.get("status") ?? undefined;
-        if (status && !["queued", "running", "done", "failed"].includes(status)) {
-          return apiError(400, `'${status}' is not a status`);
-        }
-        // 1..5000 (SQLite reads LIMIT -1 as no limit; PostgreSQL refuses it).
-        const limit = Math.max(1, Math.min(Math.floor(Number(q.get("limit") ?? 500)) || 500, 5000));
-        const subs = await store.listSubmissions({
-          userId: q.get("user") ?? undefined,
-          kind,
-          status: status as JobStatus | undefined,
-          limit,
-        });
-        return json(200, {
-          submissions: await Promise.all(subs.map((s) => submissionJson(ctx, s, false))),
-        });
-      }
-      case "/api/course/gradebook":
-        return json(200, { columns: KINDS, rows: await gradeBook(store) });
-      case "/api/course/export":
-        return new Response(gradeBookCsv(await gradeBook(store)), {
-          headers: {
-            "content-type": "text/csv; charset=utf-8",
-            "content-disposition": 'attachment; filename="gradebook.csv"',
-          },
-        });
-    }
-  }
-  if (path === "/api/course/rerun" && req.method === "POST") {
-    let body: { kind?: unknown; user?: unknown };
-    try {
-      body = await req.json();
-    } catch {
-      return apiError(400, 'send JSON: {"kind": "<part>", "user": "<id>" (optional)}');
-    }
-    if (typeof body?.kind !== "string" || !isKind(body.kind)) {
-      return apiError(400, `'kind' must be one of ${KINDS.join(", ")}`);
-    }
-    // A user that is not a string (a numeric id, null) must not widen the re-run to everyone.
-    if (body.user !== undefined && typeof body.user !== "string") {
-      return apiError(400, "'user' must be a student's id, as a string");
-    }
-    const subs = await store.listSubmissions({
-      kind: body.kind,
-      userId: body.user,
-      status: "done",
-    });
-    for (const s of subs) await store.enqueue(s.id, Date.now());
-    if (subs.length) ctx.notify();
-    ctx.log(`re-run: ${subs.length} ${body.kind} submission(s) queued again`);
-    return json(200, { queued: subs.length });
-  }
-  return null;
-}
+const queue: ApiHandler = async ({ ctx: { store } }) =>
+  json(200, {
+    queued: (await store.listJobs("queued")).map(jobJson),
+    running: (await store.listJobs("running")).map(jobJson),
+  });
 
-/**
- * The answer to a request that failed: 503 with Retry-After while the
- * database is held by another process (one log line), else 500 (the stack
- * in the log, for the teaching assistant).
- */
-export function failed(e: unknown, what: string, log: (line: string) => void): Response {
-  if (isStoreBusy(e)) {
-    log(`${what}: the database is locked by another process`);
-    return apiError(
-      503,
-      "the course's database is busy (another program holds it): try again in a minute",
-      { "retry-after": "30" },
-    );
+const workers: ApiHandler = async ({ ctx }) =>
+  json(200, {
+    workers: (await workerStates(ctx, Date.now())).map((w) => ({
+      id: w.id,
+      host: w.host,
+      slots: w.slots,
+      running: w.running,
+      last_seen: iso(w.lastSeen),
+      state: w.state,
+      jobs: w.jobs.map(jobJson),
+    })),
+  });
+
+const anySubmissions: ApiHandler = async ({ ctx, url }) => {
+  const q = url.searchParams;
+  const kind = q.get("kind") ?? undefined;
+  if (kind !== undefined && !isKind(kind)) throw new HttpError(400, `'${kind}' is not a part`);
+  const status = q.get("status") ?? undefined;
+  if (status && !["queued", "running", "done", "failed"].includes(status)) {
+    throw new HttpError(400, `'${status}' is not a status`);
   }
-  log(`${what}: ${e instanceof Error ? e.stack : e}`);
-  return apiError(500, "the server failed on this request; the teaching assistant can see why");
-}
+  // 1..5000 (SQLite reads LIMIT -1 as no limit; PostgreSQL refuses it).
+  const limit = Math.max(1, Math.min(Math.floor(Number(q.get("limit") ?? 500)) || 500, 5000));
+  const subs = await ctx.store.listSubmissions({
+    userId: q.get("user") ?? undefined,
+    kind,
+    status: status as JobStatus | undefined,
+    limit,
+  });
+  return json(200, {
+    submissions: await Promise.all(subs.map((s) => submissionJson(ctx, s, false))),
+  });
+};
+
+const rerunPart: ApiHandler = async ({ ctx, req }) => {
+  let body: { kind?: unknown; user?: unknown };
+  try {
+    body = await req.json();
+  } catch {
+    throw new HttpError(400, 'send JSON: {"kind": "<part>", "user": "<id>" (optional)}');
+  }
+  if (typeof body?.kind !== "string" || !isKind(body.kind)) {
+    throw new HttpError(400, `'kind' must be one of ${KINDS.join(", ")}`);
+  }
+  // A user that is not a string (a numeric id, null) must not widen the re-run to everyone.
+  if (body.user !== undefined && typeof body.user !== "string") {
+    throw new HttpError(400, "'user' must be a student's id, as a string");
+  }
+  return json(200, { queued: await rerun(ctx, body.kind, body.user) });
+};
+
+const gradeBookJson: ApiHandler = async ({ ctx }) =>
+  json(200, { columns: KINDS, rows: await gradeBook(ctx.store) });
+
+const gradeBookExport: ApiHandler = async ({ ctx }) =>
+  download(gradeBookCsv(await gradeBook(ctx.store)), "text/csv; charset=utf-8", "gradebook.csv");
+
+/** Every route of the API; the doc comment above gives their JSON. */
+export const API_ROUTES = [
+  api("GET", "/api/me", "user", me),
+  api("POST", "/api/submissions", "user", submit),
+  api("GET", "/api/submissions", "user", mySubmissions),
+  api("GET", "/api/submissions/:id", "user", oneSubmission),
+  api("GET", "/api/submissions/:id/archive", "user", archiveDownload),
+  api("GET", "/api/submissions/:id/certificate", "user", certificateDownload),
+  api("GET", "/api/course", "ta", courseSummary),
+  api("GET", "/api/course/queue", "ta", queue),
+  api("GET", "/api/course/workers", "ta", workers),
+  api("GET", "/api/course/submissions", "ta", anySubmissions),
+  api("POST", "/api/course/rerun", "ta", rerunPart),
+  api("GET", "/api/course/gradebook", "ta", gradeBookJson),
+  api("GET", "/api/course/export", "ta", gradeBookExport),
+];
 
 /**
  * Answer a request under `/api/`; null for any other path (the web pages'
- * handler takes those).
+ * handler takes those). The token is checked first (401 on any path), then
+ * the route (404, 405), then its access (403, {@link allowed}).
  */
-export async function handleApi(req: Request, ctx: ApiContext): Promise<Response | null> {
+export async function handleApi(req: Request, ctx: ServiceContext): Promise<Response | null> {
   const url = new URL(req.url);
-  const path = url.pathname.replace(/\/+$/, "") || "/";
-  if (path !== "/api" && !path.startsWith("/api/")) return null;
+  if (url.pathname !== "/api" && !url.pathname.startsWith("/api/")) return null;
   try {
-    const user = await userForToken(ctx.store, bearerToken(req));
-    if (!user) {
-      await req.body?.cancel().catch(() => {});
-      return apiError(401, "sign in: send 'Authorization: Bearer <your token>'", {
+    const who = await userForToken(ctx.store, bearerToken(req));
+    if (!who) {
+      throw new HttpError(401, "sign in: send 'Authorization: Bearer <your token>'", {
         "www-authenticate": 'Bearer realm="socklab"',
       });
     }
-    if (path === "/api/course" || path.startsWith("/api/course/")) {
-      if (user.role !== "ta") return apiError(403, "only the teaching assistant may do this");
-      return await taRoutes(req, url, ctx) ?? apiError(404, `no route ${req.method} ${path}`);
-    }
-    return await studentRoutes(req, path, user, ctx) ??
-      apiError(404, `no route ${req.method} ${path}`);
+    const { route, params } = match(API_ROUTES, req, url);
+    return await route.handler({ req, url, params, ctx, who });
   } catch (e) {
-    return failed(e, `api: ${req.method} ${path}`, ctx.log);
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    return await errorAnswer(req, e, { what: `api: ${req.method} ${path}`, log: ctx.log });
   }
 }

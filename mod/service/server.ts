@@ -5,34 +5,27 @@
  *
  * @module
  */
+import { settledWithin } from "../deadline.ts";
 import { errorMessage, RunError } from "../errors.ts";
 
-import { apiError, failed, handleApi } from "./api.ts";
+import { handleApi } from "./api.ts";
+import { asHttpError, json } from "./http.ts";
 import { courseCa, openCourse } from "./course.ts";
-import type { Kind, Store } from "./store/store.ts";
-import { WorkerPool } from "./worker.ts";
-import type { Isolation } from "../grade/engine.ts";
-import { makePages, sessionSecret } from "./web/pages.ts";
+import type { Store } from "./store/store.ts";
+import { type WorkerOptions, WorkerPool } from "./worker.ts";
+import { sessionSecret, type WebContext } from "./web/guards.ts";
+import { handlePages } from "./web/pages.ts";
 import { SessionSigner } from "./web/session.ts";
 
-export interface ServiceOptions {
-  /** The course's data directory (the CA key; the SQLite database unless `db`). */
-  dataDir: string;
+/** The service: where its course is, where it listens, and its in-process workers. */
+export interface ServiceOptions
+  extends Pick<WorkerOptions, "dataDir" | "leaseMs" | "log" | "seed" | "isolation" | "kinds"> {
   /** PostgreSQL URL: the course's database is there, shared with other servers and workers. */
   db?: string;
-  /** The kinds the in-process workers grade (default all). */
-  kinds?: readonly Kind[];
   hostname: string;
   port: number;
   /** In-process worker slots (0: none). */
   workers: number;
-  /** Lease of a job, ms (a dead worker's job runs again after this). */
-  leaseMs: number;
-  log: (line: string) => void;
-  /** Fixed grader seed (tests). */
-  seed?: number;
-  /** How students' programs run (default "required"). */
-  isolation?: Isolation;
 }
 
 export interface Service {
@@ -89,17 +82,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     })
     : null;
   const stopping = new AbortController();
-  const ctx = {
-    stopping: stopping.signal,
-    store,
-    dataDir: opts.dataDir,
-    notify: () => pool?.notify(),
-    workerTimeoutMs: 3 * opts.leaseMs,
-    log: opts.log,
-  };
-  let pages: (req: Request) => Promise<Response | null>;
+  let ctx: WebContext;
   try {
-    pages = makePages(ctx, new SessionSigner(await sessionSecret(opts.dataDir)));
+    ctx = {
+      stopping: stopping.signal,
+      store,
+      dataDir: opts.dataDir,
+      notify: () => pool?.notify(),
+      workerTimeoutMs: 3 * opts.leaseMs,
+      log: opts.log,
+      signer: new SessionSigner(await sessionSecret(opts.dataDir)),
+    };
   } catch (e) {
     await store.close();
     throw new RunError(`the session key in ${opts.dataDir} is unusable: ${errorMessage(e)}`);
@@ -110,12 +103,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       hostname: opts.hostname,
       port: opts.port,
       onListen: () => {},
-      onError: (e) => failed(e, "http", opts.log),
-    }, async (req) => {
-      return await handleApi(req, ctx) ??
-        await pages(req) ??
-        apiError(404, `nothing at ${new URL(req.url).pathname}`);
-    });
+      onError: (e) => {
+        const err = asHttpError(e, "http", opts.log);
+        return json(err.status, { error: err.message }, err.headers);
+      },
+    }, async (req) => await handleApi(req, ctx) ?? await handlePages(req, ctx));
   } catch (e) {
     await store.close();
     if (e instanceof Deno.errors.AddrInUse) {
@@ -148,21 +140,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         clearInterval(expiry);
         // Uploads still arriving end now (503): a stalled client cannot hold the shutdown.
         stopping.abort();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const http = Promise.race([
-          server.shutdown().then(() => true),
-          new Promise<false>((r) =>
-            timer = setTimeout(() => r(false), Math.min(HTTP_GRACE_MS, graceMs))
-          ),
-        ]).then((done) => {
-          clearTimeout(timer);
-          if (!done) {
-            opts.log(
-              `http: a client still sending after ${
-                Math.min(HTTP_GRACE_MS, graceMs)
-              } ms: not waiting`,
-            );
-          }
+        const httpGraceMs = Math.min(HTTP_GRACE_MS, graceMs);
+        const http = settledWithin(server.shutdown(), httpGraceMs).then((done) => {
+          if (!done) opts.log(`http: a client still sending after ${httpGraceMs} ms: not waiting`);
         });
         await Promise.all([pool?.stop(graceMs), http]);
         await store.close();

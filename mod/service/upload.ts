@@ -9,14 +9,21 @@
  */
 import { basename, join } from "node:path";
 import { openssl } from "../tls/ca.ts";
+import { HttpError } from "./http.ts";
 import { KIND_FILES } from "./job.ts";
 import { isKind, KINDS, type NewSubmission, type Policy, type StoredFile } from "./store/store.ts";
 
-export class UploadError extends Error {
+/** A refused upload: an HTTP status and one sentence for the student. */
+export class UploadError extends HttpError {
   override name = "UploadError";
   /** `field`: the form field the refusal is about (kind, script, cert, key, csr, sciper). */
-  constructor(readonly status: number, message: string, readonly field?: string) {
-    super(message);
+  constructor(
+    status: number,
+    message: string,
+    readonly field?: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(status, message, headers);
   }
 }
 
@@ -115,6 +122,21 @@ export async function readCapped(
     off += c.length;
   }
   return out;
+}
+
+/**
+ * A POST body, read once up to `cap` bytes (else an UploadError: 413, 408,
+ * 400 or 503, see {@link readCapped}), and its form (null if it is not one).
+ */
+export async function readForm(
+  req: Request,
+  cap: number,
+  signal?: AbortSignal,
+): Promise<FormData | null> {
+  const bytes = await readCapped(req, cap, { signal });
+  return await new Response(bytes as Uint8Array<ArrayBuffer>, {
+    headers: { "content-type": req.headers.get("content-type") ?? "" },
+  }).formData().catch(() => null);
 }
 
 /** A file name safe to write in the job's directory, or the field's default. */

@@ -14,10 +14,12 @@ import type { Isolation } from "../grade/engine.ts";
 import { isolationProblem } from "../proc/sandbox.ts";
 import { type JobContext, runJob, sweepJobDirs } from "./job.ts";
 import { type Kind, type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
+import { settledWithin } from "../deadline.ts";
 import { errorMessage } from "../errors.ts";
 
 export interface WorkerOptions {
   store: Store;
+  /** The course's data directory (the course CA: DIR/ca.crt, and DIR/ca.key for ca-sign). */
   dataDir: string;
   slots: number;
   /** How long a job stays with a worker that stops answering, ms. */
@@ -140,17 +142,13 @@ export class WorkerPool {
     }
   }
 
-  #idle(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        const i = this.#wake.indexOf(done);
-        if (i >= 0) this.#wake.splice(i, 1);
-        resolve();
-      };
-      const t = setTimeout(done, this.opts.idleMs ?? 1000);
-      this.#wake.push(done);
-    });
+  /** Wait until something is queued ({@link notify}) or `idleMs` pass. */
+  async #idle(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#wake.push(resolve);
+    await settledWithin(promise, this.opts.idleMs ?? 1000);
+    const i = this.#wake.indexOf(resolve);
+    if (i >= 0) this.#wake.splice(i, 1);
   }
 
   async #loop(slot: number): Promise<void> {
@@ -241,16 +239,9 @@ export class WorkerPool {
     this.#stopping = true;
     this.notify();
     const all = Promise.all(this.#loops);
-    const within = (ms: number) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      return Promise.race([
-        all.then(() => true),
-        new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
-      ]).finally(() => clearTimeout(timer));
-    };
-    if (!(await within(graceMs))) {
+    if (!(await settledWithin(all, graceMs))) {
       for (const a of this.#aborts.values()) a.abort(new Error("the service is shutting down"));
-      await within(10_000);
+      await settledWithin(all, 10_000);
     }
     clearInterval(this.#timer);
     const { store, log } = this.opts;

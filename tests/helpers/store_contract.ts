@@ -306,6 +306,26 @@ contract("failures retry up to the limit, then the job is failed", async (db) =>
   assert.equal((await s.lease("w", 1000, 102))!.tries, 1);
 });
 
+contract("a lease that expires on the last try fails the job, saying why", async (db) => {
+  const s = await db.open();
+  assert.deepEqual(
+    await s.upsertUser({ id: "ida", name: "I", email: "i@x", role: "student" }),
+    { created: true },
+  );
+  const sub = (await submit(s, "ida", 0)) as Submission;
+  for (let i = 1; i <= MAX_TRIES; i++) {
+    const j = (await s.lease("w", 1000, i * 10_000))!;
+    assert.equal(j.tries, i);
+    assert.equal(await s.expireLeases(i * 10_000 + 2000), 1);
+    assert.equal((await s.getSubmission(sub.id))!.job.status, i < MAX_TRIES ? "queued" : "failed");
+  }
+  const job = (await s.getSubmission(sub.id))!.job;
+  assert.match(job.error ?? "", /lease expired/);
+  assert.equal(job.finishedAt, MAX_TRIES * 10_000 + 2000);
+  assert.equal(await s.lease("w", 1000, 99_000), null, "a failed job is not leased again");
+  assert.equal(await s.expireLeases(99_000), 0);
+});
+
 contract("a TA re-run of a graded submission does not block the student's next one", async (db) => {
   const s = await db.open();
   await s.upsertUser({ id: "hal", name: "H", email: "h@x", role: "student" });

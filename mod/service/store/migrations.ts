@@ -23,6 +23,17 @@ export interface Migration {
   sql: string;
 }
 
+/** A table of files (a submission's, a result's): bytes in order under their owner's key. */
+function filesTable(table: string, owner: string, references: string): string {
+  return `CREATE TABLE ${table} (
+  ${owner} BIGINT NOT NULL REFERENCES ${references},
+  seq INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  bytes {{blob}} NOT NULL,
+  PRIMARY KEY (${owner}, seq)
+);`;
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -50,13 +61,7 @@ CREATE TABLE submissions (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX submissions_user_kind ON submissions (user_id, kind, created_at);
-CREATE TABLE submission_files (
-  submission_id BIGINT NOT NULL REFERENCES submissions(id),
-  seq INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  bytes {{blob}} NOT NULL,
-  PRIMARY KEY (submission_id, seq)
-);
+${filesTable("submission_files", "submission_id", "submissions(id)")}
 CREATE TABLE jobs (
   id {{id}},
   submission_id BIGINT NOT NULL REFERENCES submissions(id),
@@ -86,13 +91,7 @@ CREATE TABLE results (
   finished_at BIGINT NOT NULL
 );
 CREATE INDEX results_submission ON results (submission_id, job_id);
-CREATE TABLE result_files (
-  job_id BIGINT NOT NULL REFERENCES results(job_id),
-  seq INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  bytes {{blob}} NOT NULL,
-  PRIMARY KEY (job_id, seq)
-);
+${filesTable("result_files", "job_id", "results(job_id)")}
 CREATE TABLE workers (
   id TEXT PRIMARY KEY,
   host TEXT NOT NULL,

@@ -2,8 +2,9 @@
  * The shared store: PostgreSQL through npm:postgres (postgres.js, a
  * maintained pure-JS client that runs on Deno's node:net), for a course
  * whose `serve` and `socklab worker` processes run on several machines.
- * Same schema and migrations as SQLite (migrations.ts), same behaviour
- * (the {@link Store} contract, tests/service_store_test.ts runs on both):
+ * Same schema, migrations and statements as SQLite (migrations.ts,
+ * queries.ts), the same rules (rules.ts), the same behaviour (the
+ * {@link Store} contract, tests/service_store_test.ts runs on both):
  *
  * - the queue takes jobs with `FOR UPDATE SKIP LOCKED` in one statement, so
  *   competing workers never wait on each other nor get the same job;
@@ -23,41 +24,12 @@
  * @module
  */
 import postgres from "postgres";
+import { LEASE_EXPIRED, refusal } from "../rules.ts";
 import { type Migration, MIGRATIONS, MIGRATIONS_TABLE, migrationSql } from "./migrations.ts";
-import {
-  jobFrom,
-  keptFrom,
-  LATEST_SCORES_SQL,
-  LEASE_EXPIRED,
-  num,
-  resultFrom,
-  strOrNull,
-  userFrom,
-  workerFrom,
-} from "./rows.ts";
-import {
-  type Course,
-  type CreateRules,
-  type GradeCell,
-  type Job,
-  type JobStatus,
-  type Kind,
-  type LeasedJob,
-  type LeaseFilter,
-  MAX_TRIES,
-  type NewResult,
-  type NewSubmission,
-  type Policy,
-  type Refusal,
-  type Result,
-  type Role,
-  type Store,
-  type StoredFile,
-  type Submission,
-  type SubmissionFilter,
-  type User,
-  type WorkerInfo,
-} from "./store.ts";
+import { numbered, type Param, Q } from "./queries.ts";
+import * as row from "./rows.ts";
+import { SqlStore, type Take } from "./sql_store.ts";
+import type * as S from "./store.ts";
 
 type Sql = postgres.Sql;
 type Tx = postgres.TransactionSql;
@@ -68,11 +40,6 @@ const QUEUED = "socklab_queued";
 
 /** The advisory lock key that serialises migrations ("socklab" in ASCII, truncated). */
 const MIGRATION_LOCK = 0x736f636b6c6162;
-
-const bytes = (v: unknown): Uint8Array => {
-  const b = v as Uint8Array;
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-};
 
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 8; a listener takes one more). */
@@ -90,12 +57,18 @@ export interface PostgresStoreOptions {
 /** Default wait for a row or advisory lock, ms. */
 export const LOCK_TIMEOUT_MS = 10_000;
 
-export class PostgresStore implements Store {
+/** A queries.ts statement on a connection or in a transaction. */
+function run(q: Sql | Tx, sql: string, params: Param[] = []): Promise<postgres.RowList<Row[]>> {
+  return q.unsafe(numbered(sql), params as postgres.ParameterOrJSON<never>[]);
+}
+
+export class PostgresStore extends SqlStore implements S.Store {
   readonly sql: Sql;
   readonly #migrations: readonly Migration[];
 
   /** A pool on `url` (`postgres://user:pass@host:port/db`); connects on first use. */
   constructor(url: string, opts: PostgresStoreOptions = {}) {
+    super();
     this.sql = postgres(url, {
       max: opts.max ?? 8,
       connect_timeout: 10,
@@ -106,6 +79,14 @@ export class PostgresStore implements Store {
       },
     });
     this.#migrations = opts.migrations ?? MIGRATIONS;
+  }
+
+  protected rows(sql: string, params: Param[] = []): Promise<Row[]> {
+    return run(this.sql, sql, params);
+  }
+
+  protected async write(sql: string, params: Param[] = []): Promise<number> {
+    return (await run(this.sql, sql, params)).count;
   }
 
   async migrate(): Promise<number> {
@@ -130,175 +111,56 @@ export class PostgresStore implements Store {
     await this.sql.end({ timeout: 5 });
   }
 
-  // -- course -------------------------------------------------------------
-
-  async getCourse(): Promise<Course | null> {
-    const [r] = await this.sql`SELECT name, policy, created_at FROM course WHERE id = 1`;
-    return r
-      ? {
-        name: String(r.name),
-        policy: JSON.parse(String(r.policy)) as Policy,
-        createdAt: num(r.created_at),
-      }
-      : null;
-  }
-
-  async createCourse(c: Course): Promise<void> {
-    await this.sql`INSERT INTO course (id, name, policy, created_at)
-                   VALUES (1, ${c.name}, ${JSON.stringify(c.policy)}, ${c.createdAt})`;
-  }
-
-  async setPolicy(policy: Policy): Promise<void> {
-    await this.sql`UPDATE course SET policy = ${JSON.stringify(policy)} WHERE id = 1`;
-  }
-
-  async setCaCert(pem: string): Promise<void> {
-    await this.sql`UPDATE course SET ca_cert = ${pem} WHERE id = 1`;
-  }
-
-  async getCaCert(): Promise<string | null> {
-    const [r] = await this.sql`SELECT ca_cert FROM course WHERE id = 1`;
-    return r ? strOrNull(r.ca_cert) : null;
-  }
-
   // -- users ----------------------------------------------------------------
 
-  async upsertUser(u: User): Promise<{ created: boolean }> {
-    // xmax = 0 only on a row this statement inserted.
-    const [r] = await this.sql`
-      INSERT INTO users (id, name, email, role) VALUES (${u.id}, ${u.name}, ${u.email}, ${u.role})
-      ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
-        role = EXCLUDED.role
-      RETURNING (xmax = 0) AS created`;
-    return { created: r.created === true };
-  }
-
-  async getUser(id: string): Promise<User | null> {
-    const [r] = await this.sql`SELECT id, name, email, role FROM users WHERE id = ${id}`;
-    return r ? userFrom(r) : null;
-  }
-
-  async listUsers(role?: Role): Promise<User[]> {
-    const rows = role
-      ? await this.sql`SELECT id, name, email, role FROM users WHERE role = ${role} ORDER BY id`
-      : await this.sql`SELECT id, name, email, role FROM users ORDER BY id`;
-    return rows.map(userFrom);
-  }
-
-  async setToken(userId: string, tokenHash: string, now: number): Promise<void> {
-    const r = await this.sql`UPDATE users SET token_hash = ${tokenHash}, token_at = ${now}
-                             WHERE id = ${userId}`;
-    if (r.count !== 1) throw new Error(`no user '${userId}'`);
-  }
-
-  async userByTokenHash(tokenHash: string): Promise<User | null> {
-    const [r] = await this.sql`SELECT id, name, email, role FROM users
-                               WHERE token_hash = ${tokenHash}`;
-    return r ? userFrom(r) : null;
+  upsertUser(u: S.User): Promise<{ created: boolean }> {
+    return this.sql.begin(async (tx) => {
+      const created = (await run(tx, Q.insertUser, [u.id, u.name, u.email, u.role])).length > 0;
+      if (!created) await run(tx, Q.updateUser, [u.name, u.email, u.role, u.id]);
+      return { created };
+    });
   }
 
   // -- submissions ----------------------------------------------------------
 
-  async #submission(q: Sql | Tx, r: Row): Promise<Submission> {
-    const id = num(r.id);
-    const names = await q`SELECT name FROM submission_files WHERE submission_id = ${id}
-                          ORDER BY seq`;
-    const [job] = await q`SELECT * FROM jobs WHERE submission_id = ${id} ORDER BY id DESC LIMIT 1`;
-    return {
-      id,
-      userId: String(r.user_id),
-      kind: r.kind as Kind,
-      sciper: strOrNull(r.sciper),
-      createdAt: num(r.created_at),
-      fileNames: names.map((f) => String(f.name)),
-      job: jobFrom(job),
-    };
-  }
-
-  createSubmission(s: NewSubmission, rules: CreateRules): Promise<Submission | Refusal> {
-    return this.sql.begin(async (tx): Promise<Submission | Refusal> => {
+  async createSubmission(
+    s: S.NewSubmission,
+    rules: S.CreateRules,
+  ): Promise<S.Submission | S.Refusal> {
+    const made = await this.sql.begin(async (tx) => {
       // The student's row is the lock that serialises their submissions.
       const me = await tx`SELECT id FROM users WHERE id = ${s.userId} FOR UPDATE`;
       if (me.length === 0) throw new Error(`no user '${s.userId}'`);
-      const [active] = await tx`
-        SELECT s.id FROM submissions s JOIN jobs j ON j.submission_id = s.id
-        WHERE s.user_id = ${s.userId} AND s.kind = ${s.kind}
-          AND j.status IN ('queued', 'running')
-          -- only a submission's first job counts: a TA re-run must not block the student
-          AND j.id = (SELECT MIN(id) FROM jobs WHERE submission_id = s.id) LIMIT 1`;
-      if (active) return { refused: "active", submissionId: num(active.id) };
-      // A submission the grader failed on is not an attempt: no cooldown after it.
-      const [last] = await tx`SELECT MAX(s.created_at) AS t FROM submissions s
-                              WHERE s.user_id = ${s.userId} AND s.kind = ${s.kind}
-                                AND (SELECT status FROM jobs WHERE submission_id = s.id
-                                     ORDER BY id DESC LIMIT 1) <> 'failed'`;
-      if (last && last.t !== null) {
-        const wait = num(last.t) + rules.cooldownMs - rules.now;
-        if (wait > 0) return { refused: "cooldown", retryAfterMs: wait };
-      }
-      const [sub] = await tx`
-        INSERT INTO submissions (user_id, kind, sciper, created_at)
-        VALUES (${s.userId}, ${s.kind}, ${s.sciper ?? null}, ${rules.now}) RETURNING *`;
+      const earlier = await run(tx, Q.earlier, [s.userId, s.kind]);
+      const no = refusal(earlier.map(row.earlierFrom), rules);
+      if (no) return no;
+      const [sub] = await run(tx, Q.insertSubmission, [
+        s.userId,
+        s.kind,
+        s.sciper ?? null,
+        rules.now,
+      ]);
       for (const [i, f] of s.files.entries()) {
-        await tx`INSERT INTO submission_files (submission_id, seq, name, bytes)
-                 VALUES (${sub.id}, ${i}, ${f.name}, ${f.bytes})`;
+        await run(tx, Q.insertFile, [sub.id, i, f.name, f.bytes]);
       }
-      await tx`INSERT INTO jobs (submission_id, status, enqueued_at)
-               VALUES (${sub.id}, 'queued', ${rules.now})`;
+      await run(tx, Q.enqueue, [sub.id, rules.now]);
       await tx`SELECT pg_notify(${QUEUED}, '')`; // delivered at commit
-      return await this.#submission(tx, sub);
+      return row.num(sub.id);
     });
-  }
-
-  async getSubmission(id: number): Promise<Submission | null> {
-    const [r] = await this.sql`SELECT * FROM submissions WHERE id = ${id}`;
-    return r ? await this.#submission(this.sql, r) : null;
-  }
-
-  async listSubmissions(f: SubmissionFilter): Promise<Submission[]> {
-    const sql = this.sql;
-    const conds = [
-      f.userId !== undefined ? sql`s.user_id = ${f.userId}` : null,
-      f.kind !== undefined ? sql`s.kind = ${f.kind}` : null,
-      f.status !== undefined
-        ? sql`(SELECT status FROM jobs WHERE submission_id = s.id ORDER BY id DESC LIMIT 1)
-              = ${f.status}`
-        : null,
-    ].filter((c) => c !== null);
-    const where = conds.length ? sql`WHERE ${conds.reduce((a, c) => sql`${a} AND ${c}`)}` : sql``;
-    const limit = f.limit ? sql`LIMIT ${Math.floor(f.limit)}` : sql``;
-    const rows = await sql`SELECT s.* FROM submissions s ${where} ORDER BY s.id DESC ${limit}`;
-    const out: Submission[] = [];
-    for (const r of rows) out.push(await this.#submission(sql, r));
-    return out;
-  }
-
-  async submissionFiles(id: number): Promise<StoredFile[]> {
-    const rows = await this.sql`SELECT name, bytes FROM submission_files
-                                WHERE submission_id = ${id} ORDER BY seq`;
-    return rows.map((r) => ({ name: String(r.name), bytes: bytes(r.bytes) }));
+    return typeof made === "number" ? (await this.getSubmission(made))! : made;
   }
 
   // -- queue ----------------------------------------------------------------
 
-  enqueue(submissionId: number, now: number): Promise<Job> {
+  enqueue(submissionId: number, now: number): Promise<S.Job> {
     return this.sql.begin(async (tx) => {
-      const [r] = await tx`INSERT INTO jobs (submission_id, status, enqueued_at)
-                           VALUES (${submissionId}, 'queued', ${now}) RETURNING *`;
+      const [r] = await run(tx, Q.enqueue, [submissionId, now]);
       await tx`SELECT pg_notify(${QUEUED}, '')`;
-      return jobFrom(r);
+      return row.jobFrom(r);
     });
   }
 
-  async lease(
-    worker: string,
-    leaseMs: number,
-    now: number,
-    filter: LeaseFilter = {},
-  ): Promise<LeasedJob | null> {
-    const kinds = filter.kinds;
-    if (kinds && kinds.length === 0) return null;
-    const leaseId = crypto.randomUUID();
+  protected async take({ worker, leaseId, now, until, kinds }: Take): Promise<Row | null> {
     const only = kinds
       ? this.sql`AND submission_id IN (SELECT id FROM submissions WHERE kind IN ${
         this.sql(kinds as string[])
@@ -311,71 +173,43 @@ export class PostgresStore implements Store {
         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
       )
       UPDATE jobs j SET status = 'running', tries = j.tries + 1, started_at = ${now},
-        worker = ${worker}, lease_id = ${leaseId}, lease_until = ${now + leaseMs}
+        worker = ${worker}, lease_id = ${leaseId}, lease_until = ${until}
       FROM next, submissions s
       WHERE j.id = next.id AND s.id = j.submission_id
       RETURNING j.*, s.kind, s.user_id, s.sciper`;
-    if (!r) return null;
-    return {
-      ...jobFrom(r),
-      leaseId,
-      kind: r.kind as Kind,
-      userId: String(r.user_id),
-      sciper: strOrNull(r.sciper),
-    };
-  }
-
-  async renew(jobId: number, leaseId: string, leaseMs: number, now: number): Promise<boolean> {
-    const r = await this.sql`UPDATE jobs SET lease_until = ${now + leaseMs}
-      WHERE id = ${jobId} AND lease_id = ${leaseId} AND status = 'running'`;
-    return r.count === 1;
+    return r ?? null;
   }
 
   expireLeases(now: number): Promise<number> {
     return this.sql.begin(async (tx) => {
-      const failed = await tx`
-        UPDATE jobs SET status = 'failed', lease_id = NULL, finished_at = ${now},
-          error = ${LEASE_EXPIRED}
-        WHERE status = 'running' AND lease_until < ${now} AND tries >= ${MAX_TRIES}`;
-      const requeued = await tx`
-        UPDATE jobs SET status = 'queued', lease_id = NULL, lease_until = NULL,
-          error = ${LEASE_EXPIRED}
-        WHERE status = 'running' AND lease_until < ${now}`;
-      if (requeued.count > 0) await tx`SELECT pg_notify(${QUEUED}, '')`;
-      return failed.count + requeued.count;
+      let n = 0;
+      for (const j of await run(tx, `${Q.expired} FOR UPDATE`, [now])) {
+        const { params } = row.endTry(row.num(j.id), row.num(j.tries), LEASE_EXPIRED, now);
+        n += (await run(tx, Q.endTry, params)).count;
+      }
+      if (n > 0) await tx`SELECT pg_notify(${QUEUED}, '')`;
+      return n;
     });
   }
 
-  complete(jobId: number, leaseId: string, res: NewResult, now: number): Promise<boolean> {
+  complete(jobId: number, leaseId: string, res: S.NewResult, now: number): Promise<boolean> {
     return this.sql.begin(async (tx) => {
-      const [j] = await tx`
-        UPDATE jobs SET status = 'done', finished_at = ${now}, lease_id = NULL,
-          lease_until = NULL, error = NULL
-        WHERE id = ${jobId} AND lease_id = ${leaseId} AND status = 'running'
-        RETURNING submission_id, worker`;
+      const [j] = await run(tx, Q.done, [now, jobId, leaseId]);
       if (!j) return false;
-      await tx`
-        INSERT INTO results (job_id, submission_id, score, max_grade, success, tests, stdout,
-          stderr, duration_ms, worker, finished_at)
-        VALUES (${jobId}, ${j.submission_id}, ${res.score}, ${res.maxGrade}, ${res.success},
-          ${JSON.stringify(res.tests)}, ${res.stdout}, ${res.stderr}, ${res.durationMs},
-          ${j.worker}, ${now})`;
+      await run(tx, Q.insertResult, row.resultParams(jobId, j, res, now));
       for (const [i, f] of res.files.entries()) {
-        await tx`INSERT INTO result_files (job_id, seq, name, bytes)
-                 VALUES (${jobId}, ${i}, ${f.name}, ${f.bytes})`;
+        await run(tx, Q.insertResultFile, [jobId, i, f.name, f.bytes]);
       }
       return true;
     });
   }
 
-  fail(jobId: number, leaseId: string, error: string, now: number): Promise<JobStatus | null> {
-    return this.sql.begin(async (tx): Promise<JobStatus | null> => {
-      const [j] = await tx`SELECT tries FROM jobs
-        WHERE id = ${jobId} AND lease_id = ${leaseId} AND status = 'running' FOR UPDATE`;
+  fail(jobId: number, leaseId: string, error: string, now: number): Promise<S.JobStatus | null> {
+    return this.sql.begin(async (tx) => {
+      const [j] = await run(tx, `${Q.leasedTries} FOR UPDATE`, [jobId, leaseId]);
       if (!j) return null;
-      const status: JobStatus = num(j.tries) >= MAX_TRIES ? "failed" : "queued";
-      await tx`UPDATE jobs SET status = ${status}, lease_id = NULL, lease_until = NULL,
-        error = ${error}, finished_at = ${status === "failed" ? now : null} WHERE id = ${jobId}`;
+      const { status, params } = row.endTry(jobId, row.num(j.tries), error, now);
+      await run(tx, Q.endTry, params);
       if (status === "queued") await tx`SELECT pg_notify(${QUEUED}, '')`;
       return status;
     });
@@ -383,83 +217,15 @@ export class PostgresStore implements Store {
 
   release(jobId: number, leaseId: string): Promise<boolean> {
     return this.sql.begin(async (tx) => {
-      const r = await tx`
-        UPDATE jobs SET status = 'queued', tries = tries - 1, lease_id = NULL, lease_until = NULL,
-          started_at = NULL, worker = NULL
-        WHERE id = ${jobId} AND lease_id = ${leaseId} AND status = 'running'`;
-      if (r.count === 1) await tx`SELECT pg_notify(${QUEUED}, '')`;
-      return r.count === 1;
+      const { count } = await run(tx, Q.release, [jobId, leaseId]);
+      if (count === 1) await tx`SELECT pg_notify(${QUEUED}, '')`;
+      return count === 1;
     });
-  }
-
-  async queuePosition(jobId: number): Promise<number | null> {
-    const [r] = await this.sql`
-      SELECT (SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND id <= j.id) AS pos
-      FROM jobs j WHERE j.id = ${jobId} AND j.status = 'queued'`;
-    return r ? num(r.pos) : null;
-  }
-
-  async listJobs(status: JobStatus, limit = 1000): Promise<Job[]> {
-    const rows = await this.sql`SELECT * FROM jobs WHERE status = ${status}
-                                ORDER BY id LIMIT ${limit}`;
-    return rows.map(jobFrom);
-  }
-
-  async recentDurations(limit: number): Promise<number[]> {
-    const rows = await this.sql`SELECT duration_ms FROM results ORDER BY job_id DESC
-                                LIMIT ${limit}`;
-    return rows.map((r) => num(r.duration_ms));
-  }
-
-  // -- results --------------------------------------------------------------
-
-  async #result(r: Row | undefined): Promise<Result | null> {
-    if (!r) return null;
-    const files = await this.sql`SELECT name, bytes FROM result_files WHERE job_id = ${r.job_id}
-                                 ORDER BY seq`;
-    return resultFrom(r, files.map((f) => ({ name: String(f.name), bytes: bytes(f.bytes) })));
-  }
-
-  async getResult(jobId: number): Promise<Result | null> {
-    const [r] = await this.sql`SELECT * FROM results WHERE job_id = ${jobId}`;
-    return await this.#result(r);
-  }
-
-  async latestResult(submissionId: number): Promise<Result | null> {
-    const [r] = await this.sql`SELECT * FROM results WHERE submission_id = ${submissionId}
-                               ORDER BY job_id DESC LIMIT 1`;
-    return await this.#result(r);
-  }
-
-  async keptScores(keep: Policy["keep"]): Promise<GradeCell[]> {
-    return keptFrom(await this.sql.unsafe(LATEST_SCORES_SQL), keep);
-  }
-
-  // -- workers --------------------------------------------------------------
-
-  async registerWorker(w: { id: string; host: string; slots: number }, now: number): Promise<void> {
-    await this.sql`
-      INSERT INTO workers (id, host, slots, started_at, last_seen, running)
-      VALUES (${w.id}, ${w.host}, ${w.slots}, ${now}, ${now}, 0)
-      ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, slots = EXCLUDED.slots,
-        started_at = EXCLUDED.started_at, last_seen = EXCLUDED.last_seen, running = 0`;
-  }
-
-  async heartbeat(id: string, running: number, now: number): Promise<void> {
-    await this.sql`UPDATE workers SET last_seen = ${now}, running = ${running} WHERE id = ${id}`;
-  }
-
-  async unregisterWorker(id: string): Promise<void> {
-    await this.sql`DELETE FROM workers WHERE id = ${id}`;
   }
 
   /** LISTEN on a dedicated connection (the client reconnects it by itself). */
   async onQueued(fn: () => void): Promise<() => Promise<void>> {
     const { unlisten } = await this.sql.listen(QUEUED, () => fn());
     return unlisten;
-  }
-
-  async listWorkers(): Promise<WorkerInfo[]> {
-    return (await this.sql`SELECT * FROM workers ORDER BY id`).map(workerFrom);
   }
 }

@@ -1,21 +1,27 @@
 /**
  * What both stores share above SQL: turning a row (SQLite's or PostgreSQL's,
- * the same columns) into a {@link Job}, {@link User}, {@link Result} or
- * {@link WorkerInfo}, the grade book's SQL and the rule that picks the kept
- * score. Numbers are read through `Number()` (PostgreSQL's BIGINT arrives as
- * a string).
+ * the same columns, queries.ts) into a {@link Course}, {@link Job},
+ * {@link User}, {@link Submission}, {@link Result} or {@link WorkerInfo}, or
+ * into what rules.ts reads. Numbers are read through `Number()`
+ * (PostgreSQL's BIGINT arrives as a string), bytes through {@link bytes}
+ * (PostgreSQL's bytea arrives as a Buffer).
  *
  * @module
  */
+import { afterFailure, type Earlier, type SubmissionScore } from "../rules.ts";
+import type { Param } from "./queries.ts";
 import type {
-  GradeCell,
+  Course,
   Job,
   JobStatus,
   Kind,
+  LeasedJob,
+  NewResult,
   Policy,
   Result,
   Role,
   StoredFile,
+  Submission,
   User,
   WorkerInfo,
 } from "./store.ts";
@@ -26,8 +32,24 @@ export const num = (v: unknown): number => Number(v);
 export const numOrNull = (v: unknown): number | null => (v === null ? null : Number(v));
 export const strOrNull = (v: unknown): string | null => (v === null ? null : String(v));
 
-/** The error of a job whose worker stopped renewing its lease. */
-export const LEASE_EXPIRED = "the worker running it stopped answering (lease expired)";
+/** A bytes column as a plain Uint8Array (PostgreSQL's client gives a Buffer). */
+export function bytes(v: unknown): Uint8Array {
+  const b = v as Uint8Array;
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** `name, bytes` rows. */
+export function filesFrom(rows: readonly AnyRow[]): StoredFile[] {
+  return rows.map((r) => ({ name: String(r.name), bytes: bytes(r.bytes) }));
+}
+
+export function courseFrom(r: AnyRow): Course {
+  return {
+    name: String(r.name),
+    policy: JSON.parse(String(r.policy)) as Policy,
+    createdAt: num(r.created_at),
+  };
+}
 
 export function jobFrom(r: AnyRow): Job {
   return {
@@ -41,6 +63,17 @@ export function jobFrom(r: AnyRow): Job {
     worker: strOrNull(r.worker),
     leaseUntil: numOrNull(r.lease_until),
     error: strOrNull(r.error),
+  };
+}
+
+/** A job row joined with its submission's kind, student and sciper, handed out under `leaseId`. */
+export function leasedFrom(r: AnyRow, leaseId: string): LeasedJob {
+  return {
+    ...jobFrom(r),
+    leaseId,
+    kind: r.kind as Kind,
+    userId: String(r.user_id),
+    sciper: strOrNull(r.sciper),
   };
 }
 
@@ -66,6 +99,37 @@ export function resultFrom(r: AnyRow, files: StoredFile[]): Result {
   };
 }
 
+/** The parameters of queries.ts `insertResult`; `job`: what `done` returned. */
+export function resultParams(jobId: number, job: AnyRow, res: NewResult, now: number): Param[] {
+  return [
+    jobId,
+    num(job.submission_id),
+    res.score,
+    res.maxGrade,
+    res.success,
+    JSON.stringify(res.tests),
+    res.stdout,
+    res.stderr,
+    res.durationMs,
+    String(job.worker),
+    now,
+  ];
+}
+
+/**
+ * A running job's try failed (`error`: the grader's, or a lost lease): where
+ * it goes (rules.ts) and the parameters of queries.ts `endTry`.
+ */
+export function endTry(
+  jobId: number,
+  tries: number,
+  error: string,
+  now: number,
+): { status: "queued" | "failed"; params: Param[] } {
+  const status = afterFailure(tries);
+  return { status, params: [status, error, status === "failed" ? now : null, jobId] };
+}
+
 export function workerFrom(r: AnyRow): WorkerInfo {
   return {
     id: String(r.id),
@@ -77,30 +141,34 @@ export function workerFrom(r: AnyRow): WorkerInfo {
   };
 }
 
-/** Every submission's latest result, by student, kind and submission (for {@link keptFrom}). */
-export const LATEST_SCORES_SQL = `WITH latest AS (
-    SELECT s.user_id, s.kind, s.id AS sid, r.score, r.max_grade
-    FROM submissions s JOIN results r ON r.submission_id = s.id
-    WHERE r.job_id = (SELECT MAX(job_id) FROM results WHERE submission_id = s.id)
-  )
-  SELECT user_id, kind, score, max_grade, sid FROM latest ORDER BY user_id, kind, sid`;
+/** A `submissions` row, its files' names and its latest job's row. */
+export function submissionFrom(r: AnyRow, names: readonly AnyRow[], job: AnyRow): Submission {
+  return {
+    id: num(r.id),
+    userId: String(r.user_id),
+    kind: r.kind as Kind,
+    sciper: strOrNull(r.sciper),
+    createdAt: num(r.created_at),
+    fileNames: names.map((f) => String(f.name)),
+    job: jobFrom(job),
+  };
+}
 
-/**
- * A submission's score is its latest result (a TA re-run replaces it); a
- * student's kept score for a kind is the best, or the latest, of those.
- */
-export function keptFrom(rows: readonly AnyRow[], keep: Policy["keep"]): GradeCell[] {
-  const cells = new Map<string, GradeCell>();
-  for (const r of rows) {
-    const key = `${r.user_id}\0${r.kind}`;
-    const cell: GradeCell = {
-      userId: String(r.user_id),
-      kind: r.kind as Kind,
-      score: num(r.score),
-      maxGrade: num(r.max_grade),
-    };
-    const old = cells.get(key);
-    if (!old || keep === "last" || cell.score > old.score) cells.set(key, cell);
-  }
-  return [...cells.values()];
+export function earlierFrom(r: AnyRow): Earlier {
+  return {
+    id: num(r.id),
+    createdAt: num(r.created_at),
+    firstStatus: r.first_status as JobStatus,
+    latestStatus: r.latest_status as JobStatus,
+  };
+}
+
+export function scoreFrom(r: AnyRow): SubmissionScore {
+  return {
+    userId: String(r.user_id),
+    kind: r.kind as Kind,
+    submissionId: num(r.submission_id),
+    score: num(r.score),
+    maxGrade: num(r.max_grade),
+  };
 }

@@ -3,60 +3,24 @@
  * `node:sqlite`, no set-up. WAL mode, so `socklab course ...` can read and
  * write while `serve` runs; every rule is one `BEGIN IMMEDIATE` transaction
  * (SQLite's write lock), which is what makes lease and complete atomic across
- * processes. node:sqlite is synchronous: each method runs to its end without
- * yielding, the async signatures are the {@link Store} contract.
+ * processes. node:sqlite is synchronous: each transaction runs to its end
+ * without yielding (no other request can run a statement inside it), the
+ * async signatures are the {@link Store} contract. The statements are
+ * queries.ts's, the rules rules.ts's; sql_store.ts runs the plain ones.
  *
  * @module
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { LEASE_EXPIRED, refusal } from "../rules.ts";
 import { type Migration, MIGRATIONS, MIGRATIONS_TABLE, migrationSql } from "./migrations.ts";
-import {
-  jobFrom,
-  keptFrom,
-  LATEST_SCORES_SQL,
-  LEASE_EXPIRED,
-  num,
-  resultFrom,
-  strOrNull,
-  userFrom,
-  workerFrom,
-} from "./rows.ts";
-import {
-  type Course,
-  type CreateRules,
-  type GradeCell,
-  type Job,
-  type JobStatus,
-  type Kind,
-  type LeasedJob,
-  type LeaseFilter,
-  MAX_TRIES,
-  type NewResult,
-  type NewSubmission,
-  type Policy,
-  type Refusal,
-  type Result,
-  type Role,
-  type Store,
-  type StoredFile,
-  type Submission,
-  type SubmissionFilter,
-  type User,
-  type WorkerInfo,
-} from "./store.ts";
+import { JOB_COLS, Q } from "./queries.ts";
+import * as row from "./rows.ts";
+import { type Param, SqlStore, type Take } from "./sql_store.ts";
+import type * as S from "./store.ts";
 
 type Row = Record<string, SQLInputValue>;
 
-const JOB_COLS =
-  "j.id, j.submission_id, j.status, j.tries, j.enqueued_at, j.started_at, j.finished_at, " +
-  "j.worker, j.lease_until, j.error";
-
-/** A random id for one lease. */
-function newLeaseId(): string {
-  return crypto.randomUUID();
-}
-
-export class SqliteStore implements Store {
+export class SqliteStore extends SqlStore implements S.Store {
   readonly db: DatabaseSync;
   readonly #migrations: readonly Migration[];
 
@@ -65,6 +29,7 @@ export class SqliteStore implements Store {
    * (default {@link MIGRATIONS}): what `migrate` applies (tests add one).
    */
   constructor(path: string, opts: { migrations?: readonly Migration[] } = {}) {
+    super();
     this.#migrations = opts.migrations ?? MIGRATIONS;
     this.db = new DatabaseSync(path);
     this.db.exec("PRAGMA busy_timeout = 10000");
@@ -73,38 +38,46 @@ export class SqliteStore implements Store {
     this.db.exec("PRAGMA foreign_keys = ON");
   }
 
-  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+  #all(sql: string, ...params: Param[]): Row[] {
     return this.db.prepare(sql).all(...params) as Row[];
   }
 
-  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+  #get(sql: string, ...params: Param[]): Row | undefined {
     return this.db.prepare(sql).get(...params) as Row | undefined;
   }
 
-  #run(sql: string, ...params: SQLInputValue[]) {
-    return this.db.prepare(sql).run(...params);
+  /** Run a statement; how many rows it changed. */
+  #run(sql: string, ...params: Param[]): number {
+    return Number(this.db.prepare(sql).run(...params).changes);
+  }
+
+  protected rows(sql: string, params: Param[] = []): Promise<Row[]> {
+    return Promise.resolve(this.#all(sql, ...params));
+  }
+
+  protected write(sql: string, params: Param[] = []): Promise<number> {
+    return Promise.resolve(this.#run(sql, ...params));
   }
 
   /** Run `fn` in one write transaction (the database's write lock held throughout). */
-  #tx<T>(fn: () => T): T {
+  #tx<T>(fn: () => T): Promise<T> {
     this.db.exec("BEGIN IMMEDIATE");
     try {
       const v = fn();
       this.db.exec("COMMIT");
-      return v;
+      return Promise.resolve(v);
     } catch (e) {
       this.db.exec("ROLLBACK");
       throw e;
     }
   }
 
-  migrate(): Promise<number> {
+  async migrate(): Promise<number> {
     this.db.exec(MIGRATIONS_TABLE);
     let version = 0;
     for (const m of this.#migrations) {
-      version = this.#tx(() => {
-        const done = this.#get("SELECT 1 AS x FROM schema_migrations WHERE version = ?", m.version);
-        if (!done) {
+      version = await this.#tx(() => {
+        if (!this.#get("SELECT 1 AS x FROM schema_migrations WHERE version = ?", m.version)) {
           this.db.exec(migrationSql(m, "sqlite"));
           this.#run(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -116,7 +89,7 @@ export class SqliteStore implements Store {
         return m.version;
       });
     }
-    return Promise.resolve(version);
+    return version;
   }
 
   close(): Promise<void> {
@@ -124,230 +97,38 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  // -- course -------------------------------------------------------------
-
-  getCourse(): Promise<Course | null> {
-    const r = this.#get("SELECT name, policy, created_at FROM course WHERE id = 1");
-    return Promise.resolve(
-      r
-        ? {
-          name: String(r.name),
-          policy: JSON.parse(String(r.policy)) as Policy,
-          createdAt: num(r.created_at),
-        }
-        : null,
-    );
+  upsertUser(u: S.User): Promise<{ created: boolean }> {
+    return this.#tx(() => {
+      const created = this.#get(Q.insertUser, u.id, u.name, u.email, u.role) !== undefined;
+      if (!created) this.#run(Q.updateUser, u.name, u.email, u.role, u.id);
+      return { created };
+    });
   }
 
-  createCourse(c: Course): Promise<void> {
-    this.#run(
-      "INSERT INTO course (id, name, policy, created_at) VALUES (1, ?, ?, ?)",
-      c.name,
-      JSON.stringify(c.policy),
-      c.createdAt,
-    );
-    return Promise.resolve();
-  }
-
-  setPolicy(policy: Policy): Promise<void> {
-    this.#run("UPDATE course SET policy = ? WHERE id = 1", JSON.stringify(policy));
-    return Promise.resolve();
-  }
-
-  setCaCert(pem: string): Promise<void> {
-    this.#run("UPDATE course SET ca_cert = ? WHERE id = 1", pem);
-    return Promise.resolve();
-  }
-
-  getCaCert(): Promise<string | null> {
-    const r = this.#get("SELECT ca_cert FROM course WHERE id = 1");
-    return Promise.resolve(r ? strOrNull(r.ca_cert) : null);
-  }
-
-  // -- users ----------------------------------------------------------------
-
-  upsertUser(u: User): Promise<{ created: boolean }> {
-    return Promise.resolve(this.#tx(() => {
-      const existed = this.#get("SELECT 1 AS x FROM users WHERE id = ?", u.id) !== undefined;
-      if (existed) {
-        this.#run(
-          "UPDATE users SET name = ?, email = ?, role = ? WHERE id = ?",
-          u.name,
-          u.email,
-          u.role,
-          u.id,
-        );
-      } else {
-        this.#run(
-          "INSERT INTO users (id, name, email, role) VALUES (?, ?, ?, ?)",
-          u.id,
-          u.name,
-          u.email,
-          u.role,
-        );
-      }
-      return { created: !existed };
-    }));
-  }
-
-  getUser(id: string): Promise<User | null> {
-    const r = this.#get("SELECT id, name, email, role FROM users WHERE id = ?", id);
-    return Promise.resolve(r ? userFrom(r) : null);
-  }
-
-  listUsers(role?: Role): Promise<User[]> {
-    const rows = role
-      ? this.#all("SELECT id, name, email, role FROM users WHERE role = ? ORDER BY id", role)
-      : this.#all("SELECT id, name, email, role FROM users ORDER BY id");
-    return Promise.resolve(rows.map(userFrom));
-  }
-
-  setToken(userId: string, tokenHash: string, now: number): Promise<void> {
-    const r = this.#run(
-      "UPDATE users SET token_hash = ?, token_at = ? WHERE id = ?",
-      tokenHash,
-      now,
-      userId,
-    );
-    if (Number(r.changes) !== 1) throw new Error(`no user '${userId}'`);
-    return Promise.resolve();
-  }
-
-  userByTokenHash(tokenHash: string): Promise<User | null> {
-    const r = this.#get("SELECT id, name, email, role FROM users WHERE token_hash = ?", tokenHash);
-    return Promise.resolve(r ? userFrom(r) : null);
-  }
-
-  // -- submissions ----------------------------------------------------------
-
-  #submission(r: Row): Submission {
-    const id = num(r.id);
-    const names = this.#all(
-      "SELECT name FROM submission_files WHERE submission_id = ? ORDER BY seq",
-      id,
-    ).map((f) => String(f.name));
-    const job = this.#get(
-      `SELECT ${JOB_COLS} FROM jobs j WHERE j.submission_id = ? ORDER BY j.id DESC LIMIT 1`,
-      id,
-    )!;
-    return {
-      id,
-      userId: String(r.user_id),
-      kind: r.kind as Kind,
-      sciper: strOrNull(r.sciper),
-      createdAt: num(r.created_at),
-      fileNames: names,
-      job: jobFrom(job),
-    };
-  }
-
-  createSubmission(s: NewSubmission, rules: CreateRules): Promise<Submission | Refusal> {
-    return Promise.resolve(this.#tx((): Submission | Refusal => {
-      const active = this.#get(
-        // Only a submission's first job counts: a TA re-run must not block the student.
-        `SELECT s.id FROM submissions s JOIN jobs j ON j.submission_id = s.id
-         WHERE s.user_id = ? AND s.kind = ? AND j.status IN ('queued', 'running')
-           AND j.id = (SELECT MIN(id) FROM jobs WHERE submission_id = s.id) LIMIT 1`,
-        s.userId,
-        s.kind,
+  async createSubmission(
+    s: S.NewSubmission,
+    rules: S.CreateRules,
+  ): Promise<S.Submission | S.Refusal> {
+    const made = await this.#tx(() => {
+      const no = refusal(this.#all(Q.earlier, s.userId, s.kind).map(row.earlierFrom), rules);
+      if (no) return no;
+      const id = row.num(
+        this.#get(Q.insertSubmission, s.userId, s.kind, s.sciper ?? null, rules.now)!.id,
       );
-      if (active) return { refused: "active", submissionId: num(active.id) };
-      // A submission the grader failed on is not an attempt: no cooldown after it.
-      const last = this.#get(
-        `SELECT MAX(s.created_at) AS t FROM submissions s WHERE s.user_id = ? AND s.kind = ?
-         AND (SELECT status FROM jobs WHERE submission_id = s.id ORDER BY id DESC LIMIT 1)
-           <> 'failed'`,
-        s.userId,
-        s.kind,
-      );
-      if (last && last.t !== null) {
-        const wait = num(last.t) + rules.cooldownMs - rules.now;
-        if (wait > 0) return { refused: "cooldown", retryAfterMs: wait };
-      }
-      const id = num(
-        this.#run(
-          "INSERT INTO submissions (user_id, kind, sciper, created_at) VALUES (?, ?, ?, ?)",
-          s.userId,
-          s.kind,
-          s.sciper ?? null,
-          rules.now,
-        ).lastInsertRowid,
-      );
-      s.files.forEach((f, i) =>
-        this.#run(
-          "INSERT INTO submission_files (submission_id, seq, name, bytes) VALUES (?, ?, ?, ?)",
-          id,
-          i,
-          f.name,
-          f.bytes,
-        )
-      );
-      this.#run(
-        "INSERT INTO jobs (submission_id, status, enqueued_at) VALUES (?, 'queued', ?)",
-        id,
-        rules.now,
-      );
-      return this.#submission(this.#get("SELECT * FROM submissions WHERE id = ?", id)!);
-    }));
+      s.files.forEach((f, i) => this.#run(Q.insertFile, id, i, f.name, f.bytes));
+      this.#run(Q.enqueue, id, rules.now);
+      return id;
+    });
+    return typeof made === "number" ? (await this.getSubmission(made))! : made;
   }
 
-  getSubmission(id: number): Promise<Submission | null> {
-    const r = this.#get("SELECT * FROM submissions WHERE id = ?", id);
-    return Promise.resolve(r ? this.#submission(r) : null);
+  enqueue(submissionId: number, now: number): Promise<S.Job> {
+    return this.#tx(() => row.jobFrom(this.#get(Q.enqueue, submissionId, now)!));
   }
 
-  listSubmissions(f: SubmissionFilter): Promise<Submission[]> {
-    const where: string[] = [];
-    const params: SQLInputValue[] = [];
-    const cond = (sql: string, v: SQLInputValue) => {
-      where.push(sql);
-      params.push(v);
-    };
-    if (f.userId !== undefined) cond("s.user_id = ?", f.userId);
-    if (f.kind !== undefined) cond("s.kind = ?", f.kind);
-    if (f.status !== undefined) {
-      cond(
-        "(SELECT status FROM jobs WHERE submission_id = s.id ORDER BY id DESC LIMIT 1) = ?",
-        f.status,
-      );
-    }
-    const sql = `SELECT s.* FROM submissions s ${where.length ? "WHERE " + where.join(" AND ") : ""}
-      ORDER BY s.id DESC ${f.limit ? `LIMIT ${Math.floor(f.limit)}` : ""}`;
-    return Promise.resolve(this.#all(sql, ...params).map((r) => this.#submission(r)));
-  }
-
-  submissionFiles(id: number): Promise<StoredFile[]> {
-    return Promise.resolve(
-      this.#all(
-        "SELECT name, bytes FROM submission_files WHERE submission_id = ? ORDER BY seq",
-        id,
-      ).map((r) => ({ name: String(r.name), bytes: r.bytes as Uint8Array })),
-    );
-  }
-
-  // -- queue ----------------------------------------------------------------
-
-  enqueue(submissionId: number, now: number): Promise<Job> {
-    return Promise.resolve(this.#tx(() => {
-      const id = this.#run(
-        "INSERT INTO jobs (submission_id, status, enqueued_at) VALUES (?, 'queued', ?)",
-        submissionId,
-        now,
-      ).lastInsertRowid;
-      return jobFrom(this.#get(`SELECT ${JOB_COLS} FROM jobs j WHERE j.id = ?`, id)!);
-    }));
-  }
-
-  lease(
-    worker: string,
-    leaseMs: number,
-    now: number,
-    filter: LeaseFilter = {},
-  ): Promise<LeasedJob | null> {
-    const kinds = filter.kinds;
-    if (kinds && kinds.length === 0) return Promise.resolve(null);
+  protected take({ worker, leaseId, now, until, kinds }: Take): Promise<Row | null> {
     const only = kinds ? `AND s.kind IN (${kinds.map(() => "?").join(", ")})` : "";
-    return Promise.resolve(this.#tx((): LeasedJob | null => {
+    return this.#tx(() => {
       const r = this.#get(
         `SELECT ${JOB_COLS}, s.kind, s.user_id, s.sciper FROM jobs j
          JOIN submissions s ON s.id = j.submission_id
@@ -355,221 +136,49 @@ export class SqliteStore implements Store {
         ...(kinds ?? []),
       );
       if (!r) return null;
-      const leaseId = newLeaseId();
-      this.#run(
+      const taken = this.#get(
         `UPDATE jobs SET status = 'running', tries = tries + 1, started_at = ?, worker = ?,
-         lease_id = ?, lease_until = ? WHERE id = ? AND status = 'queued'`,
+         lease_id = ?, lease_until = ? WHERE id = ? AND status = 'queued' RETURNING *`,
         now,
         worker,
         leaseId,
-        now + leaseMs,
-        r.id,
-      );
-      return {
-        ...jobFrom(r),
-        status: "running",
-        tries: num(r.tries) + 1,
-        startedAt: now,
-        worker,
-        leaseUntil: now + leaseMs,
-        leaseId,
-        kind: r.kind as Kind,
-        userId: String(r.user_id),
-        sciper: strOrNull(r.sciper),
-      };
-    }));
-  }
-
-  renew(jobId: number, leaseId: string, leaseMs: number, now: number): Promise<boolean> {
-    const r = this.#run(
-      "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_id = ? AND status = 'running'",
-      now + leaseMs,
-      jobId,
-      leaseId,
-    );
-    return Promise.resolve(Number(r.changes) === 1);
+        until,
+        row.num(r.id),
+      )!;
+      return { ...r, ...taken };
+    });
   }
 
   expireLeases(now: number): Promise<number> {
-    return Promise.resolve(this.#tx(() => {
-      const failed = this.#run(
-        `UPDATE jobs SET status = 'failed', lease_id = NULL, finished_at = ?,
-         error = ?
-         WHERE status = 'running' AND lease_until < ? AND tries >= ?`,
-        now,
-        LEASE_EXPIRED,
-        now,
-        MAX_TRIES,
-      );
-      const requeued = this.#run(
-        `UPDATE jobs SET status = 'queued', lease_id = NULL, lease_until = NULL,
-         error = ?
-         WHERE status = 'running' AND lease_until < ?`,
-        LEASE_EXPIRED,
-        now,
-      );
-      return Number(failed.changes) + Number(requeued.changes);
-    }));
+    return this.#tx(() =>
+      this.#all(Q.expired, now).reduce((n, j) => {
+        const { params } = row.endTry(row.num(j.id), row.num(j.tries), LEASE_EXPIRED, now);
+        return n + this.#run(Q.endTry, ...params);
+      }, 0)
+    );
   }
 
-  complete(jobId: number, leaseId: string, res: NewResult, now: number): Promise<boolean> {
-    return Promise.resolve(this.#tx(() => {
-      const j = this.#get(
-        "SELECT submission_id, worker FROM jobs WHERE id = ? AND lease_id = ? AND status = 'running'",
-        jobId,
-        leaseId,
-      );
+  complete(jobId: number, leaseId: string, res: S.NewResult, now: number): Promise<boolean> {
+    return this.#tx(() => {
+      const j = this.#get(Q.done, now, jobId, leaseId);
       if (!j) return false;
-      this.#run(
-        `UPDATE jobs SET status = 'done', finished_at = ?, lease_id = NULL, lease_until = NULL,
-         error = NULL WHERE id = ?`,
-        now,
-        jobId,
-      );
-      this.#run(
-        `INSERT INTO results (job_id, submission_id, score, max_grade, success, tests, stdout,
-         stderr, duration_ms, worker, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        jobId,
-        j.submission_id,
-        res.score,
-        res.maxGrade,
-        res.success,
-        JSON.stringify(res.tests),
-        res.stdout,
-        res.stderr,
-        res.durationMs,
-        j.worker,
-        now,
-      );
-      res.files.forEach((f, i) =>
-        this.#run(
-          "INSERT INTO result_files (job_id, seq, name, bytes) VALUES (?, ?, ?, ?)",
-          jobId,
-          i,
-          f.name,
-          f.bytes,
-        )
-      );
+      this.#run(Q.insertResult, ...row.resultParams(jobId, j, res, now));
+      res.files.forEach((f, i) => this.#run(Q.insertResultFile, jobId, i, f.name, f.bytes));
       return true;
-    }));
+    });
   }
 
-  fail(jobId: number, leaseId: string, error: string, now: number): Promise<JobStatus | null> {
-    return Promise.resolve(this.#tx((): JobStatus | null => {
-      const j = this.#get(
-        "SELECT tries FROM jobs WHERE id = ? AND lease_id = ? AND status = 'running'",
-        jobId,
-        leaseId,
-      );
+  fail(jobId: number, leaseId: string, error: string, now: number): Promise<S.JobStatus | null> {
+    return this.#tx(() => {
+      const j = this.#get(Q.leasedTries, jobId, leaseId);
       if (!j) return null;
-      const status: JobStatus = num(j.tries) >= MAX_TRIES ? "failed" : "queued";
-      this.#run(
-        `UPDATE jobs SET status = ?, lease_id = NULL, lease_until = NULL, error = ?,
-         finished_at = ? WHERE id = ?`,
-        status,
-        error,
-        status === "failed" ? now : null,
-        jobId,
-      );
+      const { status, params } = row.endTry(jobId, row.num(j.tries), error, now);
+      this.#run(Q.endTry, ...params);
       return status;
-    }));
+    });
   }
 
-  release(jobId: number, leaseId: string): Promise<boolean> {
-    const r = this.#run(
-      `UPDATE jobs SET status = 'queued', tries = tries - 1, lease_id = NULL, lease_until = NULL,
-       started_at = NULL, worker = NULL WHERE id = ? AND lease_id = ? AND status = 'running'`,
-      jobId,
-      leaseId,
-    );
-    return Promise.resolve(Number(r.changes) === 1);
-  }
-
-  queuePosition(jobId: number): Promise<number | null> {
-    const r = this.#get(
-      `SELECT (SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND id <= j.id) AS pos
-       FROM jobs j WHERE j.id = ? AND j.status = 'queued'`,
-      jobId,
-    );
-    return Promise.resolve(r ? num(r.pos) : null);
-  }
-
-  listJobs(status: JobStatus, limit = 1000): Promise<Job[]> {
-    return Promise.resolve(
-      this.#all(
-        `SELECT ${JOB_COLS} FROM jobs j WHERE j.status = ? ORDER BY j.id LIMIT ?`,
-        status,
-        limit,
-      ).map(jobFrom),
-    );
-  }
-
-  recentDurations(limit: number): Promise<number[]> {
-    return Promise.resolve(
-      this.#all("SELECT duration_ms FROM results ORDER BY job_id DESC LIMIT ?", limit)
-        .map((r) => num(r.duration_ms)),
-    );
-  }
-
-  // -- results --------------------------------------------------------------
-
-  #result(r: Row | undefined): Result | null {
-    if (!r) return null;
-    const files = this.#all(
-      "SELECT name, bytes FROM result_files WHERE job_id = ? ORDER BY seq",
-      num(r.job_id),
-    ).map((f) => ({ name: String(f.name), bytes: f.bytes as Uint8Array }));
-    return resultFrom(r, files);
-  }
-
-  getResult(jobId: number): Promise<Result | null> {
-    return Promise.resolve(
-      this.#result(this.#get("SELECT * FROM results WHERE job_id = ?", jobId)),
-    );
-  }
-
-  latestResult(submissionId: number): Promise<Result | null> {
-    return Promise.resolve(this.#result(
-      this.#get(
-        "SELECT * FROM results WHERE submission_id = ? ORDER BY job_id DESC LIMIT 1",
-        submissionId,
-      ),
-    ));
-  }
-
-  keptScores(keep: Policy["keep"]): Promise<GradeCell[]> {
-    return Promise.resolve(keptFrom(this.#all(LATEST_SCORES_SQL), keep));
-  }
-
-  // -- workers --------------------------------------------------------------
-
-  registerWorker(w: { id: string; host: string; slots: number }, now: number): Promise<void> {
-    this.#run(
-      `INSERT INTO workers (id, host, slots, started_at, last_seen, running) VALUES (?, ?, ?, ?, ?, 0)
-       ON CONFLICT (id) DO UPDATE SET host = excluded.host, slots = excluded.slots,
-       started_at = excluded.started_at, last_seen = excluded.last_seen, running = 0`,
-      w.id,
-      w.host,
-      w.slots,
-      now,
-      now,
-    );
-    return Promise.resolve();
-  }
-
-  heartbeat(id: string, running: number, now: number): Promise<void> {
-    this.#run("UPDATE workers SET last_seen = ?, running = ? WHERE id = ?", now, running, id);
-    return Promise.resolve();
-  }
-
-  unregisterWorker(id: string): Promise<void> {
-    this.#run("DELETE FROM workers WHERE id = ?", id);
-    return Promise.resolve();
-  }
-
-  listWorkers(): Promise<WorkerInfo[]> {
-    return Promise.resolve(
-      this.#all("SELECT * FROM workers ORDER BY id").map(workerFrom),
-    );
+  async release(jobId: number, leaseId: string): Promise<boolean> {
+    return await this.write(Q.release, [jobId, leaseId]) === 1;
   }
 }

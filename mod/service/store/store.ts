@@ -6,6 +6,9 @@
  * must hold across processes (one active job per student and kind, the
  * cooldown, a lease given to one worker, a job completed exactly once) is
  * enforced INSIDE one store call, in one transaction, never by the caller.
+ * The rules themselves are written once, in ../rules.ts: a store reads the
+ * facts in its transaction, asks there, and writes; the statements both
+ * stores run are written once, in queries.ts.
  *
  * Times are milliseconds since the epoch (numbers), passed in by the caller
  * (`now`) so that tests and every store agree on the clock.

@@ -2,8 +2,10 @@
  * The scoring service's web pages, served by `socklab serve` beside the JSON
  * API: sign-in with the personal link, the student's home, "New
  * submission", the submission's page (live), and the teaching assistant's
- * course overview. Server-rendered HTML that works without JavaScript; the
- * one script (`/static/live.js`) only refreshes the result in place.
+ * course overview. One route table ({@link PAGE_ROUTES}, on ../http.ts);
+ * who may open each page and what a form must carry are wrappers
+ * (guards.ts). Server-rendered HTML that works without JavaScript; the one
+ * script (`/static/live.js`) only refreshes the result in place.
  *
  * Security: a signed session cookie (HttpOnly, SameSite=Strict); every POST
  * carries the session's CSRF token and, when the browser sends one, an
@@ -12,31 +14,36 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { errorAnswer } from "../answer.ts";
+import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
+import { type Access, download, match, page, redirect, respond, route } from "../http.ts";
+import { isGraded } from "../rules.ts";
+import { isKind, type Kind, KINDS, type Submission } from "../store/store.ts";
 import {
   acceptSubmission,
-  type ApiContext,
-  submissionArchive,
-  type SubmissionJson,
+  archiveDownload,
+  certificateDownload,
+  rerun,
   submissionJson,
+  visible,
   workerStates,
-} from "../api.ts";
-import { hashToken, userForToken } from "../auth.ts";
-import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
-import { isKind, type Kind, KINDS, type Submission, type User } from "../store/store.ts";
-import { MULTIPART_OVERHEAD, readCapped, UploadError } from "../upload.ts";
+} from "../submissions.ts";
 import { LIVE_JS, STYLE_CSS } from "./assets.ts";
 import {
-  clearedSessionCookie,
-  readCookie,
-  SESSION_COOKIE,
-  sessionCookie,
-  SessionSigner,
-} from "./session.ts";
+  formPost,
+  guard,
+  type OpenHandler,
+  type PageCall,
+  type PageHandler,
+  sameOrigin,
+  signIn,
+  viewerOf,
+  type WebContext,
+} from "./guards.ts";
+import { clearedSessionCookie } from "./session.ts";
 import {
   coursePage,
-  type CourseView,
-  errorPage,
+  type FormState,
   loginPage,
   MENU,
   type PartRow,
@@ -48,63 +55,13 @@ import {
   type Viewer,
 } from "./views.ts";
 import { errorMessage } from "../../errors.ts";
-
-/** Headers on every page and asset. */
-export const SECURITY_HEADERS: Record<string, string> = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  // same-origin: no Referer to other sites (the sign-in link holds a token), and
-  // browsers still send our Origin on form posts (no-referrer makes it "null").
-  "referrer-policy": "same-origin",
-  "cache-control": "no-store",
-};
+import { readForm, UploadError } from "../upload.ts";
 
 /** Program output shown on a page at most (the archive has all of it). */
 export const PAGE_OUTPUT_CAP = 64 * 1024;
 
-function respond(
-  body: BodyInit | null,
-  status = 200,
-  headers: Record<string, string> = {},
-): Response {
-  return new Response(body, { status, headers: { ...SECURITY_HEADERS, ...headers } });
-}
-
-const HTML = { "content-type": "text/html; charset=utf-8" };
-
-function page(text: string, status = 200, headers: Record<string, string> = {}): Response {
-  return respond(text, status, { ...HTML, ...headers });
-}
-
-function redirect(to: string, headers: Record<string, string> = {}): Response {
-  return respond(null, 303, { location: to, ...headers });
-}
-
-/** The secret that signs sessions: `DIR/session.key`, made once (0600). */
-export async function sessionSecret(dataDir: string): Promise<Uint8Array> {
-  const path = join(dataDir, "session.key");
-  try {
-    const bytes = await Deno.readFile(path);
-    if (bytes.length >= 32) return bytes;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  const secret = crypto.getRandomValues(new Uint8Array(32));
-  const tmp = `${path}.${crypto.randomUUID()}`;
-  await Deno.writeFile(tmp, secret, { mode: 0o600 });
-  try {
-    // Two processes starting at once: the first link wins, both use its key.
-    await Deno.link(tmp, path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
-  return await Deno.readFile(path);
-}
+/** The sign-in form's body at most, bytes. */
+const LOGIN_CAP = 16 * 1024;
 
 function truncate(text: string): string {
   return text.length > PAGE_OUTPUT_CAP
@@ -112,340 +69,222 @@ function truncate(text: string): string {
     : text;
 }
 
-/** Whether the browser reached us over HTTPS (directly, or through a proxy that says so). */
-function viaHttps(req: Request): boolean {
-  return new URL(req.url).protocol === "https:" ||
-    req.headers.get("x-forwarded-proto")?.split(",")[0].trim() === "https";
+async function courseName(ctx: WebContext): Promise<string> {
+  return (await ctx.store.getCourse())?.name ?? "course";
 }
 
-/** The sign-in form's body at most, bytes. */
-const LOGIN_CAP = 16 * 1024;
-
-/** A POST body, read once up to `cap` bytes (else an UploadError 413), and its form. */
-async function readForm(
-  req: Request,
-  cap: number,
-  signal?: AbortSignal,
-): Promise<{ bytes: Uint8Array; form: FormData | null }> {
-  const bytes = await readCapped(req, cap, { signal });
-  const form = await new Response(bytes as Uint8Array<ArrayBuffer>, {
-    headers: { "content-type": req.headers.get("content-type") ?? "" },
-  }).formData().catch(() => null);
-  return { bytes, form };
-}
-
-/**
- * Whether a POST comes from our own pages: no Origin (an old browser, a
- * script), or one whose host is ours. The scheme is not compared: behind a
- * proxy that ends TLS the browser says https://host while the request that
- * reaches us is http://host; another site cannot send our host.
- */
-export function sameSite(req: Request): boolean {
-  const origin = req.headers.get("origin");
-  if (origin === null) return true;
-  try {
-    return new URL(origin).host === new URL(req.url).host;
-  } catch {
-    return false; // "null" (a sandboxed frame, a privacy redirect) or garbage
-  }
-}
-
-/** Makes the pages' request handler (null for paths that are not pages). */
-export function makePages(ctx: ApiContext, signer: SessionSigner) {
+/** The student's home: each part, its kept score, attempts, the last submission. */
+async function studentHomePage({ ctx, who }: PageCall): Promise<Response> {
   const { store } = ctx;
-
-  async function courseName(): Promise<string> {
-    return (await store.getCourse())?.name ?? "course";
-  }
-
-  async function signedIn(req: Request): Promise<{ user: User; viewer: Viewer } | null> {
-    const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
-    // The session names the token (by its stored hash): a token replaced with
-    // `course token` ends the sessions it opened.
-    const tokenHash = await signer.verify(cookie);
-    if (!tokenHash || !cookie) return null;
-    const user = await store.userByTokenHash(tokenHash);
-    if (!user) return null;
-    return {
-      user,
-      viewer: { id: user.id, name: user.name, role: user.role, csrf: await signer.csrf(cookie) },
-    };
-  }
-
-  /** A POST is ours: same origin (when the browser says) and the session's CSRF token. */
-  async function postAllowed(req: Request, csrf: string | null): Promise<boolean> {
-    if (!sameSite(req)) return false;
-    const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
-    return cookie !== undefined && await signer.checkCsrf(cookie, csrf);
-  }
-
-  async function signIn(req: Request, token: string | null): Promise<Response> {
-    const user = await userForToken(store, token);
-    if (!user || token === null) {
-      return page(loginPage("This link or token is not valid (it may have been replaced)."), 401);
-    }
-    ctx.log(`web: ${user.id} signed in`);
-    return redirect("/", {
-      "set-cookie": sessionCookie(await signer.issue(await hashToken(token)), viaHttps(req)),
+  const course = (await store.getCourse())!;
+  const subs = await store.listSubmissions({ userId: who.id, limit: 5000 });
+  const kept = await store.keptScores(course.policy.keep);
+  const rows: PartRow[] = [];
+  for (const kind of KINDS) {
+    const mine = subs.filter((s) => s.kind === kind);
+    const cell = kept.find((c) => c.userId === who.id && c.kind === kind);
+    const last = mine.length ? mine.reduce((a, b) => (a.createdAt >= b.createdAt ? a : b)) : null;
+    rows.push({
+      kind,
+      kept: cell?.score ?? null,
+      maxGrade: cell?.maxGrade ?? null,
+      attempts: mine.filter(isGraded).length,
+      last: last ? await submissionJson(ctx, last, false) : null,
     });
   }
+  rows.sort((a, b) => MENU.indexOf(a.kind) - MENU.indexOf(b.kind));
+  return page(studentHome(who, course.name, course.policy, rows));
+}
 
-  async function studentHomePage(viewer: Viewer, flash?: string): Promise<Response> {
-    const course = (await store.getCourse())!;
-    const subs = await store.listSubmissions({ userId: viewer.id, limit: 5000 });
-    const kept = await store.keptScores(course.policy.keep);
-    const rows: PartRow[] = [];
-    for (const kind of KINDS) {
-      const mine = subs.filter((s) => s.kind === kind);
-      const cell = kept.find((c) => c.userId === viewer.id && c.kind === kind);
-      const last = mine.length ? mine.reduce((a, b) => (a.createdAt >= b.createdAt ? a : b)) : null;
-      rows.push({
-        kind,
-        kept: cell?.score ?? null,
-        maxGrade: cell?.maxGrade ?? null,
-        attempts: mine.filter((s) => s.job.status === "done").length,
-        last: last ? await submissionJson(ctx, last, false) : null,
-      });
-    }
-    rows.sort((a, b) => MENU.indexOf(a.kind) - MENU.indexOf(b.kind));
-    return page(studentHome(viewer, course.name, course.policy, rows, flash));
-  }
-
-  async function courseOverview(viewer: Viewer, flash?: string): Promise<Response> {
-    const course = (await store.getCourse())!;
-    const now = Date.now();
-    const about = async (submissionId: number) => {
-      const s = await store.getSubmission(submissionId);
-      return { user: s?.userId ?? "?", kind: (s?.kind ?? "part2") as Kind };
-    };
-    const queuedJobs = await store.listJobs("queued", 200);
-    const runningJobs = await store.listJobs("running", 200);
-    const running = await Promise.all(
-      runningJobs.map(async (job) => ({ job, ...await about(job.submissionId) })),
-    );
-    const queued = await Promise.all(
+/** The teaching assistant's overview: queue, workers, grade book, tools; `flash` on top. */
+async function courseOverview({ ctx, who }: PageCall, flash?: string): Promise<Response> {
+  const { store } = ctx;
+  const course = (await store.getCourse())!;
+  const now = Date.now();
+  const about = async (submissionId: number) => {
+    const s = await store.getSubmission(submissionId);
+    return { user: s?.userId ?? "?", kind: (s?.kind ?? "part2") as Kind };
+  };
+  const queuedJobs = await store.listJobs("queued", 200);
+  const runningJobs = await store.listJobs("running", 200);
+  const view = {
+    name: course.name,
+    policy: course.policy,
+    queued: await Promise.all(
       queuedJobs.map(async (job, i) => ({
         job,
         position: i + 1,
         ...await about(job.submissionId),
       })),
-    );
-    const workers = await workerStates(ctx, now);
-    const view: CourseView = {
-      name: course.name,
-      policy: course.policy,
-      queued,
-      running,
-      workers,
-      book: await gradeBook(store),
-    };
-    return page(coursePage(viewer, view, now, flash));
-  }
-
-  async function submissionView(
-    sub: Submission,
-  ): Promise<{ json: SubmissionJson; output: { stdout: string; stderr: string } | null }> {
-    const json = await submissionJson(ctx, sub, true);
-    const result = sub.job.status === "done" ? await store.getResult(sub.job.id) : null;
-    return {
-      json,
-      output: result ? { stdout: truncate(result.stdout), stderr: truncate(result.stderr) } : null,
-    };
-  }
-
-  /** The submission if this viewer may see it (their own; any for the TA). */
-  async function visible(viewer: Viewer, id: string): Promise<Submission | null> {
-    if (!/^\d{1,15}$/.test(id)) return null;
-    const sub = await store.getSubmission(Number(id));
-    if (!sub || (viewer.role !== "ta" && sub.userId !== viewer.id)) return null;
-    return sub;
-  }
-
-  const notFound = (viewer?: Viewer) =>
-    page(errorPage("Not found", "There is nothing here, or it is not yours.", viewer), 404);
-
-  return async function pages(req: Request): Promise<Response | null> {
-    const url = new URL(req.url);
-    const path = url.pathname;
-    if (path === "/static/style.css" && req.method === "GET") {
-      return respond(STYLE_CSS, 200, { "content-type": "text/css; charset=utf-8" });
-    }
-    if (path === "/static/live.js" && req.method === "GET") {
-      return respond(LIVE_JS, 200, { "content-type": "text/javascript; charset=utf-8" });
-    }
-    if (path === "/login") {
-      if (req.method === "GET") {
-        const token = url.searchParams.get("token");
-        return token === null ? page(loginPage()) : await signIn(req, token);
-      }
-      if (req.method === "POST") {
-        if (!sameSite(req)) {
-          return page(errorPage("Refused", "This form was sent from another site."), 403);
-        }
-        const form = await readForm(req, LOGIN_CAP, ctx.stopping).catch(() => null);
-        const token = form?.form?.get("token");
-        return await signIn(req, typeof token === "string" ? token.trim() : null);
-      }
-    }
-    const known = path === "/" || path === "/logout" || path === "/submit" ||
-      path.startsWith("/submissions/") || path.startsWith("/course/") || path === "/course";
-    if (!known) return null;
-
-    const who = await signedIn(req);
-    if (!who) {
-      await req.body?.cancel().catch(() => {});
-      if (req.method === "GET") return redirect("/login");
-      return page(errorPage("Signed out", "Sign in again with your personal link."), 401);
-    }
-    const { user, viewer } = who;
-
-    if (req.method === "POST") {
-      // Read the form once, capped; the CSRF token is in it (multipart or urlencoded).
-      const policy = (await store.getCourse())!.policy;
-      let read: { bytes: Uint8Array; form: FormData | null };
-      try {
-        read = await readForm(req, policy.maxTotalBytes + MULTIPART_OVERHEAD, ctx.stopping);
-      } catch (e) {
-        if (!(e instanceof UploadError)) throw e;
-        const course = (await store.getCourse())!;
-        return page(
-          user.role === "student"
-            ? submitPage(viewer, course.name, course.policy, { error: e.message })
-            : errorPage("Too large", e.message, viewer),
-          e.status,
-        );
-      }
-      const { bytes, form } = read;
-      const copy = () =>
-        new Request(req.url, {
-          method: "POST",
-          headers: req.headers,
-          body: bytes.slice() as Uint8Array<ArrayBuffer>,
-        });
-      const csrf = form?.get("csrf");
-      if (!await postAllowed(req, typeof csrf === "string" ? csrf : null)) {
-        return page(
-          errorPage("Refused", "This form is out of date or was sent from another site.", viewer),
-          403,
-        );
-      }
-      if (path === "/logout") {
-        return redirect("/login", { "set-cookie": clearedSessionCookie() });
-      }
-      if (path === "/submit" && user.role === "student") {
-        const got = await acceptSubmission(copy(), user, ctx);
-        if (got.ok) return redirect(`/submissions/${got.submission.id}`);
-        const kind = String(got.form?.get("kind") ?? "");
-        const course = (await store.getCourse())!;
-        return page(
-          submitPage(viewer, course.name, course.policy, {
-            kind: isKind(kind) ? kind : undefined,
-            sciper: String(got.form?.get("sciper") ?? ""),
-            error: got.error,
-            field: got.field,
-          }),
-          got.status,
-          got.headers,
-        );
-      }
-      if (user.role === "ta" && path === "/course/rerun") {
-        const kind = String(form?.get("kind") ?? "");
-        if (!isKind(kind)) return courseOverview(viewer, `'${kind}' is not a part`);
-        const subs = await store.listSubmissions({ kind, status: "done", limit: 100_000 });
-        for (const s of subs) await store.enqueue(s.id, Date.now());
-        if (subs.length) ctx.notify();
-        ctx.log(`re-run: ${subs.length} ${kind} submission(s) queued again`);
-        return await courseOverview(viewer, `${subs.length} ${kind} submission(s) queued again.`);
-      }
-      if (user.role === "ta" && path === "/course/roster") {
-        const file = form?.get("roster");
-        if (!file || typeof file === "string" || file.size === 0) {
-          return await courseOverview(viewer, "Choose a roster CSV file to import.");
-        }
-        let rows;
-        try {
-          rows = parseRoster(new Uint8Array(await file.arrayBuffer()));
-        } catch (e) {
-          return await courseOverview(viewer, errorMessage(e));
-        }
-        const { added, updated } = await importRoster(store, rows);
-        ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
-        const lines = ["id,token,link"];
-        for (const a of added) {
-          // The browser's origin: behind a TLS proxy, the address students use.
-          const base = req.headers.get("origin") ?? url.origin;
-          const link = `${base}/login?token=${encodeURIComponent(a.token)}`;
-          lines.push([a.id, a.token, link].map(csvField).join(","));
-        }
-        return respond(lines.join("\n") + "\n", 200, {
-          "content-type": "text/csv; charset=utf-8",
-          "content-disposition": 'attachment; filename="tokens.csv"',
-        });
-      }
-      return notFound(viewer);
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return page(errorPage("Not allowed", `${req.method} is not allowed here.`, viewer), 405);
-    }
-
-    if (path === "/") {
-      return user.role === "ta" ? await courseOverview(viewer) : await studentHomePage(viewer);
-    }
-    if (path === "/submit") {
-      if (user.role !== "student") return notFound(viewer);
-      const course = (await store.getCourse())!;
-      const kind = url.searchParams.get("kind") ?? "";
-      return page(
-        submitPage(viewer, course.name, course.policy, { kind: isKind(kind) ? kind : undefined }),
-      );
-    }
-    const m = path.match(/^\/submissions\/([^/]+)(\/live|\/archive|\/certificate)?$/);
-    if (m) {
-      const sub = await visible(viewer, m[1]);
-      if (!sub) return notFound(viewer);
-      if (m[2] === "/archive") {
-        return respond(await submissionArchive(store, sub) as Uint8Array<ArrayBuffer>, 200, {
-          "content-type": "application/zip",
-          "content-disposition": `attachment; filename="submission-${sub.id}.zip"`,
-        });
-      }
-      if (m[2] === "/certificate") {
-        const result = sub.job.status === "done" ? await store.getResult(sub.job.id) : null;
-        const cert = sub.kind === "ca-sign"
-          ? result?.files.find((f) => f.name.endsWith(".crt"))
-          : undefined;
-        if (!cert) return notFound(viewer);
-        return respond(cert.bytes as Uint8Array<ArrayBuffer>, 200, {
-          "content-type": "application/x-pem-file",
-          "content-disposition": `attachment; filename="${cert.name.replace(/[^\w.-]/g, "_")}"`,
-        });
-      }
-      const { json, output } = await submissionView(sub);
-      if (m[2] === "/live") return page(submissionLive(json, output).text);
-      return page(submissionPage(viewer, await courseName(), json, output));
-    }
-    if (user.role !== "ta") return notFound(viewer);
-    if (path === "/course/export.csv") {
-      return respond(gradeBookCsv(await gradeBook(store)), 200, {
-        "content-type": "text/csv; charset=utf-8",
-        "content-disposition": 'attachment; filename="gradebook.csv"',
-      });
-    }
-    if (path === "/course/submissions") {
-      const userId = url.searchParams.get("user") ?? undefined;
-      const kindRaw = url.searchParams.get("kind") ?? undefined;
-      const kind = kindRaw && isKind(kindRaw) ? kindRaw : undefined;
-      const subs = await store.listSubmissions({ userId, kind, limit: 500 });
-      const title = `Submissions${userId ? ` of ${userId}` : ""}${kind ? ` for ${kind}` : ""}`;
-      return page(
-        submissionsPage(
-          viewer,
-          await courseName(),
-          title,
-          await Promise.all(subs.map((s) => submissionJson(ctx, s, false))),
-        ),
-      );
-    }
-    return notFound(viewer);
+    ),
+    running: await Promise.all(
+      runningJobs.map(async (job) => ({ job, ...await about(job.submissionId) })),
+    ),
+    workers: await workerStates(ctx, now),
+    book: await gradeBook(store),
   };
+  return page(coursePage(who, view, now, flash));
+}
+
+const home: PageHandler = (c) => c.who.role === "ta" ? courseOverview(c) : studentHomePage(c);
+
+const loginForm: OpenHandler = async (c) => {
+  const token = c.url.searchParams.get("token");
+  return token === null ? page(loginPage()) : await signIn(c.req, c.ctx, token);
+};
+
+const loginPost: OpenHandler = sameOrigin(async (c) => {
+  // A form that is too large, too slow or not a form signs no one in.
+  const form = await readForm(c.req, LOGIN_CAP, c.ctx.stopping).catch(() => null);
+  const token = form?.get("token");
+  return await signIn(c.req, c.ctx, typeof token === "string" ? token.trim() : null);
+});
+
+const logout = formPost(() =>
+  Promise.resolve(redirect("/login", { "set-cookie": clearedSessionCookie() }))
+);
+
+/** "New submission" in `state` (a refusal next to its field, the part and sciper kept). */
+async function submitForm(
+  { ctx, who }: PageCall,
+  state: FormState,
+  status = 200,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const course = (await ctx.store.getCourse())!;
+  return page(submitPage(who, course.name, course.policy, state), status, headers);
+}
+
+const newSubmission: PageHandler = (c) => {
+  const kind = c.url.searchParams.get("kind") ?? "";
+  return submitForm(c, { kind: isKind(kind) ? kind : undefined });
+};
+
+/** The form again, the refusal next to its field (`form`: what was sent, if it was read). */
+function refusedForm(c: PageCall, e: UploadError, form?: FormData): Promise<Response> {
+  const kind = String(form?.get("kind") ?? "");
+  const state = {
+    kind: isKind(kind) ? kind : undefined,
+    sciper: form ? String(form.get("sciper") ?? "") : undefined,
+    error: e.message,
+    field: e.field,
+  };
+  return submitForm(c, state, e.status, e.headers);
+}
+
+const submit = formPost(async (c, form) => {
+  try {
+    return redirect(`/submissions/${(await acceptSubmission(c.ctx, form, c.who.id)).id}`);
+  } catch (e) {
+    if (e instanceof UploadError) return await refusedForm(c, e, form);
+    throw e;
+  }
+}, refusedForm);
+
+/** A submission as the page shows it: its JSON and the program's output (capped). */
+async function submissionView(ctx: WebContext, sub: Submission) {
+  const json = await submissionJson(ctx, sub, true);
+  const result = isGraded(sub) ? await ctx.store.getResult(sub.job.id) : null;
+  const output = result
+    ? { stdout: truncate(result.stdout), stderr: truncate(result.stderr) }
+    : null;
+  return { json, output };
+}
+
+const submission: PageHandler = async ({ ctx, who, params }) => {
+  const { json, output } = await submissionView(ctx, await visible(ctx.store, who, params.id));
+  return page(submissionPage(who, await courseName(ctx), json, output));
+};
+
+const submissionLivePart: PageHandler = async ({ ctx, who, params }) => {
+  const { json, output } = await submissionView(ctx, await visible(ctx.store, who, params.id));
+  return page(submissionLive(json, output).text);
+};
+
+const exportCsv: PageHandler = async ({ ctx }) =>
+  download(gradeBookCsv(await gradeBook(ctx.store)), "text/csv; charset=utf-8", "gradebook.csv");
+
+const submissionList: PageHandler = async ({ ctx, who, url }) => {
+  const userId = url.searchParams.get("user") ?? undefined;
+  const kindRaw = url.searchParams.get("kind") ?? undefined;
+  const kind = kindRaw && isKind(kindRaw) ? kindRaw : undefined;
+  const subs = await ctx.store.listSubmissions({ userId, kind, limit: 500 });
+  const title = `Submissions${userId ? ` of ${userId}` : ""}${kind ? ` for ${kind}` : ""}`;
+  const rows = await Promise.all(subs.map((s) => submissionJson(ctx, s, false)));
+  return page(submissionsPage(who, await courseName(ctx), title, rows));
+};
+
+const rerunPart = formPost(async (c, form) => {
+  const kind = String(form.get("kind") ?? "");
+  if (!isKind(kind)) return await courseOverview(c, `'${kind}' is not a part`);
+  const n = await rerun(c.ctx, kind);
+  return await courseOverview(c, `${n} ${kind} submission(s) queued again.`);
+});
+
+/** The roster from the TA's page: imported, and the new students' links as a CSV to save. */
+const importRosterFile = formPost(async (c, form) => {
+  const file = form.get("roster");
+  if (!file || typeof file === "string" || file.size === 0) {
+    return await courseOverview(c, "Choose a roster CSV file to import.");
+  }
+  let rows;
+  try {
+    rows = parseRoster(new Uint8Array(await file.arrayBuffer()));
+  } catch (e) {
+    return await courseOverview(c, errorMessage(e));
+  }
+  const { added, updated } = await importRoster(c.ctx.store, rows);
+  c.ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
+  // The browser's origin: behind a TLS proxy, the address students use.
+  const base = c.req.headers.get("origin") ?? c.url.origin;
+  const lines = ["id,token,link"];
+  for (const a of added) {
+    const link = `${base}/login?token=${encodeURIComponent(a.token)}`;
+    lines.push([a.id, a.token, link].map(csvField).join(","));
+  }
+  return download(lines.join("\n") + "\n", "text/csv; charset=utf-8", "tokens.csv");
+});
+
+const asset = (text: string, type: string): OpenHandler => () =>
+  Promise.resolve(respond(text, 200, { "content-type": `${type}; charset=utf-8` }));
+
+/** A page only someone signed in, in the role `access` admits, may open (guards.ts). */
+const signed = (method: "GET" | "POST", path: string, access: Access, handler: PageHandler) =>
+  route(method, path, access, guard(access, handler));
+
+/** Every page, its method, who may open it, and its handler. */
+export const PAGE_ROUTES = [
+  route("GET", "/static/style.css", "anyone", asset(STYLE_CSS, "text/css")),
+  route("GET", "/static/live.js", "anyone", asset(LIVE_JS, "text/javascript")),
+  route("GET", "/login", "anyone", loginForm),
+  route("POST", "/login", "anyone", loginPost),
+  signed("GET", "/", "user", home),
+  signed("POST", "/logout", "user", logout),
+  signed("GET", "/submit", "student", newSubmission),
+  signed("POST", "/submit", "student", submit),
+  signed("GET", "/submissions/:id", "user", submission),
+  signed("GET", "/submissions/:id/live", "user", submissionLivePart),
+  signed("GET", "/submissions/:id/archive", "user", archiveDownload),
+  signed("GET", "/submissions/:id/certificate", "user", certificateDownload),
+  signed("GET", "/course/export.csv", "ta", exportCsv),
+  signed("GET", "/course/submissions", "ta", submissionList),
+  signed("POST", "/course/rerun", "ta", rerunPart),
+  signed("POST", "/course/roster", "ta", importRosterFile),
+];
+
+/** Answer a request for a page (anything outside `/api/`); an unknown one is a 404 page. */
+export async function handlePages(req: Request, ctx: WebContext): Promise<Response> {
+  const url = new URL(req.url);
+  let viewer: Viewer | null = null;
+  try {
+    const { route, params } = match(PAGE_ROUTES, req, url);
+    if (route.access !== "anyone") viewer = await viewerOf(req, ctx);
+    return await route.handler({ req, url, params, ctx, who: viewer });
+  } catch (e) {
+    return await errorAnswer(req, e, {
+      what: `web: ${req.method} ${url.pathname}`,
+      log: ctx.log,
+      viewer,
+    });
+  }
 }

@@ -6,10 +6,11 @@
  *
  * @module
  */
-import type { SubmissionJson, WorkerState } from "../api.ts";
+import type { SubmissionJson, WorkerState } from "../submissions.ts";
 import type { GradeBookRow } from "../course.ts";
 import type { Job, Kind, Policy, Role, TestRow } from "../store/store.ts";
-import { type Html, html } from "./html.ts";
+import { size } from "../upload.ts";
+import { Html, html } from "./html.ts";
 
 /** The handout's names of the parts, in the order of the course's menu. */
 export const PART_TITLES: Record<Kind, string> = {
@@ -60,13 +61,6 @@ export interface Viewer {
   /** The CSRF token for this session's forms. */
   csrf: string;
 }
-
-const size = (n: number) =>
-  n >= 1024 * 1024 && n % (1024 * 1024) === 0
-    ? `${n / (1024 * 1024)} MiB`
-    : n >= 1024
-    ? `${Math.round(n / 1024)} KiB`
-    : `${n} bytes`;
 
 /** A whole page: header with the course name and the user, then `body`. */
 export function layout(
@@ -127,6 +121,49 @@ export function loginPage(error?: string): string {
   );
 }
 
+/** A column head: its text, whether it holds numbers, a tooltip. */
+type Head = string | Html | { text: string | Html; num?: boolean; title?: string };
+
+/**
+ * A table in its scrolling wrapper: named by a caption for screen readers or
+ * by the heading `labelledby`, its column heads, then its rows (`<tr>`s).
+ */
+function table(
+  name: { caption: string } | { labelledby: string } | null,
+  heads: readonly Head[],
+  rows: Html[],
+): Html {
+  const th = (h: Head) => {
+    const { text, num, title } = typeof h === "string" || h instanceof Html ? { text: h } : h;
+    return html`
+      <th scope="col" ${num
+        ? html`
+          class="num"
+        `
+        : ""}${title
+        ? html`
+          title="${title}"
+        `
+        : ""}>${text}</th>
+    `;
+  };
+  return html`
+    <div class="table-wrap">
+      <table${name && "labelledby" in name
+        ? html`
+          aria-labelledby="${name.labelledby}"
+        `
+        : ""}>
+    ${name && "caption" in name ? html`<caption class="sr-only">${name.caption}</caption>` : ""}
+    <thead><tr>${heads.map(th)}</tr></thead>
+    <tbody>
+    ${rows}
+    </tbody>
+    </table>
+    </div>
+  `;
+}
+
 function policyNote(p: Policy): Html {
   return html`<p class="note">Unlimited attempts: your <strong>${p.keep}</strong> score of each
 part counts. One submission of a part at a time; ${p.cooldownSeconds} s between two submissions of
@@ -163,40 +200,34 @@ export function studentHome(
       <h1>My parts</h1>
       ${flash ? html`<p class="flash" role="status">${flash}</p>` : ""}
       ${policyNote(policy)}
-      <div class="table-wrap">
-        <table>
-          <caption class="sr-only">Your score in each part</caption>
-          <thead>
+      ${table(
+        { caption: "Your score in each part" },
+        [
+          "Part",
+          { text: `${policy.keep === "best" ? "Best" : "Last"} score`, num: true },
+          { text: "Attempts", num: true },
+          "Last submission",
+          html`<span class="sr-only">Action</span>`,
+        ],
+        rows.map((r) =>
+          html`
             <tr>
-              <th scope="col">Part</th>
-              <th scope="col" class="num">${policy.keep === "best" ? "Best" : "Last"} score</th>
-              <th scope="col" class="num">Attempts</th>
-              <th scope="col">Last submission</th>
-              <th scope="col"><span class="sr-only">Action</span></th>
+              <th scope="row">${PART_TITLES[r.kind]}</th>
+              <td class="num">${r.kept === null
+                ? "–"
+                : `${r.kept}${r.maxGrade ? `/${r.maxGrade}` : ""}`}</td>
+              <td class="num">${r.attempts}</td>
+              <td>${r.last
+                ? html`<a href="/submissions/${r.last.id}">#${r.last.id}</a> ${statusText(r.last)}`
+                : html`<span class="muted">none yet</span>`}</td>
+              <td><a href="/submit?kind=${r
+                .kind}">New submission<span class="sr-only"> for ${PART_TITLES[
+                  r.kind
+                ]}</span></a></td>
             </tr>
-          </thead>
-          <tbody>
-      ${rows.map((r) =>
-        html`
-          <tr>
-            <th scope="row">${PART_TITLES[r.kind]}</th>
-            <td class="num">${r.kept === null
-              ? "–"
-              : `${r.kept}${r.maxGrade ? `/${r.maxGrade}` : ""}`}</td>
-            <td class="num">${r.attempts}</td>
-            <td>${r.last
-              ? html`<a href="/submissions/${r.last.id}">#${r.last.id}</a> ${statusText(r.last)}`
-              : html`<span class="muted">none yet</span>`}</td>
-            <td><a href="/submit?kind=${r
-              .kind}">New submission<span class="sr-only"> for ${PART_TITLES[
-                r.kind
-              ]}</span></a></td>
-          </tr>
-        `
+          `
+        ),
       )}
-          </tbody>
-        </table>
-      </div>
     `,
     { viewer, course },
   );
@@ -265,20 +296,10 @@ ${errorFor("sciper")}</div>
 }
 
 function testRows(tests: TestRow[]): Html {
-  return html`
-    <div class="table-wrap">
-      <table>
-        <caption class="sr-only">Tests</caption>
-        <thead>
-          <tr>
-            <th scope="col">Result</th>
-            <th scope="col">Test</th>
-            <th scope="col">Counts</th>
-            <th scope="col">Why</th>
-          </tr>
-        </thead>
-        <tbody>
-    ${tests.map((t) =>
+  return table(
+    { caption: "Tests" },
+    ["Result", "Test", "Counts", "Why"],
+    tests.map((t) =>
       html`
         <tr>
           <td><span class="${t.passed ? "pass" : "fail"}">${t.passed ? "PASS" : "FAIL"}</span></td>
@@ -287,11 +308,8 @@ function testRows(tests: TestRow[]): Html {
           <td>${t.detail}</td>
         </tr>
       `
-    )}
-        </tbody>
-      </table>
-    </div>
-  `;
+    ),
+  );
 }
 
 function waitText(s: number | null): string {
@@ -386,123 +404,115 @@ function age(ms: number): string {
   return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
 }
 
+/** The queue: running jobs, then the queued ones in order. */
+function queueTable(c: CourseView, now: number): Html {
+  const rows = [...c.running.map((r) => ({ ...r, position: null as number | null })), ...c.queued];
+  return table(
+    { labelledby: "queue" },
+    [
+      "Job",
+      "Submission",
+      "Student",
+      "Part",
+      "Status",
+      { text: "Position", num: true },
+      { text: "Age", num: true },
+      "Worker",
+    ],
+    rows.map((r) =>
+      html`
+        <tr>
+          <td>${r.job.id}</td>
+          <td><a href="/submissions/${r.job.submissionId}">#${r.job.submissionId}</a></td>
+          <td>${r.user}</td>
+          <td>${r.kind}</td>
+          <td>${r.job.status}</td>
+          <td class="num">${r.position ?? ""}</td>
+          <td class="num">${age(now - r.job.enqueuedAt)}</td>
+          <td>${r.job.worker ?? ""}</td>
+        </tr>
+      `
+    ),
+  );
+}
+
+function workersTable(c: CourseView, now: number): Html {
+  return table(
+    { labelledby: "workers" },
+    ["Worker", "Host", "State", { text: "Slots", num: true }, "Current jobs", {
+      text: "Last seen",
+      num: true,
+    }],
+    c.workers.map((w) =>
+      html`
+        <tr>
+          <td>${w.id}</td>
+          <td>${w.host}</td>
+          <td>${w.state}</td>
+          <td class="num">${w.slots}</td>
+          <td>${w.jobs.length
+            ? w.jobs.map((j) => j.id).join(", ")
+            : html`<span class="muted">idle</span>`}</td>
+          <td class="num">${age(now - w.lastSeen)} ago</td>
+        </tr>
+      `
+    ),
+  );
+}
+
+/** One row per student, each part's kept score linked to that student's submissions of it. */
+function gradeBookTable(c: CourseView): Html {
+  const cell = (id: string, k: Kind, score: number | null) =>
+    html`<td class="num"><a href="/course/submissions?user=${encodeURIComponent(id)}&amp;kind=${k}"
+aria-label="${id} ${k}">${score ?? "–"}</a></td>`;
+  return table(
+    { labelledby: "book" },
+    ["Student", "Name", ...MENU.map((k) => ({ text: k, num: true, title: PART_TITLES[k] }))],
+    c.book.map((r) =>
+      html`<tr><th scope="row">${r.id}</th><td>${r.name}</td>${
+        MENU.map((k) => cell(r.id, k, r.scores[k]))
+      }</tr>`
+    ),
+  );
+}
+
+/** The TA's forms: re-run a part, import a roster. */
+function courseTools(viewer: Viewer): Html {
+  return html`
+    <h2>Re-run a part</h2>
+    <form class="stack" method="post" action="/course/rerun">
+      <input type="hidden" name="csrf" value="${viewer.csrf}">
+      <div><label for="rerun-kind">Part whose graded submissions run again (after a grader fix)</label>
+    <select id="rerun-kind" name="kind">${MENU.map((k) =>
+      html`<option value="${k}">${PART_TITLES[k]}</option>`
+    )}</select></div>
+      <div><button type="submit">Re-run</button></div>
+    </form>
+    <h2>Import a roster</h2>
+    <form class="stack" method="post" action="/course/roster" enctype="multipart/form-data">
+      <input type="hidden" name="csrf" value="${viewer.csrf}">
+      <div><label for="roster">Roster CSV (columns id, name, email)</label>
+    <input type="file" id="roster" name="roster" accept=".csv,text/csv"></div>
+      <div><button type="submit">Import and download the new students' links</button></div>
+    </form>
+  `;
+}
+
 /** The teaching assistant's overview: queue, workers, the grade book, the tools. */
 export function coursePage(viewer: Viewer, c: CourseView, now: number, flash?: string): string {
   return layout(
     "Course",
-    html`
-      <h1>Course ${c.name}</h1>
-      ${flash ? html`<p class="flash" role="status">${flash}</p>` : ""}
-      <h2 id="queue">Queue</h2>
-      <p>${c.queued.length} queued, ${c.running.length} running.</p>
-      <div class="table-wrap">
-        <table aria-labelledby="queue">
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Submission</th>
-              <th scope="col">Student</th>
-              <th scope="col">Part</th>
-              <th scope="col">Status</th>
-              <th scope="col" class="num">Position</th>
-              <th scope="col" class="num">Age</th>
-              <th scope="col">Worker</th>
-            </tr>
-          </thead>
-          <tbody>
-      ${[
-        ...c.running.map((r) => ({ ...r, position: null as number | null })),
-        ...c.queued,
-      ].map((r) =>
-        html`
-          <tr>
-            <td>${r.job.id}</td>
-            <td><a href="/submissions/${r.job.submissionId}">#${r.job.submissionId}</a></td>
-            <td>${r.user}</td>
-            <td>${r.kind}</td>
-            <td>${r.job.status}</td>
-            <td class="num">${r.position ?? ""}</td>
-            <td class="num">${age(now - r.job.enqueuedAt)}</td>
-            <td>${r.job.worker ?? ""}</td>
-          </tr>
-        `
-      )}
-          </tbody>
-        </table>
-      </div>
-      <h2 id="workers">Workers</h2>
-      <div class="table-wrap">
-        <table aria-labelledby="workers">
-          <thead>
-            <tr>
-              <th scope="col">Worker</th>
-              <th scope="col">Host</th>
-              <th scope="col">State</th>
-              <th scope="col" class="num">Slots</th>
-              <th scope="col">Current jobs</th>
-              <th scope="col" class="num">Last seen</th>
-            </tr>
-          </thead>
-          <tbody>
-      ${c.workers.map((w) =>
-        html`
-          <tr>
-            <td>${w.id}</td>
-            <td>${w.host}</td>
-            <td>${w.state}</td>
-            <td class="num">${w.slots}</td>
-            <td>${w.jobs.length
-              ? w.jobs.map((j) => j.id).join(", ")
-              : html`<span class="muted">idle</span>`}</td>
-            <td class="num">${age(now - w.lastSeen)} ago</td>
-          </tr>
-        `
-      )}
-          </tbody>
-        </table>
-      </div>
-      <h2 id="book">Grade book (${c.policy.keep} score)</h2>
-      <p><a href="/course/export.csv">Export the grade book (CSV)</a></p>
-      <div class="table-wrap">
-        <table aria-labelledby="book">
-          <thead>
-            <tr><th scope="col">Student</th><th scope="col">Name</th>${MENU.map((k) =>
-              html`<th scope="col" class="num" title="${PART_TITLES[k]}">${k}</th>`
-            )}</tr>
-          </thead>
-          <tbody>
-      ${c.book.map((r) =>
-        html`<tr><th scope="row">${r.id}</th><td>${r.name}</td>${
-          MENU.map((k) =>
-            html`
-              <td
-                class="num"><a href="/course/submissions?user=${encodeURIComponent(
-                  r.id,
-                )}&amp;kind=${k}" aria-label="${r.id} ${k}">${r.scores[k] ?? "–"}</a></td>
-            `
-          )
-        }</tr>`
-      )}
-          </tbody>
-        </table>
-      </div>
-      <h2>Re-run a part</h2>
-      <form class="stack" method="post" action="/course/rerun">
-        <input type="hidden" name="csrf" value="${viewer.csrf}">
-        <div><label for="rerun-kind">Part whose graded submissions run again (after a grader fix)</label>
-      <select id="rerun-kind" name="kind">${MENU.map((k) =>
-        html`<option value="${k}">${PART_TITLES[k]}</option>`
-      )}</select></div>
-        <div><button type="submit">Re-run</button></div>
-      </form>
-      <h2>Import a roster</h2>
-      <form class="stack" method="post" action="/course/roster" enctype="multipart/form-data">
-        <input type="hidden" name="csrf" value="${viewer.csrf}">
-        <div><label for="roster">Roster CSV (columns id, name, email)</label>
-      <input type="file" id="roster" name="roster" accept=".csv,text/csv"></div>
-        <div><button type="submit">Import and download the new students' links</button></div>
-      </form>
-    `,
+    html`<h1>Course ${c.name}</h1>
+${flash ? html`<p class="flash" role="status">${flash}</p>` : ""}
+<h2 id="queue">Queue</h2>
+<p>${c.queued.length} queued, ${c.running.length} running.</p>
+${queueTable(c, now)}
+<h2 id="workers">Workers</h2>
+${workersTable(c, now)}
+<h2 id="book">Grade book (${c.policy.keep} score)</h2>
+<p><a href="/course/export.csv">Export the grade book (CSV)</a></p>
+${gradeBookTable(c)}
+${courseTools(viewer)}`,
     { viewer, course: c.name },
   );
 }
@@ -514,39 +524,25 @@ export function submissionsPage(
   title: string,
   subs: SubmissionJson[],
 ): string {
+  const list = table(
+    null,
+    ["Submission", "Student", "Part", "Submitted (UTC)", "Status"],
+    subs.map((s) =>
+      html`
+        <tr>
+          <td><a href="/submissions/${s.id}">#${s.id}</a></td>
+          <td>${s.user}</td>
+          <td>${s.kind}</td>
+          <td>${s.created_at.replace("T", " ").slice(0, 19)}</td>
+          <td>${statusText(s)}</td>
+        </tr>
+      `
+    ),
+  );
   return layout(
     title,
     html`<h1>${title}</h1>
-${
-      subs.length === 0 ? html`<p>No submissions.</p>` : html`
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Submission</th>
-                <th scope="col">Student</th>
-                <th scope="col">Part</th>
-                <th scope="col">Submitted (UTC)</th>
-                <th scope="col">Status</th>
-              </tr>
-            </thead>
-            <tbody>
-        ${subs.map((s) =>
-          html`
-            <tr>
-              <td><a href="/submissions/${s.id}">#${s.id}</a></td>
-              <td>${s.user}</td>
-              <td>${s.kind}</td>
-              <td>${s.created_at.replace("T", " ").slice(0, 19)}</td>
-              <td>${statusText(s)}</td>
-            </tr>
-          `
-        )}
-            </tbody>
-          </table>
-        </div>
-      `
-    }`,
+${subs.length === 0 ? html`<p>No submissions.</p>` : list}`,
     { viewer, course },
   );
 }

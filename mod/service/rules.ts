@@ -1,0 +1,102 @@
+/**
+ * The course's submission rules, in one place: which submission is accepted
+ * (one queued or running per student and part, then a cooldown since the
+ * last attempt), what counts as an attempt, what a grader failure or a lost
+ * lease does to a job, and which score is kept. Pure: a store reads the facts
+ * inside the transaction that then writes (so two servers cannot both
+ * accept) and asks here; the API and the pages count with the same
+ * functions. A new rule (a calendar, an attempt limit) is a new fact in
+ * {@link Earlier} or {@link CreateRules} and a clause in {@link refusal}.
+ *
+ * @module
+ */
+import type {
+  CreateRules,
+  GradeCell,
+  JobStatus,
+  Kind,
+  Policy,
+  Refusal,
+  Submission,
+} from "./store/store.ts";
+import { MAX_TRIES } from "./store/store.ts";
+
+/** One of a student's earlier submissions of the kind being submitted, as the rules see it. */
+export interface Earlier {
+  id: number;
+  createdAt: number;
+  /** Its first job: the student's own grading (a later one is a TA re-run). */
+  firstStatus: JobStatus;
+  /** Its latest job (a re-run's, if there was one). */
+  latestStatus: JobStatus;
+}
+
+/** Waiting for a worker or being graded. */
+export function isActive(status: JobStatus): boolean {
+  return status === "queued" || status === "running";
+}
+
+/**
+ * Whether a submission whose latest job is in `status` is an attempt for
+ * the cooldown: a grader failure is the machine's, not the student's.
+ */
+export function isAttempt(status: JobStatus): boolean {
+  return status !== "failed";
+}
+
+/** Whether a submission has a score (its latest job is done): what "Attempts" counts. */
+export function isGraded(sub: Submission): boolean {
+  return sub.job.status === "done";
+}
+
+/**
+ * Why a new submission is refused, or null: the student's own job of that
+ * kind still queued or running (`active`; a TA re-run of a graded one does
+ * not block), else less than `cooldownMs` since their last attempt.
+ * `earlier`: the student's submissions of that kind, oldest first.
+ */
+export function refusal(earlier: readonly Earlier[], rules: CreateRules): Refusal | null {
+  const active = earlier.find((e) => isActive(e.firstStatus));
+  if (active) return { refused: "active", submissionId: active.id };
+  const last = Math.max(
+    ...earlier.filter((e) => isAttempt(e.latestStatus)).map((e) => e.createdAt),
+  );
+  const wait = last + rules.cooldownMs - rules.now;
+  return wait > 0 ? { refused: "cooldown", retryAfterMs: wait } : null;
+}
+
+/** Where a job goes when its try failed (grader, machine, lost lease): again, or given up. */
+export function afterFailure(tries: number): "queued" | "failed" {
+  return tries >= MAX_TRIES ? "failed" : "queued";
+}
+
+/** The error of a job whose worker stopped renewing its lease. */
+export const LEASE_EXPIRED = "the worker running it stopped answering (lease expired)";
+
+/** A submission's score: the result of its latest graded job (a TA re-run replaces it). */
+export interface SubmissionScore {
+  userId: string;
+  kind: Kind;
+  submissionId: number;
+  score: number;
+  maxGrade: number;
+}
+
+/**
+ * Each student's kept score of each kind: the best of their submissions'
+ * scores, or the latest submission's. `scores` oldest submission first.
+ */
+export function keptScores(
+  scores: readonly SubmissionScore[],
+  keep: Policy["keep"],
+): GradeCell[] {
+  const cells = new Map<string, GradeCell>();
+  for (const { userId, kind, score, maxGrade } of scores) {
+    const key = `${userId}\0${kind}`;
+    const old = cells.get(key);
+    if (!old || keep === "last" || score > old.score) {
+      cells.set(key, { userId, kind, score, maxGrade });
+    }
+  }
+  return [...cells.values()];
+}
