@@ -104,12 +104,12 @@ export function tlsReason(e: unknown, ctx: { name: string; caFile: string }): st
 }
 
 /**
- * {@link tlsReason}, and for a server that answered in plain text, what it speaks and the
- * client to use (`foreignAnswer`): the plain PMU (pdc) or HTTP (ws-pdc).
+ * {@link tlsReason}, and with `identifyPlain`, for a server that answered in plain text, what
+ * it speaks and the client to use (`foreignAnswer`): the plain PMU (pdc) or HTTP (ws-pdc).
  */
 async function tlsFailure(e: unknown, opts: SecureConnectOptions): Promise<string> {
   const reason = tlsReason(e, opts);
-  if (!/does not speak TLS/.test(reason)) return reason;
+  if (!opts.identifyPlain || !/does not speak TLS/.test(reason)) return reason;
   const head = await plainHead(opts.address, opts.port);
   return (head && foreignAnswer(head, "tls")) ?? reason;
 }
@@ -153,6 +153,11 @@ export interface SecureConnectOptions {
   hostnameCheck?: boolean;
   /** Give up when the TCP connect and the handshake together take longer (default: no limit). */
   timeoutMs?: number;
+  /**
+   * When the server answers in plain text, look once more on a plain connection to name
+   * what it speaks (secure-pdc; off for grade, whose student server must see one client).
+   */
+  identifyPlain?: boolean;
 }
 
 /**

@@ -253,7 +253,15 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
     const address = ipFamily(host) ? host : await ipv4Of(host);
     await using _capture = await captureExchange(args, io, { proto: "tcp", port, host: address });
     const hostnameCheck = !flag(args, "no-hostname-check");
-    const conn = await connectSecure({ address, port, name: host, caCert, caFile, hostnameCheck });
+    const conn = await connectSecure({
+      address,
+      port,
+      name: host,
+      caCert,
+      caFile,
+      hostnameCheck,
+      identifyPlain: true,
+    });
     io.log(
       `connected to ${hostPort(host, port)} over TLS: certificate chain verified against ` +
         `${caFile}${hostnameCheck ? `, valid for ${host}` : " (host name not checked)"}`,
