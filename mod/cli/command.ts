@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import type { Io } from "./io.ts";
 import { errorMessage, UsageError } from "../errors.ts";
 import { didYouMean } from "./suggest.ts";
+import { escapeControls } from "../escape.ts";
 
 /** One option of a command, for the parser and for the help text. */
 export interface OptionSpec {
@@ -185,7 +186,7 @@ function parseErrorMessage(e: unknown, options: Record<string, OptionSpec>): str
     // `--version` belongs to socklab itself, not to a command.
     const near = typed && (didYouMean(typed, Object.keys(options), "--") ||
       didYouMean(typed, ["version"], "socklab --"));
-    return `unknown option '${unknown[1]}'${near}`;
+    return `unknown option '${escapeControls(unknown[1])}'${near}`;
   }
   const short = msg.match(/^Option '-(\w)'/)?.[1];
   const name = msg.match(/--([\w-]+)/)?.[1] ??

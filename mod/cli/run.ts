@@ -8,6 +8,7 @@
 import config from "../../deno.json" with { type: "json" };
 import { type Command, commandHelp, parseCommandArgs } from "./command.ts";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
+import { escapeControls } from "../escape.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS } from "./table.ts";
 import { closest, didYouMean } from "./suggest.ts";
@@ -55,7 +56,9 @@ export function findCommand(name: string): Command | undefined {
 
 function unknownCommand(io: Io, name: string): number {
   io.log(
-    `socklab: error: unknown command '${name}'${didYouMean(name, COMMANDS.map((c) => c.name))}`,
+    `socklab: error: unknown command '${escapeControls(name)}'${
+      didYouMean(name, COMMANDS.map((c) => c.name))
+    }`,
   );
   io.log("Run 'socklab --help' for the list of commands.");
   return 2;
@@ -72,7 +75,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     if (e instanceof OutputClosed) return 0;
     if (e instanceof OutputFailed) {
-      io.log(`socklab${argv[0] && findCommand(argv[0]) ? ` ${argv[0]}` : ""}: error: ${e.message}`);
+      io.log(
+        `socklab${argv[0] && findCommand(argv[0]) ? ` ${argv[0]}` : ""}: error: ${
+          escapeControls(e.message)
+        }`,
+      );
       return 1;
     }
     throw e;
@@ -108,7 +115,11 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     const near = first.startsWith("--")
       ? didYouMean(first.slice(2), ["help", "version"], "--")
       : "";
-    io.log(`socklab: error: unknown option '${first}'${near || " (options go after the command)"}`);
+    io.log(
+      `socklab: error: unknown option '${escapeControls(first)}'${
+        near || " (options go after the command)"
+      }`,
+    );
     io.log("Run 'socklab --help' for the list of commands.");
     return 2;
   }
@@ -118,7 +129,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       await engineMain(io.log, io.out);
       return 0;
     } catch (e) {
-      io.log(errorMessage(e));
+      // On stdout, where the outer grade reads the outcome: it says it once, in its own error.
+      io.out(JSON.stringify({ error: errorMessage(e) }));
       return 1;
     }
   }
@@ -134,12 +146,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return await cmd.run(args, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      io.log(`socklab ${cmd.name}: error: ${escapeControls(e.message)}`);
       io.log(`Run 'socklab ${cmd.name} --help' for usage.`);
       return 2;
     }
     if (e instanceof RunError) {
-      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      io.log(`socklab ${cmd.name}: error: ${escapeControls(e.message)}`);
       return 1;
     }
     throw e;

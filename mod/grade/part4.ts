@@ -22,7 +22,10 @@ import {
   keep,
   KEPT,
   programRun,
+  runTag,
   showOutput,
+  uncheckable,
+  watchOutput,
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
 
@@ -39,16 +42,11 @@ export const GRADE_SCRIPT = [
 
 /**
  * This run's script: every non-blank line of {@link GRADE_SCRIPT} ends with
- * a tag of its own drawn from the system's random source (not the seed,
- * which a student may know), so a program cannot print the play from memory:
- * only what it received matches.
+ * a tag of its own ({@link runTag}), so a program cannot print the play from
+ * memory: only what it received matches.
  */
 export function runScript(): string[] {
-  const tag = () => {
-    const b = crypto.getRandomValues(new Uint8Array(6));
-    return [...b].map((x) => "abcdefghijkmnpqrstuvwxyz23456789"[x % 32]).join("");
-  };
-  return GRADE_SCRIPT.map((l) => (l ? `${l} [${tag()}]` : l));
+  return GRADE_SCRIPT.map((l) => (l ? `${l} [${runTag()}]` : l));
 }
 
 async function receiverTest(
@@ -76,15 +74,19 @@ async function receiverTest(
   const wasSent = (t: string) => sent.has(t);
   try {
     await using sb = new Sandbox(programRun(ctx, [GROUP, String(port)]));
-    const ok = await sb.stdout.until(
+    const end = await watchOutput(
+      ctx,
+      sb,
       (lines) => checkScriptLines(lines, script, need, wasSent).passed,
       Math.min(timeMs, ctx.timeLimitMs),
     );
     const r = await sb.stop();
     showOutput(ctx, name, r);
+    if (end === "budget") return { name, passed: false, scored, detail: uncheckable(ctx) };
+    const ok = end === "held";
     const v = checkScriptLines(sb.stdout.lines, script, need, wasSent);
     if (ok || v.passed) return { name, passed: true, scored, detail: v.detail };
-    const end = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
+    const ended = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
     const untagged = sb.stdout.lines.some((l) => GRADE_SCRIPT.some((t) => t && l.includes(t)));
     if (untagged && !sb.stdout.lines.some((l) => script.some((t) => t && l.includes(t)))) {
       const example = script.find((t) => t && sent.has(t)) ?? script[0];
@@ -94,10 +96,10 @@ async function receiverTest(
         scored,
         detail: `the output holds the play's text, but none of the lines this run's TV sent ` +
           `(each carries a tag of this run, e.g. ${excerpt(example, 80)}): print the datagrams ` +
-          `you receive${end}`,
+          `you receive${ended}`,
       };
     }
-    return { name, passed: false, scored, detail: v.detail + end };
+    return { name, passed: false, scored, detail: v.detail + ended };
   } finally {
     await tv.close();
     await stopCapture();

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { escapeControls } from "../escape.ts";
 
 export interface TestResult {
   name: string;
@@ -37,21 +38,6 @@ export function makeReport(part: string, tests: TestResult[]): GradeReport {
     success: score === scored.length && scored.length > 0 ? 1 : 0,
     tests,
   };
-}
-
-/**
- * Text that came from the student's program, made safe for a terminal: C0/C1
- * control characters (CR, ESC of an ANSI sequence, backspace...) and DEL are
- * shown escaped (`\r`, `\x1b`), so that they cannot overwrite the report.
- */
-export function escapeControls(s: string): string {
-  // deno-lint-ignore no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
-    if (c === "\r") return "\\r";
-    if (c === "\n") return "\\n";
-    if (c === "\t") return "\\t";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
 }
 
 /**

@@ -24,7 +24,9 @@
  *   "files", "max_grade", "score", "success", "tests": [{"name", "passed",
  *   "scored", "detail"}], "error"}` (score fields null until done).
  * - `GET  /api/submissions/<id>/archive` -> `application/zip`
- *   `submission-<id>.zip`: the uploaded files, `output/result.json`
+ *   `submission-<id>.zip`: the uploaded files, `output/job.json` (`{"status",
+ *   "tries", "outcome", "grader_error"?}`: graded, or failed for the grader's
+ *   own reason), `output/result.json`
  *   (`{"max_grade", "score", "success", "tests"}`), `output/stdout.txt`,
  *   `output/stderr.txt`, each run's packets `output/<test>.pcap` (where the
  *   worker could capture: tcpdump, root), and for ca-sign `output/<name>.crt`.

@@ -193,6 +193,24 @@ export async function submissionArchive(store: Store, sub: Submission): Promise<
   const enc = new TextEncoder();
   const entries: Record<string, Uint8Array> = {};
   for (const f of await store.submissionFiles(sub.id)) entries[f.name] = f.bytes;
+  // Which it was: graded (the result is about the program), or a failure of the grader or
+  // the machine (not counted, retried up to MAX_TRIES), or not graded yet.
+  entries["output/job.json"] = enc.encode(
+    JSON.stringify(
+      {
+        status: sub.job.status,
+        tries: sub.job.tries,
+        outcome: sub.job.status === "done"
+          ? "graded: the result is what the program did"
+          : sub.job.status === "failed"
+          ? "the grader or the machine failed, not the program: it does not count"
+          : "not graded yet",
+        ...(sub.job.error ? { grader_error: sub.job.error } : {}),
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   const result = await store.latestResult(sub.id);
   if (result) {
     const { maxGrade, score, success, tests } = result;

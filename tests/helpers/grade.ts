@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { decodeFrame, type Packet, TCP } from "../../mod/packets/decode.ts";
 import { readPcap } from "../../mod/packets/pcap.ts";
+import { DEFAULT_FLOOD_BYTES, floodText } from "../../mod/pmu/flood.ts";
 import { runSocklab, socklabArgv } from "../../scripts/lib/proc.ts";
 
 export const STUDENTS = new URL("../fixtures/students/", import.meta.url).pathname;
@@ -52,6 +53,16 @@ export const detail = (r: Report, name: string) => r.tests.find((t) => t.name ==
 export const advice = (r: Report) => r.tests.filter((t) => !t.scored).map((t) => t.name);
 export const failedAdvice = (r: Report) =>
   r.tests.filter((t) => !t.scored && !t.passed).map((t) => t.name);
+
+/**
+ * Is `text` a flood of one grading run: the flood's length, and the play of
+ * `floodText()` once the run's tags (` [k3x9qa]` after each speech, the last
+ * one maybe cut) are taken out?
+ */
+export function isRunFlood(text: string): boolean {
+  const play = text.replace(/ \[[a-z2-9]{6}\]/g, "").replace(/ \[[a-z2-9]{0,6}$/, "");
+  return text.length === DEFAULT_FLOOD_BYTES && play !== text && floodText().startsWith(play);
+}
 
 /**
  * What the PMU server of a captured TCP exchange sent (`pcap`: one run's

@@ -326,6 +326,39 @@ export function cgroupLimitsHit(cg: Cgroup): string[] {
   return hit;
 }
 
+/**
+ * The argv that runs `argv` inside `cg` from its first instruction: sh
+ * writes its own pid into each hierarchy's cgroup.procs, then execs it (with
+ * `fd3`, if given, opened on descriptor 3: bubblewrap's seccomp filter).
+ */
+export function inCgroupArgv(cg: Cgroup | undefined, argv: string[], fd3 = ""): string[] {
+  return [
+    "/bin/sh",
+    "-c",
+    'fd3=$1; shift; for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; ' +
+    'shift; done; shift; if [ -n "$fd3" ]; then exec "$@" 3<"$fd3"; else exec "$@"; fi',
+    "sh",
+    fd3,
+    ...(cg?.dirs ?? []).map((d) => `${d}/cgroup.procs`),
+    "--",
+    ...argv,
+  ];
+}
+
+/**
+ * The most memory `cg` used at once, bytes (v1 memory.max_usage_in_bytes,
+ * v2 memory.peak), or null where the kernel does not say.
+ */
+export function memoryPeak(cg: Cgroup): number | null {
+  const file = cg.version === 2 ? "memory.peak" : "memory.max_usage_in_bytes";
+  for (const d of cg.dirs) {
+    try {
+      return Number(Deno.readTextFileSync(`${d}/${file}`).trim());
+    } catch { /* not this hierarchy */ }
+  }
+  return null;
+}
+
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A cgroup directory and every one below it, deepest first (the order to remove them in). */
@@ -341,27 +374,29 @@ export function cgroupSubtree(d: string): string[] {
 }
 
 /**
- * Kill every process of the cgroup and its children, then remove them all.
- * Bounded: gives up (leaving the directories) after about 3 s.
+ * Kill every process of the cgroup and its children, then remove them all,
+ * in every hierarchy (v1: a child left in one hierarchy only, as a SIGKILLed
+ * grade may leave it, is removed too). Bounded: gives up (leaving the
+ * directories) after about 3 s per cgroup.
  */
 export async function removeCgroup(cg: Cgroup): Promise<void> {
-  for (const dir of cgroupSubtree(cg.dirs[0])) {
-    const one: Cgroup = {
-      version: cg.version,
-      dirs: cg.dirs.map((d) => d + dir.slice(cg.dirs[0].length)),
-    };
-    if (cg.version === 2 && exists(`${dir}/cgroup.kill`)) {
+  const below = new Set<string>();
+  for (const d of cg.dirs) for (const sub of cgroupSubtree(d)) below.add(sub.slice(d.length));
+  const deepestFirst = [...below].sort((a, b) => b.split("/").length - a.split("/").length);
+  for (const rel of deepestFirst) {
+    const dirs = cg.dirs.map((d) => d + rel).filter(exists);
+    if (cg.version === 2 && exists(`${dirs[0]}/cgroup.kill`)) {
       try {
-        write(`${dir}/cgroup.kill`, "1");
+        write(`${dirs[0]}/cgroup.kill`, "1");
       } catch { /* gone */ }
     }
     for (let i = 0; i < 150; i++) {
-      const pids = cgroupPids(one);
+      const pids = dirs.flatMap((d) => cgroupPids({ version: cg.version, dirs: [d] }));
       if (pids.length === 0) break;
       for (const p of pids) signal(p, "SIGKILL");
       await tick(20);
     }
-    for (const d of one.dirs) {
+    for (const d of dirs) {
       for (let i = 0; i < 50 && exists(d); i++) {
         try {
           Deno.removeSync(d);

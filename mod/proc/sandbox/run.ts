@@ -102,9 +102,9 @@ export class Sandbox {
         stdin: opts.stdin ?? "null",
         stdout: "piped",
         stderr: "piped",
-        env: jail ? {} : opts.env,
+        env: jail ? this.#run?.env ?? {} : opts.env,
         clearEnv: !!jail,
-        cwd: jail ? undefined : opts.cwd,
+        cwd: jail ? this.#run?.cwd : opts.cwd,
       }).spawn();
     } catch (e) {
       if (this.#run) void cleanRun(this.#run);
@@ -177,13 +177,16 @@ export class Sandbox {
    * only with SIGKILL (its death ends the pid namespace, so all of them).
    */
   #killGroup(sig: Deno.Signal): Promise<void> {
-    if (this.#run) {
-      const pids = cgroupPids(this.#run.cgroup).filter((p) => p !== this.#child.pid);
+    const cgroup = this.#run?.cgroup;
+    if (this.#run?.namespaces && cgroup) {
+      const pids = cgroupPids(cgroup).filter((p) => p !== this.#child.pid);
       if (sig === "SIGKILL" && !this.#exited) signal(this.#child.pid, sig); // never a reused pid
       for (const p of pids) signal(p, sig);
       return Promise.resolve();
     }
-    const pids = descendants(this.#child.pid);
+    // Its process group and descendants (a bare jail's program is its own group: setsid),
+    // and every process of its cgroup if it has one.
+    const pids = [...descendants(this.#child.pid), ...(cgroup ? cgroupPids(cgroup) : [])];
     signal(-this.#child.pid, sig);
     for (const p of pids) signal(p, sig);
     return Promise.resolve();
