@@ -17,6 +17,7 @@ import {
 } from "../command.ts";
 import { listenOptions } from "../options.ts";
 import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { readInput } from "../../net/files.ts";
 import { type Isolation, ISOLATIONS } from "../../grade/engine.ts";
 import { isolationProblem } from "../../proc/sandbox.ts";
 import { formatReport, type GradeReport } from "../../grade/report.ts";
@@ -199,6 +200,9 @@ function policyFrom(args: Args): Partial<Policy> {
   return p;
 }
 
+/** The largest roster file `course roster` reads (a class of thousands is a few hundred KB). */
+const ROSTER_MAX_BYTES = 16 * 2 ** 20;
+
 export const course = defineCommand({
   name: "course",
   summary: "create a course, import its roster, issue tokens, export the grade book",
@@ -265,13 +269,7 @@ Tokens are stored hashed: print them once, hand them out.`,
       }
       case "roster": {
         const file = needArg("roster.csv");
-        let bytes: Uint8Array;
-        try {
-          bytes = await Deno.readFile(file);
-        } catch (e) {
-          throw new RunError(`cannot read ${file}: ${errorMessage(e)}`);
-        }
-        const rows = parseRoster(bytes);
+        const rows = parseRoster(await readInput(file, "cannot read roster", ROSTER_MAX_BYTES));
         const store = await openCourse(data, db);
         try {
           const { added, updated } = await importRoster(store, rows);
@@ -315,12 +313,26 @@ Tokens are stored hashed: print them once, hand them out.`,
   },
 });
 
-/** An HTTP call to the service; network failures are RunErrors. */
+/**
+ * An HTTP call to the service; a network failure is a RunError with its cause in a few
+ * words (fetch's own message nests the URL and every layer) and the likely fix.
+ */
 async function call(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (e) {
-    throw new RunError(`cannot reach ${new URL(url).origin}: ${errorMessage(e)}`);
+    const origin = new URL(url).origin;
+    const m = errorMessage(e);
+    const why = /connection refused/i.test(m)
+      ? "connection refused"
+      : /dns error|lookup|resolve/i.test(m)
+      ? "cannot resolve its name"
+      : /timed? ?out/i.test(m)
+      ? "timed out"
+      : m.replace(/^fetch failed: /i, "");
+    throw new RunError(
+      `cannot reach ${origin} (${why}): is \`socklab serve\` running at ${origin}?`,
+    );
   }
 }
 
@@ -396,13 +408,8 @@ the signed certificate to X.crt. Exit 0 on full marks (ca-sign: signed),
     form.set("kind", kind);
     if (sciper) form.set("sciper", sciper);
     for (const [i, field] of fields.entries()) {
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = await Deno.readFile(paths[i]);
-      } catch (e) {
-        throw new RunError(`cannot read ${paths[i]}: ${errorMessage(e)}`);
-      }
-      form.set(field, new File([bytes], paths[i].split("/").at(-1)!));
+      const bytes = await readInput(paths[i], `cannot read ${field}`);
+      form.set(field, new File([new Uint8Array(bytes)], paths[i].split("/").at(-1)!));
     }
     const auth = { authorization: `Bearer ${token}` };
     const api = (p: string) => new URL(p, base).href;
