@@ -11,7 +11,7 @@ import {
 } from "../mod/grade/checks.ts";
 import { floodText } from "../mod/pmu/flood.ts";
 import { escapeControls, safeJson } from "../mod/escape.ts";
-import { formatReport, makeReport } from "../mod/grade/report.ts";
+import { formatReport, makeReport, UNBUFFERED_NOTE } from "../mod/grade/report.ts";
 
 const msgs = (n: number, pre = "") =>
   Array.from({ length: n }, (_, i) => `${pre}This is PMU data ${i}`);
@@ -171,6 +171,19 @@ Deno.test("report: advice is shown but never counted; student text is escaped", 
   assert.ok(!text.includes("\r") && !text.includes("\x1b"));
   assert.equal(escapeControls("a\tb\x7f"), "a\\tb\\x7f");
   assert.equal(makeReport("p", []).success, 0);
+});
+
+Deno.test("report: --unbuffered marks the report, and the human form ends saying it is not the course's verdict", () => {
+  const tests = [{ name: "a", passed: true, scored: true, detail: "ok" }];
+  const plain = makeReport("part9", tests);
+  assert.equal("unbuffered" in plain || "note" in plain, false, "the course's JSON shape");
+  assert.equal(formatReport(plain).at(-1), "score: 1/1 (full marks)");
+  const r = makeReport("part9", tests, { unbuffered: true });
+  assert.deepEqual([r.score, r.success, r.unbuffered], [1, 1, true]);
+  assert.equal(r.note, UNBUFFERED_NOTE);
+  const lines = formatReport(r);
+  assert.deepEqual(lines.slice(-2), ["score: 1/1 (full marks)", `note: ${UNBUFFERED_NOTE}`]);
+  assert.match(lines.at(-1)!, /this verdict is not the course's/);
 });
 
 Deno.test("flood check: 400,000 lines of flood and counters are one pass, not lines x lines", () => {

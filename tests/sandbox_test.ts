@@ -113,6 +113,59 @@ Deno.test("sandbox: a program that does not exist is a clear error", () => {
   );
 });
 
+/** Run `f` with `name` set in this process's environment, then put back what was there. */
+async function withEnv(name: string, value: string, f: () => Promise<void>): Promise<void> {
+  const before = Deno.env.get(name);
+  Deno.env.set(name, value);
+  try {
+    await f();
+  } finally {
+    if (before === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, before);
+  }
+}
+
+Deno.test("sandbox: no PYTHON* variable of ours reaches the program; env adds to its environment", async () => {
+  const show = "import os\nprint(sorted(k for k in os.environ if k.startswith('PYTHON')), " +
+    "os.environ.get('SOCKLAB_ADDED'))";
+  await withEnv("PYTHONUNBUFFERED", "1", async () => {
+    await using plain = new Sandbox({ argv: py(show), timeLimitMs: 10_000 });
+    await using added = new Sandbox({
+      argv: py(show),
+      timeLimitMs: 10_000,
+      env: { PYTHONUNBUFFERED: "1", SOCKLAB_ADDED: "yes" },
+    });
+    const [p, a] = await Promise.all([plain.finish(), added.finish()]);
+    assert.equal(p.stdout.trim(), "[] None");
+    assert.equal(a.stdout.trim(), "['PYTHONUNBUFFERED'] yes");
+  });
+});
+
+Deno.test("sandbox: a Python program stopped before it flushes loses its output, as with the course's scorer; exiting flushes", async () => {
+  // Ready is said on stderr (line-buffered in Python 3.9+); stdout stays in Python's buffer.
+  const held = "import sys, time\nprint('held')\nprint('ready', file=sys.stderr)\n" +
+    "time.sleep(float(sys.argv[1]))";
+  await withEnv("PYTHONUNBUFFERED", "1", async () => {
+    await using stopped = new Sandbox({ argv: [...py(held), "60"], timeLimitMs: 30_000 });
+    await using unbuffered = new Sandbox({
+      argv: [...py(held), "60"],
+      timeLimitMs: 30_000,
+      env: { PYTHONUNBUFFERED: "1" },
+    });
+    await using exits = new Sandbox({ argv: [...py(held), "0"], timeLimitMs: 30_000 });
+    for (const sb of [stopped, unbuffered]) {
+      assert.equal(await sb.stderr.until((l) => l.includes("ready"), 10_000), true);
+    }
+    const [s, u, e] = await Promise.all([stopped.stop(), unbuffered.stop(), exits.finish()]);
+    assert.equal(s.signal, "SIGTERM");
+    assert.equal(s.exitedByItself, false);
+    assert.equal(s.stdout, "", "SIGTERM ends Python without flushing");
+    assert.equal(u.stdout, "held\n");
+    assert.equal(e.exitedByItself, true);
+    assert.equal(e.stdout, "held\n");
+  });
+});
+
 /** A LineReader over bytes written by the test (a stream it controls). */
 function reader() {
   let ctl!: ReadableStreamDefaultController<Uint8Array>;

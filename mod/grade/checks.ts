@@ -149,6 +149,12 @@ export function bareNumbersIn(output: string): number[] {
   return output.split("\n").map((l) => l.trim()).filter((l) => /^\d{1,3}$/.test(l)).map(Number);
 }
 
+/** The offsets a part 3 program printed: tagged ones if any, else bare numbers. */
+export function printedOffsets(output: string): number[] {
+  const tagged = offsetsIn(output);
+  return tagged.length ? tagged : bareNumbersIn(output);
+}
+
 /**
  * Part 3: the program printed the offset the server sent it, and no other.
  * Offsets are read from `OFFSET:<x>` / `OFFSET=<x>` anywhere in a line; if
@@ -157,7 +163,7 @@ export function bareNumbersIn(output: string): number[] {
  */
 export function checkOffset(output: string, sent: number[]): Verdict {
   const tagged = offsetsIn(output);
-  const printed = tagged.length ? tagged : bareNumbersIn(output);
+  const printed = printedOffsets(output);
   const form = tagged.length ? (x: number) => `OFFSET ${x}` : (x: number) => `the number ${x}`;
   const sentText = sent.map((x) => `OFFSET:${x}`).join(", ");
   if (sent.length === 0) {

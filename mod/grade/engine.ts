@@ -85,6 +85,11 @@ export interface GradeRequest {
    */
   capture?: boolean;
   /**
+   * Run Python unbuffered (PYTHONUNBUFFERED=1), unlike the course's scorer: a missing
+   * flush=True then loses nothing, and the report says its verdict is not the course's.
+   */
+  unbuffered?: boolean;
+  /**
    * Characters of the program's stdout (and of its stderr) kept in the
    * outcome's `runs`, over all runs (default {@link KEPT_OUTPUT}); the rest
    * is cut, marked `[output cut]`. `grade` keeps none: it shows the report.
@@ -211,12 +216,14 @@ async function gradeHere(
     files: jail ? req.files ?? {} : undefined,
     signal: req.signal,
     captures,
+    unbuffered: req.unbuffered,
     checkBudgetMs: req.checkBudgetMs,
   };
   try {
     const tests = await part.run(ctx);
     req.signal?.throwIfAborted();
-    return { report: makeReport(part.name, tests), runs, captures: captures?.captures ?? [] };
+    const report = makeReport(part.name, tests, { unbuffered: req.unbuffered });
+    return { report, runs, captures: captures?.captures ?? [] };
   } finally {
     if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -65,6 +65,11 @@ export interface GradeContext {
   signal?: AbortSignal;
   /** `grade --capture`: each run's packets are recorded (see {@link captureRun}). */
   captures?: RunCaptures;
+  /**
+   * `grade --unbuffered`: Python's output unbuffered (PYTHONUNBUFFERED=1), unlike the course's
+   * scorer, so a missing flush=True loses nothing; the verdict is then not the course's.
+   */
+  unbuffered?: boolean;
   /** How long judging one run's output may take in all, ms (default {@link CHECK_BUDGET_MS}). */
   checkBudgetMs?: number;
 }
@@ -120,8 +125,26 @@ export function programRun(
     jail: ctx.jail,
     signal: ctx.signal,
     ...extra,
+    env: { ...extra.env, ...(ctx.unbuffered ? { PYTHONUNBUFFERED: "1" } : {}) },
     files: { ...ctx.files, ...extra.files },
   };
+}
+
+/**
+ * The reason a failed run shows less than the program printed, when it may be that: the
+ * program was stopped (it did not exit: Python flushes at exit) without --unbuffered, so what
+ * print() held in Python's buffer (8 KiB on a pipe) was lost, as with the course's scorer
+ * (LAB-FACTS.md, "How the scorer ran programs"). Undefined when that cannot be the cause. The
+ * caller knows that the program had something to print and printed less than expected.
+ */
+export function unflushedReason(ctx: GradeContext, r: SandboxResult): string | undefined {
+  if (ctx.unbuffered || r.exitedByItself || r.outputCapped) return undefined;
+  const n = r.stdout.split("\n").filter((l) => l.trim()).length;
+  const got = n === 0
+    ? "printed nothing we could read"
+    : `printed only ${n} line${n === 1 ? "" : "s"} we could read`;
+  return `your program was stopped after ${(r.durationMs / 1000).toFixed(1)} s and ${got}: ` +
+    `print with flush=True, as the handout asks`;
 }
 
 /**

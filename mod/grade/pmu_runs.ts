@@ -19,13 +19,23 @@ import {
   runTag,
   showOutput,
   uncheckable,
+  unflushedReason,
   watchOutput,
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
 
-/** How a test's server is started: n messages, writes cut into pieces or not, the flood. */
+/**
+ * How a test's server is started: n messages, writes cut into pieces or not, the flood; `log`
+ * gets the server's log lines (each about a connection: the program reached it).
+ */
 export type StartPmu = (
-  opts: { count: number; split: "none" | "random"; seed: number; flood: Uint8Array },
+  opts: {
+    count: number;
+    split: "none" | "random";
+    seed: number;
+    flood: Uint8Array;
+    log: (line: string) => void;
+  },
 ) => Promise<Server>;
 
 export interface PmuRun {
@@ -86,11 +96,13 @@ export async function gradePmuRun(
 ): Promise<TestResult> {
   // A flood of this run's own (tagged): printing one captured in an earlier run does not pass.
   const flood = floodText(DEFAULT_FLOOD_BYTES, runTag);
+  let connected = false;
   const server = await start({
     count: run.count ?? 15,
     split: run.split ?? "none",
     seed: ctx.seed,
     flood: new TextEncoder().encode(flood),
+    log: () => connected = true,
   });
   const stopCapture = await captureRun(ctx, run.name, {
     proto: "tcp",
@@ -115,7 +127,15 @@ export async function gradePmuRun(
     const v = judge(sb.stdout.lines, sb.stdout.text);
     let detail = v.detail;
     if (v.passed && !exited) detail += "; note: the program did not exit when the server closed";
-    if (!v.passed && (r.timedOut || r.outputCapped || r.exitedByItself)) {
+    // It reached the server, was stopped, and less of the server's data is in the output than
+    // the server sent: Python's buffer may hold the rest.
+    const lost = !v.passed && connected &&
+      (run.count === undefined
+        ? sb.stdout.text.length < flood.length
+        : (sb.stdout.text.match(/This is PMU data \d+/g) ?? []).length < run.count);
+    const unflushed = lost ? unflushedReason(ctx, r) : undefined;
+    if (unflushed) detail += `; ${unflushed}`;
+    else if (!v.passed && (r.timedOut || r.outputCapped || r.exitedByItself)) {
       detail += `; the program ${describeEnd(r)}`;
     }
     return { name: run.name, passed: v.passed, scored: run.scored, detail };

@@ -2,9 +2,12 @@
  * The one sandbox `grade` runs a student's program in.
  *
  * Always: its own process group (through setsid), a time limit, a cap on its
- * output, stdin closed or piped, and at the end everything it started
- * stopped (SIGTERM, a grace period, SIGKILL), without waiting on a pipe a
- * stray process holds open.
+ * output, stdin closed or piped, stdout and stderr pipes, no PYTHON* variable
+ * from this process's environment (`scorerEnv`), and at the end everything it
+ * started stopped (SIGTERM, a grace period, SIGKILL), without waiting on a
+ * pipe a stray process holds open. That is how the course's scorer ran
+ * programs (LAB-FACTS.md): a Python program stopped by SIGTERM dies without
+ * flushing, so what print() held in its buffer is lost, as it was there.
  *
  * With a {@link Jail} (root, bubblewrap; see `isolationProblem`), each run is
  * also isolated (bubblewrap as root, no user namespace, then setpriv):
@@ -15,8 +18,8 @@
  *   it was given; nothing of grade's directory, home or other runs;
  * - the job's own uid/gid (from a reserved range, `leaseUid`; no two jobs at
  *   once share one) with no groups, no capabilities, no new privileges; a
- *   clean environment (PATH, HOME, LANG, PYTHONUNBUFFERED=1); no descriptor
- *   but 0-2 (see `closeInheritedFds`);
+ *   clean environment (PATH, HOME, LANG, and what the caller adds); no
+ *   descriptor but 0-2 (see `closeInheritedFds`);
  * - a seccomp filter (`seccompFilter`): no keyrings, no user namespaces, no
  *   io_uring;
  * - rlimits (CPU time, file size, open files) and a cgroup (processes,
@@ -59,6 +62,6 @@ export {
   type JailLimits,
 } from "./sandbox/jail.ts";
 export { closeInheritedFds, descendants, findProgram } from "./sandbox/processes.ts";
-export { Sandbox, type SandboxOptions, type SandboxResult } from "./sandbox/run.ts";
+export { Sandbox, type SandboxOptions, type SandboxResult, scorerEnv } from "./sandbox/run.ts";
 export { seccompFilter } from "./sandbox/seccomp.ts";
 export { JAIL_UIDS, leaseUid, UID_LOCKS, type UidLease } from "./sandbox/uids.ts";

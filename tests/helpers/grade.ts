@@ -21,12 +21,16 @@ export interface Report {
   score: number;
   success: 0 | 1;
   tests: { name: string; passed: boolean; scored: boolean; detail: string }[];
+  /** `grade --unbuffered` only. */
+  unbuffered?: true;
+  note?: string;
 }
 
+/** `env`: added to grade's own environment (e.g. PYTHONUNBUFFERED, to show it is not passed on). */
 export async function grade(
   part: string,
   program: string[],
-  opts: { prefix?: string[]; extra?: string[] } = {},
+  opts: { prefix?: string[]; extra?: string[]; env?: Record<string, string> } = {},
 ): Promise<Report> {
   // socklab's own clients need the checkout and Deno's cache, which a sandbox does not show:
   // they run unisolated. Students' scripts run isolated where the machine allows (root, bwrap).
@@ -34,6 +38,7 @@ export async function grade(
   const args = ["grade", part, "--json", ...isolation, ...(opts.extra ?? []), "--", ...program];
   const r = await runSocklab(args, {
     prefix: opts.prefix,
+    env: opts.env,
     timeoutMs: 90_000,
   });
   assert.ok(r.code === 0 || r.code === 1, `grade exit ${r.code}: ${r.stderr}`);

@@ -27,7 +27,7 @@ export const grade = defineCommand({
     json: {
       type: "boolean",
       help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines ' +
-        "(each test: name, passed, scored, detail)",
+        '(each test: name, passed, scored, detail; with --unbuffered also "unbuffered", "note")',
     },
     verbose: { type: "boolean", short: "v", help: "show the program's stdout and stderr" },
     "time-limit": {
@@ -63,6 +63,11 @@ export const grade = defineCommand({
       help: "required, auto or off: run the program in a sandbox of its own (root and " +
         "bubblewrap); auto falls back to running it as you, saying so",
     },
+    unbuffered: {
+      type: "boolean",
+      help: "run Python unbuffered (PYTHONUNBUFFERED=1), unlike the course's scorer, to see " +
+        "whether the logic is right before adding flush=True; the verdict is then not the course's",
+    },
     capture: {
       type: "string",
       arg: "DIR",
@@ -78,6 +83,14 @@ score; advice tests (socklab's extra robustness checks) are shown after
 them and never change it. Every run has a time limit and an output limit;
 the program and all its children are stopped at the end. Exit 0 on full
 scored marks, 1 otherwise.
+
+The program runs as the course's scorer ran it: stdout a pipe, Python's
+own buffering (no PYTHON* variable is passed on), and a program still
+running at the end of a test is stopped (SIGTERM, then SIGKILL), which
+loses what print() left in Python's buffer. So print with flush=True, as
+the handout asks; a test that fails that way says so. --unbuffered runs
+Python unbuffered to check the rest first; its report says the verdict is
+not the course's.
 
 Isolated (root with bubblewrap; --isolation auto or required), every run
 is a fresh sandbox: its own processes, a user of the job's own (not
@@ -158,6 +171,7 @@ goes on.`,
         files: programFiles(args.rest),
         signal: stop.signal,
         capture: captureDir !== undefined,
+        unbuffered: flag(args, "unbuffered"),
       }));
     } catch (e) {
       if (e instanceof RunError) throw e;

@@ -28,6 +28,7 @@ import {
 } from "../calendar.ts";
 import { calendarLines, changeCalendar, formatTime, parseZone } from "../../service/calendar.ts";
 import { errorMessage, RunError, UsageError } from "../../errors.ts";
+import { readInput } from "../../net/files.ts";
 import { type Isolation, ISOLATIONS } from "../../grade/engine.ts";
 import { isolationProblem } from "../../proc/sandbox.ts";
 import { formatReport, type GradeReport } from "../../grade/report.ts";
@@ -212,6 +213,9 @@ function policyFrom(args: Args): Partial<Policy> {
   return p;
 }
 
+/** The largest roster file `course roster` reads (a class of thousands is a few hundred KB). */
+const ROSTER_MAX_BYTES = 16 * 2 ** 20;
+
 /** What a `course` action gets: its arguments, the data directory and database, its output. */
 interface CourseCall {
   args: Args;
@@ -245,14 +249,7 @@ async function courseInit({ args, io, data, db }: CourseCall): Promise<number> {
 }
 
 async function courseRoster(c: CourseCall): Promise<number> {
-  const file = c.arg!;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch (e) {
-    throw new RunError(`cannot read ${file}: ${errorMessage(e)}`);
-  }
-  const rows = parseRoster(bytes);
+  const rows = parseRoster(await readInput(c.arg!, "cannot read roster", ROSTER_MAX_BYTES));
   return await withCourse(c, async (store) => {
     const { added, updated } = await importRoster(store, rows);
     if (added.length) c.io.out("id,token");
@@ -412,12 +409,26 @@ Tokens are stored hashed: print them once, hand them out.`,
   },
 });
 
-/** An HTTP call to the service; network failures are RunErrors. */
+/**
+ * An HTTP call to the service; a network failure is a RunError with its cause in a few
+ * words (fetch's own message nests the URL and every layer) and the likely fix.
+ */
 async function call(url: string, init: RequestInit): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (e) {
-    throw new RunError(`cannot reach ${new URL(url).origin}: ${errorMessage(e)}`);
+    const origin = new URL(url).origin;
+    const m = errorMessage(e);
+    const why = /connection refused/i.test(m)
+      ? "connection refused"
+      : /dns error|lookup|resolve/i.test(m)
+      ? "cannot resolve its name"
+      : /timed? ?out/i.test(m)
+      ? "timed out"
+      : m.replace(/^fetch failed: /i, "");
+    throw new RunError(
+      `cannot reach ${origin} (${why}): is \`socklab serve\` running at ${origin}?`,
+    );
   }
 }
 
@@ -595,13 +606,8 @@ async function uploadForm(args: Args, kind: Kind, paths: string[]): Promise<Form
   form.set("kind", kind);
   if (sciper) form.set("sciper", sciper);
   for (const [i, field] of fields.entries()) {
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = await Deno.readFile(paths[i]);
-    } catch (e) {
-      throw new RunError(`cannot read ${paths[i]}: ${errorMessage(e)}`);
-    }
-    form.set(field, new File([bytes], paths[i].split("/").at(-1)!));
+    const bytes = await readInput(paths[i], `cannot read ${field}`);
+    form.set(field, new File([new Uint8Array(bytes)], paths[i].split("/").at(-1)!));
   }
   return form;
 }

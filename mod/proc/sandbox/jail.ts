@@ -90,11 +90,15 @@ export interface JailedRun {
 
 let runCount = 0;
 
-/** Make the run's directory (its files in it) and cgroup; the argv that runs `program` jailed. */
+/**
+ * Make the run's directory (its files in it) and cgroup; the argv that runs `program` jailed,
+ * with `env` added to {@link JAIL_ENV}.
+ */
 export function prepareRun(
   jail: Jail,
   program: string[],
   files: Record<string, string>,
+  env: Record<string, string> = {},
 ): JailedRun {
   const id = `run-${++runCount}-${crypto.randomUUID().slice(0, 8)}`;
   const dir = `${jail.dir}/${id}`;
@@ -116,7 +120,7 @@ export function prepareRun(
       cgroup,
       namespaces,
       cwd: home,
-      env: { ...JAIL_ENV, HOME: home },
+      env: { ...JAIL_ENV, ...env, HOME: home },
       argv: inCgroupArgv(cgroup, [
         "setsid",
         ...userArgv(uid),
@@ -129,12 +133,9 @@ export function prepareRun(
   const bpf = filter ? `${dir}/seccomp.bpf` : "";
   if (filter) Deno.writeFileSync(bpf, filter, { mode: 0o600 });
   const mounts = jailMounts(dir, absDirs, jail.limits);
-  return {
-    dir,
-    cgroup,
-    namespaces,
-    argv: jailArgv(cgroup, bpf, mounts, jail.limits, uid, program),
-  };
+  const runEnv = { ...JAIL_ENV, ...env };
+  const argv = jailArgv(cgroup, bpf, mounts, jail.limits, uid, runEnv, program);
+  return { dir, cgroup, namespaces, argv };
 }
 
 /** Make `d` and its missing parents, traversable and owned by the jail's user `uid`. */
@@ -214,12 +215,14 @@ function jailMounts(dir: string, absDirs: Set<string>, l: JailLimits): string[] 
   return fs;
 }
 
-/** The jailed program's whole environment. */
+/**
+ * The jailed program's whole environment (with what the caller adds): no PYTHON* variable, as
+ * the course's scorer ran Python (see `scorerEnv` in run.ts).
+ */
 const JAIL_ENV = {
   PATH: JAIL_PATH,
   HOME: JAIL_HOME,
   LANG: "C.UTF-8",
-  PYTHONUNBUFFERED: "1",
 };
 
 /** setpriv's part of a run's argv: user `uid`, no groups, no capabilities, no new privileges. */
@@ -265,6 +268,7 @@ function jailArgv(
   mounts: string[],
   l: JailLimits,
   uid: number,
+  env: Record<string, string>,
   program: string[],
 ): string[] {
   // Enter the cgroup first, so that everything that follows is counted and killed with it.
@@ -283,7 +287,7 @@ function jailArgv(
     "--chdir",
     JAIL_HOME,
     "--clearenv",
-    ...Object.entries(JAIL_ENV).flatMap(([k, v]) => ["--setenv", k, v]),
+    ...Object.entries(env).flatMap(([k, v]) => ["--setenv", k, v]),
     "--",
     ...userArgv(uid),
     ...limitsArgv(l),
