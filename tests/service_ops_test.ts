@@ -190,7 +190,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "socklab-ops-" });
     try {
       await initCourse(`${dir}/course`, { db: pg.url });
-      const service = await serveInProcess({ data: `${dir}/course` }, { db: pg.url });
+      const service = await serveInProcess({ data: `${dir}/course`, db: pg.url });
       try {
         const up = await fetch(`${service.url}/healthz`);
         assert.deepEqual(await up.json(), { db: "ok", workers: 0, queue: 0 });

@@ -28,7 +28,7 @@ const TITLES: Record<number, string> = {
 const MACHINE_PATHS = ["/healthz", "/metrics"];
 
 /** "no such submission" -> "No such submission." (a leading name such as `a.out` is kept). */
-function sentence(text: string): string {
+export function sentence(text: string): string {
   const s = /^[a-z]+ /.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }

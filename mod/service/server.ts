@@ -29,6 +29,8 @@ export interface ServiceOptions
   workers: number;
   /** HTTPS with this identity (PEM texts; https.ts reads or makes them); default plain HTTP. */
   tls?: { cert: string; key: string };
+  /** The course's clock for the calendar and accepted times (default: `Date.now`; tests set it). */
+  clock?: () => number;
 }
 
 export interface Service {
@@ -98,6 +100,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       notify: () => pool?.notify(),
       workerTimeoutMs: 3 * opts.leaseMs,
       log: opts.log,
+      now: opts.clock ?? Date.now,
       signer: new SessionSigner(await sessionSecret(opts.dataDir)),
     };
   } catch (e) {

@@ -134,12 +134,7 @@ export class PostgresStore extends SqlStore implements S.Store {
       const earlier = await run(tx, Q.earlier, [s.userId, s.kind]);
       const no = refusal(earlier.map(row.earlierFrom), rules);
       if (no) return no;
-      const [sub] = await run(tx, Q.insertSubmission, [
-        s.userId,
-        s.kind,
-        s.sciper ?? null,
-        rules.now,
-      ]);
+      const [sub] = await run(tx, Q.insertSubmission, row.submissionParams(s, rules));
       for (const [i, f] of s.files.entries()) {
         await run(tx, Q.insertFile, [sub.id, i, f.name, f.bytes]);
       }

@@ -72,11 +72,25 @@ export abstract class SqlStore {
   }
 
   async createCourse(c: S.Course): Promise<void> {
-    await this.write(Q.createCourse, [c.name, JSON.stringify(c.policy), c.createdAt]);
+    await this.write(Q.createCourse, row.courseParams(c));
   }
 
   async setPolicy(policy: S.Policy): Promise<void> {
     await this.write(Q.setPolicy, [JSON.stringify(policy)]);
+  }
+
+  async setCalendar(calendar: S.Calendar): Promise<void> {
+    await this.write(Q.setCalendar, [JSON.stringify(calendar)]);
+  }
+
+  async setExtension(e: S.Extension): Promise<void> {
+    await this.write(Q.setExtension, row.extensionParams(e));
+  }
+
+  listExtensions(userId?: string): Promise<S.Extension[]> {
+    return userId === undefined
+      ? this.all(row.extensionFrom, Q.extensions)
+      : this.all(row.extensionFrom, Q.extensionsOf, userId);
   }
 
   async setCaCert(pem: string): Promise<void> {
@@ -165,8 +179,11 @@ export abstract class SqlStore {
     return await this.#result((await this.rows(Q.latestResult, [submissionId]))[0]);
   }
 
-  async keptScores(keep: S.Policy["keep"]): Promise<S.GradeCell[]> {
-    return keptScores(await this.all(row.scoreFrom, Q.scores), keep);
+  async keptScores(keep: S.Policy["keep"], opts: S.ScoreFilter = {}): Promise<S.GradeCell[]> {
+    const scores = opts.userId === undefined
+      ? await this.all(row.scoreFrom, Q.scores)
+      : await this.all(row.scoreFrom, Q.scoresOf, opts.userId);
+    return keptScores(scores, keep, opts.counts);
   }
 
   // -- workers --------------------------------------------------------------

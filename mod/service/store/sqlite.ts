@@ -112,9 +112,7 @@ export class SqliteStore extends SqlStore implements S.Store {
     const made = await this.#tx(() => {
       const no = refusal(this.#all(Q.earlier, s.userId, s.kind).map(row.earlierFrom), rules);
       if (no) return no;
-      const id = row.num(
-        this.#get(Q.insertSubmission, s.userId, s.kind, s.sciper ?? null, rules.now)!.id,
-      );
+      const id = row.num(this.#get(Q.insertSubmission, ...row.submissionParams(s, rules))!.id);
       s.files.forEach((f, i) => this.#run(Q.insertFile, id, i, f.name, f.bytes));
       this.#run(Q.enqueue, id, rules.now);
       return id;
