@@ -25,7 +25,9 @@ Deno.test("setup lists every peer the suite needs and, when it cannot install, s
   const list = text.match(/^for pkg in (.*); do$/m)?.[1].split(" ");
   assert.deepEqual(list?.sort(), [
     "bubblewrap",
+    "caddy",
     "chromium",
+    "curl",
     "hyperfine", // the bench's anchors (scripts/bench/env.ts)
     "iproute2",
     "nodejs",
@@ -34,6 +36,7 @@ Deno.test("setup lists every peer the suite needs and, when it cannot install, s
     "python3-websocket",
     "python3-websockets",
     "socat",
+    "systemd",
     "tcpdump",
   ]);
   // No openssl, bwrap or chromium on this PATH; SOCKLAB_SETUP=check installs nothing.

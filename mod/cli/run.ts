@@ -1,6 +1,6 @@
 /**
  * argv -> command -> exit code. Help, version, suggestions for unknown
- * commands, and the one error path: an expected failure prints
+ * commands (suggest.ts), and the one error path: an expected failure prints
  * `socklab <cmd>: error: <cause>` and no stack trace.
  *
  * @module
@@ -11,6 +11,7 @@ import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { escapeControls } from "../escape.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS, loadCommands } from "./table.ts";
+import { closest, didYouMean } from "./suggest.ts";
 
 // Start-up (issue 29): this module loads nothing that imports a node: module (each costs
 // ~10 ms at every start). command.ts (node:util's parseArgs) comes with the chosen command's
@@ -47,31 +48,9 @@ export function mainHelp(commands: readonly Command[]): string {
   ].join("\n");
 }
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(
-        d[i - 1][j] + 1,
-        d[i][j - 1] + 1,
-        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-  }
-  return d[a.length][b.length];
-}
-
 /** The command name closest to `name`, if any is reasonably close. */
 export function closestCommand(name: string): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of COMMANDS) {
-    const d = c.name.startsWith(name) || name.startsWith(c.name) ? 1 : distance(name, c.name);
-    if (d < bestD) [best, bestD] = [c.name, d];
-  }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return closest(name, COMMANDS.map((c) => c.name));
 }
 
 /** The command called `name`, loaded; undefined if there is none. */
@@ -80,10 +59,9 @@ export function findCommand(name: string): Promise<Command | undefined> {
 }
 
 function unknownCommand(io: Io, name: string): number {
-  const near = closestCommand(name);
   io.log(
     `socklab: error: unknown command '${escapeControls(name)}'${
-      near ? `; did you mean '${near}'?` : ""
+      didYouMean(name, COMMANDS.map((c) => c.name))
     }`,
   );
   io.log("Run 'socklab --help' for the list of commands.");
@@ -149,8 +127,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (first.startsWith("-")) {
+    const near = first.startsWith("--")
+      ? didYouMean(first.slice(2), ["help", "version"], "--")
+      : "";
     io.log(
-      `socklab: error: unknown option '${escapeControls(first)}' (options go after the command)`,
+      `socklab: error: unknown option '${escapeControls(first)}'${
+        near || " (options go after the command)"
+      }`,
     );
     io.log("Run 'socklab --help' for the list of commands.");
     return 2;

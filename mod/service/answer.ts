@@ -1,11 +1,12 @@
 /**
  * THE answer to a request that failed, whatever failed (an HttpError from
  * a handler or a wrapper, the database, a bug): JSON under `/api/`, a
- * page in words elsewhere. The JSON API and the web pages both end here.
+ * page in words elsewhere (`/healthz` and `/metrics` answer JSON too). The JSON API and the web pages both end here.
  *
  * @module
  */
 import { asHttpError, json, page } from "./http.ts";
+import type { ServiceLog } from "./log.ts";
 import { errorPage, type Viewer } from "./web/views.ts";
 
 /** A page's title for an error status. */
@@ -23,8 +24,11 @@ const TITLES: Record<number, string> = {
   503: "Busy",
 };
 
+/** Paths read by programs (health checks, Prometheus) rather than people: errors in JSON. */
+const MACHINE_PATHS = ["/healthz", "/metrics"];
+
 /** "no such submission" -> "No such submission." (a leading name such as `a.out` is kept). */
-function sentence(text: string): string {
+export function sentence(text: string): string {
   const s = /^[a-z]+ /.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }
@@ -37,12 +41,12 @@ function sentence(text: string): string {
 export async function errorAnswer(
   req: Request,
   e: unknown,
-  opts: { what: string; log: (line: string) => void; viewer?: Viewer | null },
+  opts: { what: string; log: ServiceLog; viewer?: Viewer | null },
 ): Promise<Response> {
   const err = asHttpError(e, opts.what, opts.log);
   if (!req.bodyUsed) await req.body?.cancel().catch(() => {});
   const path = new URL(req.url).pathname;
-  if (path === "/api" || path.startsWith("/api/")) {
+  if (path === "/api" || path.startsWith("/api/") || MACHINE_PATHS.includes(path)) {
     return json(err.status, { error: err.message }, err.headers);
   }
   const title = TITLES[err.status] ?? (err.status >= 500 ? "Server error" : "Error");

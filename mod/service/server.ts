@@ -11,6 +11,7 @@ import { errorMessage, RunError } from "../errors.ts";
 import { handleApi } from "./api.ts";
 import { asHttpError, json } from "./http.ts";
 import { courseCa, openCourse } from "./course.ts";
+import { ServiceCounters } from "./metrics.ts";
 import type { Store } from "./store/store.ts";
 import { type WorkerOptions, WorkerPool } from "./worker.ts";
 import { sessionSecret, type WebContext } from "./web/guards.ts";
@@ -26,15 +27,21 @@ export interface ServiceOptions
   port: number;
   /** In-process worker slots (0: none). */
   workers: number;
+  /** HTTPS with this identity (PEM texts; https.ts reads or makes them); default plain HTTP. */
+  tls?: { cert: string; key: string };
+  /** The course's clock for the calendar and accepted times (default: `Date.now`; tests set it). */
+  clock?: () => number;
 }
 
 export interface Service {
-  /** `http://host:port` (IPv6 literals in brackets). */
+  /** `http://host:port`, or `https://` (IPv6 literals in brackets). */
   url: string;
   hostname: string;
   port: number;
   store: Store;
   pool: WorkerPool | null;
+  /** What this process counts for /metrics. */
+  counters: ServiceCounters;
   /** Stop: no new requests or jobs; running jobs finish within `graceMs` or go back. */
   close(graceMs?: number): Promise<void>;
   /** Settles once the HTTP server has let go of its last connection. */
@@ -52,9 +59,9 @@ export const SHUTDOWN_GRACE_MS = 30_000;
  */
 export const HTTP_GRACE_MS = 5_000;
 
-/** `http://host:port`, with brackets around an IPv6 literal. */
-export function httpUrl(hostname: string, port: number): string {
-  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+/** `http://host:port` (or `https://`), with brackets around an IPv6 literal. */
+export function httpUrl(hostname: string, port: number, scheme = "http"): string {
+  return `${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
@@ -82,15 +89,18 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     })
     : null;
   const stopping = new AbortController();
+  const counters = new ServiceCounters();
   let ctx: WebContext;
   try {
     ctx = {
+      counters,
       stopping: stopping.signal,
       store,
       dataDir: opts.dataDir,
       notify: () => pool?.notify(),
       workerTimeoutMs: 3 * opts.leaseMs,
       log: opts.log,
+      now: opts.clock ?? Date.now,
       signer: new SessionSigner(await sessionSecret(opts.dataDir)),
     };
   } catch (e) {
@@ -99,19 +109,27 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = Deno.serve({
-      hostname: opts.hostname,
-      port: opts.port,
-      onListen: () => {},
-      onError: (e) => {
-        const err = asHttpError(e, "http", opts.log);
-        return json(err.status, { error: err.message }, err.headers);
+    server = Deno.serve(
+      {
+        hostname: opts.hostname,
+        port: opts.port,
+        ...opts.tls,
+        onListen: () => {},
+        onError: (e) => {
+          const err = asHttpError(e, "http", opts.log);
+          return json(err.status, { error: err.message }, err.headers);
+        },
       },
-    }, async (req) => await handleApi(req, ctx) ?? await handlePages(req, ctx));
+      async (req, info) =>
+        await handleApi(req, ctx) ?? await handlePages(req, ctx, info.remoteAddr),
+    );
   } catch (e) {
     await store.close();
     if (e instanceof Deno.errors.AddrInUse) {
       throw new RunError(`port ${opts.port} on ${opts.hostname} is already in use`);
+    }
+    if (opts.tls) {
+      throw new RunError(`cannot serve HTTPS with this certificate and key: ${errorMessage(e)}`);
     }
     throw new RunError(`cannot listen on ${opts.hostname}:${opts.port}: ${errorMessage(e)}`);
   }
@@ -121,19 +139,25 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const expiry = pool ? undefined : setInterval(async () => {
     try {
       const n = await store.expireLeases(Date.now());
-      if (n > 0) opts.log(`${n} job(s) of a stopped worker back in the queue`);
+      if (n > 0) {
+        opts.log(`${n} job(s) of a stopped worker back in the queue`, {
+          event: "jobs.expired",
+          level: "warn",
+        });
+      }
     } catch (e) {
-      opts.log(`lease expiry failed: ${errorMessage(e)}`);
+      opts.log(`lease expiry failed: ${errorMessage(e)}`, { event: "db.error", level: "error" });
     }
   }, Math.max(200, opts.leaseMs / 3));
   const { hostname, port } = server.addr;
   let closing: Promise<void> | undefined;
   return {
-    url: httpUrl(hostname, port),
+    url: httpUrl(hostname, port, opts.tls ? "https" : "http"),
     hostname,
     port,
     store,
     pool,
+    counters,
     finished: server.finished,
     close(graceMs = SHUTDOWN_GRACE_MS) {
       return closing ??= (async () => {
@@ -142,7 +166,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         stopping.abort();
         const httpGraceMs = Math.min(HTTP_GRACE_MS, graceMs);
         const http = settledWithin(server.shutdown(), httpGraceMs).then((done) => {
-          if (!done) opts.log(`http: a client still sending after ${httpGraceMs} ms: not waiting`);
+          if (!done) {
+            opts.log(`http: a client still sending after ${httpGraceMs} ms: not waiting`, {
+              event: "http.shutdown",
+              level: "warn",
+            });
+          }
         });
         await Promise.all([pool?.stop(graceMs), http]);
         await store.close();

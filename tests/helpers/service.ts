@@ -9,7 +9,8 @@ import type { Isolation } from "../../mod/grade/engine.ts";
 import assert from "node:assert/strict";
 import { importRoster, initCourse } from "../../mod/service/course.ts";
 import { openStore } from "../../mod/service/store/open.ts";
-import type { Policy } from "../../mod/service/store/store.ts";
+import { MAX_TRIES, type Store } from "../../mod/service/store/store.ts";
+import type { Calendar, Kind, Policy } from "../../mod/service/store/store.ts";
 import { type Service, startService } from "../../mod/service/server.ts";
 import type { SubmissionJson } from "../../mod/service/api.ts";
 import { socklabArgv } from "../../scripts/lib/proc.ts";
@@ -24,15 +25,24 @@ export interface TestCourse {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A course in a temp dir with `students` (ids), policy overrides. */
+/**
+ * A course in a temp dir with `students` (ids), policy and calendar
+ * overrides; its database on PostgreSQL at `db` if given (else SQLite in
+ * the directory).
+ */
 export async function makeCourse(
   students: string[],
   policy: Partial<Policy> = {},
-): Promise<TestCourse> {
+  opts: { calendar?: Partial<Calendar>; db?: string } = {},
+): Promise<TestCourse & { db?: string }> {
   const dir = await Deno.makeTempDir({ prefix: "socklab-service-" });
   const data = `${dir}/course`;
-  const ta = await initCourse(data, { policy: { cooldownSeconds: 0, ...policy } });
-  const store = await openStore({ data });
+  const ta = await initCourse(data, {
+    policy: { cooldownSeconds: 0, ...policy },
+    calendar: opts.calendar,
+    db: opts.db,
+  });
+  const store = await openStore({ data, db: opts.db });
   const { added } = await importRoster(
     store,
     students.map((id) => ({ id, name: `Student ${id}`, email: `${id}@example.org` })),
@@ -41,6 +51,7 @@ export async function makeCourse(
   return {
     dir,
     data,
+    db: opts.db,
     ta,
     tokens: Object.fromEntries(added.map((a) => [a.id, a.token])),
     async [Symbol.asyncDispose]() {
@@ -49,14 +60,24 @@ export async function makeCourse(
   };
 }
 
-/** The service in this process on port 0; closes (quickly) on dispose. */
+/** The service in this process on port 0 (its clock `clock`, if given); closes on dispose. */
 export async function serveInProcess(
-  course: TestCourse,
-  opts: { workers?: number; leaseMs?: number; seed?: number; isolation?: Isolation } = {},
+  course: Pick<TestCourse, "data"> & { db?: string },
+  opts: {
+    workers?: number;
+    leaseMs?: number;
+    seed?: number;
+    isolation?: Isolation;
+    kinds?: Kind[];
+    clock?: () => number;
+  } = {},
 ): Promise<Service & AsyncDisposable & { logs: string[] }> {
   const logs: string[] = [];
   const s = await startService({
     dataDir: course.data,
+    db: course.db,
+    kinds: opts.kinds,
+    clock: opts.clock,
     hostname: "127.0.0.1",
     port: 0,
     workers: opts.workers ?? 0,
@@ -151,4 +172,58 @@ export async function waitStatus(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`submission ${id} did not reach ${statuses.join("/")} within ${timeoutMs} ms`);
+}
+
+/** A clock a test sets: `clock.now` is what the service reads, `clock.at` moves it. */
+export class TestClock {
+  constructor(public t: number) {}
+  readonly now = (): number => this.t;
+  at(t: number): void {
+    this.t = t;
+  }
+}
+
+/**
+ * Play a worker through the store: lease the next job and finish it with
+ * `score` (of 4), or fail it on every try (a grader failure). Returns the
+ * submission id it finished.
+ */
+export async function finishNext(store: Store, score: number | "grader failure"): Promise<number> {
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const j = await store.lease("test-worker", 60_000, Date.now());
+    assert.ok(j, "a job is queued");
+    if (score !== "grader failure") {
+      const result = {
+        score,
+        maxGrade: 4,
+        success: score === 4 ? 1 as const : 0 as const,
+        tests: [{ name: "t", passed: score > 0, detail: `scored ${score}` }],
+        stdout: "",
+        stderr: "",
+        files: [],
+        durationMs: 100,
+      };
+      assert.ok(await store.complete(j.id, j.leaseId, result, Date.now()));
+      return j.submissionId;
+    }
+    await store.fail(j.id, j.leaseId, "grader broke", Date.now());
+    if (i === MAX_TRIES - 1) return j.submissionId;
+  }
+  throw new Error("unreachable");
+}
+
+/** The handout's calendar: opens Thu 4 Nov 2021 23:55, closes Wed 17 Nov 2021 23:55, Lausanne (CET). */
+export const HANDOUT = {
+  opens: Date.UTC(2021, 10, 4, 22, 55),
+  closes: Date.UTC(2021, 10, 17, 22, 55),
+};
+
+/** A temporary directory, removed on dispose. */
+export async function tempDir(prefix = "socklab-service-cli-"): Promise<string & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix });
+  return Object.assign(dir, {
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  }) as string & AsyncDisposable;
 }

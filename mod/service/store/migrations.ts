@@ -107,6 +107,24 @@ CREATE TABLE workers (
     name: "the course CA's certificate in the database (for workers on other machines)",
     sql: `ALTER TABLE course ADD COLUMN ca_cert TEXT;`,
   },
+  {
+    version: 3,
+    name: "the calendar: the course's window and attempt limit, extensions, received time",
+    // calendar: JSON (null: the default calendar); received_at: null for the rows
+    // before it (read as created_at); extensions.kind '*': every part.
+    sql: `
+ALTER TABLE course ADD COLUMN calendar TEXT;
+ALTER TABLE submissions ADD COLUMN received_at BIGINT;
+CREATE TABLE extensions (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  kind TEXT NOT NULL,
+  until BIGINT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  granted_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, kind)
+);
+`,
+  },
 ];
 
 /** The bookkeeping table, created before any migration runs. */

@@ -88,7 +88,7 @@ export async function signIn(
   if (!user || token === null) {
     return page(loginPage("This link or token is not valid (it may have been replaced)."), 401);
   }
-  ctx.log(`web: ${user.id} signed in`);
+  ctx.log(`web: ${user.id} signed in`, { event: "web.sign_in", student: user.id });
   return redirect("/", {
     "set-cookie": sessionCookie(await ctx.signer.issue(await hashToken(token)), viaHttps(req)),
   });

@@ -2,7 +2,8 @@
  * The scoring service's web pages, served by `socklab serve` beside the JSON
  * API: sign-in with the personal link, the student's home, "New
  * submission", the submission's page (live), and the teaching assistant's
- * course overview. One route table ({@link PAGE_ROUTES}, on ../http.ts);
+ * course overview; `/healthz` and `/metrics` for machines (../metrics.ts).
+ * One route table ({@link PAGE_ROUTES}, on ../http.ts);
  * who may open each page and what a form must carry are wrappers
  * (guards.ts). Server-rendered HTML that works without JavaScript; the one
  * script (`/static/live.js`) only refreshes the result in place.
@@ -14,17 +15,33 @@
  *
  * @module
  */
-import { errorAnswer } from "../answer.ts";
+import { errorAnswer, sentence } from "../answer.ts";
 import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
-import { type Access, download, match, page, redirect, respond, route } from "../http.ts";
+import {
+  type Access,
+  download,
+  HttpError,
+  match,
+  page,
+  redirect,
+  respond,
+  route,
+} from "../http.ts";
+import { healthz, metrics } from "../metrics.ts";
 import { isGraded } from "../rules.ts";
 import { isKind, type Kind, KINDS, type Submission } from "../store/store.ts";
 import {
   acceptSubmission,
   archiveDownload,
   certificateDownload,
+  currentWait,
+  extendStudent,
+  type PartJson,
+  partsOf,
   rerun,
+  type SubmissionJson,
   submissionJson,
+  submissionsJson,
   visible,
   workerStates,
 } from "../submissions.ts";
@@ -32,6 +49,7 @@ import { LIVE_JS, STYLE_CSS } from "./assets.ts";
 import {
   formPost,
   guard,
+  NOT_YOURS,
   type OpenHandler,
   type PageCall,
   type PageHandler,
@@ -42,12 +60,16 @@ import {
 } from "./guards.ts";
 import { clearedSessionCookie } from "./session.ts";
 import {
+  type CalendarView,
   coursePage,
   type FormState,
   loginPage,
   MENU,
+  partPage,
   type PartRow,
   studentHome,
+  studentPagePath,
+  studentPanel,
   submissionLive,
   submissionPage,
   submissionsPage,
@@ -59,6 +81,9 @@ import { readForm, UploadError } from "../upload.ts";
 
 /** Program output shown on a page at most (the archive has all of it). */
 export const PAGE_OUTPUT_CAP = 64 * 1024;
+
+/** How long before a close the student's pages show the current estimated wait, ms. */
+const LAST_HOUR_MS = 3600_000;
 
 /** The sign-in form's body at most, bytes. */
 const LOGIN_CAP = 16 * 1024;
@@ -73,28 +98,107 @@ async function courseName(ctx: WebContext): Promise<string> {
   return (await ctx.store.getCourse())?.name ?? "course";
 }
 
-/** The student's home: each part, its kept score, attempts, the last submission. */
+/**
+ * The calendar as a student's pages show it: the zone, the clock and, in
+ * the last hour before one of their parts closes, the current estimated wait.
+ */
+async function calendarView(ctx: WebContext, parts: PartJson[]): Promise<CalendarView> {
+  const { timezone: zone } = (await ctx.store.getCourse())!.calendar;
+  const now = ctx.now();
+  const closing = parts.filter((p) => p.state === "open" && p.closes !== null)
+    .map((p) => Date.parse(p.closes!)).filter((t) => t - now <= LAST_HOUR_MS);
+  if (closing.length === 0) return { zone, now, lastHour: null };
+  const queued = (await ctx.store.listJobs("queued")).length;
+  return {
+    zone,
+    now,
+    lastHour: { closes: Math.min(...closing), waitS: await currentWait(ctx), queued },
+  };
+}
+
+/** The student's home: the calendar, each part, its kept score, attempts, the last submission. */
 async function studentHomePage({ ctx, who }: PageCall): Promise<Response> {
-  const { store } = ctx;
-  const course = (await store.getCourse())!;
-  const subs = await store.listSubmissions({ userId: who.id, limit: 5000 });
-  const kept = await store.keptScores(course.policy.keep);
+  const { course, parts } = await partsOf(ctx, who.id);
+  const subs = await ctx.store.listSubmissions({ userId: who.id, limit: 5000 });
   const rows: PartRow[] = [];
-  for (const kind of KINDS) {
-    const mine = subs.filter((s) => s.kind === kind);
-    const cell = kept.find((c) => c.userId === who.id && c.kind === kind);
-    const last = mine.length ? mine.reduce((a, b) => (a.createdAt >= b.createdAt ? a : b)) : null;
+  for (const part of [...parts].sort((a, b) => MENU.indexOf(a.kind) - MENU.indexOf(b.kind))) {
+    const last = subs.find((s) => s.kind === part.kind); // newest first
     rows.push({
-      kind,
-      kept: cell?.score ?? null,
-      maxGrade: cell?.maxGrade ?? null,
-      attempts: mine.filter(isGraded).length,
+      kind: part.kind,
+      kept: part.kept_score,
+      maxGrade: part.max_grade,
+      attempts: part.attempts,
       last: last ? await submissionJson(ctx, last, false) : null,
+      part,
     });
   }
-  rows.sort((a, b) => MENU.indexOf(a.kind) - MENU.indexOf(b.kind));
-  return page(studentHome(who, course.name, course.policy, rows));
+  const cal = await calendarView(ctx, parts);
+  return page(studentHome(who, course.name, course.policy, rows, cal));
 }
+
+/** A student's /parts/<kind>: every submission of that part, which one counts. */
+const partHistory: PageHandler = async ({ ctx, who, params }) => {
+  const kind = params.kind ?? "";
+  if (!isKind(kind)) throw new HttpError(404, NOT_YOURS);
+  const { course, parts } = await partsOf(ctx, who.id);
+  const subs = await submissionsJson(
+    ctx,
+    await ctx.store.listSubmissions({ userId: who.id, kind }),
+  );
+  const part = parts.find((p) => p.kind === kind)!;
+  return page(partPage(who, course.name, part, subs, await calendarView(ctx, parts)));
+};
+
+/** The teaching assistant's view of one student: each part's calendar and history, extensions. */
+async function studentOverview(c: PageCall, id: string, flash?: string, status = 200) {
+  const { ctx, who } = c;
+  const student = await ctx.store.getUser(id);
+  if (student?.role !== "student") throw new HttpError(404, NOT_YOURS);
+  const { course, parts } = await partsOf(ctx, id);
+  const subs = await submissionsJson(ctx, await ctx.store.listSubmissions({ userId: id }));
+  const history = Object.fromEntries(KINDS.map((k) => [k, subs.filter((s) => s.kind === k)]));
+  const cal = await calendarView(ctx, parts);
+  const panel = studentPanel(
+    who,
+    student,
+    parts,
+    history as Record<Kind, SubmissionJson[]>,
+    cal,
+    flash,
+  );
+  const title = `Submissions of ${id}`;
+  return page(submissionsPage(who, course.name, title, subs, cal.zone, panel), status);
+}
+
+/** The extension form of a student's page: a later close and/or more attempts. */
+const extensionPost = formPost(async (c, form) => {
+  const id = c.params.id ?? "";
+  const field = (name: string) => String(form.get(name) ?? "").trim();
+  const kind = field("kind");
+  const attempts = field("attempts");
+  if (kind !== "" && !isKind(kind)) {
+    return await studentOverview(c, id, `'${kind}' is not a part`, 400);
+  }
+  if (attempts !== "" && !/^\d{1,6}$/.test(attempts)) {
+    return await studentOverview(c, id, "Attempts: a whole number, 0 or more.", 400);
+  }
+  if (field("until") === "" && attempts === "") {
+    return await studentOverview(c, id, "Give a close, a number of attempts, or both.", 400);
+  }
+  try {
+    await extendStudent(c.ctx, id, {
+      kind: kind === "" ? null : kind as Kind,
+      until: field("until") || undefined,
+      attempts: attempts === "" ? undefined : Number(attempts),
+    });
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 400) {
+      return await studentOverview(c, id, sentence(e.message), 400);
+    }
+    throw e;
+  }
+  return redirect(studentPagePath(id));
+});
 
 /** The teaching assistant's overview: queue, workers, grade book, tools; `flash` on top. */
 async function courseOverview({ ctx, who }: PageCall, flash?: string): Promise<Response> {
@@ -121,7 +225,7 @@ async function courseOverview({ ctx, who }: PageCall, flash?: string): Promise<R
       runningJobs.map(async (job) => ({ job, ...await about(job.submissionId) })),
     ),
     workers: await workerStates(ctx, now),
-    book: await gradeBook(store),
+    book: await gradeBook(store, ctx.now()),
   };
   return page(coursePage(who, view, now, flash));
 }
@@ -193,7 +297,8 @@ async function submissionView(ctx: WebContext, sub: Submission) {
 
 const submission: PageHandler = async ({ ctx, who, params }) => {
   const { json, output } = await submissionView(ctx, await visible(ctx.store, who, params.id));
-  return page(submissionPage(who, await courseName(ctx), json, output));
+  const course = (await ctx.store.getCourse())!;
+  return page(submissionPage(who, course.name, json, output, course.calendar.timezone));
 };
 
 const submissionLivePart: PageHandler = async ({ ctx, who, params }) => {
@@ -202,16 +307,23 @@ const submissionLivePart: PageHandler = async ({ ctx, who, params }) => {
 };
 
 const exportCsv: PageHandler = async ({ ctx }) =>
-  download(gradeBookCsv(await gradeBook(ctx.store)), "text/csv; charset=utf-8", "gradebook.csv");
+  download(
+    gradeBookCsv(await gradeBook(ctx.store, ctx.now())),
+    "text/csv; charset=utf-8",
+    "gradebook.csv",
+  );
 
-const submissionList: PageHandler = async ({ ctx, who, url }) => {
+const submissionList: PageHandler = async (c) => {
+  const { ctx, who, url } = c;
   const userId = url.searchParams.get("user") ?? undefined;
   const kindRaw = url.searchParams.get("kind") ?? undefined;
   const kind = kindRaw && isKind(kindRaw) ? kindRaw : undefined;
+  if (userId !== undefined && kind === undefined) return await studentOverview(c, userId);
   const subs = await ctx.store.listSubmissions({ userId, kind, limit: 500 });
   const title = `Submissions${userId ? ` of ${userId}` : ""}${kind ? ` for ${kind}` : ""}`;
-  const rows = await Promise.all(subs.map((s) => submissionJson(ctx, s, false)));
-  return page(submissionsPage(who, await courseName(ctx), title, rows));
+  const rows = await submissionsJson(ctx, subs);
+  const { calendar } = (await ctx.store.getCourse())!;
+  return page(submissionsPage(who, await courseName(ctx), title, rows, calendar.timezone));
 };
 
 const rerunPart = formPost(async (c, form) => {
@@ -234,7 +346,7 @@ const importRosterFile = formPost(async (c, form) => {
     return await courseOverview(c, errorMessage(e));
   }
   const { added, updated } = await importRoster(c.ctx.store, rows);
-  c.ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
+  c.ctx.log(`roster: ${added.length} added, ${updated} updated (web)`, { event: "roster" });
   // The browser's origin: behind a TLS proxy, the address students use.
   const base = c.req.headers.get("origin") ?? c.url.origin;
   const lines = ["id,token,link"];
@@ -254,12 +366,15 @@ const signed = (method: "GET" | "POST", path: string, access: Access, handler: P
 
 /** Every page, its method, who may open it, and its handler. */
 export const PAGE_ROUTES = [
+  route("GET", "/healthz", "anyone", healthz),
+  route("GET", "/metrics", "anyone", metrics),
   route("GET", "/static/style.css", "anyone", asset(STYLE_CSS, "text/css")),
   route("GET", "/static/live.js", "anyone", asset(LIVE_JS, "text/javascript")),
   route("GET", "/login", "anyone", loginForm),
   route("POST", "/login", "anyone", loginPost),
   signed("GET", "/", "user", home),
   signed("POST", "/logout", "user", logout),
+  signed("GET", "/parts/:kind", "student", partHistory),
   signed("GET", "/submit", "student", newSubmission),
   signed("POST", "/submit", "student", submit),
   signed("GET", "/submissions/:id", "user", submission),
@@ -270,16 +385,21 @@ export const PAGE_ROUTES = [
   signed("GET", "/course/submissions", "ta", submissionList),
   signed("POST", "/course/rerun", "ta", rerunPart),
   signed("POST", "/course/roster", "ta", importRosterFile),
+  signed("POST", "/course/students/:id/extension", "ta", extensionPost),
 ];
 
 /** Answer a request for a page (anything outside `/api/`); an unknown one is a 404 page. */
-export async function handlePages(req: Request, ctx: WebContext): Promise<Response> {
+export async function handlePages(
+  req: Request,
+  ctx: WebContext,
+  peer?: Deno.NetAddr,
+): Promise<Response> {
   const url = new URL(req.url);
   let viewer: Viewer | null = null;
   try {
     const { route, params } = match(PAGE_ROUTES, req, url);
     if (route.access !== "anyone") viewer = await viewerOf(req, ctx);
-    return await route.handler({ req, url, params, ctx, who: viewer });
+    return await route.handler({ req, url, params, ctx, who: viewer, peer });
   } catch (e) {
     return await errorAnswer(req, e, {
       what: `web: ${req.method} ${url.pathname}`,
