@@ -70,7 +70,12 @@ async function wsFolder(): Promise<string | undefined> {
 
 async function probe(): Promise<Omit<Anchors, "missing" | "problems">> {
   const py = await run("python3", ["-c", "import sys; print(sys.executable)"], 20_000);
-  const node = await run("node", ["-e", "console.log(process.execPath)"], 20_000);
+  // Without a node on PATH, Deno runs "node" itself (Node.js compatibility): not an anchor.
+  const node = await run(
+    "node",
+    ["-e", "if (process.versions.deno) process.exit(3); console.log(process.execPath)"],
+    20_000,
+  );
   return {
     socat: await has("socat", ["-V"]),
     hyperfine: await has("hyperfine", ["--version"]),
