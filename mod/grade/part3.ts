@@ -1,8 +1,9 @@
 /**
  * Grading part 3: the retransmitting dual-stack UDP PDC, given `localhost`.
  *
- * The server runs IPv4-only, then IPv6-only (as the course's alternating
- * server could be found), dropping half the answers and always the first
+ * An IPv4-only server and an IPv6-only one (as the course's alternating
+ * server could be found), each on its own port with a run of the program of
+ * its own, both at once; each drops half the answers and always the first
  * one, so that a script that never retransmits cannot pass by luck. At the
  * server we record when each RESET arrived, to check that retransmissions
  * were about 1 s apart.
@@ -23,6 +24,7 @@ import {
   KEPT,
   programRun,
   showOutput,
+  together,
   unflushedReason,
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
@@ -56,9 +58,13 @@ interface RunOutcome {
   exited: boolean;
 }
 
-async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promise<RunOutcome> {
+async function familyTest(
+  ctx: GradeContext,
+  family: 4 | 6,
+  seed: number,
+  port: number,
+): Promise<RunOutcome> {
   const name = `IPv${family}-only server`;
-  const port = freeDualUdpPort();
   const events: UdpServerEvent[] = [];
   const stopCapture = await captureRun(ctx, name, { proto: "udp", port, host: "localhost" });
   const server = await startPmuUdp({
@@ -184,19 +190,22 @@ export const part3: GradablePart = {
   summary: "RESET:20 with retransmission over IPv4 and IPv6",
   async run(ctx) {
     const tests: TestResult[] = [];
-    const v4 = await familyTest(ctx, 4, ctx.seed);
+    // The two servers at once (each run mostly waits for the program's 1 s timeout), on
+    // ports apart: a program sends to both addresses of localhost at its port.
+    const v4Port = freeDualUdpPort();
+    const v6Port = freeDualUdpPort([v4Port]);
+    const v6Note: RunOutcome = {
+      result: { name: "IPv6-only server", passed: false, scored: true, detail: HOSTS_FIX },
+      arrivals: [],
+      exited: false,
+    };
+    const hasV6 = await localhostHasIPv6();
+    if (!hasV6) ctx.log(`note: ${HOSTS_FIX}`);
+    const [v4, v6] = await together(ctx, [
+      (c) => familyTest(c, 4, ctx.seed, v4Port),
+      (c) => hasV6 ? familyTest(c, 6, ctx.seed + 1, v6Port) : Promise.resolve(v6Note),
+    ], { lanes: 2 });
     tests.push(v4.result);
-    let v6: RunOutcome;
-    if (await localhostHasIPv6()) {
-      v6 = await familyTest(ctx, 6, ctx.seed + 1);
-    } else {
-      ctx.log(`note: ${HOSTS_FIX}`);
-      v6 = {
-        result: { name: "IPv6-only server", passed: false, scored: true, detail: HOSTS_FIX },
-        arrivals: [],
-        exited: false,
-      };
-    }
     tests.push(v6.result);
     tests.push(retransmission([v4, v6]));
     const acked = [v4, v6].filter((r) => r.result.passed);

@@ -18,6 +18,7 @@ import {
   programRun,
   runTag,
   showOutput,
+  together,
   uncheckable,
   unflushedReason,
   watchOutput,
@@ -77,15 +78,22 @@ export function pmuRuns(seed: number, withSplit: boolean): PmuRun[] {
   return runs;
 }
 
-/** Every run of {@link pmuRuns}, one after the other, each against its own server. */
-export async function gradePmuRuns(
+/**
+ * Every run of {@link pmuRuns}, each against its own server, two at once: CMD_short:1 (its
+ * server waits 1 s between messages) first, the others one after the other beside it.
+ */
+export function gradePmuRuns(
   ctx: GradeContext,
   start: StartPmu,
   withSplit: boolean,
 ): Promise<TestResult[]> {
-  const results = [];
-  for (const run of pmuRuns(ctx.seed, withSplit)) results.push(await gradePmuRun(ctx, start, run));
-  return results;
+  const runs = pmuRuns(ctx.seed, withSplit);
+  const slow = runs.findIndex((r) => r.command === "CMD_short:1");
+  return together(
+    ctx,
+    runs.map((run) => (c) => gradePmuRun(c, start, run)),
+    { lanes: 2, start: [slow, ...runs.keys().filter((i) => i !== slow)] },
+  );
 }
 
 /** Run the program for one {@link PmuRun} against a server from `start`. */

@@ -23,12 +23,13 @@ export function freeUdpPort(hostname = "127.0.0.1"): number {
   return port;
 }
 
-/** A UDP port free on both 127.0.0.1 and ::1 a moment ago. */
-export function freeDualUdpPort(): number {
+/** A UDP port free on both 127.0.0.1 and ::1 a moment ago, none of `except`. */
+export function freeDualUdpPort(except: number[] = []): number {
   for (let i = 0; i < 20; i++) {
     const a = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
     const port = (a.addr as Deno.NetAddr).port;
     try {
+      if (except.includes(port)) continue;
       Deno.listenDatagram({ transport: "udp", hostname: "::1", port }).close();
       return port;
     } catch {

@@ -38,6 +38,11 @@ export class LineReader {
     this.done = this.#pump(stream);
   }
 
+  /** The stream has ended (or was cancelled): nothing more will arrive. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   async #pump(stream: ReadableStream<Uint8Array>) {
     const decoder = new TextDecoder();
     let partial = "";

@@ -1,6 +1,6 @@
 /**
- * Processes as the sandbox sees them: a process's parent and the tree of its
- * descendants (from /proc), a signal that never throws, a program found on a PATH, and
+ * Processes as the sandbox sees them: a process's parent, whether it ended, and the tree of
+ * its descendants (from /proc), a signal that never throws, a program found on a PATH, and
  * the descriptors this process inherited, closed before spawning a jail.
  *
  * @module
@@ -14,6 +14,19 @@ export function parentPid(pid: number): number | null {
     return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
   } catch {
     return null;
+  }
+}
+
+/**
+ * Whether `pid` has ended: gone, or a zombie not yet reaped (its state in /proc/PID/stat is
+ * Z or X). A process that runs (or sleeps, or is stopped) has not.
+ */
+export function hasEnded(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return true;
   }
 }
 

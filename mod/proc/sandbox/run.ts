@@ -10,7 +10,7 @@ import { errorMessage } from "../../errors.ts";
 import { LineReader } from "../lines.ts";
 import { cgroupPids } from "./cgroup.ts";
 import { cleanRun, type Jail, JAIL_PATH, type JailedRun, prepareRun } from "./jail.ts";
-import { descendants, findProgram, signal } from "./processes.ts";
+import { descendants, findProgram, hasEnded, signal } from "./processes.ts";
 
 export interface SandboxOptions {
   /** The program and its arguments. */
@@ -211,8 +211,11 @@ export class Sandbox {
   /** Stop the program: SIGTERM to its group, SIGKILL after the grace period. */
   stop(): Promise<SandboxResult> {
     this.#stopping ??= (async () => {
-      // Its output may end a moment before its exit status arrives: wait for that moment.
-      await settledWithin(this.#child.status, 100);
+      // Its output may end a moment before its exit status arrives: wait for that moment,
+      // unless both still go on (a receiver, a server: it did not exit).
+      if (this.stdout.ended || hasEnded(this.#child.pid)) {
+        await settledWithin(this.#child.status, 100);
+      }
       if (!this.#exited) this.#stoppedByUs = true;
       await this.closeStdin();
       await this.#killGroup("SIGTERM");
