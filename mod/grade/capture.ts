@@ -75,7 +75,11 @@ export class RunCaptures {
     const capture = await startCapture(
       file,
       { maxPackets: CAPTURE_LIMITS.packets, ...target },
-      (line) => this.#log(`${line}; grading goes on without captures`),
+      // Said once, also when runs at once start their captures together.
+      (line) => {
+        if (!this.#off) this.#log(`${line}; grading goes on without captures`);
+        this.#off = true;
+      },
     );
     if (!capture) {
       this.#off = true; // no tcpdump or no privilege: said once, not per run
