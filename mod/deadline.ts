@@ -2,7 +2,7 @@
  * Deadlines: wait for a promise at most so long, and always clear the timer
  * (a forgotten timer keeps a process alive and fails Deno's leak checks).
  * The one place socklab, its scripts and its tests race a promise with a clock;
- * {@link SessionClock}, the deadlines of a server's session.
+ * {@link SessionClock}, the deadlines of a server's session; {@link onAbort}, its shutdown.
  *
  * @module
  */
@@ -43,6 +43,32 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
     const t = setTimeout(done, ms);
     signal?.addEventListener("abort", done);
   });
+}
+
+/** What runs when a signal aborts, one set per signal (see {@link onAbort}). */
+const ABORT_HOOKS = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Run `fn` when `signal` aborts (at once if it has); the result takes it back. For the many
+ * sessions of one server: every call for one signal shares one listener (adding and removing
+ * a listener of an AbortSignal costs ~0.6 us each, a Set ~0.05 us; issue 29).
+ */
+export function onAbort(signal: AbortSignal, fn: () => void): () => void {
+  if (signal.aborted) {
+    fn();
+    return () => {};
+  }
+  let hooks = ABORT_HOOKS.get(signal);
+  if (hooks === undefined) {
+    const set = hooks = new Set();
+    ABORT_HOOKS.set(signal, set);
+    signal.addEventListener("abort", () => {
+      for (const f of set) f();
+      set.clear();
+    }, { once: true });
+  }
+  hooks.add(fn);
+  return () => hooks.delete(fn);
 }
 
 /** How often the shared tick looks at the clocks' deadlines, in ms. */

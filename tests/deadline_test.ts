@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SessionClock, TICK_MS, within } from "../mod/deadline.ts";
+import { onAbort, SessionClock, TICK_MS, within } from "../mod/deadline.ts";
 
 /** Resolves with the time `clock` expires at after `set(ms)`; the clock is disposed after. */
 function expiry(clock: SessionClock, ms: number): Promise<number> {
@@ -47,4 +47,25 @@ Deno.test("SessionClock: a far deadline waits on the shared tick and still expir
     clock.dispose();
     other.dispose(); // the last clock leaves the tick: no interval left behind (leak check)
   }
+});
+
+Deno.test("onAbort: every hook of a signal runs once when it aborts, a taken-back one never", () => {
+  const abort = new AbortController();
+  const ran: string[] = [];
+  onAbort(abort.signal, () => ran.push("a"));
+  const takeBack = onAbort(abort.signal, () => ran.push("b"));
+  onAbort(abort.signal, () => ran.push("c"));
+  takeBack();
+  assert.equal(ran.length, 0);
+  abort.abort();
+  abort.abort();
+  assert.equal(ran.join(), "a,c");
+  // On a signal that has already aborted, the hook runs at once.
+  onAbort(abort.signal, () => ran.push("late"));
+  assert.equal(ran.join(), "a,c,late");
+  // Hooks of another signal are its own.
+  const other = new AbortController();
+  onAbort(other.signal, () => ran.push("other"));
+  other.abort();
+  assert.equal(ran.join(), "a,c,late,other");
 });

@@ -61,10 +61,11 @@ export function acceptLoop<C extends Deno.Conn>(opts: AcceptOptions<C>): Accepto
     signal.addEventListener("abort", () => resolve());
   });
   const track = (p: Promise<void>, slot?: Slot) => {
-    const q = p.catch(() => {}).finally(() => {
+    const end = () => {
       slot?.release();
       running.delete(q);
-    });
+    };
+    const q = p.then(end, end);
     running.add(q);
   };
 

@@ -26,7 +26,7 @@ import { isPeerGone, listenError } from "../net/errors.ts";
 import { closeQuietly, type EventSink, type Server, serverHandle } from "../net/server.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 import { acceptLoop } from "../net/accept.ts";
-import { pause, SessionClock } from "../deadline.ts";
+import { onAbort, pause, SessionClock } from "../deadline.ts";
 
 /** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
 export type Split = "none" | "random" | number;
@@ -60,7 +60,8 @@ export const DEFAULT_SESSION_LIMIT = 300;
 
 /** What a session did, for the one log line per connection. */
 export interface PmuSessionReport {
-  peer: string;
+  /** The client's address (formatted only for a log line that is shown). */
+  peer: Deno.Addr | undefined;
   /** The command as received (`CMD_short:0`), or why there was none. */
   command: string;
   kind: PmuCommand["kind"] | "none";
@@ -90,6 +91,13 @@ const SPARE_BUFFERS: Uint8Array[] = [];
  */
 class ConnReader {
   #pending?: Promise<number | null>;
+  /** What a read races with: settled by the clock, made again only once it has been. */
+  #late?: Promise<"timeout">;
+  #expire?: () => void;
+  readonly #onLate = () => {
+    this.#late = undefined;
+    this.#expire?.();
+  };
   readonly buf = SPARE_BUFFERS.pop() ?? new Uint8Array(1024);
   constructor(readonly conn: Deno.Conn, readonly clock: SessionClock) {}
 
@@ -105,12 +113,15 @@ class ConnReader {
    */
   async read(ms: number, signal?: AbortSignal): Promise<number | null | "timeout"> {
     if (signal?.aborted) return "timeout";
-    this.#pending ??= this.conn.read(this.buf);
+    if (this.#pending === undefined) {
+      this.#pending = this.conn.read(this.buf);
+      this.#pending.catch(() => {}); // observed below or abandoned when the connection closes
+    }
     const p = this.#pending;
-    p.catch(() => {}); // observed below or abandoned when the connection closes
-    const late = new Promise<"timeout">((resolve) => this.clock.set(ms, () => resolve("timeout")));
+    this.#late ??= new Promise((resolve) => this.#expire = () => resolve("timeout"));
+    this.clock.set(ms, this.#onLate);
     try {
-      const r = await Promise.race([p, late]);
+      const r = await Promise.race([p, this.#late]);
       if (r !== "timeout") this.#pending = undefined;
       return r;
     } finally {
@@ -141,7 +152,12 @@ async function pauseWatching(reader: ConnReader, ms: number, signal?: AbortSigna
  */
 async function writeAll(conn: Deno.Conn, data: Uint8Array, progress?: () => void): Promise<void> {
   if (data.length === 0) return;
-  let off = await conn.write(data);
+  const n = await conn.write(data);
+  if (n < data.length) await writeFrom(conn, data, n, progress);
+}
+
+/** Writes the rest of `data`, from `off` (a write took `off` bytes and left some). */
+async function writeFrom(conn: Deno.Conn, data: Uint8Array, off: number, progress?: () => void) {
   while (off < data.length) {
     progress?.();
     off += await conn.write(data.subarray(off));
@@ -180,7 +196,7 @@ async function sendPieces(
 
 /** A command for the log: quoted and cut short when it is not a valid one. */
 function show(text: string, valid: boolean, whole = true): string {
-  const t = text.replace(/\r?\n$/, "");
+  const t = text.endsWith("\n") ? text.replace(/\r?\n$/, "") : text;
   if (valid) return t;
   if (t.length <= 40) return JSON.stringify(t);
   const q = `${JSON.stringify(t.slice(0, 40))}...`;
@@ -205,6 +221,12 @@ interface Session {
    * (default idleMs), with `why` as the report's error; `at` is now, if the caller has it.
    */
   write(data: Uint8Array, at?: number, ms?: number, why?: string): Promise<void>;
+  /**
+   * A message of `CMD_short` written whole, the least work per message (15 a CMD_short:0
+   * session): the same deadline as {@link Session.write}'s, set and never cleared between
+   * messages (the next one sets it again; the session's end clears it).
+   */
+  writeMessage(data: Uint8Array, at: number): Promise<void>;
   /** Close the connection now (shutdown, a stalled client); closing twice is harmless. */
   hangUp(): void;
 }
@@ -216,10 +238,11 @@ interface Session {
 export async function pmuSession(
   conn: Deno.Conn,
   opts: PmuSessionOptions = {},
+  random = opts.random ?? Math.random,
 ): Promise<PmuSessionReport> {
-  const s = openSession(conn, opts);
+  const s = openSession(conn, opts, random);
   const { report, signal } = s;
-  signal?.addEventListener("abort", s.hangUp);
+  const off = signal && onAbort(signal, s.hangUp);
   try {
     const cmd = await readCommand(s);
     report.kind = cmd.kind;
@@ -232,7 +255,7 @@ export async function pmuSession(
       ? "peer vanished"
       : errorMessage(e);
   } finally {
-    signal?.removeEventListener("abort", s.hangUp);
+    off?.();
     s.clock.dispose();
     s.hangUp();
     s.reader.release();
@@ -241,12 +264,11 @@ export async function pmuSession(
   return report;
 }
 
-function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
-  const random = opts.random ?? Math.random;
+function openSession(conn: Deno.Conn, opts: PmuSessionOptions, random: () => number): Session {
   const split = opts.split ?? "none";
   const idleMs = (opts.idleTimeout ?? 10) * 1000;
   const report: PmuSessionReport = {
-    peer: peerOf(conn),
+    peer: remoteOf(conn),
     command: "",
     kind: "none",
     sent: 0,
@@ -282,6 +304,14 @@ function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
     }
     report.bytes += data.length;
   };
+  const writeMessage = split !== "none" ? write : async (data: Uint8Array, at: number) => {
+    writeMs = idleMs;
+    why = stalled;
+    clock.set(idleMs, hangUpStalled, at);
+    const n = await conn.write(data);
+    if (n < data.length) await writeFrom(conn, data, n, progress);
+    report.bytes += data.length;
+  };
   return {
     conn,
     reader: new ConnReader(conn, clock),
@@ -294,6 +324,7 @@ function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
     lingerMs: Math.min(idleMs, 2000),
     clock,
     write,
+    writeMessage,
     hangUp,
   };
 }
@@ -363,9 +394,10 @@ async function answer(s: Session, cmd: PmuCommand): Promise<void> {
         }
       }
       if (signal?.aborted) throw new Error("server shutting down");
-      await s.write(pmuMessageBytes(i), now);
+      await s.writeMessage(pmuMessageBytes(i), now);
       report.sent++;
     }
+    s.clock.clear();
     return;
   }
   report.planned = 1;
@@ -407,7 +439,8 @@ export function reportLine(r: PmuSessionReport): string {
   else if (r.kind === "none") what = "nothing";
   else what = r.sent ? WRONG_COMMAND : `no answer`;
   const err = r.error ? ` (${r.error})` : "";
-  return `${r.peer} ${r.command || "(no command)"} -> ${what}${err}, ${r.seconds.toFixed(2)} s`;
+  const peer = r.peer ? formatAddr(r.peer) : "?";
+  return `${peer} ${r.command || "(no command)"} -> ${what}${err}, ${r.seconds.toFixed(2)} s`;
 }
 
 export { DEFAULT_MAX_CONNECTIONS };
@@ -479,6 +512,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     abort.signal.addEventListener("abort", () => resolve())
   );
   const counts = { short: 0, flood: 0, wrong: 0, none: 0 };
+  const sessionOpts: PmuSessionOptions = { ...opts, flood, signal: abort.signal };
   let served = 0;
   let refused = 0;
 
@@ -520,7 +554,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
         return;
       }
     }
-    const r = await pmuSession(conn, { ...opts, flood, random, signal: abort.signal });
+    const r = await pmuSession(conn, sessionOpts, random);
     counts[r.kind]++;
     log(() => reportLine(r));
   }
@@ -550,12 +584,17 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
   }));
 }
 
-function peerOf(conn: Deno.Conn): string {
+function remoteOf(conn: Deno.Conn): Deno.Addr | undefined {
   try {
-    return formatAddr(conn.remoteAddr);
+    return conn.remoteAddr;
   } catch {
-    return "?";
+    return undefined;
   }
+}
+
+function peerOf(conn: Deno.Conn): string {
+  const addr = remoteOf(conn);
+  return addr ? formatAddr(addr) : "?";
 }
 
 function isAddrError(e: unknown): boolean {
