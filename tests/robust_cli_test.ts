@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeIo } from "../mod/cli/io.ts";
 import { EventLog } from "../mod/cli/log.ts";
+import { within } from "../mod/deadline.ts";
 import { RefusalGate } from "../mod/tcp/answer.ts";
 import { foreignAnswer } from "../mod/pmu/mod.ts";
 import { ROOT, runProc, runSocklab, socklabArgv, startServer } from "../scripts/lib/proc.ts";
@@ -57,6 +58,26 @@ Deno.test("EventLog: at most `burst` lines a period, then one count", () => {
   for (let i = 0; i < 12_345; i++) q.log("x");
   q.flush();
   assert.deepEqual(quiet, ["... 12,345 more line(s) in the last 3600 s (not shown: --quiet)"]);
+});
+
+Deno.test("EventLog: a period ends by its own timer, with its count; the next line opens one", async () => {
+  const out: string[] = [];
+  let counted!: () => void;
+  const said = new Promise<void>((resolve) => counted = resolve);
+  const events = new EventLog((l) => {
+    out.push(l);
+    if (l.startsWith("...")) counted();
+  }, { burst: 2, every: 0.1 });
+  for (let i = 0; i < 5; i++) events.log(`a${i}`);
+  await within(said, 5_000, "the period's count");
+  events.log("b0");
+  events.flush();
+  assert.deepEqual(out, [
+    "a0",
+    "a1",
+    "... 3 more line(s) in the last 0.1 s (not shown: more than 2 per 0.1 s)",
+    "b0",
+  ]);
 });
 
 Deno.test("pdc's answer check: TLS records and binary are not the PMU protocol; refusals held", () => {

@@ -31,9 +31,9 @@ export class EventLog {
   readonly #quiet: boolean;
   readonly #everyMs: number;
   readonly #burst: number;
-  #windowEnd = 0;
   #shown = 0;
   #hidden = 0;
+  /** The period's end: its summary, if lines were held back, and the next line opens one. */
   #timer?: ReturnType<typeof setTimeout>;
 
   constructor(sink: (line: string) => void, opts: EventLogOptions = {}) {
@@ -45,14 +45,20 @@ export class EventLog {
 
   /**
    * One event's line (or `lines` lines): written, or counted for the period's summary (and
-   * never made).
+   * never made). No clock is read per event (pmu-udp logs one per datagram): a period opens
+   * with its first line and its timer ends it.
    */
   readonly log = (line: LogLine, lines = 1): void => {
-    const now = performance.now();
-    if (now >= this.#windowEnd) {
-      this.flush();
-      this.#windowEnd = now + this.#everyMs;
+    if (this.#timer === undefined) {
       this.#shown = 0;
+      // The summary comes at the end of the period even if no other line does; the timer
+      // never keeps the process alive.
+      const timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush();
+      }, this.#everyMs);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
     }
     if (!this.#quiet && this.#shown < this.#burst) {
       this.#shown += lines;
@@ -60,19 +66,9 @@ export class EventLog {
       return;
     }
     this.#hidden += lines;
-    if (this.#timer === undefined) {
-      // The summary comes at the end of the period even if no other line does; the timer
-      // never keeps the process alive.
-      const timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.flush();
-      }, Math.max(0, this.#windowEnd - now));
-      Deno.unrefTimer(timer);
-      this.#timer = timer;
-    }
   };
 
-  /** Writes the pending summary, if any lines were held back. */
+  /** Ends the period: writes its summary, if any lines were held back. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;

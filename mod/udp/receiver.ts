@@ -80,8 +80,9 @@ export class DatagramReader {
 
   /**
    * The next datagram, however long it takes (a server's wait); null once the reader is
-   * closed. The shortest way to a datagram (no timer, no race: pmu-udp's loop, issue 29); not
-   * to be mixed with {@link next} or {@link any} on the same reader.
+   * closed. The shortest way to a datagram (no timer, no race, no copy: pmu-udp's loop, issue
+   * 29): its data is a view of the reader's buffer, valid until the next wait(). Not to be
+   * mixed with {@link next} or {@link any} on the same reader.
    */
   async wait(): Promise<Datagram | null> {
     if (this.#pending) return this.#take(await this.#pending);
@@ -90,7 +91,7 @@ export class DatagramReader {
     this.#waiting = receiving;
     try {
       const [data, from] = await receiving;
-      return { data: data.slice(), from: from as Deno.NetAddr };
+      return { data, from: from as Deno.NetAddr };
     } catch (e) {
       if (this.#closed) return null;
       throw e;
