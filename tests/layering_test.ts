@@ -45,7 +45,6 @@ const FOLDER_LAYER: Record<string, Layer> = {
 /** The imports one part may make of another (folder -> folder), each with its reason. */
 export const PART_IMPORTS: Record<string, string> = {
   "tls -> tcp": "part 5 is part 2's PMU over TLS: the same server and sessions (startPmuServer)",
-  "ws -> tcp": "part 6's CMD_short sessions end at pmu's session limit (DEFAULT_SESSION_LIMIT)",
   "packets -> multicast": "the analysis reads the TV's datagrams with part 4's own parser",
   "packets -> udp": "the analysis reads RESET/OFFSET with part 3's own parser (udp/reset.ts)",
 };

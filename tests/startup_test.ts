@@ -64,6 +64,16 @@ Deno.test("the clients' and servers' commands load only node:util (parseArgs) at
   }
 });
 
+Deno.test("pdc and secure-pdc start without the PMU server (its modules load when it runs)", () => {
+  for (const area of ["tcp", "tls"]) {
+    const loaded = staticallyLoaded(graph, `file://${ROOT}mod/cli/commands/${area}.ts`);
+    const servers = loaded.filter((m) =>
+      /^mod\/(tcp\/pmu|tls\/server)\.ts$/.test(m) || m === "node:crypto"
+    );
+    assert.deepEqual(servers, [], `${area}: ${loaded.join(", ")}`);
+  }
+});
+
 Deno.test("ipFamily says what node:net's isIP says", () => {
   const cases = [
     "127.0.0.1",

@@ -6,8 +6,7 @@
  * @module
  */
 import { type Args, numOpt, optionalNum, type Options } from "./command.ts";
-import { DEFAULT_SESSION_LIMIT } from "../tcp/pmu.ts";
-import { DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_SESSION_LIMIT } from "../net/limits.ts";
 
 export const FAIR_OPTIONS = {
   "max-per-peer": {

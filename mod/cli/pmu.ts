@@ -28,7 +28,8 @@ import { checkedConn, NotPmuProtocol, RefusalGate } from "../tcp/answer.ts";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { isPeerGone } from "../net/errors.ts";
 import { pdcExchange, PdcStreamError, statsLine, traceLine } from "../tcp/pdc.ts";
-import { DEFAULT_MAX_CONNECTIONS, type PmuServerOptions, type Split } from "../tcp/pmu.ts";
+import type { PmuServerOptions, Split } from "../tcp/pmu.ts";
+import { DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 import { DEFAULT_FLOOD_BYTES, floodText, MAX_COMMAND_BYTES } from "../pmu/mod.ts";
 import { MAX_SEED } from "../random.ts";
 

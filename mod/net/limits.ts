@@ -19,6 +19,12 @@ export function defaultPerPeer(max: number): number {
   return Math.min(max, Math.max(8, Math.ceil(max / 8)));
 }
 
+/**
+ * Seconds a `CMD_short` session may last by default (pmu, secure-pmu, ws-pmu): 5 minutes
+ * (`CMD_short:15` x 20 fits), so that one client cannot hold a slot for hours.
+ */
+export const DEFAULT_SESSION_LIMIT = 300;
+
 /** A connection's place; release it once, when the connection is gone. */
 export interface Slot {
   release(): void;

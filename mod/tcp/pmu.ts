@@ -24,7 +24,7 @@ import { errorMessage, RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError } from "../net/errors.ts";
 import { closeQuietly, type EventSink, type Server, serverHandle } from "../net/server.ts";
-import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
+import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS, DEFAULT_SESSION_LIMIT } from "../net/limits.ts";
 import { acceptLoop } from "../net/accept.ts";
 import { onAbort, pause, SessionClock } from "../deadline.ts";
 
@@ -54,9 +54,6 @@ export interface PmuSessionOptions {
    */
   sessionLimit?: number;
 }
-
-/** Seconds a `CMD_short` session may last by default: 5 minutes (`CMD_short:15` x 20 fits). */
-export const DEFAULT_SESSION_LIMIT = 300;
 
 /** What a session did, for the one log line per connection. */
 export interface PmuSessionReport {
@@ -443,7 +440,7 @@ export function reportLine(r: PmuSessionReport): string {
   return `${peer} ${r.command || "(no command)"} -> ${what}${err}, ${r.seconds.toFixed(2)} s`;
 }
 
-export { DEFAULT_MAX_CONNECTIONS };
+export { DEFAULT_MAX_CONNECTIONS, DEFAULT_SESSION_LIMIT };
 
 /** Options of {@link startPmuServer}. */
 export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "signal"> {

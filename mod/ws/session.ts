@@ -8,7 +8,7 @@
 // @ts-types="@types/ws"
 import type { RawData, WebSocket } from "ws";
 import { messageCount, parseCommand, pmuMessageBytes, WRONG_COMMAND } from "../pmu/mod.ts";
-import { DEFAULT_SESSION_LIMIT } from "../tcp/pmu.ts";
+import { DEFAULT_SESSION_LIMIT } from "../net/limits.ts";
 import { closeCodeText } from "./close.ts";
 
 export const CLOSE_NORMAL = 1000;

@@ -15,7 +15,6 @@ import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../../net/
 import { connectError } from "../../net/errors.ts";
 import { PDC_READ_OPTIONS, pdcReadSize, pmuServerOptions, runPdc, servePmu } from "../pmu.ts";
 import { echoExchange, startEchoServer } from "../../tcp/echo.ts";
-import { startPmuServer } from "../../tcp/pmu.ts";
 
 /** A TCP connection to `address` (shown as `host` in its error). */
 async function connectTcp(address: string, port: number, host: string): Promise<Deno.TcpConn> {
@@ -108,7 +107,9 @@ export const pmu = defineCommand({
   anything else  'Wrong command.' (also when no command arrives in time)
 Serves many clients at once; one log line per connection on stderr.`,
   example: "socklab pmu --port 5003 --count 15",
-  run: (args, io) => servePmu(args, io, bindAddress, startPmuServer),
+  // The server's modules load when it runs: pdc, in this module too, starts without them.
+  run: async (args, io) =>
+    servePmu(args, io, bindAddress, (await import("../../tcp/pmu.ts")).startPmuServer),
 });
 
 /** Validates the server positional of an IPv4-only client; returns it. */

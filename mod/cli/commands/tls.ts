@@ -12,7 +12,6 @@ import { captureExchange } from "../capture.ts";
 import { bindAddress, hostPort, ipFamily, ipv4Of, isValidHost } from "../../net/address.ts";
 import { PDC_READ_OPTIONS, pdcReadSize, pmuServerOptions, runPdc, servePmu } from "../pmu.ts";
 import { connectSecure, lenientClose, loadCaCert } from "../../tls/client.ts";
-import { describeServerCert, loadIdentity, startSecurePmu } from "../../tls/server.ts";
 import {
   caInit,
   DEFAULT_NAMES,
@@ -198,6 +197,11 @@ on. One log line per connection on stderr.`,
   run(args, io) {
     const [certFile, keyFile] = args.positionals;
     return servePmu(args, io, bindAddress, async (options) => {
+      // The server's modules (node:crypto among them) load when it runs: secure-pdc, in this
+      // module too, starts without them.
+      const { describeServerCert, loadIdentity, startSecurePmu } = await import(
+        "../../tls/server.ts"
+      );
       const identity = await loadIdentity(certFile, keyFile);
       const server = await startSecurePmu({ ...options, identity });
       const about = describeServerCert(identity.cert);
