@@ -152,6 +152,35 @@ isolationTest(
 );
 
 isolationTest(
+  "isolation: runs at once (part 3's two) share one run's limits: one CPU, 64 processes",
+  async () => {
+    const [spin, bomb] = await Promise.all([
+      gradeProgram(job("part3", ["python3", HOSTILE + "spin.py"], { timeLimitMs: 4000 })),
+      // `hold`: each run stays until stopped, so the two overlap whatever the load.
+      gradeProgram(
+        job("part3", ["python3", HOSTILE + "forkbomb.py", "hold"], { timeLimitMs: 2000 }),
+      ),
+    ]);
+    assert.equal(spin.runs.length, 2);
+    const spun = spin.runs.map((r) =>
+      r.result.stdout.match(/spun 4 cpu ([\d.]+) wall ([\d.]+) from ([\d.]+)/)
+    );
+    assert.ok(spun.every((m) => m), spin.runs.map((r) => r.result.stdout).join(" | "));
+    const used = spun.reduce((sum, m) => sum + Number(m![1]), 0);
+    // From the first run's start to the last one's end (the machine's monotonic clock).
+    const wall = Math.max(...spun.map((m) => Number(m![3]) + Number(m![2]))) -
+      Math.min(...spun.map((m) => Number(m![3])));
+    const cpu = await cpuQuotaProblem();
+    if (cpu === null) assert.ok(used <= 1.3 * wall, `both runs on one CPU: ${used} s in ${wall} s`);
+    else console.error(`no CPU quota here (${cpu}): ${used} s in ${wall} s`);
+    const forked = bomb.runs.map((r) => Number(r.result.stdout.match(/forked (\d+)/)?.[1]));
+    assert.ok(forked.every((n) => n >= 0), bomb.runs.map((r) => r.result.stdout).join(" | "));
+    assert.ok(forked[0] + forked[1] < 64, `forked ${forked.join(" + ")}`);
+    for (const r of bomb.runs) assert.deepEqual(r.result.limitsHit, ["processes"]);
+  },
+);
+
+isolationTest(
   "isolation: part 5 jobs at once get full marks; a squatter on 5003 reaches no other job",
   async () => {
     const good = () => gradeProgram(job("part5", ["python3", STUDENTS + "part5_good.py"]));
