@@ -371,7 +371,12 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       " chosen (mod/cli/table.ts), so --version loads no command and pdc only node:util" +
       " (tests/startup_test.ts); the bundle is cut where the table imports (deno bundle" +
       " --code-splitting) and joined into one file whose pieces load on demand (scripts/build.ts" +
-      " oneFile).",
+      " oneFile). 2026-12-06 (second pass): pdc and secure-pdc load no PMU server (its modules," +
+      " node:crypto among them, load when it runs: secure-pdc --help 61 -> 43 ms); what is" +
+      " left above the empty script is Deno reading every module the command table can import" +
+      " before the first runs (127 files: strace shows --version opening mod/service/api.ts)," +
+      " and for pdc node:util's parseArgs (+4.3 ms on an empty script); socklab's own modules" +
+      " take ~1.5 ms of JavaScript (deno --cpu-prof).",
       "p99 of each: " +
       Object.entries(times).map(([k, xs]) => `${k} ${percentile(xs, 99).toFixed(1)} ms`).join(
         ", ",

@@ -88,9 +88,21 @@ export async function wholeLab(ctx: BenchContext): Promise<Section> {
       ` other, with tests/fixtures/students/<part>_good.py (\`socklab grade <part> --json --` +
       ` python3 <fixture>\`, the default --isolation auto: ${isolation}); every run must get` +
       ` full marks. Seconds = wall time of each grade process, start-up included; ${runs} runs.`,
-      "Each part's time is mostly the lab's own waits: the PMU's CMD_short:1 (1 s of" +
-      " messages), part 3's retransmission after a dropped answer (the student's 1 s timeout)," +
-      " part 4's TV programme; and each run's sandbox (bwrap, a cgroup, a network namespace).",
+      "Each part's time is mostly the lab's own waits, which the checks are made of: part 3" +
+      " waits for the program's 1 s timeouts (the first answer always dropped, each later one" +
+      " with probability 0.5, as the course's server did: with both families at once, 1 s" +
+      " plus the longer of two geometric tails, 2.7 s on average); part 4's receiver needs 7" +
+      " consecutive lines, about 12 of the TV's 0.15 s intervals across the play's end (1.8" +
+      " s); CMD_short:1 of parts 2 and 6 has its 2 messages 1 s apart for half the seeds;" +
+      " part 5 makes two RSA keys (openssl, 0.1-0.5 s each). That is ~5.5 s on average before" +
+      " any start-up; each grade adds its two socklab starts (grade, then the isolated" +
+      " engine) and its sandbox (bwrap, a cgroup, a network namespace): part4-sender takes" +
+      " 0.24 s in all isolated, 0.12 s unisolated (hyperfine).",
+      "Since 2026-12-06, runs that mostly wait run beside each other (mod/grade/part.ts" +
+      " together: part 3's two families; CMD_short:1 beside the other runs of parts 2 and 6)," +
+      " jailed under one cgroup with a run's limits, and part 4's receiver is judged on one" +
+      " run; part 5's two keys are made at once. The same seeds (1-5, one run each) took" +
+      " 6.6-11.6 s against 8.6-15.2 s before.",
     ],
   };
 }

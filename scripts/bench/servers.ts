@@ -169,7 +169,13 @@ export async function connectionRate(
     " exchanges against the floor (samples, back to back): op_write 125 vs 114 (the same" +
     " writes; loopback writes cost more when the reader sleeps), the FIN 19 vs 23 (socklab's" +
     " shutdown then close, the floor's close), accept 11 vs 8, socklab's own JavaScript ~15;" +
-    " V8's helper threads (concurrent GC) ~7 us per exchange vs 2.5.",
+    " V8's helper threads (concurrent GC) ~7 us per exchange vs 2.5. Second pass (2026-12-06):" +
+    " a CMD_short message goes out with one async step, the shutdown hook is one listener per" +
+    " server, no clock read per log line; paired, 8 s each: all the JavaScript (socklab's, the" +
+    " runtime's, GC) 11.5 samples per 1,000 exchanges vs the floor's 4.8 (12.6 before), op_write" +
+    " 100-110 on every side (it moves by 10% between runs), the FIN then close 4.6 + 4.8 vs" +
+    " the floor's close 6.4. Without the FIN-then-drain close (tried, 7 paired rounds) pmu" +
+    " did 0.84x the floor per CPU-second instead of 0.79x.",
     problems.length === 0
       ? "every exchange of every run was verified correct."
       : `VERIFICATION FAILED: ${problems.join("; ")}`,
@@ -268,7 +274,11 @@ export async function udpService(
     " idle 44% (the load client is the bottleneck). Before: Deno's receive() without a buffer" +
     " allocates and zeroes 64 KiB per datagram (receive 11% + garbage collection 9%), and a" +
     " 1-hour timer per datagram: DatagramReader now receives into one buffer per socket and" +
-    " a server's wait has no timer (mod/udp/receiver.ts).",
+    " a server's wait has no timer (mod/udp/receiver.ts). Second pass (2026-12-06): each" +
+    " datagram still made two ArrayBuffers (~2 us each: its copy out of the receive buffer, the" +
+    " answer's encoding) and read the clock for the log's period: pmu-udp now answers from" +
+    " views of its own buffers and the period ends by a timer (5 paired rounds: 0.96x the" +
+    " floor per CPU-second, 0.86x before).",
     "The round-trip p99 follows the machine's load: compare it with the Python client's p99" +
     " in the same run.",
     problems.length === 0
