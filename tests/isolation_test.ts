@@ -173,10 +173,12 @@ isolationTest(
     const cpu = await cpuQuotaProblem();
     if (cpu === null) assert.ok(used <= 1.3 * wall, `both runs on one CPU: ${used} s in ${wall} s`);
     else console.error(`no CPU quota here (${cpu}): ${used} s in ${wall} s`);
-    const forked = bomb.runs.map((r) => Number(r.result.stdout.match(/forked (\d+)/)?.[1]));
-    assert.ok(forked.every((n) => n >= 0), bomb.runs.map((r) => r.result.stdout).join(" | "));
+    // A run that found every process taken by the other may not even start its program.
+    const shown = bomb.runs.map((r) => r.result.stdout).join(" | ");
+    const forked = bomb.runs.map((r) => Number(r.result.stdout.match(/forked (\d+)/)?.[1] ?? 0));
+    assert.ok(forked.some((n) => n > 0), shown);
     assert.ok(forked[0] + forked[1] < 64, `forked ${forked.join(" + ")}`);
-    for (const r of bomb.runs) assert.deepEqual(r.result.limitsHit, ["processes"]);
+    assert.ok(bomb.runs.some((r) => r.result.limitsHit?.includes("processes")), shown);
   },
 );
 

@@ -88,13 +88,6 @@ const SPARE_BUFFERS: Uint8Array[] = [];
  */
 class ConnReader {
   #pending?: Promise<number | null>;
-  /** What a read races with: settled by the clock, made again only once it has been. */
-  #late?: Promise<"timeout">;
-  #expire?: () => void;
-  readonly #onLate = () => {
-    this.#late = undefined;
-    this.#expire?.();
-  };
   readonly buf = SPARE_BUFFERS.pop() ?? new Uint8Array(1024);
   constructor(readonly conn: Deno.Conn, readonly clock: SessionClock) {}
 
@@ -115,10 +108,11 @@ class ConnReader {
       this.#pending.catch(() => {}); // observed below or abandoned when the connection closes
     }
     const p = this.#pending;
-    this.#late ??= new Promise((resolve) => this.#expire = () => resolve("timeout"));
-    this.clock.set(ms, this.#onLate);
+    // One per read (a promise shared by reads would gather a reaction per read that a client
+    // sending bytes through a long pause could make by the thousand).
+    const late = new Promise<"timeout">((resolve) => this.clock.set(ms, () => resolve("timeout")));
     try {
-      const r = await Promise.race([p, this.#late]);
+      const r = await Promise.race([p, late]);
       if (r !== "timeout") this.#pending = undefined;
       return r;
     } finally {
