@@ -100,8 +100,14 @@ Deno.test({
         d.dismiss();
       });
 
-      // Sign in with the personal link: the token leaves the address bar.
+      // Sign in with the personal link and one press: the token leaves the address bar.
       await page.goto(`${svc.url}/login?token=${course.tokens.alice}`);
+      assert.match(
+        await page.locator("main").textContent() ?? "",
+        /Sign in as Student alice \(alice\)\?/,
+      );
+      await page.click("main button[type=submit]");
+      await page.waitForURL(`${svc.url}/`);
       assert.equal(new URL(page.url()).pathname, "/");
       assert.ok(!page.url().includes("token"));
       assert.equal(await page.locator("h1").textContent(), "My parts");
@@ -192,6 +198,8 @@ Deno.test({
         d.dismiss();
       });
       await ta.goto(`${svc.url}/login?token=${course.ta}`);
+      await ta.click("main button[type=submit]");
+      await ta.waitForURL(`${svc.url}/`);
       const queue = await ta.locator("table[aria-labelledby=queue] tbody").textContent() ?? "";
       for (const f of five) assert.ok(queue.includes(`#${f.body.id}`), queue);
       // The name with <script> is text, and ran nothing.

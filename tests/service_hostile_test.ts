@@ -11,7 +11,7 @@ import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/servi
 import { openStore } from "../mod/service/store/open.ts";
 import { checkUpload, readCapped, UploadError } from "../mod/service/upload.ts";
 import { DEFAULT_POLICY, isRefusal, type Kind, type Store } from "../mod/service/store/store.ts";
-import { makeCourse, serveInProcess } from "./helpers/service.ts";
+import { makeCourse, serveInProcess, webSignIn } from "./helpers/service.ts";
 
 Deno.test("service hostile: a roster with a BOM, CRLF and quoted formulas exports as text", async () => {
   await using course = await makeCourse([]);
@@ -210,11 +210,7 @@ Deno.test("service hostile: test names, details and program output are escaped o
   await using course = await makeCourse(["alice"]);
   await using svc = await serveInProcess(course);
   const id = await graded(svc.store, "alice", "part2", 1);
-  const cookie = async (token: string) => {
-    const res = await fetch(`${svc.url}/login?token=${token}`, { redirect: "manual" });
-    await res.body?.cancel();
-    return res.headers.get("set-cookie")!.split(";")[0];
-  };
+  const cookie = async (token: string) => (await webSignIn(svc.url, token)).cookie;
   for (
     const [token, paths] of [
       [course.tokens.alice, ["/", `/submissions/${id}`, `/submissions/${id}/live`]],
@@ -358,9 +354,7 @@ Deno.test("service hostile: forms work behind a TLS proxy (Origin https://our-ho
   await using svc = await serveInProcess(course);
   const host = new URL(svc.url).host;
   const signIn = async (token: string) => {
-    const res = await fetch(`${svc.url}/login?token=${token}`, { redirect: "manual" });
-    await res.body?.cancel();
-    const cookie = res.headers.get("set-cookie")!.split(";")[0];
+    const { cookie } = await webSignIn(svc.url, token);
     const page = await (await fetch(`${svc.url}/`, { headers: { cookie } })).text();
     return { cookie, csrf: page.match(/name="csrf" value="([^"]+)"/)![1] };
   };

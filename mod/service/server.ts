@@ -15,7 +15,7 @@ import type { Store } from "./store/store.ts";
 import { type WorkerOptions, WorkerPool } from "./worker.ts";
 import { sessionSecret, type WebContext } from "./web/guards.ts";
 import { handlePages } from "./web/pages.ts";
-import { SessionSigner } from "./web/session.ts";
+import { FormSigner } from "./web/session.ts";
 
 /** The service: where its course is, where it listens, and its in-process workers. */
 export interface ServiceOptions
@@ -91,7 +91,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       notify: () => pool?.notify(),
       workerTimeoutMs: 3 * opts.leaseMs,
       log: opts.log,
-      signer: new SessionSigner(await sessionSecret(opts.dataDir)),
+      signer: new FormSigner(await sessionSecret(opts.dataDir)),
     };
   } catch (e) {
     await store.close();

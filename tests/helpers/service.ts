@@ -152,3 +152,45 @@ export async function waitStatus(
   }
   throw new Error(`submission ${id} did not reach ${statuses.join("/")} within ${timeoutMs} ms`);
 }
+
+/** The value of `name` in a response's Set-Cookie headers (`name=value`), or null. */
+export function setCookie(res: Response, name: string): string | null {
+  for (const c of res.headers.getSetCookie()) {
+    if (c.startsWith(`${name}=`)) return c.split(";")[0];
+  }
+  return null;
+}
+
+/**
+ * Sign in as a browser does: open the personal link (the confirmation page
+ * and its sign-in cookie), press the button (POST /login). Returns the
+ * session cookie (`name=value`) and the redirect's Set-Cookie line.
+ */
+export async function webSignIn(
+  url: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<{ cookie: string; setCookie: string }> {
+  const link = await fetch(`${url}/login?token=${encodeURIComponent(token)}`, {
+    headers,
+    redirect: "manual",
+  });
+  const page = await link.text();
+  assert.equal(link.status, 200, page);
+  const login = setCookie(link, "socklab_login");
+  assert.ok(login, "the sign-in page sets its cookie");
+  const field = (name: string) => page.match(new RegExp(`name="${name}" value="([^"]+)"`))![1];
+  const press = await fetch(`${url}/login`, {
+    method: "POST",
+    body: new URLSearchParams({ csrf: field("csrf"), pending: field("pending") }),
+    headers: { ...headers, cookie: login },
+    redirect: "manual",
+  });
+  await press.body?.cancel();
+  assert.equal(press.status, 303);
+  assert.equal(press.headers.get("location"), "/");
+  const cookie = setCookie(press, "socklab_session");
+  assert.ok(cookie, "the press sets the session cookie");
+  const line = press.headers.getSetCookie().find((c) => c.startsWith("socklab_session="))!;
+  return { cookie, setCookie: line };
+}

@@ -141,7 +141,7 @@ export class PostgresStore extends SqlStore implements S.Store {
         rules.now,
       ]);
       for (const [i, f] of s.files.entries()) {
-        await run(tx, Q.insertFile, [sub.id, i, f.name, f.bytes]);
+        await run(tx, Q.insertFile, row.fileParams(row.num(sub.id), i, f));
       }
       await run(tx, Q.enqueue, [sub.id, rules.now]);
       await tx`SELECT pg_notify(${QUEUED}, '')`; // delivered at commit

@@ -37,8 +37,19 @@ export const Q = {
   updateUser: "UPDATE users SET name = ?, email = ?, role = ? WHERE id = ?",
   setToken: "UPDATE users SET token_hash = ?, token_at = ? WHERE id = ?",
 
+  /** A session for whoever holds the token now (no row if no one does). */
+  openSession: `INSERT INTO sessions (id_hash, user_id, token_hash, created_at, expires_at)
+    SELECT ?, id, token_hash, ?, ? FROM users WHERE token_hash = ?`,
+  /** The user of a live session whose token is still the one it was opened with. */
+  sessionUser: `SELECT u.id, u.name, u.email, u.role FROM sessions s
+    JOIN users u ON u.id = s.user_id AND u.token_hash = s.token_hash
+    WHERE s.id_hash = ? AND s.expires_at > ?`,
+  closeSession: "DELETE FROM sessions WHERE id_hash = ?",
+  expiredSessions: "DELETE FROM sessions WHERE expires_at <= ?",
+  userSessions: "DELETE FROM sessions WHERE user_id = ?",
+
   submission: "SELECT * FROM submissions WHERE id = ?",
-  fileNames: "SELECT name FROM submission_files WHERE submission_id = ? ORDER BY seq",
+  fileNames: "SELECT name, given_name FROM submission_files WHERE submission_id = ? ORDER BY seq",
   files: "SELECT name, bytes FROM submission_files WHERE submission_id = ? ORDER BY seq",
   latestJob: `SELECT ${JOB_COLS} FROM jobs j WHERE j.submission_id = ? ORDER BY j.id DESC LIMIT 1`,
   /** What rules.ts `refusal` looks at: the student's submissions of a kind, oldest first. */
@@ -47,7 +58,8 @@ export const Q = {
     FROM submissions s WHERE s.user_id = ? AND s.kind = ? ORDER BY s.id`,
   insertSubmission:
     "INSERT INTO submissions (user_id, kind, sciper, created_at) VALUES (?, ?, ?, ?) RETURNING *",
-  insertFile: "INSERT INTO submission_files (submission_id, seq, name, bytes) VALUES (?, ?, ?, ?)",
+  insertFile: `INSERT INTO submission_files (submission_id, seq, name, bytes, given_name)
+    VALUES (?, ?, ?, ?, ?)`,
 
   enqueue: `INSERT INTO jobs (submission_id, status, enqueued_at) VALUES (?, 'queued', ?)
     RETURNING id, submission_id, status, tries, enqueued_at, started_at, finished_at, worker,

@@ -43,6 +43,11 @@ export function filesFrom(rows: readonly AnyRow[]): StoredFile[] {
   return rows.map((r) => ({ name: String(r.name), bytes: bytes(r.bytes) }));
 }
 
+/** The parameters of queries.ts `insertFile`: a submission's file `seq`. */
+export function fileParams(submissionId: number, seq: number, f: StoredFile): Param[] {
+  return [submissionId, seq, f.name, f.bytes, f.givenName ?? null];
+}
+
 export function courseFrom(r: AnyRow): Course {
   return {
     name: String(r.name),
@@ -150,6 +155,8 @@ export function submissionFrom(r: AnyRow, names: readonly AnyRow[], job: AnyRow)
     sciper: strOrNull(r.sciper),
     createdAt: num(r.created_at),
     fileNames: names.map((f) => String(f.name)),
+    renamed: names.filter((f) => f.given_name !== null && f.given_name !== undefined)
+      .map((f) => ({ from: String(f.given_name), to: String(f.name) })),
     job: jobFrom(job),
   };
 }

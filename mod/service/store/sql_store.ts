@@ -102,6 +102,29 @@ export abstract class SqlStore {
     if (await this.write(Q.setToken, [tokenHash, now, userId]) !== 1) {
       throw new Error(`no user '${userId}'`);
     }
+    // Already ended by the new token (sessionUser compares them); this only tidies.
+    await this.write(Q.userSessions, [userId]);
+  }
+
+  // -- web sessions -----------------------------------------------------------
+
+  async openSession(
+    idHash: string,
+    tokenHash: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<S.User | null> {
+    await this.write(Q.expiredSessions, [now]);
+    if (await this.write(Q.openSession, [idHash, now, expiresAt, tokenHash]) !== 1) return null;
+    return await this.sessionUser(idHash, now);
+  }
+
+  sessionUser(idHash: string, now: number): Promise<S.User | null> {
+    return this.one(row.userFrom, Q.sessionUser, idHash, now);
+  }
+
+  async closeSession(idHash: string): Promise<void> {
+    await this.write(Q.closeSession, [idHash]);
   }
 
   // -- submissions ----------------------------------------------------------

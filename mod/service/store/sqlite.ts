@@ -115,7 +115,7 @@ export class SqliteStore extends SqlStore implements S.Store {
       const id = row.num(
         this.#get(Q.insertSubmission, s.userId, s.kind, s.sciper ?? null, rules.now)!.id,
       );
-      s.files.forEach((f, i) => this.#run(Q.insertFile, id, i, f.name, f.bytes));
+      s.files.forEach((f, i) => this.#run(Q.insertFile, ...row.fileParams(id, i, f)));
       this.#run(Q.enqueue, id, rules.now);
       return id;
     });

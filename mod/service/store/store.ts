@@ -90,6 +90,8 @@ export interface User {
 export interface StoredFile {
   name: string;
   bytes: Uint8Array;
+  /** The name the student gave it, when it was saved under another (`../x.py` -> `x.py`). */
+  givenName?: string;
 }
 
 export interface NewSubmission {
@@ -109,6 +111,8 @@ export interface Submission {
   createdAt: number;
   /** Names of the uploaded files, in upload order. */
   fileNames: string[];
+  /** The files saved under another name than the one the student gave. */
+  renamed: { from: string; to: string }[];
   /** The latest job of this submission (a TA re-run makes a new one). */
   job: Job;
 }
@@ -224,6 +228,24 @@ export interface Store {
   /** The user's one valid token becomes `tokenHash` (the old one is revoked). */
   setToken(userId: string, tokenHash: string, now: number): Promise<void>;
   userByTokenHash(tokenHash: string): Promise<User | null>;
+
+  // -- web sessions (only SHA-256 hashes of their ids are stored) ---------
+  /**
+   * Open a session `idHash` for whoever holds `tokenHash` now, until
+   * `expiresAt` (and forget the sessions expired at `now`); its user, or null
+   * if the token is no one's. A session ends at {@link closeSession}, at its
+   * expiry, or when its user gets a new token.
+   */
+  openSession(
+    idHash: string,
+    tokenHash: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<User | null>;
+  /** The user of session `idHash` if it is open at `now`, else null. */
+  sessionUser(idHash: string, now: number): Promise<User | null>;
+  /** End a session (sign-out). */
+  closeSession(idHash: string): Promise<void>;
 
   // -- submissions ------------------------------------------------------
   /**

@@ -16,7 +16,17 @@
  */
 import { errorAnswer } from "../answer.ts";
 import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
-import { type Access, download, match, page, redirect, respond, route } from "../http.ts";
+import { hashToken, userForToken } from "../auth.ts";
+import {
+  type Access,
+  type Call,
+  download,
+  match,
+  page,
+  redirect,
+  respond,
+  route,
+} from "../http.ts";
 import { isGraded } from "../rules.ts";
 import { isKind, type Kind, KINDS, type Submission } from "../store/store.ts";
 import {
@@ -30,21 +40,31 @@ import {
 } from "../submissions.ts";
 import { LIVE_JS, STYLE_CSS } from "./assets.ts";
 import {
+  closeSession,
   formPost,
   guard,
   type OpenHandler,
+  openSession,
   type PageCall,
   type PageHandler,
   sameOrigin,
-  signIn,
+  viaHttps,
   viewerOf,
   type WebContext,
 } from "./guards.ts";
-import { clearedSessionCookie } from "./session.ts";
+import {
+  clearedSessionCookie,
+  isSessionId,
+  LOGIN_COOKIE,
+  loginCookie,
+  newSessionId,
+  readCookie,
+} from "./session.ts";
 import {
   coursePage,
   type FormState,
   loginPage,
+  type LoginView,
   MENU,
   type PartRow,
   studentHome,
@@ -128,21 +148,69 @@ async function courseOverview({ ctx, who }: PageCall, flash?: string): Promise<R
 
 const home: PageHandler = (c) => c.who.role === "ta" ? courseOverview(c) : studentHomePage(c);
 
+/** A bad or replaced token, in words. */
+export const TOKEN_NOT_VALID = "This link or token is not valid: it was replaced by a newer one, " +
+  "or mistyped. Use your latest link, or ask the teaching assistant for a new one.";
+
+/** The sign-in page with `view`, and the nonce cookie its form needs (made if missing). */
+async function loginAnswer(
+  c: Call<WebContext, Viewer | null>,
+  view: (csrf: string, nonce: string) => Promise<LoginView>,
+  status = 200,
+): Promise<Response> {
+  const have = readCookie(c.req.headers.get("cookie"), LOGIN_COOKIE);
+  const nonce = isSessionId(have) ? have : newSessionId();
+  const text = loginPage(await view(await c.ctx.signer.csrf(nonce, true), nonce));
+  return page(
+    text,
+    status,
+    have === nonce ? {} : { "set-cookie": loginCookie(nonce, viaHttps(c.req)) },
+  );
+}
+
+/** GET /login: the token form, or "Sign in as <name>?" for a personal link (nothing changes). */
 const loginForm: OpenHandler = async (c) => {
   const token = c.url.searchParams.get("token");
-  return token === null ? page(loginPage()) : await signIn(c.req, c.ctx, token);
+  if (token === null) return await loginAnswer(c, (csrf) => Promise.resolve({ csrf }));
+  const user = await userForToken(c.ctx.store, token);
+  if (!user) {
+    return await loginAnswer(c, (csrf) => Promise.resolve({ csrf, error: TOKEN_NOT_VALID }), 401);
+  }
+  const current = await viewerOf(c.req, c.ctx);
+  if (current?.id === user.id) return redirect("/");
+  const hash = await hashToken(token);
+  return await loginAnswer(c, async (csrf, nonce) => ({
+    csrf,
+    confirm: { user, pending: await c.ctx.signer.pending(nonce, hash), current },
+  }));
 };
 
+/** POST /login: the confirmation's press (or a pasted token) from this browser's sign-in page. */
 const loginPost: OpenHandler = sameOrigin(async (c) => {
   // A form that is too large, too slow or not a form signs no one in.
   const form = await readForm(c.req, LOGIN_CAP, c.ctx.stopping).catch(() => null);
+  const nonce = readCookie(c.req.headers.get("cookie"), LOGIN_COOKIE);
+  const fresh = isSessionId(nonce) && await c.ctx.signer.checkCsrf(nonce, form?.get("csrf"), true);
+  if (!fresh) {
+    const error =
+      "This sign-in form is out of date or came from another site: open your link again.";
+    return await loginAnswer(c, (csrf) => Promise.resolve({ csrf, error }), 403);
+  }
   const token = form?.get("token");
-  return await signIn(c.req, c.ctx, typeof token === "string" ? token.trim() : null);
+  const hash = form?.get("pending") !== null
+    ? await c.ctx.signer.checkPending(nonce, form?.get("pending"))
+    : typeof token === "string" && token.trim().length <= 200
+    ? await hashToken(token.trim())
+    : null;
+  return (hash ? await openSession(c.req, c.ctx, hash) : null) ??
+    await loginAnswer(c, (csrf) => Promise.resolve({ csrf, error: TOKEN_NOT_VALID }), 401);
 });
 
-const logout = formPost(() =>
-  Promise.resolve(redirect("/login", { "set-cookie": clearedSessionCookie() }))
-);
+const logout = formPost(async (c) => {
+  await closeSession(c.req, c.ctx);
+  c.ctx.log(`web: ${c.who.id} signed out`);
+  return redirect("/login", { "set-cookie": clearedSessionCookie() });
+});
 
 /** "New submission" in `state` (a refusal next to its field, the part and sciper kept). */
 async function submitForm(

@@ -103,22 +103,47 @@ ${v.role === "student" ? html`<a href="/submit">New submission</a>` : ""}
   `.text;
 }
 
-/** The sign-in page (a form for the token; the personal link fills it in). */
-export function loginPage(error?: string): string {
-  return layout(
-    "Sign in",
-    html`
-      <h1>Sign in</h1>
+/** What the sign-in page shows: the token form, or the confirmation of a personal link. */
+export interface LoginView {
+  /** The sign-in form's CSRF token. */
+  csrf: string;
+  error?: string;
+  /** A valid personal link: whose it is, its signed value for the form, who is signed in now. */
+  confirm?: { user: { id: string; name: string }; pending: string; current?: Viewer | null };
+}
+
+/**
+ * The sign-in page: a form for the token, or, for a personal link,
+ * "Sign in as <name> (<id>)?" and a button that POSTs it (a link alone
+ * signs no one in, so another site's link cannot switch accounts).
+ */
+export function loginPage(v: LoginView): string {
+  const c = v.confirm;
+  const form = c
+    ? html`
+      <p>Sign in as <strong>${c.user.name}</strong> (${c.user.id})?</p>
+      ${c.current && c.current.id !== c.user.id
+        ? html`<p class="note">You are signed in as ${c.current.name} (${c.current.id}) in this
+browser: this signs you out of that account.</p>`
+        : ""}
+      <form class="stack" method="post" action="/login">
+        <input type="hidden" name="csrf" value="${v.csrf}">
+        <input type="hidden" name="pending" value="${c.pending}">
+        <div><button type="submit">Sign in as ${c.user.name}</button></div>
+      </form>
+    `
+    : html`
       <p>Open the personal link you received, or paste your token.</p>
       <form class="stack" method="post" action="/login">
+        <input type="hidden" name="csrf" value="${v.csrf}">
         <div><label for="token">Token</label>
       <input type="password" id="token" name="token" autocomplete="off" required
-      ${error ? html`aria-invalid="true" aria-describedby="token-error"` : ""}>
-      ${error ? html`<p id="token-error" class="error">${error}</p>` : ""}</div>
+      ${v.error ? html`aria-invalid="true" aria-describedby="token-error"` : ""}>
+      ${v.error ? html`<p id="token-error" class="error">${v.error}</p>` : ""}</div>
         <div><button type="submit">Sign in</button></div>
       </form>
-    `,
-  );
+    `;
+  return layout("Sign in", html`<h1>Sign in</h1>${form}`, { viewer: c?.current ?? undefined });
 }
 
 /** A column head: its text, whether it holds numbers, a tooltip. */
