@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Wording } from "../net/http_gate.ts";
 import { asHttpError, json, page } from "./http.ts";
 import { errorPage, type Viewer } from "./web/views.ts";
 
@@ -29,6 +30,22 @@ function sentence(text: string): string {
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
+/** Whether a path is the JSON API's. */
+const isApi = (path: string) => path === "/api" || path.startsWith("/api/");
+
+/** A page's title for `status`. */
+const titleOf = (status: number) => TITLES[status] ?? (status >= 500 ? "Server error" : "Error");
+
+/**
+ * The HTTP gate's own answers (a request too slow, too many connections,
+ * the service stopping) in the service's words: JSON under `/api/`, a page
+ * elsewhere.
+ */
+export const gateWording: Wording = (path, status, text) =>
+  path !== null && isApi(path)
+    ? { type: "application/json; charset=utf-8", body: JSON.stringify({ error: text }) + "\n" }
+    : { type: "text/html; charset=utf-8", body: errorPage(titleOf(status), sentence(text)) };
+
 /**
  * The answer to a request that failed: an unread body is
  * discarded; under `/api/` it is `{"error": "<one sentence>"}`, elsewhere a
@@ -41,12 +58,14 @@ export async function errorAnswer(
 ): Promise<Response> {
   const err = asHttpError(e, opts.what, opts.log);
   if (!req.bodyUsed) await req.body?.cancel().catch(() => {});
-  const path = new URL(req.url).pathname;
-  if (path === "/api" || path.startsWith("/api/")) {
+  if (isApi(new URL(req.url).pathname)) {
     return json(err.status, { error: err.message }, err.headers);
   }
-  const title = TITLES[err.status] ?? (err.status >= 500 ? "Server error" : "Error");
-  return page(errorPage(title, sentence(err.message), opts.viewer ?? undefined), err.status, {
-    ...err.headers,
-  });
+  return page(
+    errorPage(titleOf(err.status), sentence(err.message), opts.viewer ?? undefined),
+    err.status,
+    {
+      ...err.headers,
+    },
+  );
 }

@@ -5,10 +5,14 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { settledWithin } from "../deadline.ts";
+import { type HttpGate, startHttpGate } from "../net/http_gate.ts";
+import { ConnectionLimits } from "../net/limits.ts";
 import { errorMessage, RunError } from "../errors.ts";
 
 import { handleApi } from "./api.ts";
+import { gateWording } from "./answer.ts";
 import { asHttpError, json } from "./http.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Store } from "./store/store.ts";
@@ -26,6 +30,13 @@ export interface ServiceOptions
   port: number;
   /** In-process worker slots (0: none). */
   workers: number;
+  /** Connections served at once (default {@link SERVICE_MAX_CONNECTIONS}). */
+  maxConnections?: number;
+  /** Connections at once from one address (default {@link SERVICE_MAX_PER_PEER}; 0: no cap). */
+  maxPerPeer?: number;
+  /** The gate's clocks (http_gate.ts), for tests: request head, body rate window. */
+  headTimeoutMs?: number;
+  rateWindowMs?: number;
 }
 
 export interface Service {
@@ -39,22 +50,92 @@ export interface Service {
   close(graceMs?: number): Promise<void>;
   /** Settles once the HTTP server has let go of its last connection. */
   finished: Promise<void>;
+  /** Connections the HTTP gate holds now. */
+  readonly connections: number;
 }
+
+/**
+ * Connections the service holds at once by default: a class's browsers (each
+ * opens a few) with room; the gate costs a few KiB a waiting connection.
+ */
+export const SERVICE_MAX_CONNECTIONS = 4096;
+/** Connections from one address at once by default (a student's browser opens a few). */
+export const SERVICE_MAX_PER_PEER = 64;
 
 /** How long `close` waits for running jobs by default, ms. */
 export const SHUTDOWN_GRACE_MS = 30_000;
 
 /**
- * How long `close` waits for requests in flight, ms. Deno's graceful shutdown
- * waits for every connection whose request body has not all arrived: a client
- * that stops sending (with a token or not: the sign-in form) would hold it
- * for ever. Past this the service stops without it (the process exits).
+ * How long `close` waits for requests in flight, ms; past this the gate cuts
+ * them (a client that stops sending cannot hold the shutdown).
  */
 export const HTTP_GRACE_MS = 5_000;
 
 /** `http://host:port`, with brackets around an IPv6 literal. */
 export function httpUrl(hostname: string, port: number): string {
   return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+/** The HTTP side: the gate on the public address, Deno.serve behind it on a private socket. */
+interface Http {
+  addr: Deno.NetAddr;
+  gate: HttpGate;
+  finished: Promise<void>;
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Listen on the service's address: the gate (slow clients, caps per
+ * address) in front of Deno.serve, which listens on a Unix socket in a
+ * private directory (0700) that only this process reaches.
+ */
+async function listenHttp(
+  opts: ServiceOptions,
+  handler: (req: Request) => Promise<Response>,
+): Promise<Http> {
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new RunError(`port ${opts.port} on ${opts.hostname} is already in use`);
+    }
+    throw new RunError(`cannot listen on ${opts.hostname}:${opts.port}: ${errorMessage(e)}`);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "socklab-http-" });
+  const path = join(dir, "http.sock");
+  const server = Deno.serve({
+    path,
+    onListen: () => {},
+    onError: (e) => {
+      const err = asHttpError(e, "http", opts.log);
+      return json(err.status, { error: err.message }, err.headers);
+    },
+  }, (req) =>
+    // Behind the gate the URL is http+unix://host/...: the handlers see http://host/... as sent.
+    handler(new Request(`http:${req.url.slice(req.url.indexOf("//"))}`, req)));
+  const max = opts.maxConnections ?? SERVICE_MAX_CONNECTIONS;
+  const gate = startHttpGate({
+    listener,
+    upstream: () => Deno.connect({ transport: "unix", path }),
+    limits: new ConnectionLimits(max, opts.maxPerPeer ?? Math.min(max, SERVICE_MAX_PER_PEER)),
+    log: opts.log,
+    headTimeoutMs: opts.headTimeoutMs,
+    rateWindowMs: opts.rateWindowMs,
+    wording: gateWording,
+  });
+  let closed: Promise<void> | undefined;
+  const close = (graceMs: number) =>
+    closed ??= (async () => {
+      await Promise.all([
+        gate.close(graceMs),
+        settledWithin(server.shutdown(), graceMs + 1000).then((done) => {
+          if (!done) opts.log(`http: a request still running after ${graceMs} ms: not waiting`);
+        }),
+      ]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    })();
+  return { addr: listener.addr, gate, finished: server.finished, close };
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
@@ -97,23 +178,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     await store.close();
     throw new RunError(`the session key in ${opts.dataDir} is unusable: ${errorMessage(e)}`);
   }
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let http: Http;
   try {
-    server = Deno.serve({
-      hostname: opts.hostname,
-      port: opts.port,
-      onListen: () => {},
-      onError: (e) => {
-        const err = asHttpError(e, "http", opts.log);
-        return json(err.status, { error: err.message }, err.headers);
-      },
-    }, async (req) => await handleApi(req, ctx) ?? await handlePages(req, ctx));
+    http = await listenHttp(
+      opts,
+      (req) => handleApi(req, ctx).then((r) => r ?? handlePages(req, ctx)),
+    );
   } catch (e) {
     await store.close();
-    if (e instanceof Deno.errors.AddrInUse) {
-      throw new RunError(`port ${opts.port} on ${opts.hostname} is already in use`);
-    }
-    throw new RunError(`cannot listen on ${opts.hostname}:${opts.port}: ${errorMessage(e)}`);
+    throw e;
   }
   await pool?.start();
   // Without workers of its own, serve still puts the jobs of a worker that
@@ -126,7 +199,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       opts.log(`lease expiry failed: ${errorMessage(e)}`);
     }
   }, Math.max(200, opts.leaseMs / 3));
-  const { hostname, port } = server.addr;
+  const { hostname, port } = http.addr;
   let closing: Promise<void> | undefined;
   return {
     url: httpUrl(hostname, port),
@@ -134,17 +207,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     port,
     store,
     pool,
-    finished: server.finished,
+    finished: http.finished,
+    get connections() {
+      return http.gate.held;
+    },
     close(graceMs = SHUTDOWN_GRACE_MS) {
       return closing ??= (async () => {
         clearInterval(expiry);
         // Uploads still arriving end now (503): a stalled client cannot hold the shutdown.
         stopping.abort();
-        const httpGraceMs = Math.min(HTTP_GRACE_MS, graceMs);
-        const http = settledWithin(server.shutdown(), httpGraceMs).then((done) => {
-          if (!done) opts.log(`http: a client still sending after ${httpGraceMs} ms: not waiting`);
-        });
-        await Promise.all([pool?.stop(graceMs), http]);
+        await Promise.all([pool?.stop(graceMs), http.close(Math.min(HTTP_GRACE_MS, graceMs))]);
         await store.close();
       })();
     },

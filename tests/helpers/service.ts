@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { importRoster, initCourse } from "../../mod/service/course.ts";
 import { openStore } from "../../mod/service/store/open.ts";
 import type { Policy } from "../../mod/service/store/store.ts";
-import { type Service, startService } from "../../mod/service/server.ts";
+import { type Service, type ServiceOptions, startService } from "../../mod/service/server.ts";
 import type { SubmissionJson } from "../../mod/service/api.ts";
 import { socklabArgv } from "../../scripts/lib/proc.ts";
 import { STUDENTS } from "./grade.ts";
@@ -52,7 +52,12 @@ export async function makeCourse(
 /** The service in this process on port 0; closes (quickly) on dispose. */
 export async function serveInProcess(
   course: TestCourse,
-  opts: { workers?: number; leaseMs?: number; seed?: number; isolation?: Isolation } = {},
+  opts: {
+    workers?: number;
+    leaseMs?: number;
+    seed?: number;
+    isolation?: Isolation;
+  } & Pick<ServiceOptions, "maxPerPeer" | "maxConnections" | "headTimeoutMs" | "rateWindowMs"> = {},
 ): Promise<Service & AsyncDisposable & { logs: string[] }> {
   const logs: string[] = [];
   const s = await startService({
@@ -64,6 +69,10 @@ export async function serveInProcess(
     log: (l) => logs.push(l),
     seed: opts.seed ?? 7,
     isolation: opts.isolation,
+    maxPerPeer: opts.maxPerPeer,
+    maxConnections: opts.maxConnections,
+    headTimeoutMs: opts.headTimeoutMs,
+    rateWindowMs: opts.rateWindowMs,
   });
   return Object.assign(s, {
     logs,

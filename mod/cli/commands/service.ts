@@ -15,6 +15,7 @@ import {
   portOpt,
   str,
 } from "../command.ts";
+import { LIMIT_OPTIONS, parseLimitOptions } from "../fair.ts";
 import { listenOptions } from "../options.ts";
 import { errorMessage, RunError, UsageError } from "../../errors.ts";
 import { type Isolation, ISOLATIONS } from "../../grade/engine.ts";
@@ -34,7 +35,12 @@ import {
   TA_ID,
 } from "../../service/course.ts";
 import { certName, KIND_FILES } from "../../service/job.ts";
-import { SHUTDOWN_GRACE_MS, startService } from "../../service/server.ts";
+import {
+  SERVICE_MAX_CONNECTIONS,
+  SERVICE_MAX_PER_PEER,
+  SHUTDOWN_GRACE_MS,
+  startService,
+} from "../../service/server.ts";
 import { WorkerPool } from "../../service/worker.ts";
 import { isPostgresUrl, redactUrl } from "../../service/store/open.ts";
 import {
@@ -135,10 +141,25 @@ export const serve = defineCommand({
       help: "how long a job stays with a worker that stopped answering before it runs again",
     },
     isolation: ISOLATION_OPTION,
+    ...LIMIT_OPTIONS,
+    "max-connections": {
+      ...LIMIT_OPTIONS["max-connections"],
+      default: String(SERVICE_MAX_CONNECTIONS),
+      help: "most connections at once (a browser opens a few); one more is answered 503",
+    },
+    "max-per-peer": {
+      ...LIMIT_OPTIONS["max-per-peer"],
+      help: `most connections at once from one address (default: ${SERVICE_MAX_PER_PEER}; ` +
+        "0: no cap, as behind a proxy)",
+    },
   },
-  description: `Serves the JSON API under /api/ (see 'socklab submit') and grades the
-queued submissions with N workers in this process. Prints
+  description: `Serves the JSON API under /api/ (see 'socklab submit') and the web pages,
+and grades the queued submissions with N workers in this process. Prints
 'listening on http://<host>:<port>' on stderr when ready, one line per job.
+A client must send its request head within 10 s and its body at 1 KiB/s or
+more, else it is cut (408); connections past --max-connections, or past
+--max-per-peer from one address, are answered 503 (behind a proxy every
+client has its address: give --max-per-peer 0 there).
 SIGINT/SIGTERM: stops taking jobs, lets running ones finish (after 30 s it
 stops them and hands them back to the queue), exits 0.`,
   example: "socklab serve --data course --host 0.0.0.0 --port 8080",
@@ -163,6 +184,7 @@ stops them and hands them back to the queue), exits 0.`,
       log: io.log,
       seed: seedRaw ? Number(seedRaw) : undefined,
       isolation,
+      ...parseLimitOptions(args),
     });
     const course = (await service.store.getCourse())!;
     const students = (await service.store.listUsers("student")).length;
