@@ -223,11 +223,18 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
     [
       "PDC.py",
       "output/result.json",
+      "output/runs.json",
       "output/stderr.txt",
       "output/stdout.txt",
       ...pcaps,
     ].sort(),
   );
+  // Each run's own output, the grader's words apart from what the program printed.
+  const runs = JSON.parse(new TextDecoder().decode(files["output/runs.json"]));
+  assert.deepEqual(runs.map((r: { test: string }) => r.test), pmuRuns(7, true).map((r) => r.name));
+  assert.match(runs[0].stdout, /This is PMU data 0/);
+  assert.match(runs[0].end, /^exited/);
+  assert.ok(!runs[0].stdout.includes("==="), "no grader line in the program's output");
   assert.equal(serverBytes(files["output/cmd_floodme.pcap"]), floodText());
   const result = JSON.parse(new TextDecoder().decode(files["output/result.json"]));
   assert.equal(result.score, results[0].max_grade);

@@ -10,8 +10,8 @@ import { UsageError } from "../mod/errors.ts";
 import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/service/course.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import { checkUpload, readCapped, UploadError } from "../mod/service/upload.ts";
-import { DEFAULT_POLICY, isRefusal, type Kind, type Store } from "../mod/service/store/store.ts";
-import { makeCourse, serveInProcess, webSignIn } from "./helpers/service.ts";
+import { DEFAULT_POLICY, type Kind, type Store } from "../mod/service/store/store.ts";
+import { gradedSubmission, makeCourse, serveInProcess, webSignIn } from "./helpers/service.ts";
 
 Deno.test("service hostile: a roster with a BOM, CRLF and quoted formulas exports as text", async () => {
   await using course = await makeCourse([]);
@@ -154,29 +154,13 @@ Deno.test("service hostile: an upload that trickles is refused after its deadlin
 
 const EVIL = `<img src=x onerror=alert(1)>"'&`;
 
-/** A graded submission of `userId`, made through the store as a worker would. */
-async function graded(store: Store, userId: string, kind: Kind, score: number): Promise<number> {
-  const now = Date.now();
-  const sub = await store.createSubmission(
-    { userId, kind, files: [{ name: "script.py", bytes: new TextEncoder().encode("print(1)\n") }] },
-    { now, cooldownMs: 0 },
-  );
-  assert.ok(!isRefusal(sub));
-  const job = await store.lease("w/0", 60_000, now);
-  assert.ok(job);
-  assert.ok(
-    await store.complete(job.id, job.leaseId, {
-      score,
-      maxGrade: 4,
-      success: score === 4 ? 1 : 0,
-      tests: [{ name: `test ${EVIL}`, passed: false, scored: true, detail: `detail ${EVIL}` }],
-      stdout: `out ${EVIL}`,
-      stderr: `err ${EVIL}`,
-      files: [],
-      durationMs: 1,
-    }, now),
-  );
-  return sub.id;
+/** A graded submission of `userId` whose test and output say {@link EVIL}. */
+function graded(store: Store, userId: string, kind: Kind, score: number): Promise<number> {
+  return gradedSubmission(store, userId, kind, score, {
+    tests: [{ name: `test ${EVIL}`, passed: false, scored: true, detail: `detail ${EVIL}` }],
+    stdout: `out ${EVIL}`,
+    stderr: `err ${EVIL}`,
+  });
 }
 
 Deno.test("service hostile: a re-run names one student or none, never widens to everyone", async () => {

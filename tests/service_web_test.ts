@@ -146,11 +146,14 @@ Deno.test("web: names and outputs are escaped; a student sees only their own; TA
   await store.close();
   await using svc = await serveInProcess(course);
   const ta = await signIn(svc.url, course.ta);
-  const overview = await getPage(`${svc.url}/`, ta);
+  const home = await getPage(`${svc.url}/`, ta);
+  assert.equal(home.status, 303);
+  const overview = await getPage(`${svc.url}/course`, ta);
   assert.equal(overview.status, 200);
   assert.match(overview.text, /<h1>Course /);
-  assert.match(overview.text, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
-  assert.ok(!overview.text.includes("<script>alert(1)</script>"));
+  const book = await getPage(`${svc.url}/course/gradebook?q=bob`, ta);
+  assert.match(book.text, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.ok(!book.text.includes("<script>alert(1)</script>"));
 
   // Bob submits through the API; Alice cannot open it, nor the TA's pages.
   const fd = new FormData();
@@ -163,7 +166,15 @@ Deno.test("web: names and outputs are escaped; a student sees only their own; TA
   });
   const { id } = await made.json();
   const alice = await signIn(svc.url, course.tokens.alice);
-  for (const path of [`/submissions/${id}`, `/submissions/${id}/archive`, "/course/export.csv"]) {
+  const taOnly = ["/course", "/course/gradebook", "/course/queue", "/course/students/bob"];
+  for (
+    const path of [
+      `/submissions/${id}`,
+      `/submissions/${id}/archive`,
+      "/course/export.csv",
+      ...taOnly,
+    ]
+  ) {
     const r = await getPage(`${svc.url}${path}`, alice);
     assert.equal(r.status, 404, path);
   }
@@ -174,8 +185,13 @@ Deno.test("web: names and outputs are escaped; a student sees only their own; TA
   assert.match(own.text, /data-live="\/submissions\/\d+\/live"/);
   assert.match(own.text, /<noscript><meta http-equiv="refresh"/);
   // The TA sees it in the queue and exports the grade book.
-  const withJob = await getPage(`${svc.url}/`, ta);
+  const withJob = await getPage(`${svc.url}/course/queue`, ta);
   assert.match(withJob.text, new RegExp(`href="/submissions/${id}">#${id}</a>`));
+  assert.match(
+    withJob.text,
+    /&lt;script&gt;alert\(1\)&lt;\/script&gt; \(bob\)/,
+    "names beside ids",
+  );
   const csv = await getPage(`${svc.url}/course/export.csv`, ta);
   assert.match(csv.text, /^id,name,part2,part3,part4-receiver,part4-sender,part5,part6,ca-sign\n/);
 });
@@ -184,7 +200,7 @@ Deno.test("web: the TA imports a roster from the page and downloads the new stud
   await using course = await makeCourse(["alice"]);
   await using svc = await serveInProcess(course);
   const ta = await signIn(svc.url, course.ta);
-  const csrf = csrfOf((await getPage(`${svc.url}/`, ta)).text);
+  const csrf = csrfOf((await getPage(`${svc.url}/course/tools`, ta)).text);
   const fd = new FormData();
   fd.set("csrf", csrf);
   fd.set(

@@ -56,11 +56,10 @@
  */
 import { errorAnswer } from "./answer.ts";
 import { bearerToken, userForToken } from "./auth.ts";
-import { gradeBook, gradeBookCsv } from "./course.ts";
+import { gradeBook } from "./course.ts";
 import {
   type Access,
   type Call,
-  download,
   type Handler,
   HttpError,
   json,
@@ -83,6 +82,7 @@ import {
   certificateDownload,
   type CreatedJson,
   estimateWait,
+  gradeBookDownload,
   iso,
   jobJson,
   keptScoresOf,
@@ -249,9 +249,6 @@ const rerunPart: ApiHandler = async ({ ctx, req }) => {
 const gradeBookJson: ApiHandler = async ({ ctx }) =>
   json(200, { columns: KINDS, rows: await gradeBook(ctx.store) });
 
-const gradeBookExport: ApiHandler = async ({ ctx }) =>
-  download(gradeBookCsv(await gradeBook(ctx.store)), "text/csv; charset=utf-8", "gradebook.csv");
-
 /** Every route of the API; the doc comment above gives their JSON. */
 export const API_ROUTES = [
   api("GET", "/api/me", "user", me),
@@ -266,7 +263,7 @@ export const API_ROUTES = [
   api("GET", "/api/course/submissions", "ta", anySubmissions),
   api("POST", "/api/course/rerun", "ta", rerunPart),
   api("GET", "/api/course/gradebook", "ta", gradeBookJson),
-  api("GET", "/api/course/export", "ta", gradeBookExport),
+  api("GET", "/api/course/export", "ta", gradeBookDownload),
 ];
 
 /**

@@ -16,7 +16,7 @@ import { gateWording } from "./answer.ts";
 import { asHttpError, json } from "./http.ts";
 import { courseCa, openCourse } from "./course.ts";
 import type { Store } from "./store/store.ts";
-import { type WorkerOptions, WorkerPool } from "./worker.ts";
+import { LOST_AFTER_LEASES, tidyWorkers, type WorkerOptions, WorkerPool } from "./worker.ts";
 import { sessionSecret, type WebContext } from "./web/guards.ts";
 import { handlePages } from "./web/pages.ts";
 import { FormSigner } from "./web/session.ts";
@@ -113,7 +113,13 @@ async function listenHttp(
     },
   }, (req) =>
     // Behind the gate the URL is http+unix://host/...: the handlers see http://host/... as sent.
-    handler(new Request(`http:${req.url.slice(req.url.indexOf("//"))}`, req)));
+    handler(
+      new Request(`http:${req.url.slice(req.url.indexOf("//"))}`, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+      }),
+    ));
   const max = opts.maxConnections ?? SERVICE_MAX_CONNECTIONS;
   const gate = startHttpGate({
     listener,
@@ -170,7 +176,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       store,
       dataDir: opts.dataDir,
       notify: () => pool?.notify(),
-      workerTimeoutMs: 3 * opts.leaseMs,
+      workerTimeoutMs: LOST_AFTER_LEASES * opts.leaseMs,
       log: opts.log,
       signer: new FormSigner(await sessionSecret(opts.dataDir)),
     };
@@ -193,7 +199,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   // stopped answering back in the queue (a pool does it in its heartbeat).
   const expiry = pool ? undefined : setInterval(async () => {
     try {
-      const n = await store.expireLeases(Date.now());
+      const n = await tidyWorkers(store, Date.now(), opts.leaseMs);
       if (n > 0) opts.log(`${n} job(s) of a stopped worker back in the queue`);
     } catch (e) {
       opts.log(`lease expiry failed: ${errorMessage(e)}`);

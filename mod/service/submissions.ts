@@ -2,13 +2,14 @@
  * What the JSON API and the web pages both do with submissions, written
  * once: who may see one ({@link visible}), accepting an upload
  * ({@link acceptSubmission}: the one path of every submission), re-running
- * a part ({@link rerun}), the archive and the signed certificate (and their
- * downloads), a submission as JSON with its queue position and estimated
+ * a part ({@link rerun}), the archive, the signed certificate and the grade
+ * book (and their downloads), a submission as JSON with its queue position and estimated
  * wait, and the workers' state. The JSON shapes are documented in api.ts.
  *
  * @module
  */
 import { zipSync } from "fflate";
+import { gradeBook, gradeBookCsv } from "./course.ts";
 import { download, type Handler, HttpError, type Who } from "./http.ts";
 import { isGraded } from "./rules.ts";
 import {
@@ -17,6 +18,7 @@ import {
   type JobStatus,
   type Kind,
   KINDS,
+  type Result,
   type Role,
   type Store,
   type StoredFile,
@@ -57,6 +59,9 @@ export interface SubmissionJson {
   estimated_wait_s: number | null;
   created_at: string;
   files: string[];
+  /** The files saved under another name than the one given (`../x.py` -> `x.py`). */
+  renamed: { from: string; to: string }[];
+  /** The latest result, kept while a re-run is queued or running (null until the first). */
   max_grade: number | null;
   score: number | null;
   success: 0 | 1 | null;
@@ -78,9 +83,11 @@ export interface JobJson {
 export const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
 /**
- * Seconds until the submission's result: the mean of recent gradings, times
- * the rounds of work ahead of it given the live workers' slots. Null when
- * finished or when no worker is alive.
+ * Seconds until the submission's result, from measured job durations: the
+ * mean wall time of recent jobs (lease to result) times the rounds of work
+ * until its own is through (position / the live workers' slots, its own
+ * included), less what a running job has done. Null when finished or when
+ * no worker is alive.
  */
 export async function estimateWait(
   ctx: ServiceContext,
@@ -96,16 +103,34 @@ export async function estimateWait(
   if (slots === 0) return null;
   const recent = await ctx.store.recentDurations(20);
   const mean = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : 30_000;
-  if (job.status === "running") {
-    return Math.max(1, Math.round((mean - (now - (job.startedAt ?? now))) / 1000));
-  }
-  const rounds = Math.floor(((position ?? 1) - 1) / slots) + 1;
-  return Math.max(1, Math.round((rounds * mean) / 1000));
+  return estimateSeconds(mean, slots, job.status === "running" ? null : position ?? 1, {
+    elapsedMs: job.status === "running" ? now - (job.startedAt ?? now) : 0,
+  });
+}
+
+/**
+ * The arithmetic of {@link estimateWait}: a queued job at `position`
+ * (null: running, `elapsedMs` into it) with `slots` slots that take
+ * `meanMs` a job. Seconds, at least 1.
+ */
+export function estimateSeconds(
+  meanMs: number,
+  slots: number,
+  position: number | null,
+  { elapsedMs = 0 } = {},
+): number {
+  const ms = position === null
+    ? meanMs - elapsedMs
+    : meanMs * Math.max(1, (position + slots - 1) / slots);
+  return Math.max(1, Math.round(ms / 1000));
 }
 
 /** A worker as the teaching assistant sees it: alive or lost, and its running jobs. */
 export interface WorkerState extends WorkerInfo {
-  /** `lost` once silent for longer than `workerTimeoutMs` (its leases have expired by then). */
+  /**
+   * `lost` once silent for longer than `workerTimeoutMs`: its leases have
+   * expired by then (its jobs are queued again), so it runs nothing.
+   */
   state: "alive" | "lost";
   jobs: Job[];
 }
@@ -114,11 +139,24 @@ export interface WorkerState extends WorkerInfo {
 export async function workerStates(ctx: ServiceContext, now: number): Promise<WorkerState[]> {
   // A worker's slots lease as `<id>/<slot>`: its current jobs are the running ones.
   const running = await ctx.store.listJobs("running");
-  return (await ctx.store.listWorkers()).map((w) => ({
-    ...w,
-    state: w.lastSeen < now - ctx.workerTimeoutMs ? "lost" : "alive",
-    jobs: running.filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`)),
-  }));
+  return (await ctx.store.listWorkers()).map((w) => {
+    const lost = w.lastSeen < now - ctx.workerTimeoutMs;
+    const mine = running.filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`));
+    return {
+      ...w,
+      state: lost ? "lost" : "alive",
+      running: lost ? 0 : w.running,
+      jobs: lost ? [] : mine,
+    };
+  });
+}
+
+/**
+ * The result a submission shows: its latest job's, or while a re-run is
+ * queued or running (or failed) the one it had, until the new one replaces it.
+ */
+export async function shownResult(store: Store, sub: Submission): Promise<Result | null> {
+  return isGraded(sub) ? await store.getResult(sub.job.id) : await store.latestResult(sub.id);
 }
 
 /** A submission as the API shows it (`tests` only with `withTests`). */
@@ -128,7 +166,7 @@ export async function submissionJson(
   withTests: boolean,
 ): Promise<SubmissionJson> {
   const position = sub.job.status === "queued" ? await ctx.store.queuePosition(sub.job.id) : null;
-  const result = isGraded(sub) ? await ctx.store.getResult(sub.job.id) : null;
+  const result = await shownResult(ctx.store, sub);
   const out: SubmissionJson = {
     id: sub.id,
     kind: sub.kind,
@@ -138,6 +176,7 @@ export async function submissionJson(
     estimated_wait_s: await estimateWait(ctx, sub, position),
     created_at: iso(sub.createdAt)!,
     files: sub.fileNames,
+    renamed: sub.renamed,
     max_grade: result?.maxGrade ?? null,
     score: result?.score ?? null,
     success: result?.success ?? null,
@@ -227,6 +266,10 @@ export const certificateDownload: Handler<ServiceContext, Who> = async ({ ctx, w
   const cert = await certificate(ctx.store, await visible(ctx.store, who, params.id));
   return download(cert.bytes, "application/x-pem-file", cert.name);
 };
+
+/** GET the grade book as CSV (the LMS imports it), for the API and the pages. */
+export const gradeBookDownload: Handler<ServiceContext, Who> = async ({ ctx }) =>
+  download(gradeBookCsv(await gradeBook(ctx.store)), "text/csv; charset=utf-8", "gradebook.csv");
 
 /**
  * A new job for every graded submission of `kind` (of `userId` only, if

@@ -9,7 +9,14 @@ import type { Isolation } from "../../mod/grade/engine.ts";
 import assert from "node:assert/strict";
 import { importRoster, initCourse } from "../../mod/service/course.ts";
 import { openStore } from "../../mod/service/store/open.ts";
-import type { Policy } from "../../mod/service/store/store.ts";
+import {
+  isRefusal,
+  type Kind,
+  type Policy,
+  type Store,
+  type StoredFile,
+  type TestRow,
+} from "../../mod/service/store/store.ts";
 import { type Service, type ServiceOptions, startService } from "../../mod/service/server.ts";
 import type { SubmissionJson } from "../../mod/service/api.ts";
 import { socklabArgv } from "../../scripts/lib/proc.ts";
@@ -202,4 +209,50 @@ export async function webSignIn(
   assert.ok(cookie, "the press sets the session cookie");
   const line = press.headers.getSetCookie().find((c) => c.startsWith("socklab_session="))!;
   return { cookie, setCookie: line };
+}
+
+/** What {@link gradedSubmission} makes: its times, its result. */
+export interface GradedOptions {
+  /** When it was queued (default: now); the worker takes it `waitMs` later, for `runMs`. */
+  at?: number;
+  waitMs?: number;
+  runMs?: number;
+  maxGrade?: number;
+  tests?: TestRow[];
+  stdout?: string;
+  stderr?: string;
+  files?: StoredFile[];
+}
+
+/** A graded submission of `userId`, made through the store as a worker would; its id. */
+export async function gradedSubmission(
+  store: Store,
+  userId: string,
+  kind: Kind,
+  score: number,
+  o: GradedOptions = {},
+): Promise<number> {
+  const at = o.at ?? Date.now();
+  const sub = await store.createSubmission(
+    { userId, kind, files: [{ name: "script.py", bytes: new TextEncoder().encode("print(1)\n") }] },
+    { now: at, cooldownMs: 0 },
+  );
+  assert.ok(!isRefusal(sub), JSON.stringify(sub));
+  const started = at + (o.waitMs ?? 0);
+  const job = await store.lease("w/0", 3_600_000, started);
+  assert.equal(job?.submissionId, sub.id, "the queue was empty");
+  const maxGrade = o.maxGrade ?? 4;
+  assert.ok(
+    await store.complete(job.id, job.leaseId, {
+      score,
+      maxGrade,
+      success: score === maxGrade ? 1 : 0,
+      tests: o.tests ?? [{ name: "t", passed: score === maxGrade, scored: true, detail: "d" }],
+      stdout: o.stdout ?? "",
+      stderr: o.stderr ?? "",
+      files: o.files ?? [],
+      durationMs: o.runMs ?? 1,
+    }, started + (o.runMs ?? 1)),
+  );
+  return sub.id;
 }

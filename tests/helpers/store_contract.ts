@@ -156,6 +156,36 @@ contract(
   },
 );
 
+contract(
+  "the queue with names, the jobs of a period, wall times, lost workers' counts",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "ann", name: "Ann <A>", email: "", role: "student" });
+    await s.upsertUser({ id: "bo", name: "Bo", email: "", role: "student" });
+    assert.ok(!isRefusal(await submit(s, "ann", 1_000)));
+    assert.ok(!isRefusal(await submit(s, "bo", 2_000)));
+    const job = (await s.lease("w/0", 60_000, 3_000))!;
+    assert.ok(await s.complete(job.id, job.leaseId, RESULT, 7_500));
+    const queued = await s.listQueue("queued");
+    assert.deepEqual(
+      queued.map((e) => [e.userId, e.userName, e.kind, e.job.status]),
+      [["bo", "Bo", "part2", "queued"]],
+    );
+    assert.equal((await s.listQueue("done"))[0].userName, "Ann <A>");
+    assert.deepEqual(await s.recentDurations(5), [4_500], "lease to result, not durationMs");
+    assert.deepEqual((await s.jobsSince(2_000)).map((j) => j.id), [1, 2]);
+    assert.deepEqual((await s.jobsSince(7_000)).map((j) => j.id), [1], "finished since");
+    assert.deepEqual(await s.jobsSince(8_000), []);
+    await s.registerWorker({ id: "w", host: "h", slots: 2 }, 100);
+    await s.heartbeat("w", 2, 200);
+    await s.registerWorker({ id: "v", host: "h", slots: 1 }, 100);
+    await s.heartbeat("v", 1, 900);
+    await s.resetLostWorkers(500);
+    const running = Object.fromEntries((await s.listWorkers()).map((w) => [w.id, w.running]));
+    assert.deepEqual(running, { v: 1, w: 0 });
+  },
+);
+
 contract("two connections on one database never lease one job twice", async (db) => {
   const a = await db.open();
   const b = await db.open();
@@ -311,7 +341,7 @@ contract("a lease goes to one worker; expiry requeues; complete writes once", as
   assert.equal(r.worker, "w2");
   assert.deepEqual([...r.files[0].bytes], [1, 2, 3]);
   assert.equal((await s.getSubmission(sub.id))!.job.status, "done");
-  assert.deepEqual(await s.recentDurations(5), [1200]);
+  assert.deepEqual(await s.recentDurations(5), [100], "its last lease (1800) to its result");
 });
 
 contract("failures retry up to the limit, then the job is failed", async (db) => {

@@ -85,7 +85,16 @@ export const Q = {
   queuePosition: `SELECT (SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND id <= j.id) AS pos
     FROM jobs j WHERE j.id = ? AND j.status = 'queued'`,
   jobs: `SELECT ${JOB_COLS} FROM jobs j WHERE j.status = ? ORDER BY j.id LIMIT ?`,
-  durations: "SELECT duration_ms FROM results ORDER BY job_id DESC LIMIT ?",
+  /** Wall time of the latest done jobs, lease to result (what a student waits for). */
+  durations: `SELECT finished_at - started_at AS duration_ms FROM jobs
+    WHERE status = 'done' AND started_at IS NOT NULL ORDER BY id DESC LIMIT ?`,
+  /** Jobs queued, started or finished since `?` (the course page's charts). */
+  jobsSince: `SELECT ${JOB_COLS} FROM jobs j
+    WHERE j.enqueued_at >= ? OR j.started_at >= ? OR j.finished_at >= ? ORDER BY j.id`,
+  /** Jobs in a status with their submission's part and student (the queue page). */
+  queue: `SELECT ${JOB_COLS}, s.kind, s.user_id, u.name AS user_name FROM jobs j
+    JOIN submissions s ON s.id = j.submission_id JOIN users u ON u.id = s.user_id
+    WHERE j.status = ? ORDER BY j.id LIMIT ?`,
 
   result: "SELECT * FROM results WHERE job_id = ?",
   latestResult: "SELECT * FROM results WHERE submission_id = ? ORDER BY job_id DESC LIMIT 1",
@@ -102,6 +111,8 @@ export const Q = {
       started_at = excluded.started_at, last_seen = excluded.last_seen, running = 0`,
   heartbeat: "UPDATE workers SET last_seen = ?, running = ? WHERE id = ?",
   unregisterWorker: "DELETE FROM workers WHERE id = ?",
+  /** Workers silent since before `?` run nothing any more (their leases expire). */
+  resetLost: "UPDATE workers SET running = 0 WHERE last_seen < ? AND running <> 0",
   workers: "SELECT * FROM workers ORDER BY id",
 } as const;
 

@@ -18,6 +18,7 @@ import type {
   LeasedJob,
   NewResult,
   Policy,
+  QueueEntry,
   Result,
   Role,
   StoredFile,
@@ -79,6 +80,16 @@ export function leasedFrom(r: AnyRow, leaseId: string): LeasedJob {
     kind: r.kind as Kind,
     userId: String(r.user_id),
     sciper: strOrNull(r.sciper),
+  };
+}
+
+/** A job row joined with its submission's kind and student (queries.ts `queue`). */
+export function queueFrom(r: AnyRow): QueueEntry {
+  return {
+    job: jobFrom(r),
+    kind: r.kind as Kind,
+    userId: String(r.user_id),
+    userName: String(r.user_name),
   };
 }
 

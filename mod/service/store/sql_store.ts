@@ -170,6 +170,14 @@ export abstract class SqlStore {
     return this.all((r) => row.num(r.duration_ms), Q.durations, limit);
   }
 
+  jobsSince(since: number): Promise<S.Job[]> {
+    return this.all(row.jobFrom, Q.jobsSince, since, since, since);
+  }
+
+  listQueue(status: S.JobStatus, limit = 1000): Promise<S.QueueEntry[]> {
+    return this.all(row.queueFrom, Q.queue, status, limit);
+  }
+
   // -- results --------------------------------------------------------------
 
   async #result(r: row.AnyRow | undefined): Promise<S.Result | null> {
@@ -205,5 +213,9 @@ export abstract class SqlStore {
 
   listWorkers(): Promise<S.WorkerInfo[]> {
     return this.all(row.workerFrom, Q.workers);
+  }
+
+  async resetLostWorkers(before: number): Promise<void> {
+    await this.write(Q.resetLost, [before]);
   }
 }

@@ -178,6 +178,14 @@ export interface WorkerInfo {
   running: number;
 }
 
+/** A job with its submission's part and student (the teaching assistant's queue). */
+export interface QueueEntry {
+  job: Job;
+  kind: Kind;
+  userId: string;
+  userName: string;
+}
+
 /** Why a submission was not accepted by {@link Store.createSubmission}. */
 export type Refusal =
   | { refused: "active"; submissionId: number }
@@ -296,8 +304,12 @@ export interface Store {
   queuePosition(jobId: number): Promise<number | null>;
   /** Jobs in a status, oldest first. */
   listJobs(status: JobStatus, limit?: number): Promise<Job[]>;
-  /** Durations (ms) of the most recent done jobs, newest first. */
+  /** Wall times (ms, lease to result) of the most recent done jobs, newest first. */
   recentDurations(limit: number): Promise<number[]>;
+  /** Jobs queued, started or finished at `since` or later, oldest first. */
+  jobsSince(since: number): Promise<Job[]>;
+  /** Jobs in a status, oldest first, with their part and student. */
+  listQueue(status: JobStatus, limit?: number): Promise<QueueEntry[]>;
 
   // -- results ------------------------------------------------------------
   getResult(jobId: number): Promise<Result | null>;
@@ -311,6 +323,8 @@ export interface Store {
   heartbeat(id: string, running: number, now: number): Promise<void>;
   unregisterWorker(id: string): Promise<void>;
   listWorkers(): Promise<WorkerInfo[]>;
+  /** Workers silent since before `before` run nothing: their running count becomes 0. */
+  resetLostWorkers(before: number): Promise<void>;
 
   /**
    * Call `fn` whenever another process queues a job (PostgreSQL: LISTEN/

@@ -11,7 +11,16 @@
  */
 import { join } from "node:path";
 import { hashToken } from "../auth.ts";
-import { type Access, type Call, type Handler, HttpError, mayUse, redirect } from "../http.ts";
+import {
+  type Access,
+  type Call,
+  type Handler,
+  HttpError,
+  mayUse,
+  redirect,
+  type Route,
+  route,
+} from "../http.ts";
 import type { ServiceContext } from "../submissions.ts";
 import { MULTIPART_OVERHEAD, readForm, UploadError } from "../upload.ts";
 import {
@@ -126,6 +135,14 @@ export function guard(access: Access, handler: PageHandler): OpenHandler {
     return await handler({ ...c, who: c.who });
   };
 }
+
+/** A line of the pages' table: a page only someone signed in, in the role `access` admits, may open. */
+export const signed = (
+  method: "GET" | "POST",
+  path: string,
+  access: Access,
+  handler: PageHandler,
+): Route<OpenHandler> => route(method, path, access, guard(access, handler));
 
 /**
  * Whether a POST comes from our own pages: no Origin (an old browser, a

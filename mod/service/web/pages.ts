@@ -15,39 +15,29 @@
  * @module
  */
 import { errorAnswer } from "../answer.ts";
-import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
 import { hashToken, userForToken } from "../auth.ts";
-import {
-  type Access,
-  type Call,
-  download,
-  match,
-  page,
-  redirect,
-  respond,
-  route,
-} from "../http.ts";
+import { type Call, match, page, redirect, respond, route } from "../http.ts";
 import { isGraded } from "../rules.ts";
-import { isKind, type Kind, KINDS, type Submission } from "../store/store.ts";
+import { isKind, KINDS, type Submission } from "../store/store.ts";
 import {
   acceptSubmission,
   archiveDownload,
   certificateDownload,
-  rerun,
+  shownResult,
   submissionJson,
   visible,
-  workerStates,
 } from "../submissions.ts";
-import { LIVE_JS, STYLE_CSS } from "./assets.ts";
+import { FAVICON_SVG, LIVE_JS, STYLE_CSS } from "./assets.ts";
+import { COURSE_ROUTES } from "./course_pages.ts";
 import {
   closeSession,
   formPost,
-  guard,
   type OpenHandler,
   openSession,
   type PageCall,
   type PageHandler,
   sameOrigin,
+  signed,
   viaHttps,
   viewerOf,
   type WebContext,
@@ -61,20 +51,19 @@ import {
   readCookie,
 } from "./session.ts";
 import {
-  coursePage,
   type FormState,
   loginPage,
   type LoginView,
   MENU,
   type PartRow,
+  type ShownOutput,
   studentHome,
   submissionLive,
   submissionPage,
-  submissionsPage,
   submitPage,
   type Viewer,
 } from "./views.ts";
-import { errorMessage } from "../../errors.ts";
+import { type RunOutput, RUNS_FILE } from "../job.ts";
 import { readForm, UploadError } from "../upload.ts";
 
 /** Program output shown on a page at most (the archive has all of it). */
@@ -116,37 +105,8 @@ async function studentHomePage({ ctx, who }: PageCall): Promise<Response> {
   return page(studentHome(who, course.name, course.policy, rows));
 }
 
-/** The teaching assistant's overview: queue, workers, grade book, tools; `flash` on top. */
-async function courseOverview({ ctx, who }: PageCall, flash?: string): Promise<Response> {
-  const { store } = ctx;
-  const course = (await store.getCourse())!;
-  const now = Date.now();
-  const about = async (submissionId: number) => {
-    const s = await store.getSubmission(submissionId);
-    return { user: s?.userId ?? "?", kind: (s?.kind ?? "part2") as Kind };
-  };
-  const queuedJobs = await store.listJobs("queued", 200);
-  const runningJobs = await store.listJobs("running", 200);
-  const view = {
-    name: course.name,
-    policy: course.policy,
-    queued: await Promise.all(
-      queuedJobs.map(async (job, i) => ({
-        job,
-        position: i + 1,
-        ...await about(job.submissionId),
-      })),
-    ),
-    running: await Promise.all(
-      runningJobs.map(async (job) => ({ job, ...await about(job.submissionId) })),
-    ),
-    workers: await workerStates(ctx, now),
-    book: await gradeBook(store),
-  };
-  return page(coursePage(who, view, now, flash));
-}
-
-const home: PageHandler = (c) => c.who.role === "ta" ? courseOverview(c) : studentHomePage(c);
+const home: PageHandler = (c) =>
+  c.who.role === "ta" ? Promise.resolve(redirect("/course")) : studentHomePage(c);
 
 /** A bad or replaced token, in words. */
 export const TOKEN_NOT_VALID = "This link or token is not valid: it was replaced by a newer one, " +
@@ -252,9 +212,14 @@ const submit = formPost(async (c, form) => {
 /** A submission as the page shows it: its JSON and the program's output (capped). */
 async function submissionView(ctx: WebContext, sub: Submission) {
   const json = await submissionJson(ctx, sub, true);
-  const result = isGraded(sub) ? await ctx.store.getResult(sub.job.id) : null;
-  const output = result
-    ? { stdout: truncate(result.stdout), stderr: truncate(result.stderr) }
+  const result = await shownResult(ctx.store, sub);
+  const runs = result?.files.find((f) => f.name === RUNS_FILE);
+  const output: ShownOutput | null = result
+    ? {
+      runs: runs ? JSON.parse(new TextDecoder().decode(runs.bytes)) as RunOutput[] : null,
+      stdout: truncate(result.stdout),
+      stderr: truncate(result.stderr),
+    }
     : null;
   return { json, output };
 }
@@ -269,61 +234,15 @@ const submissionLivePart: PageHandler = async ({ ctx, who, params }) => {
   return page(submissionLive(json, output).text);
 };
 
-const exportCsv: PageHandler = async ({ ctx }) =>
-  download(gradeBookCsv(await gradeBook(ctx.store)), "text/csv; charset=utf-8", "gradebook.csv");
-
-const submissionList: PageHandler = async ({ ctx, who, url }) => {
-  const userId = url.searchParams.get("user") ?? undefined;
-  const kindRaw = url.searchParams.get("kind") ?? undefined;
-  const kind = kindRaw && isKind(kindRaw) ? kindRaw : undefined;
-  const subs = await ctx.store.listSubmissions({ userId, kind, limit: 500 });
-  const title = `Submissions${userId ? ` of ${userId}` : ""}${kind ? ` for ${kind}` : ""}`;
-  const rows = await Promise.all(subs.map((s) => submissionJson(ctx, s, false)));
-  return page(submissionsPage(who, await courseName(ctx), title, rows));
-};
-
-const rerunPart = formPost(async (c, form) => {
-  const kind = String(form.get("kind") ?? "");
-  if (!isKind(kind)) return await courseOverview(c, `'${kind}' is not a part`);
-  const n = await rerun(c.ctx, kind);
-  return await courseOverview(c, `${n} ${kind} submission(s) queued again.`);
-});
-
-/** The roster from the TA's page: imported, and the new students' links as a CSV to save. */
-const importRosterFile = formPost(async (c, form) => {
-  const file = form.get("roster");
-  if (!file || typeof file === "string" || file.size === 0) {
-    return await courseOverview(c, "Choose a roster CSV file to import.");
-  }
-  let rows;
-  try {
-    rows = parseRoster(new Uint8Array(await file.arrayBuffer()));
-  } catch (e) {
-    return await courseOverview(c, errorMessage(e));
-  }
-  const { added, updated } = await importRoster(c.ctx.store, rows);
-  c.ctx.log(`roster: ${added.length} added, ${updated} updated (web)`);
-  // The browser's origin: behind a TLS proxy, the address students use.
-  const base = c.req.headers.get("origin") ?? c.url.origin;
-  const lines = ["id,token,link"];
-  for (const a of added) {
-    const link = `${base}/login?token=${encodeURIComponent(a.token)}`;
-    lines.push([a.id, a.token, link].map(csvField).join(","));
-  }
-  return download(lines.join("\n") + "\n", "text/csv; charset=utf-8", "tokens.csv");
-});
-
 const asset = (text: string, type: string): OpenHandler => () =>
   Promise.resolve(respond(text, 200, { "content-type": `${type}; charset=utf-8` }));
-
-/** A page only someone signed in, in the role `access` admits, may open (guards.ts). */
-const signed = (method: "GET" | "POST", path: string, access: Access, handler: PageHandler) =>
-  route(method, path, access, guard(access, handler));
 
 /** Every page, its method, who may open it, and its handler. */
 export const PAGE_ROUTES = [
   route("GET", "/static/style.css", "anyone", asset(STYLE_CSS, "text/css")),
   route("GET", "/static/live.js", "anyone", asset(LIVE_JS, "text/javascript")),
+  route("GET", "/favicon.svg", "anyone", asset(FAVICON_SVG, "image/svg+xml")),
+  route("GET", "/favicon.ico", "anyone", () => Promise.resolve(redirect("/favicon.svg"))),
   route("GET", "/login", "anyone", loginForm),
   route("POST", "/login", "anyone", loginPost),
   signed("GET", "/", "user", home),
@@ -334,10 +253,7 @@ export const PAGE_ROUTES = [
   signed("GET", "/submissions/:id/live", "user", submissionLivePart),
   signed("GET", "/submissions/:id/archive", "user", archiveDownload),
   signed("GET", "/submissions/:id/certificate", "user", certificateDownload),
-  signed("GET", "/course/export.csv", "ta", exportCsv),
-  signed("GET", "/course/submissions", "ta", submissionList),
-  signed("POST", "/course/rerun", "ta", rerunPart),
-  signed("POST", "/course/roster", "ta", importRosterFile),
+  ...COURSE_ROUTES,
 ];
 
 /** Answer a request for a page (anything outside `/api/`); an unknown one is a 404 page. */
