@@ -68,7 +68,7 @@ export async function bundle(out = resolve(ROOT, "dist/socklab.js")): Promise<st
     ROOT + "main.ts",
   ]);
   if (!r.success) {
-    throw new Error(`deno bundle failed:\n${new TextDecoder().decode(r.stderr)}`);
+    throw new Error(`deno bundle failed: ${denoError(new TextDecoder().decode(r.stderr))}`);
   }
   const body = await Deno.readTextFile(tmp);
   await Deno.remove(tmp);
@@ -106,7 +106,16 @@ export async function compile(
   if (!denort && opts.download === false) {
     return await selfUnpacking(out, "--no-download given and DENORT_BIN is not set");
   }
-  const r = await deno(compileArgs(out));
+  // Into a fresh folder, then renamed over `out`: deno compile refuses to overwrite a file
+  // that is not its own output (an earlier self-unpacking build).
+  const parts = await Deno.makeTempDir({ dir: dirname(out), prefix: ".socklab-build-" });
+  let r: Deno.CommandOutput;
+  try {
+    r = await deno(compileArgs(`${parts}/socklab`));
+    if (r.success) await Deno.rename(`${parts}/socklab`, out);
+  } finally {
+    await Deno.remove(parts, { recursive: true });
+  }
   const err = new TextDecoder().decode(r.stderr);
   if (r.success) {
     const why = denort
@@ -124,7 +133,21 @@ export async function compile(
       `deno compile could not download its denort runtime (${reason ?? causes[0]})`,
     );
   }
-  throw new Error(`deno compile failed:\n${err}`);
+  throw new Error(`deno compile failed: ${denoError(err)}`);
+}
+
+/**
+ * deno's error output in one line: its `error:` line and the chain of causes after it,
+ * without the progress lines before it (`Check`, `Compile`) or the `Stack backtrace:`
+ * this deno adds at the end.
+ */
+export function denoError(stderr: string): string {
+  const text = stderr.split(/\n\s*Stack backtrace:/)[0];
+  const at = text.search(/^error: /m);
+  if (at < 0) return text.trim().split("\n").filter(Boolean).at(-1) ?? "no message";
+  const [head, causes = ""] = text.slice(at + "error: ".length).split(/\n\s*Caused by:\s*\n/);
+  const chain = causes.split("\n").map((l) => l.trim().replace(/^\d+: /, "")).filter(Boolean);
+  return [head.trim().split("\n")[0], ...chain].join(": ");
 }
 
 /** The commands the launcher runs besides /bin/sh's builtins (coreutils, also in busybox). */

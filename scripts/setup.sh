@@ -20,11 +20,14 @@ has() {
   tcpdump) command -v tcpdump || [ -x /usr/sbin/tcpdump ] || [ -x /usr/bin/tcpdump ] ;;
   postgresql) for f in /usr/lib/postgresql/*/bin/postgres; do [ -x "$f" ] && return 0; done; return 1 ;;
   chromium) command -v chromium || command -v chromium-browser ;;
+  curl) command -v curl ;;
+  systemd) command -v systemd-analyze ;;
+  caddy) command -v caddy ;;
   esac
 }
 
 need=""
-for pkg in openssl iproute2 python3-websocket bubblewrap tcpdump postgresql chromium; do
+for pkg in openssl iproute2 python3-websocket bubblewrap tcpdump postgresql chromium curl systemd caddy; do
   has "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 [ -z "$need" ] && exit 0

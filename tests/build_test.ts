@@ -8,6 +8,7 @@ import {
   bundle,
   bundleShebang,
   compile,
+  denoError,
   describe,
   launcher,
   LAUNCHER_TOOLS,
@@ -271,6 +272,71 @@ netnsTest(
     }
   },
 );
+
+// DENORT_BIN after an offline build (issue 30): deno compile refused to overwrite the earlier
+// self-unpacking file and printed a backtrace. This deno stands in for denort (deno compile only
+// appends its payload to it); in a private namespace, so nothing can be downloaded.
+netnsTest(
+  "compile with DENORT_BIN replaces an earlier build; a failure is one line",
+  async (ns) => {
+    const dir = await Deno.makeTempDir({ prefix: "socklab-compile-" });
+    try {
+      const out = `${dir}/socklab`;
+      await Deno.writeTextFile(out, "#!/bin/sh\necho an earlier self-unpacking build\n");
+      const build = (denort: string) =>
+        runProc(
+          [Deno.execPath(), "run", "-A", `${ROOT}scripts/build.ts`, "compile", "--out", out],
+          {
+            prefix: ns.prefix,
+            env: { DENORT_BIN: denort },
+            timeoutMs: 120_000,
+          },
+        );
+      const r = await build(Deno.execPath());
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const size = (await Deno.stat(out)).size;
+      assert.match(
+        r.stdout,
+        new RegExp(`^wrote ${out} \\(.* MB, ${size} bytes\\): deno compile output\n`),
+      );
+      assert.match(r.stdout, /\nwhy: deno compile used DENORT_BIN=/);
+      assert.ok(size > 1e6, "the earlier 48-byte file was replaced");
+      const bad = await build(`${dir}/no-denort`);
+      assert.equal(bad.code, 1);
+      assert.equal(bad.stdout, "");
+      assert.match(
+        bad.stderr,
+        new RegExp(
+          `^socklab compile: error: deno compile failed: .*: Could not find denort at '${dir}/no-denort': No such file or directory \\(os error 2\\)\n$`,
+        ),
+      );
+      assert.equal((await Deno.stat(out)).size, size, "a failed build leaves the last one");
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].map((e) => e.name),
+        ["socklab"],
+        "no temporary files",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("denoError: deno's error line and its causes, no progress lines, no backtrace", () => {
+  const stderr =
+    "Compile main.ts to x\nerror: Writing to 'x.tmp'\n\nCaused by:\n    0: Could not " +
+    "find denort at '/d'\n    1: No such file or directory (os error 2)\n\nStack backtrace:\n" +
+    "   0: <unknown>\n";
+  assert.equal(
+    denoError(stderr),
+    "Writing to 'x.tmp': Could not find denort at '/d': No such file or directory (os error 2)",
+  );
+  assert.equal(
+    denoError("Check main.ts\nerror: it failed\n\nStack backtrace:\n  0: x\n"),
+    "it failed",
+  );
+  assert.equal(denoError("something odd\n"), "something odd");
+});
 
 Deno.test("the launcher is plain sh with every value filled in and execs deno with socklab's flags", async () => {
   const text = await launcher({ key: "k", jsSize: 1, jsSum: "1 1", denoSize: 2, denoSum: "2 2" });

@@ -13,6 +13,7 @@ import { parsePmuServerOptions } from "../mod/cli/pmu.ts";
 import { pmu } from "../mod/cli/commands/tcp.ts";
 import { UsageError } from "../mod/errors.ts";
 import { closestCommand } from "../mod/cli/run.ts";
+import { closest, didYouMean, editDistance } from "../mod/cli/suggest.ts";
 import { COMMANDS } from "../mod/cli/table.ts";
 import { runSocklab } from "../scripts/lib/proc.ts";
 
@@ -82,8 +83,18 @@ Deno.test("parser names the missing positional, the extra one and the unknown op
     message: "missing <port>",
   });
   assert.throws(() => parseCommandArgs(fake, ["a", "b", "c", "d"]), /unexpected argument 'd'/);
-  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--nope"]), /Unknown option '--nope'/);
-  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--count"]), /argument missing/);
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--nope"]), {
+    message: "unknown option '--nope'",
+  });
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--count"]), {
+    message: "--count: missing <N>",
+  });
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--count", "--trace"]), {
+    message: "--count: missing <N> (a value that starts with '-': --count=-X)",
+  });
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--trace=yes"]), {
+    message: "--trace takes no value",
+  });
 });
 
 Deno.test("parser returns null for -h and --help, and help lists every option with its default", () => {
@@ -102,6 +113,11 @@ Deno.test("port and number parsers reject bad values and name them", () => {
   assert.throws(() => parsePort("abc", "--port"), /--port: 'abc' is not a port number/);
   assert.throws(() => parsePort("70000", "--port"), /--port: 70000 is out of range/);
   assert.throws(() => parsePort("0", "<port>", false), /out of range \(1-65535\)/);
+  // One range in every message: a client's port is 1-65535 whichever check fails.
+  assert.throws(() => parsePort("abc", "<port>", false), {
+    message: "<port>: 'abc' is not a port number (1-65535)",
+  });
+  assert.throws(() => parsePort("abc", "--port"), { message: /\(0-65535\)$/ });
   assert.throws(() => parsePort("-1", "--port"), UsageError);
   assert.equal(parseNumber("0.05", "--interval", { min: 0 }), 0.05);
   assert.throws(() => parseNumber("1e3x", "--interval"), /not a number/);
@@ -125,6 +141,23 @@ Deno.test("closestCommand suggests near names and nothing for far ones", () => {
   assert.equal(closestCommand("echo-clent"), "echo-client");
   assert.equal(closestCommand("socket"), "sockets");
   assert.equal(closestCommand("zzzzzzzzzzzz"), undefined);
+  // Two letters swapped are one step (pmu is two substitutions away).
+  assert.equal(closestCommand("pcd"), "pdc");
+  assert.equal(closestCommand("wspdc"), "ws-pdc");
+});
+
+Deno.test("editDistance counts a swap of neighbours as one step; closest uses it", () => {
+  assert.equal(editDistance("pcd", "pdc"), 1);
+  assert.equal(editDistance("pcd", "pmu"), 2);
+  assert.equal(editDistance("verison", "version"), 1);
+  assert.equal(editDistance("", "abc"), 3);
+  assert.equal(editDistance("ca", "abc"), 3, "optimal string alignment: no edit of a swapped pair");
+  assert.equal(closest("cont", ["count", "trace"]), "count");
+  assert.equal(closest("xyzzy", ["count", "trace"]), undefined);
+  assert.equal(didYouMean("cuont", Object.keys(fake.options), "--"), "; did you mean '--count'?");
+  assert.throws(() => parseCommandArgs(fake, ["a", "b", "--cuont", "4"]), {
+    message: "unknown option '--cuont'; did you mean '--count'?",
+  });
 });
 
 Deno.test("socklab --help, help <cmd>, <cmd> --help and --version exit 0", async () => {
@@ -150,6 +183,15 @@ Deno.test("an unknown command exits 2 and suggests the closest name", async () =
     r.stderr,
     /socklab: error: unknown command 'echo-clent'; did you mean 'echo-client'\?/,
   );
+  const swapped = await runSocklab(["pcd"]);
+  assert.equal(swapped.code, 2);
+  assert.match(swapped.stderr, /^socklab: error: unknown command 'pcd'; did you mean 'pdc'\?\n/);
+  const top = await runSocklab(["--verison"]);
+  assert.equal(top.code, 2);
+  assert.match(
+    top.stderr,
+    /^socklab: error: unknown option '--verison'; did you mean '--version'\?/,
+  );
   const nosuch = await runSocklab(["nosuch"]);
   assert.equal(nosuch.code, 2);
   assert.match(nosuch.stderr, /unknown command 'nosuch'/);
@@ -163,7 +205,12 @@ Deno.test("bad option values exit 2 with one line naming the value", async () =>
       [["echo-server", "--port=70000"], /--port: 70000 is out of range/],
       [["sockets", "extra"], /unexpected argument 'extra'/],
       [["sockets", "--proto", "sctp"], /--proto: 'sctp' is not one of tcp, udp/],
-      [["hello-send", "--bogus"], /Unknown option '--bogus'/],
+      [["hello-send", "--bogus"], /unknown option '--bogus'$/],
+      [["pmu", "--cont", "3"], /unknown option '--cont'; did you mean '--count'\?$/],
+      [["pmu", "--verison"], /unknown option '--verison'; did you mean 'socklab --version'\?$/],
+      [["pmu", "--port", "-5"], /--port: '-5' is not a port number \(0-65535\)$/],
+      [["pmu", "--count", "-1"], /--count: -1 is out of range/],
+      [["pmu", "--idle-timeout"], /--idle-timeout: missing <SECONDS>$/],
     ] as [string[], RegExp][]
   ) {
     const r = await runSocklab(args);

@@ -6,10 +6,12 @@ import {
   checkScriptLines,
   checkSenderAllLines,
   checkSenderFormat,
+  excerpt,
   offsetsIn,
 } from "../mod/grade/checks.ts";
 import { floodText } from "../mod/pmu/flood.ts";
-import { escapeControls, formatReport, makeReport } from "../mod/grade/report.ts";
+import { escapeControls, safeJson } from "../mod/escape.ts";
+import { formatReport, makeReport, UNBUFFERED_NOTE } from "../mod/grade/report.ts";
 
 const msgs = (n: number, pre = "") =>
   Array.from({ length: n }, (_, i) => `${pre}This is PMU data ${i}`);
@@ -169,4 +171,40 @@ Deno.test("report: advice is shown but never counted; student text is escaped", 
   assert.ok(!text.includes("\r") && !text.includes("\x1b"));
   assert.equal(escapeControls("a\tb\x7f"), "a\\tb\\x7f");
   assert.equal(makeReport("p", []).success, 0);
+});
+
+Deno.test("report: --unbuffered marks the report, and the human form ends saying it is not the course's verdict", () => {
+  const tests = [{ name: "a", passed: true, scored: true, detail: "ok" }];
+  const plain = makeReport("part9", tests);
+  assert.equal("unbuffered" in plain || "note" in plain, false, "the course's JSON shape");
+  assert.equal(formatReport(plain).at(-1), "score: 1/1 (full marks)");
+  const r = makeReport("part9", tests, { unbuffered: true });
+  assert.deepEqual([r.score, r.success, r.unbuffered], [1, 1, true]);
+  assert.equal(r.note, UNBUFFERED_NOTE);
+  const lines = formatReport(r);
+  assert.deepEqual(lines.slice(-2), ["score: 1/1 (full marks)", `note: ${UNBUFFERED_NOTE}`]);
+  assert.match(lines.at(-1)!, /this verdict is not the course's/);
+});
+
+Deno.test("flood check: 400,000 lines of flood and counters are one pass, not lines x lines", () => {
+  // The old check compared each line with the flood and with every other line: 480 s here.
+  const flood = floodText();
+  const lines = [...flood.replace(/\n/g, "")].flatMap((c, i) => [c, `n=${i}`]);
+  while (lines.length < 400_000) lines.push(`pad ${lines.length}`);
+  const v = checkFlood(lines.join("\n"), flood);
+  assert.equal(v.passed, false);
+  assert.match(v.detail, /whole flood is there, but interleaved with \d{6} line\(s\).*"n=0"/);
+});
+
+Deno.test("escapes: C0, C1, DEL, bidi controls, line separators and invalid UTF-8", () => {
+  assert.equal(
+    escapeControls("\x1b[2J\x9b1m\u202eA\u2066\u2028\u2029\ufffd\x7f\u200f é 🙂"),
+    "\\x1b[2J\\x9b1m\\u202eA\\u2066\\u2028\\u2029\\ufffd\\x7f\\u200f é 🙂",
+  );
+  assert.equal(escapeControls("lone \ud800 \udc00"), "lone \\ud800 \\udc00");
+  const json = safeJson({ d: "\x9b\u202e\u2028\x1b" });
+  assert.equal(json, '{"d":"\\u009b\\u202e\\u2028\\u001b"}');
+  assert.deepEqual(JSON.parse(json), { d: "\x9b\u202e\u2028\x1b" }, "lossless");
+  // excerpt quotes and escapes what JSON.stringify leaves (C1, bidi, U+FFFD).
+  assert.equal(excerpt("a\x9bb\u202e"), '"a\\x9bb\\u202e"');
 });

@@ -5,96 +5,29 @@
  * the suite; elsewhere the tests are skipped, saying why.
  */
 import assert from "node:assert/strict";
-import { programFiles } from "../mod/grade/engine.ts";
-import { type GradeOutcome, gradeProgram, type GradeRequest } from "../mod/grade/engine.ts";
+import { programFiles } from "../mod/grade/program.ts";
+import { gradeProgram } from "../mod/grade/engine.ts";
 import {
   cgroupBase,
   cpuQuota,
   cpuQuotaProblem,
-  isolationProblem,
   JAIL_LIMITS,
+  JAIL_UIDS,
   limitCgroup,
   makeCgroup,
   removeCgroup,
 } from "../mod/proc/sandbox.ts";
 import { socklabArgv, spawnSocklab } from "../scripts/lib/proc.ts";
+import {
+  HOSTILE,
+  isolationTest,
+  job,
+  stdoutOf,
+  withEnginePeak,
+  withMarker,
+} from "./helpers/isolation.ts";
 
-const HOSTILE = new URL("./fixtures/hostile/", import.meta.url).pathname;
 const STUDENTS = new URL("./fixtures/students/", import.meta.url).pathname;
-
-// Isolation needs root: without it (a developer's laptop) these tests are skipped, saying why;
-// as root (and always in CI) a missing piece (bubblewrap, cgroups) fails each of them in one line.
-const why = await isolationProblem();
-const ignore = why !== null && Deno.uid() !== 0 && !Deno.env.get("CI");
-if (ignore) console.error(`isolation tests skipped: ${why}`);
-
-/** A test of the sandbox: fails at once, naming the missing piece, where isolation is unavailable. */
-function isolationTest(name: string, fn: () => Promise<void>) {
-  Deno.test({
-    name,
-    ignore,
-    async fn() {
-      if (why !== null) {
-        const e = new Error(`requires grade's isolation: ${why} (scripts/setup.sh installs it)`);
-        e.stack = e.message;
-        throw e;
-      }
-      await fn();
-    },
-  });
-}
-
-function job(part: string, program: string[], extra: Partial<GradeRequest> = {}): GradeRequest {
-  return {
-    part,
-    program,
-    timeLimitMs: 5000,
-    outputCapBytes: 1 << 20,
-    seed: 7,
-    isolation: "required",
-    files: programFiles(program),
-    ...extra,
-  };
-}
-
-/** Processes (anywhere on this machine) whose command line holds every one of `marks`. */
-function withMarker(...marks: string[]): number[] {
-  const found: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (marks.every((m) => cmd.includes(m))) found.push(+e.name);
-    } catch { /* gone */ }
-  }
-  return found;
-}
-
-/** Grade `req`; also the peak memory (VmHWM, KiB) of the grading engines seen meanwhile. */
-async function withEnginePeak(req: GradeRequest): Promise<[GradeOutcome, number]> {
-  let peakKiB = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      for (const pid of withMarker("grade-engine")) {
-        try {
-          const hwm = Deno.readTextFileSync(`/proc/${pid}/status`).match(/^VmHWM:\s+(\d+)/m);
-          if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
-        } catch { /* gone */ }
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  try {
-    const o = await gradeProgram(req);
-    return [o, peakKiB];
-  } finally {
-    sampling = false;
-    await sampler;
-  }
-}
-
-const stdoutOf = (o: GradeOutcome) => o.runs.map((r) => r.result.stdout).join("");
 
 isolationTest(
   "isolation: the program cannot read secrets, write outside its directory, or leave",
@@ -125,7 +58,13 @@ isolationTest(
       assert.ok(c, out);
       assert.equal(Number(c[1]), 101, "ENETUNREACH: the namespace has no route out");
       assert.ok(Number(c[2]) < 1, "fails at once");
-      assert.match(out, /uid 65534 gid 65534 groups \[\]/);
+      // The job's own uid, from the reserved range, and nothing else.
+      const id = out.match(/uid (\d+) gid (\d+) groups \[\]/);
+      assert.ok(id, out);
+      assert.equal(id[1], id[2]);
+      assert.ok(
+        Number(id[1]) >= JAIL_UIDS.first && Number(id[1]) < JAIL_UIDS.first + JAIL_UIDS.count,
+      );
       assert.deepEqual([...Deno.readDirSync(hostDir)], []);
     } finally {
       Deno.env.delete("SOCKLAB_TEST_SECRET");

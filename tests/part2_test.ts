@@ -125,12 +125,12 @@ Deno.test("pdc prints a flood byte for byte: default, --flood-bytes, --flood-fil
       runSocklab(["pdc", "127.0.0.1", String(utf.port), "CMD_floodme", "--read-size", "5"]),
     ]);
     assert.equal(d.code, 0, d.stderr);
-    assert.equal(await sha256(d.stdout), await sha256(floodText() + "\n"));
+    assert.equal(await sha256(d.stdout), await sha256(floodText()));
     assert.match(d.stderr, /^\d+ reads, 57344 bytes, 0 messages$/m);
     assert.equal(b.code, 0, b.stderr);
-    assert.equal(await sha256(b.stdout), await sha256(floodText(100_000) + "\n"));
+    assert.equal(await sha256(b.stdout), await sha256(floodText(100_000)));
     assert.equal(u.code, 0, u.stderr);
-    assert.equal(await sha256(u.stdout), await sha256(text + "\n"));
+    assert.equal(await sha256(u.stdout), await sha256(text));
     await utf.proc.stderr.waitFor(/CMD_floodme -> flood of \d+ bytes/);
   } finally {
     await Deno.remove(file);
@@ -174,7 +174,7 @@ Deno.test("200 concurrent exchanges with one pmu are all correct", async () => {
     "200",
   ]);
   await using _s = server;
-  const flood = floodText() + "\n";
+  const flood = floodText();
   const one = async (i: number) => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     let out = "";

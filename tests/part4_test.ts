@@ -345,15 +345,23 @@ netnsTest(
 
     // Without a multicast route the group is unreachable: one clear line, exit 1.
     assert.equal((await runProc(["ip", "-n", ns.name, "route", "del", "224.0.0.0/4"])).code, 0);
-    const [tv, snd] = await Promise.all([
+    const [tv, snd, rcv] = await Promise.all([
       runSocklab(["tv", "--interval", "0.05"], { prefix: ns.prefix }),
       runSocklab(["sender", GROUP, PORT, "123456"], { prefix: ns.prefix, input: "hi\n" }),
+      runSocklab(["receiver", GROUP, PORT], { prefix: ns.prefix }),
     ]);
     assert.equal(tv.code, 1, tv.stderr);
     assert.match(tv.stderr, /^socklab tv: error: cannot send to 224\.1\.1\.1:10505: /m);
     assert.equal(snd.code, 1, snd.stderr);
     assert.match(snd.stderr, /^socklab sender: error: cannot send to 224\.1\.1\.1:10505: /m);
     assert.match(snd.stderr, /no route for multicast on this host/);
+    // The receiver, joining on any interface, meets "No such device": the same hint.
+    assert.equal(rcv.code, 1, rcv.stderr);
+    assert.equal(rcv.stdout, "");
+    assert.match(
+      rcv.stderr,
+      /^socklab receiver: error: cannot join 224\.1\.1\.1 on interface 0\.0\.0\.0: No such device \(no route for multicast on this host: .*, e\.g\. --iface 127\.0\.0\.1 to stay on this host\)\n$/,
+    );
 
     // --iface 127.0.0.1 keeps it all on the loopback interface, route or not.
     await using rx = await receiver(ns, GROUP, "--iface", "127.0.0.1");

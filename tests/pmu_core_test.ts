@@ -200,24 +200,25 @@ Deno.test("splitter: stray text between messages is passed through, not lost", (
   assert.deepEqual(splitAll([enc.encode("This is")]), [{ kind: "text", text: "This is" }]);
 });
 
-Deno.test("PdcOutput: one message a line, text exact, newline at the end only if missing", () => {
+Deno.test("PdcOutput: one message a line, text exact, nothing added at the end", () => {
   const render = (wire: string, maxCut: number, seed = 0) => {
     const s = new PmuSplitter();
     const o = new PdcOutput();
     let out = "";
     for (const c of cut(enc.encode(wire), seed, maxCut)) out += o.render(s.push(c));
-    return out + o.render(s.end()) + o.finish();
+    return out + o.render(s.end());
   };
   const msgs = pmuMessages(15).join("");
   const want = pmuMessages(15).map((m) => m + "\n").join("");
   for (const maxCut of [1, 4, 1000]) {
     assert.equal(render(msgs, maxCut, maxCut), want);
-    assert.equal(render(floodText(5000), maxCut), floodText(5000) + "\n");
-    assert.equal(render("Wrong command.", maxCut), "Wrong command.\n");
+    assert.equal(render(floodText(5000), maxCut), floodText(5000));
+    assert.equal(render("Wrong command.", maxCut), "Wrong command.");
     assert.equal(render("Ends well\n", maxCut), "Ends well\n");
     assert.equal(
       render("This is PMU data 0junkThis is PMU data 1", maxCut),
       "This is PMU data 0\njunk\nThis is PMU data 1\n",
     );
+    assert.equal(render("This is PMU data 0junk", maxCut), "This is PMU data 0\njunk");
   }
 });

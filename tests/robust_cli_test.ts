@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeIo } from "../mod/cli/io.ts";
 import { EventLog } from "../mod/cli/log.ts";
-import { notPmuReason, RefusalGate } from "../mod/tcp/answer.ts";
+import { RefusalGate } from "../mod/tcp/answer.ts";
+import { foreignAnswer } from "../mod/pmu/mod.ts";
 import { ROOT, runProc, runSocklab, socklabArgv, startServer } from "../scripts/lib/proc.ts";
 
 const CERTS = join(ROOT, "certs");
@@ -59,11 +60,14 @@ Deno.test("EventLog: at most `burst` lines a period, then one count", () => {
 });
 
 Deno.test("pdc's answer check: TLS records and binary are not the PMU protocol; refusals held", () => {
-  assert.match(notPmuReason(new Uint8Array([0x15, 0x03, 0x03, 0, 2, 2, 50]))!, /TLS record/);
-  assert.match(notPmuReason(new Uint8Array([0, 1, 2, 3, 250]))!, /binary/);
-  assert.equal(notPmuReason(enc.encode("This is PMU data 0")), null);
-  assert.equal(notPmuReason(enc.encode("Wrong command.")), null);
-  assert.equal(notPmuReason(enc.encode("é").subarray(0, 1)), null); // a cut character
+  const notPmu = (head: Uint8Array) => foreignAnswer(head, "pmu");
+  assert.match(notPmu(new Uint8Array([0x15, 0x03, 0x03, 0, 2, 2, 50]))!, /a TLS alert/);
+  assert.match(notPmu(new Uint8Array([0x17, 0x03, 0x03, 0, 2, 2, 50]))!, /a TLS record/);
+  assert.match(notPmu(new Uint8Array([0, 1, 2, 3, 250]))!, /binary/);
+  assert.match(notPmu(enc.encode("HTTP/1.1 400 Bad Request\r\n"))!, /\(use ws-pdc\)$/);
+  assert.equal(notPmu(enc.encode("This is PMU data 0")), null);
+  assert.equal(notPmu(enc.encode("Wrong command.")), null);
+  assert.equal(notPmu(enc.encode("é").subarray(0, 1)), null); // a cut character
 
   const run = (pieces: string[]) => {
     let out = "";
@@ -101,7 +105,10 @@ Deno.test("pdc exits 1 on an answer that is not the PMU protocol (binary, a TLS 
   const r = await runSocklab(["pdc", "127.0.0.1", String(port), "CMD_short:0"]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, "");
-  assert.match(r.stderr, /the answer is a TLS record .*use secure-pdc/);
+  assert.match(
+    r.stderr,
+    /^socklab pdc: error: 127\.0\.0\.1:\d+: the answer is a TLS alert, not the PMU protocol: this port speaks TLS \(use secure-pdc\)\n$/,
+  );
 });
 
 Deno.test("stdout that fails (/dev/full) is one line and exit 1; a closed pipe is exit 0", async () => {

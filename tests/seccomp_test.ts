@@ -69,7 +69,14 @@ const CLONE_NEWNET = 0x40000000;
 const ABIS = {
   x86_64: {
     audit: 0xc000003e,
-    refused: { add_key: 248, request_key: 249, keyctl: 250 },
+    refused: {
+      add_key: 248,
+      request_key: 249,
+      keyctl: 250,
+      io_uring_setup: 425,
+      io_uring_enter: 426,
+      io_uring_register: 427,
+    },
     unshare: 272,
     clone: 56,
     clone3: 435,
@@ -77,7 +84,14 @@ const ABIS = {
   },
   aarch64: {
     audit: 0xc00000b7,
-    refused: { add_key: 217, request_key: 218, keyctl: 219 },
+    refused: {
+      add_key: 217,
+      request_key: 218,
+      keyctl: 219,
+      io_uring_setup: 425,
+      io_uring_enter: 426,
+      io_uring_register: 427,
+    },
     unshare: 97,
     clone: 220,
     clone3: 435,

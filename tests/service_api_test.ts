@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
 import { slug } from "../mod/grade/capture.ts";
 import { pmuRuns } from "../mod/grade/pmu_runs.ts";
-import { floodText } from "../mod/pmu/mod.ts";
 import { descendants } from "../mod/proc/sandbox.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import {
@@ -14,7 +13,7 @@ import {
   waitGraded,
   waitStatus,
 } from "./helpers/service.ts";
-import { serverBytes } from "./helpers/grade.ts";
+import { isRunFlood, serverBytes } from "./helpers/grade.ts";
 import { requireTool } from "./helpers/requires.ts";
 
 const BROKEN = "import sys\nsys.exit('no socket today')\n";
@@ -222,6 +221,7 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
     Object.keys(files).sort(),
     [
       "PDC.py",
+      "output/job.json",
       "output/result.json",
       "output/runs.json",
       "output/stderr.txt",
@@ -235,7 +235,16 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
   assert.match(runs[0].stdout, /This is PMU data 0/);
   assert.match(runs[0].end, /^exited/);
   assert.ok(!runs[0].stdout.includes("==="), "no grader line in the program's output");
-  assert.equal(serverBytes(files["output/cmd_floodme.pcap"]), floodText());
+  const flood = serverBytes(files["output/cmd_floodme.pcap"]);
+  assert.ok(isRunFlood(flood), "the run's own flood");
+  const printed = new TextDecoder().decode(files["output/stdout.txt"]).replace(/\n/g, "");
+  assert.ok(printed.includes(flood.replace(/\n/g, "")), "the program printed that flood");
+  const jobJson = JSON.parse(new TextDecoder().decode(files["output/job.json"]));
+  assert.deepEqual(jobJson, {
+    status: "done",
+    tries: 1,
+    outcome: "graded: the result is what the program did",
+  });
   const result = JSON.parse(new TextDecoder().decode(files["output/result.json"]));
   assert.equal(result.score, results[0].max_grade);
   assert.equal(result.success, 1);

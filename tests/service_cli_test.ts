@@ -2,16 +2,15 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { descendants } from "../mod/proc/sandbox.ts";
 import { runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
-import { fixture, getJson, postSubmission, waitGraded, waitStatus } from "./helpers/service.ts";
-
-async function tempDir(): Promise<string & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "socklab-service-cli-" });
-  return Object.assign(dir, {
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  }) as string & AsyncDisposable;
-}
+import { freeTcpPort } from "../mod/net/ports.ts";
+import {
+  fixture,
+  getJson,
+  postSubmission,
+  tempDir,
+  waitGraded,
+  waitStatus,
+} from "./helpers/service.ts";
 
 /** `socklab serve` on port 0, its temporary files in `tmp`; returns the process and its URL. */
 async function serve(data: string, extra: string[] = [], tmp?: string) {
@@ -136,11 +135,24 @@ Deno.test("service cli: usage and run-time errors of serve, course and submit", 
     ],
   ];
   await Deno.writeTextFile(`${dir}/x.py`, "print(1)\n");
-  cases.push([
-    ["submit", "--server", "http://127.0.0.1:1", "--token", "t", "part2", `${dir}/x.py`],
-    1,
-    /cannot reach http:\/\/127\.0\.0\.1:1/,
-  ]);
+  // A port nothing listens on (Deno's fetch refuses some low ports outright).
+  const closed = freeTcpPort();
+  cases.push(
+    [
+      ["submit", "--server", `http://127.0.0.1:${closed}`, "--token", "t", "part2", `${dir}/x.py`],
+      1,
+      new RegExp(
+        `^socklab submit: error: cannot reach http://127\\.0\\.0\\.1:${closed} \\(connection ` +
+          `refused\\): is \`socklab serve\` running at http://127\\.0\\.0\\.1:${closed}\\?\n$`,
+      ),
+    ],
+    // The cause once, in words (it was Deno's message, then the path again).
+    [
+      ["course", "roster", "--data", dir, `${dir}/none.csv`],
+      1,
+      new RegExp(`^socklab course: error: cannot read roster ${dir}/none\\.csv: no such file\n$`),
+    ],
+  );
   for (const [args, code, re] of cases) {
     const r = await runSocklab(args);
     assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);

@@ -42,6 +42,7 @@ Deno.test("rules: the kept score is the best, or the latest submission's", () =>
     userId,
     kind: "part2" as const,
     submissionId,
+    receivedAt: submissionId,
     score,
     maxGrade: 4,
   });

@@ -25,11 +25,14 @@ Deno.test("setup lists every peer the suite needs and, when it cannot install, s
   const list = text.match(/^for pkg in (.*); do$/m)?.[1].split(" ");
   assert.deepEqual(list?.sort(), [
     "bubblewrap",
+    "caddy",
     "chromium",
+    "curl",
     "iproute2",
     "openssl",
     "postgresql",
     "python3-websocket",
+    "systemd",
     "tcpdump",
   ]);
   // No openssl, bwrap or chromium on this PATH; SOCKLAB_SETUP=check installs nothing.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatSocketTable, parseProcNet } from "../mod/net/sockets.ts";
+import { formatSocketTable, parseIgmp, parseProcNet } from "../mod/net/sockets.ts";
 
 const TCP4 =
   `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -59,4 +59,15 @@ Deno.test("formatSocketTable aligns columns and brackets IPv6", () => {
   const lines = formatSocketTable(parseProcNet(TCP6, "tcp", 6).slice(0, 1));
   assert.match(lines[0], /^Netid {2}State\s+Recv-Q/);
   assert.match(lines[1], /^tcp\s+LISTEN\s+0\s+0\s+\[::1\]:5011\s+\[::\]:\*$/);
+});
+
+Deno.test("parseIgmp lists the groups joined on every interface, once each", () => {
+  const igmp = "Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter\n" +
+    "1\tlo        :     2      V3\n" +
+    "\t\t\t\t010101E0     1 0:00000000\t\t0\n" +
+    "\t\t\t\t010000E0     1 0:00000000\t\t0\n" +
+    "4\teth0      :     1      V3\n" +
+    "\t\t\t\t010000E0     1 0:00000000\t\t0\n";
+  assert.deepEqual(parseIgmp(igmp).sort(), ["224.0.0.1", "224.1.1.1"]);
+  assert.deepEqual(parseIgmp(""), []);
 });

@@ -12,6 +12,8 @@
 import { parseArgs } from "node:util";
 import type { Io } from "./io.ts";
 import { errorMessage, UsageError } from "../errors.ts";
+import { didYouMean } from "./suggest.ts";
+import { escapeControls } from "../escape.ts";
 
 /** One option of a command, for the parser and for the help text. */
 export interface OptionSpec {
@@ -107,7 +109,7 @@ export function parseCommandArgs<O extends Options>(
       tokens: true,
     });
   } catch (e) {
-    throw new UsageError(parseErrorMessage(e));
+    throw new UsageError(parseErrorMessage(e, options));
   }
   if (parsed.values.help) return null;
 
@@ -171,9 +173,30 @@ function negativeValues(argv: string[], options: Record<string, OptionSpec>): st
   return out;
 }
 
-function parseErrorMessage(e: unknown): string {
+/**
+ * parseArgs's error in socklab's words (its messages carry advice for JavaScript callers):
+ * `unknown option '--cont'; did you mean '--count'?`, `--count: missing <N>`,
+ * `--trace takes no value`.
+ */
+function parseErrorMessage(e: unknown, options: Record<string, OptionSpec>): string {
   const msg = errorMessage(e);
-  // parseArgs messages carry advice for JavaScript callers on more lines; keep the first.
+  const unknown = msg.match(/^Unknown option '([^']*)'/);
+  if (unknown) {
+    const typed = unknown[1].startsWith("--") ? unknown[1].slice(2) : "";
+    // `--version` belongs to socklab itself, not to a command.
+    const near = typed && (didYouMean(typed, Object.keys(options), "--") ||
+      didYouMean(typed, ["version"], "socklab --"));
+    return `unknown option '${escapeControls(unknown[1])}'${near}`;
+  }
+  const short = msg.match(/^Option '-(\w)'/)?.[1];
+  const name = msg.match(/--([\w-]+)/)?.[1] ??
+    Object.keys(options).find((n) => short !== undefined && options[n].short === short);
+  if (name !== undefined && options[name]) {
+    if (/does not take an argument/.test(msg)) return `--${name} takes no value`;
+    const missing = `--${name}: missing <${options[name].arg ?? "VALUE"}>`;
+    if (/argument missing/.test(msg)) return missing;
+    if (/ambiguous/.test(msg)) return `${missing} (a value that starts with '-': --${name}=-X)`;
+  }
   return msg.split(/\n|\. (?:To specify|Did you forget)/)[0].replace(/\.$/, "");
 }
 
@@ -253,12 +276,14 @@ export function given<O extends Options>(args: Args<O>, name: keyof O & string):
 
 /** Parse a port number 0..65535 (0 = pick a free port where allowed). */
 export function parsePort(raw: string, what: string, allowZero = true): number {
+  // One wording of the range, whichever check fails: 0 only where it picks a free port.
+  const range = `${allowZero ? 0 : 1}-65535`;
   if (!/^\d+$/.test(raw.trim())) {
-    throw new UsageError(`${what}: '${raw}' is not a port number (0-65535)`);
+    throw new UsageError(`${what}: '${raw}' is not a port number (${range})`);
   }
   const n = Number(raw);
   if (n > 65535 || (!allowZero && n === 0)) {
-    throw new UsageError(`${what}: ${raw} is out of range (${allowZero ? 0 : 1}-65535)`);
+    throw new UsageError(`${what}: ${raw} is out of range (${range})`);
   }
   return n;
 }

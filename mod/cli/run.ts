@@ -1,6 +1,6 @@
 /**
  * argv -> command -> exit code. Help, version, suggestions for unknown
- * commands, and the one error path: an expected failure prints
+ * commands (suggest.ts), and the one error path: an expected failure prints
  * `socklab <cmd>: error: <cause>` and no stack trace.
  *
  * @module
@@ -8,8 +8,10 @@
 import config from "../../deno.json" with { type: "json" };
 import { type Command, commandHelp, parseCommandArgs } from "./command.ts";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
+import { escapeControls } from "../escape.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
 import { COMMANDS } from "./table.ts";
+import { closest, didYouMean } from "./suggest.ts";
 import { ENGINE_COMMAND, engineMain } from "../grade/engine.ts";
 
 export const VERSION: string = config.version;
@@ -43,31 +45,9 @@ export function mainHelp(): string {
   ].join("\n");
 }
 
-/** Edit distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(
-        d[i - 1][j] + 1,
-        d[i][j - 1] + 1,
-        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-  }
-  return d[a.length][b.length];
-}
-
 /** The command name closest to `name`, if any is reasonably close. */
 export function closestCommand(name: string): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of COMMANDS) {
-    const d = c.name.startsWith(name) || name.startsWith(c.name) ? 1 : distance(name, c.name);
-    if (d < bestD) [best, bestD] = [c.name, d];
-  }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return closest(name, COMMANDS.map((c) => c.name));
 }
 
 export function findCommand(name: string): Command | undefined {
@@ -75,9 +55,10 @@ export function findCommand(name: string): Command | undefined {
 }
 
 function unknownCommand(io: Io, name: string): number {
-  const near = closestCommand(name);
   io.log(
-    `socklab: error: unknown command '${name}'${near ? `; did you mean '${near}'?` : ""}`,
+    `socklab: error: unknown command '${escapeControls(name)}'${
+      didYouMean(name, COMMANDS.map((c) => c.name))
+    }`,
   );
   io.log("Run 'socklab --help' for the list of commands.");
   return 2;
@@ -94,7 +75,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     if (e instanceof OutputClosed) return 0;
     if (e instanceof OutputFailed) {
-      io.log(`socklab${argv[0] && findCommand(argv[0]) ? ` ${argv[0]}` : ""}: error: ${e.message}`);
+      io.log(
+        `socklab${argv[0] && findCommand(argv[0]) ? ` ${argv[0]}` : ""}: error: ${
+          escapeControls(e.message)
+        }`,
+      );
       return 1;
     }
     throw e;
@@ -127,7 +112,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (first.startsWith("-")) {
-    io.log(`socklab: error: unknown option '${first}' (options go after the command)`);
+    const near = first.startsWith("--")
+      ? didYouMean(first.slice(2), ["help", "version"], "--")
+      : "";
+    io.log(
+      `socklab: error: unknown option '${escapeControls(first)}'${
+        near || " (options go after the command)"
+      }`,
+    );
     io.log("Run 'socklab --help' for the list of commands.");
     return 2;
   }
@@ -137,7 +129,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       await engineMain(io.log, io.out);
       return 0;
     } catch (e) {
-      io.log(errorMessage(e));
+      // On stdout, where the outer grade reads the outcome: it says it once, in its own error.
+      io.out(JSON.stringify({ error: errorMessage(e) }));
       return 1;
     }
   }
@@ -153,12 +146,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return await cmd.run(args, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      io.log(`socklab ${cmd.name}: error: ${escapeControls(e.message)}`);
       io.log(`Run 'socklab ${cmd.name} --help' for usage.`);
       return 2;
     }
     if (e instanceof RunError) {
-      io.log(`socklab ${cmd.name}: error: ${e.message}`);
+      io.log(`socklab ${cmd.name}: error: ${escapeControls(e.message)}`);
       return 1;
     }
     throw e;

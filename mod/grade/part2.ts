@@ -7,8 +7,8 @@ import { startPmuServer } from "../tcp/pmu.ts";
 import type { GradablePart } from "./part.ts";
 import { gradePmuRuns, type StartPmu } from "./pmu_runs.ts";
 
-const start: StartPmu = ({ count, split, seed }) =>
-  startPmuServer({ hostname: "127.0.0.1", port: 0, count, split, seed });
+const start: StartPmu = ({ count, split, seed, flood, log }) =>
+  startPmuServer({ hostname: "127.0.0.1", port: 0, count, split, seed, flood, log });
 
 export const part2: GradablePart = {
   name: "part2",

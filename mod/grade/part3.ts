@@ -13,7 +13,7 @@ import { freeDualUdpPort } from "../net/ports.ts";
 import { resolveHost } from "../net/address.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { startPmuUdp, type UdpServerEvent } from "../udp/pmu_udp.ts";
-import { checkOffset } from "./checks.ts";
+import { checkOffset, printedOffsets } from "./checks.ts";
 import {
   captureRun,
   describeEnd,
@@ -23,6 +23,7 @@ import {
   KEPT,
   programRun,
   showOutput,
+  unflushedReason,
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
 
@@ -92,7 +93,11 @@ async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promi
     const sent = events.filter((e) => e.outcome === "acked").map((e) => e.offset!);
     const v = checkOffset(r.stdout, sent);
     if (!v.passed) {
-      let detail = v.detail;
+      // Acknowledged, stopped, and no offset in what we read: it may be in Python's buffer.
+      const unflushed = sent.length && !printedOffsets(r.stdout).length
+        ? unflushedReason(ctx, r)
+        : undefined;
+      let detail = unflushed ? unprinted(events, sent, unflushed) : v.detail;
       if (events.length === 0) {
         detail = `no RESET:20 reached the IPv${family}-only server at localhost:${port}: ` +
           `send to every address of the server, IPv4 and IPv6`;
@@ -100,7 +105,9 @@ async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promi
         detail = `${attemptTimes(arrivals).length} RESET(s) arrived and the answer was lost; ` +
           `the program did not send again: retransmit after a 1 s timeout`;
       }
-      if (r.exitedByItself || r.timedOut) detail += `; the program ${describeEnd(r)}`;
+      if (!unflushed && (r.exitedByItself || r.timedOut)) {
+        detail += `; the program ${describeEnd(r)}`;
+      }
       return { result: { name, passed: false, scored: true, detail }, arrivals, exited: false };
     }
     return {
@@ -117,6 +124,21 @@ async function familyTest(ctx: GradeContext, family: 4 | 6, seed: number): Promi
     await server.close();
     await stopCapture();
   }
+}
+
+/**
+ * Why a program that was acknowledged, then stopped, printed no offset: `unflushed` (its
+ * output was lost in Python's buffer); and when it went on sending RESET:20 after the
+ * acknowledgement (twice or more: one retransmission may cross the answer), it was the
+ * 60-run experiment, which the handout says not to send to the scoring system.
+ */
+function unprinted(events: UdpServerEvent[], sent: number[], unflushed: string): string {
+  const acked = events.findIndex((e) => e.outcome === "acked");
+  const more = events.slice(acked + 1).filter((e) => e.outcome !== "ignored").length;
+  if (more < 2) return `the server sent ${sent.map((x) => `OFFSET:${x}`).join(", ")}; ${unflushed}`;
+  return `the server acknowledged ${sent.length} RESET:20 and the program sent ${more} more ` +
+    `after the first acknowledgement: it was still running: submit the single-run version, ` +
+    `not the 60-run experiment (${unflushed})`;
 }
 
 /**

@@ -9,6 +9,7 @@
  * @module
  */
 import { freeUdpPort } from "../net/ports.ts";
+import { joinedGroups } from "../net/sockets.ts";
 import { parseDatagram } from "../multicast/datagram.ts";
 import { startReceiver } from "../multicast/receiver.ts";
 import { startTv } from "../multicast/tv.ts";
@@ -22,11 +23,26 @@ import {
   keep,
   KEPT,
   programRun,
+  runTag,
   showOutput,
+  uncheckable,
+  unflushedReason,
+  watchOutput,
 } from "./part.ts";
 import type { TestResult } from "./report.ts";
 
 const GROUP = "224.1.1.1";
+
+/**
+ * Seconds between the grading TV's datagrams. The course's TV sent one every 3 s, so a
+ * receiver that print()s without flush=True filled well under Python's 8 KiB pipe buffer
+ * (measured: a Python 3.11 print() loop's first write to a pipe came at 8184 bytes) before the
+ * scorer stopped it, and nothing reached the scorer. At 0.15 s, a 5 s run gets about 35
+ * datagrams of about 70 bytes: under 3 KiB printed plainly, under 8 KiB even printed as a
+ * repr with the sender's address, so the verdict is the course's, while a run still sees the
+ * play's end and restart in under 2 s.
+ */
+const TV_INTERVAL = 0.15;
 
 /** Short lines, so that a run sees the whole play and its restart. */
 export const GRADE_SCRIPT = [
@@ -39,16 +55,11 @@ export const GRADE_SCRIPT = [
 
 /**
  * This run's script: every non-blank line of {@link GRADE_SCRIPT} ends with
- * a tag of its own drawn from the system's random source (not the seed,
- * which a student may know), so a program cannot print the play from memory:
- * only what it received matches.
+ * a tag of its own ({@link runTag}), so a program cannot print the play from
+ * memory: only what it received matches.
  */
 export function runScript(): string[] {
-  const tag = () => {
-    const b = crypto.getRandomValues(new Uint8Array(6));
-    return [...b].map((x) => "abcdefghijkmnpqrstuvwxyz23456789"[x % 32]).join("");
-  };
-  return GRADE_SCRIPT.map((l) => (l ? `${l} [${tag()}]` : l));
+  return GRADE_SCRIPT.map((l) => (l ? `${l} [${runTag()}]` : l));
 }
 
 async function receiverTest(
@@ -61,30 +72,39 @@ async function receiverTest(
   const port = freeUdpPort("0.0.0.0");
   const script = runScript();
   const sent = new Set<string>();
+  let datagrams = 0;
   const stopCapture = await captureRun(ctx, name, { proto: "udp", port, host: GROUP });
   const tv = await startTv({
     group: GROUP,
     port,
     id: "swcmTV",
-    interval: 0.05,
+    interval: TV_INTERVAL,
     ttl: 0,
     lines: script,
     log: (l) => {
-      if (l.startsWith("sent: swcmTV")) sent.add(l.slice("sent: swcmTV".length));
+      if (!l.startsWith("sent: swcmTV")) return;
+      sent.add(l.slice("sent: swcmTV".length));
+      datagrams++;
     },
   });
   const wasSent = (t: string) => sent.has(t);
   try {
     await using sb = new Sandbox(programRun(ctx, [GROUP, String(port)]));
-    const ok = await sb.stdout.until(
+    const end = await watchOutput(
+      ctx,
+      sb,
       (lines) => checkScriptLines(lines, script, need, wasSent).passed,
       Math.min(timeMs, ctx.timeLimitMs),
     );
+    // Whether it received what it did not show: it joined the group (read while it runs).
+    const joined = end !== "held" && (await joinedGroups(`/proc/${sb.pid}/net`)).includes(GROUP);
     const r = await sb.stop();
     showOutput(ctx, name, r);
+    if (end === "budget") return { name, passed: false, scored, detail: uncheckable(ctx) };
+    const ok = end === "held";
     const v = checkScriptLines(sb.stdout.lines, script, need, wasSent);
     if (ok || v.passed) return { name, passed: true, scored, detail: v.detail };
-    const end = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
+    const ended = r.exitedByItself ? `; the program ${describeEnd(r)}` : "";
     const untagged = sb.stdout.lines.some((l) => GRADE_SCRIPT.some((t) => t && l.includes(t)));
     if (untagged && !sb.stdout.lines.some((l) => script.some((t) => t && l.includes(t)))) {
       const example = script.find((t) => t && sent.has(t)) ?? script[0];
@@ -94,10 +114,21 @@ async function receiverTest(
         scored,
         detail: `the output holds the play's text, but none of the lines this run's TV sent ` +
           `(each carries a tag of this run, e.g. ${excerpt(example, 80)}): print the datagrams ` +
-          `you receive${end}`,
+          `you receive${ended}`,
       };
     }
-    return { name, passed: false, scored, detail: v.detail + end };
+    const printed = sb.stdout.lines.filter((l) => l.trim()).length;
+    const unflushed = joined && printed < need ? unflushedReason(ctx, r) : undefined;
+    if (unflushed) {
+      return {
+        name,
+        passed: false,
+        scored,
+        detail: `it joined the group ${GROUP}, where the TV sent ${datagrams} datagrams; ` +
+          unflushed,
+      };
+    }
+    return { name, passed: false, scored, detail: v.detail + ended };
   } finally {
     await tv.close();
     await stopCapture();

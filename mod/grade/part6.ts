@@ -9,8 +9,8 @@ import { startWsPmu } from "../ws/ws_pmu.ts";
 import type { GradablePart } from "./part.ts";
 import { gradePmuRuns, type StartPmu } from "./pmu_runs.ts";
 
-const start: StartPmu = ({ count, seed }) =>
-  startWsPmu({ hostname: "127.0.0.1", port: 0, count, seed });
+const start: StartPmu = ({ count, seed, flood, log }) =>
+  startWsPmu({ hostname: "127.0.0.1", port: 0, count, seed, flood, log });
 
 export const part6: GradablePart = {
   name: "part6",

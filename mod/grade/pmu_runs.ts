@@ -6,17 +6,36 @@
  * @module
  */
 import { settledWithin } from "../deadline.ts";
-import { floodText } from "../pmu/flood.ts";
+import { DEFAULT_FLOOD_BYTES, floodText } from "../pmu/flood.ts";
 import { randomInt, seededRandom } from "../random.ts";
 import type { Server } from "../net/server.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkFlood, checkPmuMessages, type Verdict } from "./checks.ts";
-import { captureRun, describeEnd, type GradeContext, programRun, showOutput } from "./part.ts";
+import {
+  captureRun,
+  describeEnd,
+  type GradeContext,
+  programRun,
+  runTag,
+  showOutput,
+  uncheckable,
+  unflushedReason,
+  watchOutput,
+} from "./part.ts";
 import type { TestResult } from "./report.ts";
 
-/** How a test's server is started: n messages, writes cut into pieces or not. */
+/**
+ * How a test's server is started: n messages, writes cut into pieces or not, the flood; `log`
+ * gets the server's log lines (each about a connection: the program reached it).
+ */
 export type StartPmu = (
-  opts: { count: number; split: "none" | "random"; seed: number },
+  opts: {
+    count: number;
+    split: "none" | "random";
+    seed: number;
+    flood: Uint8Array;
+    log: (line: string) => void;
+  },
 ) => Promise<Server>;
 
 export interface PmuRun {
@@ -75,37 +94,48 @@ export async function gradePmuRun(
   start: StartPmu,
   run: PmuRun,
 ): Promise<TestResult> {
+  // A flood of this run's own (tagged): printing one captured in an earlier run does not pass.
+  const flood = floodText(DEFAULT_FLOOD_BYTES, runTag);
+  let connected = false;
   const server = await start({
     count: run.count ?? 15,
     split: run.split ?? "none",
     seed: ctx.seed,
+    flood: new TextEncoder().encode(flood),
+    log: () => connected = true,
   });
   const stopCapture = await captureRun(ctx, run.name, {
     proto: "tcp",
     port: server.port,
     host: "127.0.0.1",
   });
-  const flood = floodText();
   const judge = (lines: string[], text: string): Verdict =>
     run.count === undefined ? checkFlood(text, flood) : checkPmuMessages(lines, run.count);
   try {
     await using sb = new Sandbox(programRun(ctx, ["127.0.0.1", String(server.port), run.command]));
-    const good = await sb.stdout.until(
-      (lines) => judge(lines, sb.stdout.text).passed,
-      ctx.timeLimitMs,
-    );
-    let exited = false;
-    if (good) {
+    const end = await watchOutput(ctx, sb, (lines) => judge(lines, sb.stdout.text).passed);
+    if (end === "held") {
       // The output is right: give the program a moment to exit by itself.
       await settledWithin(sb.result, 2000);
     }
     const r = await sb.stop();
-    exited = r.exitedByItself;
     showOutput(ctx, run.name, r);
+    if (end === "budget") {
+      return { name: run.name, passed: false, scored: run.scored, detail: uncheckable(ctx) };
+    }
+    const exited = r.exitedByItself;
     const v = judge(sb.stdout.lines, sb.stdout.text);
     let detail = v.detail;
     if (v.passed && !exited) detail += "; note: the program did not exit when the server closed";
-    if (!v.passed && (r.timedOut || r.outputCapped || r.exitedByItself)) {
+    // It reached the server, was stopped, and less of the server's data is in the output than
+    // the server sent: Python's buffer may hold the rest.
+    const lost = !v.passed && connected &&
+      (run.count === undefined
+        ? sb.stdout.text.length < flood.length
+        : (sb.stdout.text.match(/This is PMU data \d+/g) ?? []).length < run.count);
+    const unflushed = lost ? unflushedReason(ctx, r) : undefined;
+    if (unflushed) detail += `; ${unflushed}`;
+    else if (!v.passed && (r.timedOut || r.outputCapped || r.exitedByItself)) {
       detail += `; the program ${describeEnd(r)}`;
     }
     return { name: run.name, passed: v.passed, scored: run.scored, detail };

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { escapeControls } from "../escape.ts";
 
 export interface TestResult {
   name: string;
@@ -24,10 +25,23 @@ export interface GradeReport {
   score: number;
   success: 0 | 1;
   tests: TestResult[];
+  /** `grade --unbuffered`: Python ran unbuffered, unlike the course's scorer. */
+  unbuffered?: true;
+  /** Why this verdict is not the course's (with `unbuffered`). */
+  note?: string;
 }
 
+/** The report's note under `grade --unbuffered`. */
+export const UNBUFFERED_NOTE = "--unbuffered: Python's output was unbuffered, which the course's " +
+  "scorer did not do, so this verdict is not the course's: a print() without flush=True that " +
+  "passes here may show nothing there";
+
 /** Score and max_grade count the scored tests only; advice never changes them. */
-export function makeReport(part: string, tests: TestResult[]): GradeReport {
+export function makeReport(
+  part: string,
+  tests: TestResult[],
+  opts: { unbuffered?: boolean } = {},
+): GradeReport {
   const scored = tests.filter((t) => t.scored);
   const score = scored.filter((t) => t.passed).length;
   return {
@@ -36,27 +50,14 @@ export function makeReport(part: string, tests: TestResult[]): GradeReport {
     score,
     success: score === scored.length && scored.length > 0 ? 1 : 0,
     tests,
+    ...(opts.unbuffered ? { unbuffered: true, note: UNBUFFERED_NOTE } : {}),
   };
 }
 
 /**
- * Text that came from the student's program, made safe for a terminal: C0/C1
- * control characters (CR, ESC of an ANSI sequence, backspace...) and DEL are
- * shown escaped (`\r`, `\x1b`), so that they cannot overwrite the report.
- */
-export function escapeControls(s: string): string {
-  // deno-lint-ignore no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
-    if (c === "\r") return "\\r";
-    if (c === "\n") return "\\n";
-    if (c === "\t") return "\\t";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
-}
-
-/**
  * The human form: `PASS name: detail` per scored test, `advice` lines for
- * the others (`ok` or `TIP`), then the score, which counts scored tests only.
+ * the others (`ok` or `TIP`), then the score, which counts scored tests only, and the
+ * report's note if any.
  */
 export function formatReport(r: GradeReport, color = false): string[] {
   const paint = (code: number, s: string) => color ? `\x1b[${code}m${s}\x1b[0m` : s;
@@ -75,5 +76,6 @@ export function formatReport(r: GradeReport, color = false): string[] {
     }
   }
   lines.push(`score: ${r.score}/${r.max_grade}${r.success ? " (full marks)" : ""}`);
+  if (r.note) lines.push(`note: ${r.note}`);
   return lines;
 }

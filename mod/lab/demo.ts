@@ -107,8 +107,8 @@ const PMU_STEP: DemoStep = {
     );
     const flood = await exchange("CMD_floodme");
     const want = floodText();
-    // pdc prints the flood as sent, adding a final newline only if it lacks one.
-    const exact = flood.text === (want.endsWith("\n") ? want : want + "\n");
+    // pdc prints the flood as sent, byte for byte.
+    const exact = flood.text === want;
     say(`CMD_floodme: ${flood.stats.bytes} bytes in ${flood.stats.reads} reads, exact: ${exact}`);
     return isPmuAnswer(lines, 15) && exact;
   },

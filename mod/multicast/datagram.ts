@@ -13,6 +13,14 @@ import { UsageError } from "../errors.ts";
 /** Bytes of the ID at the start of every datagram. */
 export const ID_LENGTH = 6;
 
+/**
+ * What to do where the host has no multicast route (sending: "network unreachable";
+ * joining on any interface: "no such device"), for tv, sender and receiver alike.
+ */
+export const NO_ROUTE_HINT = "no route for multicast on this host: add one, e.g. " +
+  "'ip route add 224.0.0.0/4 dev eth0', or use one interface with --iface, " +
+  "e.g. --iface 127.0.0.1 to stay on this host";
+
 /** The largest UDP payload over IPv4 (65535 - 20 IP - 8 UDP). */
 export const MAX_DATAGRAM = 65_507;
 

@@ -14,6 +14,7 @@ import { errorMessage, RunError } from "../errors.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
 import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
+import { NO_ROUTE_HINT } from "./datagram.ts";
 
 export interface ReceiverOptions {
   group: string;
@@ -42,7 +43,13 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Server> {
     await sock.joinMulticastV4(opts.group, iface);
   } catch (e) {
     sock.close();
-    throw new RunError(`cannot join ${opts.group} on interface ${iface}: ${errorMessage(e)}`);
+    // Joining on any interface (0.0.0.0) picks the one the group's route leaves by.
+    const hint = opts.iface === undefined && /no such device/i.test(errorMessage(e))
+      ? ` (${NO_ROUTE_HINT})`
+      : "";
+    throw new RunError(
+      `cannot join ${opts.group} on interface ${iface}: ${errorMessage(e)}${hint}`,
+    );
   }
   let count = 0;
   let bytes = 0;

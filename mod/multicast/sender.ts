@@ -14,7 +14,7 @@
 import { hostPort } from "../net/address.ts";
 
 import { errorMessage, RunError } from "../errors.ts";
-import { encodeDatagram, LineSplitter, MAX_DATAGRAM } from "./datagram.ts";
+import { encodeDatagram, LineSplitter, MAX_DATAGRAM, NO_ROUTE_HINT } from "./datagram.ts";
 
 export interface MulticastSendOptions {
   group: string;
@@ -67,10 +67,7 @@ export async function openMulticastSender(opts: MulticastSendOptions): Promise<M
       try {
         await sock.send(data, to);
       } catch (e) {
-        const hint = e instanceof Deno.errors.NetworkUnreachable
-          ? " (no route for multicast on this host: add one, e.g. " +
-            "'ip route add 224.0.0.0/4 dev eth0', or send from an interface with --iface)"
-          : "";
+        const hint = e instanceof Deno.errors.NetworkUnreachable ? ` (${NO_ROUTE_HINT})` : "";
         throw new RunError(`cannot send to ${where}: ${errorMessage(e)}${hint}`);
       }
     },

@@ -37,8 +37,20 @@ export type BodyFraming = { kind: "none" } | { kind: "length"; length: number } 
   kind: "chunked";
 };
 
-/** Headers the gate replaces: its own `connection: close` goes in their place. */
-const HOP_HEADERS = new Set(["connection", "keep-alive", "proxy-connection", "upgrade"]);
+/**
+ * The header in which the gate tells the server who the client is
+ * (`host:port`, `[v6]:port`); one a client sends is dropped.
+ */
+export const PEER_HEADER = "x-socklab-peer";
+
+/** Headers the gate replaces: its own `connection: close` and peer go in their place. */
+const HOP_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "upgrade",
+  PEER_HEADER,
+]);
 
 /** Bytes <-> a string of the same code units (a head is ISO-8859-1 at most). */
 const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
@@ -46,10 +58,14 @@ const bytesOf = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
 /**
  * A request head (up to and without its blank line) made for the server:
- * hop-by-hop headers out, `connection: close` in; with how its body ends.
- * A string when the head is not HTTP/1.x or its framing is ambiguous.
+ * hop-by-hop headers out, `connection: close` and the client's address
+ * (`peer`, if given) in; with how its body ends. A string when the head is
+ * not HTTP/1.x or its framing is ambiguous.
  */
-export function rewriteHead(head: string): { head: string; framing: BodyFraming } | string {
+export function rewriteHead(
+  head: string,
+  peer?: string,
+): { head: string; framing: BodyFraming } | string {
   const lines = head.split("\r\n");
   if (!/^[A-Z]+ \S+ HTTP\/1\.[01]$/.test(lines[0])) return "not an HTTP/1.x request";
   const kept = [lines[0]];
@@ -72,6 +88,7 @@ export function rewriteHead(head: string): { head: string; framing: BodyFraming 
   }
   if (chunked && length !== null) return "both content-length and chunked";
   kept.push("connection: close");
+  if (peer) kept.push(`${PEER_HEADER}: ${peer}`);
   const framing: BodyFraming = chunked
     ? { kind: "chunked" }
     : length
@@ -111,7 +128,8 @@ export class BodyEnd {
 }
 
 export interface HttpGateOptions {
-  listener: Deno.Listener<Deno.TcpConn>;
+  /** TCP, or TLS (the gate ends it: the server behind sees plain HTTP). */
+  listener: Deno.Listener<Deno.Conn>;
   /** A new connection to the real server. */
   upstream: () => Promise<Deno.Conn>;
   limits: ConnectionLimits;
@@ -425,9 +443,9 @@ export function startHttpGate(opts: HttpGateOptions): HttpGate {
   const headTimeoutMs = opts.headTimeoutMs ?? HEAD_TIMEOUT_MS;
   const minBodyRate = opts.minBodyRate ?? MIN_BODY_RATE;
   const rateWindowMs = opts.rateWindowMs ?? RATE_WINDOW_MS;
-  const exchange = async (client: Deno.TcpConn, got: { head: string; rest: Uint8Array }) => {
+  const exchange = async (client: Deno.Conn, got: { head: string; rest: Uint8Array }) => {
     const path = pathOf(got.head + "\r\n");
-    const made = rewriteHead(got.head);
+    const made = rewriteHead(got.head, peer(client));
     if (typeof made === "string") {
       tally.note(made);
       const sentence = `this is not an HTTP request the service reads (${made})`;
@@ -465,7 +483,7 @@ export function startHttpGate(opts: HttpGateOptions): HttpGate {
       }
     }
   };
-  const serve = async (client: Deno.TcpConn) => {
+  const serve = async (client: Deno.Conn) => {
     try {
       waiting.add(client);
       const got = await readHead(client, headTimeoutMs, wording).finally(() =>

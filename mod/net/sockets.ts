@@ -1,7 +1,8 @@
 /**
  * The kernel's socket tables (/proc/net/tcp, tcp6, udp, udp6) as rows, like
  * `ss -tuan`: what part 1.2 asks students to look at (LISTEN, ESTABLISHED,
- * TIME_WAIT), readable on any Linux VM without ss or netstat.
+ * TIME_WAIT), readable on any Linux VM without ss or netstat; and the
+ * multicast groups joined (/proc/net/igmp), for grade's part 4.
  *
  * @module
  */
@@ -110,6 +111,26 @@ export async function readSockets(root = "/proc/net"): Promise<SocketRow[]> {
     rows.push(...parseProcNet(text, proto, family));
   }
   return rows;
+}
+
+/** The groups of /proc/net/igmp's text: a tab-indented line per group under each interface. */
+export function parseIgmp(text: string): string[] {
+  const groups = new Set<string>();
+  for (const m of text.matchAll(/^\t+([0-9A-Fa-f]{8})\s/gm)) groups.add(hexToIPv4(m[1]));
+  return [...groups];
+}
+
+/**
+ * The IPv4 multicast groups joined on any interface of a network namespace (`root`: its
+ * /proc/net, or /proc/<pid>/net for a process's), the all-hosts 224.0.0.1 included; empty
+ * where the table cannot be read (the process is gone).
+ */
+export async function joinedGroups(root = "/proc/net"): Promise<string[]> {
+  try {
+    return parseIgmp(await Deno.readTextFile(`${root}/igmp`));
+  } catch {
+    return [];
+  }
 }
 
 function endpoint(addr: string, port: number, family: 4 | 6): string {

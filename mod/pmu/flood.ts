@@ -2,7 +2,8 @@
  * The deterministic flood text of `CMD_floodme`: plain ASCII that reads like an act of a
  * play, 57,344 bytes by default, any size on request. `floodText(n)` is a pure function of n,
  * and a shorter flood is a prefix of a longer one. It never contains `This is PMU data`, so a
- * PDC cannot mistake part of it for a message.
+ * PDC cannot mistake part of it for a message. With a `tag` function (grade's runs), every
+ * speech ends with a tag of its own (` [k3x9qa]`), so that each run's flood is new.
  * @module
  */
 
@@ -34,7 +35,7 @@ const SPEECHES: [string, string][] = [
   ],
 ];
 
-function* playLines(): Generator<string> {
+function* playLines(tag?: () => string): Generator<string> {
   for (let act = 0;; act++) {
     yield `ACT ${ROMAN[act % ROMAN.length]}${act >= ROMAN.length ? `-${act + 1}` : ""}\n\n`;
     for (let scene = 1; scene <= 3; scene++) {
@@ -42,19 +43,22 @@ function* playLines(): Generator<string> {
       yield `SCENE ${scene}. ${place}\n\nEnter PMU and PDC.\n\n`;
       for (let k = 0; k < SPEECHES.length; k++) {
         const [who, line] = SPEECHES[(k + act + scene) % SPEECHES.length];
-        yield `${who}. ${line}\n`;
+        yield tag ? `${who}. ${line} [${tag()}]\n` : `${who}. ${line}\n`;
       }
       yield "\nExeunt.\n\n";
     }
   }
 }
 
-/** The flood text of exactly `size` ASCII bytes (default {@link DEFAULT_FLOOD_BYTES}). */
-export function floodText(size: number = DEFAULT_FLOOD_BYTES): string {
+/**
+ * The flood text of exactly `size` ASCII bytes (default {@link DEFAULT_FLOOD_BYTES}); with
+ * `tag` (which must return plain ASCII without line breaks), each speech ends with its tag.
+ */
+export function floodText(size: number = DEFAULT_FLOOD_BYTES, tag?: () => string): string {
   if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad flood size: ${size}`);
   const parts: string[] = [];
   let len = 0;
-  for (const line of playLines()) {
+  for (const line of playLines(tag)) {
     if (len >= size) break;
     parts.push(line);
     len += line.length;

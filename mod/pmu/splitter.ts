@@ -181,8 +181,8 @@ export function splitAll(chunks: Iterable<Uint8Array>): PmuPiece[] {
 
 /**
  * The PDC's stdout rendering, shared by pdc, secure-pdc and ws-pdc: each message on its own
- * line, text written exactly as received, a line break before a message if text left a line
- * open, and one at the end only if missing.
+ * line, text written exactly as received (a flood byte for byte: nothing added, not even a
+ * final line break), a line break before a message if text left a line open.
  */
 export class PdcOutput {
   #lineOpen = false;
@@ -208,8 +208,11 @@ export class PdcOutput {
     return chunk;
   }
 
-  /** What to write when the stream ends: `"\n"` if the last text left a line open. */
-  finish(): string {
+  /**
+   * A line break if the last text left a line open (then it is closed), else "": for
+   * ws-pdc, whose messages each start a line (text before a message never ends a stream).
+   */
+  endLine(): string {
     const s = this.#lineOpen ? "\n" : "";
     this.#lineOpen = false;
     return s;

@@ -4,6 +4,9 @@
  * @module
  */
 
+/** The shortest pause between two runs of a {@link LineReader.watch} predicate, ms. */
+export const JUDGE_GAP_MS = 50;
+
 /**
  * Reads a byte stream into lines as they arrive and lets a caller wait for a
  * line. Used by the tests (to watch the CLI) and by `grade` (to watch the
@@ -38,6 +41,19 @@ export class LineReader {
   async #pump(stream: ReadableStream<Uint8Array>) {
     const decoder = new TextDecoder();
     let partial = "";
+    // Each byte is decoded once and each piece of text scanned for line breaks once: a stream
+    // of one endless line costs what a stream of short ones does.
+    const add = (s: string) => {
+      this.text += s;
+      let from = 0;
+      for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", from)) {
+        this.lines.push(partial + s.slice(from, i));
+        partial = "";
+        from = i + 1;
+      }
+      partial += s.slice(from);
+      this.#wake();
+    };
     const reader = this.#reader = stream.getReader();
     try {
       while (true) {
@@ -52,15 +68,11 @@ export class LineReader {
           this.capped = true;
           this.#onCap?.();
         }
-        const s = decoder.decode(chunk, { stream: true });
-        this.text += s;
-        partial += s;
-        const parts = partial.split("\n");
-        partial = parts.pop()!;
-        this.lines.push(...parts);
-        this.#wake();
+        add(decoder.decode(chunk, { stream: true }));
       }
     } finally {
+      const rest = decoder.decode();
+      if (rest) add(rest);
       if (partial) this.lines.push(partial);
       this.#ended = true;
       this.#wake();
@@ -118,20 +130,61 @@ export class LineReader {
 
   /**
    * Wait until `pred(lines)` holds; false if the stream ends or `timeoutMs`
-   * passes first. Never rejects: for callers that want a verdict.
+   * passes first. Never rejects: for callers that want a verdict. Judged as
+   * {@link watch} judges.
    */
-  until(pred: (lines: string[]) => boolean, timeoutMs: number): Promise<boolean> {
+  async until(pred: (lines: string[]) => boolean, timeoutMs: number): Promise<boolean> {
+    return (await this.watch(pred, { timeoutMs })).end === "held";
+  }
+
+  /**
+   * Wait until `pred(lines)` holds ("held"), the stream ends without it
+   * ("ended"), `timeoutMs` passes ("timeout"), or `pred` has taken more than
+   * `budgetMs` in all ("budget"). A predicate reads everything received, so
+   * it is not run at every chunk (a program printing 400,000 lines one by
+   * one would make that quadratic): only once the text has doubled since its
+   * last run, or after a pause of ten times what that run cost (at least
+   * {@link JUDGE_GAP_MS}), and at the end of the stream. So judging costs a
+   * bounded share of the time, however the output arrives. `now` (ms) is the
+   * clock `budgetMs` is measured with.
+   */
+  watch(
+    pred: (lines: string[]) => boolean,
+    opts: { timeoutMs: number; budgetMs?: number; now?: () => number },
+  ): Promise<{ end: "held" | "ended" | "timeout" | "budget"; spentMs: number }> {
+    const now = opts.now ?? (() => performance.now());
+    const budget = opts.budgetMs ?? Infinity;
+    let spent = 0, judgedAt = -Infinity, judgedBytes = -1, gap = JUDGE_GAP_MS;
+    let later: ReturnType<typeof setTimeout> | undefined;
     return new Promise((resolve) => {
-      const check = () => {
-        if (pred(this.lines)) return finish(true);
-        if (this.#ended) finish(false);
-      };
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      const finish = (v: boolean) => {
+      const finish = (end: "held" | "ended" | "timeout" | "budget") => {
         clearTimeout(timer);
+        clearTimeout(later);
         this.#waiters.delete(check);
-        resolve(v);
+        resolve({ end, spentMs: spent });
       };
+      const judge = () => {
+        const t0 = now();
+        const held = pred(this.lines);
+        const cost = now() - t0;
+        spent += cost;
+        judgedAt = now();
+        judgedBytes = this.text.length;
+        gap = Math.max(JUDGE_GAP_MS, 10 * cost);
+        if (held) finish("held");
+        else if (spent > budget) finish("budget");
+        else if (this.#ended) finish("ended");
+      };
+      const check = () => {
+        if (this.text.length === judgedBytes && !this.#ended) return;
+        const doubled = this.text.length >= 2 * Math.max(judgedBytes, 0);
+        if (doubled || this.#ended || now() - judgedAt >= gap) return judge();
+        later ??= setTimeout(() => {
+          later = undefined;
+          check();
+        }, Math.max(0, judgedAt + gap - now()));
+      };
+      const timer = setTimeout(() => finish("timeout"), opts.timeoutMs);
       this.#waiters.add(check);
       check();
     });

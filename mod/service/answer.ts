@@ -1,12 +1,13 @@
 /**
  * THE answer to a request that failed, whatever failed (an HttpError from
  * a handler or a wrapper, the database, a bug): JSON under `/api/`, a
- * page in words elsewhere. The JSON API and the web pages both end here.
+ * page in words elsewhere (`/healthz` and `/metrics` answer JSON too). The JSON API and the web pages both end here.
  *
  * @module
  */
 import type { Wording } from "../net/http_gate.ts";
 import { asHttpError, json, page } from "./http.ts";
+import type { ServiceLog } from "./log.ts";
 import { errorPage, type Viewer } from "./web/views.ts";
 
 /** A page's title for an error status. */
@@ -24,14 +25,12 @@ const TITLES: Record<number, string> = {
   503: "Busy",
 };
 
-/** "no such submission" -> "No such submission." (a leading name such as `a.out` is kept). */
-function sentence(text: string): string {
-  const s = /^[a-z]+ /.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
-  return /[.!?]$/.test(s) ? s : `${s}.`;
-}
+/** Paths read by programs (health checks, Prometheus) rather than people: errors in JSON. */
+const MACHINE_PATHS = ["/healthz", "/metrics"];
 
-/** Whether a path is the JSON API's. */
-const isApi = (path: string) => path === "/api" || path.startsWith("/api/");
+/** Whether a path's answers are JSON: the API's, and those programs read. */
+const isJson = (path: string) =>
+  path === "/api" || path.startsWith("/api/") || MACHINE_PATHS.includes(path);
 
 /** A page's title for `status`. */
 const titleOf = (status: number) => TITLES[status] ?? (status >= 500 ? "Server error" : "Error");
@@ -42,9 +41,15 @@ const titleOf = (status: number) => TITLES[status] ?? (status >= 500 ? "Server e
  * elsewhere.
  */
 export const gateWording: Wording = (path, status, text) =>
-  path !== null && isApi(path)
+  path !== null && isJson(path.split("?")[0])
     ? { type: "application/json; charset=utf-8", body: JSON.stringify({ error: text }) + "\n" }
     : { type: "text/html; charset=utf-8", body: errorPage(titleOf(status), sentence(text)) };
+
+/** "no such submission" -> "No such submission." (a leading name such as `a.out` is kept). */
+export function sentence(text: string): string {
+  const s = /^[a-z]+ /.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
 
 /**
  * The answer to a request that failed: an unread body is
@@ -54,18 +59,13 @@ export const gateWording: Wording = (path, status, text) =>
 export async function errorAnswer(
   req: Request,
   e: unknown,
-  opts: { what: string; log: (line: string) => void; viewer?: Viewer | null },
+  opts: { what: string; log: ServiceLog; viewer?: Viewer | null },
 ): Promise<Response> {
   const err = asHttpError(e, opts.what, opts.log);
   if (!req.bodyUsed) await req.body?.cancel().catch(() => {});
-  if (isApi(new URL(req.url).pathname)) {
+  if (isJson(new URL(req.url).pathname)) {
     return json(err.status, { error: err.message }, err.headers);
   }
-  return page(
-    errorPage(titleOf(err.status), sentence(err.message), opts.viewer ?? undefined),
-    err.status,
-    {
-      ...err.headers,
-    },
-  );
+  const text = errorPage(titleOf(err.status), sentence(err.message), opts.viewer ?? undefined);
+  return page(text, err.status, { ...err.headers });
 }

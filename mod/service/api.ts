@@ -5,26 +5,42 @@
  * `{"error": "<one sentence>"}` with 400 (bad request), 401 (no or unknown
  * token), 403 (teaching-assistant route, student token), 404 (unknown id, or
  * someone else's submission), 413 (too large), 415 (not UTF-8 / not PEM),
- * 405 (another method), 429 (one already queued or running, or cooldown;
- * with `Retry-After`), 503 (the database busy, or the service stopping).
+ * 405 (another method), 429 (one already queued or running, or cooldown,
+ * with `Retry-After`; or no attempt left), 403 also before the part opens
+ * and after it closes (the sentence says when), 503 (the database busy, or
+ * the service stopping).
+ *
+ * Times of submissions and of the calendar are ISO 8601 in the course's
+ * zone with its offset (`2021-11-17T23:55:00.000+01:00`).
  *
  * Any signed-in user:
  *
- * - `GET  /api/me` -> {@link MeJson}: who, the course's policy, kept scores.
+ * - `GET  /api/me` -> {@link MeJson}: who, the course's policy, kept scores,
+ *   the course's time zone, and each part's calendar for them
+ *   (`parts: [PartJson...]`: `{"kind", "state"` (not-open, open, closed),
+ *   `"opens", "closes", "attempt_limit", "attempts", "kept_score",
+ *   "max_grade", "extension": {"until", "attempts"} | null}`).
  * - `POST /api/submissions` multipart/form-data: `kind` (part2 part3
  *   part4-receiver part4-sender part5 part6 ca-sign), `sciper` (part4-sender,
  *   6 digits), and the files by field: `script` (every part), `cert` and
  *   `key` (part5, PEM), `csr` (ca-sign, PEM). -> 201 {@link CreatedJson}
  *   `{"id", "status", "position", "estimated_wait_s"}`. A refused upload
  *   queues nothing.
- * - `GET  /api/submissions` -> `{"submissions": [SubmissionJson...]}`, mine,
- *   newest first (`tests` omitted).
+ * - `GET  /api/submissions?kind=` -> `{"submissions": [SubmissionJson...]}`,
+ *   mine (of that part), newest first (`tests` omitted).
+ * - `GET  /api/parts/<kind>` -> `{"timezone", "part": PartJson,
+ *   "submissions": [SubmissionJson...]}`: the history of one part.
  * - `GET  /api/submissions/<id>` -> {@link SubmissionJson} `{"id", "kind",
- *   "user", "status", "position", "estimated_wait_s", "created_at",
- *   "files", "max_grade", "score", "success", "tests": [{"name", "passed",
- *   "scored", "detail"}], "error"}` (score fields null until done).
+ *   "user", "status", "position", "estimated_wait_s", "created_at"` (the
+ *   accepted time), `"received_at"` (its upload's end, what the close is
+ *   checked against), `"attempt"` (its number, null for a grader failure),
+ *   `"kept"` (its score is the one that counts), `"files", "max_grade",
+ *   "score", "success", "tests": [{"name", "passed", "scored", "detail"}],
+ *   "error"}` (score fields null until done).
  * - `GET  /api/submissions/<id>/archive` -> `application/zip`
- *   `submission-<id>.zip`: the uploaded files, `output/result.json`
+ *   `submission-<id>.zip`: the uploaded files, `output/job.json` (`{"status",
+ *   "tries", "outcome", "grader_error"?}`: graded, or failed for the grader's
+ *   own reason), `output/result.json`
  *   (`{"max_grade", "score", "success", "tests"}`), `output/stdout.txt`,
  *   `output/stderr.txt`, each run's packets `output/<test>.pcap` (where the
  *   worker could capture: tcpdump, root), and for ca-sign `output/<name>.crt`.
@@ -47,19 +63,28 @@
  *   /api/submissions/<id>` and its archive also work on any id).
  * - `POST /api/course/rerun` JSON `{"kind", "user"?}` -> `{"queued": n}`: a
  *   new job for every graded submission of that kind (of that user).
- * - `GET  /api/course/gradebook` -> `{"columns": [kind...], "rows": [{"id",
- *   "name", "scores": {kind: number | null}}]}`.
- * - `GET  /api/course/export` -> `text/csv`, header
+ * - `POST /api/course/extensions` JSON `{"user", "kind"?, "until"?,
+ *   "attempts"?}` -> `{"extension": {"user", "kind", "until", "attempts"}}`:
+ *   a later close (`until`, ISO 8601, local in the course's zone or with an
+ *   offset) and/or `attempts` more, for one part or (no `kind`) all.
+ * - `GET  /api/course/gradebook?as_of=T` -> `{"columns": [kind...], "rows":
+ *   [{"id", "name", "scores": {kind: number | null}, "extended"}]}`.
+ * - `GET  /api/course/export?as_of=T` -> `text/csv`, header
  *   `id,name,part2,part3,part4-receiver,part4-sender,part5,part6,ca-sign`.
+ *   Both keep the scores of submissions received before T (default: now)
+ *   and before each student's own close.
  *
  * @module
  */
 import { errorAnswer } from "./answer.ts";
 import { bearerToken, userForToken } from "./auth.ts";
-import { gradeBook } from "./course.ts";
+import { isoInZone, parseTime } from "./calendar.ts";
+import { gradeBook, gradeBookCsv } from "./course.ts";
+import { UsageError } from "../errors.ts";
 import {
   type Access,
   type Call,
+  download,
   type Handler,
   HttpError,
   json,
@@ -82,19 +107,22 @@ import {
   certificateDownload,
   type CreatedJson,
   estimateWait,
-  gradeBookDownload,
+  extendStudent,
   iso,
   jobJson,
   keptScoresOf,
+  type PartJson,
+  partsOf,
   rerun,
   type ServiceContext,
   submissionJson,
+  submissionsJson,
   visible,
   workerStates,
 } from "./submissions.ts";
 import { MULTIPART_OVERHEAD, readForm, UploadError } from "./upload.ts";
 
-export type { CreatedJson, JobJson, SubmissionJson } from "./submissions.ts";
+export type { CreatedJson, JobJson, PartJson, SubmissionJson } from "./submissions.ts";
 
 export interface MeJson {
   id: string;
@@ -104,6 +132,10 @@ export interface MeJson {
   policy: Policy;
   /** Kept score per kind (null: nothing graded yet). */
   scores: Record<Kind, number | null>;
+  /** The course's IANA time zone. */
+  timezone: string;
+  /** Each part's calendar for this user. */
+  parts: PartJson[];
 }
 
 type ApiCall = Call<ServiceContext, User>;
@@ -141,7 +173,7 @@ const api = (method: "GET" | "POST", path: string, access: Access, handler: ApiH
   route(method, path, access, allowed(access, handler));
 
 const me: ApiHandler = async ({ ctx, who }) => {
-  const course = (await ctx.store.getCourse())!;
+  const { course, parts } = await partsOf(ctx, who.id);
   return json(
     200,
     {
@@ -150,10 +182,30 @@ const me: ApiHandler = async ({ ctx, who }) => {
       role: who.role,
       course: course.name,
       policy: course.policy,
-      scores: await keptScoresOf(ctx.store, who.id),
+      scores: await keptScoresOf(ctx, who.id),
+      timezone: course.calendar.timezone,
+      parts,
     } satisfies MeJson,
   );
 };
+
+/** A part named in the path or the query, or a 400 (undefined: none given). */
+function kindParam(raw: string | null | undefined): Kind | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  if (!isKind(raw)) throw new HttpError(400, `'${raw.slice(0, 40)}' is not a part`);
+  return raw;
+}
+
+/** `?as_of=T` (ISO 8601, local in the course's zone or with an offset), else now. */
+async function asOf({ ctx, url }: ApiCall): Promise<number> {
+  const raw = url.searchParams.get("as_of");
+  if (raw === null) return ctx.now();
+  try {
+    return parseTime(raw, (await ctx.store.getCourse())!.calendar.timezone);
+  } catch (e) {
+    throw e instanceof UsageError ? new HttpError(400, `as_of: ${e.message}`) : e;
+  }
+}
 
 const submit = multipart(async ({ ctx, who }, form) => {
   const made = await acceptSubmission(ctx, form, who.id);
@@ -167,10 +219,20 @@ const submit = multipart(async ({ ctx, who }, form) => {
   return json(201, body, { location: `/api/submissions/${made.id}` });
 });
 
-const mySubmissions: ApiHandler = async ({ ctx, who }) => {
-  const subs = await ctx.store.listSubmissions({ userId: who.id, limit: 500 });
+const mySubmissions: ApiHandler = async ({ ctx, who, url }) => {
+  const kind = kindParam(url.searchParams.get("kind"));
+  const subs = await ctx.store.listSubmissions({ userId: who.id, kind, limit: 500 });
+  return json(200, { submissions: await submissionsJson(ctx, subs) });
+};
+
+const partHistory: ApiHandler = async ({ ctx, who, params }) => {
+  const kind = kindParam(params.kind)!;
+  const { course, parts } = await partsOf(ctx, who.id);
+  const subs = await ctx.store.listSubmissions({ userId: who.id, kind });
   return json(200, {
-    submissions: await Promise.all(subs.map((s) => submissionJson(ctx, s, false))),
+    timezone: course.calendar.timezone,
+    part: parts.find((p) => p.kind === kind),
+    submissions: await submissionsJson(ctx, subs),
   });
 };
 
@@ -210,8 +272,7 @@ const workers: ApiHandler = async ({ ctx }) =>
 
 const anySubmissions: ApiHandler = async ({ ctx, url }) => {
   const q = url.searchParams;
-  const kind = q.get("kind") ?? undefined;
-  if (kind !== undefined && !isKind(kind)) throw new HttpError(400, `'${kind}' is not a part`);
+  const kind = kindParam(q.get("kind"));
   const status = q.get("status") ?? undefined;
   if (status && !["queued", "running", "done", "failed"].includes(status)) {
     throw new HttpError(400, `'${status}' is not a status`);
@@ -224,9 +285,7 @@ const anySubmissions: ApiHandler = async ({ ctx, url }) => {
     status: status as JobStatus | undefined,
     limit,
   });
-  return json(200, {
-    submissions: await Promise.all(subs.map((s) => submissionJson(ctx, s, false))),
-  });
+  return json(200, { submissions: await submissionsJson(ctx, subs) });
 };
 
 const rerunPart: ApiHandler = async ({ ctx, req }) => {
@@ -246,8 +305,52 @@ const rerunPart: ApiHandler = async ({ ctx, req }) => {
   return json(200, { queued: await rerun(ctx, body.kind, body.user) });
 };
 
-const gradeBookJson: ApiHandler = async ({ ctx }) =>
-  json(200, { columns: KINDS, rows: await gradeBook(ctx.store) });
+/** A JSON body (else a 400 that shows what to send). */
+async function jsonBody(req: Request, shape: string): Promise<Record<string, unknown>> {
+  try {
+    const body = await req.json();
+    if (body && typeof body === "object" && !Array.isArray(body)) return body;
+  } catch {
+    // refused below
+  }
+  throw new HttpError(400, `send JSON: ${shape}`);
+}
+
+const extension: ApiHandler = async ({ ctx, req }) => {
+  const body = await jsonBody(req, '{"user": "<id>", "kind"?, "until"?, "attempts"?}');
+  const { user, kind, until, attempts } = body;
+  if (typeof user !== "string") throw new HttpError(400, "'user' must be a student's id");
+  if (kind !== undefined && (typeof kind !== "string" || !isKind(kind))) {
+    throw new HttpError(400, `'kind' must be one of ${KINDS.join(", ")}`);
+  }
+  if (until !== undefined && typeof until !== "string") {
+    throw new HttpError(400, "'until' must be an ISO 8601 time");
+  }
+  if (attempts !== undefined && !(Number.isInteger(attempts) && Number(attempts) >= 0)) {
+    throw new HttpError(400, "'attempts' must be a whole number, 0 or more");
+  }
+  if (until === undefined && attempts === undefined) {
+    throw new HttpError(400, "give 'until', 'attempts' or both");
+  }
+  const e = await extendStudent(ctx, user, {
+    kind: (kind as Kind | undefined) ?? null,
+    until,
+    attempts: attempts as number | undefined,
+  });
+  const zone = (await ctx.store.getCourse())!.calendar.timezone;
+  const at = e.until === null ? null : isoInZone(e.until, zone);
+  return json(200, { extension: { user, kind: e.kind, until: at, attempts: e.attempts } });
+};
+
+const gradeBookJson: ApiHandler = async (c) =>
+  json(200, { columns: KINDS, rows: await gradeBook(c.ctx.store, await asOf(c)) });
+
+const gradeBookExport: ApiHandler = async (c) =>
+  download(
+    gradeBookCsv(await gradeBook(c.ctx.store, await asOf(c))),
+    "text/csv; charset=utf-8",
+    "gradebook.csv",
+  );
 
 /** Every route of the API; the doc comment above gives their JSON. */
 export const API_ROUTES = [
@@ -257,13 +360,15 @@ export const API_ROUTES = [
   api("GET", "/api/submissions/:id", "user", oneSubmission),
   api("GET", "/api/submissions/:id/archive", "user", archiveDownload),
   api("GET", "/api/submissions/:id/certificate", "user", certificateDownload),
+  api("GET", "/api/parts/:kind", "user", partHistory),
   api("GET", "/api/course", "ta", courseSummary),
   api("GET", "/api/course/queue", "ta", queue),
   api("GET", "/api/course/workers", "ta", workers),
   api("GET", "/api/course/submissions", "ta", anySubmissions),
   api("POST", "/api/course/rerun", "ta", rerunPart),
+  api("POST", "/api/course/extensions", "ta", extension),
   api("GET", "/api/course/gradebook", "ta", gradeBookJson),
-  api("GET", "/api/course/export", "ta", gradeBookDownload),
+  api("GET", "/api/course/export", "ta", gradeBookExport),
 ];
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The course: its creation (database, policy, the course CA, the teaching
- * assistant), the roster, and the grade book.
+ * The course: its creation (database, policy, calendar, the course CA, the
+ * teaching assistant), the roster, extensions, and the grade book.
  *
  * @module
  */
@@ -8,14 +8,19 @@ import { parse } from "csv-parse/sync";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { caFiles, caInit, exists } from "../tls/ca.ts";
 import { issueToken } from "./auth.ts";
+import { windowOf } from "./calendar.ts";
 import { dbPath, openStore, redactUrl } from "./store/open.ts";
 import {
+  type Calendar,
+  DEFAULT_CALENDAR,
   DEFAULT_POLICY,
+  type Extension,
   type GradeCell,
   type Kind,
   KINDS,
   type Policy,
   type Store,
+  type SubmissionScore,
 } from "./store/store.ts";
 
 /** The teaching assistant's user id. */
@@ -34,7 +39,7 @@ export function courseCa(dataDir: string): { dir: string; cert: string; key: str
  */
 export async function initCourse(
   dataDir: string,
-  opts: { name?: string; policy?: Partial<Policy>; db?: string } = {},
+  opts: { name?: string; policy?: Partial<Policy>; calendar?: Partial<Calendar>; db?: string } = {},
 ): Promise<string> {
   if (opts.db === undefined && await exists(dbPath(dataDir))) {
     throw new RunError(`${dataDir} already holds a course (${dbPath(dataDir)})`);
@@ -56,6 +61,7 @@ export async function initCourse(
     await store.createCourse({
       name: opts.name ?? "TCP/IP Networking, Lab 3",
       policy: { ...DEFAULT_POLICY, ...opts.policy },
+      calendar: { ...DEFAULT_CALENDAR, ...opts.calendar },
       createdAt: Date.now(),
     });
     await store.setCaCert(await Deno.readTextFile(ca.cert));
@@ -167,29 +173,84 @@ export async function importRoster(
   return { added, updated };
 }
 
+/** Each student's extensions, by student id. */
+export async function extensionsByStudent(store: Store): Promise<Map<string, Extension[]>> {
+  const by = new Map<string, Extension[]>();
+  for (const e of await store.listExtensions()) by.set(e.userId, [...by.get(e.userId) ?? [], e]);
+  return by;
+}
+
+/**
+ * Every student's kept score of every part as of `asOf`: the best (or last)
+ * among the submissions received before `asOf` and before that student's own
+ * close of that part (their extension's, or the calendar's). A TA re-run of
+ * such a submission counts with its new score, whenever it ran. `userId`:
+ * that student's only.
+ */
+export async function countedScores(
+  store: Store,
+  asOf: number,
+  userId?: string,
+): Promise<GradeCell[]> {
+  const { policy, calendar } = (await store.getCourse())!;
+  const extensions = await extensionsByStudent(store);
+  const counts = (s: SubmissionScore) => {
+    const { closes } = windowOf(calendar, s.kind, extensions.get(s.userId) ?? []);
+    return s.receivedAt <= asOf && (closes === null || s.receivedAt < closes);
+  };
+  return await store.keptScores(policy.keep, { userId, counts });
+}
+
+/**
+ * Grant `userId` an extension for `kind` (null: every part): a later close
+ * and/or `attempts` more; what is not given stays as an earlier extension
+ * of theirs had it. Returns what they now have.
+ */
+export async function extend(
+  store: Store,
+  userId: string,
+  change: { kind: Kind | null; until?: number | null; attempts?: number },
+  now: number,
+): Promise<Extension> {
+  const user = await store.getUser(userId);
+  if (user?.role !== "student") throw new RunError(`no student '${userId}'`);
+  const old = (await store.listExtensions(userId)).find((e) => e.kind === change.kind);
+  const e: Extension = {
+    userId,
+    kind: change.kind,
+    until: change.until !== undefined ? change.until : old?.until ?? null,
+    attempts: change.attempts ?? old?.attempts ?? 0,
+    grantedAt: now,
+  };
+  await store.setExtension(e);
+  return e;
+}
+
 export interface GradeBookRow {
   id: string;
   name: string;
   scores: Record<Kind, number | null>;
+  /** Whether the student has an extension (a later close or more attempts). */
+  extended: boolean;
 }
 
-/** One row per student, each kind's kept score under the course's policy. */
-export async function gradeBook(store: Store): Promise<GradeBookRow[]> {
-  const course = await store.getCourse();
-  const cells = await store.keptScores(course?.policy.keep ?? "best");
-  return gradeBookOf(await store.listUsers("student"), cells);
+/** One row per student, each kind's kept score as of `asOf` ({@link countedScores}). */
+export async function gradeBook(store: Store, asOf: number): Promise<GradeBookRow[]> {
+  const cells = await countedScores(store, asOf);
+  return gradeBookOf(await store.listUsers("student"), cells, await extensionsByStudent(store));
 }
 
-/** The grade book of `students` from their kept scores. */
+/** The grade book of `students` from their kept scores and their extensions. */
 export function gradeBookOf(
   students: readonly { id: string; name: string }[],
   cells: readonly GradeCell[],
+  extensions: ReadonlyMap<string, readonly Extension[]>,
 ): GradeBookRow[] {
   const byUser = Map.groupBy(cells, (c) => c.userId);
   return students.map((u) => {
     const scores = Object.fromEntries(KINDS.map((k) => [k, null])) as Record<Kind, number | null>;
     for (const c of byUser.get(u.id) ?? []) scores[c.kind] = c.score;
-    return { id: u.id, name: u.name, scores };
+    return { id: u.id, name: u.name, scores, extended: extensions.has(u.id) };
   });
 }
 

@@ -13,6 +13,7 @@
  * @module
  */
 import { isStoreBusy } from "./store/open.ts";
+import type { ServiceLog } from "./log.ts";
 import type { Role } from "./store/store.ts";
 
 /** A request the service will not answer as asked: a status and one sentence for the user. */
@@ -51,6 +52,8 @@ export interface Call<C, W> {
   params: Record<string, string | undefined>;
   ctx: C;
   who: W;
+  /** The TCP peer the request came from (a proxy's address behind one). */
+  peer?: Deno.NetAddr;
 }
 
 export type Handler<C, W> = (c: Call<C, W>) => Promise<Response>;
@@ -150,17 +153,17 @@ export function download(body: Uint8Array | string, type: string, name: string):
  * Retry-After while the database is held by another process (one log line),
  * else 500 (the stack in the log, for the teaching assistant).
  */
-export function asHttpError(e: unknown, what: string, log: (line: string) => void): HttpError {
+export function asHttpError(e: unknown, what: string, log: ServiceLog): HttpError {
   if (e instanceof HttpError) return e;
   if (isStoreBusy(e)) {
-    log(`${what}: the database is locked by another process`);
+    log(`${what}: the database is locked by another process`, { event: "db.busy", level: "warn" });
     return new HttpError(
       503,
       "the course's database is busy (another program holds it): try again in a minute",
       { "retry-after": "30" },
     );
   }
-  log(`${what}: ${e instanceof Error ? e.stack : e}`);
+  log(`${what}: ${e instanceof Error ? e.stack : e}`, { event: "http.error", level: "error" });
   return new HttpError(
     500,
     "the server failed on this request; the teaching assistant can see why",

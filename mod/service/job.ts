@@ -9,12 +9,15 @@
  *
  * An exception thrown from here is a failure of the grader or the machine
  * (the job is retried and does not count); what the student's program did,
- * however badly, is a result.
+ * however badly, is a result: its output, however hostile, is judged (never
+ * an engine failure), and a program that cannot be graded at all (a
+ * ProgramFault: a file it names is refused) is a result with that reason.
  *
  * @module
  */
 import { basename, join } from "node:path";
 import { describeEnd } from "../grade/part.ts";
+import { ProgramFault } from "../grade/program.ts";
 import {
   gradeProgram,
   type GradeRequest,
@@ -157,7 +160,12 @@ export async function runJob(
   try {
     for (const f of files) await Deno.writeFile(join(dir, f.name), f.bytes, { mode: 0o600 });
     if (job.kind === "ca-sign") return await signJob(dir, files[0].name, ctx, started);
-    const { report, runs, captures } = await gradeProgram(gradeRequest(job, dir, files, ctx));
+    const graded = await gradeProgram(gradeRequest(job, dir, files, ctx)).catch((e) => {
+      if (e instanceof ProgramFault) return e;
+      throw e;
+    });
+    if (graded instanceof ProgramFault) return unrunnable(graded, started);
+    const { report, runs, captures } = graded;
     return {
       score: report.score,
       maxGrade: report.max_grade,
@@ -171,6 +179,20 @@ export async function runJob(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** The result of a program that could not be graded at all, for a reason of its own. */
+function unrunnable(e: ProgramFault, started: number): NewResult {
+  return {
+    score: 0,
+    maxGrade: 1,
+    success: 0,
+    tests: [{ name: "the program can be graded", passed: false, scored: true, detail: e.message }],
+    stdout: "",
+    stderr: "",
+    files: [],
+    durationMs: Math.round(performance.now() - started),
+  };
 }
 
 /** The certificate's name for a request: `X.csr` -> `X.crt`. */

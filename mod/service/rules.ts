@@ -5,8 +5,10 @@
  * lease does to a job, and which score is kept. Pure: a store reads the facts
  * inside the transaction that then writes (so two servers cannot both
  * accept) and asks here; the API and the pages count with the same
- * functions. A new rule (a calendar, an attempt limit) is a new fact in
- * {@link Earlier} or {@link CreateRules} and a clause in {@link refusal}.
+ * functions. A new rule is a new fact in {@link Earlier} or
+ * {@link CreateRules} and a clause in {@link refusal}. The calendar's window
+ * and attempt limit arrive as `rules.window` (calendar.ts `windowOf`: the
+ * course's, the part's, the student's extension).
  *
  * @module
  */
@@ -14,10 +16,11 @@ import type {
   CreateRules,
   GradeCell,
   JobStatus,
-  Kind,
   Policy,
   Refusal,
   Submission,
+  SubmissionScore,
+  SubmitWindow,
 } from "./store/store.ts";
 import { MAX_TRIES } from "./store/store.ts";
 
@@ -50,14 +53,56 @@ export function isGraded(sub: Submission): boolean {
 }
 
 /**
- * Why a new submission is refused, or null: the student's own job of that
- * kind still queued or running (`active`; a TA re-run of a graded one does
- * not block), else less than `cooldownMs` since their last attempt.
- * `earlier`: the student's submissions of that kind, oldest first.
+ * Whether a submission is one of the student's attempts (what the attempt
+ * limit counts): their own grading did not fail. One still queued or
+ * running counts (it is on its way to a score).
+ */
+export function countsAsAttempt(e: { firstStatus: JobStatus }): boolean {
+  return isAttempt(e.firstStatus);
+}
+
+/**
+ * Each submission's attempt number (1, 2...; absent: a grader failure, no
+ * attempt), `subs` being one student's submissions of one kind, any order.
+ */
+export function attemptNumbers(
+  subs: readonly { id: number; firstStatus: JobStatus }[],
+): Map<number, number> {
+  const numbers = new Map<number, number>();
+  for (const s of [...subs].sort((a, b) => a.id - b.id)) {
+    if (countsAsAttempt(s)) numbers.set(s.id, numbers.size + 1);
+  }
+  return numbers;
+}
+
+/** Why a submission received at `at` is outside `window`, or null. */
+export function outsideWindow(window: SubmitWindow, at: number): Refusal | null {
+  if (window.opens !== null && at < window.opens) {
+    return { refused: "not-open", opens: window.opens };
+  }
+  if (window.closes !== null && at >= window.closes) {
+    return { refused: "closed", closes: window.closes };
+  }
+  return null;
+}
+
+/**
+ * Why a new submission is refused, or null: received outside the student's
+ * window (`not-open`, `closed`), the student's own job of that kind still
+ * queued or running (`active`; a TA re-run of a graded one does not
+ * block), no attempt left (`limit`), else less than `cooldownMs` since
+ * their last attempt. `earlier`: the student's submissions of that kind,
+ * oldest first.
  */
 export function refusal(earlier: readonly Earlier[], rules: CreateRules): Refusal | null {
+  const outside = rules.window && outsideWindow(rules.window, rules.receivedAt ?? rules.now);
+  if (outside) return outside;
   const active = earlier.find((e) => isActive(e.firstStatus));
   if (active) return { refused: "active", submissionId: active.id };
+  const limit = rules.window?.attemptLimit ?? Infinity;
+  if (earlier.filter(countsAsAttempt).length >= limit) {
+    return { refused: "limit", attemptLimit: limit };
+  }
   const last = Math.max(
     ...earlier.filter((e) => isAttempt(e.latestStatus)).map((e) => e.createdAt),
   );
@@ -73,29 +118,25 @@ export function afterFailure(tries: number): "queued" | "failed" {
 /** The error of a job whose worker stopped renewing its lease. */
 export const LEASE_EXPIRED = "the worker running it stopped answering (lease expired)";
 
-/** A submission's score: the result of its latest graded job (a TA re-run replaces it). */
-export interface SubmissionScore {
-  userId: string;
-  kind: Kind;
-  submissionId: number;
-  score: number;
-  maxGrade: number;
-}
-
 /**
  * Each student's kept score of each kind: the best of their submissions'
- * scores, or the latest submission's. `scores` oldest submission first.
+ * scores, or the latest submission's, among those `counts` admits (the
+ * grade book's: received before the student's close). `scores` oldest
+ * submission first.
  */
 export function keptScores(
   scores: readonly SubmissionScore[],
   keep: Policy["keep"],
+  counts: (s: SubmissionScore) => boolean = () => true,
 ): GradeCell[] {
   const cells = new Map<string, GradeCell>();
-  for (const { userId, kind, score, maxGrade } of scores) {
+  for (const s of scores) {
+    if (!counts(s)) continue;
+    const { userId, kind, submissionId, score, maxGrade } = s;
     const key = `${userId}\0${kind}`;
     const old = cells.get(key);
     if (!old || keep === "last" || score > old.score) {
-      cells.set(key, { userId, kind, score, maxGrade });
+      cells.set(key, { userId, kind, submissionId, score, maxGrade });
     }
   }
   return [...cells.values()];

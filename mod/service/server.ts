@@ -7,14 +7,15 @@
  */
 import { join } from "node:path";
 import { settledWithin } from "../deadline.ts";
-import { type HttpGate, startHttpGate } from "../net/http_gate.ts";
-import { ConnectionLimits } from "../net/limits.ts";
 import { errorMessage, RunError } from "../errors.ts";
+import { type HttpGate, PEER_HEADER, startHttpGate } from "../net/http_gate.ts";
+import { ConnectionLimits } from "../net/limits.ts";
 
 import { handleApi } from "./api.ts";
 import { gateWording } from "./answer.ts";
 import { asHttpError, json } from "./http.ts";
 import { courseCa, openCourse } from "./course.ts";
+import { ServiceCounters } from "./metrics.ts";
 import type { Store } from "./store/store.ts";
 import { LOST_AFTER_LEASES, tidyWorkers, type WorkerOptions, WorkerPool } from "./worker.ts";
 import { sessionSecret, type WebContext } from "./web/guards.ts";
@@ -30,6 +31,10 @@ export interface ServiceOptions
   port: number;
   /** In-process worker slots (0: none). */
   workers: number;
+  /** HTTPS with this identity (PEM texts; https.ts reads or makes them); default plain HTTP. */
+  tls?: { cert: string; key: string };
+  /** The course's clock for the calendar and accepted times (default: `Date.now`; tests set it). */
+  clock?: () => number;
   /** Connections served at once (default {@link SERVICE_MAX_CONNECTIONS}). */
   maxConnections?: number;
   /** Connections at once from one address (default {@link SERVICE_MAX_PER_PEER}; 0: no cap). */
@@ -40,12 +45,14 @@ export interface ServiceOptions
 }
 
 export interface Service {
-  /** `http://host:port` (IPv6 literals in brackets). */
+  /** `http://host:port`, or `https://` (IPv6 literals in brackets). */
   url: string;
   hostname: string;
   port: number;
   store: Store;
   pool: WorkerPool | null;
+  /** What this process counts for /metrics. */
+  counters: ServiceCounters;
   /** Stop: no new requests or jobs; running jobs finish within `graceMs` or go back. */
   close(graceMs?: number): Promise<void>;
   /** Settles once the HTTP server has let go of its last connection. */
@@ -71,9 +78,9 @@ export const SHUTDOWN_GRACE_MS = 30_000;
  */
 export const HTTP_GRACE_MS = 5_000;
 
-/** `http://host:port`, with brackets around an IPv6 literal. */
-export function httpUrl(hostname: string, port: number): string {
-  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+/** `http://host:port` (or `https://`), with brackets around an IPv6 literal. */
+export function httpUrl(hostname: string, port: number, scheme = "http"): string {
+  return `${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 /** The HTTP side: the gate on the public address, Deno.serve behind it on a private socket. */
@@ -84,24 +91,49 @@ interface Http {
   close(graceMs: number): Promise<void>;
 }
 
-/**
- * Listen on the service's address: the gate (slow clients, caps per
- * address) in front of Deno.serve, which listens on a Unix socket in a
- * private directory (0700) that only this process reaches.
- */
-async function listenHttp(
-  opts: ServiceOptions,
-  handler: (req: Request) => Promise<Response>,
-): Promise<Http> {
-  let listener: Deno.TcpListener;
+/** The public listener: TCP, or TLS with the service's identity. */
+function listenPublic(opts: ServiceOptions): Deno.Listener<Deno.Conn> {
   try {
-    listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
+    return opts.tls
+      ? Deno.listenTls({ hostname: opts.hostname, port: opts.port, ...opts.tls })
+      : Deno.listen({ hostname: opts.hostname, port: opts.port });
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       throw new RunError(`port ${opts.port} on ${opts.hostname} is already in use`);
     }
+    if (opts.tls) {
+      throw new RunError(`cannot serve HTTPS with this certificate and key: ${errorMessage(e)}`);
+    }
     throw new RunError(`cannot listen on ${opts.hostname}:${opts.port}: ${errorMessage(e)}`);
   }
+}
+
+/**
+ * The request as the client sent it: behind the gate Deno.serve sees
+ * `http+unix://host/...` from a Unix socket; the URL becomes `http://` (or
+ * `https://`) again and the peer is the one the gate names.
+ */
+function asSent(req: Request, tls: boolean): { req: Request; peer?: Deno.NetAddr } {
+  const url = `${tls ? "https" : "http"}:${req.url.slice(req.url.indexOf("//"))}`;
+  const m = req.headers.get(PEER_HEADER)?.match(/^\[?([^\]]*)\]?:(\d+)$/);
+  const headers = new Headers(req.headers);
+  headers.delete(PEER_HEADER);
+  return {
+    req: new Request(url, { method: req.method, headers, body: req.body }),
+    peer: m ? { transport: "tcp", hostname: m[1], port: Number(m[2]) } : undefined,
+  };
+}
+
+/**
+ * Listen on the service's address: the gate (slow clients, caps per
+ * address; TLS ends there) in front of Deno.serve, which listens on a Unix
+ * socket in a private directory (0700) that only this process reaches.
+ */
+async function listenHttp(
+  opts: ServiceOptions,
+  handler: (req: Request, peer?: Deno.NetAddr) => Promise<Response>,
+): Promise<Http> {
+  const listener = listenPublic(opts);
   const dir = await Deno.makeTempDir({ prefix: "socklab-http-" });
   const path = join(dir, "http.sock");
   const server = Deno.serve({
@@ -111,21 +143,16 @@ async function listenHttp(
       const err = asHttpError(e, "http", opts.log);
       return json(err.status, { error: err.message }, err.headers);
     },
-  }, (req) =>
-    // Behind the gate the URL is http+unix://host/...: the handlers see http://host/... as sent.
-    handler(
-      new Request(`http:${req.url.slice(req.url.indexOf("//"))}`, {
-        method: req.method,
-        headers: req.headers,
-        body: req.body,
-      }),
-    ));
+  }, (raw) => {
+    const { req, peer } = asSent(raw, opts.tls !== undefined);
+    return handler(req, peer);
+  });
   const max = opts.maxConnections ?? SERVICE_MAX_CONNECTIONS;
   const gate = startHttpGate({
     listener,
     upstream: () => Deno.connect({ transport: "unix", path }),
     limits: new ConnectionLimits(max, opts.maxPerPeer ?? Math.min(max, SERVICE_MAX_PER_PEER)),
-    log: opts.log,
+    log: (line) => opts.log(line, { event: "http.gate", level: "warn" }),
     headTimeoutMs: opts.headTimeoutMs,
     rateWindowMs: opts.rateWindowMs,
     wording: gateWording,
@@ -136,12 +163,17 @@ async function listenHttp(
       await Promise.all([
         gate.close(graceMs),
         settledWithin(server.shutdown(), graceMs + 1000).then((done) => {
-          if (!done) opts.log(`http: a request still running after ${graceMs} ms: not waiting`);
+          if (!done) {
+            opts.log(`http: a request still running after ${graceMs} ms: not waiting`, {
+              event: "http.shutdown",
+              level: "warn",
+            });
+          }
         }),
       ]);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     })();
-  return { addr: listener.addr, gate, finished: server.finished, close };
+  return { addr: listener.addr as Deno.NetAddr, gate, finished: server.finished, close };
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
@@ -169,15 +201,18 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     })
     : null;
   const stopping = new AbortController();
+  const counters = new ServiceCounters();
   let ctx: WebContext;
   try {
     ctx = {
+      counters,
       stopping: stopping.signal,
       store,
       dataDir: opts.dataDir,
       notify: () => pool?.notify(),
       workerTimeoutMs: LOST_AFTER_LEASES * opts.leaseMs,
       log: opts.log,
+      now: opts.clock ?? Date.now,
       signer: new FormSigner(await sessionSecret(opts.dataDir)),
     };
   } catch (e) {
@@ -188,7 +223,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   try {
     http = await listenHttp(
       opts,
-      (req) => handleApi(req, ctx).then((r) => r ?? handlePages(req, ctx)),
+      async (req, peer) => await handleApi(req, ctx) ?? await handlePages(req, ctx, peer),
     );
   } catch (e) {
     await store.close();
@@ -200,19 +235,25 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const expiry = pool ? undefined : setInterval(async () => {
     try {
       const n = await tidyWorkers(store, Date.now(), opts.leaseMs);
-      if (n > 0) opts.log(`${n} job(s) of a stopped worker back in the queue`);
+      if (n > 0) {
+        opts.log(`${n} job(s) of a stopped worker back in the queue`, {
+          event: "jobs.expired",
+          level: "warn",
+        });
+      }
     } catch (e) {
-      opts.log(`lease expiry failed: ${errorMessage(e)}`);
+      opts.log(`lease expiry failed: ${errorMessage(e)}`, { event: "db.error", level: "error" });
     }
   }, Math.max(200, opts.leaseMs / 3));
   const { hostname, port } = http.addr;
   let closing: Promise<void> | undefined;
   return {
-    url: httpUrl(hostname, port),
+    url: httpUrl(hostname, port, opts.tls ? "https" : "http"),
     hostname,
     port,
     store,
     pool,
+    counters,
     finished: http.finished,
     get connections() {
       return http.gate.held;

@@ -2,22 +2,39 @@
  * What the JSON API and the web pages both do with submissions, written
  * once: who may see one ({@link visible}), accepting an upload
  * ({@link acceptSubmission}: the one path of every submission), re-running
- * a part ({@link rerun}), the archive, the signed certificate and the grade
- * book (and their downloads), a submission as JSON with its queue position and estimated
- * wait, and the workers' state. The JSON shapes are documented in api.ts.
+ * a part ({@link rerun}), the archive and the signed certificate (and their
+ * downloads), a submission as JSON with its queue position, estimated wait,
+ * attempt number and whether it is the one that counts ({@link history}),
+ * each part's calendar for a student ({@link partsOf}), and the workers'
+ * state. The JSON shapes are documented in api.ts.
  *
  * @module
  */
 import { zipSync } from "fflate";
-import { gradeBook, gradeBookCsv } from "./course.ts";
-import { download, type Handler, HttpError, type Who } from "./http.ts";
-import { isGraded } from "./rules.ts";
+import { errorMessage, RunError } from "../errors.ts";
 import {
+  calendarSentence,
+  extensionFor,
+  isoInZone,
+  parseTime,
+  windowOf,
+  windowState,
+} from "./calendar.ts";
+import { countedScores, extend } from "./course.ts";
+import { download, type Handler, HttpError, type Who } from "./http.ts";
+import type { ServiceLog } from "./log.ts";
+import type { ServiceCounters } from "./metrics.ts";
+import { attemptNumbers, countsAsAttempt, isGraded, outsideWindow } from "./rules.ts";
+import {
+  type Course,
+  type Extension,
+  isKind,
   isRefusal,
   type Job,
   type JobStatus,
   type Kind,
   KINDS,
+  type Refusal,
   type Result,
   type Role,
   type Store,
@@ -36,9 +53,13 @@ export interface ServiceContext {
   notify: () => void;
   /** Workers silent for longer than this are not counted in the estimates, ms. */
   workerTimeoutMs: number;
-  log: (line: string) => void;
+  log: ServiceLog;
+  /** What this process counts for /metrics (submissions accepted, refused by reason). */
+  counters?: ServiceCounters;
   /** Aborted when the service stops: uploads still arriving are refused (503). */
   stopping?: AbortSignal;
+  /** The course's clock (epoch ms): the calendar and accepted times; tests set it. */
+  now: () => number;
 }
 
 export interface CreatedJson {
@@ -57,7 +78,14 @@ export interface SubmissionJson {
   position: number | null;
   /** Estimated seconds until the result, while queued or running. */
   estimated_wait_s: number | null;
+  /** When it was accepted (committed), ISO 8601 in the course's zone with its offset. */
   created_at: string;
+  /** When its upload had all arrived (what the close is checked against). */
+  received_at: string;
+  /** Its attempt number for its part, or null: the grader failed, not counted. */
+  attempt: number | null;
+  /** Whether its score is the one kept for its part (best or last, before the close). */
+  kept: boolean;
   files: string[];
   /** The files saved under another name than the one given (`../x.py` -> `x.py`). */
   renamed: { from: string; to: string }[];
@@ -82,6 +110,16 @@ export interface JobJson {
 
 export const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
+/** How fast the queue goes: the live workers' slots and the mean of recent gradings, ms. */
+async function pace(ctx: ServiceContext, now: number): Promise<{ slots: number; meanMs: number }> {
+  const slots = (await ctx.store.listWorkers())
+    .filter((w) => w.lastSeen >= now - ctx.workerTimeoutMs)
+    .reduce((n, w) => n + w.slots, 0);
+  const recent = slots ? await ctx.store.recentDurations(20) : [];
+  const meanMs = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : 30_000;
+  return { slots, meanMs };
+}
+
 /**
  * Seconds until the submission's result, from measured job durations: the
  * mean wall time of recent jobs (lease to result) times the rounds of work
@@ -97,15 +135,19 @@ export async function estimateWait(
   const job = sub.job;
   if (job.status !== "queued" && job.status !== "running") return null;
   const now = Date.now();
-  const slots = (await ctx.store.listWorkers())
-    .filter((w) => w.lastSeen >= now - ctx.workerTimeoutMs)
-    .reduce((n, w) => n + w.slots, 0);
-  if (slots === 0) return null;
-  const recent = await ctx.store.recentDurations(20);
-  const mean = recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : 30_000;
-  return estimateSeconds(mean, slots, job.status === "running" ? null : position ?? 1, {
-    elapsedMs: job.status === "running" ? now - (job.startedAt ?? now) : 0,
-  });
+  const p = await pace(ctx, now);
+  if (p.slots === 0) return null;
+  if (job.status === "running") {
+    return estimateSeconds(p.meanMs, p.slots, null, { elapsedMs: now - (job.startedAt ?? now) });
+  }
+  return estimateSeconds(p.meanMs, p.slots, position ?? 1);
+}
+
+/** Seconds until the result of a submission sent now (behind every queued one), or null. */
+export async function currentWait(ctx: ServiceContext): Promise<number | null> {
+  const p = await pace(ctx, Date.now());
+  if (p.slots === 0) return null;
+  return estimateSeconds(p.meanMs, p.slots, (await ctx.store.listJobs("queued")).length + 1);
 }
 
 /**
@@ -159,12 +201,56 @@ export async function shownResult(store: Store, sub: Submission): Promise<Result
   return isGraded(sub) ? await store.getResult(sub.job.id) : await store.latestResult(sub.id);
 }
 
+/** What a submission is among its student's of its part: its attempt number, whether it counts. */
+export interface AttemptFacts {
+  attempt: number | null;
+  kept: boolean;
+}
+
+/**
+ * Each submission's {@link AttemptFacts}, counted among all of its student's
+ * submissions of its part (`subs` may be any of anyone's).
+ */
+export async function attemptFacts(
+  ctx: ServiceContext,
+  subs: readonly Submission[],
+): Promise<Map<number, AttemptFacts>> {
+  const users = new Set(subs.map((s) => s.userId));
+  const cells = await countedScores(
+    ctx.store,
+    ctx.now(),
+    users.size === 1 ? [...users][0] : undefined,
+  );
+  const kept = new Set(cells.map((c) => c.submissionId));
+  const numbers = new Map<number, number>();
+  const groups = new Map(subs.map((s) => [`${s.userId}\0${s.kind}`, s]));
+  for (const { userId, kind } of groups.values()) {
+    const all = await ctx.store.listSubmissions({ userId, kind });
+    for (const [id, n] of attemptNumbers(all)) numbers.set(id, n);
+  }
+  return new Map(
+    subs.map((s) => [s.id, { attempt: numbers.get(s.id) ?? null, kept: kept.has(s.id) }]),
+  );
+}
+
+/** Submissions as the API lists them (no tests), with their attempt numbers. */
+export async function submissionsJson(
+  ctx: ServiceContext,
+  subs: readonly Submission[],
+): Promise<SubmissionJson[]> {
+  const facts = await attemptFacts(ctx, subs);
+  return await Promise.all(subs.map((s) => submissionJson(ctx, s, false, facts.get(s.id))));
+}
+
 /** A submission as the API shows it (`tests` only with `withTests`). */
 export async function submissionJson(
   ctx: ServiceContext,
   sub: Submission,
   withTests: boolean,
+  facts?: AttemptFacts,
 ): Promise<SubmissionJson> {
+  const { attempt, kept } = facts ?? (await attemptFacts(ctx, [sub])).get(sub.id)!;
+  const zone = (await ctx.store.getCourse())!.calendar.timezone;
   const position = sub.job.status === "queued" ? await ctx.store.queuePosition(sub.job.id) : null;
   const result = await shownResult(ctx.store, sub);
   const out: SubmissionJson = {
@@ -174,7 +260,10 @@ export async function submissionJson(
     status: sub.job.status,
     position,
     estimated_wait_s: await estimateWait(ctx, sub, position),
-    created_at: iso(sub.createdAt)!,
+    created_at: isoInZone(sub.createdAt, zone),
+    received_at: isoInZone(sub.receivedAt, zone),
+    attempt,
+    kept,
     files: sub.fileNames,
     renamed: sub.renamed,
     max_grade: result?.maxGrade ?? null,
@@ -200,15 +289,63 @@ export function jobJson(j: Job): JobJson {
 
 /** The kept score of each kind for one user (null: nothing graded yet). */
 export async function keptScoresOf(
-  store: Store,
+  ctx: ServiceContext,
   userId: string,
 ): Promise<Record<Kind, number | null>> {
-  const course = await store.getCourse();
   const scores = Object.fromEntries(KINDS.map((k) => [k, null])) as Record<Kind, number | null>;
-  for (const c of await store.keptScores(course?.policy.keep ?? "best")) {
-    if (c.userId === userId) scores[c.kind] = c.score;
-  }
+  for (const c of await countedScores(ctx.store, ctx.now(), userId)) scores[c.kind] = c.score;
   return scores;
+}
+
+/** A student's part as the API and the pages show it: calendar, attempts, kept score. */
+export interface PartJson {
+  kind: Kind;
+  /** `not-open`, `open` or `closed` for this student now. */
+  state: "not-open" | "open" | "closed";
+  /** ISO 8601 in the course's zone, or null (no limit). */
+  opens: string | null;
+  closes: string | null;
+  attempt_limit: number;
+  /** Attempts used (graded or on their way; grader failures are none). */
+  attempts: number;
+  kept_score: number | null;
+  max_grade: number | null;
+  /** The student's extension for this part, if one applies. */
+  extension: { until: string | null; attempts: number } | null;
+}
+
+/** What {@link partsOf} gives: the course, and each part as the student sees it. */
+export interface StudentParts {
+  course: Course;
+  parts: PartJson[];
+}
+
+/** Every part for `userId`: their window now, attempts used, kept score, extension. */
+export async function partsOf(ctx: ServiceContext, userId: string): Promise<StudentParts> {
+  const course = (await ctx.store.getCourse())!;
+  const zone = course.calendar.timezone;
+  const iso = (t: number | null) => (t === null ? null : isoInZone(t, zone));
+  const now = ctx.now();
+  const extensions = await ctx.store.listExtensions(userId);
+  const subs = await ctx.store.listSubmissions({ userId });
+  const cells = await countedScores(ctx.store, now, userId);
+  const parts = KINDS.map((kind): PartJson => {
+    const w = windowOf(course.calendar, kind, extensions);
+    const ext = extensionFor(extensions, kind);
+    const cell = cells.find((c) => c.kind === kind);
+    return {
+      kind,
+      state: windowState(w, now).state,
+      opens: iso(w.opens),
+      closes: iso(w.closes),
+      attempt_limit: w.attemptLimit,
+      attempts: subs.filter((s) => s.kind === kind && countsAsAttempt(s)).length,
+      kept_score: cell?.score ?? null,
+      max_grade: cell?.maxGrade ?? null,
+      extension: ext && { until: iso(ext.until), attempts: ext.attempts },
+    };
+  });
+  return { course, parts };
 }
 
 /**
@@ -232,6 +369,24 @@ export async function submissionArchive(store: Store, sub: Submission): Promise<
   const enc = new TextEncoder();
   const entries: Record<string, Uint8Array> = {};
   for (const f of await store.submissionFiles(sub.id)) entries[f.name] = f.bytes;
+  // Which it was: graded (the result is about the program), or a failure of the grader or
+  // the machine (not counted, retried up to MAX_TRIES), or not graded yet.
+  entries["output/job.json"] = enc.encode(
+    JSON.stringify(
+      {
+        status: sub.job.status,
+        tries: sub.job.tries,
+        outcome: sub.job.status === "done"
+          ? "graded: the result is what the program did"
+          : sub.job.status === "failed"
+          ? "the grader or the machine failed, not the program: it does not count"
+          : "not graded yet",
+        ...(sub.job.error ? { grader_error: sub.job.error } : {}),
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   const result = await store.latestResult(sub.id);
   if (result) {
     const { maxGrade, score, success, tests } = result;
@@ -267,62 +422,168 @@ export const certificateDownload: Handler<ServiceContext, Who> = async ({ ctx, w
   return download(cert.bytes, "application/x-pem-file", cert.name);
 };
 
-/** GET the grade book as CSV (the LMS imports it), for the API and the pages. */
-export const gradeBookDownload: Handler<ServiceContext, Who> = async ({ ctx }) =>
-  download(gradeBookCsv(await gradeBook(ctx.store)), "text/csv; charset=utf-8", "gradebook.csv");
-
 /**
  * A new job for every graded submission of `kind` (of `userId` only, if
  * given): after a grader fix. Returns how many were queued.
  */
 export async function rerun(ctx: ServiceContext, kind: Kind, userId?: string): Promise<number> {
   const subs = await ctx.store.listSubmissions({ kind, userId, status: "done" });
-  for (const s of subs) await ctx.store.enqueue(s.id, Date.now());
+  for (const s of subs) await ctx.store.enqueue(s.id, ctx.now());
   if (subs.length) ctx.notify();
-  ctx.log(`re-run: ${subs.length} ${kind} submission(s) queued again`);
+  ctx.log(`re-run: ${subs.length} ${kind} submission(s) queued again`, {
+    event: "rerun",
+    part: kind,
+    student: userId,
+  });
   return subs.length;
 }
 
 /**
+ * A refusal by the store's rules or the calendar, with its reason for the
+ * counters and the log: the Refusal's name (`not-open` as `not_open`,
+ * `limit` as `attempt_limit`).
+ */
+class Refused extends UploadError {
+  readonly reason: string;
+  constructor(made: Refusal, status: number, message: string, retryAfter?: number) {
+    const headers: Record<string, string> = retryAfter === undefined
+      ? {}
+      : { "retry-after": String(retryAfter) };
+    super(status, message, "kind", headers);
+    this.reason = made.refused === "limit" ? "attempt_limit" : made.refused.replace("-", "_");
+  }
+}
+
+/** The refusal of a submission as an UploadError: its status, its sentence, Retry-After. */
+async function refused(
+  ctx: ServiceContext,
+  made: Refusal,
+  kind: Kind,
+  course: Course,
+): Promise<Refused> {
+  const calendar = calendarSentence(made, course.calendar.timezone, kind);
+  if (calendar) return new Refused(made, made.refused === "limit" ? 429 : 403, calendar);
+  if (made.refused === "active") {
+    const other = await ctx.store.getSubmission(made.submissionId);
+    const pos = other?.job.status === "queued" ? await ctx.store.queuePosition(other.job.id) : null;
+    const wait = other ? await estimateWait(ctx, other, pos) : null;
+    return new Refused(
+      made,
+      429,
+      `your ${kind} submission ${made.submissionId} is still ${other?.job.status ?? "queued"}: ` +
+        `submit again once it is graded`,
+      wait ?? 10,
+    );
+  }
+  const secs = made.refused === "cooldown" ? Math.ceil(made.retryAfterMs / 1000) : 10;
+  return new Refused(
+    made,
+    429,
+    `one ${kind} submission every ${course.policy.cooldownSeconds} s: try again in ${secs} s`,
+    secs,
+  );
+}
+
+/**
  * Check an uploaded form and queue it for `userId`: the one path of every
- * submission, from the API and from the web form. A refusal is an
- * UploadError (with the field it is about, and Retry-After for a 429) and
- * queues nothing.
+ * submission, from the API and from the web form. Its upload has all
+ * arrived when this is called: that instant is checked against the
+ * student's window (at once, and again in the store's transaction with the
+ * attempt limit); its accepted time is the clock's when it is committed. A
+ * refusal is an UploadError (with the field it is about, and Retry-After for
+ * a 429) and queues nothing.
  */
 export async function acceptSubmission(
   ctx: ServiceContext,
   form: FormData,
   userId: string,
 ): Promise<Submission> {
-  const { policy } = (await ctx.store.getCourse())!;
-  const sub = await checkUpload(form, userId, policy);
-  const made = await ctx.store.createSubmission(sub, {
-    now: Date.now(),
-    cooldownMs: policy.cooldownSeconds * 1000,
-  });
-  if (!isRefusal(made)) {
-    ctx.notify();
+  try {
+    const made = await admit(ctx, form, userId);
+    if (ctx.counters) ctx.counters.accepted++;
+    ctx.log(`submission ${made.id} (${made.kind}) accepted from ${userId}`, {
+      event: "submission.accepted",
+      submission: made.id,
+      student: userId,
+      part: made.kind,
+    });
     return made;
+  } catch (e) {
+    if (e instanceof HttpError) {
+      const reason = e instanceof Refused ? e.reason : refusalReason(e);
+      ctx.counters?.refuse(reason);
+      ctx.log(`submission by ${userId} refused (${reason}): ${e.status}`, {
+        event: "submission.refused",
+        student: userId,
+        reason,
+      });
+    }
+    throw e;
   }
-  if (made.refused === "active") {
-    const other = await ctx.store.getSubmission(made.submissionId);
-    const pos = other?.job.status === "queued" ? await ctx.store.queuePosition(other.job.id) : null;
-    const wait = other ? await estimateWait(ctx, other, pos) : null;
-    throw new UploadError(
-      429,
-      `your ${sub.kind} submission ${made.submissionId} is still ${
-        other?.job.status ?? "queued"
-      }: ` +
-        `submit again once it is graded`,
-      "kind",
-      { "retry-after": String(wait ?? 10) },
-    );
+}
+
+/** Why a submission was refused, from the refusal's status (the counters' and the log's reason). */
+export function refusalReason(e: HttpError): string {
+  const reasons: Record<number, string> = {
+    400: "invalid",
+    403: "closed",
+    408: "too_slow",
+    413: "too_large",
+    415: "not_accepted",
+    429: "too_many",
+    503: "stopping",
+  };
+  return reasons[e.status] ?? `http_${e.status}`;
+}
+
+/** {@link acceptSubmission} but for the log and the counters. */
+async function admit(ctx: ServiceContext, form: FormData, userId: string): Promise<Submission> {
+  const receivedAt = ctx.now();
+  const course = (await ctx.store.getCourse())!;
+  const kind = String(form.get("kind") ?? "").trim();
+  const extensions = await ctx.store.listExtensions(userId);
+  const early = isKind(kind) &&
+    outsideWindow(windowOf(course.calendar, kind, extensions), receivedAt);
+  if (early) throw await refused(ctx, early, kind as Kind, course);
+  const sub = await checkUpload(form, userId, course.policy);
+  const made = await ctx.store.createSubmission(sub, {
+    now: ctx.now(),
+    cooldownMs: course.policy.cooldownSeconds * 1000,
+    receivedAt,
+    window: windowOf(course.calendar, sub.kind, extensions),
+  });
+  if (isRefusal(made)) throw await refused(ctx, made, sub.kind, course);
+  ctx.notify();
+  return made;
+}
+
+/**
+ * The teaching assistant grants `userId` an extension (the API's and the
+ * student page's form): `until` is ISO 8601, local in the course's zone or
+ * with an offset. A bad time is a 400, an unknown student a 404.
+ */
+export async function extendStudent(
+  ctx: ServiceContext,
+  userId: string,
+  change: { kind: Kind | null; until?: string; attempts?: number },
+): Promise<Extension> {
+  const zone = (await ctx.store.getCourse())!.calendar.timezone;
+  let until: number | undefined;
+  try {
+    until = change.until === undefined ? undefined : parseTime(change.until, zone);
+  } catch (e) {
+    throw new HttpError(400, `until: ${errorMessage(e)}`);
   }
-  const secs = Math.ceil(made.retryAfterMs / 1000);
-  throw new UploadError(
-    429,
-    `one ${sub.kind} submission every ${policy.cooldownSeconds} s: try again in ${secs} s`,
-    "kind",
-    { "retry-after": String(secs) },
-  );
+  try {
+    const e = await extend(ctx.store, userId, { ...change, until }, ctx.now());
+    ctx.log(`extension: ${userId} ${e.kind ?? "every part"} until ${e.until} +${e.attempts}`, {
+      event: "extension",
+      student: userId,
+      part: e.kind ?? undefined,
+    });
+    return e;
+  } catch (e) {
+    if (e instanceof RunError) throw new HttpError(404, e.message);
+    throw e;
+  }
 }

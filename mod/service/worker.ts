@@ -16,6 +16,7 @@ import { type JobContext, runJob, sweepJobDirs } from "./job.ts";
 import { type Kind, type LeasedJob, MAX_TRIES, type Store } from "./store/store.ts";
 import { settledWithin } from "../deadline.ts";
 import { errorMessage } from "../errors.ts";
+import type { LogFields, ServiceLog } from "./log.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -24,7 +25,7 @@ export interface WorkerOptions {
   slots: number;
   /** How long a job stays with a worker that stops answering, ms. */
   leaseMs: number;
-  log: (line: string) => void;
+  log: ServiceLog;
   /** Fixed grader seed (tests). */
   seed?: number;
   /** How students' programs run (JobContext.isolation). */
@@ -155,11 +156,19 @@ export class WorkerPool {
       await store.heartbeat(this.id, this.#running.size, now);
       const expired = await tidyWorkers(store, now, leaseMs, this.id);
       if (expired > 0) {
-        log(`worker ${this.id}: ${expired} job(s) of a stopped worker back in the queue`);
+        log(`worker ${this.id}: ${expired} job(s) of a stopped worker back in the queue`, {
+          event: "jobs.expired",
+          level: "warn",
+          worker: this.id,
+        });
         this.notify();
       }
     } catch (e) {
-      log(`worker ${this.id}: maintenance failed: ${errorMessage(e)}`);
+      log(`worker ${this.id}: maintenance failed: ${errorMessage(e)}`, {
+        event: "worker.maintenance_failed",
+        level: "error",
+        worker: this.id,
+      });
     }
   }
 
@@ -201,6 +210,16 @@ export class WorkerPool {
     }, Math.max(100, leaseMs / 3));
     const started = Date.now();
     const who = `job ${job.id} (submission ${job.submissionId}, ${job.userId} ${job.kind})`;
+    const about = (event: string, more: LogFields = {}): LogFields => ({
+      event,
+      job: job.id,
+      submission: job.submissionId,
+      student: job.userId,
+      part: job.kind,
+      worker: name,
+      duration_ms: Date.now() - started,
+      ...more,
+    });
     const abort = new AbortController();
     this.#aborts.set(job.id, abort);
     try {
@@ -220,15 +239,24 @@ export class WorkerPool {
         : await run();
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       if (await store.complete(job.id, job.leaseId, result, Date.now())) {
-        log(`${who}: score ${result.score}/${result.maxGrade} in ${secs} s on ${name}`);
+        log(
+          `${who}: score ${result.score}/${result.maxGrade} in ${secs} s on ${name}`,
+          about("job.done", { score: result.score, max_grade: result.maxGrade }),
+        );
       } else {
-        log(`${who}: finished in ${secs} s on ${name} but its lease was lost; result dropped`);
+        log(
+          `${who}: finished in ${secs} s on ${name} but its lease was lost; result dropped`,
+          about("job.lease_lost", { level: "warn" }),
+        );
       }
     } catch (e) {
       if (abort.signal.aborted) {
         // Shutting down: not a failure of the grader; the job goes back as it was.
         const back = await store.release(job.id, job.leaseId).catch(() => false);
-        log(`${who}: ${back ? "handed back to the queue" : "stopped"} (shutting down)`);
+        log(
+          `${who}: ${back ? "handed back to the queue" : "stopped"} (shutting down)`,
+          about("job.released"),
+        );
         return;
       }
       const why = errorMessage(e);
@@ -243,12 +271,15 @@ export class WorkerPool {
         : status === "failed"
         ? `try ${job.tries} of ${MAX_TRIES}, given up`
         : "lease lost";
-      log(`${who}: grader failed on ${name} (${next}): ${why}`);
+      log(
+        `${who}: grader failed on ${name} (${next}): ${why}`,
+        about("job.failed", { level: "error", reason: status ?? "lease lost" }),
+      );
     } finally {
       clearInterval(renew);
       this.#running.delete(job.id);
       this.#aborts.delete(job.id);
-      if (lost) log(`${who}: lease lost while running`);
+      if (lost) log(`${who}: lease lost while running`, about("job.lease_lost", { level: "warn" }));
     }
   }
 

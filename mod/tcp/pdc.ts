@@ -48,8 +48,8 @@ export class PdcStreamError extends Error {
 /**
  * Reads `conn` until the server closes it and writes, live, what a PDC prints: each message
  * on its own line (complete when the next begins, the server closes, or the stream is idle
- * for `idleMs`), any other text (a flood, `Wrong command.`) exactly, a final newline only
- * if missing. `write` gets stdout text. Throws {@link PdcStreamError} if a read fails (after
+ * for `idleMs`), any other text (a flood, `Wrong command.`) exactly, byte for byte (no line
+ * break added at the end). `write` gets stdout text. Throws {@link PdcStreamError} if a read fails (after
  * writing what arrived).
  */
 export async function pdcReceive(
@@ -94,8 +94,6 @@ export async function pdcReceive(
     else emit(splitter.push(buf.subarray(0, n)));
   }
   emit(splitter.end());
-  const tail = output.finish();
-  if (tail) write(tail);
   if (failure !== undefined) throw new PdcStreamError(failure, stats);
   return stats;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  BUSY,
   commandSoFar,
   DEFAULT_FLOOD_BYTES,
   floodText,
@@ -366,9 +367,6 @@ export function reportLine(r: PmuSessionReport): string {
 }
 
 export { DEFAULT_MAX_CONNECTIONS };
-
-/** What a client over the connection limit is told before the server closes. */
-export const BUSY = "Server busy: too many connections, try again later.";
 
 /** Options of {@link startPmuServer}. */
 export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "signal"> {

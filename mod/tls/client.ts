@@ -12,6 +12,8 @@ import { connectError } from "../net/errors.ts";
 import { PEM_CERT } from "./ca.ts";
 import { readInputText } from "../net/files.ts";
 import { withRead } from "../net/conn.ts";
+import { within } from "../deadline.ts";
+import { foreignAnswer } from "../pmu/mod.ts";
 
 /** Read the CA certificate a client trusts; a missing or wrong file is a RunError naming it. */
 export async function loadCaCert(caFile: string): Promise<string> {
@@ -101,6 +103,42 @@ export function tlsReason(e: unknown, ctx: { name: string; caFile: string }): st
   return `TLS handshake failed: ${m}`;
 }
 
+/**
+ * {@link tlsReason}, and with `identifyPlain`, for a server that answered in plain text, what
+ * it speaks and the client to use (`foreignAnswer`): the plain PMU (pdc) or HTTP (ws-pdc).
+ */
+async function tlsFailure(e: unknown, opts: SecureConnectOptions): Promise<string> {
+  const reason = tlsReason(e, opts);
+  if (!opts.identifyPlain || !/does not speak TLS/.test(reason)) return reason;
+  const head = await plainHead(opts.address, opts.port);
+  return (head && foreignAnswer(head, "tls")) ?? reason;
+}
+
+/**
+ * What a server that does not speak TLS sends first, seen on a second, plain connection
+ * (Deno's TLS keeps the bytes it rejected): it is sent bytes that no protocol accepts, so
+ * a PMU answers `Wrong command.` and an HTTP server a 400, at once. Null if nothing
+ * comes within `ms`.
+ */
+async function plainHead(address: string, port: number, ms = 2000): Promise<Uint8Array | null> {
+  const connecting = Deno.connect({ hostname: address, port });
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await within(connecting, ms, "connect");
+    await conn.write(new TextEncoder().encode("?\r\n\r\n"));
+    const buf = new Uint8Array(64);
+    const n = await within(conn.read(buf), ms, "read");
+    return n ? buf.subarray(0, n) : null;
+  } catch {
+    connecting.then((c) => c === conn || c.close(), () => {});
+    return null;
+  } finally {
+    try {
+      conn?.close();
+    } catch { /* closed */ }
+  }
+}
+
 export interface SecureConnectOptions {
   /** Address to connect to (an IP literal). */
   address: string;
@@ -115,6 +153,11 @@ export interface SecureConnectOptions {
   hostnameCheck?: boolean;
   /** Give up when the TCP connect and the handshake together take longer (default: no limit). */
   timeoutMs?: number;
+  /**
+   * When the server answers in plain text, look once more on a plain connection to name
+   * what it speaks (secure-pdc; off for grade, whose student server must see one client).
+   */
+  identifyPlain?: boolean;
 }
 
 /**
@@ -167,7 +210,7 @@ export async function connectSecure(opts: SecureConnectOptions): Promise<Deno.Tl
         (tls ?? tcp).close();
       } catch { /* already closed */ }
       if (e instanceof RunError) throw e;
-      throw new RunError(`${hostPort(opts.name, opts.port)}: ${tlsReason(e, opts)}`);
+      throw new RunError(`${hostPort(opts.name, opts.port)}: ${await tlsFailure(e, opts)}`);
     }
   } finally {
     clearTimeout(timer);

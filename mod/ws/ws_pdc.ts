@@ -7,12 +7,17 @@
  * @module
  */
 // @ts-types="@types/ws"
-import type { RawData } from "ws";
+import type { ClientOptions, RawData } from "ws";
 import type { IncomingMessage } from "node:http";
+import type { NetConnectOpts } from "node:net";
+import { foreignAnswer } from "../pmu/mod.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { hostPort, isValidHost } from "../net/address.ts";
 import { connectError } from "../net/errors.ts";
 import { asDenoError, nodeCode } from "../net/node_errors.ts";
+
+/** The server's first bytes kept to name a protocol that is not HTTP. */
+const HEAD_BYTES = 64;
 
 /** One WebSocket message as received. */
 export interface WsMessage {
@@ -80,7 +85,7 @@ function bytesOf(data: RawData): Uint8Array {
 /**
  * Connect to `url`, send `command`, call `onMessage` for each message as it arrives and
  * resolve with how the connection closed. Rejects with a RunError if the connection or
- * the handshake fails.
+ * the handshake fails (a server that is not HTTP: what it speaks and the client to use).
  */
 export async function runWsPdc(
   url: URL,
@@ -90,6 +95,7 @@ export async function runWsPdc(
 ): Promise<WsPdcResult> {
   // Loaded here, not at start-up: npm:ws doubles the start-up time of every command.
   const { WebSocket } = await import("ws");
+  const net = await import("node:net");
   const { host, port } = urlHostPort(url);
   const where = hostPort(host, port);
   return await new Promise((resolve, reject) => {
@@ -103,10 +109,21 @@ export async function runWsPdc(
       settled = true;
       reject(e);
     };
+    // The server's first bytes, kept to name what a server that is not HTTP speaks.
+    let head = new Uint8Array();
     const ws = new WebSocket(url, {
       handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
       perMessageDeflate: false,
-    });
+      createConnection: (o: NetConnectOpts & { socketPath?: string }) => {
+        const socket = net.connect({ ...o, path: o.socketPath } as NetConnectOpts);
+        const keep = (d: Uint8Array) => {
+          head = new Uint8Array([...head, ...d.subarray(0, HEAD_BYTES - head.length)]);
+          if (head.length >= HEAD_BYTES) socket.off("data", keep);
+        };
+        socket.on("data", keep); // off once it holds HEAD_BYTES (a 101 answer is longer)
+        return socket;
+      },
+    } as ClientOptions);
     ws.on("unexpected-response", (_req, res: IncomingMessage) => {
       fail(
         new RunError(
@@ -124,13 +141,10 @@ export async function runWsPdc(
       if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") {
         fail(new RunError(`cannot resolve '${host}'`));
       } else if (code?.startsWith("HPE_")) {
-        // node:http could not parse the answer: not an HTTP server (a plain TCP PMU?).
-        fail(
-          new RunError(
-            `WebSocket handshake with ${where} failed: the answer is not HTTP (${e.message}); ` +
-              "is it a WebSocket server?",
-          ),
-        );
+        // node:http could not parse the answer: not an HTTP server (a plain or TLS PMU?).
+        const why = foreignAnswer(head, "http") ??
+          `the answer is not HTTP (${e.message}); is it a WebSocket server?`;
+        fail(new RunError(`WebSocket handshake with ${where} failed: ${why}`));
       } else if (code) {
         fail(connectError(asDenoError(e), host, port));
       } else {

@@ -322,13 +322,12 @@ export function goodCommand(i: number): string {
 }
 
 /**
- * What a PDC must print for `command`: the flood exactly (newline added only if
- * missing), or `This is PMU data 0..n-1` one a line with 10 <= n <= 20. Null if right.
+ * What a PDC must print for `command`: the flood exactly, byte for byte, or
+ * `This is PMU data 0..n-1` one a line with 10 <= n <= 20. Null if right.
  */
 export function checkPdcOutput(command: string, out: string): string | null {
   if (command === "CMD_floodme") {
-    const f = floodText(STORM_FLOOD);
-    const want = f.endsWith("\n") ? f : f + "\n";
+    const want = floodText(STORM_FLOOD);
     return out === want ? null : `flood differs: ${out.length} chars, want ${want.length}`;
   }
   const lines = out.split("\n");

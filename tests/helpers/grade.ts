@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { decodeFrame, type Packet, TCP } from "../../mod/packets/decode.ts";
 import { readPcap } from "../../mod/packets/pcap.ts";
+import { DEFAULT_FLOOD_BYTES, floodText } from "../../mod/pmu/flood.ts";
 import { runSocklab, socklabArgv } from "../../scripts/lib/proc.ts";
 
 export const STUDENTS = new URL("../fixtures/students/", import.meta.url).pathname;
@@ -20,12 +21,16 @@ export interface Report {
   score: number;
   success: 0 | 1;
   tests: { name: string; passed: boolean; scored: boolean; detail: string }[];
+  /** `grade --unbuffered` only. */
+  unbuffered?: true;
+  note?: string;
 }
 
+/** `env`: added to grade's own environment (e.g. PYTHONUNBUFFERED, to show it is not passed on). */
 export async function grade(
   part: string,
   program: string[],
-  opts: { prefix?: string[]; extra?: string[] } = {},
+  opts: { prefix?: string[]; extra?: string[]; env?: Record<string, string> } = {},
 ): Promise<Report> {
   // socklab's own clients need the checkout and Deno's cache, which a sandbox does not show:
   // they run unisolated. Students' scripts run isolated where the machine allows (root, bwrap).
@@ -33,6 +38,7 @@ export async function grade(
   const args = ["grade", part, "--json", ...isolation, ...(opts.extra ?? []), "--", ...program];
   const r = await runSocklab(args, {
     prefix: opts.prefix,
+    env: opts.env,
     timeoutMs: 90_000,
   });
   assert.ok(r.code === 0 || r.code === 1, `grade exit ${r.code}: ${r.stderr}`);
@@ -52,6 +58,16 @@ export const detail = (r: Report, name: string) => r.tests.find((t) => t.name ==
 export const advice = (r: Report) => r.tests.filter((t) => !t.scored).map((t) => t.name);
 export const failedAdvice = (r: Report) =>
   r.tests.filter((t) => !t.scored && !t.passed).map((t) => t.name);
+
+/**
+ * Is `text` a flood of one grading run: the flood's length, and the play of
+ * `floodText()` once the run's tags (` [k3x9qa]` after each speech, the last
+ * one maybe cut) are taken out?
+ */
+export function isRunFlood(text: string): boolean {
+  const play = text.replace(/ \[[a-z2-9]{6}\]/g, "").replace(/ \[[a-z2-9]{0,6}$/, "");
+  return text.length === DEFAULT_FLOOD_BYTES && play !== text && floodText().startsWith(play);
+}
 
 /**
  * What the PMU server of a captured TCP exchange sent (`pcap`: one run's

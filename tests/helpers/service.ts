@@ -12,11 +12,13 @@ import { openStore } from "../../mod/service/store/open.ts";
 import {
   isRefusal,
   type Kind,
+  MAX_TRIES,
   type Policy,
   type Store,
   type StoredFile,
   type TestRow,
 } from "../../mod/service/store/store.ts";
+import type { Calendar } from "../../mod/service/store/store.ts";
 import { type Service, type ServiceOptions, startService } from "../../mod/service/server.ts";
 import type { SubmissionJson } from "../../mod/service/api.ts";
 import { socklabArgv } from "../../scripts/lib/proc.ts";
@@ -31,15 +33,24 @@ export interface TestCourse {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A course in a temp dir with `students` (ids), policy overrides. */
+/**
+ * A course in a temp dir with `students` (ids), policy and calendar
+ * overrides; its database on PostgreSQL at `db` if given (else SQLite in
+ * the directory).
+ */
 export async function makeCourse(
   students: string[],
   policy: Partial<Policy> = {},
-): Promise<TestCourse> {
+  opts: { calendar?: Partial<Calendar>; db?: string } = {},
+): Promise<TestCourse & { db?: string }> {
   const dir = await Deno.makeTempDir({ prefix: "socklab-service-" });
   const data = `${dir}/course`;
-  const ta = await initCourse(data, { policy: { cooldownSeconds: 0, ...policy } });
-  const store = await openStore({ data });
+  const ta = await initCourse(data, {
+    policy: { cooldownSeconds: 0, ...policy },
+    calendar: opts.calendar,
+    db: opts.db,
+  });
+  const store = await openStore({ data, db: opts.db });
   const { added } = await importRoster(
     store,
     students.map((id) => ({ id, name: `Student ${id}`, email: `${id}@example.org` })),
@@ -48,6 +59,7 @@ export async function makeCourse(
   return {
     dir,
     data,
+    db: opts.db,
     ta,
     tokens: Object.fromEntries(added.map((a) => [a.id, a.token])),
     async [Symbol.asyncDispose]() {
@@ -56,19 +68,24 @@ export async function makeCourse(
   };
 }
 
-/** The service in this process on port 0; closes (quickly) on dispose. */
+/** The service in this process on port 0 (its clock `clock`, if given); closes on dispose. */
 export async function serveInProcess(
-  course: TestCourse,
+  course: Pick<TestCourse, "data"> & { db?: string },
   opts: {
     workers?: number;
     leaseMs?: number;
     seed?: number;
     isolation?: Isolation;
+    kinds?: Kind[];
+    clock?: () => number;
   } & Pick<ServiceOptions, "maxPerPeer" | "maxConnections" | "headTimeoutMs" | "rateWindowMs"> = {},
 ): Promise<Service & AsyncDisposable & { logs: string[] }> {
   const logs: string[] = [];
   const s = await startService({
     dataDir: course.data,
+    db: course.db,
+    kinds: opts.kinds,
+    clock: opts.clock,
     hostname: "127.0.0.1",
     port: 0,
     workers: opts.workers ?? 0,
@@ -255,4 +272,58 @@ export async function gradedSubmission(
     }, started + (o.runMs ?? 1)),
   );
   return sub.id;
+}
+
+/** A clock a test sets: `clock.now` is what the service reads, `clock.at` moves it. */
+export class TestClock {
+  constructor(public t: number) {}
+  readonly now = (): number => this.t;
+  at(t: number): void {
+    this.t = t;
+  }
+}
+
+/**
+ * Play a worker through the store: lease the next job and finish it with
+ * `score` (of 4), or fail it on every try (a grader failure). Returns the
+ * submission id it finished.
+ */
+export async function finishNext(store: Store, score: number | "grader failure"): Promise<number> {
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const j = await store.lease("test-worker", 60_000, Date.now());
+    assert.ok(j, "a job is queued");
+    if (score !== "grader failure") {
+      const result = {
+        score,
+        maxGrade: 4,
+        success: score === 4 ? 1 as const : 0 as const,
+        tests: [{ name: "t", passed: score > 0, detail: `scored ${score}` }],
+        stdout: "",
+        stderr: "",
+        files: [],
+        durationMs: 100,
+      };
+      assert.ok(await store.complete(j.id, j.leaseId, result, Date.now()));
+      return j.submissionId;
+    }
+    await store.fail(j.id, j.leaseId, "grader broke", Date.now());
+    if (i === MAX_TRIES - 1) return j.submissionId;
+  }
+  throw new Error("unreachable");
+}
+
+/** The handout's calendar: opens Thu 4 Nov 2021 23:55, closes Wed 17 Nov 2021 23:55, Lausanne (CET). */
+export const HANDOUT = {
+  opens: Date.UTC(2021, 10, 4, 22, 55),
+  closes: Date.UTC(2021, 10, 17, 22, 55),
+};
+
+/** A temporary directory, removed on dispose. */
+export async function tempDir(prefix = "socklab-service-cli-"): Promise<string & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix });
+  return Object.assign(dir, {
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  }) as string & AsyncDisposable;
 }

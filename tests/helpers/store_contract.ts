@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { type Migration, MIGRATIONS, SCHEMA_VERSION } from "../../mod/service/store/migrations.ts";
 import {
+  type CreateRules,
+  DEFAULT_CALENDAR,
   DEFAULT_POLICY,
   isRefusal,
   MAX_TRIES,
@@ -95,22 +97,45 @@ const RESULT: NewResult = {
   durationMs: 1200,
 };
 
-async function submit(s: Store, user: string, now: number, cooldownMs = 0) {
+async function submit(
+  s: Store,
+  user: string,
+  now: number,
+  cooldownMs = 0,
+  more: Partial<CreateRules> = {},
+) {
   return await s.createSubmission(
     {
       userId: user,
       kind: "part2",
       files: [{ name: "PDC.py", bytes: new TextEncoder().encode("print(1)") }],
     },
-    { now, cooldownMs },
+    { now, cooldownMs, ...more },
   );
+}
+
+/** Lease the next job and finish it: a score, or a grader failure on every try. */
+async function grade(s: Store, now: number, score: number | "grader failure") {
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const j = (await s.lease("w", 1000, now + i))!;
+    if (score !== "grader failure") {
+      assert.ok(await s.complete(j.id, j.leaseId, { ...RESULT, score }, now + i));
+      return;
+    }
+    await s.fail(j.id, j.leaseId, "grader broke", now + i);
+  }
 }
 
 contract(
   "migrations apply once; a reopened store keeps its rows; one token per user",
   async (db) => {
     const a = await db.open();
-    await a.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
+    await a.createCourse({
+      name: "c",
+      policy: DEFAULT_POLICY,
+      calendar: DEFAULT_CALENDAR,
+      createdAt: 1,
+    });
     await a.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
     assert.deepEqual(
       await a.upsertUser({ id: "alice", name: "A2", email: "a@x", role: "student" }),
@@ -212,18 +237,26 @@ contract("two connections on one database never lease one job twice", async (db)
 
 contract("migrations from the previous version add the last one and keep the rows", async (db) => {
   const old = await db.open(MIGRATIONS.slice(0, -1));
-  await old.createCourse({ name: "c", policy: DEFAULT_POLICY, createdAt: 1 });
-  await old.upsertUser({ id: "alice", name: "A", email: "a@x", role: "student" });
+  // Rows as the previous version wrote them (its statements, not today's).
+  for (
+    const sql of [
+      `INSERT INTO course (id, name, policy, created_at) VALUES (1, 'c', '${
+        JSON.stringify(DEFAULT_POLICY)
+      }', 1)`,
+      "INSERT INTO users (id, name, email, role) VALUES ('alice', 'A', 'a@x', 'student')",
+      "INSERT INTO submissions (user_id, kind, created_at) VALUES ('alice', 'part2', 5)",
+      "INSERT INTO jobs (submission_id, status, enqueued_at) VALUES (1, 'queued', 5)",
+    ]
+  ) await db.query(sql);
   await old.close();
-  // A submission as the previous version stored it (this version's statements may use the new
-  // columns), with a file and a queued job.
-  await db.query(
-    "INSERT INTO submissions (user_id, kind, sciper, created_at) VALUES ('alice', 'part2', NULL, 5)",
-  );
-  await db.query("INSERT INTO jobs (submission_id, status, enqueued_at) VALUES (1, 'queued', 5)");
   const now = await db.open();
   assert.equal(await now.migrate(), SCHEMA_VERSION, "applied once: a second run is a no-op");
   assert.equal((await now.getUser("alice"))?.name, "A");
+  assert.deepEqual((await now.getCourse())?.calendar, DEFAULT_CALENDAR, "no calendar: the default");
+  const sub = (await now.getSubmission(1))!;
+  assert.equal(sub.receivedAt, 5, "received when it was accepted");
+  assert.equal(sub.firstStatus, "queued");
+  assert.deepEqual(await now.listExtensions(), []);
   assert.equal((await now.lease("w1", 1000, 6))?.userId, "alice");
   assert.deepEqual((await now.getSubmission(1))?.renamed, []);
   assert.equal(await now.getCaCert(), null);
@@ -456,5 +489,173 @@ contract(
     } finally {
       await stop();
     }
+  },
+);
+
+contract(
+  "job counts, grading times and queue waits are read from the rows, bucketed; audit finds none",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "gus", name: "G", email: "g@x", role: "student" });
+    assert.deepEqual(await s.jobCounts(), []);
+    const empty = await s.gradingTimes([1000]);
+    assert.deepEqual({ ...empty }, { bounds: [1000], counts: [0], count: 0, sum: 0 });
+    // Queued at 0, 1, 2; taken at 500 (waited 500), 2001 (2000); the third stays queued.
+    for (const t of [0, 1, 2]) {
+      assert.ok(
+        !isRefusal(
+          await s.createSubmission(
+            { userId: "gus", kind: (["part2", "part3", "part6"] as const)[t], files: [] },
+            { now: t, cooldownMs: 0 },
+          ),
+        ),
+      );
+    }
+    const a = (await s.lease("w", 10_000, 500))!;
+    assert.ok(await s.complete(a.id, a.leaseId, { ...RESULT, durationMs: 1200 }, 600));
+    const b = (await s.lease("w", 10_000, 2001))!;
+    assert.ok(await s.complete(b.id, b.leaseId, { ...RESULT, durationMs: 30_000 }, 2100));
+    const counts = (await s.jobCounts()).map((c) => `${c.kind} ${c.status} ${c.n}`).sort();
+    assert.deepEqual(counts, ["part2 done 1", "part3 done 1", "part6 queued 1"]);
+    const g = await s.gradingTimes([1000, 5000, 60_000]);
+    assert.deepEqual(g.counts, [0, 1, 2]);
+    assert.equal(g.count, 2);
+    assert.equal(g.sum, 31_200);
+    const w = await s.queueWaits([499, 500, 1999, 2000]);
+    assert.deepEqual([w.counts, w.count, w.sum], [[0, 1, 1, 2], 2, 2500]);
+    const audit = await s.audit();
+    assert.deepEqual(audit.integrity, []);
+    assert.deepEqual(audit.doneWithoutResult, []);
+    assert.deepEqual(audit.signedWithoutCert, []);
+    assert.deepEqual(audit.counts, { users: 1, submissions: 3, jobs: 3, results: 2 });
+    assert.deepEqual(audit.submissionFiles.map((f) => f.files), [0, 0, 0]);
+    // A done job whose result row is gone is found.
+    await db.query(`DELETE FROM result_files WHERE job_id = ${a.id}`);
+    await db.query(`DELETE FROM results WHERE job_id = ${a.id}`);
+    assert.deepEqual((await s.audit()).doneWithoutResult, [a.id]);
+  },
+);
+
+contract(
+  "the calendar and a student's extensions are kept; an extension is replaced",
+  async (db) => {
+    const s = await db.open();
+    await s.createCourse({
+      name: "c",
+      policy: DEFAULT_POLICY,
+      calendar: DEFAULT_CALENDAR,
+      createdAt: 1,
+    });
+    await s.upsertUser({ id: "kim", name: "K", email: "", role: "student" });
+    const calendar = {
+      timezone: "Europe/Zurich",
+      opens: 1000,
+      closes: 9000,
+      attemptLimit: 5,
+      parts: { part6: { closes: 12_000 } },
+    };
+    await s.setCalendar(calendar);
+    assert.deepEqual((await s.getCourse())!.calendar, calendar);
+    await s.setExtension({
+      userId: "kim",
+      kind: "part6",
+      until: 20_000,
+      attempts: 0,
+      grantedAt: 3,
+    });
+    await s.setExtension({ userId: "kim", kind: null, until: null, attempts: 2, grantedAt: 4 });
+    await s.setExtension({
+      userId: "kim",
+      kind: "part6",
+      until: 30_000,
+      attempts: 1,
+      grantedAt: 5,
+    });
+    assert.deepEqual(await s.listExtensions("kim"), [
+      { userId: "kim", kind: null, until: null, attempts: 2, grantedAt: 4 },
+      { userId: "kim", kind: "part6", until: 30_000, attempts: 1, grantedAt: 5 },
+    ]);
+    assert.deepEqual(await s.listExtensions("nobody"), []);
+    assert.equal((await s.listExtensions()).length, 2);
+  },
+);
+
+contract(
+  "outside the window nothing is stored; an upload received before the close is accepted after it",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "lou", name: "L", email: "", role: "student" });
+    const window = { opens: 1000, closes: 5000, attemptLimit: 100 };
+    assert.deepEqual(await submit(s, "lou", 999, 0, { window }), {
+      refused: "not-open",
+      opens: 1000,
+    });
+    assert.deepEqual(await submit(s, "lou", 5000, 0, { window }), {
+      refused: "closed",
+      closes: 5000,
+    });
+    assert.equal((await s.listSubmissions({ userId: "lou" })).length, 0);
+    // All of it arrived at 4999; the commit comes after the close: accepted, the times kept.
+    const late = await submit(s, "lou", 5200, 0, { window, receivedAt: 4999 });
+    assert.ok(!isRefusal(late), JSON.stringify(late));
+    const got = (await s.getSubmission(late.id))!;
+    assert.deepEqual([got.createdAt, got.receivedAt], [5200, 4999]);
+    assert.deepEqual(
+      await submit(s, "lou", 5300, 0, { window, receivedAt: 5001 }),
+      { refused: "closed", closes: 5000 },
+      "the window is checked before the job still queued",
+    );
+  },
+);
+
+contract(
+  "the attempt limit counts graded submissions, not grader failures; an extension's attempts add",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "max", name: "M", email: "", role: "student" });
+    const window = { opens: null, closes: null, attemptLimit: 2 };
+    assert.ok(!isRefusal(await submit(s, "max", 10, 0, { window })));
+    await grade(s, 11, 1);
+    assert.ok(!isRefusal(await submit(s, "max", 20, 0, { window })));
+    await grade(s, 21, "grader failure");
+    assert.ok(!isRefusal(await submit(s, "max", 30, 0, { window })), "a failure is no attempt");
+    await grade(s, 31, 2);
+    assert.deepEqual(await submit(s, "max", 40, 0, { window }), {
+      refused: "limit",
+      attemptLimit: 2,
+    });
+    const subs = await s.listSubmissions({ userId: "max" });
+    assert.deepEqual(subs.map((x) => x.firstStatus), ["done", "failed", "done"]);
+    const more = { ...window, attemptLimit: 3 };
+    assert.ok(!isRefusal(await submit(s, "max", 50, 0, { window: more })));
+  },
+);
+
+contract(
+  "kept scores among what a cut admits, of one student or all; a re-run counts anew",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "nia", name: "N", email: "", role: "student" });
+    for (const [at, score] of [[100, 2], [200, 3], [300, 4]]) {
+      assert.ok(!isRefusal(await submit(s, "nia", at)));
+      await grade(s, at + 1, score);
+    }
+    const before250 = (x: { receivedAt: number }) => x.receivedAt < 250;
+    await s.upsertUser({ id: "oz", name: "O", email: "", role: "student" });
+    assert.ok(!isRefusal(await submit(s, "oz", 150)));
+    await grade(s, 151, 4);
+    const counts = before250;
+    const [cell] = await s.keptScores("best", { counts, userId: "nia" });
+    assert.deepEqual([cell.score, cell.submissionId], [3, 2]);
+    assert.deepEqual((await s.keptScores("last", { counts })).map((c) => [c.userId, c.score]), [
+      ["nia", 3],
+      ["oz", 4],
+    ]);
+    assert.equal((await s.keptScores("best", { userId: "nia" }))[0].score, 4);
+    await s.enqueue(2, 400); // a TA re-run, after the cut: its new score counts
+    await grade(s, 401, 1);
+    assert.equal((await s.keptScores("best", { counts, userId: "nia" }))[0].score, 2);
+    assert.deepEqual(await s.keptScores("best", { counts: () => false }), []);
+    assert.deepEqual(await s.keptScores("best", { userId: "nobody" }), []);
   },
 );

@@ -8,8 +8,9 @@
 import { join, resolve } from "node:path";
 import { defineCommand, flag, numOpt, optionalNum, parseChoice, str } from "../command.ts";
 import { errorMessage, RunError, UsageError } from "../../errors.ts";
-import { findProgram } from "../../proc/sandbox.ts";
-import { gradeProgram, ISOLATIONS, programFiles } from "../../grade/engine.ts";
+import { escapeControls, safeJson } from "../../escape.ts";
+import { gradeProgram, ISOLATIONS } from "../../grade/engine.ts";
+import { programFiles } from "../../grade/program.ts";
 import { PARTS } from "../../grade/parts.ts";
 import { formatReport } from "../../grade/report.ts";
 
@@ -26,7 +27,7 @@ export const grade = defineCommand({
     json: {
       type: "boolean",
       help: 'print {"part", "max_grade", "score", "success", "tests"} instead of lines ' +
-        "(each test: name, passed, scored, detail)",
+        '(each test: name, passed, scored, detail; with --unbuffered also "unbuffered", "note")',
     },
     verbose: { type: "boolean", short: "v", help: "show the program's stdout and stderr" },
     "time-limit": {
@@ -39,7 +40,7 @@ export const grade = defineCommand({
       type: "string",
       default: "4194304",
       arg: "BYTES",
-      help: "output kept per run; a program printing more is stopped",
+      help: "output kept per run (at most 16 MiB); a program printing more is stopped",
     },
     seed: { type: "string", arg: "N", help: "random seed (default: a new one each run)" },
     sciper: {
@@ -62,6 +63,11 @@ export const grade = defineCommand({
       help: "required, auto or off: run the program in a sandbox of its own (root and " +
         "bubblewrap); auto falls back to running it as you, saying so",
     },
+    unbuffered: {
+      type: "boolean",
+      help: "run Python unbuffered (PYTHONUNBUFFERED=1), unlike the course's scorer, to see " +
+        "whether the logic is right before adding flush=True; the verdict is then not the course's",
+    },
     capture: {
       type: "string",
       arg: "DIR",
@@ -78,13 +84,30 @@ them and never change it. Every run has a time limit and an output limit;
 the program and all its children are stopped at the end. Exit 0 on full
 scored marks, 1 otherwise.
 
+The program runs as the course's scorer ran it: stdout a pipe, Python's
+own buffering (no PYTHON* variable is passed on), and a program still
+running at the end of a test is stopped (SIGTERM, then SIGKILL), which
+loses what print() left in Python's buffer. So print with flush=True, as
+the handout asks; a test that fails that way says so. --unbuffered runs
+Python unbuffered to check the rest first; its report says the verdict is
+not the course's.
+
 Isolated (root with bubblewrap; --isolation auto or required), every run
-is a fresh sandbox: a private network with loopback only, its own
-processes, user nobody, the system read-only, 64 processes, 512 MiB. The
-program sees the system's programs only (python3 is /usr/bin/python3, not
+is a fresh sandbox: its own processes, a user of the job's own (not
+root, not shared with another job at once), the system read-only, 64
+processes, 512 MiB. The runs of one job share one private network with
+loopback only (the grader's servers live there): a port a run leaves in
+TIME_WAIT is still so in the next run, as on a lab machine. The program
+sees the system's programs only (python3 is /usr/bin/python3, not
 pyenv's), and its files: each file named on its command line, with the
-other files of that file's directory (not subdirectories), at the same
-path, or in its working directory for a relative name.
+other files of that file's directory (not subdirectories, nor links), at
+the same path, or in its working directory for a relative name. They are
+read once, before the first run (under sudo, as the user who ran it); a
+link out of their directory, or a file under /proc or /sys, is refused.
+As root without bubblewrap, auto still never runs the program as root:
+it gets the job's user, its limits and a directory of its own with its
+files, and a note says what it shares with this machine. Off runs it as
+you, in this directory.
 
 With --capture DIR, each run's packets (its port, on the interface it uses:
 isolated, the job's own loopback) go to DIR/<test>.pcap, e.g.
@@ -101,16 +124,11 @@ goes on.`,
       );
     }
     const timeLimit = numOpt(args, "time-limit", { min: 0.1, max: 3600 });
-    const outputCap = numOpt(args, "output-limit", { min: 1024, integer: true });
+    const outputCap = numOpt(args, "output-limit", { min: 1024, max: 16 * 2 ** 20, integer: true });
     const seed = optionalNum(args, "seed", { integer: true, min: 0 }) ??
       Math.floor(Math.random() * 2 ** 31);
     const sciper = str(args, "sciper");
     if (!/^\d{6}$/.test(sciper)) throw new UsageError(`--sciper: '${sciper}' is not 6 digits`);
-    if (!findProgram(args.rest[0])) {
-      throw new RunError(
-        `cannot run '${args.rest[0]}': not found (is it on PATH, or give its path)`,
-      );
-    }
     const tlsFiles = (["cert", "key", "ca"] as const).filter((o) => str(args, o) !== undefined);
     if (tlsFiles.length > 0 && tlsFiles.length < 3) {
       throw new UsageError(
@@ -129,7 +147,8 @@ goes on.`,
         );
       }
     }
-    io.log(`grading ${part.name}: ${args.rest.join(" ")} ${part.prototype} (seed ${seed})`);
+    const program = escapeControls(args.rest.join(" "));
+    io.log(`grading ${part.name}: ${program} ${part.prototype} (seed ${seed})`);
     const abs = (o: "cert" | "key" | "ca") => {
       const v = str(args, o);
       return v === undefined ? undefined : resolve(v);
@@ -139,6 +158,7 @@ goes on.`,
     let report, captures;
     try {
       ({ report, captures } = await gradeProgram({
+        keptOutput: 0,
         part: part.name,
         program: args.rest,
         timeLimitMs: timeLimit * 1000,
@@ -151,6 +171,7 @@ goes on.`,
         files: programFiles(args.rest),
         signal: stop.signal,
         capture: captureDir !== undefined,
+        unbuffered: flag(args, "unbuffered"),
       }));
     } catch (e) {
       if (e instanceof RunError) throw e;
@@ -167,7 +188,7 @@ goes on.`,
           captures.map((c) => c.name).join(", "),
       );
     }
-    if (json) io.out(JSON.stringify(report));
+    if (json) io.out(safeJson(report));
     else {
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
       for (const line of formatReport(report, color)) io.out(line);

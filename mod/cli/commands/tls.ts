@@ -238,6 +238,11 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
   example: "socklab secure-pdc CMD_short:0 Part5.ca.crt",
   async run(args, io) {
     const [command, caFile] = args.positionals;
+    if (/^CMD_/.test(caFile) && !/^CMD_/.test(command)) {
+      throw new UsageError(
+        `the command comes first, then the CA certificate: socklab secure-pdc ${caFile} ${command}`,
+      );
+    }
     const port = portOpt(args, "port", false);
     const readSize = pdcReadSize(args);
     const host = str(args, "host");
@@ -248,7 +253,15 @@ A rejected server is exit 1 with the reason: unknown issuer, expired, wrong name
     const address = ipFamily(host) ? host : await ipv4Of(host);
     await using _capture = await captureExchange(args, io, { proto: "tcp", port, host: address });
     const hostnameCheck = !flag(args, "no-hostname-check");
-    const conn = await connectSecure({ address, port, name: host, caCert, caFile, hostnameCheck });
+    const conn = await connectSecure({
+      address,
+      port,
+      name: host,
+      caCert,
+      caFile,
+      hostnameCheck,
+      identifyPlain: true,
+    });
     io.log(
       `connected to ${hostPort(host, port)} over TLS: certificate chain verified against ` +
         `${caFile}${hostnameCheck ? `, valid for ${host}` : " (host name not checked)"}`,

@@ -9,7 +9,7 @@ import { errorMessage, RunError, UsageError } from "../../errors.ts";
 import { listenOptions } from "../options.ts";
 import { CAPTURE_OPTIONS, captureExchange } from "../capture.ts";
 import { hostPort, resolveHost } from "../../net/address.ts";
-import { MESSAGE_PREFIX, PdcOutput, type PmuPiece } from "../../pmu/mod.ts";
+import { MESSAGE_PREFIX, PdcOutput, type PmuPiece, refusalOf } from "../../pmu/mod.ts";
 import { pmuServerOptions, servePmu } from "../pmu.ts";
 import { startWsPmu } from "../../ws/ws_pmu.ts";
 import { closeCodeText, NORMAL_CLOSES } from "../../ws/close.ts";
@@ -94,8 +94,10 @@ export const wsPdc = defineCommand({
     ...CAPTURE_OPTIONS,
   },
   description: `Connects to ws://<server>:<port>/, sends <command>, prints every message on its
-own line as it arrives (binary frames decoded as UTF-8; the flood whole), and exits 0 when
-the server closes normally. Also: socklab ws-pdc ws://<server>:<port>/ <command>`,
+own line as it arrives (binary frames decoded as UTF-8; the flood whole, byte for byte, with
+nothing added), and exits 0 when the server closes normally. 'Wrong command.', or a server
+that speaks another protocol (the plain PMU, TLS), is one line on stderr and exit 1.
+Also: socklab ws-pdc ws://<server>:<port>/ <command>`,
   example: "socklab ws-pdc 127.0.0.1 5006 CMD_short:0",
   async run(args, io) {
     const [server, second, third] = args.positionals;
@@ -110,11 +112,12 @@ the server closes normally. Also: socklab ws-pdc ws://<server>:<port>/ <command>
       command = third;
     }
     const { host, port } = urlHostPort(url);
-    if (port === 0) throw new UsageError("<port>: 0 is out of range (1-65535)");
+    parsePort(String(port), "<port>", false); // a ws:// URL's port 0 is refused like <port>'s
     await using _capture = await captureExchange(args, io, { proto: "tcp", port, host });
     const trace = flag(args, "trace");
     const out = new PdcOutput();
     const decoder = new TextDecoder();
+    let received = 0;
     if (trace) io.log(`connecting to ${url.href}, command ${JSON.stringify(command)}`);
     const result = await runWsPdc(url, command, (m) => {
       const text = decoder.decode(m.data);
@@ -125,10 +128,14 @@ the server closes normally. Also: socklab ws-pdc ws://<server>:<port>/ <command>
           } s`,
         );
       }
+      // A refusal as the first message is an error (stderr, exit 1), as for pdc.
+      const refusal = received++ === 0 ? refusalOf(text) : null;
+      if (refusal) throw new RunError(`${hostPort(host, port)}: the server answered '${refusal}'`);
       const piece: PmuPiece = PMU_MESSAGE.test(text)
         ? { kind: "message", index: Number(text.slice(MESSAGE_PREFIX.length)), text }
         : { kind: "text", text };
-      io.write(out.render([piece]) + out.finish());
+      // Each message starts a line; the last one is printed as it is (a flood byte for byte).
+      io.write((piece.kind === "text" ? out.endLine() : "") + out.render([piece]));
     });
     if (trace) {
       io.log(`closed by ${hostPort(host, port)}: ${closeCodeText(result.code)}`);

@@ -2,13 +2,15 @@
  * The cgroups of jailed runs, v1 or v2: the base all socklab jobs go under,
  * a child per job and per run, their limits (processes, memory, a CPU quota
  * where the cpu controller is there), what the runs ran into, and removal
- * (every process killed first, deepest cgroup first).
+ * (every process killed first, deepest cgroup first). Where /sys/fs/cgroup
+ * holds none (`ip netns exec`), it mounts them in this process's own mount
+ * namespace.
  *
  * @module
  */
 import { dirname } from "node:path";
 import { errorMessage } from "../../errors.ts";
-import { signal } from "./processes.ts";
+import { parentPid, signal } from "./processes.ts";
 
 /** A cgroup: one directory per hierarchy (cgroup v1: pids, memory and cpu if any; v2: one). */
 export interface Cgroup {
@@ -59,8 +61,18 @@ function write(file: string, text: string): void {
  * and cpuacct share a hierarchy, the CPU of the runs still counts in the
  * cpuacct.usage of the cgroup the caller runs in, as scripts/rush measures).
  * Without a cpu controller, `noCpu` says so and runs are not CPU-capped.
+ * Where /sys/fs/cgroup holds no cgroup at all (`ip netns exec` mounts a fresh
+ * sysfs on /sys, without them), {@link mountControllers} mounts them first.
  */
 export function cgroupBase(): Cgroup | string {
+  const found = baseHere();
+  if (typeof found !== "string" || mounts().some(isCgroupMount)) return found;
+  const why = mountControllers();
+  return why === null ? baseHere() : `${found}; ${why}`;
+}
+
+/** {@link cgroupBase} in what /sys/fs/cgroup holds now. */
+function baseHere(): Cgroup | string {
   if (exists(`${CG}/cgroup.controllers`)) {
     const have = Deno.readTextFileSync(`${CG}/cgroup.controllers`).split(/\s+/);
     if (!have.includes("pids") || !have.includes("memory")) {
@@ -92,6 +104,121 @@ export function cgroupBase(): Cgroup | string {
     dirs,
     noCpu: "no cgroup cpu controller (cpu.cfs_quota_us) under /sys/fs/cgroup/cpu",
   };
+}
+
+/** One line of /proc/self/mountinfo: where, what, and its propagation (`shared:N`...). */
+interface Mount {
+  point: string;
+  type: string;
+  propagation: string[];
+}
+
+/** This mount namespace's mounts. */
+function mounts(): Mount[] {
+  const unescape = (p: string) =>
+    p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return Deno.readTextFileSync("/proc/self/mountinfo").split("\n").filter(Boolean).map((l) => {
+    const [left, right = ""] = l.split(" - ");
+    const f = left.split(" ");
+    return { point: unescape(f[4]), type: right.split(" ")[0], propagation: f.slice(6) };
+  });
+}
+
+function isCgroupMount(m: Mount): boolean {
+  return (m.type === "cgroup" || m.type === "cgroup2") &&
+    (m.point === CG || m.point.startsWith(`${CG}/`));
+}
+
+/**
+ * Whether this process's mount namespace was made below an ancestor's (`ip netns
+ * exec`, `unshare --mount`): what it mounts there goes when this process tree does.
+ */
+function ownMountNamespace(): boolean {
+  const ns = (pid: number | "self") => {
+    try {
+      return Deno.readLinkSync(`/proc/${pid}/ns/mnt`);
+    } catch {
+      return null; // gone, or not ours to read (a VM's init)
+    }
+  };
+  const mine = ns("self");
+  let pid: number | null = Deno.pid;
+  for (let i = 0; i < 100 && mine !== null; i++) {
+    pid = parentPid(pid);
+    if (!pid) return false;
+    const theirs = ns(pid);
+    if (theirs !== null && theirs !== mine) return true;
+  }
+  return false;
+}
+
+/**
+ * What mounts the pids, memory and cpu controllers on an empty /sys/fs/cgroup, as
+ * /proc/cgroups places them: cgroup v2 (all in hierarchy 0), or a tmpfs with one v1
+ * hierarchy each (co-mounted controllers together, e.g. `cpu,cpuacct`, with a symlink
+ * per name, as systemd lays them out). Each step: mount's arguments, or a directory to
+ * make, or a symlink.
+ */
+export function controllerMounts(procCgroups: string): (string[] | string)[] | string {
+  const rows = procCgroups.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
+    const [name, hierarchy, , enabled] = l.split(/\s+/);
+    return { name, hierarchy: Number(hierarchy), enabled: enabled === "1" };
+  }).filter((r) => r.enabled);
+  const at = (c: string) => rows.find((r) => r.name === c)?.hierarchy;
+  if (!at("pids") && !at("memory")) return [["-t", "cgroup2", "cgroup2", CG]];
+  if (!at("pids") || !at("memory")) return "pids and memory are on different cgroup versions";
+  const steps: (string[] | string)[] = [["-t", "tmpfs", "-o", "mode=755,size=1m", "cgroup", CG]];
+  const done = new Set<number>();
+  for (const c of ["pids", "memory", "cpu"]) {
+    const h = at(c);
+    if (!h || done.has(h)) continue;
+    done.add(h);
+    const names = rows.filter((r) => r.hierarchy === h).map((r) => r.name);
+    const dir = `${CG}/${names.join(",")}`;
+    steps.push(dir, ["-t", "cgroup", "-o", names.join(","), "cgroup", dir]);
+    if (names.length > 1) { for (const n of names) steps.push(`${CG}/${n} -> ${names.join(",")}`); }
+  }
+  return steps;
+}
+
+/**
+ * Mount the cgroup controllers on /sys/fs/cgroup ({@link controllerMounts}) when this
+ * process has a mount namespace of its own that shares no mounts with the machine's
+ * (`ip netns exec`'s), so that a `grade`, `serve` or `worker` started there can isolate.
+ * Null once mounted, else why not, naming the fix.
+ */
+function mountControllers(): string | null {
+  const fix = `mount them on ${CG}, or start socklab in a mount namespace of its own ` +
+    "(`unshare --mount socklab ...`), where it mounts them itself";
+  const holder = mounts().filter((m) => CG.startsWith(m.point === "/" ? "/" : `${m.point}/`))
+    .sort((a, b) => b.point.length - a.point.length)[0];
+  if (!ownMountNamespace() || holder?.propagation.some((p) => p.startsWith("shared:"))) {
+    return `this is the machine's mount namespace (or shares its mounts): ${fix}`;
+  }
+  let plan: ReturnType<typeof controllerMounts>;
+  try {
+    plan = controllerMounts(Deno.readTextFileSync("/proc/cgroups"));
+  } catch {
+    plan = controllerMounts(""); // no /proc/cgroups: a kernel with cgroup v2 only
+  }
+  if (typeof plan === "string") return `cannot mount them: ${plan}`;
+  for (const step of plan) {
+    try {
+      if (typeof step === "string") {
+        const [link, target] = step.split(" -> ");
+        if (target) Deno.symlinkSync(target, link);
+        else Deno.mkdirSync(step);
+        continue;
+      }
+      const r = new Deno.Command("mount", { args: step, stdout: "null", stderr: "piped" })
+        .outputSync();
+      if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).trim());
+    } catch (e) {
+      const what = typeof step === "string" ? step : `mount ${step.join(" ")}`;
+      return `cannot mount them in this private mount namespace (${what}): ${errorMessage(e)}`;
+    }
+  }
+  return null;
 }
 
 /**
@@ -199,6 +326,39 @@ export function cgroupLimitsHit(cg: Cgroup): string[] {
   return hit;
 }
 
+/**
+ * The argv that runs `argv` inside `cg` from its first instruction: sh
+ * writes its own pid into each hierarchy's cgroup.procs, then execs it (with
+ * `fd3`, if given, opened on descriptor 3: bubblewrap's seccomp filter).
+ */
+export function inCgroupArgv(cg: Cgroup | undefined, argv: string[], fd3 = ""): string[] {
+  return [
+    "/bin/sh",
+    "-c",
+    'fd3=$1; shift; for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; ' +
+    'shift; done; shift; if [ -n "$fd3" ]; then exec "$@" 3<"$fd3"; else exec "$@"; fi',
+    "sh",
+    fd3,
+    ...(cg?.dirs ?? []).map((d) => `${d}/cgroup.procs`),
+    "--",
+    ...argv,
+  ];
+}
+
+/**
+ * The most memory `cg` used at once, bytes (v1 memory.max_usage_in_bytes,
+ * v2 memory.peak), or null where the kernel does not say.
+ */
+export function memoryPeak(cg: Cgroup): number | null {
+  const file = cg.version === 2 ? "memory.peak" : "memory.max_usage_in_bytes";
+  for (const d of cg.dirs) {
+    try {
+      return Number(Deno.readTextFileSync(`${d}/${file}`).trim());
+    } catch { /* not this hierarchy */ }
+  }
+  return null;
+}
+
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A cgroup directory and every one below it, deepest first (the order to remove them in). */
@@ -214,27 +374,29 @@ export function cgroupSubtree(d: string): string[] {
 }
 
 /**
- * Kill every process of the cgroup and its children, then remove them all.
- * Bounded: gives up (leaving the directories) after about 3 s.
+ * Kill every process of the cgroup and its children, then remove them all,
+ * in every hierarchy (v1: a child left in one hierarchy only, as a SIGKILLed
+ * grade may leave it, is removed too). Bounded: gives up (leaving the
+ * directories) after about 3 s per cgroup.
  */
 export async function removeCgroup(cg: Cgroup): Promise<void> {
-  for (const dir of cgroupSubtree(cg.dirs[0])) {
-    const one: Cgroup = {
-      version: cg.version,
-      dirs: cg.dirs.map((d) => d + dir.slice(cg.dirs[0].length)),
-    };
-    if (cg.version === 2 && exists(`${dir}/cgroup.kill`)) {
+  const below = new Set<string>();
+  for (const d of cg.dirs) for (const sub of cgroupSubtree(d)) below.add(sub.slice(d.length));
+  const deepestFirst = [...below].sort((a, b) => b.split("/").length - a.split("/").length);
+  for (const rel of deepestFirst) {
+    const dirs = cg.dirs.map((d) => d + rel).filter(exists);
+    if (cg.version === 2 && exists(`${dirs[0]}/cgroup.kill`)) {
       try {
-        write(`${dir}/cgroup.kill`, "1");
+        write(`${dirs[0]}/cgroup.kill`, "1");
       } catch { /* gone */ }
     }
     for (let i = 0; i < 150; i++) {
-      const pids = cgroupPids(one);
+      const pids = dirs.flatMap((d) => cgroupPids({ version: cg.version, dirs: [d] }));
       if (pids.length === 0) break;
       for (const p of pids) signal(p, "SIGKILL");
       await tick(20);
     }
-    for (const d of one.dirs) {
+    for (const d of dirs) {
       for (let i = 0; i < 50 && exists(d); i++) {
         try {
           Deno.removeSync(d);

@@ -5,6 +5,12 @@
  * user, prlimit's rlimits, the program). DEVELOPERS.md, "grade's isolation",
  * has the measurements behind each choice.
  *
+ * Without bubblewrap (a {@link Jail} with `namespaces: false`, for root on a
+ * machine that lacks it), the same user, rlimits, cgroup and private
+ * directory, in this machine's namespaces: the program runs in its
+ * directory's `home`, and an absolute file name in its arguments is
+ * rewritten to its copy.
+ *
  * @module
  */
 import { dirname, normalize } from "node:path";
@@ -12,13 +18,17 @@ import {
   type Cgroup,
   type CgroupLimits,
   cgroupLimitsHit,
+  inCgroupArgv,
   limitCgroup,
   makeCgroup,
   removeCgroup,
 } from "./cgroup.ts";
 import { seccompFilter } from "./seccomp.ts";
 
-/** The uid and gid a jailed program runs as (nobody, nogroup). */
+/**
+ * The uid and gid a jailed program runs as where no other is given (nobody,
+ * nogroup); grade gives each job its own (./uids.ts).
+ */
 export const JAIL_UID = 65534;
 /** PATH inside the jail: only the system's programs are visible there. */
 export const JAIL_PATH = "/usr/local/bin:/usr/bin:/bin";
@@ -50,9 +60,13 @@ export const JAIL_LIMITS: JailLimits = {
 export interface Jail {
   /** Each run's working directory is made in it (never visible to another run). */
   dir: string;
-  /** The job's cgroup; each run gets its own child of it. */
-  cgroup: Cgroup;
+  /** The job's cgroup; each run gets its own child of it. None: no cgroups here (bare only). */
+  cgroup?: Cgroup;
   limits: JailLimits;
+  /** The uid (and gid) the program runs as (default {@link JAIL_UID}). */
+  uid?: number;
+  /** false: no bubblewrap, this machine's namespaces (see the module's documentation). */
+  namespaces?: boolean;
 }
 
 /** What the jail shows of this machine, read-only: a program's file may not be put there. */
@@ -66,40 +80,73 @@ export function inJailSystem(path: string): boolean {
 /** One jailed run being prepared: its directory, its cgroup, and the argv that runs it. */
 export interface JailedRun {
   dir: string;
-  cgroup: Cgroup;
+  cgroup?: Cgroup;
   argv: string[];
+  /** In its own namespaces (bubblewrap), or bare: then its working directory and environment. */
+  namespaces: boolean;
+  cwd?: string;
+  env?: Record<string, string>;
 }
 
 let runCount = 0;
 
-/** Make the run's directory (its files in it) and cgroup; the argv that runs `program` jailed. */
+/**
+ * Make the run's directory (its files in it) and cgroup; the argv that runs `program` jailed,
+ * with `env` added to {@link JAIL_ENV}.
+ */
 export function prepareRun(
   jail: Jail,
   program: string[],
   files: Record<string, string>,
+  env: Record<string, string> = {},
 ): JailedRun {
   const id = `run-${++runCount}-${crypto.randomUUID().slice(0, 8)}`;
   const dir = `${jail.dir}/${id}`;
-  Deno.mkdirSync(dir, { mode: 0o700 });
-  const absDirs = placeFiles(dir, files);
-  const cgroup = makeCgroup(jail.cgroup, id);
-  limitCgroup(cgroup, jail.limits);
+  const uid = jail.uid ?? JAIL_UID;
+  const namespaces = jail.namespaces ?? true;
+  // Bare, the program reaches its home through this directory: traversable, not listable.
+  Deno.mkdirSync(dir, { mode: namespaces ? 0o700 : 0o711 });
+  if (!namespaces) Deno.chmodSync(dir, 0o711);
+  const absDirs = placeFiles(dir, files, uid);
+  const cgroup = jail.cgroup && makeCgroup(jail.cgroup, id);
+  if (cgroup) limitCgroup(cgroup, jail.limits);
+  if (!namespaces) {
+    const home = `${dir}/home`;
+    const argv = program.map((a) =>
+      files[a] && a.startsWith("/") ? `${dir}/abs${normalize(a)}` : a
+    );
+    return {
+      dir,
+      cgroup,
+      namespaces,
+      cwd: home,
+      env: { ...JAIL_ENV, ...env, HOME: home },
+      argv: inCgroupArgv(cgroup, [
+        "setsid",
+        ...userArgv(uid),
+        ...limitsArgv(jail.limits, cgroup ? true : "no cgroup"),
+        ...argv,
+      ]),
+    };
+  }
   const filter = seccompFilter();
   const bpf = filter ? `${dir}/seccomp.bpf` : "";
   if (filter) Deno.writeFileSync(bpf, filter, { mode: 0o600 });
   const mounts = jailMounts(dir, absDirs, jail.limits);
-  return { dir, cgroup, argv: jailArgv(cgroup, bpf, mounts, jail.limits, program) };
+  const runEnv = { ...JAIL_ENV, ...env };
+  const argv = jailArgv(cgroup, bpf, mounts, jail.limits, uid, runEnv, program);
+  return { dir, cgroup, namespaces, argv };
 }
 
-/** Make `d` and its missing parents, traversable and owned by the jail's user. */
-function mkdirs(d: string): void {
+/** Make `d` and its missing parents, traversable and owned by the jail's user `uid`. */
+function mkdirs(d: string, uid: number): void {
   try {
     Deno.statSync(d);
     return;
   } catch { /* make it */ }
-  mkdirs(dirname(d));
+  mkdirs(dirname(d), uid);
   Deno.mkdirSync(d, { mode: 0o755 });
-  Deno.chownSync(d, JAIL_UID, JAIL_UID);
+  Deno.chownSync(d, uid, uid);
 }
 
 /**
@@ -107,9 +154,9 @@ function mkdirs(d: string): void {
  * `dir/home` (its HOME), absolute ones to `dir/abs/...`; the absolute ones'
  * directories, to be mounted at their own paths.
  */
-function placeFiles(dir: string, files: Record<string, string>): Set<string> {
+function placeFiles(dir: string, files: Record<string, string>, uid: number): Set<string> {
   const home = `${dir}/home`;
-  mkdirs(home);
+  mkdirs(home, uid);
   const absDirs = new Set<string>();
   for (const [name, src] of Object.entries(files)) {
     const path = normalize(name);
@@ -129,11 +176,11 @@ function placeFiles(dir: string, files: Record<string, string>): Set<string> {
       }
       dest = `${home}/${path}`;
     }
-    mkdirs(dirname(dest));
+    mkdirs(dirname(dest), uid);
     Deno.copyFileSync(src, dest);
     const exec = ((Deno.statSync(src).mode ?? 0) & 0o100) !== 0;
     Deno.chmodSync(dest, exec ? 0o755 : 0o644);
-    Deno.chownSync(dest, JAIL_UID, JAIL_UID);
+    Deno.chownSync(dest, uid, uid);
   }
   return absDirs;
 }
@@ -168,13 +215,47 @@ function jailMounts(dir: string, absDirs: Set<string>, l: JailLimits): string[] 
   return fs;
 }
 
-/** The jailed program's whole environment. */
+/**
+ * The jailed program's whole environment (with what the caller adds): no PYTHON* variable, as
+ * the course's scorer ran Python (see `scorerEnv` in run.ts).
+ */
 const JAIL_ENV = {
   PATH: JAIL_PATH,
   HOME: JAIL_HOME,
   LANG: "C.UTF-8",
-  PYTHONUNBUFFERED: "1",
 };
+
+/** setpriv's part of a run's argv: user `uid`, no groups, no capabilities, no new privileges. */
+function userArgv(uid: number): string[] {
+  return [
+    "setpriv",
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    "--clear-groups",
+    "--no-new-privs",
+    "--bounding-set=-all",
+    "--inh-caps=-all",
+    "--",
+  ];
+}
+
+/**
+ * prlimit's part: CPU time, file size, open files, no core. Bare runs also
+ * get a process count (RLIMIT_NPROC: per uid, and the uid is the job's
+ * own), and where no cgroup bounds their memory, an address-space limit.
+ */
+function limitsArgv(l: JailLimits, bare: boolean | "no cgroup" = false): string[] {
+  return [
+    "prlimit",
+    `--cpu=${l.cpuSeconds}`,
+    `--fsize=${l.fileBytes}`,
+    `--nofile=${l.openFiles}`,
+    "--core=0",
+    ...(bare ? [`--nproc=${l.pids}`] : []),
+    ...(bare === "no cgroup" ? [`--as=${2 * l.memoryBytes}`] : []),
+    "--",
+  ];
+}
 
 /**
  * The argv of a jailed run: sh writes its pid into the cgroup and execs
@@ -182,23 +263,16 @@ const JAIL_ENV = {
  * setpriv, then prlimit, then the program.
  */
 function jailArgv(
-  cgroup: Cgroup,
+  cgroup: Cgroup | undefined,
   bpf: string,
   mounts: string[],
   l: JailLimits,
+  uid: number,
+  env: Record<string, string>,
   program: string[],
 ): string[] {
-  return [
-    // Enter the cgroup first, so that everything that follows is counted and killed with it.
-    // The seccomp filter (if any) on fd 3 for bubblewrap, which reads and closes it.
-    "/bin/sh",
-    "-c",
-    'bpf=$1; shift; for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; ' +
-    'shift; done; shift; if [ -n "$bpf" ]; then exec "$@" 3<"$bpf"; else exec "$@"; fi',
-    "sh",
-    bpf,
-    ...cgroup.dirs.map((d) => `${d}/cgroup.procs`),
-    "--",
+  // Enter the cgroup first, so that everything that follows is counted and killed with it.
+  return inCgroupArgv(cgroup, [
     "bwrap",
     "--unshare-pid",
     "--unshare-ipc",
@@ -213,33 +287,23 @@ function jailArgv(
     "--chdir",
     JAIL_HOME,
     "--clearenv",
-    ...Object.entries(JAIL_ENV).flatMap(([k, v]) => ["--setenv", k, v]),
+    ...Object.entries(env).flatMap(([k, v]) => ["--setenv", k, v]),
     "--",
-    "setpriv",
-    `--reuid=${JAIL_UID}`,
-    `--regid=${JAIL_UID}`,
-    "--clear-groups",
-    "--no-new-privs",
-    "--bounding-set=-all",
-    "--inh-caps=-all",
-    "--",
-    "prlimit",
-    `--cpu=${l.cpuSeconds}`,
-    `--fsize=${l.fileBytes}`,
-    `--nofile=${l.openFiles}`,
-    "--core=0",
-    "--",
+    ...userArgv(uid),
+    ...limitsArgv(l),
     ...program,
-  ];
+  ], bpf);
 }
 
 /** Kill what is left of a jailed run, note the limits it hit, remove its cgroup and directory. */
 export async function cleanRun(run: JailedRun): Promise<string[]> {
   let hit: string[] = [];
-  try {
-    hit = cgroupLimitsHit(run.cgroup);
-  } catch { /* no cgroup */ }
-  await removeCgroup(run.cgroup);
+  if (run.cgroup) {
+    try {
+      hit = cgroupLimitsHit(run.cgroup);
+    } catch { /* no cgroup */ }
+    await removeCgroup(run.cgroup);
+  }
   await Deno.remove(run.dir, { recursive: true }).catch(() => {});
   return hit;
 }

@@ -1,10 +1,21 @@
 /**
- * Processes as the sandbox sees them: the tree of a process's descendants
- * (from /proc), a signal that never throws, a program found on a PATH, and
+ * Processes as the sandbox sees them: a process's parent and the tree of its
+ * descendants (from /proc), a signal that never throws, a program found on a PATH, and
  * the descriptors this process inherited, closed before spawning a jail.
  *
  * @module
  */
+
+/** The parent of `pid` (from /proc/PID/stat), or null where it is gone or unreadable. */
+export function parentPid(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // After the command name, which may hold spaces and parentheses: " S PPID ...".
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return null;
+  }
+}
 
 /** Children of every process, from /proc (empty where /proc is unreadable). */
 function childrenMap(): Map<number, number[]> {
@@ -12,13 +23,11 @@ function childrenMap(): Map<number, number[]> {
   try {
     for (const e of Deno.readDirSync("/proc")) {
       if (!/^\d+$/.test(e.name)) continue;
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        const list = map.get(ppid) ?? [];
-        list.push(Number(e.name));
-        map.set(ppid, list);
-      } catch { /* gone meanwhile */ }
+      const ppid = parentPid(Number(e.name));
+      if (ppid === null) continue; // gone meanwhile
+      const list = map.get(ppid) ?? [];
+      list.push(Number(e.name));
+      map.set(ppid, list);
     }
   } catch { /* no /proc */ }
   return map;

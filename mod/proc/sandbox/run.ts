@@ -21,13 +21,17 @@ export interface SandboxOptions {
   outputCapBytes?: number;
   /** "null" (default): stdin is /dev/null; "piped": write with writeStdin/closeStdin. */
   stdin?: "null" | "piped";
+  /**
+   * Variables added to the program's environment: jailed, to the jail's clean one; otherwise
+   * to this process's, less its PYTHON* variables (see {@link scorerEnv}).
+   */
   env?: Record<string, string>;
   cwd?: string;
   /** Run through this prefix, e.g. `ip netns exec NAME`. */
   prefix?: string[];
   /** Between SIGTERM and SIGKILL. */
   graceMs?: number;
-  /** Run isolated (see the module's documentation); `env`, `cwd` and `prefix` are then ignored. */
+  /** Run isolated (see the module's documentation); `cwd` and `prefix` are then ignored. */
   jail?: Jail;
   /**
    * With a jail, the program's files: the path it sees (relative to its working
@@ -51,6 +55,18 @@ export interface SandboxResult {
   stderr: string;
   /** Jailed runs: the limits it ran into ("processes", "memory"). */
   limitsHit?: string[];
+}
+
+/**
+ * An unjailed run's environment: this process's without its PYTHON* variables, plus `extra`.
+ * The course's scorer ran Python with none (LAB-FACTS.md, "How the scorer ran programs"): an
+ * inherited PYTHONUNBUFFERED=1 (this build machine exports it) would show output that a
+ * missing flush=True loses there.
+ */
+export function scorerEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of Object.keys(env)) if (name.startsWith("PYTHON")) delete env[name];
+  return { ...env, ...extra };
 }
 
 /** Throw, in words, when `program` cannot be started (not found, not executable). */
@@ -91,7 +107,7 @@ export class Sandbox {
     checkProgram(opts.argv[0], jail, jail ? JAIL_PATH : opts.env?.PATH);
     let argv: string[];
     if (jail) {
-      this.#run = prepareRun(jail, opts.argv, opts.files ?? {});
+      this.#run = prepareRun(jail, opts.argv, opts.files ?? {}, opts.env);
       argv = this.#run.argv;
     } else {
       argv = [...(opts.prefix ?? []), "setsid", ...opts.argv];
@@ -102,9 +118,9 @@ export class Sandbox {
         stdin: opts.stdin ?? "null",
         stdout: "piped",
         stderr: "piped",
-        env: jail ? {} : opts.env,
-        clearEnv: !!jail,
-        cwd: jail ? undefined : opts.cwd,
+        env: jail ? this.#run?.env ?? {} : scorerEnv(opts.env),
+        clearEnv: true,
+        cwd: jail ? this.#run?.cwd : opts.cwd,
       }).spawn();
     } catch (e) {
       if (this.#run) void cleanRun(this.#run);
@@ -177,13 +193,16 @@ export class Sandbox {
    * only with SIGKILL (its death ends the pid namespace, so all of them).
    */
   #killGroup(sig: Deno.Signal): Promise<void> {
-    if (this.#run) {
-      const pids = cgroupPids(this.#run.cgroup).filter((p) => p !== this.#child.pid);
+    const cgroup = this.#run?.cgroup;
+    if (this.#run?.namespaces && cgroup) {
+      const pids = cgroupPids(cgroup).filter((p) => p !== this.#child.pid);
       if (sig === "SIGKILL" && !this.#exited) signal(this.#child.pid, sig); // never a reused pid
       for (const p of pids) signal(p, sig);
       return Promise.resolve();
     }
-    const pids = descendants(this.#child.pid);
+    // Its process group and descendants (a bare jail's program is its own group: setsid),
+    // and every process of its cgroup if it has one.
+    const pids = [...descendants(this.#child.pid), ...(cgroup ? cgroupPids(cgroup) : [])];
     signal(-this.#child.pid, sig);
     for (const p of pids) signal(p, sig);
     return Promise.resolve();

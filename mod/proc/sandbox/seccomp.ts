@@ -63,10 +63,26 @@ export function assembleBpf(program: (Instruction | string)[]): Uint8Array {
 }
 
 /** The system calls the filter knows by name. */
-type Syscall = "add_key" | "request_key" | "keyctl" | "unshare" | "clone" | "clone3";
+type Syscall =
+  | "add_key"
+  | "request_key"
+  | "keyctl"
+  | "io_uring_setup"
+  | "io_uring_enter"
+  | "io_uring_register"
+  | "unshare"
+  | "clone"
+  | "clone3";
 
 /** Refused (EPERM) whatever their arguments. */
-const REFUSED: Syscall[] = ["add_key", "request_key", "keyctl"];
+const REFUSED: Syscall[] = [
+  "add_key",
+  "request_key",
+  "keyctl",
+  "io_uring_setup",
+  "io_uring_enter",
+  "io_uring_register",
+];
 /** Refused (EPERM) when their first argument, the flags, asks for a new user namespace. */
 const REFUSED_NEWUSER: Syscall[] = ["unshare", "clone"];
 /** ENOSYS: the flags are in memory a filter cannot read, so libc falls back to clone. */
@@ -76,11 +92,31 @@ const NOT_IMPLEMENTED: Syscall[] = ["clone3"];
 const ABI: Record<string, { audit: number; nr: Record<Syscall, number> }> = {
   x86_64: {
     audit: 0xc000003e,
-    nr: { add_key: 248, request_key: 249, keyctl: 250, unshare: 272, clone: 56, clone3: 435 },
+    nr: {
+      add_key: 248,
+      request_key: 249,
+      keyctl: 250,
+      io_uring_setup: 425,
+      io_uring_enter: 426,
+      io_uring_register: 427,
+      unshare: 272,
+      clone: 56,
+      clone3: 435,
+    },
   },
   aarch64: {
     audit: 0xc00000b7,
-    nr: { add_key: 217, request_key: 218, keyctl: 219, unshare: 97, clone: 220, clone3: 435 },
+    nr: {
+      add_key: 217,
+      request_key: 218,
+      keyctl: 219,
+      io_uring_setup: 425,
+      io_uring_enter: 426,
+      io_uring_register: 427,
+      unshare: 97,
+      clone: 220,
+      clone3: 435,
+    },
   },
 };
 
@@ -88,9 +124,12 @@ const ABI: Record<string, { audit: number; nr: Record<Syscall, number> }> = {
  * The seccomp filter (classic BPF, as `bwrap --seccomp` reads it) every jailed
  * program runs under, or null on an architecture it does not know. It refuses
  * (EPERM) what the namespaces do not separate:
- * - the kernel's keyrings (add_key, request_key, keyctl): the user keyring of
- *   uid 65534 is shared by every job's programs and outlives the run, so a key
- *   one job leaves is read by the next;
+ * - the kernel's keyrings (add_key, request_key, keyctl): a user keyring
+ *   outlives the run, so a key one job leaves would be read by the next job
+ *   given the same uid;
+ * - io_uring (setup, enter, register): its own path to files and sockets,
+ *   around what the other calls are checked for, and a frequent source of
+ *   kernel bugs (Docker's and Android's filters refuse it too);
  * - new user namespaces (unshare or clone with CLONE_NEWUSER): root inside one
  *   opens the kernel's less-guarded paths (mounts, netfilter, veths);
  *   clone3, whose flags a filter cannot read, fails with ENOSYS (libc then uses clone);

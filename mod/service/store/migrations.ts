@@ -109,6 +109,24 @@ CREATE TABLE workers (
   },
   {
     version: 3,
+    name: "the calendar: the course's window and attempt limit, extensions, received time",
+    // calendar: JSON (null: the default calendar); received_at: null for the rows
+    // before it (read as created_at); extensions.kind '*': every part.
+    sql: `
+ALTER TABLE course ADD COLUMN calendar TEXT;
+ALTER TABLE submissions ADD COLUMN received_at BIGINT;
+CREATE TABLE extensions (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  kind TEXT NOT NULL,
+  until BIGINT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  granted_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, kind)
+);
+`,
+  },
+  {
+    version: 4,
     name: "web sessions kept server-side; the name a student gave a renamed file",
     // A session holds while its user's token is the one it was opened with (a new token ends
     // every session) and until it ends (sign-out deletes the row) or expires.

@@ -20,10 +20,25 @@ const USER_COLS = "id, name, email, role";
 const jobStatus = (order: "ASC" | "DESC", s = "s") =>
   `(SELECT status FROM jobs WHERE submission_id = ${s}.id ORDER BY id ${order} LIMIT 1)`;
 
+/** Every submission's latest result (of whom `and` says), oldest submission first. */
+const scores = (and: string) =>
+  `SELECT s.user_id, s.kind, s.id AS submission_id, s.created_at, s.received_at,
+    r.score, r.max_grade FROM submissions s JOIN results r ON r.submission_id = s.id
+    WHERE r.job_id = (SELECT MAX(job_id) FROM results WHERE submission_id = s.id) ${and}
+    ORDER BY s.user_id, s.kind, s.id`;
+
 export const Q = {
-  course: "SELECT name, policy, created_at FROM course WHERE id = 1",
-  createCourse: "INSERT INTO course (id, name, policy, created_at) VALUES (1, ?, ?, ?)",
+  course: "SELECT name, policy, calendar, created_at FROM course WHERE id = 1",
+  createCourse:
+    "INSERT INTO course (id, name, policy, calendar, created_at) VALUES (1, ?, ?, ?, ?)",
   setPolicy: "UPDATE course SET policy = ? WHERE id = 1",
+  setCalendar: "UPDATE course SET calendar = ? WHERE id = 1",
+  /** Grant or replace an extension (`kind` '*': every part). */
+  setExtension: `INSERT INTO extensions (user_id, kind, until, attempts, granted_at)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, kind) DO UPDATE SET until = excluded.until,
+      attempts = excluded.attempts, granted_at = excluded.granted_at`,
+  extensions: "SELECT * FROM extensions ORDER BY user_id, kind",
+  extensionsOf: "SELECT * FROM extensions WHERE user_id = ? ORDER BY kind",
   setCaCert: "UPDATE course SET ca_cert = ? WHERE id = 1",
   caCert: "SELECT ca_cert FROM course WHERE id = 1",
 
@@ -48,7 +63,7 @@ export const Q = {
   expiredSessions: "DELETE FROM sessions WHERE expires_at <= ?",
   userSessions: "DELETE FROM sessions WHERE user_id = ?",
 
-  submission: "SELECT * FROM submissions WHERE id = ?",
+  submission: `SELECT s.*, ${jobStatus("ASC")} AS first_status FROM submissions s WHERE s.id = ?`,
   fileNames: "SELECT name, given_name FROM submission_files WHERE submission_id = ? ORDER BY seq",
   files: "SELECT name, bytes FROM submission_files WHERE submission_id = ? ORDER BY seq",
   latestJob: `SELECT ${JOB_COLS} FROM jobs j WHERE j.submission_id = ? ORDER BY j.id DESC LIMIT 1`,
@@ -56,8 +71,8 @@ export const Q = {
   earlier: `SELECT s.id, s.created_at, ${jobStatus("ASC")} AS first_status,
     ${jobStatus("DESC")} AS latest_status
     FROM submissions s WHERE s.user_id = ? AND s.kind = ? ORDER BY s.id`,
-  insertSubmission:
-    "INSERT INTO submissions (user_id, kind, sciper, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+  insertSubmission: `INSERT INTO submissions (user_id, kind, sciper, created_at, received_at)
+    VALUES (?, ?, ?, ?, ?) RETURNING id`,
   insertFile: `INSERT INTO submission_files (submission_id, seq, name, bytes, given_name)
     VALUES (?, ?, ?, ?, ?)`,
 
@@ -100,10 +115,9 @@ export const Q = {
   latestResult: "SELECT * FROM results WHERE submission_id = ? ORDER BY job_id DESC LIMIT 1",
   resultFiles: "SELECT name, bytes FROM result_files WHERE job_id = ? ORDER BY seq",
   /** Every submission's latest result, oldest submission first (rules.ts `keptScores`). */
-  scores: `SELECT s.user_id, s.kind, s.id AS submission_id, r.score, r.max_grade
-    FROM submissions s JOIN results r ON r.submission_id = s.id
-    WHERE r.job_id = (SELECT MAX(job_id) FROM results WHERE submission_id = s.id)
-    ORDER BY s.user_id, s.kind, s.id`,
+  scores: scores(""),
+  /** The same, of one student (`?`). */
+  scoresOf: scores("AND s.user_id = ?"),
 
   registerWorker: `INSERT INTO workers (id, host, slots, started_at, last_seen, running)
     VALUES (?, ?, ?, ?, ?, 0)
@@ -114,7 +128,47 @@ export const Q = {
   /** Workers silent since before `?` run nothing any more (their leases expire). */
   resetLost: "UPDATE workers SET running = 0 WHERE last_seen < ? AND running <> 0",
   workers: "SELECT * FROM workers ORDER BY id",
+
+  jobCounts: `SELECT s.kind, j.status, COUNT(*) AS n FROM jobs j
+    JOIN submissions s ON s.id = j.submission_id GROUP BY s.kind, j.status`,
+  doneWithoutResult: `SELECT j.id FROM jobs j LEFT JOIN results r ON r.job_id = j.id
+    WHERE j.status = 'done' AND r.job_id IS NULL ORDER BY j.id`,
+  submissionFileCounts: `SELECT s.id, s.kind, COUNT(f.seq) AS files FROM submissions s
+    LEFT JOIN submission_files f ON f.submission_id = s.id GROUP BY s.id, s.kind ORDER BY s.id`,
+  signedWithoutCert: `SELECT r.job_id FROM results r JOIN submissions s ON s.id = r.submission_id
+    WHERE s.kind = 'ca-sign' AND r.success = 1 AND NOT EXISTS
+      (SELECT 1 FROM result_files f WHERE f.job_id = r.job_id AND f.name LIKE '%.crt')
+    ORDER BY r.job_id`,
+  tableCounts: `SELECT (SELECT COUNT(*) FROM users) AS users,
+    (SELECT COUNT(*) FROM submissions) AS submissions, (SELECT COUNT(*) FROM jobs) AS jobs,
+    (SELECT COUNT(*) FROM results) AS results`,
 } as const;
+
+/**
+ * A histogram of `value` (ms) over the rows of `from`: `n` rows, `total`
+ * their sum, `le_<i>` how many are at or under `bounds[i]` (cumulative).
+ */
+export function histogram(
+  value: string,
+  from: string,
+  bounds: readonly number[],
+): { sql: string; params: Param[] } {
+  const buckets = bounds.map((_, i) =>
+    `, SUM(CASE WHEN ${value} <= ? THEN 1 ELSE 0 END) AS le_${i}`
+  );
+  return {
+    sql: `SELECT COUNT(*) AS n, SUM(${value}) AS total${buckets.join("")} FROM ${from}`,
+    params: [...bounds],
+  };
+}
+
+/** Grading times: every result's duration. */
+export const GRADING_TIME = ["duration_ms", "results"] as const;
+/** Queue waits: from queued to taken, of every job a worker took (its last take). */
+export const QUEUE_WAIT = [
+  "started_at - enqueued_at",
+  "jobs WHERE started_at IS NOT NULL",
+] as const;
 
 /** A parameter of a statement. */
 export type Param = string | number | Uint8Array | null;
@@ -130,7 +184,9 @@ export function listSubmissions(f: SubmissionFilter): { sql: string; params: Par
   if (f.userId !== undefined) cond("s.user_id = ?", f.userId);
   if (f.kind !== undefined) cond("s.kind = ?", f.kind);
   if (f.status !== undefined) cond(`${jobStatus("DESC")} = ?`, f.status);
-  const sql = `SELECT s.* FROM submissions s ${where.length ? "WHERE " + where.join(" AND ") : ""}
+  const sql = `SELECT s.*, ${jobStatus("ASC")} AS first_status FROM submissions s ${
+    where.length ? "WHERE " + where.join(" AND ") : ""
+  }
     ORDER BY s.id DESC ${f.limit ? `LIMIT ${Math.floor(f.limit)}` : ""}`;
   return { sql, params };
 }

@@ -8,23 +8,31 @@
  *
  * @module
  */
-import { afterFailure, type Earlier, type SubmissionScore } from "../rules.ts";
+import { afterFailure, type Earlier } from "../rules.ts";
 import type { Param } from "./queries.ts";
-import type {
-  Course,
-  Job,
-  JobStatus,
-  Kind,
-  LeasedJob,
-  NewResult,
-  Policy,
-  QueueEntry,
-  Result,
-  Role,
-  StoredFile,
-  Submission,
-  User,
-  WorkerInfo,
+import {
+  type Calendar,
+  type Course,
+  type CreateRules,
+  DEFAULT_CALENDAR,
+  type Extension,
+  type Histogram,
+  type Job,
+  type JobCount,
+  type JobStatus,
+  type Kind,
+  type LeasedJob,
+  type NewResult,
+  type NewSubmission,
+  type Policy,
+  type QueueEntry,
+  type Result,
+  type Role,
+  type StoredFile,
+  type Submission,
+  type SubmissionScore,
+  type User,
+  type WorkerInfo,
 } from "./store.ts";
 
 export type AnyRow = Record<string, unknown>;
@@ -50,11 +58,39 @@ export function fileParams(submissionId: number, seq: number, f: StoredFile): Pa
 }
 
 export function courseFrom(r: AnyRow): Course {
+  const calendar = r.calendar === null ? {} : JSON.parse(String(r.calendar)) as Partial<Calendar>;
   return {
     name: String(r.name),
     policy: JSON.parse(String(r.policy)) as Policy,
+    calendar: { ...DEFAULT_CALENDAR, ...calendar },
     createdAt: num(r.created_at),
   };
+}
+
+/** The parameters of queries.ts `createCourse`. */
+export function courseParams(c: Course): Param[] {
+  return [c.name, JSON.stringify(c.policy), JSON.stringify(c.calendar), c.createdAt];
+}
+
+/** The parameters of queries.ts `insertSubmission`: accepted `now`, received `receivedAt`. */
+export function submissionParams(s: NewSubmission, rules: CreateRules): Param[] {
+  return [s.userId, s.kind, s.sciper ?? null, rules.now, rules.receivedAt ?? rules.now];
+}
+
+/** An `extensions` row (kind '*': every part). */
+export function extensionFrom(r: AnyRow): Extension {
+  return {
+    userId: String(r.user_id),
+    kind: r.kind === "*" ? null : r.kind as Kind,
+    until: numOrNull(r.until),
+    attempts: num(r.attempts),
+    grantedAt: num(r.granted_at),
+  };
+}
+
+/** The parameters of queries.ts `setExtension`. */
+export function extensionParams(e: Extension): Param[] {
+  return [e.userId, e.kind ?? "*", e.until, e.attempts, e.grantedAt];
 }
 
 export function jobFrom(r: AnyRow): Job {
@@ -165,6 +201,8 @@ export function submissionFrom(r: AnyRow, names: readonly AnyRow[], job: AnyRow)
     kind: r.kind as Kind,
     sciper: strOrNull(r.sciper),
     createdAt: num(r.created_at),
+    receivedAt: num(r.received_at ?? r.created_at),
+    firstStatus: r.first_status as JobStatus,
     fileNames: names.map((f) => String(f.name)),
     renamed: names.filter((f) => f.given_name !== null && f.given_name !== undefined)
       .map((f) => ({ from: String(f.given_name), to: String(f.name) })),
@@ -186,7 +224,22 @@ export function scoreFrom(r: AnyRow): SubmissionScore {
     userId: String(r.user_id),
     kind: r.kind as Kind,
     submissionId: num(r.submission_id),
+    receivedAt: num(r.received_at ?? r.created_at),
     score: num(r.score),
     maxGrade: num(r.max_grade),
+  };
+}
+
+export function jobCountFrom(r: AnyRow): JobCount {
+  return { kind: r.kind as Kind, status: r.status as JobStatus, n: num(r.n) };
+}
+
+/** queries.ts `histogram`'s one row (SUMs are NULL over no rows). */
+export function histogramFrom(r: AnyRow, bounds: readonly number[]): Histogram {
+  return {
+    bounds,
+    counts: bounds.map((_, i) => num(r[`le_${i}`] ?? 0)),
+    count: num(r.n),
+    sum: num(r.total ?? 0),
   };
 }

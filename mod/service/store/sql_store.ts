@@ -9,7 +9,7 @@
  * @module
  */
 import { keptScores } from "../rules.ts";
-import { listSubmissions, type Param, Q } from "./queries.ts";
+import { GRADING_TIME, histogram, listSubmissions, type Param, Q, QUEUE_WAIT } from "./queries.ts";
 import * as row from "./rows.ts";
 import type * as S from "./store.ts";
 
@@ -37,6 +37,9 @@ export abstract class SqlStore {
    * share; the job's row with its submission's kind, user_id and sciper.
    */
   protected abstract take(t: Take): Promise<row.AnyRow | null>;
+
+  /** The database's own consistency check: one line per problem, none when sound. */
+  protected abstract integrity(): Promise<string[]>;
 
   async lease(
     worker: string,
@@ -69,11 +72,25 @@ export abstract class SqlStore {
   }
 
   async createCourse(c: S.Course): Promise<void> {
-    await this.write(Q.createCourse, [c.name, JSON.stringify(c.policy), c.createdAt]);
+    await this.write(Q.createCourse, row.courseParams(c));
   }
 
   async setPolicy(policy: S.Policy): Promise<void> {
     await this.write(Q.setPolicy, [JSON.stringify(policy)]);
+  }
+
+  async setCalendar(calendar: S.Calendar): Promise<void> {
+    await this.write(Q.setCalendar, [JSON.stringify(calendar)]);
+  }
+
+  async setExtension(e: S.Extension): Promise<void> {
+    await this.write(Q.setExtension, row.extensionParams(e));
+  }
+
+  listExtensions(userId?: string): Promise<S.Extension[]> {
+    return userId === undefined
+      ? this.all(row.extensionFrom, Q.extensions)
+      : this.all(row.extensionFrom, Q.extensionsOf, userId);
   }
 
   async setCaCert(pem: string): Promise<void> {
@@ -193,8 +210,11 @@ export abstract class SqlStore {
     return await this.#result((await this.rows(Q.latestResult, [submissionId]))[0]);
   }
 
-  async keptScores(keep: S.Policy["keep"]): Promise<S.GradeCell[]> {
-    return keptScores(await this.all(row.scoreFrom, Q.scores), keep);
+  async keptScores(keep: S.Policy["keep"], opts: S.ScoreFilter = {}): Promise<S.GradeCell[]> {
+    const scores = opts.userId === undefined
+      ? await this.all(row.scoreFrom, Q.scores)
+      : await this.all(row.scoreFrom, Q.scoresOf, opts.userId);
+    return keptScores(scores, keep, opts.counts);
   }
 
   // -- workers --------------------------------------------------------------
@@ -217,5 +237,46 @@ export abstract class SqlStore {
 
   async resetLostWorkers(before: number): Promise<void> {
     await this.write(Q.resetLost, [before]);
+  }
+
+  // -- operations -------------------------------------------------------------
+
+  jobCounts(): Promise<S.JobCount[]> {
+    return this.all(row.jobCountFrom, Q.jobCounts);
+  }
+
+  async #histogram(
+    [value, from]: readonly [string, string],
+    bounds: readonly number[],
+  ): Promise<S.Histogram> {
+    const { sql, params } = histogram(value, from, bounds);
+    return row.histogramFrom((await this.rows(sql, params))[0], bounds);
+  }
+
+  gradingTimes(boundsMs: readonly number[]): Promise<S.Histogram> {
+    return this.#histogram(GRADING_TIME, boundsMs);
+  }
+
+  queueWaits(boundsMs: readonly number[]): Promise<S.Histogram> {
+    return this.#histogram(QUEUE_WAIT, boundsMs);
+  }
+
+  async audit(): Promise<S.Audit> {
+    const [counts] = await this.rows(Q.tableCounts);
+    return {
+      integrity: await this.integrity(),
+      doneWithoutResult: await this.all((r) => row.num(r.id), Q.doneWithoutResult),
+      submissionFiles: await this.all(
+        (r) => ({ id: row.num(r.id), kind: r.kind as S.Kind, files: row.num(r.files) }),
+        Q.submissionFileCounts,
+      ),
+      signedWithoutCert: await this.all((r) => row.num(r.job_id), Q.signedWithoutCert),
+      counts: {
+        users: row.num(counts.users),
+        submissions: row.num(counts.submissions),
+        jobs: row.num(counts.jobs),
+        results: row.num(counts.results),
+      },
+    };
   }
 }

@@ -112,9 +112,7 @@ export class SqliteStore extends SqlStore implements S.Store {
     const made = await this.#tx(() => {
       const no = refusal(this.#all(Q.earlier, s.userId, s.kind).map(row.earlierFrom), rules);
       if (no) return no;
-      const id = row.num(
-        this.#get(Q.insertSubmission, s.userId, s.kind, s.sciper ?? null, rules.now)!.id,
-      );
+      const id = row.num(this.#get(Q.insertSubmission, ...row.submissionParams(s, rules))!.id);
       s.files.forEach((f, i) => this.#run(Q.insertFile, ...row.fileParams(id, i, f)));
       this.#run(Q.enqueue, id, rules.now);
       return id;
@@ -176,6 +174,26 @@ export class SqliteStore extends SqlStore implements S.Store {
       this.#run(Q.endTry, ...params);
       return status;
     });
+  }
+
+  /** SQLite's integrity_check ("ok" when sound) and foreign_key_check (no rows when sound). */
+  protected integrity(): Promise<string[]> {
+    const lines = this.#all("PRAGMA integrity_check").map((r) => String(Object.values(r)[0]));
+    const problems = lines.filter((l) => l !== "ok");
+    for (const r of this.#all("PRAGMA foreign_key_check")) {
+      problems.push(`${r.table} row ${r.rowid}: no ${r.parent} it refers to`);
+    }
+    return Promise.resolve(problems);
+  }
+
+  /**
+   * A consistent copy of the whole database in the new file `path`, while
+   * other processes go on writing: `VACUUM INTO` reads in one transaction
+   * (in WAL mode a reader neither waits for writers nor blocks them).
+   */
+  copyTo(path: string): Promise<void> {
+    this.db.prepare("VACUUM INTO ?").run(path);
+    return Promise.resolve();
   }
 
   async release(jobId: number, leaseId: string): Promise<boolean> {

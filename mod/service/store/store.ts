@@ -63,9 +63,67 @@ export const DEFAULT_POLICY: Policy = {
 /** How many times a job runs at most (1 + 3 retries) before it is `failed` for good. */
 export const MAX_TRIES = 4;
 
+/**
+ * When a part takes submissions and how many: its own opening, close
+ * (epoch ms; null: no limit) or attempt limit, each over the course's when
+ * given (`undefined`: the course's).
+ */
+export interface PartCalendar {
+  opens?: number | null;
+  closes?: number | null;
+  attemptLimit?: number;
+}
+
+/**
+ * The course's calendar (calendar.ts parses, shows and applies it): its time
+ * zone, the window of submissions, the attempt limit per student and part,
+ * and a part's own window (the bonus part 6 may close later).
+ */
+export interface Calendar {
+  /** IANA name of the zone every time is shown in (`Europe/Zurich`). */
+  timezone: string;
+  /** The first instant submissions are taken (epoch ms), or null: already open. */
+  opens: number | null;
+  /** The instant they stop (epoch ms), or null: never. */
+  closes: number | null;
+  /** Attempts per student and part (a grader failure is none). */
+  attemptLimit: number;
+  parts: Partial<Record<Kind, PartCalendar>>;
+}
+
+export const DEFAULT_CALENDAR: Calendar = {
+  timezone: "Europe/Zurich",
+  opens: null,
+  closes: null,
+  attemptLimit: 100,
+  parts: {},
+};
+
+/**
+ * A student's extension, for one part or all (`kind` null): a later close
+ * and/or more attempts than the calendar gives.
+ */
+export interface Extension {
+  userId: string;
+  kind: Kind | null;
+  /** The student's own close (epoch ms), or null: the calendar's. */
+  until: number | null;
+  /** Attempts on top of the limit. */
+  attempts: number;
+  grantedAt: number;
+}
+
+/** One student's window for one part: the calendar with their extension applied. */
+export interface SubmitWindow {
+  opens: number | null;
+  closes: number | null;
+  attemptLimit: number;
+}
+
 export interface Course {
   name: string;
   policy: Policy;
+  calendar: Calendar;
   createdAt: number;
 }
 
@@ -108,7 +166,12 @@ export interface Submission {
   userId: string;
   kind: Kind;
   sciper: string | null;
+  /** When it was accepted: the server's clock when the submission was committed. */
   createdAt: number;
+  /** When its upload had all arrived: what the calendar's window is checked against. */
+  receivedAt: number;
+  /** Its first job's status: the student's own grading (a grader failure is no attempt). */
+  firstStatus: JobStatus;
   /** Names of the uploaded files, in upload order. */
   fileNames: string[];
   /** The files saved under another name than the one the student gave. */
@@ -189,19 +252,45 @@ export interface QueueEntry {
 /** Why a submission was not accepted by {@link Store.createSubmission}. */
 export type Refusal =
   | { refused: "active"; submissionId: number }
-  | { refused: "cooldown"; retryAfterMs: number };
+  | { refused: "cooldown"; retryAfterMs: number }
+  | { refused: "not-open"; opens: number }
+  | { refused: "closed"; closes: number }
+  | { refused: "limit"; attemptLimit: number };
 
 export interface CreateRules {
+  /** The server's clock: the accepted time. */
   now: number;
   cooldownMs: number;
+  /** When the upload had all arrived (default `now`): checked against `window`. */
+  receivedAt?: number;
+  /** The student's window for this part (default: always open, no limit). */
+  window?: SubmitWindow;
 }
 
 /** One cell source of the grade book: a user's kept score for a kind. */
 export interface GradeCell {
   userId: string;
   kind: Kind;
+  /** The submission whose score it is. */
+  submissionId: number;
   score: number;
   maxGrade: number;
+}
+
+/** A submission's score: the result of its latest graded job (a TA re-run replaces it). */
+export interface SubmissionScore {
+  userId: string;
+  kind: Kind;
+  submissionId: number;
+  receivedAt: number;
+  score: number;
+  maxGrade: number;
+}
+
+/** Which submissions {@link Store.keptScores} keeps a score among. */
+export interface ScoreFilter {
+  userId?: string;
+  counts?: (s: SubmissionScore) => boolean;
 }
 
 export interface SubmissionFilter {
@@ -209,6 +298,37 @@ export interface SubmissionFilter {
   kind?: Kind;
   status?: JobStatus;
   limit?: number;
+}
+
+/** How many jobs of a kind are in a status (the queue's depth, `/metrics`). */
+export interface JobCount {
+  kind: Kind;
+  status: JobStatus;
+  n: number;
+}
+
+/**
+ * A histogram of times, ms: `counts[i]` values at or under `bounds[i]`
+ * (cumulative, as Prometheus's `le` buckets), how many values, their sum.
+ */
+export interface Histogram {
+  bounds: readonly number[];
+  counts: number[];
+  count: number;
+  sum: number;
+}
+
+/** What `course check` reads: the rows a sound course never has, and its size. */
+export interface Audit {
+  /** The database's own check (SQLite: integrity_check, foreign_key_check); empty when sound. */
+  integrity: string[];
+  /** Jobs marked done that have no result row. */
+  doneWithoutResult: number[];
+  /** Every submission's kind and how many files it holds. */
+  submissionFiles: { id: number; kind: Kind; files: number }[];
+  /** Successful ca-sign results whose signed certificate is missing. */
+  signedWithoutCert: number[];
+  counts: { users: number; submissions: number; jobs: number; results: number };
 }
 
 export interface Store {
@@ -221,6 +341,11 @@ export interface Store {
   /** Create the course (once; throws if one exists). */
   createCourse(course: Course): Promise<void>;
   setPolicy(policy: Policy): Promise<void>;
+  setCalendar(calendar: Calendar): Promise<void>;
+  /** Grant (or replace) a student's extension for `e.kind` (null: all parts). */
+  setExtension(e: Extension): Promise<void>;
+  /** Every extension (of `userId` only, if given), by student then kind. */
+  listExtensions(userId?: string): Promise<Extension[]>;
   /**
    * The course CA's certificate (public, PEM), kept in the database so a
    * worker on another machine can grade part 5 with nothing but the URL.
@@ -257,9 +382,10 @@ export interface Store {
 
   // -- submissions ------------------------------------------------------
   /**
-   * Store a submission and queue its job, atomically, unless the student
-   * has one of this kind queued or running (`active`) or submitted one of
-   * this kind less than `cooldownMs` ago (`cooldown`).
+   * Store a submission and queue its job, atomically, unless rules.ts
+   * `refusal` says no: outside the student's window (`not-open`, `closed`),
+   * one of this kind queued or running (`active`), no attempt left
+   * (`limit`), or one less than `cooldownMs` ago (`cooldown`).
    */
   createSubmission(s: NewSubmission, rules: CreateRules): Promise<Submission | Refusal>;
   getSubmission(id: number): Promise<Submission | null>;
@@ -315,8 +441,12 @@ export interface Store {
   getResult(jobId: number): Promise<Result | null>;
   /** The result of the submission's latest done job. */
   latestResult(submissionId: number): Promise<Result | null>;
-  /** Every (student, kind)'s kept score under `keep`. */
-  keptScores(keep: Policy["keep"]): Promise<GradeCell[]>;
+  /**
+   * Every (student, kind)'s kept score under `keep` (of `userId` only, if
+   * given), among the submissions `counts` admits (default: all; the grade
+   * book's cut at each close).
+   */
+  keptScores(keep: Policy["keep"], opts?: ScoreFilter): Promise<GradeCell[]>;
 
   // -- workers ------------------------------------------------------------
   registerWorker(w: { id: string; host: string; slots: number }, now: number): Promise<void>;
@@ -325,6 +455,16 @@ export interface Store {
   listWorkers(): Promise<WorkerInfo[]>;
   /** Workers silent since before `before` run nothing: their running count becomes 0. */
   resetLostWorkers(before: number): Promise<void>;
+
+  // -- operations: health, metrics, course check ---------------------------
+  /** Jobs by kind and status (every job ever queued, re-runs included). */
+  jobCounts(): Promise<JobCount[]>;
+  /** How long every result took to grade, ms, bucketed at `boundsMs`. */
+  gradingTimes(boundsMs: readonly number[]): Promise<Histogram>;
+  /** How long every job a worker took had waited since it was queued, ms. */
+  queueWaits(boundsMs: readonly number[]): Promise<Histogram>;
+  /** The database's consistency, for `course check` (reads everything: not for a request). */
+  audit(): Promise<Audit>;
 
   /**
    * Call `fn` whenever another process queues a job (PostgreSQL: LISTEN/

@@ -57,6 +57,9 @@ td.num, th.num { text-align: right; }
 .note { background: var(--note-bg); border-left: 4px solid var(--line); padding: .5rem .75rem; }
 .error { color: var(--bad); font-weight: 600; }
 .flash { background: var(--ok-bg); padding: .5rem .75rem; }
+.banner { background: #fff8c5; border-left: 4px solid #9a6700; padding: .5rem .75rem; }
+.badge { font-size: .8rem; padding: 0 .4rem; border: 1px solid var(--line); border-radius: 1rem;
+  background: var(--note-bg); }
 form.stack { display: grid; gap: .75rem; max-width: 36rem; }
 form.stack label { font-weight: 600; display: block; }
 form.search { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }

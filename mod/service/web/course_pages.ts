@@ -9,8 +9,13 @@
  * @module
  */
 import { errorMessage } from "../../errors.ts";
+import { sentence } from "../answer.ts";
 import {
+  countedScores,
   csvField,
+  extensionsByStudent,
+  gradeBook,
+  gradeBookCsv,
   gradeBookOf,
   gradeBookQuery,
   importRoster,
@@ -21,9 +26,10 @@ import {
 import { download, HttpError, page, redirect } from "../http.ts";
 import {
   estimateSeconds,
-  gradeBookDownload,
+  extendStudent,
+  partsOf,
   rerun,
-  submissionJson,
+  submissionsJson,
   workerStates,
 } from "../submissions.ts";
 import { isKind, type Kind, KINDS, type User } from "../store/store.ts";
@@ -39,7 +45,8 @@ import {
   toolsPage,
 } from "./course_views.ts";
 import { formPost, type PageCall, type PageHandler, signed } from "./guards.ts";
-import { MENU, PART_TITLES } from "./views.ts";
+import { calendarView } from "./calendar_view.ts";
+import { MENU, PART_TITLES, studentPagePath } from "./views.ts";
 
 /** Jobs a queue page lists at most, per status. */
 const QUEUE_SHOWN = 500;
@@ -71,9 +78,14 @@ const overview: PageHandler = async (c) => {
 
 /** /course/gradebook?q=&sort=&dir=&page=: 50 students a page, a histogram per part. */
 const gradeBookView: PageHandler = async (c) => {
+  const { store } = c.ctx;
   const course = await courseOf(c);
-  const cells = await c.ctx.store.keptScores(course.policy.keep);
-  const all = gradeBookOf(await c.ctx.store.listUsers("student"), cells);
+  const cells = await countedScores(store, c.ctx.now());
+  const all = gradeBookOf(
+    await store.listUsers("student"),
+    cells,
+    await extensionsByStudent(store),
+  );
   const query = gradeBookQuery(c.url.searchParams);
   const found = queryGradeBook(all, query);
   const max = maxGrades(cells);
@@ -111,25 +123,52 @@ async function studentOf(c: PageCall, id: string | undefined | null): Promise<Us
   return user;
 }
 
-/** /course/students/<id>: each part's kept score and history, a re-run each. */
-const studentView: PageHandler = async (c) => {
-  const { store } = c.ctx;
-  const course = await courseOf(c);
-  const student = await studentOf(c, c.params.id);
-  const subs = await store.listSubmissions({ userId: student.id, limit: 5000 });
-  const json = await Promise.all(subs.map((s) => submissionJson(c.ctx, s, false)));
-  const cells = (await store.keptScores(course.policy.keep)).filter((x) => x.userId === student.id);
-  const parts = MENU.map((kind) => {
-    const cell = cells.find((x) => x.kind === kind);
-    return {
-      kind,
-      kept: cell?.score ?? null,
-      maxGrade: cell?.maxGrade ?? null,
-      subs: json.filter((s) => s.kind === kind),
-    };
-  });
-  return page(studentPage(c.who, { name: course.name, student, policy: course.policy, parts }));
-};
+/**
+ * /course/students/<id>: each part's kept score with a re-run, then its
+ * calendar and history, and the extension form; `flash` on top (a refused
+ * extension says why, with `status`).
+ */
+async function studentOverview(c: PageCall, id: string | undefined, flash?: string, status = 200) {
+  const { ctx } = c;
+  const student = await studentOf(c, id);
+  const { course, parts } = await partsOf(ctx, student.id);
+  const subs = await submissionsJson(ctx, await ctx.store.listSubmissions({ userId: student.id }));
+  const cal = await calendarView(ctx, parts);
+  const view = { name: course.name, student, policy: course.policy, parts, subs, cal, flash };
+  return page(studentPage(c.who, view), status);
+}
+
+const studentView: PageHandler = (c) => studentOverview(c, c.params.id);
+
+/** The extension form of a student's page: a later close and/or more attempts. */
+const extensionPost = formPost(async (c, form) => {
+  const id = c.params.id ?? "";
+  const field = (name: string) => String(form.get(name) ?? "").trim();
+  const kind = field("kind");
+  const attempts = field("attempts");
+  if (kind !== "" && !isKind(kind)) {
+    return await studentOverview(c, id, `'${kind}' is not a part`, 400);
+  }
+  if (attempts !== "" && !/^\d{1,6}$/.test(attempts)) {
+    return await studentOverview(c, id, "Attempts: a whole number, 0 or more.", 400);
+  }
+  if (field("until") === "" && attempts === "") {
+    return await studentOverview(c, id, "Give a close, a number of attempts, or both.", 400);
+  }
+  try {
+    await extendStudent(c.ctx, id, {
+      kind: kind === "" ? null : kind as Kind,
+      until: field("until") || undefined,
+      attempts: attempts === "" ? undefined : Number(attempts),
+    });
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 400) {
+      return await studentOverview(c, id, sentence(e.message), 400);
+    }
+    throw e;
+  }
+  return redirect(studentPagePath(id));
+});
 
 /** What the tools page says after a re-run (the redirect's query: numbers and ids only). */
 function rerunFlash(q: URLSearchParams): string | undefined {
@@ -204,15 +243,24 @@ const importRosterFile = formPost(async (c, form) => {
   return download(lines.join("\n") + "\n", "text/csv; charset=utf-8", "tokens.csv");
 });
 
-/** /course/submissions?user=&kind=: a student's or a part's submissions. */
+const exportCsv: PageHandler = async ({ ctx }) =>
+  download(
+    gradeBookCsv(await gradeBook(ctx.store, ctx.now())),
+    "text/csv; charset=utf-8",
+    "gradebook.csv",
+  );
+
+/** /course/submissions?user=&kind=: a part's submissions (a student's: their page). */
 const submissionList: PageHandler = async ({ ctx, who, url }) => {
   const userId = url.searchParams.get("user") ?? undefined;
   const kindRaw = url.searchParams.get("kind") ?? undefined;
   const kind = kindRaw && isKind(kindRaw) ? kindRaw : undefined;
+  if (userId !== undefined && kind === undefined) return redirect(studentPagePath(userId));
   const subs = await ctx.store.listSubmissions({ userId, kind, limit: 500 });
   const title = `Submissions${userId ? ` of ${userId}` : ""}${kind ? ` for ${kind}` : ""}`;
-  const rows = await Promise.all(subs.map((s) => submissionJson(ctx, s, false)));
-  return page(submissionsPage(who, (await ctx.store.getCourse())!.name, title, rows));
+  const course = (await ctx.store.getCourse())!;
+  const rows = await submissionsJson(ctx, subs);
+  return page(submissionsPage(who, course.name, title, rows, course.calendar.timezone));
 };
 
 /** The teaching assistant's pages, for web/pages.ts's table. */
@@ -221,10 +269,11 @@ export const COURSE_ROUTES = [
   signed("GET", "/course/gradebook", "ta", gradeBookView),
   signed("GET", "/course/queue", "ta", queueView),
   signed("GET", "/course/students/:id", "ta", studentView),
+  signed("POST", "/course/students/:id/extension", "ta", extensionPost),
   signed("GET", "/course/tools", "ta", tools),
   signed("GET", "/course/rerun", "ta", rerunConfirm),
   signed("POST", "/course/rerun", "ta", rerunPost),
   signed("POST", "/course/roster", "ta", importRosterFile),
-  signed("GET", "/course/export.csv", "ta", gradeBookDownload),
+  signed("GET", "/course/export.csv", "ta", exportCsv),
   signed("GET", "/course/submissions", "ta", submissionList),
 ];

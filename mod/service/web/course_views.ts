@@ -9,16 +9,22 @@
  */
 import type { GradeBookQuery, GradeBookRow } from "../course.ts";
 import type { Kind, Policy, QueueEntry, User } from "../store/store.ts";
-import type { SubmissionJson, WorkerState } from "../submissions.ts";
+import type { PartJson, SubmissionJson, WorkerState } from "../submissions.ts";
 import { type BarChart, barChart, shortDuration } from "./charts.ts";
 import { Html, html } from "./html.ts";
 import {
+  attemptsText,
+  type CalendarView,
   type Cell,
   type Head,
   layout,
   MENU,
   PART_TITLES,
+  partWhen,
+  shownTime,
   statusText,
+  studentPagePath,
+  studentPanel,
   table,
   type Viewer,
 } from "./views.ts";
@@ -40,9 +46,7 @@ const taPage = (viewer: Viewer, course: string, title: string, here: string, bod
 
 /** A student as a link to their page: `Name (id)`. */
 function studentLink(id: string, name?: string): Html {
-  return html`<a href="/course/students/${encodeURIComponent(id)}">${
-    name ? `${name} (${id})` : id
-  }</a>`;
+  return html`<a href="${studentPagePath(id)}">${name ? `${name} (${id})` : id}</a>`;
 }
 
 /** How long ago, in words. */
@@ -132,7 +136,7 @@ function bookTable(v: GradeBookView): Html {
   };
   const score = (r: GradeBookRow, k: Kind): Cell =>
     r.scores[k] === null ? html`<span class="muted" aria-label="no score">–</span>` : html`
-      <a href="/course/students/${encodeURIComponent(r.id)}#${k}"
+      <a href="${studentPagePath(r.id)}#h-${k}"
         aria-label="${r.id} ${k}">${r.scores[k]}</a>
     `;
   return table(
@@ -142,7 +146,11 @@ function bookTable(v: GradeBookView): Html {
       head("name", "Name"),
       ...MENU.map((k) => head(k, PART_SHORT[k], true, PART_TITLES[k])),
     ],
-    v.rows.map((r) => [{ row: studentLink(r.id) }, r.name, ...MENU.map((k) => score(r, k))]),
+    v.rows.map((r) => [
+      { row: studentLink(r.id) },
+      r.extended ? html`${r.name} <span class="badge">extension</span>` : r.name,
+      ...MENU.map((k) => score(r, k)),
+    ]),
   );
 }
 
@@ -267,23 +275,49 @@ export interface StudentView {
   name: string;
   student: User;
   policy: Policy;
-  /** Each part: its kept score and the student's submissions of it, newest first. */
-  parts: { kind: Kind; kept: number | null; maxGrade: number | null; subs: SubmissionJson[] }[];
+  /** Each part as the student sees it (calendar, attempts, kept score). */
+  parts: PartJson[];
+  /** Every submission of the student, newest first. */
+  subs: SubmissionJson[];
+  cal: CalendarView;
+  /** What the extension form said (done, or why not). */
+  flash?: string;
 }
 
-/** /course/students/<id>: one student's parts, each with its history and a re-run. */
+/**
+ * /course/students/<id>: each part's kept score, attempts and window with a
+ * re-run, then every part's history and the extension form (views.ts
+ * `studentPanel`).
+ */
 export function studentPage(viewer: Viewer, v: StudentView): string {
   const s = v.student;
-  const history = (subs: SubmissionJson[]) =>
-    table(
-      null,
-      ["Submission", "Submitted (UTC)", "Result"],
-      subs.map((x) => [
-        html`<a href="/submissions/${x.id}">#${x.id}</a>`,
-        x.created_at.replace("T", " ").slice(0, 19),
-        statusText(x),
-      ]),
-    );
+  const history = Object.fromEntries(
+    MENU.map((k) => [k, v.subs.filter((x) => x.kind === k)]),
+  ) as Record<Kind, SubmissionJson[]>;
+  const summary = table(
+    { caption: `The parts of ${s.id}` },
+    [
+      "Part",
+      { text: `${v.policy.keep === "best" ? "Best" : "Last"} score`, num: true },
+      { text: "Attempts", num: true },
+      "Submissions",
+      { text: html`<span class="sr-only">Action</span>` },
+    ],
+    MENU.map((kind) => {
+      const p = v.parts.find((x) => x.kind === kind)!;
+      const graded = history[kind].some((x) => x.score !== null);
+      const rerun = `/course/rerun?kind=${kind}&user=${encodeURIComponent(s.id)}`;
+      return [
+        { row: html`<a href="#h-${kind}">${PART_TITLES[kind]}</a>` },
+        p.kept_score === null ? "–" : `${p.kept_score}${p.max_grade ? `/${p.max_grade}` : ""}`,
+        attemptsText(p),
+        partWhen(p, v.cal),
+        graded
+          ? html`<a href="${rerun}">Re-run<span class="sr-only"> ${kind} of ${s.id}</span></a>`
+          : "",
+      ];
+    }),
+  );
   return taPage(
     viewer,
     v.name,
@@ -291,37 +325,8 @@ export function studentPage(viewer: Viewer, v: StudentView): string {
     "",
     html`<h1>${s.name} (${s.id})</h1>
 <p class="muted">${s.email || "no e-mail"}</p>
-${
-      table(
-        { caption: `The parts of ${s.id}` },
-        ["Part", { text: `${v.policy.keep === "best" ? "Best" : "Last"} score`, num: true }, {
-          text: "Graded",
-          num: true,
-        }, { text: html`<span class="sr-only">Action</span>`, label: "" }],
-        v.parts.map((p) => {
-          const graded = p.subs.filter((x) => x.score !== null).length;
-          const rerun = `/course/rerun?kind=${p.kind}&user=${encodeURIComponent(s.id)}`;
-          return [
-            {
-              row: p.subs.length
-                ? html`<a href="#${p.kind}">${PART_TITLES[p.kind]}</a>`
-                : PART_TITLES[p.kind],
-            },
-            p.kept === null ? "–" : `${p.kept}${p.maxGrade ? `/${p.maxGrade}` : ""}`,
-            graded,
-            graded
-              ? html`<a href="${rerun}">Re-run<span class="sr-only"> ${p.kind} of ${s.id}</span></a>`
-              : "",
-          ];
-        }),
-      )
-    }
-${
-      v.parts.filter((p) => p.subs.length).map((p) =>
-        html`<h2 id="${p.kind}">${PART_TITLES[p.kind]}</h2>
-${history(p.subs)}`
-      )
-    }`,
+${summary}
+${studentPanel(viewer, s, v.parts, history, v.cal, v.flash)}`,
   );
 }
 
@@ -410,15 +415,16 @@ export function submissionsPage(
   course: string,
   title: string,
   subs: SubmissionJson[],
+  zone: string,
 ): string {
   const list = table(
     null,
-    ["Submission", "Student", "Part", "Submitted (UTC)", "Result"],
+    ["Submission", "Student", "Part", "Accepted", "Result"],
     subs.map((s) => [
       html`<a href="/submissions/${s.id}">#${s.id}</a>`,
       studentLink(s.user),
       PART_SHORT[s.kind],
-      s.created_at.replace("T", " ").slice(0, 19),
+      shownTime(s.created_at, zone),
       statusText(s),
     ]),
   );

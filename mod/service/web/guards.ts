@@ -110,7 +110,7 @@ export async function openSession(
     now + SESSION_TTL_MS,
   );
   if (!user) return null;
-  ctx.log(`web: ${user.id} signed in`);
+  ctx.log(`web: ${user.id} signed in`, { event: "web.sign_in", student: user.id });
   return redirect("/", { "set-cookie": sessionCookie(id, viaHttps(req)) });
 }
 

@@ -2,36 +2,43 @@
  * The scoring service's web pages, served by `socklab serve` beside the JSON
  * API: sign-in with the personal link, the student's home, "New
  * submission", the submission's page (live), and the teaching assistant's
- * course overview. One route table ({@link PAGE_ROUTES}, on ../http.ts);
+ * pages (course_pages.ts); `/healthz` and `/metrics` for machines (../metrics.ts).
+ * One route table ({@link PAGE_ROUTES}, on ../http.ts);
  * who may open each page and what a form must carry are wrappers
  * (guards.ts). Server-rendered HTML that works without JavaScript; the one
  * script (`/static/live.js`) only refreshes the result in place.
  *
- * Security: a signed session cookie (HttpOnly, SameSite=Strict); every POST
- * carries the session's CSRF token and, when the browser sends one, an
- * Origin equal to ours; every response forbids framing and inline script
+ * Security: a session kept server-side, its random id in a cookie (HttpOnly,
+ * SameSite=Strict); a personal link only asks "Sign in as <name>?" and a
+ * button POSTs it; every POST carries the session's (or the sign-in page's)
+ * CSRF token and, when the browser sends one, an Origin equal to ours; every response forbids framing and inline script
  * (Content-Security-Policy); no path from a request is ever a file path.
  *
  * @module
  */
 import { errorAnswer } from "../answer.ts";
 import { hashToken, userForToken } from "../auth.ts";
-import { type Call, match, page, redirect, respond, route } from "../http.ts";
-import { isGraded } from "../rules.ts";
-import { isKind, KINDS, type Submission } from "../store/store.ts";
+import { type Call, HttpError, match, page, redirect, respond, route } from "../http.ts";
+import { healthz, metrics } from "../metrics.ts";
+import { type RunOutput, RUNS_FILE } from "../job.ts";
+import { isKind, type Submission } from "../store/store.ts";
 import {
   acceptSubmission,
   archiveDownload,
   certificateDownload,
+  partsOf,
   shownResult,
   submissionJson,
+  submissionsJson,
   visible,
 } from "../submissions.ts";
 import { FAVICON_SVG, LIVE_JS, STYLE_CSS } from "./assets.ts";
+import { calendarView } from "./calendar_view.ts";
 import { COURSE_ROUTES } from "./course_pages.ts";
 import {
   closeSession,
   formPost,
+  NOT_YOURS,
   type OpenHandler,
   openSession,
   type PageCall,
@@ -55,6 +62,7 @@ import {
   loginPage,
   type LoginView,
   MENU,
+  partPage,
   type PartRow,
   type ShownOutput,
   studentHome,
@@ -63,7 +71,6 @@ import {
   submitPage,
   type Viewer,
 } from "./views.ts";
-import { type RunOutput, RUNS_FILE } from "../job.ts";
 import { readForm, UploadError } from "../upload.ts";
 
 /** Program output shown on a page at most (the archive has all of it). */
@@ -78,32 +85,38 @@ function truncate(text: string): string {
     : text;
 }
 
-async function courseName(ctx: WebContext): Promise<string> {
-  return (await ctx.store.getCourse())?.name ?? "course";
-}
-
-/** The student's home: each part, its kept score, attempts, the last submission. */
+/** The student's home: the calendar, each part, its kept score, attempts, the last submission. */
 async function studentHomePage({ ctx, who }: PageCall): Promise<Response> {
-  const { store } = ctx;
-  const course = (await store.getCourse())!;
-  const subs = await store.listSubmissions({ userId: who.id, limit: 5000 });
-  const kept = await store.keptScores(course.policy.keep);
+  const { course, parts } = await partsOf(ctx, who.id);
+  const subs = await ctx.store.listSubmissions({ userId: who.id, limit: 5000 });
   const rows: PartRow[] = [];
-  for (const kind of KINDS) {
-    const mine = subs.filter((s) => s.kind === kind);
-    const cell = kept.find((c) => c.userId === who.id && c.kind === kind);
-    const last = mine.length ? mine.reduce((a, b) => (a.createdAt >= b.createdAt ? a : b)) : null;
+  for (const part of [...parts].sort((a, b) => MENU.indexOf(a.kind) - MENU.indexOf(b.kind))) {
+    const last = subs.find((s) => s.kind === part.kind); // newest first
     rows.push({
-      kind,
-      kept: cell?.score ?? null,
-      maxGrade: cell?.maxGrade ?? null,
-      attempts: mine.filter(isGraded).length,
+      kind: part.kind,
+      kept: part.kept_score,
+      maxGrade: part.max_grade,
+      attempts: part.attempts,
       last: last ? await submissionJson(ctx, last, false) : null,
+      part,
     });
   }
-  rows.sort((a, b) => MENU.indexOf(a.kind) - MENU.indexOf(b.kind));
-  return page(studentHome(who, course.name, course.policy, rows));
+  const cal = await calendarView(ctx, parts);
+  return page(studentHome(who, course.name, course.policy, rows, cal));
 }
+
+/** A student's /parts/<kind>: every submission of that part, which one counts. */
+const partHistory: PageHandler = async ({ ctx, who, params }) => {
+  const kind = params.kind ?? "";
+  if (!isKind(kind)) throw new HttpError(404, NOT_YOURS);
+  const { course, parts } = await partsOf(ctx, who.id);
+  const subs = await submissionsJson(
+    ctx,
+    await ctx.store.listSubmissions({ userId: who.id, kind }),
+  );
+  const part = parts.find((p) => p.kind === kind)!;
+  return page(partPage(who, course.name, part, subs, await calendarView(ctx, parts)));
+};
 
 const home: PageHandler = (c) =>
   c.who.role === "ta" ? Promise.resolve(redirect("/course")) : studentHomePage(c);
@@ -226,7 +239,8 @@ async function submissionView(ctx: WebContext, sub: Submission) {
 
 const submission: PageHandler = async ({ ctx, who, params }) => {
   const { json, output } = await submissionView(ctx, await visible(ctx.store, who, params.id));
-  return page(submissionPage(who, await courseName(ctx), json, output));
+  const course = (await ctx.store.getCourse())!;
+  return page(submissionPage(who, course.name, json, output, course.calendar.timezone));
 };
 
 const submissionLivePart: PageHandler = async ({ ctx, who, params }) => {
@@ -239,6 +253,8 @@ const asset = (text: string, type: string): OpenHandler => () =>
 
 /** Every page, its method, who may open it, and its handler. */
 export const PAGE_ROUTES = [
+  route("GET", "/healthz", "anyone", healthz),
+  route("GET", "/metrics", "anyone", metrics),
   route("GET", "/static/style.css", "anyone", asset(STYLE_CSS, "text/css")),
   route("GET", "/static/live.js", "anyone", asset(LIVE_JS, "text/javascript")),
   route("GET", "/favicon.svg", "anyone", asset(FAVICON_SVG, "image/svg+xml")),
@@ -247,6 +263,7 @@ export const PAGE_ROUTES = [
   route("POST", "/login", "anyone", loginPost),
   signed("GET", "/", "user", home),
   signed("POST", "/logout", "user", logout),
+  signed("GET", "/parts/:kind", "student", partHistory),
   signed("GET", "/submit", "student", newSubmission),
   signed("POST", "/submit", "student", submit),
   signed("GET", "/submissions/:id", "user", submission),
@@ -257,13 +274,17 @@ export const PAGE_ROUTES = [
 ];
 
 /** Answer a request for a page (anything outside `/api/`); an unknown one is a 404 page. */
-export async function handlePages(req: Request, ctx: WebContext): Promise<Response> {
+export async function handlePages(
+  req: Request,
+  ctx: WebContext,
+  peer?: Deno.NetAddr,
+): Promise<Response> {
   const url = new URL(req.url);
   let viewer: Viewer | null = null;
   try {
     const { route, params } = match(PAGE_ROUTES, req, url);
     if (route.access !== "anyone") viewer = await viewerOf(req, ctx);
-    return await route.handler({ req, url, params, ctx, who: viewer });
+    return await route.handler({ req, url, params, ctx, who: viewer, peer });
   } catch (e) {
     return await errorAnswer(req, e, {
       what: `web: ${req.method} ${url.pathname}`,

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import type { SubmissionJson } from "../submissions.ts";
+import { countdown, formatTime } from "../calendar.ts";
 import type { RunOutput } from "../job.ts";
+import type { PartJson, SubmissionJson } from "../submissions.ts";
 import type { Kind, Policy, Role, TestRow } from "../store/store.ts";
 import { size } from "../upload.ts";
 import { Html, html } from "./html.ts";
@@ -265,8 +266,11 @@ export function table(
   `;
 }
 
-function policyNote(p: Policy): Html {
-  return html`<p class="note">Unlimited attempts: your <strong>${p.keep}</strong> score of each
+function policyNote(p: Policy, attemptLimit?: number): Html {
+  const attempts = attemptLimit === undefined
+    ? "Unlimited attempts"
+    : `Up to ${attemptLimit} attempts of each part (a grader failure is none)`;
+  return html`<p class="note">${attempts}: your <strong>${p.keep}</strong> score of each
 part counts. One submission of a part at a time; ${p.cooldownSeconds} s between two submissions of
 one part. Files up to ${size(p.maxScriptBytes)} each, ${size(p.maxTotalBytes)} in all. Each run of
 your program has ${p.timeLimitSeconds} s. Grading might take up to a few minutes when many
@@ -279,6 +283,16 @@ export interface PartRow {
   maxGrade: number | null;
   attempts: number;
   last: SubmissionJson | null;
+  /** The part's calendar for this student (PartJson: window, limit, extension). */
+  part: PartJson;
+}
+
+/** The calendar as the student's pages show it: the zone, the clock, the last hour's banner. */
+export interface CalendarView {
+  zone: string;
+  now: number;
+  /** In the last hour before a close: when it closes and the current estimated wait, s. */
+  lastHour: { closes: number; waitS: number | null; queued: number } | null;
 }
 
 /** A submission's state in a few words: `7/10`, `queued (#3)`, `7/10, being graded again`. */
@@ -289,12 +303,62 @@ export function statusText(s: SubmissionJson): string {
   return score ? `${score}, ${s.status === "failed" ? "re-run failed" : `re-run ${state}`}` : state;
 }
 
-/** The student's home: each part, its kept score, attempts, the last result. */
+/** An ISO 8601 time of the API in the course's zone: `17 Nov 2021 23:55 CET`. */
+export function shownTime(iso: string, zone: string, weekday = false): string {
+  return formatTime(Date.parse(iso), zone, { weekday });
+}
+
+/** Where a part's window stands for the student, with a countdown: `closes in 2 days 3 h`. */
+export function partWhen(p: PartJson, cal: CalendarView): Html {
+  const at = (iso: string) => shownTime(iso, cal.zone, true);
+  const left = (iso: string) => countdown(Date.parse(iso) - cal.now);
+  if (p.state === "not-open") {
+    return html`opens <time datetime="${p.opens!}">${at(p.opens!)}</time> (in ${left(p.opens!)})`;
+  }
+  if (p.state === "closed") {
+    return html`closed on <time datetime="${p.closes!}">${at(p.closes!)}</time>`;
+  }
+  if (p.closes === null) return html`open`;
+  return html`open, <strong>closes in ${left(p.closes)}</strong>
+(<time datetime="${p.closes}">${at(p.closes)}</time>)`;
+}
+
+/** "attempt 7 of 100" (with an extension's attempts in the limit). */
+export function attemptsText(p: PartJson): string {
+  return `${p.attempts} of ${p.attempt_limit}`;
+}
+
+/** The banner of the last hour before a close: when, and how long a result takes now. */
+export function lastHourBanner(cal: CalendarView): Html {
+  const h = cal.lastHour;
+  if (!h) return html``;
+  const wait = h.waitS === null
+    ? "no grader is running right now; your submission waits in the queue and is graded later"
+    : `a result takes ${waitText(h.waitS)} now (${h.queued} submission(s) waiting)`;
+  return html`<p class="banner" role="status">The submission system closes at
+<strong>${formatTime(h.closes, cal.zone)}</strong>, in ${countdown(h.closes - cal.now)}.
+Submissions received before then are graded and count, however long the queue: ${wait}.</p>`;
+}
+
+/** The course's window in a sentence, with its zone. */
+function calendarNote(rows: PartRow[], cal: CalendarView): Html {
+  const part2 = rows.find((r) => r.kind === "part2")?.part ?? rows[0].part;
+  const at = (iso: string | null, none: string) =>
+    iso === null ? none : shownTime(iso, cal.zone, true);
+  return html`<p class="note" id="calendar">The submission system opens on
+<strong>${at(part2.opens, "(already open)")}</strong> and closes on
+<strong>${at(part2.closes, "(no deadline)")}</strong>, ${cal.zone} time; a part with its own
+dates says so below. What is received before the close is graded and counts, even if it is
+graded later.</p>`;
+}
+
+/** The student's home: the calendar, each part with its kept score, attempts and the last result. */
 export function studentHome(
   viewer: Viewer,
   course: string,
   policy: Policy,
   rows: PartRow[],
+  cal: CalendarView,
   flash?: string,
 ): string {
   return layout(
@@ -302,31 +366,41 @@ export function studentHome(
     html`
       <h1>My parts</h1>
       ${flash ? html`<p class="flash" role="status">${flash}</p>` : ""}
-      ${policyNote(policy)}
+      ${lastHourBanner(cal)}
+      ${calendarNote(rows, cal)}
+      ${policyNote(policy, rows[0]?.part.attempt_limit)}
       ${table(
         { caption: "Your score in each part" },
         [
           "Part",
           { text: `${policy.keep === "best" ? "Best" : "Last"} score`, num: true },
           { text: "Attempts", num: true },
+          "Submissions",
           "Last submission",
           { text: html`<span class="sr-only">Action</span>` },
         ],
-        rows.map((r) => [
-          { row: PART_TITLES[r.kind] },
-          r.kept === null ? "–" : `${r.kept}${r.maxGrade ? `/${r.maxGrade}` : ""}`,
-          r.attempts,
-          r.last
-            ? html`<a href="/submissions/${r.last.id}">#${r.last.id}</a> ${statusText(r.last)}`
-            : html`<span class="muted">none yet</span>`,
-          html`<a href="/submit?kind=${r.kind}">New submission<span class="sr-only"> for ${
-            PART_TITLES[r.kind]
-          }</span></a>`,
-        ]),
+        rows.map((r) => partHomeRow(r, cal)),
       )}
     `,
     { viewer, course, here: "/" },
   );
+}
+
+function partHomeRow(r: PartRow, cal: CalendarView): Cell[] {
+  const title = PART_TITLES[r.kind];
+  return [
+    { row: title },
+    r.kept === null ? "–" : `${r.kept}${r.maxGrade ? `/${r.maxGrade}` : ""}`,
+    attemptsText(r.part),
+    partWhen(r.part, cal),
+    r.last
+      ? html`<a href="/submissions/${r.last.id}">#${r.last.id}</a> ${statusText(r.last)} ·
+<a href="/parts/${r.kind}">all<span class="sr-only"> submissions of ${title}</span></a>`
+      : html`<span class="muted">none yet</span>`,
+    r.part.state === "open"
+      ? html`<a href="/submit?kind=${r.kind}">New submission<span class="sr-only"> for ${title}</span></a>`
+      : html`<span class="muted">${r.part.state === "closed" ? "closed" : "not open yet"}</span>`,
+  ];
 }
 
 export interface FormState {
@@ -532,19 +606,25 @@ export function submissionPage(
   course: string,
   s: SubmissionJson,
   output: ShownOutput | null,
+  zone?: string,
 ): string {
   const final = s.status === "done" || s.status === "failed";
+  const student = viewer.role === "ta"
+    ? html`
+      Student <a href="${studentPagePath(s.user)}">${s.user}</a> ·
+    `
+    : "";
   return layout(
     `Submission ${s.id}`,
     html`
       <h1>Submission #${s.id}: ${PART_TITLES[s.kind]}</h1>
-      <p class="muted">${viewer.role === "ta"
-        ? html`
-          Student <a href="/course/students/${encodeURIComponent(s.user)}">${s.user}</a> ·
-        `
-        : ""}submitted ${s.created_at.replace("T", " ").slice(0, 19)} UTC · files: ${s.files.join(
-          ", ",
-        )}</p>
+      <p
+        class="muted">${student}accepted ${zone
+          ? shownTime(s.created_at, zone)
+          : s.created_at} · ${s.attempt === null
+          ? "not an attempt (the grader failed)"
+          : `attempt ${s.attempt}`} · files: ${s.files.join(", ")} · <a href="/parts/${s
+          .kind}">all submissions of this part</a></p>
       ${s.renamed.map((r) =>
         html`<p class="note">Your file <code>${r.from}</code> was saved as <code>${r.to}</code>:
 a name keeps only letters, digits, <code>.</code>, <code>_</code> and <code>-</code>, and no folder.</p>`
@@ -555,6 +635,153 @@ a name keeps only letters, digits, <code>.</code>, <code>_</code> and <code>-</c
     `,
     { viewer, course, live: !final, refresh: !final },
   );
+}
+
+/**
+ * A part's history as a table (the student's /parts/<kind>, the TA's page
+ * of a student): each submission's accepted time, status, score, attempt
+ * number, whether it is the one that counts, its result and archive.
+ * `labelledby`: the heading that names it.
+ */
+export function historyTable(subs: SubmissionJson[], zone: string, labelledby: string): Html {
+  const counts = (s: SubmissionJson) =>
+    s.kept
+      ? html`<strong>counts</strong>`
+      : s.attempt === null
+      ? html`<span class="muted">not an attempt</span>`
+      : "";
+  return table(
+    { labelledby },
+    [
+      "Submission",
+      "Accepted",
+      "Status",
+      { text: "Score", num: true },
+      {
+        text: "Attempt",
+        num: true,
+      },
+      "Counts",
+      "Archive",
+    ],
+    subs.map((s) => [
+      html`<a href="/submissions/${s.id}">#${s.id}</a>`,
+      html`<time datetime="${s.created_at}">${shownTime(s.created_at, zone)}</time>`,
+      s.status === "done" ? "done" : statusText(s),
+      s.score === null ? "–" : `${s.score}/${s.max_grade}`,
+      s.attempt ?? "–",
+      counts(s),
+      html`
+        <a
+          href="/submissions/${s.id}/archive">zip<span class="sr-only"> of submission ${s
+            .id}</span></a>
+      `,
+    ]),
+  );
+}
+
+/** A student's /parts/<kind>: the part's calendar, attempts, every submission. */
+export function partPage(
+  viewer: Viewer,
+  course: string,
+  part: PartJson,
+  subs: SubmissionJson[],
+  cal: CalendarView,
+): string {
+  const title = PART_TITLES[part.kind];
+  return layout(
+    title,
+    html`<h1>${title}</h1>
+${lastHourBanner(cal)}
+<p>Submissions: ${partWhen(part, cal)}. Attempt ${part.attempts} of ${part.attempt_limit}${
+      part.kept_score === null
+        ? ""
+        : html`; kept score <strong>${part.kept_score}/${part.max_grade}</strong>`
+    }.${
+      part.state === "open"
+        ? html`
+          <a href="/submit?kind=${part.kind}">New submission</a>
+        `
+        : ""
+    }</p>
+<h2 id="history">Every submission of this part</h2>
+${subs.length === 0 ? html`<p>No submission yet.</p>` : historyTable(subs, cal.zone, "history")}`,
+    { viewer, course },
+  );
+}
+
+/** Where the teaching assistant's page of one student is (the extension form comes back there). */
+export function studentPagePath(id: string): string {
+  return `/course/students/${encodeURIComponent(id)}`;
+}
+
+/**
+ * The teaching assistant's controls of one student's calendar: their
+ * extensions, and a form for a later close and/or more attempts (one part
+ * or every part). It posts to `/course/students/<id>/extension`.
+ */
+export function extensionForm(
+  viewer: Viewer,
+  student: string,
+  parts: PartJson[],
+  zone: string,
+): Html {
+  const extended = parts.filter((p) => p.extension);
+  const until = (p: PartJson) =>
+    p.extension?.until ? shownTime(p.extension.until, zone) : "the calendar's close";
+  return html`
+    <h2 id="extension">Extension and attempts</h2>
+    ${extended.length
+      ? html`<ul>${
+        extended.map((p) =>
+          html`<li>${PART_TITLES[p.kind]}: until ${until(p)}, ${
+            p.extension!.attempts
+          } more attempt(s)
+(${attemptsText(p)} used)</li>`
+        )
+      }</ul>`
+      : html`<p class="muted">No extension.</p>`}
+    <form class="stack" method="post" action="/course/students/${encodeURIComponent(
+      student,
+    )}/extension">
+      <input type="hidden" name="csrf" value="${viewer.csrf}">
+      <div><label for="ext-kind">Part</label>
+    <select id="ext-kind" name="kind"><option value="">Every part</option>${MENU.map((k) =>
+      html`<option value="${k}">${PART_TITLES[k]}</option>`
+    )}</select></div>
+      <div><label for="ext-until">Closes for this student at (${zone} time, e.g. 2021-11-19T23:55)</label>
+    <input type="text" id="ext-until" name="until" autocomplete="off" placeholder="2021-11-19T23:55"></div>
+      <div><label for="ext-attempts">Attempts more than the limit</label>
+    <input type="number" id="ext-attempts" name="attempts" min="0" step="1" inputmode="numeric"></div>
+      <div><button type="submit">Grant</button></div>
+    </form>
+  `;
+}
+
+/** One student for the teaching assistant: every part's calendar and history, the extension form. */
+export function studentPanel(
+  viewer: Viewer,
+  student: { id: string; name: string },
+  parts: PartJson[],
+  history: Record<Kind, SubmissionJson[]>,
+  cal: CalendarView,
+  flash?: string,
+): Html {
+  return html`
+    ${flash ? html`<p class="flash" role="status">${flash}</p>` : ""}
+    <p>${student.name} (${student.id})</p>
+    ${MENU.map((k) => {
+      const p = parts.find((x) => x.kind === k)!;
+      return html`<h2 id="h-${k}">${PART_TITLES[k]}</h2>
+<p>${partWhen(p, cal)} · attempts ${attemptsText(p)}</p>
+${
+        history[k].length
+          ? historyTable(history[k], cal.zone, `h-${k}`)
+          : html`<p class="muted">No submission.</p>`
+      }`;
+    })}
+    ${extensionForm(viewer, student.id, parts, cal.zone)}
+  `;
 }
 
 /** A page for an error (404, 403...), in words. */
