@@ -31,7 +31,12 @@ Deno.test("service api: tokens, roles and ownership (401, 403, 404)", async () =
   const noToken = await fetch(`${svc.url}/api/submissions/${id}`);
   assert.equal(noToken.status, 401);
   assert.match((await noToken.json()).error, /Bearer/);
-  assert.equal((await getJson(svc.url, "slk_not-a-real-token", "/api/me")).status, 401);
+  const bad = await getJson(svc.url, "slk_not-a-real-token", "/api/me");
+  assert.equal(bad.status, 401);
+  assert.match(
+    bad.body.error as string,
+    /^this token is not valid: it was replaced by a newer one/,
+  );
 
   const mine = await getJson(svc.url, alice, `/api/submissions/${id}`);
   assert.equal(mine.status, 200);

@@ -198,7 +198,13 @@ Deno.test("service hostile: test names, details and program output are escaped o
   for (
     const [token, paths] of [
       [course.tokens.alice, ["/", `/submissions/${id}`, `/submissions/${id}/live`]],
-      [course.ta, ["/", `/submissions/${id}`, "/course/submissions?user=alice"]],
+      [course.ta, [
+        "/course",
+        `/submissions/${id}`,
+        "/course/students/alice",
+        "/course/gradebook",
+        "/course/submissions?kind=part2",
+      ]],
     ] as const
   ) {
     const c = await cookie(token);

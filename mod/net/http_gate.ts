@@ -12,7 +12,8 @@
  * preconnect, is closed without a word). Each admitted request goes to the
  * real server over its own connection (a Unix socket only this process
  * can reach) with `connection: close` in its head: one request per
- * connection, so the gate only ever reads one head.
+ * connection, so the gate only ever reads one head. TLS ends in the gate;
+ * an HTTP/2 connection (ALPN h2) is passed through whole ({@link tunnel}).
  *
  * @module
  */
@@ -397,6 +398,34 @@ async function relay(
   return cut;
 }
 
+/**
+ * An HTTP/2 connection (TLS with ALPN h2) passed to the server as it is
+ * (Deno.serve speaks HTTP/2 with prior knowledge): the gate cannot read its
+ * frames, so only the caps and the handshake's deadline apply to it.
+ */
+async function tunnel(
+  client: Deno.Conn,
+  upstream: () => Promise<Deno.Conn>,
+  open: Set<Deno.Conn>,
+): Promise<void> {
+  const server = await upstream();
+  open.add(server);
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buf = new Uint8Array(16 * 1024);
+    for (;;) {
+      const n = await from.read(buf).catch(() => null);
+      if (n === null || !(await writeAll(to, buf.subarray(0, n)).catch(() => false))) break;
+    }
+    shut(client);
+    shut(server);
+  };
+  try {
+    await Promise.all([pipe(client, server), pipe(server, client)]);
+  } finally {
+    open.delete(server);
+  }
+}
+
 /** A running gate: how many connections it holds, and its shutdown. */
 export interface HttpGate {
   readonly held: number;
@@ -431,118 +460,160 @@ class Tally {
   }
 }
 
+/** One gate's state: its options and clocks, the connections it holds and where. */
+interface Gate {
+  opts: HttpGateOptions;
+  stopping: AbortController;
+  /** Connections whose request head (or TLS handshake) has not come yet. */
+  waiting: Set<Deno.Conn>;
+  /** Connections whose body the gate gathers, and their request's path. */
+  gathering: Map<Deno.Conn, string | null>;
+  /** Connections in an exchange, the client's and the server's. */
+  open: Set<Deno.Conn>;
+  tally: Tally;
+  wording: Wording;
+  headTimeoutMs: number;
+  minBodyRate: number;
+  rateWindowMs: number;
+}
+
+/** One request: its body gathered under the rate, passed to the server, the answer back. */
+async function exchange(g: Gate, client: Deno.Conn, got: { head: string; rest: Uint8Array }) {
+  const path = pathOf(got.head + "\r\n");
+  const made = rewriteHead(got.head, peer(client));
+  if (typeof made === "string") {
+    g.tally.note(made);
+    const sentence = `this is not an HTTP request the service reads (${made})`;
+    return await refuseWith(client, { status: "400 Bad Request", sentence, path }, g.wording);
+  }
+  const body = new BodyEnd(made.framing);
+  let slow = false;
+  let server: Deno.Conn | undefined;
+  const floor = g.minBodyRate * g.rateWindowMs / 1000;
+  const watch = new RateWatch(floor, g.rateWindowMs, () => body.done, () => {
+    slow = true;
+    if (server) shut(server);
+    const sentence = "the upload came too slowly: send it again";
+    void refuseWith(client, { status: "408 Request Timeout", sentence, path }, g.wording);
+  });
+  try {
+    g.gathering.set(client, path);
+    const first = await gather(client, body, got.rest, watch).finally(() =>
+      g.gathering.delete(client)
+    );
+    if (!first) return;
+    server = await g.opts.upstream();
+    g.open.add(server);
+    for (const bytes of [bytesOf(made.head), ...first]) {
+      if (!(await watch.pass(server, bytes))) return;
+    }
+    const cut = await relay(client, server, body, watch);
+    if (cut) g.tally.note(cut);
+  } finally {
+    watch.stop();
+    if (slow) g.tally.note(`a body slower than ${g.minBodyRate} bytes/s`);
+    if (server) {
+      g.open.delete(server);
+      shut(server);
+    }
+  }
+}
+
+/** An accepted connection: its TLS handshake and request head in time, then the exchange. */
+async function serveClient(g: Gate, client: Deno.Conn): Promise<void> {
+  try {
+    if ("handshake" in client) {
+      g.waiting.add(client);
+      const tls = client as Deno.TlsConn;
+      const alpn = await within(tls.handshake(), g.headTimeoutMs, "a TLS handshake")
+        .then((h) => h.alpnProtocol, () => undefined).finally(() => g.waiting.delete(client));
+      if (alpn === undefined) {
+        return g.tally.note(`no TLS handshake within ${g.headTimeoutMs / 1000} s`);
+      }
+      if (alpn === "h2") {
+        g.open.add(client);
+        return await tunnel(client, g.opts.upstream, g.open);
+      }
+    }
+    g.waiting.add(client);
+    const got = await readHead(client, g.headTimeoutMs, g.wording).finally(() =>
+      g.waiting.delete(client)
+    );
+    if (typeof got === "string") {
+      if (got !== "closed before its request") g.tally.note(got);
+      return;
+    }
+    g.open.add(client);
+    await exchange(g, client, got);
+  } catch (e) {
+    if (!g.stopping.signal.aborted) g.opts.log(`http: ${peer(client)}: ${errorMessage(e)}`);
+  } finally {
+    g.open.delete(client);
+    shut(client);
+  }
+}
+
+/** A connection past a cap: 503 once its request came (or a moment passed). */
+async function refuseOver(g: Gate, conn: Deno.Conn, why: string): Promise<void> {
+  g.tally.note(why);
+  // An answer before the request is an error to an HTTP client: wait a moment for it.
+  const buf = new Uint8Array(2048);
+  const n = await within(conn.read(buf), REFUSE_WAIT_MS, "a request").catch(() => null);
+  const path = n ? pathOf(latin1(buf.subarray(0, n))) : null;
+  const sentence = "the service has too many connections open (from your address?): " +
+    "try again in a few seconds";
+  const status = "503 Service Unavailable";
+  await refuseWith(conn, { status, sentence, path, extra: "retry-after: 10\r\n" }, g.wording);
+}
+
+/** Stop accepting; the exchanges in flight have `graceMs`, the rest are cut or answered 503. */
+async function closeGate(g: Gate, acceptor: Acceptor, graceMs: number): Promise<void> {
+  g.stopping.abort();
+  try {
+    g.opts.listener.close();
+  } catch { /* closed */ }
+  await acceptor.done;
+  // No request yet: nothing to finish. A body not passed on yet: it will not be.
+  for (const c of g.waiting) shut(c);
+  const sentence = "the service is stopping: send it again in a minute";
+  for (const [c, path] of g.gathering) {
+    void refuseWith(c, { status: "503 Service Unavailable", sentence, path }, g.wording);
+  }
+  if (!(await settledWithin(acceptor.drain(), graceMs))) {
+    g.opts.log(`http: ${g.open.size} connection(s) still open after ${graceMs} ms: cut`);
+  }
+  for (const c of g.open) shut(c);
+  await settledWithin(acceptor.drain(), 1000);
+  g.tally.flush();
+}
+
 /** Start the gate's accept loop on `opts.listener`; see the module doc. */
 export function startHttpGate(opts: HttpGateOptions): HttpGate {
-  const stopping = new AbortController();
-  const waiting = new Set<Deno.Conn>();
-  /** Connections whose body the gate gathers, and their request's path. */
-  const gathering = new Map<Deno.Conn, string | null>();
-  const open = new Set<Deno.Conn>();
-  const tally = new Tally(opts.log);
-  const wording = opts.wording ?? PLAIN;
-  const headTimeoutMs = opts.headTimeoutMs ?? HEAD_TIMEOUT_MS;
-  const minBodyRate = opts.minBodyRate ?? MIN_BODY_RATE;
-  const rateWindowMs = opts.rateWindowMs ?? RATE_WINDOW_MS;
-  const exchange = async (client: Deno.Conn, got: { head: string; rest: Uint8Array }) => {
-    const path = pathOf(got.head + "\r\n");
-    const made = rewriteHead(got.head, peer(client));
-    if (typeof made === "string") {
-      tally.note(made);
-      const sentence = `this is not an HTTP request the service reads (${made})`;
-      return await refuseWith(client, { status: "400 Bad Request", sentence, path }, wording);
-    }
-    const body = new BodyEnd(made.framing);
-    let slow = false;
-    let server: Deno.Conn | undefined;
-    const floor = minBodyRate * rateWindowMs / 1000;
-    const watch = new RateWatch(floor, rateWindowMs, () => body.done, () => {
-      slow = true;
-      if (server) shut(server);
-      const sentence = "the upload came too slowly: send it again";
-      void refuseWith(client, { status: "408 Request Timeout", sentence, path }, wording);
-    });
-    try {
-      gathering.set(client, path);
-      const first = await gather(client, body, got.rest, watch).finally(() =>
-        gathering.delete(client)
-      );
-      if (!first) return;
-      server = await opts.upstream();
-      open.add(server);
-      for (const bytes of [bytesOf(made.head), ...first]) {
-        if (!(await watch.pass(server, bytes))) return;
-      }
-      const cut = await relay(client, server, body, watch);
-      if (cut) tally.note(cut);
-    } finally {
-      watch.stop();
-      if (slow) tally.note(`a body slower than ${minBodyRate} bytes/s`);
-      if (server) {
-        open.delete(server);
-        shut(server);
-      }
-    }
-  };
-  const serve = async (client: Deno.Conn) => {
-    try {
-      waiting.add(client);
-      const got = await readHead(client, headTimeoutMs, wording).finally(() =>
-        waiting.delete(client)
-      );
-      if (typeof got === "string") {
-        if (got !== "closed before its request") tally.note(got);
-        return;
-      }
-      open.add(client);
-      await exchange(client, got);
-    } catch (e) {
-      if (!stopping.signal.aborted) opts.log(`http: ${peer(client)}: ${errorMessage(e)}`);
-    } finally {
-      open.delete(client);
-      shut(client);
-    }
+  const g: Gate = {
+    opts,
+    stopping: new AbortController(),
+    waiting: new Set(),
+    gathering: new Map(),
+    open: new Set(),
+    tally: new Tally(opts.log),
+    wording: opts.wording ?? PLAIN,
+    headTimeoutMs: opts.headTimeoutMs ?? HEAD_TIMEOUT_MS,
+    minBodyRate: opts.minBodyRate ?? MIN_BODY_RATE,
+    rateWindowMs: opts.rateWindowMs ?? RATE_WINDOW_MS,
   };
   const acceptor: Acceptor = acceptLoop({
     listener: opts.listener,
     limits: opts.limits,
-    signal: stopping.signal,
+    signal: g.stopping.signal,
     log: opts.log,
-    serve,
-    refuse: async (conn, why) => {
-      tally.note(why);
-      // An answer before the request is an error to an HTTP client: wait a moment for it.
-      const buf = new Uint8Array(2048);
-      const n = await within(conn.read(buf), REFUSE_WAIT_MS, "a request").catch(() => null);
-      const path = n ? pathOf(latin1(buf.subarray(0, n))) : null;
-      const sentence = "the service has too many connections open (from your address?): " +
-        "try again in a few seconds";
-      const status = "503 Service Unavailable";
-      await refuseWith(conn, { status, sentence, path, extra: "retry-after: 10\r\n" }, wording);
-    },
+    serve: (conn) => serveClient(g, conn),
+    refuse: (conn, why) => refuseOver(g, conn, why),
   });
   return {
     get held() {
       return acceptor.held;
     },
-    async close(graceMs: number) {
-      stopping.abort();
-      try {
-        opts.listener.close();
-      } catch { /* closed */ }
-      await acceptor.done;
-      // No request yet: nothing to finish. A body not passed on yet: it will not be.
-      for (const c of waiting) shut(c);
-      const sentence = "the service is stopping: send it again in a minute";
-      for (const [c, path] of gathering) {
-        void refuseWith(c, { status: "503 Service Unavailable", sentence, path }, wording);
-      }
-      if (!(await settledWithin(acceptor.drain(), graceMs))) {
-        opts.log(`http: ${open.size} connection(s) still open after ${graceMs} ms: cut`);
-      }
-      for (const c of open) shut(c);
-      await settledWithin(acceptor.drain(), 1000);
-      tally.flush();
-    },
+    close: (graceMs: number) => closeGate(g, acceptor, graceMs),
   };
 }
 

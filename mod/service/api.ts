@@ -208,8 +208,10 @@ async function asOf({ ctx, url }: ApiCall): Promise<number> {
 }
 
 const submit = multipart(async ({ ctx, who }, form) => {
-  const made = await acceptSubmission(ctx, form, who.id);
-  const position = await ctx.store.queuePosition(made.job.id);
+  const accepted = await acceptSubmission(ctx, form, who.id);
+  // A worker may have taken it already: its status now, and its place if it is still queued.
+  const made = await ctx.store.getSubmission(accepted.id) ?? accepted;
+  const position = made.job.status === "queued" ? await ctx.store.queuePosition(made.job.id) : null;
   const body: CreatedJson = {
     id: made.id,
     status: made.job.status,
@@ -371,6 +373,12 @@ export const API_ROUTES = [
   api("GET", "/api/course/export", "ta", gradeBookExport),
 ];
 
+/** The 401 of a request without a token. */
+export const NO_TOKEN = "sign in: send 'Authorization: Bearer <your token>'";
+/** The 401 of a token that is no one's (mistyped, or replaced by a newer one). */
+export const BAD_TOKEN = "this token is not valid: it was replaced by a newer one, or mistyped; " +
+  "use your latest link or token, or ask the teaching assistant for a new one";
+
 /**
  * Answer a request under `/api/`; null for any other path (the web pages'
  * handler takes those). The token is checked first (401 on any path), then
@@ -380,9 +388,10 @@ export async function handleApi(req: Request, ctx: ServiceContext): Promise<Resp
   const url = new URL(req.url);
   if (url.pathname !== "/api" && !url.pathname.startsWith("/api/")) return null;
   try {
-    const who = await userForToken(ctx.store, bearerToken(req));
+    const token = bearerToken(req);
+    const who = await userForToken(ctx.store, token);
     if (!who) {
-      throw new HttpError(401, "sign in: send 'Authorization: Bearer <your token>'", {
+      throw new HttpError(401, token === null ? NO_TOKEN : BAD_TOKEN, {
         "www-authenticate": 'Bearer realm="socklab"',
       });
     }

@@ -95,7 +95,12 @@ interface Http {
 function listenPublic(opts: ServiceOptions): Deno.Listener<Deno.Conn> {
   try {
     return opts.tls
-      ? Deno.listenTls({ hostname: opts.hostname, port: opts.port, ...opts.tls })
+      ? Deno.listenTls({
+        hostname: opts.hostname,
+        port: opts.port,
+        ...opts.tls,
+        alpnProtocols: ["h2", "http/1.1"],
+      })
       : Deno.listen({ hostname: opts.hostname, port: opts.port });
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {

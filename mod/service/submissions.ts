@@ -122,9 +122,8 @@ async function pace(ctx: ServiceContext, now: number): Promise<{ slots: number; 
 
 /**
  * Seconds until the submission's result, from measured job durations: the
- * mean wall time of recent jobs (lease to result) times the rounds of work
- * until its own is through (position / the live workers' slots, its own
- * included), less what a running job has done. Null when finished or when
+ * mean wall time of recent jobs (lease to result) times position / the live
+ * workers' slots (one grading at least), less what a running job has done. Null when finished or when
  * no worker is alive.
  */
 export async function estimateWait(
@@ -161,9 +160,7 @@ export function estimateSeconds(
   position: number | null,
   { elapsedMs = 0 } = {},
 ): number {
-  const ms = position === null
-    ? meanMs - elapsedMs
-    : meanMs * Math.max(1, (position + slots - 1) / slots);
+  const ms = position === null ? meanMs - elapsedMs : meanMs * Math.max(1, position / slots);
   return Math.max(1, Math.round(ms / 1000));
 }
 

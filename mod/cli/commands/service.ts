@@ -794,6 +794,13 @@ async function waitResult(c: Client, id: number): Promise<SubmissionJson> {
   throw new RunError(`submission ${id} is not graded yet; gave up waiting`);
 }
 
+/** Where a new submission is: `queued, position 3 (about 40 s)`, `running`, `done`. */
+export function createdState(c: CreatedJson): string {
+  const about = c.estimated_wait_s === null ? "" : ` (result in about ${c.estimated_wait_s} s)`;
+  if (c.status === "queued" && c.position !== null) return `queued, position ${c.position}${about}`;
+  return c.status === "running" ? `running${about}` : c.status;
+}
+
 /** `submit KIND FILE...`: upload, wait, print the result like `grade`. */
 async function submitUpload(c: Client, kind: string, paths: string[]): Promise<number> {
   if (!isKind(kind)) throw new UsageError(`'${kind}' is not a part (${KINDS.join(", ")})`);
@@ -804,7 +811,7 @@ async function submitUpload(c: Client, kind: string, paths: string[]): Promise<n
   const created = await res.json() as CreatedJson;
   if (flag(c.args, "no-wait")) {
     if (flag(c.args, "json")) c.io.out(JSON.stringify({ kind, ...created }));
-    else c.io.out(`submission ${created.id}: ${created.status}, position ${created.position}`);
+    else c.io.out(`submission ${created.id}: ${createdState(created)}`);
     return 0;
   }
   c.io.log(`submission ${created.id} (${kind})`);
