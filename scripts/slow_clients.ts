@@ -66,7 +66,7 @@ function goodRequest(port: number, from = "127.0.0.250"): Promise<string> {
   return new Promise((resolve) => {
     let text = "";
     const s = connect({ host: "127.0.0.1", port, localAddress: from }, () => {
-      s.write("GET /login HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+      s.write("GET /login HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n");
     });
     s.setTimeout(30_000, () => s.destroy());
     s.on("data", (d) => text += d.toString());

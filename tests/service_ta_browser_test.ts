@@ -70,6 +70,8 @@ Deno.test({
     await using course = await makeCourse([]);
     await populateClass(course, 300, Date.now(), { queued: 8 });
     await using svc = await serveInProcess(course);
+    // A worker machine with four slots is alive: the overview says when the queue is through.
+    await svc.store.registerWorker({ id: "lab-pc-1", host: "lab-pc-1", slots: 4 }, Date.now());
     const dir = await Deno.makeTempDir({ prefix: "socklab-ta-browser-" });
     let browser: Browser | undefined;
     try {
@@ -82,6 +84,10 @@ Deno.test({
       const wait = await ta.locator("#chart-wait").boundingBox();
       assert.ok(wait && wait.width > 300 && wait.height > 100, JSON.stringify(wait));
       assert.match(await ta.locator("#chart-wait-desc").textContent() ?? "", /job\(s\) started/);
+      assert.match(
+        (await ta.locator("ul.facts").textContent() ?? "").replace(/\s+/g, " "),
+        /8 queued, 0 running: the queue is through in about \d+ s .* 1 worker\(s\) alive with 4 slot\(s\)/,
+      );
       await assertAccessible(ta);
       assert.deepEqual(await sidewaysScrolling(ta), []);
       await shot(ta, dir, "ta-course.png");

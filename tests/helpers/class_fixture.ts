@@ -45,7 +45,7 @@ export async function populateClass(
       for (const kind of KINDS) {
         if (rnd() > 0.6) continue;
         const maxGrade = kind === "ca-sign" ? 1 : 4 + (KINDS.indexOf(kind) % 3);
-        t += Math.floor(rnd() * 9000);
+        t += Math.floor(rnd() * 7000);
         await gradedSubmission(store, classId(i), kind, Math.floor(rnd() * (maxGrade + 1)), {
           at: Math.min(t, now - 60_000),
           waitMs: Math.floor(rnd() * 60_000),
