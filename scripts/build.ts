@@ -52,30 +52,112 @@ async function deno(args: string[], env: Record<string, string> = {}) {
   }).output();
 }
 
-/** Bundle main.ts into `out` (default dist/socklab.js), executable. */
+/**
+ * Bundle main.ts into `out` (default dist/socklab.js), executable: one file that loads, like
+ * the checkout, only the chosen command's code (issue 29). `deno bundle --code-splitting`
+ * cuts the program where main.ts's command table imports dynamically; {@link oneFile} joins
+ * the pieces again, each loaded on demand.
+ */
 export async function bundle(out = resolve(ROOT, "dist/socklab.js")): Promise<string> {
   await Deno.mkdir(dirname(out), { recursive: true });
-  const tmp = `${out}.tmp.js`;
-  const r = await deno([
-    "bundle",
-    "--quiet",
-    "--platform",
-    "deno",
-    "--config",
-    ROOT + "deno.json",
-    "--output",
-    tmp,
-    ROOT + "main.ts",
-  ]);
-  if (!r.success) {
-    throw new Error(`deno bundle failed: ${denoError(new TextDecoder().decode(r.stderr))}`);
+  const tmp = await Deno.makeTempDir({ dir: dirname(out), prefix: ".socklab-bundle-" });
+  try {
+    const r = await deno([
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--config",
+      ROOT + "deno.json",
+      "--code-splitting",
+      "--outdir",
+      tmp,
+      ROOT + "main.ts",
+    ]);
+    if (!r.success) {
+      throw new Error(`deno bundle failed: ${denoError(new TextDecoder().decode(r.stderr))}`);
+    }
+    const chunks: Record<string, string> = {};
+    for await (const e of Deno.readDir(tmp)) {
+      if (e.isFile && e.name.endsWith(".js")) {
+        chunks[e.name] = await Deno.readTextFile(`${tmp}/${e.name}`);
+      }
+    }
+    await Deno.writeTextFile(out, `${bundleShebang()}\n${oneFile(chunks, "main.js")}`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
-  const body = await Deno.readTextFile(tmp);
-  await Deno.remove(tmp);
-  await Deno.writeTextFile(out, `${bundleShebang()}\n${body.replace(/^#!.*\n/, "")}`);
   await Deno.chmod(out, 0o755);
   return out;
 }
+
+/** What the pieces' imports of each other become in {@link oneFile}. */
+const STATIC_IMPORT = /(\bfrom\s*|\bimport\s*)"\.\/([\w.-]+\.js)"/g;
+const DYNAMIC_IMPORT = /\bimport\(\s*"\.\/([\w.-]+\.js)"\s*\)/g;
+
+/**
+ * One module made of the pieces of `deno bundle --code-splitting` (file name -> text; `entry`
+ * is main.ts's): each piece is a string in it, made a module (a blob: URL) when first
+ * imported. A piece's static imports of others name them (`"@chunk:NAME"`), filled with
+ * their URLs when it is made (esbuild's chunks import each other without a cycle); its
+ * dynamic imports ask the loader for the URL when they run. The entry's `import.meta.main`
+ * is true: it is the program; every piece's `import.meta.url` is the bundle's, as in a bundle
+ * of one piece (npm packages' createRequire wants a file URL). Throws if a piece imports a
+ * file that is not among them or reads another property of import.meta.
+ */
+export function oneFile(chunks: Record<string, string>, entry: string): string {
+  const known = (name: string) => {
+    if (!(name in chunks)) throw new Error(`the bundle imports ./${name}, which it did not write`);
+    return name;
+  };
+  const pieces: Record<string, string> = {};
+  for (const [name, text] of Object.entries(chunks)) {
+    pieces[name] = text
+      .replace(STATIC_IMPORT, (_, kw: string, dep: string) => `${kw}"@chunk:${known(dep)}"`)
+      .replace(
+        DYNAMIC_IMPORT,
+        (_, dep: string) => `import(${LOADER}(${JSON.stringify(known(dep))}))`,
+      )
+      .replace(EAGER_REQUIRE, LAZY_REQUIRE)
+      .replaceAll("import.meta.url", `${LOADER}.url`);
+    const other = /import\.meta(?!\.main\b)\S{0,20}/.exec(pieces[name]);
+    if (other) throw new Error(`${name} reads ${other[0]}: the bundle has no such property`);
+  }
+  const mains = pieces[known(entry)].split("import.meta.main").length - 1;
+  if (mains !== 1) throw new Error(`${entry} reads import.meta.main ${mains} times, not once`);
+  pieces[entry] = pieces[entry].replace("import.meta.main", "true");
+  return [
+    "// socklab, bundled (scripts/build.ts): the program's modules, each made when first used.",
+    `const CHUNKS = ${JSON.stringify(pieces)};`,
+    "const urls = new Map();",
+    "function chunk(name) {",
+    "  let url = urls.get(name);",
+    "  if (url === undefined) {",
+    '    const text = CHUNKS[name].replace(/"@chunk:([\\w.-]+)"/g, (_, d) => JSON.stringify(chunk(d)));',
+    '    url = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));',
+    "    urls.set(name, url);",
+    "  }",
+    "  return url;",
+    "}",
+    "chunk.url = import.meta.url;",
+    `${LOADER} = chunk;`,
+    `await import(chunk(${JSON.stringify(entry)}));`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * esbuild's shared runtime piece makes `__require` (npm packages' require) at load, importing
+ * node:module, which costs ~15 ms at every start; made on first call instead (only npm:ws's
+ * piece calls it).
+ */
+const EAGER_REQUIRE =
+  /import \{ createRequire as (__deno_internal_createRequire) \} from "node:module";\nvar __require = \1\(import\.meta\.url\);/;
+const LAZY_REQUIRE = "var __require = (id) => (__require.made ??= " +
+  'process.getBuiltinModule("node:module").createRequire(import.meta.url))(id);';
+
+/** Where a piece's dynamic import finds the loader. */
+const LOADER = 'globalThis[Symbol.for("socklab.chunk")]';
 
 /** What `compile` wrote. */
 export interface Built {

@@ -33,27 +33,36 @@ owner_of() {
   echo "${3:-}"
 }
 
-# The cache folder: writable, and ours.
+# The cache folder, in $base: writable, and ours (set here, not echoed: a $(...) forks).
 cache_base() {
   if [ -n "${SOCKLAB_CACHE:-}" ]; then
-    echo "$SOCKLAB_CACHE"
+    base=$SOCKLAB_CACHE
     return
   fi
   case "${XDG_CACHE_HOME:-}" in
-    /*) echo "$XDG_CACHE_HOME/socklab" && return ;;
+    /*) base=$XDG_CACHE_HOME/socklab && return ;;
   esac
   case "${HOME:-}" in
     /*) if [ -d "$HOME" ] && [ -w "$HOME" ]; then
-      echo "$HOME/.cache/socklab"
+      base=$HOME/.cache/socklab
       return
     fi ;;
   esac
-  echo "${TMPDIR:-/tmp}/socklab-$(id -u)"
+  base=${TMPDIR:-/tmp}/socklab-$(id -u)
 }
 
+# Every start asks this: one ls for both sizes (each fork costs at every start). ls lists
+# deno before socklab.js; the size is the fifth field of each line.
 is_unpacked() {
-  [ -f "$1/ok" ] && [ -x "$1/deno" ] &&
-    [ "$(size_of "$1/deno")" = "$deno_size" ] && [ "$(size_of "$1/socklab.js")" = "$js_size" ]
+  [ -f "$1/ok" ] && [ -x "$1/deno" ] || return 1
+  sizes=$(ls -lnL -- "$1/deno" "$1/socklab.js" 2>/dev/null) || return 1
+  {
+    read -r _ _ _ _ d _
+    read -r _ _ _ _ j _
+  } <<SIZES
+$sizes
+SIZES
+  [ "$d" = "$deno_size" ] && [ "$j" = "$js_size" ]
 }
 
 unpack() {
@@ -84,7 +93,8 @@ unpack() {
   trap - EXIT INT TERM
 }
 
-dir="$(cache_base)/$key"
+cache_base
+dir="$base/$key"
 is_unpacked "$dir" || unpack "$dir"
 DENO_NO_UPDATE_CHECK=1
 export DENO_NO_UPDATE_CHECK

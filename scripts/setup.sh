@@ -1,7 +1,10 @@
 #!/bin/sh
-# What the test suite needs beyond Deno, the one list of it: `deno task test`
-# runs this first, and .ci/run calls it. As root on Debian/Ubuntu it installs
-# what is missing (apt-get update once, only then) and prints one line saying
+# What the test suite and `deno task bench` need beyond Deno, the one list of it:
+# `deno task test` runs this first, and .ci/run calls it. The bench's anchors
+# (socat, hyperfine, python3-websockets, nodejs: the tools people would use
+# instead, measured beside socklab) are here too, so that a fresh machine has
+# every row of bench/RESULTS.md; the bench stops naming any that is missing.
+# As root on Debian/Ubuntu it installs what is missing (apt-get update once, only then) and prints one line saying
 # what it installed; otherwise it prints one line of what is missing and how to
 # install it, and the tests that need it fail saying the same (tests/helpers/
 # requires.ts). It never fails the run by itself. It starts no service.
@@ -23,11 +26,16 @@ has() {
   curl) command -v curl ;;
   systemd) command -v systemd-analyze ;;
   caddy) command -v caddy ;;
+  # The bench's anchors (scripts/bench/env.ts probes the same).
+  socat) command -v socat ;;
+  hyperfine) command -v hyperfine ;;
+  python3-websockets) /usr/bin/python3 -c 'import websockets' ;;
+  nodejs) command -v node ;;
   esac
 }
 
 need=""
-for pkg in openssl iproute2 python3-websocket bubblewrap tcpdump postgresql chromium curl systemd caddy; do
+for pkg in openssl iproute2 python3-websocket bubblewrap tcpdump postgresql chromium curl systemd caddy socat hyperfine python3-websockets nodejs; do
   has "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 [ -z "$need" ] && exit 0

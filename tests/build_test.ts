@@ -12,6 +12,7 @@ import {
   describe,
   launcher,
   LAUNCHER_TOOLS,
+  oneFile,
 } from "../scripts/build.ts";
 import { Proc, ROOT, runProc } from "../scripts/lib/proc.ts";
 import { Netns } from "../scripts/lib/netns.ts";
@@ -353,4 +354,30 @@ Deno.test("the launcher is plain sh with every value filled in and execs deno wi
   );
   const r = await runProc(["/bin/sh", "-n", "-c", text.replace("@TOTAL@", "1")]);
   assert.equal(r.code, 0, r.stderr);
+});
+
+// The bundle's pieces (deno bundle --code-splitting) in one file: each made a module when first
+// imported, static imports filled in, dynamic ones asked of the loader when they run.
+Deno.test("oneFile joins split pieces into one module that loads each on demand", async () => {
+  const chunks = {
+    "main.js": 'import { a } from "./chunk-a.js";\nimport "./chunk-b.js";\n' +
+      "if (import.meta.main) {\n" +
+      '  const { lazy } = await import("./lazy-c.js");\n' +
+      "  console.log(a, lazy(), globalThis.loadedB, import.meta.url.startsWith('file:'));\n}\n",
+    "chunk-a.js": "export const a = 'a';\n",
+    "chunk-b.js": "globalThis.loadedB = (globalThis.loadedB ?? 0) + 1;\n",
+    "lazy-c.js": 'import { a } from "./chunk-a.js";\nexport const lazy = () => a + "c";\n',
+  };
+  const dir = await Deno.makeTempDir({ prefix: "socklab-onefile-" });
+  try {
+    const file = `${dir}/one.js`;
+    await Deno.writeTextFile(file, oneFile(chunks, "main.js"));
+    const r = await runProc([Deno.execPath(), "run", "--no-config", "-A", file]);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, "a ac 1 true\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.throws(() => oneFile({ "main.js": 'import "./gone.js";' }, "main.js"), /gone\.js/);
+  assert.throws(() => oneFile({ "main.js": "f(import.meta.dirname);" }, "main.js"), /dirname/);
 });

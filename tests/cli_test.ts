@@ -14,7 +14,7 @@ import { pmu } from "../mod/cli/commands/tcp.ts";
 import { UsageError } from "../mod/errors.ts";
 import { closestCommand } from "../mod/cli/run.ts";
 import { closest, didYouMean, editDistance } from "../mod/cli/suggest.ts";
-import { COMMANDS } from "../mod/cli/table.ts";
+import { COMMANDS, loadCommands } from "../mod/cli/table.ts";
 import { runSocklab } from "../scripts/lib/proc.ts";
 
 const fake = defineCommand({
@@ -124,9 +124,13 @@ Deno.test("port and number parsers reject bad values and name them", () => {
   assert.throws(() => parseNumber("2.5", "--count", { integer: true }), /not an integer/);
 });
 
-Deno.test("every command has a summary, a part, an example starting with its name, and help", () => {
+Deno.test("every command has a summary, a part, an example starting with its name, and help", async () => {
   const names = new Set<string>();
-  for (const c of COMMANDS) {
+  const loaded = await loadCommands();
+  loaded.forEach((c, i) =>
+    assert.equal(c.name, COMMANDS[i].name, "the table's name is the command's")
+  );
+  for (const c of loaded) {
     assert.ok(!names.has(c.name), `duplicate command ${c.name}`);
     names.add(c.name);
     assert.ok(c.summary.length > 5 && c.part.length > 0, c.name);

@@ -6,6 +6,7 @@ import {
   parseCommand,
   PdcOutput,
   pmuMessage,
+  pmuMessageBytes,
   pmuMessages,
   type PmuPiece,
   PmuSplitter,
@@ -59,6 +60,12 @@ Deno.test("commandSoFar: waits on proper prefixes, decides otherwise", () => {
 Deno.test("messages and seeded counts", () => {
   assert.equal(pmuMessage(7), "This is PMU data 7");
   assert.deepEqual(pmuMessages(2), ["This is PMU data 0", "This is PMU data 1"]);
+  // Bytes: encoded once and shared (the first 1,000), made anew past them.
+  for (const i of [0, 14, 999, 1000, 123456]) {
+    assert.equal(new TextDecoder().decode(pmuMessageBytes(i)), pmuMessage(i));
+  }
+  assert.equal(pmuMessageBytes(3), pmuMessageBytes(3));
+  assert.notEqual(pmuMessageBytes(5000), pmuMessageBytes(5000));
   const a = seededRandom(42), b = seededRandom(42);
   const xs = Array.from({ length: 100 }, () => messageCount(a));
   assert.deepEqual(xs, Array.from({ length: 100 }, () => messageCount(b)));

@@ -28,10 +28,14 @@ Deno.test("setup lists every peer the suite needs and, when it cannot install, s
     "caddy",
     "chromium",
     "curl",
+    "hyperfine", // the bench's anchors (scripts/bench/env.ts)
     "iproute2",
+    "nodejs",
     "openssl",
     "postgresql",
     "python3-websocket",
+    "python3-websockets",
+    "socat",
     "systemd",
     "tcpdump",
   ]);

@@ -159,3 +159,28 @@ Deno.test("DatagramReader: times out without losing the pending receive, races t
     Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
   }
 });
+
+Deno.test("DatagramReader: wait() gets each datagram whole and apart, then null once closed", async () => {
+  const r = new DatagramReader(listenBelowEphemeral());
+  const tx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (r.conn.addr as Deno.NetAddr).port;
+  try {
+    await tx.send(enc.encode("first, longer"), r.conn.addr);
+    await tx.send(enc.encode("second"), r.conn.addr);
+    const one = await r.wait();
+    const two = await r.wait();
+    // Each datagram is its own copy: the reader's one receive buffer is reused.
+    assert.equal(new TextDecoder().decode(one!.data), "first, longer");
+    assert.equal(new TextDecoder().decode(two!.data), "second");
+    assert.equal(one!.from.port, (tx.addr as Deno.NetAddr).port);
+    const pending = r.wait();
+    await r.close();
+    assert.equal(await pending, null, "closing ends the pending wait with null");
+    assert.equal(await r.wait(), null);
+    // close() resolved once the pending receive settled: the port is free again.
+    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
+  } finally {
+    await r.close();
+    tx.close();
+  }
+});

@@ -2,15 +2,15 @@
  * `--capture FILE` and `--packets` of every client that can record its exchange: tcpdump
  * (mod/packets/capture.ts) runs around the exchange, and the recording is shown in the
  * lab's terms like `socklab packets` (printPackets, which that command uses too). The
- * decoders are imported when a recording is shown (node:crypto costs at every start
- * otherwise).
+ * capture is imported when asked for, the decoders when a recording is shown (every module
+ * loaded costs at every start of every client: node:crypto most).
  *
  * @module
  */
 import { type Args, flag, type Options, str } from "./command.ts";
 import { errorMessage, RunError } from "../errors.ts";
 import type { Io } from "./io.ts";
-import { captureLine, type CaptureTarget, startCapture } from "../packets/capture.ts";
+import type { CaptureTarget } from "../packets/capture.ts";
 
 /** `--capture FILE` and `--packets`, shared by every client that can record its exchange. */
 export const CAPTURE_OPTIONS = {
@@ -45,6 +45,7 @@ export async function captureExchange(
   const removeTemp = async () => {
     if (file === undefined) await Deno.remove(path).catch(() => {});
   };
+  const { captureLine, startCapture } = await import("../packets/capture.ts");
   const capture = await startCapture(path, target, io.log);
   if (!capture) {
     await removeTemp();

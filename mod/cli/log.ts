@@ -9,6 +9,7 @@
  */
 import type { Args, Options } from "./command.ts";
 import { flag, numOpt } from "./command.ts";
+import { lineText, type LogLine } from "../net/server.ts";
 
 /** Seconds per period by default. */
 export const DEFAULT_LOG_EVERY = 10;
@@ -42,8 +43,11 @@ export class EventLog {
     this.#burst = opts.burst ?? DEFAULT_LOG_BURST;
   }
 
-  /** One event's line: written, or counted for the period's summary. */
-  readonly log = (line: string): void => {
+  /**
+   * One event's line (or `lines` lines): written, or counted for the period's summary (and
+   * never made).
+   */
+  readonly log = (line: LogLine, lines = 1): void => {
     const now = performance.now();
     if (now >= this.#windowEnd) {
       this.flush();
@@ -51,11 +55,11 @@ export class EventLog {
       this.#shown = 0;
     }
     if (!this.#quiet && this.#shown < this.#burst) {
-      this.#shown++;
-      this.#sink(line);
+      this.#shown += lines;
+      this.#sink(lineText(line));
       return;
     }
-    this.#hidden++;
+    this.#hidden += lines;
     if (this.#timer === undefined) {
       // The summary comes at the end of the period even if no other line does; the timer
       // never keeps the process alive.

@@ -196,13 +196,16 @@ export const PDC_READ_OPTIONS = {
     type: "string",
     arg: "BYTES",
     help: "bytes asked for per read (default: 1024 with --trace, like the handout's " +
-      "recv(1024); 65536 otherwise, which prints the same, faster)",
+      "recv(1024); 131072 otherwise, like socat -b 131072: it prints the same, faster)",
   },
   ...CAPTURE_OPTIONS,
 } satisfies Options;
 
-/** The read size of a stream PDC: --read-size, else 1024 with --trace, else 65536. */
+/**
+ * The read size of a stream PDC: --read-size, else 1024 with --trace, else 128 KiB (a 256 MiB
+ * flood: 2,048 reads instead of 4,096 at 64 KiB, ~8% faster, bench 1).
+ */
 export function pdcReadSize(args: Args): number {
   return optionalNum(args, "read-size", { min: 1, max: 1 << 20, integer: true }) ??
-    (flag(args, "trace") ? 1024 : 65536);
+    (flag(args, "trace") ? 1024 : 131072);
 }

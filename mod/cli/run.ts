@@ -6,13 +6,16 @@
  * @module
  */
 import config from "../../deno.json" with { type: "json" };
-import { type Command, commandHelp, parseCommandArgs } from "./command.ts";
+import type { Command } from "./command.ts";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
 import { escapeControls } from "../escape.ts";
 import { type Io, OutputClosed, OutputFailed } from "./io.ts";
-import { COMMANDS } from "./table.ts";
+import { COMMANDS, loadCommands } from "./table.ts";
 import { closest, didYouMean } from "./suggest.ts";
-import { ENGINE_COMMAND, engineMain } from "../grade/engine.ts";
+
+// Start-up (issue 29): this module loads nothing that imports a node: module (each costs
+// ~10 ms at every start). command.ts (node:util's parseArgs) comes with the chosen command's
+// module; self.ts (node:url) only for the hidden engine command.
 
 export const VERSION: string = config.version;
 
@@ -21,10 +24,10 @@ export function versionLine(): string {
   return `socklab ${VERSION} (deno ${Deno.version.deno})`;
 }
 
-/** `socklab --help`: every command with its summary. */
-export function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary} [${c.part}]`);
+/** `socklab --help`: every command (from {@link loadCommands}) with its summary. */
+export function mainHelp(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const rows = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary} [${c.part}]`);
   return [
     `socklab ${VERSION}: the TCP/IP socket-programming lab in one executable`,
     "",
@@ -50,8 +53,9 @@ export function closestCommand(name: string): string | undefined {
   return closest(name, COMMANDS.map((c) => c.name));
 }
 
-export function findCommand(name: string): Command | undefined {
-  return COMMANDS.find((c) => c.name === name);
+/** The command called `name`, loaded; undefined if there is none. */
+export function findCommand(name: string): Promise<Command | undefined> {
+  return COMMANDS.find((c) => c.name === name)?.load() ?? Promise.resolve(undefined);
 }
 
 function unknownCommand(io: Io, name: string): number {
@@ -75,14 +79,24 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
   } catch (e) {
     if (e instanceof OutputClosed) return 0;
     if (e instanceof OutputFailed) {
-      io.log(
-        `socklab${argv[0] && findCommand(argv[0]) ? ` ${argv[0]}` : ""}: error: ${
-          escapeControls(e.message)
-        }`,
-      );
+      const known = COMMANDS.some((c) => c.name === argv[0]);
+      io.log(`socklab${known ? ` ${argv[0]}` : ""}: error: ${escapeControls(e.message)}`);
       return 1;
     }
     throw e;
+  }
+}
+
+/** Hidden: grade's isolated engine, started by gradeProgram inside a private namespace. */
+async function runEngine(io: Io): Promise<number> {
+  try {
+    const { engineMain } = await import("../grade/engine.ts");
+    await engineMain(io.log, io.out);
+    return 0;
+  } catch (e) {
+    // On stdout, where the outer grade reads the outcome: it says it once, in its own error.
+    io.out(JSON.stringify({ error: errorMessage(e) }));
+    return 1;
   }
 }
 
@@ -90,11 +104,11 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
     // A usage error: the help goes to stderr, with the usage error's exit code.
-    io.log(mainHelp().trimEnd());
+    io.log(mainHelp(await loadCommands()).trimEnd());
     return 2;
   }
   if (first === "--help" || first === "-h") {
-    io.write(mainHelp());
+    io.write(mainHelp(await loadCommands()));
     return 0;
   }
   if (first === "--version" || first === "-V" || first === "version") {
@@ -103,11 +117,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   }
   if (first === "help") {
     if (rest.length === 0) {
-      io.write(mainHelp());
+      io.write(mainHelp(await loadCommands()));
       return 0;
     }
-    const cmd = findCommand(rest[0]);
+    const cmd = await findCommand(rest[0]);
     if (!cmd) return unknownCommand(io, rest[0]);
+    const { commandHelp } = await import("./command.ts");
     io.write(commandHelp(cmd));
     return 0;
   }
@@ -123,20 +138,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     io.log("Run 'socklab --help' for the list of commands.");
     return 2;
   }
-  if (first === ENGINE_COMMAND) {
-    // Hidden: grade's isolated engine, started by gradeProgram inside a private namespace.
-    try {
-      await engineMain(io.log, io.out);
-      return 0;
-    } catch (e) {
-      // On stdout, where the outer grade reads the outcome: it says it once, in its own error.
-      io.out(JSON.stringify({ error: errorMessage(e) }));
-      return 1;
-    }
+  const cmd = await findCommand(first);
+  if (!cmd) {
+    const { ENGINE_COMMAND } = await import("../proc/self.ts");
+    return first === ENGINE_COMMAND ? await runEngine(io) : unknownCommand(io, first);
   }
-  const cmd = findCommand(first);
-  if (!cmd) return unknownCommand(io, first);
-
+  const { commandHelp, parseCommandArgs } = await import("./command.ts");
   try {
     const args = parseCommandArgs(cmd, rest);
     if (args === null) {

@@ -7,7 +7,7 @@
  */
 import type { Args } from "./command.ts";
 import type { Io } from "./io.ts";
-import type { Server } from "../net/server.ts";
+import type { EventSink, Server } from "../net/server.ts";
 import { type EventLog, eventLog } from "./log.ts";
 
 /**
@@ -44,7 +44,7 @@ export async function serveUntilStopped(
 export async function serveLogged(
   args: Args,
   io: Io,
-  start: (log: (line: string) => void) => Promise<Server>,
+  start: (log: EventSink) => Promise<Server>,
 ): Promise<number> {
   const events = eventLog(args, io.log);
   return serveUntilStopped(io, await start(events.log), undefined, events);

@@ -23,7 +23,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { selfArgv } from "../proc/self.ts";
+import { ENGINE_COMMAND, selfArgv } from "../proc/self.ts";
 import {
   type Cgroup,
   cgroupBase,
@@ -128,8 +128,7 @@ type EngineOutcome = Omit<GradeOutcome, "isolated" | "captures"> & {
 /** The names of the gradable parts. */
 export const PART_NAMES: readonly string[] = PARTS.map((p) => p.name);
 
-/** The hidden command that runs one isolated job (see the module's documentation). */
-export const ENGINE_COMMAND = "grade-engine";
+export { ENGINE_COMMAND };
 
 /** /etc/hosts inside a job's namespace: the handout's lab VM. */
 const HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";

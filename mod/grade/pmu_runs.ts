@@ -8,7 +8,7 @@
 import { settledWithin } from "../deadline.ts";
 import { DEFAULT_FLOOD_BYTES, floodText } from "../pmu/flood.ts";
 import { randomInt, seededRandom } from "../random.ts";
-import type { Server } from "../net/server.ts";
+import type { EventSink, Server } from "../net/server.ts";
 import { Sandbox } from "../proc/sandbox.ts";
 import { checkFlood, checkPmuMessages, type Verdict } from "./checks.ts";
 import {
@@ -34,7 +34,7 @@ export type StartPmu = (
     split: "none" | "random";
     seed: number;
     flood: Uint8Array;
-    log: (line: string) => void;
+    log: EventSink;
   },
 ) => Promise<Server>;
 

@@ -8,7 +8,7 @@ import { DEFAULT_SCRIPT } from "../multicast/script.ts";
 import { startTv } from "../multicast/tv.ts";
 import { parseScript } from "../multicast/datagram.ts";
 import { randomSeed } from "../random.ts";
-import type { Server } from "../net/server.ts";
+import type { EventSink, Server } from "../net/server.ts";
 import { startPmuServer } from "../tcp/pmu.ts";
 import { startPmuUdp } from "../udp/pmu_udp.ts";
 import { startWsPmu } from "../ws/ws_pmu.ts";
@@ -19,7 +19,7 @@ export interface ServiceContext {
   /** IPv4 address to listen on (0.0.0.0: all). */
   host: string;
   /** stderr log of the service, prefixed with its name. */
-  log: (line: string) => void;
+  log: EventSink;
   /** Multicast TTL of the TV (0: this host only). */
   ttl: number;
   /** Most connections from one address per stream server (default theirs; 0: no cap). */

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { isIPv4 } from "node:net";
 import { UsageError } from "../errors.ts";
+import { ipFamily } from "../net/address.ts";
 
 /** Bytes of the ID at the start of every datagram. */
 export const ID_LENGTH = 6;
@@ -34,7 +34,7 @@ const encoder = new TextEncoder();
 
 /** True for an IPv4 address in 224.0.0.0/4 (224.0.0.0 to 239.255.255.255). */
 export function isMulticastV4(addr: string): boolean {
-  if (!isIPv4(addr)) return false;
+  if (ipFamily(addr) !== 4) return false;
   const first = Number(addr.split(".")[0]);
   return first >= 224 && first <= 239;
 }
@@ -51,7 +51,7 @@ export function parseGroup(raw: string, what = "<group>"): string {
 
 /** An interface given by its IPv4 address (`0.0.0.0`: any), or a UsageError. */
 export function parseIface(raw: string, what = "--iface"): string {
-  if (!isIPv4(raw) || isMulticastV4(raw)) {
+  if (ipFamily(raw) !== 4 || isMulticastV4(raw)) {
     throw new UsageError(`${what}: '${raw}' is not the IPv4 address of an interface`);
   }
   return raw;

@@ -8,6 +8,24 @@
  * @module
  */
 
+/**
+ * A line of a server's per-event log, or the function that makes it: a function is called
+ * only if the line is shown (the CLI's log is rate-bounded, and --quiet shows none), so a
+ * line that is dropped costs no formatting (issue 29: pmu-udp's two lines per datagram).
+ */
+export type LogLine = string | (() => string);
+
+/**
+ * Where a server's per-event log goes: `log` of every server's options. `lines` says how many
+ * lines the entry holds (default 1), for a log that counts them without making them.
+ */
+export type EventSink = (line: LogLine, lines?: number) => void;
+
+/** The text of a {@link LogLine}. */
+export function lineText(line: LogLine): string {
+  return typeof line === "string" ? line : line();
+}
+
 export interface Server extends AsyncDisposable {
   /** What it serves, for logs: `pmu`, `echo-server`... */
   readonly name: string;

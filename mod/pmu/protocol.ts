@@ -74,6 +74,16 @@ export function pmuMessage(i: number): string {
   return MESSAGE_PREFIX + i;
 }
 
+const encoder = new TextEncoder();
+/** The first messages' bytes, encoded once for every session of every server. */
+const MESSAGE_BYTES: Uint8Array[] = [];
+
+/** The i-th message's bytes (UTF-8; never to be written into: they are shared). */
+export function pmuMessageBytes(i: number): Uint8Array {
+  if (i >= 1000) return encoder.encode(pmuMessage(i));
+  return MESSAGE_BYTES[i] ??= encoder.encode(pmuMessage(i));
+}
+
 /** All n messages of one `CMD_short` answer, i = 0..n-1. */
 export function pmuMessages(n: number): string[] {
   return Array.from({ length: n }, (_, i) => pmuMessage(i));

@@ -21,6 +21,12 @@ import { fileURLToPath } from "node:url";
  */
 export const DENO_FLAGS: readonly string[] = ["--unstable-net", "--allow-all", "--no-prompt"];
 
+/**
+ * The hidden command that runs one isolated grading job (mod/grade/engine.ts): here, below
+ * both, so that the CLI knows the name without loading the engine at every start.
+ */
+export const ENGINE_COMMAND = "grade-engine";
+
 /** How this socklab runs: from the deno compile output, or deno running a module. */
 export interface SelfRun {
   execPath: string;

@@ -16,17 +16,17 @@ import {
   messageCount,
   parseCommand,
   type PmuCommand,
-  pmuMessage,
+  pmuMessageBytes,
   WRONG_COMMAND,
 } from "../pmu/mod.ts";
 import { randomInt, randomSeed, seededRandom } from "../random.ts";
 import { errorMessage, RunError } from "../errors.ts";
 import { formatAddr } from "../net/address.ts";
 import { isPeerGone, listenError } from "../net/errors.ts";
-import { closeQuietly, type Server, serverHandle } from "../net/server.ts";
+import { closeQuietly, type EventSink, type Server, serverHandle } from "../net/server.ts";
 import { ConnectionLimits, DEFAULT_MAX_CONNECTIONS } from "../net/limits.ts";
 import { acceptLoop } from "../net/accept.ts";
-import { pause } from "../deadline.ts";
+import { pause, SessionClock } from "../deadline.ts";
 
 /** How each write is cut: whole (default), random-sized pieces, or pieces of k bytes. */
 export type Split = "none" | "random" | number;
@@ -76,33 +76,45 @@ export interface PmuSessionReport {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const WRONG_BYTES = encoder.encode(WRONG_COMMAND);
 
-/** Keeps at most one read pending on a connection (a timed-out read is reused later). */
+/**
+ * Read buffers of sessions that ended, for the next ones: making an ArrayBuffer costs ~2 us, a
+ * tenth of a CMD_short:0 session's own work (issue 29, deno --cpu-prof).
+ */
+const SPARE_BUFFERS: Uint8Array[] = [];
+
+/**
+ * Keeps at most one read pending on a connection (a timed-out read is reused later). Its
+ * buffer holds a command (256 bytes by default) with room: 1 KiB.
+ */
 class ConnReader {
   #pending?: Promise<number | null>;
-  readonly buf = new Uint8Array(4096);
-  constructor(readonly conn: Deno.Conn) {}
+  readonly buf = SPARE_BUFFERS.pop() ?? new Uint8Array(1024);
+  constructor(readonly conn: Deno.Conn, readonly clock: SessionClock) {}
 
-  /** The next read's size (null at EOF), or "timeout" after `ms`. */
+  /** The session is over: the buffer serves another, unless a read may still fill it. */
+  release(): void {
+    if (this.#pending === undefined && SPARE_BUFFERS.length < 256) SPARE_BUFFERS.push(this.buf);
+    this.#pending = Promise.resolve(null); // released: never read into again
+  }
+
+  /**
+   * The next read's size (null at EOF), or "timeout" after `ms`. A shutdown closes the
+   * connection (the session's hangUp), which ends a pending read.
+   */
   async read(ms: number, signal?: AbortSignal): Promise<number | null | "timeout"> {
     if (signal?.aborted) return "timeout";
     this.#pending ??= this.conn.read(this.buf);
     const p = this.#pending;
     p.catch(() => {}); // observed below or abandoned when the connection closes
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    const late = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), Math.max(0, ms));
-      onAbort = () => resolve("timeout");
-      signal?.addEventListener("abort", onAbort);
-    });
+    const late = new Promise<"timeout">((resolve) => this.clock.set(ms, () => resolve("timeout")));
     try {
       const r = await Promise.race([p, late]);
       if (r !== "timeout") this.#pending = undefined;
       return r;
     } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
+      this.clock.clear();
     }
   }
 }
@@ -123,28 +135,46 @@ async function pauseWatching(reader: ConnReader, ms: number, signal?: AbortSigna
   await pause(end - performance.now(), signal);
 }
 
-/** Writes all of `data`; `progress` hears of every write that took bytes. */
+/**
+ * Writes all of `data`; `progress` hears of every write that took bytes and left some (the
+ * last one is the caller's to see: it is done).
+ */
 async function writeAll(conn: Deno.Conn, data: Uint8Array, progress?: () => void): Promise<void> {
-  let off = 0;
+  if (data.length === 0) return;
+  let off = await conn.write(data);
   while (off < data.length) {
-    off += await conn.write(data.subarray(off));
     progress?.();
+    off += await conn.write(data.subarray(off));
   }
 }
 
-/** Writes `data` as one write, or cut into pieces per `split`, each its own write. */
-async function send(
+/**
+ * Writes `data` as one write, or cut into pieces per `split`, each its own write. Whole, it is
+ * writeAll's own promise (no async layer more per message: 15 a CMD_short:0 session).
+ */
+function send(
   conn: Deno.Conn,
   data: Uint8Array,
   split: Split,
   random: () => number,
   progress?: () => void,
+): Promise<void> {
+  if (split === "none" || data.length <= 1) return writeAll(conn, data, progress);
+  return sendPieces(conn, data, split, random, progress);
+}
+
+async function sendPieces(
+  conn: Deno.Conn,
+  data: Uint8Array,
+  split: "random" | number,
+  random: () => number,
+  progress?: () => void,
 ) {
-  if (split === "none" || data.length <= 1) return await writeAll(conn, data, progress);
   for (let off = 0; off < data.length;) {
     const k = split === "random" ? randomInt(random, 1, Math.min(data.length, 64)) : split;
     await writeAll(conn, data.subarray(off, off + k), progress);
     off += k;
+    if (off < data.length) progress?.();
   }
 }
 
@@ -169,8 +199,12 @@ interface Session {
   idleMs: number;
   /** How long the end may take: the last answer's write, the drain after FIN. */
   lingerMs: number;
-  /** Write `data` (cut per `split`), hanging up on a client that takes nothing for idleMs. */
-  write(data: Uint8Array): Promise<void>;
+  clock: SessionClock;
+  /**
+   * Write `data` (cut per `split`), hanging up on a client that takes nothing for `ms`
+   * (default idleMs), with `why` as the report's error; `at` is now, if the caller has it.
+   */
+  write(data: Uint8Array, at?: number, ms?: number, why?: string): Promise<void>;
   /** Close the connection now (shutdown, a stalled client); closing twice is harmless. */
   hangUp(): void;
 }
@@ -199,7 +233,9 @@ export async function pmuSession(
       : errorMessage(e);
   } finally {
     signal?.removeEventListener("abort", s.hangUp);
+    s.clock.dispose();
     s.hangUp();
+    s.reader.release();
     report.seconds = (performance.now() - s.started) / 1000;
   }
   return report;
@@ -226,26 +262,29 @@ function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
   };
   // A client that stops reading blocks the writes (the kernel's buffers are full; nothing is
   // buffered here): once it has taken nothing for the idle timeout, it is hung up on.
-  let stall: ReturnType<typeof setTimeout> | undefined;
-  const watch = () => {
-    clearTimeout(stall);
-    stall = setTimeout(() => {
-      report.error = `hung up: the client read nothing for ${idleMs / 1000} s`;
-      hangUp();
-    }, idleMs);
+  const clock = new SessionClock();
+  const stalled = `hung up: the client read nothing for ${idleMs / 1000} s`;
+  let writeMs = idleMs;
+  let why = stalled;
+  const hangUpStalled = () => {
+    report.error = why;
+    hangUp();
   };
-  const write = async (data: Uint8Array) => {
-    watch();
+  const progress = () => clock.set(writeMs, hangUpStalled);
+  const write = async (data: Uint8Array, at?: number, ms = idleMs, reason = stalled) => {
+    writeMs = ms;
+    why = reason;
+    clock.set(ms, hangUpStalled, at);
     try {
-      await send(conn, data, split, random, watch);
+      await send(conn, data, split, random, progress);
     } finally {
-      clearTimeout(stall);
+      clock.clear();
     }
     report.bytes += data.length;
   };
   return {
     conn,
-    reader: new ConnReader(conn),
+    reader: new ConnReader(conn, clock),
     report,
     opts,
     random,
@@ -253,6 +292,7 @@ function openSession(conn: Deno.Conn, opts: PmuSessionOptions): Session {
     started: performance.now(),
     idleMs,
     lingerMs: Math.min(idleMs, 2000),
+    clock,
     write,
     hangUp,
   };
@@ -263,7 +303,7 @@ async function readCommand(
   { reader, report, opts, signal, started, idleMs }: Session,
 ): Promise<PmuCommand> {
   const cap = opts.maxCommandBytes ?? MAX_COMMAND_BYTES;
-  let received = new Uint8Array(0);
+  let received: Uint8Array = new Uint8Array(0);
   const deadline = started + idleMs;
   for (;;) {
     const n = await reader.read(deadline - performance.now(), signal);
@@ -278,12 +318,16 @@ async function readCommand(
       report.command = received.length ? show(text, cmd.kind !== "wrong") : "(no command, EOF)";
       return cmd;
     }
-    const next = new Uint8Array(received.length + n);
-    next.set(received);
-    next.set(reader.buf.subarray(0, n), received.length);
-    received = next;
-    const text = decoder.decode(received);
-    if (received.length > cap) {
+    // The first read is decoded where it is (the command is nearly always all of it).
+    const fresh = reader.buf.subarray(0, n);
+    let bytes: Uint8Array = fresh;
+    if (received.length > 0) {
+      bytes = new Uint8Array(received.length + n);
+      bytes.set(received);
+      bytes.set(fresh, received.length);
+    }
+    const text = decoder.decode(bytes);
+    if (bytes.length > cap) {
       report.command = `${show(text, false, false)} (longer than ${cap} bytes)`;
       return { kind: "wrong", text };
     }
@@ -292,6 +336,8 @@ async function readCommand(
       report.command = show(text, cmd.kind !== "wrong");
       return cmd;
     }
+    // Undecided: keep the bytes, out of the buffer that the next read fills.
+    received = bytes === fresh ? fresh.slice() : bytes;
   }
 }
 
@@ -302,16 +348,22 @@ async function answer(s: Session, cmd: PmuCommand): Promise<void> {
     report.planned = opts.count ?? messageCount(s.random);
     const limit = opts.sessionLimit ?? DEFAULT_SESSION_LIMIT;
     const deadline = s.started + limit * 1000;
+    const delayMs = cmd.delay * 1000;
     for (let i = 0; i < report.planned; i++) {
+      let now = performance.now();
       if (i > 0) {
-        if (performance.now() + cmd.delay * 1000 > deadline) {
+        if (now + delayMs > deadline) {
           report.error = `session limit of ${limit} s reached`;
           break;
         }
-        await pauseWatching(s.reader, cmd.delay * 1000, signal);
+        // CMD_short:0 goes on at once (pausing 0 ms took 3 clock reads and a turn each).
+        if (delayMs > 0) {
+          await pauseWatching(s.reader, delayMs, signal);
+          now = performance.now();
+        }
       }
       if (signal?.aborted) throw new Error("server shutting down");
-      await s.write(encoder.encode(pmuMessage(i)));
+      await s.write(pmuMessageBytes(i), now);
       report.sent++;
     }
     return;
@@ -321,15 +373,7 @@ async function answer(s: Session, cmd: PmuCommand): Promise<void> {
   else {
     // A peer that cannot take 14 bytes (e.g. a TLS client that never finished its
     // handshake) is hung up on instead of holding the session.
-    const guard = setTimeout(() => {
-      report.error = "hung up: the peer did not take the answer";
-      s.hangUp();
-    }, s.lingerMs);
-    try {
-      await s.write(encoder.encode(WRONG_COMMAND));
-    } finally {
-      clearTimeout(guard);
-    }
+    await s.write(WRONG_BYTES, undefined, s.lingerMs, "hung up: the peer did not take the answer");
   }
   report.sent = 1;
 }
@@ -388,8 +432,8 @@ export interface PmuServerOptions extends Omit<PmuSessionOptions, "random" | "si
   name?: string;
   /** Seed of the per-connection randomness (default: random). */
   seed?: number;
-  /** Log sink (stderr in the CLI): one line per connection. */
-  log?: (line: string) => void;
+  /** Log sink (stderr in the CLI): one line per connection, made only if shown. */
+  log?: EventSink;
   /**
    * Runs on each accepted connection before its session (part 5: the TLS handshake, bounded
    * in time). A rejection is logged as `<peer> <message>` and closes the connection; the
@@ -478,7 +522,7 @@ export function startPmuServer(opts: PmuServerOptions): Promise<Server> {
     }
     const r = await pmuSession(conn, { ...opts, flood, random, signal: abort.signal });
     counts[r.kind]++;
-    log(reportLine(r));
+    log(() => reportLine(r));
   }
 
   const acceptor = acceptLoop({

@@ -9,10 +9,9 @@
  * @module
  */
 import { osReason, readInputText } from "../net/files.ts";
-import { isIP } from "node:net";
 import { join } from "node:path";
 import { errorMessage, RunError, UsageError } from "../errors.ts";
-import { isHostName } from "../net/address.ts";
+import { ipFamily, isHostName } from "../net/address.ts";
 
 /** Environment variable naming the openssl executable (default: `openssl` on PATH). */
 export const OPENSSL_ENV = "SOCKLAB_OPENSSL";
@@ -102,12 +101,12 @@ function subjectCN(cn: string): string {
 
 /** `DNS:localhost, IP:127.0.0.1, IP:::1` for the names given. */
 export function subjectAltName(names: readonly string[]): string {
-  return names.map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(", ");
+  return names.map((n) => (ipFamily(n) ? `IP:${n}` : `DNS:${n}`)).join(", ");
 }
 
 /** Is `name` acceptable as a subjectAltName entry (an IP literal or a DNS name)? */
 export function validName(name: string): boolean {
-  if (isIP(name)) return true;
+  if (ipFamily(name)) return true;
   if (name.endsWith(".")) return false;
   return isHostName(name.startsWith("*.") ? name.slice(2) : name);
 }

@@ -22,7 +22,7 @@ import { settledWithin } from "../deadline.ts";
 import { formatAddr, hostPort } from "../net/address.ts";
 import { listenError } from "../net/errors.ts";
 import { seededRandom } from "../random.ts";
-import { type Server, serverHandle } from "../net/server.ts";
+import { type EventSink, type Server, serverHandle } from "../net/server.ts";
 import { DatagramReader } from "./receiver.ts";
 import { listenUdp6Only } from "./v6only.ts";
 import { type AckSeparator, answerFor, datagramText, parseAck, showData } from "./reset.ts";
@@ -43,8 +43,8 @@ export interface PmuUdpOptions {
   /** Seed of the losses and offsets. */
   seed: number;
   ackSep?: AckSeparator;
-  /** Log sink (stderr in the CLI). */
-  log?: (line: string) => void;
+  /** Log sink (stderr in the CLI): per datagram, lines made only if shown. */
+  log?: EventSink;
   /** Drop the answers to the first N datagrams whatever --drop says (forces retransmission). */
   dropFirst?: number;
   /** Called for every datagram with what became of it (for the grader). */
@@ -80,7 +80,7 @@ const DEFAULT_HOSTS = { 4: "0.0.0.0", 6: "::" };
 /** What the server's phases share: options, randomness, counts, the sockets in use. */
 interface UdpPmu {
   opts: PmuUdpOptions;
-  log: (line: string) => void;
+  log: EventSink;
   drop: number;
   sep: AckSeparator;
   /** Seconds per phase with `alternate`. */
@@ -228,15 +228,27 @@ async function bindFixed(st: UdpPmu): Promise<Bound> {
 
 /** Serve on `rs` until `until` (ms since epoch; null: until closed). */
 async function serve(st: UdpPmu, rs: DatagramReader[], v6only: boolean, until: number | null) {
+  if (until === null && rs.length === 1) {
+    // One socket for good (`4`, `6`, `dual` on ::): the shortest loop, until it is closed.
+    const [r] = rs;
+    for (let d = await r.wait(); d !== null; d = await r.wait()) {
+      await handle(st, r, d.data, d.from, v6only);
+    }
+    return;
+  }
   while (!st.stopping.signal.aborted) {
-    const left = until === null ? 3_600_000 : until - Date.now();
+    const left = until === null ? Infinity : until - Date.now();
     if (left <= 0) return;
     const got = await DatagramReader.any(rs, left);
     if (got) await handle(st, got.reader, got.datagram.data, got.datagram.from, v6only);
   }
 }
 
-/** One datagram: ignored (mapped, v6-only phase), its answer dropped, or answered; logged. */
+/**
+ * One datagram: ignored (mapped, v6-only phase), its answer dropped, or answered; logged as
+ * the course server did, `Received ...` then what became of it, in one entry made only if the
+ * log shows it (the two lines per datagram were pmu-udp's main cost beside the send, issue 29).
+ */
 async function handle(
   st: UdpPmu,
   reader: DatagramReader,
@@ -244,51 +256,61 @@ async function handle(
   from: Deno.NetAddr,
   v6only: boolean,
 ) {
-  const { count, log } = st;
-  const who = formatAddr(from);
-  const at = performance.now();
-  const note = (outcome: UdpServerEvent["outcome"], offset?: number) =>
-    st.opts.observe?.({
-      at,
-      from: who,
-      family: from.hostname.includes(":") && !isMapped(from) ? 6 : 4,
-      text: datagramText(data),
-      outcome,
-      offset,
-    });
-  count.received++;
-  log(`Received ${showData(data)} from ${who}`);
+  const observe = st.opts.observe;
+  const at = observe ? performance.now() : 0;
+  st.count.received++;
+  const { outcome, line, answer } = await respond(st, reader, data, from, v6only);
+  st.log(() => {
+    const received = `Received ${showData(data)} from ${formatAddr(from)}`;
+    return line ? `${received}\n${line()}` : received;
+  }, line ? 2 : 1);
+  if (outcome === undefined) return;
+  observe?.({
+    at,
+    from: formatAddr(from),
+    family: from.hostname.includes(":") && !isMapped(from) ? 6 : 4,
+    text: datagramText(data),
+    outcome,
+    offset: outcome === "acked" ? parseAck(answer!) ?? undefined : undefined,
+  });
+}
+
+/** What became of one datagram, and the log line that says so (none: the server is stopping). */
+async function respond(
+  st: UdpPmu,
+  reader: DatagramReader,
+  data: Uint8Array,
+  from: Deno.NetAddr,
+  v6only: boolean,
+): Promise<{ outcome?: UdpServerEvent["outcome"]; line?: () => string; answer?: string }> {
+  const { count } = st;
   if (v6only && isMapped(from)) {
     count.ignored++;
-    log(`Ignoring message from ${who} (IPv4-mapped sender; this server is IPv6 only)`);
-    note("ignored");
-    return;
+    const line = () =>
+      `Ignoring message from ${formatAddr(from)} (IPv4-mapped sender; this server is IPv6 only)`;
+    return { outcome: "ignored", line };
   }
   const forced = count.received <= (st.opts.dropFirst ?? 0);
   const { answer, reset } = answerFor(data, st.random, forced ? 1 : st.drop, st.sep);
   if (answer === null) {
     count.dropped++;
-    log(
-      `Ignoring message from ${who} (answer dropped on purpose, ${
-        forced ? "--drop-first" : `--drop ${st.drop}`
-      })`,
-    );
-    note("dropped");
-    return;
+    const why = forced ? "--drop-first" : `--drop ${st.drop}`;
+    const line = () =>
+      `Ignoring message from ${formatAddr(from)} (answer dropped on purpose, ${why})`;
+    return { outcome: "dropped", line };
   }
   try {
     await reader.conn.send(encoder.encode(answer), from);
   } catch (e) {
-    if (!st.stopping.signal.aborted) log(`cannot answer ${who}: ${errorMessage(e)}`);
-    return;
+    // Not answered (no outcome: the observer hears nothing); the log says why, unless the
+    // server is stopping.
+    const line = st.stopping.signal.aborted
+      ? undefined
+      : () => `cannot answer ${formatAddr(from)}: ${errorMessage(e)}`;
+    return { line };
   }
-  if (reset) {
-    count.acked++;
-    log(`Ack sent! (${answer})`);
-    note("acked", parseAck(answer) ?? undefined);
-  } else {
-    count.wrong++;
-    log(`Sent ${answer}`);
-    note("wrong");
-  }
+  if (reset) count.acked++;
+  else count.wrong++;
+  const line = reset ? () => `Ack sent! (${answer})` : () => `Sent ${answer}`;
+  return { outcome: reset ? "acked" : "wrong", line, answer };
 }

@@ -33,10 +33,20 @@ type Outcome = { ok: true; datagram: Datagram } | { ok: false; error: unknown };
 /** What a reader and the servers use of a UDP socket: Deno's, or an IPv6-only one (v6only.ts). */
 export type UdpConn = Pick<Deno.DatagramConn, "receive" | "send" | "close" | "addr">;
 
+/**
+ * The largest UDP payload: each reader receives into one buffer of this size and copies the
+ * datagram out, where Deno's receive() without a buffer allocates (and zeroes) 64 KiB per
+ * datagram (issue 29: a third of pmu-udp's time, with the garbage collection it made).
+ */
+const MAX_DATAGRAM = 65_535;
+
 export class DatagramReader {
   readonly conn: UdpConn;
   #pending?: Promise<Outcome>;
+  /** The receive of {@link wait}, when one is pending. */
+  #waiting?: Promise<unknown>;
   #closed = false;
+  #buf?: Uint8Array;
 
   constructor(conn: UdpConn) {
     this.conn = conn;
@@ -49,8 +59,13 @@ export class DatagramReader {
 
   /** The one pending receive, started if there is none. Never rejects. */
   #arm(): Promise<Outcome> {
-    return this.#pending ??= this.conn.receive().then(
-      ([data, from]) => ({ ok: true, datagram: { data, from: from as Deno.NetAddr } }),
+    if (this.#waiting) throw new Error("a receive of wait() is pending on this socket");
+    this.#buf ??= new Uint8Array(MAX_DATAGRAM);
+    return this.#pending ??= this.conn.receive(this.#buf).then(
+      ([data, from]) => ({
+        ok: true,
+        datagram: { data: data.slice(), from: from as Deno.NetAddr },
+      }),
       (error) => ({ ok: false, error }),
     );
   }
@@ -63,14 +78,36 @@ export class DatagramReader {
     throw outcome.error;
   }
 
+  /**
+   * The next datagram, however long it takes (a server's wait); null once the reader is
+   * closed. The shortest way to a datagram (no timer, no race: pmu-udp's loop, issue 29); not
+   * to be mixed with {@link next} or {@link any} on the same reader.
+   */
+  async wait(): Promise<Datagram | null> {
+    if (this.#pending) return this.#take(await this.#pending);
+    if (this.#closed) return null;
+    const receiving = this.conn.receive(this.#buf ??= new Uint8Array(MAX_DATAGRAM));
+    this.#waiting = receiving;
+    try {
+      const [data, from] = await receiving;
+      return { data: data.slice(), from: from as Deno.NetAddr };
+    } catch (e) {
+      if (this.#closed) return null;
+      throw e;
+    } finally {
+      this.#waiting = undefined;
+    }
+  }
+
   /** The next datagram, or null if none came within `timeoutMs` (or the reader is closed). */
   next(timeoutMs: number): Promise<Datagram | null> {
     return DatagramReader.any([this], timeoutMs).then((r) => r?.datagram ?? null);
   }
 
   /**
-   * The first datagram on any of `readers` within `timeoutMs`, with the reader
-   * it came on; null on timeout or when every reader is closed.
+   * The first datagram on any of `readers` within `timeoutMs` (Infinity: no
+   * timeout), with the reader it came on; null on timeout or when every reader
+   * is closed.
    */
   static async any(
     readers: readonly DatagramReader[],
@@ -79,9 +116,9 @@ export class DatagramReader {
     const open = readers.filter((r) => !r.#closed);
     if (open.length === 0) return null;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), Math.max(0, timeoutMs));
-    });
+    const timeout = timeoutMs === Infinity ? new Promise<null>(() => {}) : new Promise<null>(
+      (resolve) => timer = setTimeout(() => resolve(null), Math.max(0, timeoutMs)),
+    );
     try {
       const first = await Promise.race([
         timeout,
@@ -107,5 +144,6 @@ export class DatagramReader {
       } catch { /* already closed */ }
     }
     await this.#pending;
+    await this.#waiting?.catch(() => {});
   }
 }

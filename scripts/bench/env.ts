@@ -1,12 +1,14 @@
 /**
- * The machine and the anchors of `deno task bench`: installs socat, hyperfine
- * and python3-websockets from Debian when they are absent (saying clearly what
- * could not be had), finds the real Python executables (the pyenv `python3` on
- * PATH is a shell shim whose start-up would be measured otherwise), and
- * describes the machine and the versions for bench/RESULTS.md.
+ * The machine and the anchors of `deno task bench`: finds the tools people would use instead
+ * (socat, Python, Node.js, hyperfine), the real Python executables (the pyenv `python3` on
+ * PATH is a shell shim whose start-up would be measured otherwise) and npm:ws for the Node.js
+ * WebSocket server (the copy in Deno's npm cache, the version deno.lock names), and describes
+ * the machine and the versions for bench/RESULTS.md. It installs nothing: scripts/setup.sh
+ * does (socat, hyperfine, python3-websockets, nodejs are in its list).
  *
  * @module
  */
+import { ROOT } from "../lib/proc.ts";
 
 export interface Anchors {
   socat: boolean;
@@ -15,7 +17,13 @@ export interface Anchors {
   python: string | undefined;
   /** Debian's /usr/bin/python3, if it imports `websockets`. */
   wsPython: string | undefined;
-  /** One line per anchor that is missing, with what it costs. */
+  /** The node executable. */
+  node: string | undefined;
+  /** The folder of npm:ws (Deno's npm cache), which bench/ws_server.mjs loads under Node.js. */
+  nodeWs: string | undefined;
+  /** The name of each anchor that is missing (`socat`, `node`...). */
+  missing: string[];
+  /** One line per anchor that is missing, with how to install it and what it costs. */
   problems: string[];
 }
 
@@ -33,7 +41,7 @@ async function run(
       stderr: "piped",
       stdin: "null",
       signal: ac.signal,
-      env: { DEBIAN_FRONTEND: "noninteractive" },
+      env: { DEBIAN_FRONTEND: "noninteractive", DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
     }).output();
     clearTimeout(timer);
     const dec = new TextDecoder();
@@ -47,40 +55,62 @@ async function has(cmd: string, args: string[]): Promise<boolean> {
   return (await run(cmd, args, 20_000)).ok;
 }
 
-async function probe(): Promise<Omit<Anchors, "problems">> {
+/** npm:ws's folder in Deno's npm cache, at the version deno.lock pins (`deno install` put it). */
+async function wsFolder(): Promise<string | undefined> {
+  try {
+    const lock = JSON.parse(await Deno.readTextFile(ROOT + "deno.lock"));
+    const version = Object.keys(lock.npm ?? {}).find((k) => k.startsWith("ws@"))?.slice(3);
+    const info = JSON.parse((await run(Deno.execPath(), ["info", "--json"], 20_000)).out);
+    const dir = `${info.npmCache}/registry.npmjs.org/ws/${version}`;
+    return version && (await Deno.stat(`${dir}/package.json`)).isFile ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function probe(): Promise<Omit<Anchors, "missing" | "problems">> {
   const py = await run("python3", ["-c", "import sys; print(sys.executable)"], 20_000);
-  const wsOk = await has("/usr/bin/python3", ["-c", "import websockets"]);
+  // Without a node on PATH, Deno runs "node" itself (Node.js compatibility): not an anchor.
+  const node = await run(
+    "node",
+    ["-e", "if (process.versions.deno) process.exit(3); console.log(process.execPath)"],
+    20_000,
+  );
   return {
     socat: await has("socat", ["-V"]),
     hyperfine: await has("hyperfine", ["--version"]),
     python: py.ok && py.out ? py.out : undefined,
-    wsPython: wsOk ? "/usr/bin/python3" : undefined,
+    wsPython: await has("/usr/bin/python3", ["-c", "import websockets"])
+      ? "/usr/bin/python3"
+      : undefined,
+    node: node.ok && node.out ? node.out : undefined,
+    nodeWs: await wsFolder(),
   };
 }
 
 /**
- * Probe the anchors (the reference tools the figures are compared with). The
- * bench installs nothing: the test task's setup step (scripts/setup.sh) does.
- * Never throws: what is missing is listed in `problems`, and the measurements
- * that need it are skipped.
+ * Probe the anchors (the reference tools the figures are compared with). Never throws: what
+ * is missing is listed (`missing`, `problems`), and the bench stops on it unless
+ * `--allow-missing` (then each of its rows says "not measured: <name> missing").
  */
 export async function probeAnchors(log: (line: string) => void): Promise<Anchors> {
   const a = await probe();
+  const missing: string[] = [];
   const problems: string[] = [];
-  const install = (pkg: string) => `(apt-get install ${pkg}, or scripts/setup.sh)`;
-  if (!a.socat) problems.push(`socat absent ${install("socat")}: 1's socat anchor is not measured`);
-  if (!a.hyperfine) {
-    problems.push(`hyperfine absent ${install("hyperfine")}: 5b is timed by the harness itself`);
-  }
+  const lack = (name: string, install: string, cost: string) => {
+    missing.push(name);
+    problems.push(`${name} missing (${install}, or scripts/setup.sh): ${cost}`);
+  };
+  if (!a.socat) lack("socat", "apt-get install socat", "1's socat anchors");
+  if (!a.hyperfine) lack("hyperfine", "apt-get install hyperfine", "5b is timed by the harness");
+  if (!a.python) lack("python3", "apt-get install python3", "every Python anchor and the UDP load");
   if (!a.wsPython) {
-    problems.push(
-      `python3-websockets absent for /usr/bin/python3 ${install("python3-websockets")}: ` +
-        "the Python side of 4 is skipped",
-    );
+    lack("python3-websockets", "apt-get install python3-websockets", "4's Python anchors");
   }
-  if (!a.python) problems.push("python3 absent: every Python reference is skipped");
+  if (!a.node) lack("node", "apt-get install nodejs", "the Node.js anchors of 2, 3 and 4");
+  if (!a.nodeWs) lack("npm:ws", "deno install", "4's Node.js anchor");
   for (const p of problems) log(`bench: ${p}`);
-  return { ...a, problems };
+  return { ...a, missing, problems };
 }
 
 export interface Machine {
@@ -130,6 +160,8 @@ export async function describeMachine(a: Anchors): Promise<Machine> {
     versions.socat = firstMatch((await run("socat", ["-V"])).out, /socat version (\S+)/) ?? "?";
   }
   if (a.hyperfine) versions.hyperfine = (await run("hyperfine", ["--version"])).out;
+  if (a.node) versions.node = (await run(a.node, ["--version"])).out;
+  if (a.nodeWs) versions["ws (for Node.js)"] = a.nodeWs.split("/").pop()!;
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     cpus: navigator.hardwareConcurrency,

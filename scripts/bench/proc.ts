@@ -13,11 +13,12 @@ export function withNofile(n: number, argv: string[]): string[] {
 }
 
 /** Start a server and wait for `listening on`; stops it if that never comes. */
-export async function startListening(argv: string[], timeoutMs = 60_000): Promise<{
-  proc: Proc;
-  port: number;
-}> {
-  const proc = new Proc(argv);
+export async function startListening(
+  argv: string[],
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+): Promise<{ proc: Proc; port: number }> {
+  const proc = new Proc(argv, { env });
   try {
     const { port } = await proc.listening(timeoutMs);
     return { proc, port };
@@ -35,23 +36,25 @@ export interface Timed {
   code: number;
   /** Bytes written to stdout when `countStdout` was asked for. */
   bytes?: number;
+  /** stdout's text when `keepStdout` was asked for. */
+  stdout?: string;
   stderr: string;
 }
 
 /**
  * Run `argv` to completion and time it from spawn to exit. stdout goes to
- * /dev/null unless `countStdout` (then it is counted, not kept). Killed and
- * failed after `timeoutMs`.
+ * /dev/null unless `countStdout` (then it is counted, not kept) or `keepStdout`
+ * (kept as text). Killed and failed after `timeoutMs`.
  */
 export async function timed(
   argv: string[],
-  opts: { stdin?: string; countStdout?: boolean; timeoutMs?: number } = {},
+  opts: { stdin?: string; countStdout?: boolean; keepStdout?: boolean; timeoutMs?: number } = {},
 ): Promise<Timed> {
   const t0 = performance.now();
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: opts.countStdout ? "piped" : "null",
+    stdout: opts.countStdout || opts.keepStdout ? "piped" : "null",
     stderr: "piped",
     env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
   }).spawn();
@@ -76,14 +79,17 @@ export async function timed(
       return n;
     })()
     : Promise.resolve(undefined);
+  const keeping = opts.keepStdout && !opts.countStdout
+    ? new Response(child.stdout).text()
+    : Promise.resolve(undefined);
   const errText = new Response(child.stderr).text();
   const st = await child.status;
   const ms = performance.now() - t0;
   clearTimeout(timer);
   timer = undefined;
-  const [bytes, stderr] = await Promise.all([counting, errText]);
+  const [bytes, stdout, stderr] = await Promise.all([counting, keeping, errText]);
   if (killed) throw new Error(`${argv.slice(-4).join(" ")} ran over ${limit} ms and was killed`);
-  return { ms, code: st.code, bytes, stderr };
+  return { ms, code: st.code, bytes, stdout, stderr };
 }
 
 /** Run a program that prints one JSON document; fail with its stderr otherwise. */

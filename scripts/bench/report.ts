@@ -6,12 +6,15 @@
  */
 import type { Anchors, Machine } from "./env.ts";
 import { resultsTable, type Row } from "./stats.ts";
+import type { Bar } from "./compare.ts";
 
-/** One measurement of the issue (1, 2, 3, 4, 5a, 5b) and what came of it. */
+/** One measurement (1, 2, 3, 4, 5a, 5b, 6, 7) and what came of it. */
 export interface Section {
   id: string;
   title: string;
   rows: Row[];
+  /** socklab's ratios, for the chart. */
+  bars?: Bar[];
   /** How it was measured, and what limits it. */
   notes: string[];
   /** Why it was not measured, if it was not. */
@@ -39,6 +42,7 @@ export function allRows(sections: readonly Section[]): Row[] {
         median: "",
         runs: "",
         ratio: "",
+        floor: "",
         target: s.skipped,
       });
       continue;
@@ -57,7 +61,11 @@ export function resultsMarkdown(r: RunInfo): string {
     `Written by \`${r.command}\` (scripts/bench.ts) on ${m.date}, in ${
       r.seconds.toFixed(0)
     } s. Every figure is the median of several runs (the runs column gives min..max and` +
-    " their number); ratios compare medians. Loopback only.",
+    ' their number); ratios compare medians: "vs best anchor" to the best of the tools' +
+    ' people would pick instead (socat, Python, Node.js), "vs floor" to the runtime\'s' +
+    " floor (a minimal Deno program doing the same on the wire, bench/floor_*.ts). A ratio is" +
+    " value / reference: above 1 is more (for a time: slower). Loopback only." +
+    " RESULTS.svg charts socklab's ratios.",
     "",
     "## Machine",
     "",

@@ -81,8 +81,10 @@ export interface Row {
   median: string;
   /** The runs, e.g. `1,200..1,350 (5)`. */
   runs: string;
-  /** The ratio to the anchor, e.g. `0.87x socat`; empty for the anchor itself. */
+  /** The ratio to the best anchor, e.g. `0.87x socat`; empty for the best anchor itself. */
   ratio: string;
+  /** The ratio to the runtime's floor, e.g. `0.93x`; empty for the floor itself. */
+  floor: string;
   /** The issue's target and whether it is met, e.g. `>= 0.8x: met`. */
   target: string;
 }
@@ -92,10 +94,11 @@ const HEAD: Row = {
   tool: "tool",
   median: "median",
   runs: "runs (min..max, n)",
-  ratio: "ratio",
-  target: "target",
+  ratio: "vs best anchor",
+  floor: "vs floor",
+  target: "goal",
 };
-const KEYS = ["measure", "tool", "median", "runs", "ratio", "target"] as const;
+const KEYS = ["measure", "tool", "median", "runs", "ratio", "floor", "target"] as const;
 
 /** The rows as a Markdown table (also readable as plain text). */
 export function resultsTable(rows: readonly Row[]): string {

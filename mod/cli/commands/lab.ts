@@ -70,7 +70,8 @@ Prints one status table on stderr once every service is up; Ctrl-C stops them al
     for (const svc of chosen) {
       try {
         // One bounded log per service: a flood on one does not hide the others.
-        const events = eventLog(args, (l) => io.log(`[${svc.name}] ${l}`));
+        // Every line prefixed (pmu-udp logs a datagram's two lines in one entry).
+        const events = eventLog(args, (l) => io.log(l.replace(/^/gm, `[${svc.name}] `)));
         logs.push(events);
         const srv = await svc.start({ host, ttl, maxPerPeer, log: events.log }, svc.port);
         started.push([svc, srv]);
