@@ -13,7 +13,13 @@ import { unzipSync } from "fflate";
 import type { Browser } from "playwright-core";
 import { openStore } from "../mod/service/store/open.ts";
 import { assertAccessible, launch, shot, sidewaysScrolling } from "./helpers/browser.ts";
-import { clientScript, makeCourse, postSubmission, serveInProcess } from "./helpers/service.ts";
+import {
+  clientScript,
+  makeCourse,
+  postSubmission,
+  serveInProcess,
+  waitStatus,
+} from "./helpers/service.ts";
 
 Deno.test({
   name: "browser: a student submits part 2 through the form and watches it graded; the TA's pages",
@@ -133,7 +139,14 @@ Deno.test({
       const other = await page.goto(`${svc.url}/submissions/${bobs.body.id}`);
       assert.equal(other?.status(), 404);
 
-      // Five submissions at once: the TA sees them in the queue.
+      // Five submissions at once: the TA sees them in the queue. The one worker is kept busy
+      // first (a script that sleeps), so that all five are still queued when the TA looks.
+      const sleeper = await postSubmission(svc.url, course.tokens.alice, {
+        kind: "part3",
+        files: { script: { name: "PDC.py", data: "import time\ntime.sleep(600)\n" } },
+      });
+      assert.equal(sleeper.status, 201);
+      await waitStatus(svc.url, course.tokens.alice, sleeper.body.id as number, ["running"]);
       const five = await Promise.all(
         ["s1", "s2", "s3", "s4", "s5"].map((s) =>
           postSubmission(svc.url, course.tokens[s], {
