@@ -31,7 +31,12 @@ Deno.test("service api: tokens, roles and ownership (401, 403, 404)", async () =
   const noToken = await fetch(`${svc.url}/api/submissions/${id}`);
   assert.equal(noToken.status, 401);
   assert.match((await noToken.json()).error, /Bearer/);
-  assert.equal((await getJson(svc.url, "slk_not-a-real-token", "/api/me")).status, 401);
+  const bad = await getJson(svc.url, "slk_not-a-real-token", "/api/me");
+  assert.equal(bad.status, 401);
+  assert.match(
+    bad.body.error as string,
+    /^this token is not valid: it was replaced by a newer one/,
+  );
 
   const mine = await getJson(svc.url, alice, `/api/submissions/${id}`);
   assert.equal(mine.status, 200);
@@ -223,11 +228,18 @@ Deno.test("service api: 20 submissions queued at once all complete once, with th
       "PDC.py",
       "output/job.json",
       "output/result.json",
+      "output/runs.json",
       "output/stderr.txt",
       "output/stdout.txt",
       ...pcaps,
     ].sort(),
   );
+  // Each run's own output, the grader's words apart from what the program printed.
+  const runs = JSON.parse(new TextDecoder().decode(files["output/runs.json"]));
+  assert.deepEqual(runs.map((r: { test: string }) => r.test), pmuRuns(7, true).map((r) => r.name));
+  assert.match(runs[0].stdout, /This is PMU data 0/);
+  assert.match(runs[0].end, /^exited/);
+  assert.ok(!runs[0].stdout.includes("==="), "no grader line in the program's output");
   const flood = serverBytes(files["output/cmd_floodme.pcap"]);
   assert.ok(isRunFlood(flood), "the run's own flood");
   const printed = new TextDecoder().decode(files["output/stdout.txt"]).replace(/\n/g, "");

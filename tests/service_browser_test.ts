@@ -5,15 +5,21 @@
  * arrive without a reload, downloads the archive; a refused upload; someone
  * else's submission; the TA's queue, grade book export and escaping.
  *
- * Set SOCKLAB_DOCS_SHOTS=docs to also write the two screenshots the README
- * shows.
+ * Set SOCKLAB_DOCS_SHOTS=docs to also write the student's result the README
+ * shows (the TA's course page: service_ta_browser_test.ts).
  */
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
 import type { Browser } from "playwright-core";
 import { openStore } from "../mod/service/store/open.ts";
-import { assertAccessible, launch, shot } from "./helpers/browser.ts";
-import { clientScript, makeCourse, postSubmission, serveInProcess } from "./helpers/service.ts";
+import { assertAccessible, launch, shot, sidewaysScrolling } from "./helpers/browser.ts";
+import {
+  clientScript,
+  makeCourse,
+  postSubmission,
+  serveInProcess,
+  waitStatus,
+} from "./helpers/service.ts";
 
 Deno.test({
   name: "browser: a student submits part 2 through the form and watches it graded; the TA's pages",
@@ -50,8 +56,14 @@ Deno.test({
         d.dismiss();
       });
 
-      // Sign in with the personal link: the token leaves the address bar.
+      // Sign in with the personal link and one press: the token leaves the address bar.
       await page.goto(`${svc.url}/login?token=${course.tokens.alice}`);
+      assert.match(
+        await page.locator("main").textContent() ?? "",
+        /Sign in as Student alice \(alice\)\?/,
+      );
+      await page.click("main button[type=submit]");
+      await page.waitForURL(`${svc.url}/`);
       assert.equal(new URL(page.url()).pathname, "/");
       assert.ok(!page.url().includes("token"));
       assert.equal(await page.locator("h1").textContent(), "My parts");
@@ -89,8 +101,13 @@ Deno.test({
       })).json();
       assert.equal(api.status, "done");
       assert.equal(api.score, api.max_grade, JSON.stringify(api));
-      const rows = page.locator("#result tbody tr");
+      const rows = page.locator("#result li.test");
       assert.equal(await rows.count(), api.tests.length);
+      // Each test's own output under it: the first run printed the PMU's messages.
+      const first = page.locator("#result li.test details").first();
+      await first.locator("summary").click();
+      assert.match(await first.locator("pre.output").first().textContent() ?? "", /PMU data/);
+      assert.match(await first.locator(".grader").textContent() ?? "", /the program exited/);
       assert.ok(api.tests.length >= 4);
       assert.match(
         await page.locator("#result").textContent() ?? "",
@@ -98,12 +115,9 @@ Deno.test({
       );
       await assertAccessible(page, true);
       await shot(page, scripts, "student-result.png");
-      // Readable on a phone: at 360 px the page does not scroll sideways.
+      // Readable on a phone: at 360 px nothing on the page scrolls sideways.
       await page.setViewportSize({ width: 360, height: 740 });
-      assert.ok(
-        await page.evaluate("document.documentElement.scrollWidth") as number <= 360,
-        "no horizontal scrolling at 360 px",
-      );
+      assert.deepEqual(await sidewaysScrolling(page), []);
       await page.setViewportSize({ width: 1000, height: 800 });
 
       // The archive: the script and output/.
@@ -125,7 +139,14 @@ Deno.test({
       const other = await page.goto(`${svc.url}/submissions/${bobs.body.id}`);
       assert.equal(other?.status(), 404);
 
-      // Five submissions at once: the TA sees them in the queue.
+      // Five submissions at once: the TA sees them in the queue. The one worker is kept busy
+      // first (a script that sleeps), so that all five are still queued when the TA looks.
+      const sleeper = await postSubmission(svc.url, course.tokens.alice, {
+        kind: "part3",
+        files: { script: { name: "PDC.py", data: "import time\ntime.sleep(600)\n" } },
+      });
+      assert.equal(sleeper.status, 201);
+      await waitStatus(svc.url, course.tokens.alice, sleeper.body.id as number, ["running"]);
       const five = await Promise.all(
         ["s1", "s2", "s3", "s4", "s5"].map((s) =>
           postSubmission(svc.url, course.tokens[s], {
@@ -142,9 +163,14 @@ Deno.test({
         d.dismiss();
       });
       await ta.goto(`${svc.url}/login?token=${course.ta}`);
-      const queue = await ta.locator("table[aria-labelledby=queue] tbody").textContent() ?? "";
+      await ta.click("main button[type=submit]");
+      await ta.waitForURL(`${svc.url}/course`);
+      await ta.click("text=Queue");
+      const queue = await ta.locator("table[aria-labelledby=queued] tbody").textContent() ?? "";
       for (const f of five) assert.ok(queue.includes(`#${f.body.id}`), queue);
       // The name with <script> is text, and ran nothing.
+      assert.ok(queue.includes("<script>alert(5)</script> (s5)"), queue);
+      await ta.click("text=Grade book");
       assert.ok(
         (await ta.locator("table[aria-labelledby=book]").textContent())!.includes(
           "<script>alert(5)</script>",
@@ -152,7 +178,6 @@ Deno.test({
       );
       assert.deepEqual(dialogs, []);
       await assertAccessible(ta);
-      await shot(ta, scripts, "ta-course.png");
 
       // Export the grade book from the page: alice's part 2 score is in it.
       const [csv] = await Promise.all([

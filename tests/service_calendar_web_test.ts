@@ -14,21 +14,15 @@ import {
   postSubmission,
   serveInProcess,
   TestClock,
+  webSignIn,
 } from "./helpers/service.ts";
 
 const { opens: OPENS, closes: CLOSES } = HANDOUT;
 const MIN = 60_000;
 
-/** Sign in by the sign-in form (POST /login); the session cookie. */
+/** Sign in with the personal link and its button; the session cookie. */
 async function signIn(url: string, token: string): Promise<string> {
-  const res = await fetch(`${url}/login`, {
-    method: "POST",
-    body: new URLSearchParams({ token }),
-    redirect: "manual",
-  });
-  await res.body?.cancel();
-  assert.equal(res.status, 303);
-  return (res.headers.get("set-cookie") ?? "").split(";")[0];
+  return (await webSignIn(url, token)).cookie;
 }
 
 async function getPage(url: string, cookie: string): Promise<{ status: number; text: string }> {
@@ -120,7 +114,7 @@ Deno.test("web calendar: the teaching assistant's extension form", async () => {
   const clock = new TestClock(CLOSES + 10 * MIN);
   await using svc = await serveInProcess(course, { clock: clock.now });
   const ta = await signIn(svc.url, course.ta);
-  const page = (await getPage(`${svc.url}/course/submissions?user=alice`, ta)).text;
+  const page = (await getPage(`${svc.url}/course/students/alice`, ta)).text;
   assert.match(page, /<h2 id="extension">Extension and attempts<\/h2>/);
   assert.match(words(page), /No extension\./);
   assert.match(page, /action="\/course\/students\/alice\/extension"/);
@@ -142,14 +136,14 @@ Deno.test("web calendar: the teaching assistant's extension form", async () => {
   assert.match(words(await twice.text()), /happens twice in Europe\/Zurich/);
   const ok = await post({ csrf, kind: "part2", until: "2021-11-18T23:55", attempts: "3" });
   assert.equal(ok.status, 303);
-  assert.equal(ok.headers.get("location"), "/course/submissions?user=alice");
+  assert.equal(ok.headers.get("location"), "/course/students/alice");
   await ok.body?.cancel();
-  const after = words((await getPage(`${svc.url}/course/submissions?user=alice`, ta)).text);
+  const after = words((await getPage(`${svc.url}/course/students/alice`, ta)).text);
   assert.match(
     after,
     /Part2 - Packetization: until 18 Nov 2021 23:55 CET, 3 more attempt\(s\) \(0 of 103 used\)/,
   );
-  const book = words((await getPage(`${svc.url}/`, ta)).text);
+  const book = words((await getPage(`${svc.url}/course/gradebook`, ta)).text);
   assert.match(book, /alice Student alice extension /);
   assert.match(book, /bob Student bob – /, "bob has none");
 

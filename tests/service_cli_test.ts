@@ -3,10 +3,13 @@ import { DatabaseSync } from "node:sqlite";
 import { descendants } from "../mod/proc/sandbox.ts";
 import { runSocklab, spawnSocklab } from "../scripts/lib/proc.ts";
 import { freeTcpPort } from "../mod/net/ports.ts";
+import { createdState } from "../mod/cli/commands/service.ts";
 import {
   fixture,
   getJson,
+  makeCourse,
   postSubmission,
+  serveInProcess,
   tempDir,
   waitGraded,
   waitStatus,
@@ -230,4 +233,44 @@ ${fixture("part2_good.py")}`;
   } finally {
     db.close();
   }
+});
+
+Deno.test("service cli: submit --no-wait prints where the submission is; a bad token says so", async () => {
+  await using course = await makeCourse(["alice", "bob"]);
+  await using svc = await serveInProcess(course); // no workers: they stay queued
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir}/PDC.py`, "print(1)\n");
+  const submit = (token: string) =>
+    runSocklab([
+      "submit",
+      "--server",
+      svc.url,
+      "--token",
+      token,
+      "--no-wait",
+      "part2",
+      `${dir}/PDC.py`,
+    ]);
+  const first = await submit(course.tokens.alice);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^submission \d+: queued, position 1\n$/);
+  const second = await submit(course.tokens.bob);
+  assert.match(second.stdout, /^submission \d+: queued, position 2\n$/);
+  const bad = await submit("slk_replaced-or-mistyped");
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.stderr,
+    /^socklab submit: error: this token is not valid: it was replaced by a newer one, or mistyped/m,
+  );
+});
+
+Deno.test("service cli: a new submission's state in words", () => {
+  const c = { id: 1, status: "queued" as const, position: 3, estimated_wait_s: 40 };
+  assert.equal(createdState(c), "queued, position 3 (result in about 40 s)");
+  assert.equal(createdState({ ...c, estimated_wait_s: null }), "queued, position 3");
+  assert.equal(
+    createdState({ ...c, status: "running", position: null }),
+    "running (result in about 40 s)",
+  );
+  assert.equal(createdState({ ...c, status: "done", position: null }), "done");
 });

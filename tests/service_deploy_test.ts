@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { freeTcpPort } from "../mod/net/ports.ts";
 import { Proc, ROOT, runProc } from "../scripts/lib/proc.ts";
 import { requireTool } from "./helpers/requires.ts";
-import { makeCourse, postSubmission, serveInProcess } from "./helpers/service.ts";
+import { makeCourse, postSubmission, serveInProcess, webSignIn } from "./helpers/service.ts";
 
 Deno.test("docs/socklab.service: systemd-analyze verify finds nothing to say", async () => {
   const analyze = requireTool("systemd-analyze", "systemd");
@@ -67,15 +67,8 @@ Deno.test("docs/Caddyfile in front of serve: API, web sign-in, /metrics needs th
     const up = await postSubmission(site, course.tokens.alice, { kind: "part2", files: script });
     assert.equal(up.status, 201, JSON.stringify(up.body));
 
-    const signIn = await fetch(`${site}/login`, {
-      method: "POST",
-      body: new URLSearchParams({ token: course.tokens.alice }),
-      headers: { origin: site },
-      redirect: "manual",
-    });
-    await signIn.body?.cancel();
-    assert.equal(signIn.status, 303);
-    assert.match(signIn.headers.get("set-cookie") ?? "", /^socklab_session=/);
+    const signIn = await webSignIn(site, course.tokens.alice, { origin: site });
+    assert.match(signIn.setCookie, /^socklab_session=/);
 
     const anon = await fetch(`${site}/metrics`);
     assert.equal(anon.status, 401, "through the proxy, /metrics is not local");

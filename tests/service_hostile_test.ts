@@ -10,8 +10,8 @@ import { UsageError } from "../mod/errors.ts";
 import { gradeBook, gradeBookCsv, importRoster, parseRoster } from "../mod/service/course.ts";
 import { openStore } from "../mod/service/store/open.ts";
 import { checkUpload, readCapped, UploadError } from "../mod/service/upload.ts";
-import { DEFAULT_POLICY, isRefusal, type Kind, type Store } from "../mod/service/store/store.ts";
-import { makeCourse, serveInProcess } from "./helpers/service.ts";
+import { DEFAULT_POLICY, type Kind, type Store } from "../mod/service/store/store.ts";
+import { gradedSubmission, makeCourse, serveInProcess, webSignIn } from "./helpers/service.ts";
 
 Deno.test("service hostile: a roster with a BOM, CRLF and quoted formulas exports as text", async () => {
   await using course = await makeCourse([]);
@@ -154,29 +154,13 @@ Deno.test("service hostile: an upload that trickles is refused after its deadlin
 
 const EVIL = `<img src=x onerror=alert(1)>"'&`;
 
-/** A graded submission of `userId`, made through the store as a worker would. */
-async function graded(store: Store, userId: string, kind: Kind, score: number): Promise<number> {
-  const now = Date.now();
-  const sub = await store.createSubmission(
-    { userId, kind, files: [{ name: "script.py", bytes: new TextEncoder().encode("print(1)\n") }] },
-    { now, cooldownMs: 0 },
-  );
-  assert.ok(!isRefusal(sub));
-  const job = await store.lease("w/0", 60_000, now);
-  assert.ok(job);
-  assert.ok(
-    await store.complete(job.id, job.leaseId, {
-      score,
-      maxGrade: 4,
-      success: score === 4 ? 1 : 0,
-      tests: [{ name: `test ${EVIL}`, passed: false, scored: true, detail: `detail ${EVIL}` }],
-      stdout: `out ${EVIL}`,
-      stderr: `err ${EVIL}`,
-      files: [],
-      durationMs: 1,
-    }, now),
-  );
-  return sub.id;
+/** A graded submission of `userId` whose test and output say {@link EVIL}. */
+function graded(store: Store, userId: string, kind: Kind, score: number): Promise<number> {
+  return gradedSubmission(store, userId, kind, score, {
+    tests: [{ name: `test ${EVIL}`, passed: false, scored: true, detail: `detail ${EVIL}` }],
+    stdout: `out ${EVIL}`,
+    stderr: `err ${EVIL}`,
+  });
 }
 
 Deno.test("service hostile: a re-run names one student or none, never widens to everyone", async () => {
@@ -210,15 +194,17 @@ Deno.test("service hostile: test names, details and program output are escaped o
   await using course = await makeCourse(["alice"]);
   await using svc = await serveInProcess(course);
   const id = await graded(svc.store, "alice", "part2", 1);
-  const cookie = async (token: string) => {
-    const res = await fetch(`${svc.url}/login?token=${token}`, { redirect: "manual" });
-    await res.body?.cancel();
-    return res.headers.get("set-cookie")!.split(";")[0];
-  };
+  const cookie = async (token: string) => (await webSignIn(svc.url, token)).cookie;
   for (
     const [token, paths] of [
       [course.tokens.alice, ["/", `/submissions/${id}`, `/submissions/${id}/live`]],
-      [course.ta, ["/", `/submissions/${id}`, "/course/submissions?user=alice"]],
+      [course.ta, [
+        "/course",
+        `/submissions/${id}`,
+        "/course/students/alice",
+        "/course/gradebook",
+        "/course/submissions?kind=part2",
+      ]],
     ] as const
   ) {
     const c = await cookie(token);
@@ -359,9 +345,7 @@ Deno.test("service hostile: forms work behind a TLS proxy (Origin https://our-ho
   await using svc = await serveInProcess(course);
   const host = new URL(svc.url).host;
   const signIn = async (token: string) => {
-    const res = await fetch(`${svc.url}/login?token=${token}`, { redirect: "manual" });
-    await res.body?.cancel();
-    const cookie = res.headers.get("set-cookie")!.split(";")[0];
+    const { cookie } = await webSignIn(svc.url, token);
     const page = await (await fetch(`${svc.url}/`, { headers: { cookie } })).text();
     return { cookie, csrf: page.match(/name="csrf" value="([^"]+)"/)![1] };
   };

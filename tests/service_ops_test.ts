@@ -283,19 +283,22 @@ Deno.test("serve over HTTPS with the course CA; submit --ca; a JSON log with no 
   ]);
   assert.equal(h2.stdout, "2", h2.stderr);
 
-  // The web sign-in (the token in a link, then in a form) gives a Secure cookie.
+  // The web sign-in (the token in a link, then the page's button) gives Secure cookies.
   const link = await fetch(`${url}/login?token=${course.tokens.alice}`, {
     client,
     redirect: "manual",
   });
-  await link.body?.cancel();
-  const form = new URLSearchParams({ token: course.tokens.alice });
+  const asked = await link.text();
+  const login = link.headers.get("set-cookie") ?? "";
+  assert.match(login, /^socklab_login=[^;]+;.*; Secure/);
+  const field = (name: string) => asked.match(new RegExp(`name="${name}" value="([^"]+)"`))![1];
+  const form = new URLSearchParams({ csrf: field("csrf"), pending: field("pending") });
   const signIn = await fetch(`${url}/login`, {
     client,
     method: "POST",
     body: form,
     redirect: "manual",
-    headers: { origin: url },
+    headers: { origin: url, cookie: login.split(";")[0] },
   });
   await signIn.body?.cancel();
   const setCookie = signIn.headers.get("set-cookie") ?? "";

@@ -6,21 +6,15 @@
 import assert from "node:assert/strict";
 import { issueToken } from "../mod/service/auth.ts";
 import { openStore } from "../mod/service/store/open.ts";
-import { makeCourse, serveInProcess } from "./helpers/service.ts";
+import { makeCourse, serveInProcess, setCookie, webSignIn } from "./helpers/service.ts";
 
-/** Sign in with a token's link; returns the session cookie (name=value). */
+/** Sign in with a token's link and its button; returns the session cookie (name=value). */
 async function signIn(url: string, token: string): Promise<string> {
-  const res = await fetch(`${url}/login?token=${encodeURIComponent(token)}`, {
-    redirect: "manual",
-  });
-  await res.body?.cancel();
-  assert.equal(res.status, 303);
-  assert.equal(res.headers.get("location"), "/");
-  const set = res.headers.get("set-cookie") ?? "";
-  assert.match(set, /HttpOnly/);
-  assert.match(set, /SameSite=Strict/);
-  assert.ok(!set.includes(token), "the token is not the cookie");
-  return set.split(";")[0];
+  const { cookie, setCookie } = await webSignIn(url, token);
+  assert.match(setCookie, /HttpOnly/);
+  assert.match(setCookie, /SameSite=Strict/);
+  assert.ok(!setCookie.includes(token), "the token is not the cookie");
+  return cookie;
 }
 
 async function getPage(url: string, cookie: string): Promise<{ status: number; text: string }> {
@@ -60,8 +54,8 @@ Deno.test("web: the link signs in, pages carry the security headers, the token i
 
   const bad = await fetch(`${svc.url}/login?token=slk_forged`, { redirect: "manual" });
   assert.equal(bad.status, 401);
-  assert.equal(bad.headers.get("set-cookie"), null);
-  assert.match(await bad.text(), /not valid/);
+  assert.equal(setCookie(bad, "socklab_session"), null);
+  assert.match(await bad.text(), /not valid: it was replaced by a newer one, or mistyped/);
 
   const anon = await fetch(`${svc.url}/`, { redirect: "manual" });
   await anon.body?.cancel();
@@ -152,11 +146,14 @@ Deno.test("web: names and outputs are escaped; a student sees only their own; TA
   await store.close();
   await using svc = await serveInProcess(course);
   const ta = await signIn(svc.url, course.ta);
-  const overview = await getPage(`${svc.url}/`, ta);
+  const home = await getPage(`${svc.url}/`, ta);
+  assert.equal(home.status, 303);
+  const overview = await getPage(`${svc.url}/course`, ta);
   assert.equal(overview.status, 200);
   assert.match(overview.text, /<h1>Course /);
-  assert.match(overview.text, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
-  assert.ok(!overview.text.includes("<script>alert(1)</script>"));
+  const book = await getPage(`${svc.url}/course/gradebook?q=bob`, ta);
+  assert.match(book.text, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  assert.ok(!book.text.includes("<script>alert(1)</script>"));
 
   // Bob submits through the API; Alice cannot open it, nor the TA's pages.
   const fd = new FormData();
@@ -169,7 +166,15 @@ Deno.test("web: names and outputs are escaped; a student sees only their own; TA
   });
   const { id } = await made.json();
   const alice = await signIn(svc.url, course.tokens.alice);
-  for (const path of [`/submissions/${id}`, `/submissions/${id}/archive`, "/course/export.csv"]) {
+  const taOnly = ["/course", "/course/gradebook", "/course/queue", "/course/students/bob"];
+  for (
+    const path of [
+      `/submissions/${id}`,
+      `/submissions/${id}/archive`,
+      "/course/export.csv",
+      ...taOnly,
+    ]
+  ) {
     const r = await getPage(`${svc.url}${path}`, alice);
     assert.equal(r.status, 404, path);
   }
@@ -180,8 +185,13 @@ Deno.test("web: names and outputs are escaped; a student sees only their own; TA
   assert.match(own.text, /data-live="\/submissions\/\d+\/live"/);
   assert.match(own.text, /<noscript><meta http-equiv="refresh"/);
   // The TA sees it in the queue and exports the grade book.
-  const withJob = await getPage(`${svc.url}/`, ta);
+  const withJob = await getPage(`${svc.url}/course/queue`, ta);
   assert.match(withJob.text, new RegExp(`href="/submissions/${id}">#${id}</a>`));
+  assert.match(
+    withJob.text,
+    /&lt;script&gt;alert\(1\)&lt;\/script&gt; \(bob\)/,
+    "names beside ids",
+  );
   const csv = await getPage(`${svc.url}/course/export.csv`, ta);
   assert.match(csv.text, /^id,name,part2,part3,part4-receiver,part4-sender,part5,part6,ca-sign\n/);
 });
@@ -190,7 +200,7 @@ Deno.test("web: the TA imports a roster from the page and downloads the new stud
   await using course = await makeCourse(["alice"]);
   await using svc = await serveInProcess(course);
   const ta = await signIn(svc.url, course.ta);
-  const csrf = csrfOf((await getPage(`${svc.url}/`, ta)).text);
+  const csrf = csrfOf((await getPage(`${svc.url}/course/tools`, ta)).text);
   const fd = new FormData();
   fd.set("csrf", csrf);
   fd.set(
@@ -235,11 +245,15 @@ Deno.test("web: a 10 MiB form is refused (413) before it is read whole, and noth
     await store.close();
   }
   // The sign-in form is capped too.
+  const form = await fetch(`${svc.url}/login`);
+  const login = setCookie(form, "socklab_login")!;
   const big = await fetch(`${svc.url}/login`, {
     method: "POST",
-    body: new URLSearchParams({ token: "x".repeat(100_000) }),
+    body: new URLSearchParams({ csrf: csrfOf(await form.text()), token: "x".repeat(100_000) }),
+    headers: { cookie: login },
   });
-  assert.equal(big.status, 401);
+  assert.equal(big.status, 403);
+  assert.equal(setCookie(big, "socklab_session"), null);
   await big.body?.cancel();
   assert.equal((await getPage(`${svc.url}/`, cookie)).status, 200, "still serving");
 });
@@ -265,14 +279,77 @@ Deno.test("web: a replaced token ends the sessions it opened", async () => {
 Deno.test("web: behind an HTTPS proxy the session cookie is Secure", async () => {
   await using course = await makeCourse(["alice"]);
   await using svc = await serveInProcess(course);
-  const link = `${svc.url}/login?token=${encodeURIComponent(course.tokens.alice)}`;
-  const plain = await fetch(link, { redirect: "manual" });
-  await plain.body?.cancel();
-  assert.ok(!/;\s*Secure/i.test(plain.headers.get("set-cookie") ?? ""));
-  const proxied = await fetch(link, {
+  const plain = await webSignIn(svc.url, course.tokens.alice);
+  assert.ok(!/;\s*Secure/i.test(plain.setCookie));
+  const proxied = await webSignIn(svc.url, course.tokens.alice, { "x-forwarded-proto": "https" });
+  assert.match(proxied.setCookie, /;\s*Secure/);
+});
+
+Deno.test("web: a link alone signs no one in; the press does, only from our page; sign-out ends the session", async () => {
+  await using course = await makeCourse(["alice", "mallory"]);
+  await using svc = await serveInProcess(course);
+  const alice = await signIn(svc.url, course.tokens.alice);
+  // Another site links alice's browser to mallory's token: a page asks, nothing changes.
+  const link = await fetch(`${svc.url}/login?token=${course.tokens.mallory}`, {
+    headers: { cookie: alice },
     redirect: "manual",
-    headers: { "x-forwarded-proto": "https" },
   });
-  await proxied.body?.cancel();
-  assert.match(proxied.headers.get("set-cookie") ?? "", /;\s*Secure/);
+  const text = await link.text();
+  assert.equal(link.status, 200);
+  assert.match(text, /Sign in as <strong>Student mallory<\/strong> \(mallory\)\?/);
+  assert.match(text, /You are signed in as Student alice \(alice\)/);
+  assert.ok(!text.includes(course.tokens.mallory), "the token is not in the page");
+  assert.equal(setCookie(link, "socklab_session"), null);
+  assert.match((await getPage(`${svc.url}/`, alice)).text, /Student alice \(alice\)/);
+  // Its form posted from another site, or without this browser's sign-in cookie: refused.
+  const pending = text.match(/name="pending" value="([^"]+)"/)![1];
+  const csrf = csrfOf(text);
+  const login = setCookie(link, "socklab_login")!;
+  for (
+    const [what, headers] of [
+      ["another site", { cookie: login, origin: "https://evil.example" }],
+      ["no sign-in cookie", { cookie: alice }],
+      ["another browser's cookie", { cookie: `socklab_login=${"A".repeat(43)}` }],
+    ] as const
+  ) {
+    const res = await fetch(`${svc.url}/login`, {
+      method: "POST",
+      body: new URLSearchParams({ csrf, pending }),
+      headers,
+      redirect: "manual",
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 403, what);
+    assert.equal(setCookie(res, "socklab_session"), null, what);
+  }
+  // The student's own link, already signed in: home.
+  const own = await fetch(`${svc.url}/login?token=${course.tokens.alice}`, {
+    headers: { cookie: alice },
+    redirect: "manual",
+  });
+  await own.body?.cancel();
+  assert.equal(own.headers.get("location"), "/");
+
+  // Sign-out ends the session on the server: a copy of the cookie no longer works.
+  const copy = alice;
+  const out = await fetch(`${svc.url}/logout`, {
+    method: "POST",
+    body: new URLSearchParams({ csrf: csrfOf((await getPage(`${svc.url}/`, alice)).text) }),
+    headers: { cookie: alice },
+    redirect: "manual",
+  });
+  await out.body?.cancel();
+  assert.equal(out.status, 303);
+  assert.match(out.headers.get("set-cookie") ?? "", /Max-Age=0/);
+  assert.equal((await getPage(`${svc.url}/`, copy)).status, 303, "the copied cookie is signed out");
+  const fd = new FormData();
+  fd.set("csrf", "x");
+  fd.set("kind", "part2");
+  const post = await fetch(`${svc.url}/submit`, {
+    method: "POST",
+    body: fd,
+    headers: { cookie: copy },
+  });
+  await post.body?.cancel();
+  assert.equal(post.status, 401, "nor submits");
 });

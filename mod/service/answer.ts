@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Wording } from "../net/http_gate.ts";
 import { asHttpError, json, page } from "./http.ts";
 import type { ServiceLog } from "./log.ts";
 import { errorPage, type Viewer } from "./web/views.ts";
@@ -27,6 +28,23 @@ const TITLES: Record<number, string> = {
 /** Paths read by programs (health checks, Prometheus) rather than people: errors in JSON. */
 const MACHINE_PATHS = ["/healthz", "/metrics"];
 
+/** Whether a path's answers are JSON: the API's, and those programs read. */
+const isJson = (path: string) =>
+  path === "/api" || path.startsWith("/api/") || MACHINE_PATHS.includes(path);
+
+/** A page's title for `status`. */
+const titleOf = (status: number) => TITLES[status] ?? (status >= 500 ? "Server error" : "Error");
+
+/**
+ * The HTTP gate's own answers (a request too slow, too many connections,
+ * the service stopping) in the service's words: JSON under `/api/`, a page
+ * elsewhere.
+ */
+export const gateWording: Wording = (path, status, text) =>
+  path !== null && isJson(path.split("?")[0])
+    ? { type: "application/json; charset=utf-8", body: JSON.stringify({ error: text }) + "\n" }
+    : { type: "text/html; charset=utf-8", body: errorPage(titleOf(status), sentence(text)) };
+
 /** "no such submission" -> "No such submission." (a leading name such as `a.out` is kept). */
 export function sentence(text: string): string {
   const s = /^[a-z]+ /.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
@@ -45,12 +63,9 @@ export async function errorAnswer(
 ): Promise<Response> {
   const err = asHttpError(e, opts.what, opts.log);
   if (!req.bodyUsed) await req.body?.cancel().catch(() => {});
-  const path = new URL(req.url).pathname;
-  if (path === "/api" || path.startsWith("/api/") || MACHINE_PATHS.includes(path)) {
+  if (isJson(new URL(req.url).pathname)) {
     return json(err.status, { error: err.message }, err.headers);
   }
-  const title = TITLES[err.status] ?? (err.status >= 500 ? "Server error" : "Error");
-  return page(errorPage(title, sentence(err.message), opts.viewer ?? undefined), err.status, {
-    ...err.headers,
-  });
+  const text = errorPage(titleOf(err.status), sentence(err.message), opts.viewer ?? undefined);
+  return page(text, err.status, { ...err.headers });
 }

@@ -2,8 +2,8 @@
  * The JSON API under `/api/`, used by `socklab submit`: one route table
  * ({@link API_ROUTES}, on http.ts). Every route needs `Authorization: Bearer
  * <token>` (the web pages' session cookie maps to the same user); errors are
- * `{"error": "<one sentence>"}` with 400 (bad request), 401 (no or unknown
- * token), 403 (teaching-assistant route, student token), 404 (unknown id, or
+ * `{"error": "<one sentence>"}` with 400 (bad request), 401 (no token, or one
+ * that is not valid: replaced or mistyped, the sentence says which), 403 (teaching-assistant route, student token), 404 (unknown id, or
  * someone else's submission), 413 (too large), 415 (not UTF-8 / not PEM),
  * 405 (another method), 429 (one already queued or running, or cooldown,
  * with `Retry-After`; or no attempt left), 403 also before the part opens
@@ -24,8 +24,9 @@
  *   part4-receiver part4-sender part5 part6 ca-sign), `sciper` (part4-sender,
  *   6 digits), and the files by field: `script` (every part), `cert` and
  *   `key` (part5, PEM), `csr` (ca-sign, PEM). -> 201 {@link CreatedJson}
- *   `{"id", "status", "position", "estimated_wait_s"}`. A refused upload
- *   queues nothing.
+ *   `{"id", "status", "position", "estimated_wait_s"}` (its status as the
+ *   answer leaves: a worker may have taken it already, then `position` is
+ *   null). A refused upload queues nothing.
  * - `GET  /api/submissions?kind=` -> `{"submissions": [SubmissionJson...]}`,
  *   mine (of that part), newest first (`tests` omitted).
  * - `GET  /api/parts/<kind>` -> `{"timezone", "part": PartJson,
@@ -34,16 +35,21 @@
  *   "user", "status", "position", "estimated_wait_s", "created_at"` (the
  *   accepted time), `"received_at"` (its upload's end, what the close is
  *   checked against), `"attempt"` (its number, null for a grader failure),
- *   `"kept"` (its score is the one that counts), `"files", "max_grade",
- *   "score", "success", "tests": [{"name", "passed", "scored", "detail"}],
- *   "error"}` (score fields null until done).
+ *   `"kept"` (its score is the one that counts), `"files"`, `"renamed":
+ *   [{"from", "to"}]` (a file saved under another name than it was sent
+ *   with), `"max_grade", "score", "success", "tests": [{"name", "passed",
+ *   "scored", "detail"}], "error"}` (score fields null until the first
+ *   grading; while a re-run is queued or running they keep the last one).
  * - `GET  /api/submissions/<id>/archive` -> `application/zip`
  *   `submission-<id>.zip`: the uploaded files, `output/job.json` (`{"status",
  *   "tries", "outcome", "grader_error"?}`: graded, or failed for the grader's
  *   own reason), `output/result.json`
  *   (`{"max_grade", "score", "success", "tests"}`), `output/stdout.txt`,
- *   `output/stderr.txt`, each run's packets `output/<test>.pcap` (where the
- *   worker could capture: tcpdump, root), and for ca-sign `output/<name>.crt`.
+ *   `output/stderr.txt` (every run, each after a `=== <test>` line),
+ *   `output/runs.json` (`[{"test", "end", "stdout", "stderr"}]`: each run's
+ *   own output, 64 KiB a stream, and how it ended), each run's packets
+ *   `output/<test>.pcap` (where the worker could capture: tcpdump, root),
+ *   and for ca-sign `output/<name>.crt`.
  *   409 until done.
  * - `GET  /api/submissions/<id>/certificate` -> ca-sign: the signed
  *   certificate, `application/x-pem-file` (409 until done).
@@ -208,8 +214,10 @@ async function asOf({ ctx, url }: ApiCall): Promise<number> {
 }
 
 const submit = multipart(async ({ ctx, who }, form) => {
-  const made = await acceptSubmission(ctx, form, who.id);
-  const position = await ctx.store.queuePosition(made.job.id);
+  const accepted = await acceptSubmission(ctx, form, who.id);
+  // A worker may have taken it already: its status now, and its place if it is still queued.
+  const made = await ctx.store.getSubmission(accepted.id) ?? accepted;
+  const position = made.job.status === "queued" ? await ctx.store.queuePosition(made.job.id) : null;
   const body: CreatedJson = {
     id: made.id,
     status: made.job.status,
@@ -371,6 +379,12 @@ export const API_ROUTES = [
   api("GET", "/api/course/export", "ta", gradeBookExport),
 ];
 
+/** The 401 of a request without a token. */
+export const NO_TOKEN = "sign in: send 'Authorization: Bearer <your token>'";
+/** The 401 of a token that is no one's (mistyped, or replaced by a newer one). */
+export const BAD_TOKEN = "this token is not valid: it was replaced by a newer one, or mistyped; " +
+  "use your latest link or token, or ask the teaching assistant for a new one";
+
 /**
  * Answer a request under `/api/`; null for any other path (the web pages'
  * handler takes those). The token is checked first (401 on any path), then
@@ -380,9 +394,10 @@ export async function handleApi(req: Request, ctx: ServiceContext): Promise<Resp
   const url = new URL(req.url);
   if (url.pathname !== "/api" && !url.pathname.startsWith("/api/")) return null;
   try {
-    const who = await userForToken(ctx.store, bearerToken(req));
+    const token = bearerToken(req);
+    const who = await userForToken(ctx.store, token);
     if (!who) {
-      throw new HttpError(401, "sign in: send 'Authorization: Bearer <your token>'", {
+      throw new HttpError(401, token === null ? NO_TOKEN : BAD_TOKEN, {
         "www-authenticate": 'Bearer realm="socklab"',
       });
     }

@@ -237,11 +237,19 @@ export interface GradeBookRow {
 /** One row per student, each kind's kept score as of `asOf` ({@link countedScores}). */
 export async function gradeBook(store: Store, asOf: number): Promise<GradeBookRow[]> {
   const cells = await countedScores(store, asOf);
-  const extensions = await extensionsByStudent(store);
-  const students = await store.listUsers("student");
+  return gradeBookOf(await store.listUsers("student"), cells, await extensionsByStudent(store));
+}
+
+/** The grade book of `students` from their kept scores and their extensions. */
+export function gradeBookOf(
+  students: readonly { id: string; name: string }[],
+  cells: readonly GradeCell[],
+  extensions: ReadonlyMap<string, readonly Extension[]>,
+): GradeBookRow[] {
+  const byUser = Map.groupBy(cells, (c) => c.userId);
   return students.map((u) => {
     const scores = Object.fromEntries(KINDS.map((k) => [k, null])) as Record<Kind, number | null>;
-    for (const c of cells) if (c.userId === u.id) scores[c.kind] = c.score;
+    for (const c of byUser.get(u.id) ?? []) scores[c.kind] = c.score;
     return { id: u.id, name: u.name, scores, extended: extensions.has(u.id) };
   });
 }
@@ -266,4 +274,73 @@ export function gradeBookCsv(rows: GradeBookRow[]): string {
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/** How the teaching assistant looks at the grade book: a search, a column's order, a page. */
+export interface GradeBookQuery {
+  /** Part of an id or a name (case and accents ignored); empty: everyone. */
+  q: string;
+  sort: "id" | "name" | Kind;
+  dir: "asc" | "desc";
+  /** 1-based. */
+  page: number;
+}
+
+/** Students a grade book page shows. */
+export const GRADEBOOK_PAGE = 50;
+
+/** The query of `?q=&sort=&dir=&page=`; anything unknown is the default. */
+export function gradeBookQuery(p: URLSearchParams): GradeBookQuery {
+  const sort = p.get("sort") ?? "id";
+  return {
+    q: (p.get("q") ?? "").trim().slice(0, 100),
+    sort: sort === "name" || (KINDS as readonly string[]).includes(sort)
+      ? sort as GradeBookQuery["sort"]
+      : "id",
+    dir: p.get("dir") === "desc" ? "desc" : "asc",
+    page: Math.max(1, Math.floor(Number(p.get("page"))) || 1),
+  };
+}
+
+/** Text to search in: lower case, accents off (`Zoé` matches `zoe`). */
+function folded(s: string): string {
+  return s.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+}
+
+/**
+ * The rows of a grade book page: those whose id or name holds `q`, in the
+ * column's order (no score last, whatever the direction), `GRADEBOOK_PAGE`
+ * a page (the page is kept within the pages there are).
+ */
+export function queryGradeBook(
+  rows: readonly GradeBookRow[],
+  query: GradeBookQuery,
+): { rows: GradeBookRow[]; matching: number; page: number; pages: number } {
+  const q = folded(query.q);
+  const found = q ? rows.filter((r) => folded(r.id).includes(q) || folded(r.name).includes(q)) : [
+    ...rows,
+  ];
+  const sign = query.dir === "asc" ? 1 : -1;
+  const col = query.sort;
+  found.sort((a, b) => {
+    if (col === "id" || col === "name") return sign * a[col].localeCompare(b[col]);
+    const [x, y] = [a.scores[col], b.scores[col]];
+    if (x === null || y === null) return x === y ? a.id.localeCompare(b.id) : x === null ? 1 : -1;
+    return sign * (x - y) || a.id.localeCompare(b.id);
+  });
+  const pages = Math.max(1, Math.ceil(found.length / GRADEBOOK_PAGE));
+  const page = Math.min(query.page, pages);
+  return {
+    rows: found.slice((page - 1) * GRADEBOOK_PAGE, page * GRADEBOOK_PAGE),
+    matching: found.length,
+    page,
+    pages,
+  };
+}
+
+/** Each part's most points: the largest max_grade of its kept scores (null: none yet). */
+export function maxGrades(cells: readonly GradeCell[]): Record<Kind, number | null> {
+  const max = Object.fromEntries(KINDS.map((k) => [k, null])) as Record<Kind, number | null>;
+  for (const c of cells) max[c.kind] = Math.max(max[c.kind] ?? 0, c.maxGrade);
+  return max;
 }

@@ -105,6 +105,38 @@ export function gradeRequest(
   };
 }
 
+/** Output of one run kept per stream in `runs.json`, bytes (the page shows at most this). */
+export const RUN_OUTPUT_KEPT = 64 * 1024;
+
+/** The result file that holds each run's own output (the page shows it under its test). */
+export const RUNS_FILE = "runs.json";
+
+/** One run of the program as `runs.json` keeps it: its test, how it ended, what it printed. */
+export interface RunOutput {
+  test: string;
+  /** The grader's words: "exited with code 1; its last stderr line: ..." */
+  end: string;
+  stdout: string;
+  stderr: string;
+}
+
+function keep(text: string): string {
+  return text.length > RUN_OUTPUT_KEPT
+    ? text.slice(0, RUN_OUTPUT_KEPT) + "\n[... cut here: output/stdout.txt has more]\n"
+    : text;
+}
+
+/** `runs.json`: each run's own output, apart from the grader's words. */
+function runsFile(runs: ProgramRun[]): StoredFile {
+  const out: RunOutput[] = runs.map((r) => ({
+    test: r.test,
+    end: describeEnd(r.result),
+    stdout: keep(r.result.stdout),
+    stderr: keep(r.result.stderr),
+  }));
+  return { name: RUNS_FILE, bytes: new TextEncoder().encode(JSON.stringify(out, null, 1) + "\n") };
+}
+
 /** The program's output across runs: one header per run, then what it printed. */
 function joinRuns(runs: ProgramRun[], stream: "stdout" | "stderr"): string {
   let out = "";
@@ -141,7 +173,7 @@ export async function runJob(
       tests: report.tests,
       stdout: joinRuns(runs, "stdout"),
       stderr: joinRuns(runs, "stderr"),
-      files: captures.map((c) => ({ name: c.name, bytes: c.bytes })),
+      files: [runsFile(runs), ...captures.map((c) => ({ name: c.name, bytes: c.bytes }))],
       durationMs: Math.round(performance.now() - started),
     };
   } finally {

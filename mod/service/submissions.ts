@@ -35,6 +35,7 @@ import {
   type Kind,
   KINDS,
   type Refusal,
+  type Result,
   type Role,
   type Store,
   type StoredFile,
@@ -86,6 +87,9 @@ export interface SubmissionJson {
   /** Whether its score is the one kept for its part (best or last, before the close). */
   kept: boolean;
   files: string[];
+  /** The files saved under another name than the one given (`../x.py` -> `x.py`). */
+  renamed: { from: string; to: string }[];
+  /** The latest result, kept while a re-run is queued or running (null until the first). */
   max_grade: number | null;
   score: number | null;
   success: 0 | 1 | null;
@@ -116,16 +120,11 @@ async function pace(ctx: ServiceContext, now: number): Promise<{ slots: number; 
   return { slots, meanMs };
 }
 
-/** Seconds until the result of the job at `position` in the queue, at `pace`. */
-function queuedWait(position: number, { slots, meanMs }: { slots: number; meanMs: number }) {
-  const rounds = Math.floor((position - 1) / slots) + 1;
-  return Math.max(1, Math.round((rounds * meanMs) / 1000));
-}
-
 /**
- * Seconds until the submission's result: the mean of recent gradings, times
- * the rounds of work ahead of it given the live workers' slots. Null when
- * finished or when no worker is alive.
+ * Seconds until the submission's result, from measured job durations: the
+ * mean wall time of recent jobs (lease to result) times position / the live
+ * workers' slots (one grading at least), less what a running job has done. Null when finished or when
+ * no worker is alive.
  */
 export async function estimateWait(
   ctx: ServiceContext,
@@ -138,21 +137,39 @@ export async function estimateWait(
   const p = await pace(ctx, now);
   if (p.slots === 0) return null;
   if (job.status === "running") {
-    return Math.max(1, Math.round((p.meanMs - (now - (job.startedAt ?? now))) / 1000));
+    return estimateSeconds(p.meanMs, p.slots, null, { elapsedMs: now - (job.startedAt ?? now) });
   }
-  return queuedWait(position ?? 1, p);
+  return estimateSeconds(p.meanMs, p.slots, position ?? 1);
 }
 
 /** Seconds until the result of a submission sent now (behind every queued one), or null. */
 export async function currentWait(ctx: ServiceContext): Promise<number | null> {
   const p = await pace(ctx, Date.now());
   if (p.slots === 0) return null;
-  return queuedWait((await ctx.store.listJobs("queued")).length + 1, p);
+  return estimateSeconds(p.meanMs, p.slots, (await ctx.store.listJobs("queued")).length + 1);
+}
+
+/**
+ * The arithmetic of {@link estimateWait}: a queued job at `position`
+ * (null: running, `elapsedMs` into it) with `slots` slots that take
+ * `meanMs` a job. Seconds, at least 1.
+ */
+export function estimateSeconds(
+  meanMs: number,
+  slots: number,
+  position: number | null,
+  { elapsedMs = 0 } = {},
+): number {
+  const ms = position === null ? meanMs - elapsedMs : meanMs * Math.max(1, position / slots);
+  return Math.max(1, Math.round(ms / 1000));
 }
 
 /** A worker as the teaching assistant sees it: alive or lost, and its running jobs. */
 export interface WorkerState extends WorkerInfo {
-  /** `lost` once silent for longer than `workerTimeoutMs` (its leases have expired by then). */
+  /**
+   * `lost` once silent for longer than `workerTimeoutMs`: its leases have
+   * expired by then (its jobs are queued again), so it runs nothing.
+   */
   state: "alive" | "lost";
   jobs: Job[];
 }
@@ -161,11 +178,24 @@ export interface WorkerState extends WorkerInfo {
 export async function workerStates(ctx: ServiceContext, now: number): Promise<WorkerState[]> {
   // A worker's slots lease as `<id>/<slot>`: its current jobs are the running ones.
   const running = await ctx.store.listJobs("running");
-  return (await ctx.store.listWorkers()).map((w) => ({
-    ...w,
-    state: w.lastSeen < now - ctx.workerTimeoutMs ? "lost" : "alive",
-    jobs: running.filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`)),
-  }));
+  return (await ctx.store.listWorkers()).map((w) => {
+    const lost = w.lastSeen < now - ctx.workerTimeoutMs;
+    const mine = running.filter((j) => j.worker === w.id || j.worker?.startsWith(`${w.id}/`));
+    return {
+      ...w,
+      state: lost ? "lost" : "alive",
+      running: lost ? 0 : w.running,
+      jobs: lost ? [] : mine,
+    };
+  });
+}
+
+/**
+ * The result a submission shows: its latest job's, or while a re-run is
+ * queued or running (or failed) the one it had, until the new one replaces it.
+ */
+export async function shownResult(store: Store, sub: Submission): Promise<Result | null> {
+  return isGraded(sub) ? await store.getResult(sub.job.id) : await store.latestResult(sub.id);
 }
 
 /** What a submission is among its student's of its part: its attempt number, whether it counts. */
@@ -219,7 +249,7 @@ export async function submissionJson(
   const { attempt, kept } = facts ?? (await attemptFacts(ctx, [sub])).get(sub.id)!;
   const zone = (await ctx.store.getCourse())!.calendar.timezone;
   const position = sub.job.status === "queued" ? await ctx.store.queuePosition(sub.job.id) : null;
-  const result = isGraded(sub) ? await ctx.store.getResult(sub.job.id) : null;
+  const result = await shownResult(ctx.store, sub);
   const out: SubmissionJson = {
     id: sub.id,
     kind: sub.kind,
@@ -232,6 +262,7 @@ export async function submissionJson(
     attempt,
     kept,
     files: sub.fileNames,
+    renamed: sub.renamed,
     max_grade: result?.maxGrade ?? null,
     score: result?.score ?? null,
     success: result?.success ?? null,

@@ -234,7 +234,8 @@ export async function checkUpload(
     const bytes = typeof v === "string"
       ? new TextEncoder().encode(v)
       : new Uint8Array(await v.arrayBuffer());
-    let name = safeName(typeof v === "string" ? undefined : v.name, DEFAULT_NAMES[field]);
+    const given = typeof v === "string" ? "" : v.name;
+    let name = safeName(given, DEFAULT_NAMES[field]);
     while (files.some((f) => f.name === name)) name = `${field}-${name}`;
     if (bytes.length === 0) throw new UploadError(400, `${name} is empty`, field);
     if (bytes.length > policy.maxScriptBytes) {
@@ -252,7 +253,10 @@ export async function checkUpload(
         field,
       );
     }
-    files.push({ name, bytes });
+    // A name it was not saved under is said back to the student (at most 200 characters).
+    files.push(
+      given && given !== name ? { name, bytes, givenName: given.slice(0, 200) } : { name, bytes },
+    );
   }
   const script = KIND_FILES[kind].indexOf("script");
   if (script >= 0 && !isUtf8Text(files[script].bytes)) {

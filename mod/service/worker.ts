@@ -39,7 +39,33 @@ export interface WorkerOptions {
 }
 
 /** A worker silent for this long is removed from the workers table (until then: lost). */
-export const FORGET_LOST_MS = 60 * 60 * 1000;
+export const FORGET_LOST_MS = 24 * 60 * 60 * 1000;
+
+/** A worker silent for this many leases is lost (its jobs' leases have expired by then). */
+export const LOST_AFTER_LEASES = 3;
+
+/**
+ * What every serving process does for the workers that stopped: the jobs
+ * of expired leases back in the queue, a lost worker's running count to 0,
+ * a worker silent for a day forgotten (never `self`). Returns how many jobs
+ * went back.
+ */
+export async function tidyWorkers(
+  store: Store,
+  now: number,
+  leaseMs: number,
+  self?: string,
+): Promise<number> {
+  const expired = await store.expireLeases(now);
+  const lostBefore = now - LOST_AFTER_LEASES * leaseMs;
+  await store.resetLostWorkers(lostBefore);
+  for (const w of await store.listWorkers()) {
+    if (w.id !== self && w.lastSeen < Math.min(lostBefore, now - FORGET_LOST_MS)) {
+      await store.unregisterWorker(w.id);
+    }
+  }
+  return expired;
+}
 
 /**
  * Unisolated, jobs run one at a time in this process (SERVICE.md): two
@@ -122,13 +148,13 @@ export class WorkerPool {
     for (const w of this.#wake.splice(0)) w();
   }
 
-  /** Heartbeat; requeue jobs of dead workers; forget workers lost for an hour. */
+  /** Heartbeat; then {@link tidyWorkers}. */
   async #maintain(): Promise<void> {
     const { store, leaseMs, log } = this.opts;
     const now = Date.now();
     try {
       await store.heartbeat(this.id, this.#running.size, now);
-      const expired = await store.expireLeases(now);
+      const expired = await tidyWorkers(store, now, leaseMs, this.id);
       if (expired > 0) {
         log(`worker ${this.id}: ${expired} job(s) of a stopped worker back in the queue`, {
           event: "jobs.expired",
@@ -136,11 +162,6 @@ export class WorkerPool {
           worker: this.id,
         });
         this.notify();
-      }
-      for (const w of await store.listWorkers()) {
-        if (w.id !== this.id && w.lastSeen < now - Math.max(3 * leaseMs, FORGET_LOST_MS)) {
-          await store.unregisterWorker(w.id);
-        }
       }
     } catch (e) {
       log(`worker ${this.id}: maintenance failed: ${errorMessage(e)}`, {

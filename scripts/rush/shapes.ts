@@ -159,6 +159,9 @@ export async function startShape(
         String(leaseS),
         "--isolation",
         isolation,
+        // The whole simulated class comes from 127.0.0.1: no cap per address.
+        "--max-per-peer",
+        "0",
         ...(spec.machines > 0 ? ["--kinds", "ca-sign"] : []),
       ]),
     ));

@@ -58,3 +58,42 @@ export async function shot(page: Page, dir: string, name: string): Promise<void>
   const docs = Deno.env.get("SOCKLAB_DOCS_SHOTS");
   if (docs) await Deno.copyFile(path, `${docs}/${name}`);
 }
+
+/**
+ * Whether anything on the page scrolls sideways at its width: the page
+ * itself, any element that could scroll (`overflow-x` auto or scroll) with
+ * more content than room, and any element that sticks out of the screen.
+ * Hidden and visually clipped elements (screen-reader text) do not count.
+ * Returns what is wrong, one line each (empty: nothing).
+ */
+export async function sidewaysScrolling(page: Page): Promise<string[]> {
+  return await page.evaluate(`(() => {
+    const vw = document.documentElement.clientWidth;
+    const clipped = (el) => {
+      for (let e = el; e && e !== document.body; e = e.parentElement) {
+        const cs = getComputedStyle(e);
+        if (cs.display === "none" || cs.visibility === "hidden") return true;
+        if (cs.clip && cs.clip !== "auto") return true;
+      }
+      return false;
+    };
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+      (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "");
+    const bad = [];
+    if (document.documentElement.scrollWidth > vw) {
+      bad.push("the page is " + document.documentElement.scrollWidth + " px wide at " + vw);
+    }
+    for (const el of document.querySelectorAll("body *")) {
+      if (clipped(el)) continue;
+      const cs = getComputedStyle(el);
+      if ((cs.overflowX === "auto" || cs.overflowX === "scroll") && el.scrollWidth > el.clientWidth + 1) {
+        bad.push(name(el) + " scrolls: " + el.scrollWidth + " > " + el.clientWidth);
+      }
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && (r.right > vw + 1 || r.left < -1)) {
+        bad.push(name(el) + " sticks out: " + Math.round(r.left) + ".." + Math.round(r.right));
+      }
+    }
+    return bad;
+  })()`) as string[];
+}

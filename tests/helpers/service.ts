@@ -9,9 +9,17 @@ import type { Isolation } from "../../mod/grade/engine.ts";
 import assert from "node:assert/strict";
 import { importRoster, initCourse } from "../../mod/service/course.ts";
 import { openStore } from "../../mod/service/store/open.ts";
-import { MAX_TRIES, type Store } from "../../mod/service/store/store.ts";
-import type { Calendar, Kind, Policy } from "../../mod/service/store/store.ts";
-import { type Service, startService } from "../../mod/service/server.ts";
+import {
+  isRefusal,
+  type Kind,
+  MAX_TRIES,
+  type Policy,
+  type Store,
+  type StoredFile,
+  type TestRow,
+} from "../../mod/service/store/store.ts";
+import type { Calendar } from "../../mod/service/store/store.ts";
+import { type Service, type ServiceOptions, startService } from "../../mod/service/server.ts";
 import type { SubmissionJson } from "../../mod/service/api.ts";
 import { socklabArgv } from "../../scripts/lib/proc.ts";
 import { STUDENTS } from "./grade.ts";
@@ -70,7 +78,7 @@ export async function serveInProcess(
     isolation?: Isolation;
     kinds?: Kind[];
     clock?: () => number;
-  } = {},
+  } & Pick<ServiceOptions, "maxPerPeer" | "maxConnections" | "headTimeoutMs" | "rateWindowMs"> = {},
 ): Promise<Service & AsyncDisposable & { logs: string[] }> {
   const logs: string[] = [];
   const s = await startService({
@@ -85,6 +93,10 @@ export async function serveInProcess(
     log: (l) => logs.push(l),
     seed: opts.seed ?? 7,
     isolation: opts.isolation,
+    maxPerPeer: opts.maxPerPeer,
+    maxConnections: opts.maxConnections,
+    headTimeoutMs: opts.headTimeoutMs,
+    rateWindowMs: opts.rateWindowMs,
   });
   return Object.assign(s, {
     logs,
@@ -172,6 +184,94 @@ export async function waitStatus(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`submission ${id} did not reach ${statuses.join("/")} within ${timeoutMs} ms`);
+}
+
+/** The value of `name` in a response's Set-Cookie headers (`name=value`), or null. */
+export function setCookie(res: Response, name: string): string | null {
+  for (const c of res.headers.getSetCookie()) {
+    if (c.startsWith(`${name}=`)) return c.split(";")[0];
+  }
+  return null;
+}
+
+/**
+ * Sign in as a browser does: open the personal link (the confirmation page
+ * and its sign-in cookie), press the button (POST /login). Returns the
+ * session cookie (`name=value`) and the redirect's Set-Cookie line.
+ */
+export async function webSignIn(
+  url: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<{ cookie: string; setCookie: string }> {
+  const link = await fetch(`${url}/login?token=${encodeURIComponent(token)}`, {
+    headers,
+    redirect: "manual",
+  });
+  const page = await link.text();
+  assert.equal(link.status, 200, page);
+  const login = setCookie(link, "socklab_login");
+  assert.ok(login, "the sign-in page sets its cookie");
+  const field = (name: string) => page.match(new RegExp(`name="${name}" value="([^"]+)"`))![1];
+  const press = await fetch(`${url}/login`, {
+    method: "POST",
+    body: new URLSearchParams({ csrf: field("csrf"), pending: field("pending") }),
+    headers: { ...headers, cookie: login },
+    redirect: "manual",
+  });
+  await press.body?.cancel();
+  assert.equal(press.status, 303);
+  assert.equal(press.headers.get("location"), "/");
+  const cookie = setCookie(press, "socklab_session");
+  assert.ok(cookie, "the press sets the session cookie");
+  const line = press.headers.getSetCookie().find((c) => c.startsWith("socklab_session="))!;
+  return { cookie, setCookie: line };
+}
+
+/** What {@link gradedSubmission} makes: its times, its result. */
+export interface GradedOptions {
+  /** When it was queued (default: now); the worker takes it `waitMs` later, for `runMs`. */
+  at?: number;
+  waitMs?: number;
+  runMs?: number;
+  maxGrade?: number;
+  tests?: TestRow[];
+  stdout?: string;
+  stderr?: string;
+  files?: StoredFile[];
+}
+
+/** A graded submission of `userId`, made through the store as a worker would; its id. */
+export async function gradedSubmission(
+  store: Store,
+  userId: string,
+  kind: Kind,
+  score: number,
+  o: GradedOptions = {},
+): Promise<number> {
+  const at = o.at ?? Date.now();
+  const sub = await store.createSubmission(
+    { userId, kind, files: [{ name: "script.py", bytes: new TextEncoder().encode("print(1)\n") }] },
+    { now: at, cooldownMs: 0 },
+  );
+  assert.ok(!isRefusal(sub), JSON.stringify(sub));
+  const started = at + (o.waitMs ?? 0);
+  const job = await store.lease("w/0", 3_600_000, started);
+  assert.equal(job?.submissionId, sub.id, "the queue was empty");
+  const maxGrade = o.maxGrade ?? 4;
+  assert.ok(
+    await store.complete(job.id, job.leaseId, {
+      score,
+      maxGrade,
+      success: score === maxGrade ? 1 : 0,
+      tests: o.tests ?? [{ name: "t", passed: score === maxGrade, scored: true, detail: "d" }],
+      stdout: o.stdout ?? "",
+      stderr: o.stderr ?? "",
+      files: o.files ?? [],
+      durationMs: o.runMs ?? 1,
+    }, started + (o.runMs ?? 1)),
+  );
+  return sub.id;
 }
 
 /** A clock a test sets: `clock.now` is what the service reads, `clock.at` moves it. */

@@ -155,6 +155,62 @@ contract(
   },
 );
 
+contract(
+  "a session holds until it is closed, expires, or its user gets a new token",
+  async (db) => {
+    const a = await db.open();
+    const b = await db.open();
+    await a.upsertUser({ id: "alice", name: "A", email: "", role: "student" });
+    await a.upsertUser({ id: "bob", name: "B", email: "", role: "student" });
+    await a.setToken("alice", "t1", 1);
+    await a.setToken("bob", "tb", 1);
+    assert.equal(await a.openSession("s0", "nobody's", 10, 100), null, "no such token");
+    assert.equal((await a.openSession("s1", "t1", 10, 100))?.id, "alice");
+    assert.equal((await a.openSession("s2", "t1", 10, 50))?.id, "alice");
+    assert.equal((await a.openSession("sb", "tb", 10, 100))?.id, "bob");
+    assert.equal((await b.sessionUser("s1", 20))?.id, "alice", "another connection sees it");
+    assert.equal(await b.sessionUser("s2", 50), null, "expired");
+    assert.equal(await b.sessionUser("s0", 20), null);
+    await b.closeSession("s1");
+    assert.equal(await a.sessionUser("s1", 20), null, "signed out");
+    assert.equal((await a.openSession("s3", "t1", 20, 100))?.id, "alice");
+    await b.setToken("alice", "t2", 30);
+    assert.equal(await a.sessionUser("s3", 40), null, "a new token ends every session");
+    assert.equal(await a.openSession("s4", "t1", 40, 100), null, "the old token opens none");
+    assert.equal((await a.sessionUser("sb", 40))?.id, "bob", "other users' sessions stay");
+  },
+);
+
+contract(
+  "the queue with names, the jobs of a period, wall times, lost workers' counts",
+  async (db) => {
+    const s = await db.open();
+    await s.upsertUser({ id: "ann", name: "Ann <A>", email: "", role: "student" });
+    await s.upsertUser({ id: "bo", name: "Bo", email: "", role: "student" });
+    assert.ok(!isRefusal(await submit(s, "ann", 1_000)));
+    assert.ok(!isRefusal(await submit(s, "bo", 2_000)));
+    const job = (await s.lease("w/0", 60_000, 3_000))!;
+    assert.ok(await s.complete(job.id, job.leaseId, RESULT, 7_500));
+    const queued = await s.listQueue("queued");
+    assert.deepEqual(
+      queued.map((e) => [e.userId, e.userName, e.kind, e.job.status]),
+      [["bo", "Bo", "part2", "queued"]],
+    );
+    assert.equal((await s.listQueue("done"))[0].userName, "Ann <A>");
+    assert.deepEqual(await s.recentDurations(5), [4_500], "lease to result, not durationMs");
+    assert.deepEqual((await s.jobsSince(2_000)).map((j) => j.id), [1, 2]);
+    assert.deepEqual((await s.jobsSince(7_000)).map((j) => j.id), [1], "finished since");
+    assert.deepEqual(await s.jobsSince(8_000), []);
+    await s.registerWorker({ id: "w", host: "h", slots: 2 }, 100);
+    await s.heartbeat("w", 2, 200);
+    await s.registerWorker({ id: "v", host: "h", slots: 1 }, 100);
+    await s.heartbeat("v", 1, 900);
+    await s.resetLostWorkers(500);
+    const running = Object.fromEntries((await s.listWorkers()).map((w) => [w.id, w.running]));
+    assert.deepEqual(running, { v: 1, w: 0 });
+  },
+);
+
 contract("two connections on one database never lease one job twice", async (db) => {
   const a = await db.open();
   const b = await db.open();
@@ -202,6 +258,7 @@ contract("migrations from the previous version add the last one and keep the row
   assert.equal(sub.firstStatus, "queued");
   assert.deepEqual(await now.listExtensions(), []);
   assert.equal((await now.lease("w1", 1000, 6))?.userId, "alice");
+  assert.deepEqual((await now.getSubmission(1))?.renamed, []);
   assert.equal(await now.getCaCert(), null);
   await now.setCaCert("-----BEGIN CERTIFICATE-----\n...");
   assert.equal(await now.getCaCert(), "-----BEGIN CERTIFICATE-----\n...");
@@ -317,7 +374,7 @@ contract("a lease goes to one worker; expiry requeues; complete writes once", as
   assert.equal(r.worker, "w2");
   assert.deepEqual([...r.files[0].bytes], [1, 2, 3]);
   assert.equal((await s.getSubmission(sub.id))!.job.status, "done");
-  assert.deepEqual(await s.recentDurations(5), [1200]);
+  assert.deepEqual(await s.recentDurations(5), [100], "its last lease (1800) to its result");
 });
 
 contract("failures retry up to the limit, then the job is failed", async (db) => {

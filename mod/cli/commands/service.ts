@@ -16,6 +16,7 @@ import {
   portOpt,
   str,
 } from "../command.ts";
+import { LIMIT_OPTIONS, parseLimitOptions } from "../fair.ts";
 import { listenOptions } from "../options.ts";
 import type { Io } from "../io.ts";
 import {
@@ -47,7 +48,12 @@ import {
   TA_ID,
 } from "../../service/course.ts";
 import { certName, KIND_FILES } from "../../service/job.ts";
-import { SHUTDOWN_GRACE_MS, startService } from "../../service/server.ts";
+import {
+  SERVICE_MAX_CONNECTIONS,
+  SERVICE_MAX_PER_PEER,
+  SHUTDOWN_GRACE_MS,
+  startService,
+} from "../../service/server.ts";
 import { WorkerPool } from "../../service/worker.ts";
 import { backupCourse, checkCourse, restoreCourse } from "../../service/backup.ts";
 import { courseIdentity, type Identity, readIdentity, serviceNames } from "../../service/https.ts";
@@ -196,7 +202,7 @@ export const serve = defineCommand({
     "tls-cert": {
       type: "string",
       arg: "FILE",
-      help: "serve HTTPS (HTTP/1.1 and HTTP/2) with this PEM certificate (chain first)",
+      help: "serve HTTPS (HTTP/1.1) with this PEM certificate (chain first)",
     },
     "tls-key": { type: "string", arg: "FILE", help: "the PEM private key of --tls-cert" },
     "tls-self-signed": {
@@ -206,6 +212,17 @@ export const serve = defineCommand({
         "(comma-separated; localhost, 127.0.0.1 and ::1 added), kept in DIR/https/",
     },
     "log-format": LOG_FORMAT_OPTION,
+    ...LIMIT_OPTIONS,
+    "max-connections": {
+      ...LIMIT_OPTIONS["max-connections"],
+      default: String(SERVICE_MAX_CONNECTIONS),
+      help: "most connections at once (a browser opens a few); one more is answered 503",
+    },
+    "max-per-peer": {
+      ...LIMIT_OPTIONS["max-per-peer"],
+      help: `most connections at once from one address (default: ${SERVICE_MAX_PER_PEER}; ` +
+        "0: no cap, as behind a proxy)",
+    },
   },
   description: `Serves the JSON API under /api/ (see 'socklab submit') and the web pages,
 and grades the queued submissions with N workers in this process. Prints
@@ -213,7 +230,11 @@ and grades the queued submissions with N workers in this process. Prints
 one line per job. GET /healthz: {"db": "ok", "workers": N, "queue": N}, or
 503 when the database does not answer. GET /metrics: Prometheus, from this
 machine or with the teaching assistant's token. Never logs a token, a
-cookie or an upload. SIGINT/SIGTERM: stops taking jobs, lets running ones
+cookie or an upload. A client must send its request head within 10 s and its
+body at 1 KiB/s or more, else it is cut (408); connections past
+--max-connections, or past --max-per-peer from one address, are answered 503
+(behind a proxy every client has its address: give --max-per-peer 0 there).
+SIGINT/SIGTERM: stops taking jobs, lets running ones
 finish (after 30 s it stops them and hands them back to the queue), exits 0.`,
   example: "socklab serve --data course --host 0.0.0.0 --port 8080",
   async run(args, io) {
@@ -238,6 +259,7 @@ finish (after 30 s it stops them and hands them back to the queue), exits 0.`,
       log,
       seed: seedRaw ? Number(seedRaw) : undefined,
       isolation,
+      ...parseLimitOptions(args),
       tls: await tlsOpt(args, data, log),
     });
     const course = (await service.store.getCourse())!;
@@ -772,6 +794,13 @@ async function waitResult(c: Client, id: number): Promise<SubmissionJson> {
   throw new RunError(`submission ${id} is not graded yet; gave up waiting`);
 }
 
+/** Where a new submission is: `queued, position 3 (about 40 s)`, `running`, `done`. */
+export function createdState(c: CreatedJson): string {
+  const about = c.estimated_wait_s === null ? "" : ` (result in about ${c.estimated_wait_s} s)`;
+  if (c.status === "queued" && c.position !== null) return `queued, position ${c.position}${about}`;
+  return c.status === "running" ? `running${about}` : c.status;
+}
+
 /** `submit KIND FILE...`: upload, wait, print the result like `grade`. */
 async function submitUpload(c: Client, kind: string, paths: string[]): Promise<number> {
   if (!isKind(kind)) throw new UsageError(`'${kind}' is not a part (${KINDS.join(", ")})`);
@@ -782,7 +811,7 @@ async function submitUpload(c: Client, kind: string, paths: string[]): Promise<n
   const created = await res.json() as CreatedJson;
   if (flag(c.args, "no-wait")) {
     if (flag(c.args, "json")) c.io.out(JSON.stringify({ kind, ...created }));
-    else c.io.out(`submission ${created.id}: ${created.status}, position ${created.position}`);
+    else c.io.out(`submission ${created.id}: ${createdState(created)}`);
     return 0;
   }
   c.io.log(`submission ${created.id} (${kind})`);

@@ -125,6 +125,23 @@ CREATE TABLE extensions (
 );
 `,
   },
+  {
+    version: 4,
+    name: "web sessions kept server-side; the name a student gave a renamed file",
+    // A session holds while its user's token is the one it was opened with (a new token ends
+    // every session) and until it ends (sign-out deletes the row) or expires.
+    sql: `
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  token_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+ALTER TABLE submission_files ADD COLUMN given_name TEXT;
+`,
+  },
 ];
 
 /** The bookkeeping table, created before any migration runs. */

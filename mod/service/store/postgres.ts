@@ -136,7 +136,7 @@ export class PostgresStore extends SqlStore implements S.Store {
       if (no) return no;
       const [sub] = await run(tx, Q.insertSubmission, row.submissionParams(s, rules));
       for (const [i, f] of s.files.entries()) {
-        await run(tx, Q.insertFile, [sub.id, i, f.name, f.bytes]);
+        await run(tx, Q.insertFile, row.fileParams(row.num(sub.id), i, f));
       }
       await run(tx, Q.enqueue, [sub.id, rules.now]);
       await tx`SELECT pg_notify(${QUEUED}, '')`; // delivered at commit

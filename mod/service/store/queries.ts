@@ -52,8 +52,19 @@ export const Q = {
   updateUser: "UPDATE users SET name = ?, email = ?, role = ? WHERE id = ?",
   setToken: "UPDATE users SET token_hash = ?, token_at = ? WHERE id = ?",
 
+  /** A session for whoever holds the token now (no row if no one does). */
+  openSession: `INSERT INTO sessions (id_hash, user_id, token_hash, created_at, expires_at)
+    SELECT ?, id, token_hash, ?, ? FROM users WHERE token_hash = ?`,
+  /** The user of a live session whose token is still the one it was opened with. */
+  sessionUser: `SELECT u.id, u.name, u.email, u.role FROM sessions s
+    JOIN users u ON u.id = s.user_id AND u.token_hash = s.token_hash
+    WHERE s.id_hash = ? AND s.expires_at > ?`,
+  closeSession: "DELETE FROM sessions WHERE id_hash = ?",
+  expiredSessions: "DELETE FROM sessions WHERE expires_at <= ?",
+  userSessions: "DELETE FROM sessions WHERE user_id = ?",
+
   submission: `SELECT s.*, ${jobStatus("ASC")} AS first_status FROM submissions s WHERE s.id = ?`,
-  fileNames: "SELECT name FROM submission_files WHERE submission_id = ? ORDER BY seq",
+  fileNames: "SELECT name, given_name FROM submission_files WHERE submission_id = ? ORDER BY seq",
   files: "SELECT name, bytes FROM submission_files WHERE submission_id = ? ORDER BY seq",
   latestJob: `SELECT ${JOB_COLS} FROM jobs j WHERE j.submission_id = ? ORDER BY j.id DESC LIMIT 1`,
   /** What rules.ts `refusal` looks at: the student's submissions of a kind, oldest first. */
@@ -62,7 +73,8 @@ export const Q = {
     FROM submissions s WHERE s.user_id = ? AND s.kind = ? ORDER BY s.id`,
   insertSubmission: `INSERT INTO submissions (user_id, kind, sciper, created_at, received_at)
     VALUES (?, ?, ?, ?, ?) RETURNING id`,
-  insertFile: "INSERT INTO submission_files (submission_id, seq, name, bytes) VALUES (?, ?, ?, ?)",
+  insertFile: `INSERT INTO submission_files (submission_id, seq, name, bytes, given_name)
+    VALUES (?, ?, ?, ?, ?)`,
 
   enqueue: `INSERT INTO jobs (submission_id, status, enqueued_at) VALUES (?, 'queued', ?)
     RETURNING id, submission_id, status, tries, enqueued_at, started_at, finished_at, worker,
@@ -88,7 +100,16 @@ export const Q = {
   queuePosition: `SELECT (SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND id <= j.id) AS pos
     FROM jobs j WHERE j.id = ? AND j.status = 'queued'`,
   jobs: `SELECT ${JOB_COLS} FROM jobs j WHERE j.status = ? ORDER BY j.id LIMIT ?`,
-  durations: "SELECT duration_ms FROM results ORDER BY job_id DESC LIMIT ?",
+  /** Wall time of the latest done jobs, lease to result (what a student waits for). */
+  durations: `SELECT finished_at - started_at AS duration_ms FROM jobs
+    WHERE status = 'done' AND started_at IS NOT NULL ORDER BY id DESC LIMIT ?`,
+  /** Jobs queued, started or finished since `?` (the course page's charts). */
+  jobsSince: `SELECT ${JOB_COLS} FROM jobs j
+    WHERE j.enqueued_at >= ? OR j.started_at >= ? OR j.finished_at >= ? ORDER BY j.id`,
+  /** Jobs in a status with their submission's part and student (the queue page). */
+  queue: `SELECT ${JOB_COLS}, s.kind, s.user_id, u.name AS user_name FROM jobs j
+    JOIN submissions s ON s.id = j.submission_id JOIN users u ON u.id = s.user_id
+    WHERE j.status = ? ORDER BY j.id LIMIT ?`,
 
   result: "SELECT * FROM results WHERE job_id = ?",
   latestResult: "SELECT * FROM results WHERE submission_id = ? ORDER BY job_id DESC LIMIT 1",
@@ -104,6 +125,8 @@ export const Q = {
       started_at = excluded.started_at, last_seen = excluded.last_seen, running = 0`,
   heartbeat: "UPDATE workers SET last_seen = ?, running = ? WHERE id = ?",
   unregisterWorker: "DELETE FROM workers WHERE id = ?",
+  /** Workers silent since before `?` run nothing any more (their leases expire). */
+  resetLost: "UPDATE workers SET running = 0 WHERE last_seen < ? AND running <> 0",
   workers: "SELECT * FROM workers ORDER BY id",
 
   jobCounts: `SELECT s.kind, j.status, COUNT(*) AS n FROM jobs j

@@ -25,6 +25,7 @@ import {
   type NewResult,
   type NewSubmission,
   type Policy,
+  type QueueEntry,
   type Result,
   type Role,
   type StoredFile,
@@ -49,6 +50,11 @@ export function bytes(v: unknown): Uint8Array {
 /** `name, bytes` rows. */
 export function filesFrom(rows: readonly AnyRow[]): StoredFile[] {
   return rows.map((r) => ({ name: String(r.name), bytes: bytes(r.bytes) }));
+}
+
+/** The parameters of queries.ts `insertFile`: a submission's file `seq`. */
+export function fileParams(submissionId: number, seq: number, f: StoredFile): Param[] {
+  return [submissionId, seq, f.name, f.bytes, f.givenName ?? null];
 }
 
 export function courseFrom(r: AnyRow): Course {
@@ -110,6 +116,16 @@ export function leasedFrom(r: AnyRow, leaseId: string): LeasedJob {
     kind: r.kind as Kind,
     userId: String(r.user_id),
     sciper: strOrNull(r.sciper),
+  };
+}
+
+/** A job row joined with its submission's kind and student (queries.ts `queue`). */
+export function queueFrom(r: AnyRow): QueueEntry {
+  return {
+    job: jobFrom(r),
+    kind: r.kind as Kind,
+    userId: String(r.user_id),
+    userName: String(r.user_name),
   };
 }
 
@@ -188,6 +204,8 @@ export function submissionFrom(r: AnyRow, names: readonly AnyRow[], job: AnyRow)
     receivedAt: num(r.received_at ?? r.created_at),
     firstStatus: r.first_status as JobStatus,
     fileNames: names.map((f) => String(f.name)),
+    renamed: names.filter((f) => f.given_name !== null && f.given_name !== undefined)
+      .map((f) => ({ from: String(f.given_name), to: String(f.name) })),
     job: jobFrom(job),
   };
 }

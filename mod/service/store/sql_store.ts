@@ -119,6 +119,29 @@ export abstract class SqlStore {
     if (await this.write(Q.setToken, [tokenHash, now, userId]) !== 1) {
       throw new Error(`no user '${userId}'`);
     }
+    // Already ended by the new token (sessionUser compares them); this only tidies.
+    await this.write(Q.userSessions, [userId]);
+  }
+
+  // -- web sessions -----------------------------------------------------------
+
+  async openSession(
+    idHash: string,
+    tokenHash: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<S.User | null> {
+    await this.write(Q.expiredSessions, [now]);
+    if (await this.write(Q.openSession, [idHash, now, expiresAt, tokenHash]) !== 1) return null;
+    return await this.sessionUser(idHash, now);
+  }
+
+  sessionUser(idHash: string, now: number): Promise<S.User | null> {
+    return this.one(row.userFrom, Q.sessionUser, idHash, now);
+  }
+
+  async closeSession(idHash: string): Promise<void> {
+    await this.write(Q.closeSession, [idHash]);
   }
 
   // -- submissions ----------------------------------------------------------
@@ -164,6 +187,14 @@ export abstract class SqlStore {
     return this.all((r) => row.num(r.duration_ms), Q.durations, limit);
   }
 
+  jobsSince(since: number): Promise<S.Job[]> {
+    return this.all(row.jobFrom, Q.jobsSince, since, since, since);
+  }
+
+  listQueue(status: S.JobStatus, limit = 1000): Promise<S.QueueEntry[]> {
+    return this.all(row.queueFrom, Q.queue, status, limit);
+  }
+
   // -- results --------------------------------------------------------------
 
   async #result(r: row.AnyRow | undefined): Promise<S.Result | null> {
@@ -202,6 +233,10 @@ export abstract class SqlStore {
 
   listWorkers(): Promise<S.WorkerInfo[]> {
     return this.all(row.workerFrom, Q.workers);
+  }
+
+  async resetLostWorkers(before: number): Promise<void> {
+    await this.write(Q.resetLost, [before]);
   }
 
   // -- operations -------------------------------------------------------------

@@ -113,7 +113,7 @@ export class SqliteStore extends SqlStore implements S.Store {
       const no = refusal(this.#all(Q.earlier, s.userId, s.kind).map(row.earlierFrom), rules);
       if (no) return no;
       const id = row.num(this.#get(Q.insertSubmission, ...row.submissionParams(s, rules))!.id);
-      s.files.forEach((f, i) => this.#run(Q.insertFile, id, i, f.name, f.bytes));
+      s.files.forEach((f, i) => this.#run(Q.insertFile, ...row.fileParams(id, i, f)));
       this.#run(Q.enqueue, id, rules.now);
       return id;
     });

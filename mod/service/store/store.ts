@@ -148,6 +148,8 @@ export interface User {
 export interface StoredFile {
   name: string;
   bytes: Uint8Array;
+  /** The name the student gave it, when it was saved under another (`../x.py` -> `x.py`). */
+  givenName?: string;
 }
 
 export interface NewSubmission {
@@ -172,6 +174,8 @@ export interface Submission {
   firstStatus: JobStatus;
   /** Names of the uploaded files, in upload order. */
   fileNames: string[];
+  /** The files saved under another name than the one the student gave. */
+  renamed: { from: string; to: string }[];
   /** The latest job of this submission (a TA re-run makes a new one). */
   job: Job;
 }
@@ -235,6 +239,14 @@ export interface WorkerInfo {
   lastSeen: number;
   /** Jobs it is running now. */
   running: number;
+}
+
+/** A job with its submission's part and student (the teaching assistant's queue). */
+export interface QueueEntry {
+  job: Job;
+  kind: Kind;
+  userId: string;
+  userName: string;
 }
 
 /** Why a submission was not accepted by {@link Store.createSubmission}. */
@@ -350,6 +362,24 @@ export interface Store {
   setToken(userId: string, tokenHash: string, now: number): Promise<void>;
   userByTokenHash(tokenHash: string): Promise<User | null>;
 
+  // -- web sessions (only SHA-256 hashes of their ids are stored) ---------
+  /**
+   * Open a session `idHash` for whoever holds `tokenHash` now, until
+   * `expiresAt` (and forget the sessions expired at `now`); its user, or null
+   * if the token is no one's. A session ends at {@link closeSession}, at its
+   * expiry, or when its user gets a new token.
+   */
+  openSession(
+    idHash: string,
+    tokenHash: string,
+    now: number,
+    expiresAt: number,
+  ): Promise<User | null>;
+  /** The user of session `idHash` if it is open at `now`, else null. */
+  sessionUser(idHash: string, now: number): Promise<User | null>;
+  /** End a session (sign-out). */
+  closeSession(idHash: string): Promise<void>;
+
   // -- submissions ------------------------------------------------------
   /**
    * Store a submission and queue its job, atomically, unless rules.ts
@@ -400,8 +430,12 @@ export interface Store {
   queuePosition(jobId: number): Promise<number | null>;
   /** Jobs in a status, oldest first. */
   listJobs(status: JobStatus, limit?: number): Promise<Job[]>;
-  /** Durations (ms) of the most recent done jobs, newest first. */
+  /** Wall times (ms, lease to result) of the most recent done jobs, newest first. */
   recentDurations(limit: number): Promise<number[]>;
+  /** Jobs queued, started or finished at `since` or later, oldest first. */
+  jobsSince(since: number): Promise<Job[]>;
+  /** Jobs in a status, oldest first, with their part and student. */
+  listQueue(status: JobStatus, limit?: number): Promise<QueueEntry[]>;
 
   // -- results ------------------------------------------------------------
   getResult(jobId: number): Promise<Result | null>;
@@ -419,6 +453,8 @@ export interface Store {
   heartbeat(id: string, running: number, now: number): Promise<void>;
   unregisterWorker(id: string): Promise<void>;
   listWorkers(): Promise<WorkerInfo[]>;
+  /** Workers silent since before `before` run nothing: their running count becomes 0. */
+  resetLostWorkers(before: number): Promise<void>;
 
   // -- operations: health, metrics, course check ---------------------------
   /** Jobs by kind and status (every job ever queued, re-runs included). */

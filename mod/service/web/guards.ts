@@ -3,31 +3,40 @@
  * handlers that say who may go on: {@link guard} (signed in, in the route's
  * role), {@link sameOrigin} (a POST from one of our pages) and
  * {@link formPost} (its form read once with a cap, and the session's CSRF
- * token in it). The session is a signed cookie naming the stored hash of the
- * token the user signed in with (session.ts), so replacing a token ends the
- * sessions it opened.
+ * token in it). A session is a random id in a cookie, kept (hashed) in the
+ * store with the token it was opened with (session.ts): sign-out ends it,
+ * a new token ends all of the user's.
  *
  * @module
  */
 import { join } from "node:path";
-import { hashToken, userForToken } from "../auth.ts";
+import { hashToken } from "../auth.ts";
 import {
   type Access,
   type Call,
   type Handler,
   HttpError,
   mayUse,
-  page,
   redirect,
+  type Route,
+  route,
 } from "../http.ts";
 import type { ServiceContext } from "../submissions.ts";
 import { MULTIPART_OVERHEAD, readForm, UploadError } from "../upload.ts";
-import { readCookie, SESSION_COOKIE, sessionCookie, SessionSigner } from "./session.ts";
-import { loginPage, type Viewer } from "./views.ts";
+import {
+  FormSigner,
+  isSessionId,
+  newSessionId,
+  readCookie,
+  SESSION_COOKIE,
+  SESSION_TTL_MS,
+  sessionCookie,
+} from "./session.ts";
+import type { Viewer } from "./views.ts";
 
-/** What the pages' handlers need: the service, and the key that signs sessions. */
+/** What the pages' handlers need: the service, and the key that signs the forms' values. */
 export interface WebContext extends ServiceContext {
-  signer: SessionSigner;
+  signer: FormSigner;
 }
 
 /** A request to a page that needs someone signed in (see {@link guard}). */
@@ -39,7 +48,7 @@ export type OpenHandler = Handler<WebContext, Viewer | null>;
 /** What a 404 page says: an unknown page and someone else's look the same. */
 export const NOT_YOURS = "there is nothing here, or it is not yours";
 
-/** The secret that signs sessions: `DIR/session.key`, made once (0600). */
+/** The secret that signs the forms' values: `DIR/session.key`, made once (0600). */
 export async function sessionSecret(dataDir: string): Promise<Uint8Array> {
   const path = join(dataDir, "session.key");
   try {
@@ -62,36 +71,53 @@ export async function sessionSecret(dataDir: string): Promise<Uint8Array> {
   return await Deno.readFile(path);
 }
 
+/** The session id in the cookie of `req`, if it can be one. */
+export function sessionOf(req: Request): string | undefined {
+  const id = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
+  return isSessionId(id) ? id : undefined;
+}
+
 /** Who the session cookie of `req` signs in, with the CSRF token of that session; or null. */
 export async function viewerOf(req: Request, ctx: WebContext): Promise<Viewer | null> {
-  const cookie = readCookie(req.headers.get("cookie"), SESSION_COOKIE);
-  const tokenHash = await ctx.signer.verify(cookie);
-  if (!tokenHash || !cookie) return null;
-  const user = await ctx.store.userByTokenHash(tokenHash);
+  const id = sessionOf(req);
+  if (!id) return null;
+  const user = await ctx.store.sessionUser(await hashToken(id), Date.now());
   if (!user) return null;
-  return { id: user.id, name: user.name, role: user.role, csrf: await ctx.signer.csrf(cookie) };
+  return { id: user.id, name: user.name, role: user.role, csrf: await ctx.signer.csrf(id) };
 }
 
 /** Whether the browser reached us over HTTPS (directly, or through a proxy that says so). */
-function viaHttps(req: Request): boolean {
+export function viaHttps(req: Request): boolean {
   return new URL(req.url).protocol === "https:" ||
     req.headers.get("x-forwarded-proto")?.split(",")[0].trim() === "https";
 }
 
-/** Sign in with `token`: a session cookie and home, or the sign-in page again (401). */
-export async function signIn(
+/**
+ * Open a session for whoever holds the token of `tokenHash` now: its cookie
+ * and home; null if the token is no one's (never valid, or replaced).
+ */
+export async function openSession(
   req: Request,
   ctx: WebContext,
-  token: string | null,
-): Promise<Response> {
-  const user = await userForToken(ctx.store, token);
-  if (!user || token === null) {
-    return page(loginPage("This link or token is not valid (it may have been replaced)."), 401);
-  }
+  tokenHash: string,
+): Promise<Response | null> {
+  const id = newSessionId();
+  const now = Date.now();
+  const user = await ctx.store.openSession(
+    await hashToken(id),
+    tokenHash,
+    now,
+    now + SESSION_TTL_MS,
+  );
+  if (!user) return null;
   ctx.log(`web: ${user.id} signed in`, { event: "web.sign_in", student: user.id });
-  return redirect("/", {
-    "set-cookie": sessionCookie(await ctx.signer.issue(await hashToken(token)), viaHttps(req)),
-  });
+  return redirect("/", { "set-cookie": sessionCookie(id, viaHttps(req)) });
+}
+
+/** End the session of `req`, if it has one (sign-out). */
+export async function closeSession(req: Request, ctx: WebContext): Promise<void> {
+  const id = sessionOf(req);
+  if (id) await ctx.store.closeSession(await hashToken(id));
 }
 
 /**
@@ -109,6 +135,14 @@ export function guard(access: Access, handler: PageHandler): OpenHandler {
     return await handler({ ...c, who: c.who });
   };
 }
+
+/** A line of the pages' table: a page only someone signed in, in the role `access` admits, may open. */
+export const signed = (
+  method: "GET" | "POST",
+  path: string,
+  access: Access,
+  handler: PageHandler,
+): Route<OpenHandler> => route(method, path, access, guard(access, handler));
 
 /**
  * Whether a POST comes from our own pages: no Origin (an old browser, a
@@ -153,10 +187,8 @@ export function formPost(
       if (e instanceof UploadError && refused) return await refused(c, e);
       throw e;
     }
-    const csrf = form?.get("csrf");
-    const cookie = readCookie(c.req.headers.get("cookie"), SESSION_COOKIE);
-    const valid = cookie !== undefined && typeof csrf === "string" &&
-      await c.ctx.signer.checkCsrf(cookie, csrf);
+    const id = sessionOf(c.req);
+    const valid = id !== undefined && await c.ctx.signer.checkCsrf(id, form?.get("csrf"));
     if (!form || !valid) {
       throw new HttpError(403, "this form is out of date or was sent from another site");
     }

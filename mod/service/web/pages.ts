@@ -2,88 +2,79 @@
  * The scoring service's web pages, served by `socklab serve` beside the JSON
  * API: sign-in with the personal link, the student's home, "New
  * submission", the submission's page (live), and the teaching assistant's
- * course overview; `/healthz` and `/metrics` for machines (../metrics.ts).
+ * pages (course_pages.ts); `/healthz` and `/metrics` for machines (../metrics.ts).
  * One route table ({@link PAGE_ROUTES}, on ../http.ts);
  * who may open each page and what a form must carry are wrappers
  * (guards.ts). Server-rendered HTML that works without JavaScript; the one
  * script (`/static/live.js`) only refreshes the result in place.
  *
- * Security: a signed session cookie (HttpOnly, SameSite=Strict); every POST
- * carries the session's CSRF token and, when the browser sends one, an
- * Origin equal to ours; every response forbids framing and inline script
+ * Security: a session kept server-side, its random id in a cookie (HttpOnly,
+ * SameSite=Strict); a personal link only asks "Sign in as <name>?" and a
+ * button POSTs it; every POST carries the session's (or the sign-in page's)
+ * CSRF token and, when the browser sends one, an Origin equal to ours; every response forbids framing and inline script
  * (Content-Security-Policy); no path from a request is ever a file path.
  *
  * @module
  */
-import { errorAnswer, sentence } from "../answer.ts";
-import { csvField, gradeBook, gradeBookCsv, importRoster, parseRoster } from "../course.ts";
-import {
-  type Access,
-  download,
-  HttpError,
-  match,
-  page,
-  redirect,
-  respond,
-  route,
-} from "../http.ts";
+import { errorAnswer } from "../answer.ts";
+import { hashToken, userForToken } from "../auth.ts";
+import { type Call, HttpError, match, page, redirect, respond, route } from "../http.ts";
 import { healthz, metrics } from "../metrics.ts";
-import { isGraded } from "../rules.ts";
-import { isKind, type Kind, KINDS, type Submission } from "../store/store.ts";
+import { type RunOutput, RUNS_FILE } from "../job.ts";
+import { isKind, type Submission } from "../store/store.ts";
 import {
   acceptSubmission,
   archiveDownload,
   certificateDownload,
-  currentWait,
-  extendStudent,
-  type PartJson,
   partsOf,
-  rerun,
-  type SubmissionJson,
+  shownResult,
   submissionJson,
   submissionsJson,
   visible,
-  workerStates,
 } from "../submissions.ts";
-import { LIVE_JS, STYLE_CSS } from "./assets.ts";
+import { FAVICON_SVG, LIVE_JS, STYLE_CSS } from "./assets.ts";
+import { calendarView } from "./calendar_view.ts";
+import { COURSE_ROUTES } from "./course_pages.ts";
 import {
+  closeSession,
   formPost,
-  guard,
   NOT_YOURS,
   type OpenHandler,
+  openSession,
   type PageCall,
   type PageHandler,
   sameOrigin,
-  signIn,
+  signed,
+  viaHttps,
   viewerOf,
   type WebContext,
 } from "./guards.ts";
-import { clearedSessionCookie } from "./session.ts";
 import {
-  type CalendarView,
-  coursePage,
+  clearedSessionCookie,
+  isSessionId,
+  LOGIN_COOKIE,
+  loginCookie,
+  newSessionId,
+  readCookie,
+} from "./session.ts";
+import {
   type FormState,
   loginPage,
+  type LoginView,
   MENU,
   partPage,
   type PartRow,
+  type ShownOutput,
   studentHome,
-  studentPagePath,
-  studentPanel,
   submissionLive,
   submissionPage,
-  submissionsPage,
   submitPage,
   type Viewer,
 } from "./views.ts";
-import { errorMessage } from "../../errors.ts";
 import { readForm, UploadError } from "../upload.ts";
 
 /** Program output shown on a page at most (the archive has all of it). */
 export const PAGE_OUTPUT_CAP = 64 * 1024;
-
-/** How long before a close the student's pages show the current estimated wait, ms. */
-const LAST_HOUR_MS = 3600_000;
 
 /** The sign-in form's body at most, bytes. */
 const LOGIN_CAP = 16 * 1024;
@@ -92,28 +83,6 @@ function truncate(text: string): string {
   return text.length > PAGE_OUTPUT_CAP
     ? text.slice(0, PAGE_OUTPUT_CAP) + "\n[... cut here: the archive has all of it]"
     : text;
-}
-
-async function courseName(ctx: WebContext): Promise<string> {
-  return (await ctx.store.getCourse())?.name ?? "course";
-}
-
-/**
- * The calendar as a student's pages show it: the zone, the clock and, in
- * the last hour before one of their parts closes, the current estimated wait.
- */
-async function calendarView(ctx: WebContext, parts: PartJson[]): Promise<CalendarView> {
-  const { timezone: zone } = (await ctx.store.getCourse())!.calendar;
-  const now = ctx.now();
-  const closing = parts.filter((p) => p.state === "open" && p.closes !== null)
-    .map((p) => Date.parse(p.closes!)).filter((t) => t - now <= LAST_HOUR_MS);
-  if (closing.length === 0) return { zone, now, lastHour: null };
-  const queued = (await ctx.store.listJobs("queued")).length;
-  return {
-    zone,
-    now,
-    lastHour: { closes: Math.min(...closing), waitS: await currentWait(ctx), queued },
-  };
 }
 
 /** The student's home: the calendar, each part, its kept score, attempts, the last submission. */
@@ -149,104 +118,72 @@ const partHistory: PageHandler = async ({ ctx, who, params }) => {
   return page(partPage(who, course.name, part, subs, await calendarView(ctx, parts)));
 };
 
-/** The teaching assistant's view of one student: each part's calendar and history, extensions. */
-async function studentOverview(c: PageCall, id: string, flash?: string, status = 200) {
-  const { ctx, who } = c;
-  const student = await ctx.store.getUser(id);
-  if (student?.role !== "student") throw new HttpError(404, NOT_YOURS);
-  const { course, parts } = await partsOf(ctx, id);
-  const subs = await submissionsJson(ctx, await ctx.store.listSubmissions({ userId: id }));
-  const history = Object.fromEntries(KINDS.map((k) => [k, subs.filter((s) => s.kind === k)]));
-  const cal = await calendarView(ctx, parts);
-  const panel = studentPanel(
-    who,
-    student,
-    parts,
-    history as Record<Kind, SubmissionJson[]>,
-    cal,
-    flash,
+const home: PageHandler = (c) =>
+  c.who.role === "ta" ? Promise.resolve(redirect("/course")) : studentHomePage(c);
+
+/** A bad or replaced token, in words. */
+export const TOKEN_NOT_VALID = "This link or token is not valid: it was replaced by a newer one, " +
+  "or mistyped. Use your latest link, or ask the teaching assistant for a new one.";
+
+/** The sign-in page with `view`, and the nonce cookie its form needs (made if missing). */
+async function loginAnswer(
+  c: Call<WebContext, Viewer | null>,
+  view: (csrf: string, nonce: string) => Promise<LoginView>,
+  status = 200,
+): Promise<Response> {
+  const have = readCookie(c.req.headers.get("cookie"), LOGIN_COOKIE);
+  const nonce = isSessionId(have) ? have : newSessionId();
+  const text = loginPage(await view(await c.ctx.signer.csrf(nonce, true), nonce));
+  return page(
+    text,
+    status,
+    have === nonce ? {} : { "set-cookie": loginCookie(nonce, viaHttps(c.req)) },
   );
-  const title = `Submissions of ${id}`;
-  return page(submissionsPage(who, course.name, title, subs, cal.zone, panel), status);
 }
 
-/** The extension form of a student's page: a later close and/or more attempts. */
-const extensionPost = formPost(async (c, form) => {
-  const id = c.params.id ?? "";
-  const field = (name: string) => String(form.get(name) ?? "").trim();
-  const kind = field("kind");
-  const attempts = field("attempts");
-  if (kind !== "" && !isKind(kind)) {
-    return await studentOverview(c, id, `'${kind}' is not a part`, 400);
-  }
-  if (attempts !== "" && !/^\d{1,6}$/.test(attempts)) {
-    return await studentOverview(c, id, "Attempts: a whole number, 0 or more.", 400);
-  }
-  if (field("until") === "" && attempts === "") {
-    return await studentOverview(c, id, "Give a close, a number of attempts, or both.", 400);
-  }
-  try {
-    await extendStudent(c.ctx, id, {
-      kind: kind === "" ? null : kind as Kind,
-      until: field("until") || undefined,
-      attempts: attempts === "" ? undefined : Number(attempts),
-    });
-  } catch (e) {
-    if (e instanceof HttpError && e.status === 400) {
-      return await studentOverview(c, id, sentence(e.message), 400);
-    }
-    throw e;
-  }
-  return redirect(studentPagePath(id));
-});
-
-/** The teaching assistant's overview: queue, workers, grade book, tools; `flash` on top. */
-async function courseOverview({ ctx, who }: PageCall, flash?: string): Promise<Response> {
-  const { store } = ctx;
-  const course = (await store.getCourse())!;
-  const now = Date.now();
-  const about = async (submissionId: number) => {
-    const s = await store.getSubmission(submissionId);
-    return { user: s?.userId ?? "?", kind: (s?.kind ?? "part2") as Kind };
-  };
-  const queuedJobs = await store.listJobs("queued", 200);
-  const runningJobs = await store.listJobs("running", 200);
-  const view = {
-    name: course.name,
-    policy: course.policy,
-    queued: await Promise.all(
-      queuedJobs.map(async (job, i) => ({
-        job,
-        position: i + 1,
-        ...await about(job.submissionId),
-      })),
-    ),
-    running: await Promise.all(
-      runningJobs.map(async (job) => ({ job, ...await about(job.submissionId) })),
-    ),
-    workers: await workerStates(ctx, now),
-    book: await gradeBook(store, ctx.now()),
-  };
-  return page(coursePage(who, view, now, flash));
-}
-
-const home: PageHandler = (c) => c.who.role === "ta" ? courseOverview(c) : studentHomePage(c);
-
+/** GET /login: the token form, or "Sign in as <name>?" for a personal link (nothing changes). */
 const loginForm: OpenHandler = async (c) => {
   const token = c.url.searchParams.get("token");
-  return token === null ? page(loginPage()) : await signIn(c.req, c.ctx, token);
+  if (token === null) return await loginAnswer(c, (csrf) => Promise.resolve({ csrf }));
+  const user = await userForToken(c.ctx.store, token);
+  if (!user) {
+    return await loginAnswer(c, (csrf) => Promise.resolve({ csrf, error: TOKEN_NOT_VALID }), 401);
+  }
+  const current = await viewerOf(c.req, c.ctx);
+  if (current?.id === user.id) return redirect("/");
+  const hash = await hashToken(token);
+  return await loginAnswer(c, async (csrf, nonce) => ({
+    csrf,
+    confirm: { user, pending: await c.ctx.signer.pending(nonce, hash), current },
+  }));
 };
 
+/** POST /login: the confirmation's press (or a pasted token) from this browser's sign-in page. */
 const loginPost: OpenHandler = sameOrigin(async (c) => {
   // A form that is too large, too slow or not a form signs no one in.
   const form = await readForm(c.req, LOGIN_CAP, c.ctx.stopping).catch(() => null);
+  const nonce = readCookie(c.req.headers.get("cookie"), LOGIN_COOKIE);
+  const fresh = isSessionId(nonce) && await c.ctx.signer.checkCsrf(nonce, form?.get("csrf"), true);
+  if (!fresh) {
+    const error =
+      "This sign-in form is out of date or came from another site: open your link again.";
+    return await loginAnswer(c, (csrf) => Promise.resolve({ csrf, error }), 403);
+  }
   const token = form?.get("token");
-  return await signIn(c.req, c.ctx, typeof token === "string" ? token.trim() : null);
+  const hash = form?.get("pending") !== null
+    ? await c.ctx.signer.checkPending(nonce, form?.get("pending"))
+    : typeof token === "string" && token.trim().length <= 200
+    ? await hashToken(token.trim())
+    : null;
+  return (hash ? await openSession(c.req, c.ctx, hash) : null) ??
+    await loginAnswer(c, (csrf) => Promise.resolve({ csrf, error: TOKEN_NOT_VALID }), 401);
 });
 
-const logout = formPost(() =>
-  Promise.resolve(redirect("/login", { "set-cookie": clearedSessionCookie() }))
-);
+const logout = formPost(async (c) => {
+  await closeSession(c.req, c.ctx);
+  c.ctx.log(`web: ${c.who.id} signed out`);
+  return redirect("/login", { "set-cookie": clearedSessionCookie() });
+});
 
 /** "New submission" in `state` (a refusal next to its field, the part and sciper kept). */
 async function submitForm(
@@ -288,9 +225,14 @@ const submit = formPost(async (c, form) => {
 /** A submission as the page shows it: its JSON and the program's output (capped). */
 async function submissionView(ctx: WebContext, sub: Submission) {
   const json = await submissionJson(ctx, sub, true);
-  const result = isGraded(sub) ? await ctx.store.getResult(sub.job.id) : null;
-  const output = result
-    ? { stdout: truncate(result.stdout), stderr: truncate(result.stderr) }
+  const result = await shownResult(ctx.store, sub);
+  const runs = result?.files.find((f) => f.name === RUNS_FILE);
+  const output: ShownOutput | null = result
+    ? {
+      runs: runs ? JSON.parse(new TextDecoder().decode(runs.bytes)) as RunOutput[] : null,
+      stdout: truncate(result.stdout),
+      stderr: truncate(result.stderr),
+    }
     : null;
   return { json, output };
 }
@@ -306,63 +248,8 @@ const submissionLivePart: PageHandler = async ({ ctx, who, params }) => {
   return page(submissionLive(json, output).text);
 };
 
-const exportCsv: PageHandler = async ({ ctx }) =>
-  download(
-    gradeBookCsv(await gradeBook(ctx.store, ctx.now())),
-    "text/csv; charset=utf-8",
-    "gradebook.csv",
-  );
-
-const submissionList: PageHandler = async (c) => {
-  const { ctx, who, url } = c;
-  const userId = url.searchParams.get("user") ?? undefined;
-  const kindRaw = url.searchParams.get("kind") ?? undefined;
-  const kind = kindRaw && isKind(kindRaw) ? kindRaw : undefined;
-  if (userId !== undefined && kind === undefined) return await studentOverview(c, userId);
-  const subs = await ctx.store.listSubmissions({ userId, kind, limit: 500 });
-  const title = `Submissions${userId ? ` of ${userId}` : ""}${kind ? ` for ${kind}` : ""}`;
-  const rows = await submissionsJson(ctx, subs);
-  const { calendar } = (await ctx.store.getCourse())!;
-  return page(submissionsPage(who, await courseName(ctx), title, rows, calendar.timezone));
-};
-
-const rerunPart = formPost(async (c, form) => {
-  const kind = String(form.get("kind") ?? "");
-  if (!isKind(kind)) return await courseOverview(c, `'${kind}' is not a part`);
-  const n = await rerun(c.ctx, kind);
-  return await courseOverview(c, `${n} ${kind} submission(s) queued again.`);
-});
-
-/** The roster from the TA's page: imported, and the new students' links as a CSV to save. */
-const importRosterFile = formPost(async (c, form) => {
-  const file = form.get("roster");
-  if (!file || typeof file === "string" || file.size === 0) {
-    return await courseOverview(c, "Choose a roster CSV file to import.");
-  }
-  let rows;
-  try {
-    rows = parseRoster(new Uint8Array(await file.arrayBuffer()));
-  } catch (e) {
-    return await courseOverview(c, errorMessage(e));
-  }
-  const { added, updated } = await importRoster(c.ctx.store, rows);
-  c.ctx.log(`roster: ${added.length} added, ${updated} updated (web)`, { event: "roster" });
-  // The browser's origin: behind a TLS proxy, the address students use.
-  const base = c.req.headers.get("origin") ?? c.url.origin;
-  const lines = ["id,token,link"];
-  for (const a of added) {
-    const link = `${base}/login?token=${encodeURIComponent(a.token)}`;
-    lines.push([a.id, a.token, link].map(csvField).join(","));
-  }
-  return download(lines.join("\n") + "\n", "text/csv; charset=utf-8", "tokens.csv");
-});
-
 const asset = (text: string, type: string): OpenHandler => () =>
   Promise.resolve(respond(text, 200, { "content-type": `${type}; charset=utf-8` }));
-
-/** A page only someone signed in, in the role `access` admits, may open (guards.ts). */
-const signed = (method: "GET" | "POST", path: string, access: Access, handler: PageHandler) =>
-  route(method, path, access, guard(access, handler));
 
 /** Every page, its method, who may open it, and its handler. */
 export const PAGE_ROUTES = [
@@ -370,6 +257,8 @@ export const PAGE_ROUTES = [
   route("GET", "/metrics", "anyone", metrics),
   route("GET", "/static/style.css", "anyone", asset(STYLE_CSS, "text/css")),
   route("GET", "/static/live.js", "anyone", asset(LIVE_JS, "text/javascript")),
+  route("GET", "/favicon.svg", "anyone", asset(FAVICON_SVG, "image/svg+xml")),
+  route("GET", "/favicon.ico", "anyone", () => Promise.resolve(redirect("/favicon.svg"))),
   route("GET", "/login", "anyone", loginForm),
   route("POST", "/login", "anyone", loginPost),
   signed("GET", "/", "user", home),
@@ -381,11 +270,7 @@ export const PAGE_ROUTES = [
   signed("GET", "/submissions/:id/live", "user", submissionLivePart),
   signed("GET", "/submissions/:id/archive", "user", archiveDownload),
   signed("GET", "/submissions/:id/certificate", "user", certificateDownload),
-  signed("GET", "/course/export.csv", "ta", exportCsv),
-  signed("GET", "/course/submissions", "ta", submissionList),
-  signed("POST", "/course/rerun", "ta", rerunPart),
-  signed("POST", "/course/roster", "ta", importRosterFile),
-  signed("POST", "/course/students/:id/extension", "ta", extensionPost),
+  ...COURSE_ROUTES,
 ];
 
 /** Answer a request for a page (anything outside `/api/`); an unknown one is a 404 page. */

@@ -1,17 +1,26 @@
 /**
- * The web pages' session: a cookie that names what the user signed in with
- * (the stored SHA-256 of their token, so that replacing the token ends the
- * session), signed with HMAC-SHA-256 under a key kept in the course's data
- * directory, and a CSRF token derived from the session for every form. The
- * token itself is never put in the cookie or in a page.
+ * The web pages' sessions and the values their forms carry. A session is
+ * a random id in a cookie; the store keeps only its SHA-256, the user, the
+ * hash of the token it was opened with and its expiry (store.ts
+ * `openSession`), so sign-out ends it for good, a new token ends all of a
+ * user's, and a copied cookie dies with them. Every form carries a CSRF
+ * token: an HMAC-SHA-256 (under a key kept in the course's data directory)
+ * of the session's cookie, or for the sign-in form of a `socklab_login`
+ * cookie that the sign-in page sets (SameSite=Strict: another site's form
+ * cannot send it). The token itself is never put in a cookie or a page:
+ * the sign-in confirmation carries its hash, signed for that browser.
  *
  * @module
  */
 
 const encoder = new TextEncoder();
 export const SESSION_COOKIE = "socklab_session";
+/** The sign-in form's cookie (a nonce its CSRF token is made from). */
+export const LOGIN_COOKIE = "socklab_login";
 /** A session lasts this long after sign-in. */
 export const SESSION_TTL_MS = 12 * 3600 * 1000;
+/** A sign-in page's form works for this long, s. */
+const LOGIN_TTL_S = 3600;
 
 function b64url(bytes: Uint8Array): string {
   let s = "";
@@ -19,8 +28,18 @@ function b64url(bytes: Uint8Array): string {
   return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Signs and checks session cookies and CSRF tokens with one secret. */
-export class SessionSigner {
+/** A new session id or sign-in nonce: 256 random bits, base64url. */
+export function newSessionId(): string {
+  return b64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** Whether a cookie's value can be one of ours (43 base64url characters). */
+export function isSessionId(value: string | undefined): value is string {
+  return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value);
+}
+
+/** Signs and checks the forms' values (CSRF tokens, a pending sign-in) with one secret. */
+export class FormSigner {
   #key: Promise<CryptoKey>;
 
   constructor(secret: Uint8Array) {
@@ -38,37 +57,27 @@ export class SessionSigner {
     return b64url(new Uint8Array(sig));
   }
 
-  /** The cookie value naming `subject`, valid until `now + SESSION_TTL_MS`. */
-  async issue(subject: string, now = Date.now()): Promise<string> {
-    const nonce = b64url(crypto.getRandomValues(new Uint8Array(12)));
-    const body = `${b64url(encoder.encode(subject))}.${now + SESSION_TTL_MS}.${nonce}`;
-    return `${body}.${await this.#mac(body)}`;
+  /** The CSRF token of a session, or of a sign-in form (`login`: its cookie's nonce). */
+  csrf(cookie: string, login = false): Promise<string> {
+    return this.#mac(`${login ? "login" : "csrf"}:${cookie}`);
   }
 
-  /** The subject a cookie value names, or null if it is forged, malformed or expired. */
-  async verify(value: string | undefined, now = Date.now()): Promise<string | null> {
-    if (!value) return null;
-    const parts = value.split(".");
-    if (parts.length !== 4) return null;
-    const body = parts.slice(0, 3).join(".");
-    if (!timingSafeEqual(await this.#mac(body), parts[3])) return null;
-    if (!(Number(parts[1]) > now)) return null;
-    try {
-      const b64 = parts[0].replace(/-/g, "+").replace(/_/g, "/");
-      return new TextDecoder().decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-    } catch {
-      return null;
-    }
+  /** Whether `token` is the CSRF token of that cookie. */
+  async checkCsrf(cookie: string, token: unknown, login = false): Promise<boolean> {
+    return typeof token === "string" && timingSafeEqual(await this.csrf(cookie, login), token);
   }
 
-  /** The CSRF token of a session (the forms' hidden field). */
-  csrf(sessionValue: string): Promise<string> {
-    return this.#mac(`csrf:${sessionValue}`);
+  /** The sign-in confirmation's value: the token's hash, signed for the browser of `nonce`. */
+  async pending(nonce: string, tokenHash: string): Promise<string> {
+    return `${tokenHash}.${await this.#mac(`pending:${nonce}:${tokenHash}`)}`;
   }
 
-  /** Whether `token` is the CSRF token of this session. */
-  async checkCsrf(sessionValue: string, token: string | null): Promise<boolean> {
-    return token !== null && timingSafeEqual(await this.csrf(sessionValue), token);
+  /** The token hash a confirmation carries, if it was made for the browser of `nonce`. */
+  async checkPending(nonce: string, value: unknown): Promise<string | null> {
+    if (typeof value !== "string") return null;
+    const dot = value.indexOf(".");
+    const hash = value.slice(0, dot);
+    return dot > 0 && timingSafeEqual(await this.pending(nonce, hash), value) ? hash : null;
   }
 }
 
@@ -94,6 +103,13 @@ export function sessionCookie(value: string, secure = false): string {
   return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${
     SESSION_TTL_MS / 1000
   }${secure ? "; Secure" : ""}`;
+}
+
+/** Set-Cookie for the sign-in form's nonce (only /login sees it). */
+export function loginCookie(value: string, secure = false): string {
+  return `${LOGIN_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=${LOGIN_TTL_S}${
+    secure ? "; Secure" : ""
+  }`;
 }
 
 /** Set-Cookie that signs out. */

@@ -7,9 +7,9 @@
  * @module
  */
 import { countdown, formatTime } from "../calendar.ts";
-import type { PartJson, SubmissionJson, WorkerState } from "../submissions.ts";
-import type { GradeBookRow } from "../course.ts";
-import type { Job, Kind, Policy, Role, TestRow } from "../store/store.ts";
+import type { RunOutput } from "../job.ts";
+import type { PartJson, SubmissionJson } from "../submissions.ts";
+import type { Kind, Policy, Role, TestRow } from "../store/store.ts";
 import { size } from "../upload.ts";
 import { Html, html } from "./html.ts";
 
@@ -63,11 +63,50 @@ export interface Viewer {
   csrf: string;
 }
 
+/** The teaching assistant's pages, in the menu's order. */
+export const TA_MENU: { href: string; text: string }[] = [
+  { href: "/course", text: "Overview" },
+  { href: "/course/gradebook", text: "Grade book" },
+  { href: "/course/queue", text: "Queue" },
+  { href: "/course/tools", text: "Tools" },
+];
+
+/** The menu of `viewer`, the page at `here` marked as the current one. */
+function menu(v: Viewer, here?: string): Html {
+  const links = v.role === "ta"
+    ? TA_MENU
+    : [{ href: "/", text: "My parts" }, { href: "/submit", text: "New submission" }];
+  return html`<nav aria-label="Main">
+${
+    links.map((l) =>
+      html`
+        <a href="${l.href}" ${here === l.href
+          ? html`
+            aria-current="page"
+          `
+          : ""}>${l.text}</a>
+      `
+    )
+  }
+<span class="muted">${v.name} (${v.id})</span>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="${v.csrf}"><button class="link" type="submit">Sign out</button></form>
+</nav>`;
+}
+
 /** A whole page: header with the course name and the user, then `body`. */
 export function layout(
   title: string,
   body: Html,
-  opts: { viewer?: Viewer; course?: string; live?: boolean; refresh?: boolean } = {},
+  opts: {
+    viewer?: Viewer;
+    course?: string;
+    live?: boolean;
+    refresh?: boolean;
+    /** The menu entry of this page. */
+    here?: string;
+    /** A page whose tables need the width of the screen (the teaching assistant's). */
+    wide?: boolean;
+  } = {},
 ): string {
   const v = opts.viewer;
   return "<!doctype html>\n" + html`
@@ -76,6 +115,7 @@ export function layout(
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>${title} · socklab</title>
+    <link rel="icon" href="/favicon.svg" type="image/svg+xml">
     <link rel="stylesheet" href="/static/style.css">
     ${opts.refresh ? html`<noscript><meta http-equiv="refresh" content="3"></noscript>` : ""}
     ${opts.live ? html`<script src="/static/live.js" defer></script>` : ""}
@@ -87,16 +127,13 @@ export function layout(
         · ${opts.course}
       `
       : ""}</a>
-    ${v
-      ? html`<nav aria-label="Main">
-<a href="/">${v.role === "ta" ? "Course" : "My parts"}</a>
-${v.role === "student" ? html`<a href="/submit">New submission</a>` : ""}
-<span class="muted">${v.name} (${v.id})</span>
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="${v.csrf}"><button class="link" type="submit">Sign out</button></form>
-</nav>`
-      : ""}
+    ${v ? menu(v, opts.here) : ""}
         </header>
-        <main id="main">
+        <main id="main" ${opts.wide
+          ? html`
+            class="wide"
+          `
+          : ""}>
     ${body}
         </main>
       </body>
@@ -104,63 +141,127 @@ ${v.role === "student" ? html`<a href="/submit">New submission</a>` : ""}
   `.text;
 }
 
-/** The sign-in page (a form for the token; the personal link fills it in). */
-export function loginPage(error?: string): string {
-  return layout(
-    "Sign in",
-    html`
-      <h1>Sign in</h1>
-      <p>Open the personal link you received, or paste your token.</p>
-      <form class="stack" method="post" action="/login">
-        <div><label for="token">Token</label>
-      <input type="password" id="token" name="token" autocomplete="off" required
-      ${error ? html`aria-invalid="true" aria-describedby="token-error"` : ""}>
-      ${error ? html`<p id="token-error" class="error">${error}</p>` : ""}</div>
-        <div><button type="submit">Sign in</button></div>
-      </form>
-    `,
-  );
+/** What the sign-in page shows: the token form, or the confirmation of a personal link. */
+export interface LoginView {
+  /** The sign-in form's CSRF token. */
+  csrf: string;
+  error?: string;
+  /** A valid personal link: whose it is, its signed value for the form, who is signed in now. */
+  confirm?: { user: { id: string; name: string }; pending: string; current?: Viewer | null };
 }
 
-/** A column head: its text, whether it holds numbers, a tooltip. */
-type Head = string | Html | { text: string | Html; num?: boolean; title?: string };
+/**
+ * The sign-in page: a form for the token, or, for a personal link,
+ * "Sign in as <name> (<id>)?" and a button that POSTs it (a link alone
+ * signs no one in, so another site's link cannot switch accounts).
+ */
+export function loginPage(v: LoginView): string {
+  const c = v.confirm;
+  const form = c
+    ? html`
+      <p>Sign in as <strong>${c.user.name}</strong> (${c.user.id})?</p>
+      ${c.current && c.current.id !== c.user.id
+        ? html`<p class="note">You are signed in as ${c.current.name} (${c.current.id}) in this
+browser: this signs you out of that account.</p>`
+        : ""}
+      <form class="stack" method="post" action="/login">
+        <input type="hidden" name="csrf" value="${v.csrf}">
+        <input type="hidden" name="pending" value="${c.pending}">
+        <div><button type="submit">Sign in as ${c.user.name}</button></div>
+      </form>
+    `
+    : html`
+      <p>Open the personal link you received, or paste your token.</p>
+      <form class="stack" method="post" action="/login">
+        <input type="hidden" name="csrf" value="${v.csrf}">
+        <div><label for="token">Token</label>
+      <input type="password" id="token" name="token" autocomplete="off" required
+      ${v.error ? html`aria-invalid="true" aria-describedby="token-error"` : ""}>
+      ${v.error ? html`<p id="token-error" class="error">${v.error}</p>` : ""}</div>
+        <div><button type="submit">Sign in</button></div>
+      </form>
+    `;
+  return layout("Sign in", html`<h1>Sign in</h1>${form}`, { viewer: c?.current ?? undefined });
+}
+
+/** A column head: its text, whether it holds numbers, a tooltip, its name beside a stacked cell. */
+export type Head = string | {
+  text: string | Html;
+  num?: boolean;
+  title?: string;
+  /** What a cell of this column says it is when rows stack (default: `text`, if a string). */
+  label?: string;
+  /** The column's order (`aria-sort`), when the table can be sorted by it. */
+  sort?: "ascending" | "descending" | "none";
+};
+
+/** A cell's content, or a row's head (`row`: a `<th scope="row">`). */
+export type Cell = Html | string | number | null | { row: Html | string };
 
 /**
- * A table in its scrolling wrapper: named by a caption for screen readers or
- * by the heading `labelledby`, its column heads, then its rows (`<tr>`s).
+ * A table: named by a caption for screen readers or by the heading
+ * `labelledby`, its column heads, then its rows (one cell a column). On a
+ * narrow screen its rows stack (styles.css `table.stack`): each cell then
+ * says its column's name.
  */
-function table(
+export function table(
   name: { caption: string } | { labelledby: string } | null,
   heads: readonly Head[],
-  rows: Html[],
+  rows: readonly (readonly Cell[])[],
 ): Html {
-  const th = (h: Head) => {
-    const { text, num, title } = typeof h === "string" || h instanceof Html ? { text: h } : h;
-    return html`
-      <th scope="col" ${num
+  const h = heads.map((x) => typeof x === "string" ? { text: x } : x);
+  const th = (x: typeof h[number]) =>
+    html`
+      <th scope="col" ${x.num
         ? html`
           class="num"
         `
-        : ""}${title
+        : ""}${x.title
         ? html`
-          title="${title}"
+          title="${x.title}"
         `
-        : ""}>${text}</th>
+        : ""}${x.sort
+        ? html`
+          aria-sort="${x.sort}"
+        `
+        : ""}>${x.text}</th>
     `;
+  const label = (i: number) => {
+    const l = h[i]?.label ?? (typeof h[i]?.text === "string" ? h[i].text as string : "");
+    return l
+      ? html`
+        data-label="${l}"
+      `
+      : "";
+  };
+  const td = (c: Cell, i: number) => {
+    const num = h[i]?.num
+      ? html`
+        class="num"
+      `
+      : "";
+    return c !== null && typeof c === "object" && "row" in c
+      ? html`
+        <th scope="row">${c.row}</th>
+      `
+      : html`<td${num}${label(i)}>${c ?? ""}</td>`;
   };
   return html`
     <div class="table-wrap">
-      <table${name && "labelledby" in name
+      <table class="stack" ${name && "labelledby" in name
         ? html`
           aria-labelledby="${name.labelledby}"
         `
         : ""}>
     ${name && "caption" in name ? html`<caption class="sr-only">${name.caption}</caption>` : ""}
-    <thead><tr>${heads.map(th)}</tr></thead>
+    <thead><tr>${h.map(th)}</tr></thead>
     <tbody>
-    ${rows}
-    </tbody>
-    </table>
+    ${rows.map((r) =>
+      html`
+        <tr>${r.map(td)}</tr>
+      `
+    )}</tbody>
+      </table>
     </div>
   `;
 }
@@ -194,10 +295,12 @@ export interface CalendarView {
   lastHour: { closes: number; waitS: number | null; queued: number } | null;
 }
 
-function statusText(s: SubmissionJson): string {
-  if (s.status === "done") return `${s.score}/${s.max_grade}`;
-  if (s.status === "queued") return s.position ? `queued (#${s.position})` : "queued";
-  return s.status;
+/** A submission's state in a few words: `7/10`, `queued (#3)`, `7/10, being graded again`. */
+export function statusText(s: SubmissionJson): string {
+  const score = s.score !== null ? `${s.score}/${s.max_grade}` : null;
+  if (s.status === "done") return score ?? "done";
+  const state = s.status === "queued" && s.position ? `queued (#${s.position})` : s.status;
+  return score ? `${score}, ${s.status === "failed" ? "re-run failed" : `re-run ${state}`}` : state;
 }
 
 /** An ISO 8601 time of the API in the course's zone: `17 Nov 2021 23:55 CET`. */
@@ -274,36 +377,30 @@ export function studentHome(
           { text: "Attempts", num: true },
           "Submissions",
           "Last submission",
-          html`<span class="sr-only">Action</span>`,
+          { text: html`<span class="sr-only">Action</span>` },
         ],
         rows.map((r) => partHomeRow(r, cal)),
       )}
     `,
-    { viewer, course },
+    { viewer, course, here: "/" },
   );
 }
 
-function partHomeRow(r: PartRow, cal: CalendarView): Html {
+function partHomeRow(r: PartRow, cal: CalendarView): Cell[] {
   const title = PART_TITLES[r.kind];
-  return html`
-    <tr>
-      <th scope="row">${title}</th>
-      <td class="num">${r.kept === null
-        ? "–"
-        : `${r.kept}${r.maxGrade ? `/${r.maxGrade}` : ""}`}</td>
-      <td class="num">${attemptsText(r.part)}</td>
-      <td>${partWhen(r.part, cal)}</td>
-      <td>${r.last
-        ? html`<a href="/submissions/${r.last.id}">#${r.last.id}</a> ${statusText(r.last)} ·
+  return [
+    { row: title },
+    r.kept === null ? "–" : `${r.kept}${r.maxGrade ? `/${r.maxGrade}` : ""}`,
+    attemptsText(r.part),
+    partWhen(r.part, cal),
+    r.last
+      ? html`<a href="/submissions/${r.last.id}">#${r.last.id}</a> ${statusText(r.last)} ·
 <a href="/parts/${r.kind}">all<span class="sr-only"> submissions of ${title}</span></a>`
-        : html`<span class="muted">none yet</span>`}</td>
-      <td>${r.part.state === "open"
-        ? html`<a href="/submit?kind=${r.kind}">New submission<span class="sr-only"> for ${title}</span></a>`
-        : html`<span class="muted">${
-          r.part.state === "closed" ? "closed" : "not open yet"
-        }</span>`}</td>
-    </tr>
-  `;
+      : html`<span class="muted">none yet</span>`,
+    r.part.state === "open"
+      ? html`<a href="/submit?kind=${r.kind}">New submission<span class="sr-only"> for ${title}</span></a>`
+      : html`<span class="muted">${r.part.state === "closed" ? "closed" : "not open yet"}</span>`,
+  ];
 }
 
 export interface FormState {
@@ -314,7 +411,15 @@ export interface FormState {
   field?: string;
 }
 
-/** "New submission": the part, its files, the sciper for part 4's sender. */
+/** The classes that show a field for the parts that take it (styles.css, `form.by-part`). */
+const forParts = (kinds: readonly Kind[]) => kinds.map((k) => `for-${k}`).join(" ");
+
+/**
+ * "New submission": the part, its files, the sciper for part 4's sender.
+ * Only the chosen part's fields show (styles.css, without script); a
+ * browser without `:has()` shows them all, and the server takes only the
+ * part's own.
+ */
 export function submitPage(viewer: Viewer, course: string, policy: Policy, s: FormState): string {
   const kindError = s.error && (s.field === "kind" || !s.field);
   const errorFor = (field: string) =>
@@ -330,7 +435,7 @@ export function submitPage(viewer: Viewer, course: string, policy: Policy, s: Fo
     "New submission",
     html`<h1>New submission</h1>
 ${policyNote(policy)}
-<form class="stack" method="post" action="/submit" enctype="multipart/form-data">
+<form class="stack by-part" method="post" action="/submit" enctype="multipart/form-data">
 <input type="hidden" name="csrf" value="${viewer.csrf}">
 <div><label for="kind">Part</label>
 <select id="kind" name="kind"${
@@ -346,43 +451,103 @@ ${
           <option value="${k}" ${k === selected ? " selected" : ""}>${PART_TITLES[k]}</option>
         `
       )
-    }
-</select>
-${kindError ? html`<p id="kind-error" class="error">${s.error}</p>` : ""}
-<p class="muted">Then give the files that part takes; the others are ignored.</p></div>
+    }</select>
+${kindError ? html`<p id="kind-error" class="error">${s.error}</p>` : ""}</div>
 ${
       FILE_FIELDS.map((f) =>
-        html`<div><label for="${f.field}">${f.label}</label>
-<input type="file" id="${f.field}" name="${f.field}" accept="${f.accept}"${invalid(f.field)}>
-${errorFor(f.field)}</div>`
+        html`
+          <div class="field ${forParts(f.kinds)}"><label for="${f.field}">${f.label}</label>
+          <input type="file" id="${f.field}" name="${f.field}" accept="${f.accept}"${invalid(
+            f.field,
+          )}>
+          ${errorFor(f.field)}</div>
+        `
       )
-    }
-<div><label for="sciper">Your sciper, 6 digits (Part4 - Multicast: Sending multicast messages)</label>
+    }<div class="field ${
+      forParts(["part4-sender"])
+    }"><label for="sciper">Your sciper, 6 digits (Part4 - Multicast: Sending multicast messages)</label>
 <input type="text" id="sciper" name="sciper" inputmode="numeric" autocomplete="off" value="${
       s.sciper ?? ""
     }"${invalid("sciper")}>
 ${errorFor("sciper")}</div>
 <div><button type="submit">Submit</button></div>
 </form>`,
-    { viewer, course },
+    { viewer, course, here: "/submit" },
   );
 }
 
-function testRows(tests: TestRow[]): Html {
-  return table(
-    { caption: "Tests" },
-    ["Result", "Test", "Counts", "Why"],
-    tests.map((t) =>
-      html`
-        <tr>
-          <td><span class="${t.passed ? "pass" : "fail"}">${t.passed ? "PASS" : "FAIL"}</span></td>
-          <td>${t.name}</td>
-          <td>${t.scored === false ? html`<span class="advice">advice</span>` : "scored"}</td>
-          <td>${t.detail}</td>
-        </tr>
-      `
-    ),
-  );
+/** A submission's program output as the page shows it. */
+export interface ShownOutput {
+  /** Each run's own output (runs.json), or null for a result from before it existed. */
+  runs: RunOutput[] | null;
+  /** All runs' output together, with the grader's header lines (capped). */
+  stdout: string;
+  stderr: string;
+}
+
+/** A run's output: the grader's words apart, then what the program printed. */
+function runOutput(r: RunOutput): Html {
+  return html`
+    <p class="grader"><span class="sr-only">The grader: </span>the program ${r.end}</p>
+    <p class="stream">stdout</p>
+    <pre class="output">${r.stdout || "(nothing)"}</pre>
+    <p class="stream">stderr</p>
+    <pre class="output">${r.stderr || "(nothing)"}</pre>
+  `;
+}
+
+/**
+ * The tests, each with its run's own output under it (open when the test
+ * failed), then the runs no test is named after.
+ */
+function testList(tests: TestRow[], output: ShownOutput | null): Html {
+  const runs = output?.runs ?? [];
+  const runOf = (name: string) => runs.find((r) => r.test === name);
+  const others = runs.filter((r) => !tests.some((t) => t.name === r.test));
+  const line = (t: TestRow) =>
+    html`<span class="${t.passed ? "pass" : "fail"}">${t.passed ? "PASS" : "FAIL"}</span>
+<strong>${t.name}</strong>${
+      t.scored === false
+        ? html`
+          <span class="advice">(advice)</span>
+        `
+        : ""
+    }
+<span class="why">${t.detail}</span>`;
+  return html`<h2>Tests</h2>
+<ol class="tests">
+${
+    tests.map((t) => {
+      const run = runOf(t.name);
+      return run
+        ? html`
+          <li class="test">
+            <details${t.passed ? "" : " open"}><summary>${line(t)}</summary>${runOutput(
+              run,
+            )}</details></li>
+        `
+        : html`
+          <li class="test">
+            <div>${line(t)}</div>
+          </li>
+        `;
+    })
+  }</ol>
+${
+    others.length
+      ? html`<h2>Other runs of your program</h2>
+${others.map((r) => html`<details><summary>${r.test}</summary>${runOutput(r)}</details>`)}`
+      : ""
+  }
+${
+    output && output.runs === null
+      ? html`<h2>What your program printed</h2>
+<h3>stdout</h3>
+<pre class="output">${output.stdout || "(nothing)"}</pre>
+<h3>stderr</h3>
+<pre class="output">${output.stderr || "(nothing)"}</pre>`
+      : ""
+  }`;
 }
 
 function waitText(s: number | null): string {
@@ -390,50 +555,49 @@ function waitText(s: number | null): string {
   return s < 90 ? `about ${s} s` : `about ${Math.round(s / 60)} min`;
 }
 
-/** The part of the submission page that changes: status, then the result. */
-export function submissionLive(
-  s: SubmissionJson,
-  output: { stdout: string; stderr: string } | null,
-): Html {
-  const final = s.status === "done" || s.status === "failed";
-  let body: Html;
+/** Where the job is, in one sentence (a re-run says the result below stays until replaced). */
+function statusLine(s: SubmissionJson): Html {
+  const kept = s.score !== null ? " Your result below stays until the new one replaces it." : "";
   if (s.status === "queued") {
-    body = html`<p><span class="status">Queued</span> position ${s.position ?? "?"} in the queue${
-      s.estimated_wait_s !== null ? html`; estimated wait ${waitText(s.estimated_wait_s)}` : ""
-    }.</p>`;
-  } else if (s.status === "running") {
-    body = html`<p><span class="status">Running</span> your program is being graded${
-      s.estimated_wait_s !== null ? html`; done in ${waitText(s.estimated_wait_s)}` : ""
-    }.</p>`;
-  } else if (s.status === "failed") {
-    body = html`<p><span class="status">Failed</span> the grader could not grade this submission
-(${s.error ?? "unknown reason"}). It does not count as an attempt; submit again.</p>`;
-  } else {
-    body =
-      html`<p><span class="status">Done</span> score <strong>${s.score}/${s.max_grade}</strong>${
-        s.success ? " (full marks)" : ""
-      }</p>
-${testRows(s.tests ?? [])}
-<p><a href="/submissions/${s.id}/archive">Download the submission with its output/ folder</a>${
-        s.kind === "ca-sign"
-          ? html`
-            · <a href="/submissions/${s.id}/certificate">Download the signed certificate</a>
-          `
-          : ""
-      }</p>
-${
-        output
-          ? html`
-            <h2>What your program printed</h2>
-            <h3>stdout</h3>
-            <pre class="output">${output.stdout || "(nothing)"}</pre>
-            <h3>stderr</h3>
-            <pre class="output">${output.stderr || "(nothing)"}</pre>
-          `
-          : ""
-      }`;
+    return html`<p><span class="status">Queued</span> position ${s.position ?? "?"} in the queue${
+      s.estimated_wait_s !== null ? html`; the result in ${waitText(s.estimated_wait_s)}` : ""
+    }.${kept}</p>`;
   }
-  return html`<div data-final="${final ? "1" : "0"}">${body}</div>`;
+  if (s.status === "running") {
+    return html`<p><span class="status">Running</span> your program is being graded${
+      s.estimated_wait_s !== null ? html`; done in ${waitText(s.estimated_wait_s)}` : ""
+    }.${kept}</p>`;
+  }
+  if (s.status === "failed") {
+    return html`<p><span class="status">Failed</span> the grader could not grade this submission
+(${s.error ?? "unknown reason"}). It does not count as an attempt; submit again.${
+      s.score !== null ? " The result below is the one it had." : ""
+    }</p>`;
+  }
+  return html`<p><span class="status">Done</span> score <strong>${s.score}/${s.max_grade}</strong>${
+    s.success ? " (full marks)" : ""
+  }</p>`;
+}
+
+/** The part of the submission page that changes: status, then the result (if there is one). */
+export function submissionLive(s: SubmissionJson, output: ShownOutput | null): Html {
+  const final = s.status === "done" || s.status === "failed";
+  const result = s.score !== null
+    ? html`${
+      s.status === "done"
+        ? ""
+        : html`<p><strong>Score ${s.score}/${s.max_grade}</strong> (the last grading)</p>`
+    }
+${testList(s.tests ?? [], output)}
+<p><a href="/submissions/${s.id}/archive">Download the submission with its output/ folder</a>${
+      s.kind === "ca-sign"
+        ? html`
+          · <a href="/submissions/${s.id}/certificate">Download the signed certificate</a>
+        `
+        : ""
+    }</p>`
+    : "";
+  return html`<div data-final="${final ? "1" : "0"}">${statusLine(s)}${result}</div>`;
 }
 
 /** A submission's page; the live region refreshes itself until the result is in. */
@@ -441,190 +605,35 @@ export function submissionPage(
   viewer: Viewer,
   course: string,
   s: SubmissionJson,
-  output: { stdout: string; stderr: string } | null,
+  output: ShownOutput | null,
   zone?: string,
 ): string {
   const final = s.status === "done" || s.status === "failed";
+  const student = viewer.role === "ta"
+    ? html`
+      Student <a href="${studentPagePath(s.user)}">${s.user}</a> ·
+    `
+    : "";
   return layout(
     `Submission ${s.id}`,
     html`
       <h1>Submission #${s.id}: ${PART_TITLES[s.kind]}</h1>
-      <p class="muted">${viewer.role === "ta"
-        ? html`
-          Student ${s.user} ·
-        `
-        : ""}accepted ${zone ? shownTime(s.created_at, zone) : s.created_at} · ${s.attempt === null
-        ? "not an attempt (the grader failed)"
-        : `attempt ${s.attempt}`} · files: ${s.files.join(", ")} ·
-        <a href="/parts/${s.kind}">all submissions of this part</a></p>
+      <p
+        class="muted">${student}accepted ${zone
+          ? shownTime(s.created_at, zone)
+          : s.created_at} · ${s.attempt === null
+          ? "not an attempt (the grader failed)"
+          : `attempt ${s.attempt}`} · files: ${s.files.join(", ")} · <a href="/parts/${s
+          .kind}">all submissions of this part</a></p>
+      ${s.renamed.map((r) =>
+        html`<p class="note">Your file <code>${r.from}</code> was saved as <code>${r.to}</code>:
+a name keeps only letters, digits, <code>.</code>, <code>_</code> and <code>-</code>, and no folder.</p>`
+      )}
       <section aria-live="polite" aria-label="Result" id="result" ${final ? "" : html`
         data-live="/submissions/${s.id}/live"
       `}>${submissionLive(s, output)}</section>
     `,
     { viewer, course, live: !final, refresh: !final },
-  );
-}
-
-export interface CourseView {
-  name: string;
-  policy: Policy;
-  queued: { job: Job; user: string; kind: Kind; position: number }[];
-  running: { job: Job; user: string; kind: Kind }[];
-  workers: WorkerState[];
-  book: GradeBookRow[];
-}
-
-function age(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
-}
-
-/** The queue: running jobs, then the queued ones in order. */
-function queueTable(c: CourseView, now: number): Html {
-  const rows = [...c.running.map((r) => ({ ...r, position: null as number | null })), ...c.queued];
-  return table(
-    { labelledby: "queue" },
-    [
-      "Job",
-      "Submission",
-      "Student",
-      "Part",
-      "Status",
-      { text: "Position", num: true },
-      { text: "Age", num: true },
-      "Worker",
-    ],
-    rows.map((r) =>
-      html`
-        <tr>
-          <td>${r.job.id}</td>
-          <td><a href="/submissions/${r.job.submissionId}">#${r.job.submissionId}</a></td>
-          <td>${r.user}</td>
-          <td>${r.kind}</td>
-          <td>${r.job.status}</td>
-          <td class="num">${r.position ?? ""}</td>
-          <td class="num">${age(now - r.job.enqueuedAt)}</td>
-          <td>${r.job.worker ?? ""}</td>
-        </tr>
-      `
-    ),
-  );
-}
-
-function workersTable(c: CourseView, now: number): Html {
-  return table(
-    { labelledby: "workers" },
-    ["Worker", "Host", "State", { text: "Slots", num: true }, "Current jobs", {
-      text: "Last seen",
-      num: true,
-    }],
-    c.workers.map((w) =>
-      html`
-        <tr>
-          <td>${w.id}</td>
-          <td>${w.host}</td>
-          <td>${w.state}</td>
-          <td class="num">${w.slots}</td>
-          <td>${w.jobs.length
-            ? w.jobs.map((j) => j.id).join(", ")
-            : html`<span class="muted">idle</span>`}</td>
-          <td class="num">${age(now - w.lastSeen)} ago</td>
-        </tr>
-      `
-    ),
-  );
-}
-
-/** One row per student, each part's kept score linked to that student's submissions of it. */
-function gradeBookTable(c: CourseView): Html {
-  const cell = (id: string, k: Kind, score: number | null) =>
-    html`<td class="num"><a href="/course/submissions?user=${encodeURIComponent(id)}&amp;kind=${k}"
-aria-label="${id} ${k}">${score ?? "–"}</a></td>`;
-  return table(
-    { labelledby: "book" },
-    ["Student", "Name", ...MENU.map((k) => ({ text: k, num: true, title: PART_TITLES[k] }))],
-    c.book.map((r) =>
-      html`<tr><th scope="row">${r.id}</th><td>${r.name}${
-        r.extended
-          ? html`
-            <span class="badge">extension</span>
-          `
-          : ""
-      }</td>${MENU.map((k) => cell(r.id, k, r.scores[k]))}</tr>`
-    ),
-  );
-}
-
-/** The TA's forms: re-run a part, import a roster. */
-function courseTools(viewer: Viewer): Html {
-  return html`
-    <h2>Re-run a part</h2>
-    <form class="stack" method="post" action="/course/rerun">
-      <input type="hidden" name="csrf" value="${viewer.csrf}">
-      <div><label for="rerun-kind">Part whose graded submissions run again (after a grader fix)</label>
-    <select id="rerun-kind" name="kind">${MENU.map((k) =>
-      html`<option value="${k}">${PART_TITLES[k]}</option>`
-    )}</select></div>
-      <div><button type="submit">Re-run</button></div>
-    </form>
-    <h2>Import a roster</h2>
-    <form class="stack" method="post" action="/course/roster" enctype="multipart/form-data">
-      <input type="hidden" name="csrf" value="${viewer.csrf}">
-      <div><label for="roster">Roster CSV (columns id, name, email)</label>
-    <input type="file" id="roster" name="roster" accept=".csv,text/csv"></div>
-      <div><button type="submit">Import and download the new students' links</button></div>
-    </form>
-  `;
-}
-
-/** The teaching assistant's overview: queue, workers, the grade book, the tools. */
-export function coursePage(viewer: Viewer, c: CourseView, now: number, flash?: string): string {
-  return layout(
-    "Course",
-    html`<h1>Course ${c.name}</h1>
-${flash ? html`<p class="flash" role="status">${flash}</p>` : ""}
-<h2 id="queue">Queue</h2>
-<p>${c.queued.length} queued, ${c.running.length} running.</p>
-${queueTable(c, now)}
-<h2 id="workers">Workers</h2>
-${workersTable(c, now)}
-<h2 id="book">Grade book (${c.policy.keep} score)</h2>
-<p><a href="/course/export.csv">Export the grade book (CSV)</a></p>
-${gradeBookTable(c)}
-${courseTools(viewer)}`,
-    { viewer, course: c.name },
-  );
-}
-
-/** The TA's list of a student's (or a part's) submissions; `panel`: one student's, on top. */
-export function submissionsPage(
-  viewer: Viewer,
-  course: string,
-  title: string,
-  subs: SubmissionJson[],
-  zone: string,
-  panel?: Html,
-): string {
-  const list = table(
-    null,
-    ["Submission", "Student", "Part", "Accepted", "Status"],
-    subs.map((s) =>
-      html`
-        <tr>
-          <td><a href="/submissions/${s.id}">#${s.id}</a></td>
-          <td>${s.user}</td>
-          <td>${s.kind}</td>
-          <td>${shownTime(s.created_at, zone)}</td>
-          <td>${statusText(s)}</td>
-        </tr>
-      `
-    ),
-  );
-  return layout(
-    title,
-    html`<h1>${title}</h1>
-${panel ?? (subs.length === 0 ? html`<p>No submissions.</p>` : list)}`,
-    { viewer, course },
   );
 }
 
@@ -655,20 +664,19 @@ export function historyTable(subs: SubmissionJson[], zone: string, labelledby: s
       "Counts",
       "Archive",
     ],
-    subs.map((s) =>
+    subs.map((s) => [
+      html`<a href="/submissions/${s.id}">#${s.id}</a>`,
+      html`<time datetime="${s.created_at}">${shownTime(s.created_at, zone)}</time>`,
+      s.status === "done" ? "done" : statusText(s),
+      s.score === null ? "–" : `${s.score}/${s.max_grade}`,
+      s.attempt ?? "–",
+      counts(s),
       html`
-        <tr>
-          <td><a href="/submissions/${s.id}">#${s.id}</a></td>
-          <td><time datetime="${s.created_at}">${shownTime(s.created_at, zone)}</time></td>
-          <td>${s.status}</td>
-          <td class="num">${s.score === null ? "–" : `${s.score}/${s.max_grade}`}</td>
-          <td class="num">${s.attempt ?? "–"}</td>
-          <td>${counts(s)}</td>
-          <td><a href="/submissions/${s.id}/archive">zip<span class="sr-only"> of submission ${s
-            .id}</span></a></td>
-        </tr>
-      `
-    ),
+        <a
+          href="/submissions/${s.id}/archive">zip<span class="sr-only"> of submission ${s
+            .id}</span></a>
+      `,
+    ]),
   );
 }
 
@@ -704,7 +712,7 @@ ${subs.length === 0 ? html`<p>No submission yet.</p>` : historyTable(subs, cal.z
 
 /** Where the teaching assistant's page of one student is (the extension form comes back there). */
 export function studentPagePath(id: string): string {
-  return `/course/submissions?user=${encodeURIComponent(id)}`;
+  return `/course/students/${encodeURIComponent(id)}`;
 }
 
 /**
