@@ -16,7 +16,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
-import { DENO_FLAGS } from "../mod/cli/flags.ts";
+import { DENO_FLAGS, LAZY_IMPORTS } from "../mod/cli/flags.ts";
 import config from "../deno.json" with { type: "json" };
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -30,11 +30,14 @@ export function bundleShebang(): string {
   return `#!/usr/bin/env -S deno run --no-config ${DENO_FLAGS.join(" ")}`;
 }
 
-/** The `deno compile` argv (without the deno executable). */
+/**
+ * The `deno compile` argv (without the deno executable): DENO_FLAGS but LAZY_IMPORTS, so that
+ * the binary holds every command's modules (its own loading reads no files anyway).
+ */
 export function compileArgs(out: string): string[] {
   return [
     "compile",
-    ...DENO_FLAGS,
+    ...DENO_FLAGS.filter((f) => f !== LAZY_IMPORTS),
     "--config",
     ROOT + "deno.json",
     "--output",

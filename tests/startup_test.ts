@@ -4,12 +4,14 @@
  * A node: module costs ~5-15 ms at every start (measured: node:util 6 ms, node:net with
  * node:dns 15 ms, node:dgram 5 ms over an empty script's ~20 ms), an npm: one more.
  * Checked on the graph Deno loads (`deno info --json`): static edges only, dynamic imports
- * being what a run loads on demand.
+ * being what a run loads on demand (and reads then: DENO_FLAGS' LAZY_IMPORTS).
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { ipFamily } from "../mod/net/address.ts";
 import { isIP } from "node:net";
+import { denoArgv } from "../mod/cli/flags.ts";
+import { runProc } from "../scripts/lib/proc.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -71,6 +73,25 @@ Deno.test("pdc and secure-pdc start without the PMU server (its modules load whe
       /^mod\/(tcp\/pmu|tls\/server)\.ts$/.test(m) || m === "node:crypto"
     );
     assert.deepEqual(servers, [], `${area}: ${loaded.join(", ")}`);
+  }
+});
+
+// Without DENO_FLAGS' LAZY_IMPORTS, Deno reads every module the command table can import
+// before the first one runs: a named pipe in their place would hold the start for ever.
+Deno.test("socklab's Deno flags read a dynamic import when it runs, not at start", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "socklab-lazy-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/main.js`,
+      'if (Deno.args[0] === "load") await import("./later.js");\nconsole.log("started");\n',
+    );
+    const fifo = await new Deno.Command("mkfifo", { args: [`${dir}/later.js`] }).output();
+    assert.ok(fifo.success, "mkfifo failed");
+    const r = await runProc(denoArgv(`${dir}/main.js`, [], null), { timeoutMs: 10_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "started\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -5,4 +5,4 @@
  *
  * @module
  */
-export { DENO_FLAGS, denoArgv, selfArgv, type SelfRun } from "../proc/self.ts";
+export { DENO_FLAGS, denoArgv, LAZY_IMPORTS, selfArgv, type SelfRun } from "../proc/self.ts";
