@@ -372,11 +372,16 @@ export async function startupTime(ctx: BenchContext): Promise<Section> {
       " (tests/startup_test.ts); the bundle is cut where the table imports (deno bundle" +
       " --code-splitting) and joined into one file whose pieces load on demand (scripts/build.ts" +
       " oneFile). 2026-12-06 (second pass): pdc and secure-pdc load no PMU server (its modules," +
-      " node:crypto among them, load when it runs: secure-pdc --help 61 -> 43 ms); what is" +
-      " left above the empty script is Deno reading every module the command table can import" +
-      " before the first runs (127 files: strace shows --version opening mod/service/api.ts)," +
-      " and for pdc node:util's parseArgs (+4.3 ms on an empty script); socklab's own modules" +
-      " take ~1.5 ms of JavaScript (deno --cpu-prof).",
+      " node:crypto among them, load when it runs: secure-pdc --help 61 -> 43 ms); socklab's" +
+      " own modules take ~1.5 ms of JavaScript (deno --cpu-prof). 2026-12-06 (third pass):" +
+      " Deno read every module the command table can import before the first ran (132 files" +
+      " by strace, 7 now): DENO_FLAGS has --unstable-lazy-dynamic-imports (hyperfine, 100" +
+      " runs: --version 26.1 -> 17.4 ms, pdc --help 32.9 -> 25.9, the empty script 16.6);" +
+      " the first node: module of a start costs ~5 ms whichever it is (node:path, node:url," +
+      " node:util alike), which is pdc's node:util. The bundle's pieces are blob: modules:" +
+      " V8's code cache never hits for them (a new URL at every start) and the ~0.9 MB of" +
+      " piece texts cost ~5-7 ms to read: the bundle and dist/socklab start slower than the" +
+      " checkout.",
       "p99 of each: " +
       Object.entries(times).map(([k, xs]) => `${k} ${percentile(xs, 99).toFixed(1)} ms`).join(
         ", ",
