@@ -175,7 +175,13 @@ export async function connectionRate(
     " runtime's, GC) 11.5 samples per 1,000 exchanges vs the floor's 4.8 (12.6 before), op_write" +
     " 100-110 on every side (it moves by 10% between runs), the FIN then close 4.6 + 4.8 vs" +
     " the floor's close 6.4. Without the FIN-then-drain close (tried, 7 paired rounds) pmu" +
-    " did 0.84x the floor per CPU-second instead of 0.79x.",
+    " did 0.84x the floor per CPU-second instead of 0.79x. Third pass (2026-12-06, strace -c" +
+    " -f of each under this load): per exchange both make 1 accept4, 1 getsockname, 1" +
+    " getpeername, 2 epoll_ctl, 15 sendto, 1 shutdown, 1 close and no setsockopt; socklab's" +
+    " only extra call is the drain's second recvfrom (2 vs 1), and its writes to stderr are" +
+    " the log's (at most 500 lines per 10 s). Paired again (5 rounds of 2 s): pmu 0.89-0.93x" +
+    " the floor's rate and 0.86-0.90x per CPU-second, --quiet and a close without the drain" +
+    " within that noise.",
     problems.length === 0
       ? "every exchange of every run was verified correct."
       : `VERIFICATION FAILED: ${problems.join("; ")}`,
