@@ -100,13 +100,18 @@ const DYNAMIC_IMPORT = /\bimport\(\s*"\.\/([\w.-]+\.js)"\s*\)/g;
 
 /**
  * One module made of the pieces of `deno bundle --code-splitting` (file name -> text; `entry`
- * is main.ts's): each piece is a string in it, made a module (a blob: URL) when first
- * imported. A piece's static imports of others name them (`"@chunk:NAME"`), filled with
- * their URLs when it is made (esbuild's chunks import each other without a cycle); its
- * dynamic imports ask the loader for the URL when they run. The entry's `import.meta.main`
- * is true: it is the program; every piece's `import.meta.url` is the bundle's, as in a bundle
- * of one piece (npm packages' createRequire wants a file URL). Throws if a piece imports a
- * file that is not among them or reads another property of import.meta.
+ * is main.ts's), each loaded on demand. At its first start the bundle writes the pieces as
+ * files into a folder of the socklab cache named by their SHA-256 (SOCKLAB_CACHE, else
+ * $XDG_CACHE_HOME/socklab or ~/.cache/socklab, as the self-unpacking launcher), and every start
+ * imports them from there: plain files, which deno reads only when imported and caches under a
+ * name that stays the same. Where no such folder can be written, each piece becomes a module
+ * from a blob: URL instead (a new URL at every start, which deno caches anew each time: ~0.3 MB
+ * a start, so only as the fallback). A piece's static imports of others name them
+ * (`"@chunk:NAME"`) and its dynamic ones ask the loader, both turned back into `./NAME` in the
+ * files. The entry's `import.meta.main` is true: it is the program; every piece's
+ * `import.meta.url` is the bundle's, as in a bundle of one piece (npm packages' createRequire
+ * wants a file URL). Throws if a piece imports a file that is not among them or reads another
+ * property of import.meta.
  */
 export function oneFile(chunks: Record<string, string>, entry: string): string {
   const known = (name: string) => {
@@ -129,24 +134,88 @@ export function oneFile(chunks: Record<string, string>, entry: string): string {
   const mains = pieces[known(entry)].split("import.meta.main").length - 1;
   if (mains !== 1) throw new Error(`${entry} reads import.meta.main ${mains} times, not once`);
   pieces[entry] = pieces[entry].replace("import.meta.main", "true");
+  const text = JSON.stringify(pieces);
+  const key = createHash("sha256").update(text).digest("hex").slice(0, 16);
   return [
-    "// socklab, bundled (scripts/build.ts): the program's modules, each made when first used.",
-    `const CHUNKS = ${JSON.stringify(pieces)};`,
-    "const urls = new Map();",
-    "function chunk(name) {",
-    "  let url = urls.get(name);",
-    "  if (url === undefined) {",
-    '    const text = CHUNKS[name].replace(/"@chunk:([\\w.-]+)"/g, (_, d) => JSON.stringify(chunk(d)));',
-    '    url = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));',
-    "    urls.set(name, url);",
-    "  }",
-    "  return url;",
-    "}",
-    "chunk.url = import.meta.url;",
-    `${LOADER} = chunk;`,
-    `await import(chunk(${JSON.stringify(entry)}));`,
+    "// socklab, bundled (scripts/build.ts): the program's modules, each loaded when first used.",
+    `const CHUNKS = ${text};`,
+    startBundle.toString(),
+    `await startBundle(CHUNKS, ${JSON.stringify(key)}, ${JSON.stringify(entry)}, import.meta.url);`,
     "",
   ].join("\n");
+}
+
+/**
+ * The bundle's own start ({@link oneFile} writes this function's text into it): sets the
+ * loader the pieces call, unpacks the pieces as files where it can, and imports the entry.
+ * It runs in the bundle, so it uses nothing from outside its own body.
+ */
+async function startBundle(
+  chunks: Record<string, string>,
+  key: string,
+  entry: string,
+  bundleUrl: string,
+): Promise<void> {
+  const urls = new Map<string, string>();
+  const chunk = Object.assign((name: string): string => {
+    let url = urls.get(name);
+    if (url === undefined) {
+      const text = chunks[name].replace(/"@chunk:([\w.-]+)"/g, (_, d) => JSON.stringify(chunk(d)));
+      url = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+      urls.set(name, url);
+    }
+    return url;
+  }, { url: bundleUrl });
+  (globalThis as Record<symbol, unknown>)[Symbol.for("socklab.chunk")] = chunk;
+  const asFile = (text: string) =>
+    text
+      .replace(/"@chunk:([\w.-]+)"/g, (_, d) => JSON.stringify(`./${d}`))
+      .replace(
+        /import\(globalThis\[Symbol\.for\("socklab\.chunk"\)\]\("([\w.-]+)"\)\)/g,
+        (_, d) => `import(${JSON.stringify(`./${d}`)})`,
+      );
+  const ours = async (path: string) => {
+    try {
+      return (await Deno.stat(path)).uid === Deno.uid();
+    } catch {
+      return false;
+    }
+  };
+  const unpacked = async (): Promise<string | null> => {
+    const [own, xdg, home] = ["SOCKLAB_CACHE", "XDG_CACHE_HOME", "HOME"].map((v) =>
+      Deno.env.get(v)
+    );
+    const base = own ||
+      (xdg?.startsWith("/")
+        ? `${xdg}/socklab`
+        : home?.startsWith("/")
+        ? `${home}/.cache/socklab`
+        : "");
+    if (!base) return null;
+    const dir = `${base}/bundle-${key}`;
+    if ((await ours(dir)) && (await ours(`${dir}/ok`))) return dir;
+    try {
+      await Deno.mkdir(base, { recursive: true });
+      const tmp = await Deno.makeTempDir({ dir: base, prefix: ".bundle-" });
+      try {
+        for (const [name, text] of Object.entries(chunks)) {
+          await Deno.writeTextFile(`${tmp}/${name}`, asFile(text), { mode: 0o644 });
+        }
+        await Deno.writeTextFile(`${tmp}/ok`, key, { mode: 0o644 });
+        await Deno.chmod(tmp, 0o755);
+        await Deno.rename(tmp, dir);
+      } catch {
+        // Another start may have put the same folder there first: checked below.
+      } finally {
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      }
+    } catch {
+      return null;
+    }
+    return (await ours(dir)) && (await ours(`${dir}/ok`)) ? dir : null;
+  };
+  const dir = await unpacked();
+  await import(dir === null ? chunk(entry) : new URL(`file://${dir}/${entry}`).href);
 }
 
 /**

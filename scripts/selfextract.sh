@@ -97,5 +97,7 @@ cache_base
 dir="$base/$key"
 is_unpacked "$dir" || unpack "$dir"
 DENO_NO_UPDATE_CHECK=1
-export DENO_NO_UPDATE_CHECK
+# The bundle unpacks its pieces into the same cache (scripts/build.ts, startBundle).
+SOCKLAB_CACHE=$base
+export DENO_NO_UPDATE_CHECK SOCKLAB_CACHE
 exec "$dir/deno" run --no-config @FLAGS@ "$dir/socklab.js" "$@"

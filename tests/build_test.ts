@@ -29,9 +29,13 @@ Deno.test("the bundle is one file that runs --help, echo, pmu/pdc and pmu-udp/pd
     const text = await Deno.readTextFile(out);
     assert.equal(text.split("\n")[0], bundleShebang());
     assert.doesNotMatch(text, /from\s+["'](\.\/|\.\.\/|file:)/, "no imports of other files");
+    const cache = `${dir}/cache`;
     const opts = {
       cwd: dir,
-      env: { PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}` },
+      env: {
+        PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}`,
+        SOCKLAB_CACHE: cache,
+      },
     };
     const run = (...args: string[]) => runProc([out, ...args], opts);
     const serve = async (...args: string[]) => {
@@ -42,6 +46,20 @@ Deno.test("the bundle is one file that runs --help, echo, pmu/pdc and pmu-udp/pd
     const help = await run("--help");
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /echo-client/);
+
+    // Its pieces are modules made at start; a start must not add to deno's caches (a blob:
+    // URL, new at every start, made a new entry in the code and dependency caches each time:
+    // ~0.3 MB a start, for ever), and it reuses the pieces it unpacked (one folder, one key).
+    const denoDir = `${dir}/deno-dir`;
+    const again = () =>
+      runProc([out, "pdc", "--help"], { ...opts, env: { ...opts.env, DENO_DIR: denoDir } });
+    // The first two starts may fill the caches (deno writes a module's code cache the second time).
+    for (let i = 0; i < 2; i++) assert.equal((await again()).code, 0);
+    const first = await folderBytes(denoDir);
+    for (let i = 0; i < 3; i++) assert.equal((await again()).code, 0);
+    assert.equal(await folderBytes(denoDir), first, "deno's cache grew at a start of the bundle");
+    const unpacked = await Array.fromAsync(Deno.readDir(cache));
+    assert.equal(unpacked.length, 1, unpacked.map((e) => e.name).join(", "));
 
     const echoServer = await serve("echo-server");
     await using _e = echoServer.p;
@@ -64,6 +82,16 @@ Deno.test("the bundle is one file that runs --help, echo, pmu/pdc and pmu-udp/pd
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The bytes of the files in `dir` and below. */
+async function folderBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    bytes += e.isDirectory ? await folderBytes(path) : (await Deno.stat(path)).size;
+  }
+  return bytes;
+}
 
 // The lab VM: one file, no deno, node, npx or network; HOME empty, XDG_CACHE_HOME unset. Built with
 // --no-download (no attempt to reach dl.deno.land); the offline fallback itself is the next test.
@@ -106,9 +134,14 @@ Deno.test("compile without denort: one file that runs --version, --help, demo an
     assert.equal(version.stdout, `socklab ${config.version} (deno ${Deno.version.deno})\n`);
     // Unpacked once, under HOME's cache, readable by every user (a sandbox may run it as another).
     const base = `${home}/.cache/socklab`;
-    const keys = [...Deno.readDirSync(base)].map((e) => e.name);
-    assert.equal(keys.length, 1);
+    // Beside it, the bundle's pieces as files (scripts/build.ts, startBundle).
+    const names = [...Deno.readDirSync(base)].map((e) => e.name).sort();
+    assert.equal(names.length, 2, names.join(", "));
+    const keys = names.filter((n) => !n.startsWith("bundle-"));
     assert.match(keys[0], new RegExp(`^${config.version}-[0-9a-f]{16}$`));
+    const pieces = `${base}/${names.find((n) => n.startsWith("bundle-"))}`;
+    assert.equal((await Deno.stat(pieces)).mode! & 0o777, 0o755);
+    assert.equal((await Deno.stat(`${pieces}/main.js`)).mode! & 0o777, 0o644);
     const cache = `${base}/${keys[0]}`;
     assert.equal((await Deno.stat(cache)).mode! & 0o777, 0o755);
     assert.equal((await Deno.stat(`${cache}/deno`)).mode! & 0o777, 0o755);
@@ -372,9 +405,23 @@ Deno.test("oneFile joins split pieces into one module that loads each on demand"
   try {
     const file = `${dir}/one.js`;
     await Deno.writeTextFile(file, oneFile(chunks, "main.js"));
-    const r = await runProc([Deno.execPath(), "run", "--no-config", "-A", file]);
-    assert.equal(r.stderr, "");
-    assert.equal(r.stdout, "a ac 1 true\n");
+    const deno = [Deno.execPath(), "run", "--no-config", "-A", file];
+    // From files unpacked into the cache, then again from them; with no cache to write (no
+    // SOCKLAB_CACHE, XDG_CACHE_HOME or HOME), from blob: modules.
+    const env = { SOCKLAB_CACHE: `${dir}/cache`, XDG_CACHE_HOME: "", HOME: "" };
+    for (const e of [env, env, { ...env, SOCKLAB_CACHE: "" }]) {
+      const r = await runProc(deno, { env: e });
+      assert.equal(r.stderr, "");
+      assert.equal(r.stdout, "a ac 1 true\n");
+    }
+    const unpacked = [...Deno.readDirSync(`${dir}/cache`)].map((e) => e.name);
+    assert.equal(unpacked.length, 1, unpacked.join(", "));
+    const files = [...Deno.readDirSync(`${dir}/cache/${unpacked[0]}`)].map((e) => e.name).sort();
+    assert.deepEqual(files, ["chunk-a.js", "chunk-b.js", "lazy-c.js", "main.js", "ok"]);
+    assert.match(
+      await Deno.readTextFile(`${dir}/cache/${unpacked[0]}/lazy-c.js`),
+      /from "\.\/chunk-a\.js"/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
